@@ -2,9 +2,10 @@
 //! a TPDU): SMS-DELIVER (TS 23.040 9.2.2.1), SMS-SUBMIT (9.2.2.2, stored or emulated sends)
 //! and SMS-STATUS-REPORT (9.2.2.3). Written with nom over the octets.
 //!
-//! Strict by default: user data shorter than TP-UDL announces is an error. The lenient mode
-//! decodes what is there and sets [`UserData::truncated`] (for showing a received message
-//! rather than dropping it).
+//! Strict by default: user data shorter than TP-UDL announces, or a header flag with no user
+//! data, are errors. The lenient mode decodes what is there and sets [`UserData::truncated`]
+//! (for showing a received message rather than dropping it). Octets after the end of the
+//! TPDU are ignored in both modes, as real modems append them.
 
 use nom::bytes::complete::take;
 use nom::number::complete::u8 as octet;
@@ -106,6 +107,8 @@ pub struct UserData {
     /// UTF-16 code units of a UCS-2 text, so parts split inside a surrogate pair can be
     /// joined before decoding.
     pub utf16: Vec<u16>,
+    /// TP-UDL as received: septets (GSM 7-bit) or octets, header included.
+    pub length: usize,
     /// Lenient mode only: fewer octets than TP-UDL announced.
     pub truncated: bool,
 }
@@ -455,7 +458,12 @@ fn user_data(i: In<'_>, dcs: Dcs, udhi: bool, lenient: bool) -> Res<'_, UserData
         return fail(SmsError::Truncated("user data"));
     }
     let (i, ud) = take(needed.min(i.len()))(i)?;
-    let (udh, header_len) = if udhi {
+    // TP-UDHI says the user data starts with a header, so it cannot be empty. Real phones do
+    // send the flag with no user data at all; the lenient mode reads that as no header.
+    if udhi && udl == 0 && !lenient {
+        return fail(SmsError::BadUdh("header indicated but user data is empty"));
+    }
+    let (udh, header_len) = if udhi && udl > 0 {
         let Some((&udhl, rest)) = ud.split_first() else {
             return fail(SmsError::BadUdh("header indicated but user data is empty"));
         };
@@ -476,6 +484,7 @@ fn user_data(i: In<'_>, dcs: Dcs, udhi: bool, lenient: bool) -> Res<'_, UserData
         text: String::new(),
         data: Vec::new(),
         utf16: Vec::new(),
+        length: udl,
         truncated,
     };
     match dcs.encoding {

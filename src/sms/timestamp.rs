@@ -19,7 +19,8 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
-    /// Decodes the seven octets. Digits above 9 (seen on broken phones) are an error.
+    /// Decodes the seven octets. A date or time digit above 9 is an error; a zone octet with
+    /// a digit above 9 (seen from real SMSCs in status reports) is read as UTC.
     pub fn decode(octets: &[u8; 7]) -> Option<Self> {
         let bcd = |b: u8| -> Option<u8> {
             let (lo, hi) = (b & 0x0F, b >> 4);
@@ -28,10 +29,11 @@ impl Timestamp {
         let tz = octets[6];
         let tens = tz & 0x07;
         let units = tz >> 4;
-        if units > 9 {
-            return None;
-        }
-        let quarters = (tens * 10 + units) as i8;
+        let quarters = if units > 9 {
+            0
+        } else {
+            (tens * 10 + units) as i8
+        };
         Some(Timestamp {
             year: 2000 + bcd(octets[0])? as u16,
             month: bcd(octets[1])?,
@@ -103,6 +105,11 @@ mod tests {
     #[test]
     fn bad_digits_are_refused() {
         assert!(Timestamp::decode(&[0xA1, 0, 0, 0, 0, 0, 0]).is_none());
-        assert!(Timestamp::decode(&[0, 0, 0, 0, 0, 0, 0xA0]).is_none());
+        assert_eq!(
+            Timestamp::decode(&[0x01, 0x90, 0x12, 0x41, 0x30, 0x64, 0xA0])
+                .unwrap()
+                .to_string(),
+            "2010-09-21T14:03:46+00:00"
+        );
     }
 }
