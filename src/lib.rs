@@ -5,9 +5,13 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode |
+//! | [`config`] | the daemon's TOML configuration with defaults and checked values |
+//! | [`protocol`] | the socket protocol's wire types, defined once for daemon and clients |
 //! | [`cli`] | the command line, one file per subcommand |
 //!
 //! `sms` uses nothing else of this crate and does no I/O.
 
 pub mod cli;
+pub mod config;
+pub mod protocol;
 pub mod sms;

@@ -1,0 +1,344 @@
+//! The daemon's configuration: a TOML file (`--config FILE` or `GROUPSMS_CONFIG`), every key
+//! optional with a sensible default. Unknown keys and bad values are errors that name the key
+//! and the line. Loading reads the file and nothing else: it opens no device or database.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the daemon listens and keeps its state, and the rules' parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    pub quota: QuotaConfig,
+    pub message: MessageConfig,
+    pub scheduler: SchedulerConfig,
+    #[serde(rename = "modem")]
+    pub modems: Vec<ModemEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    pub socket: PathBuf,
+    pub database: PathBuf,
+    /// IANA zone in which quota days and months are counted.
+    pub timezone: String,
+    /// ISO 3166 alpha-2 country for numbers written without `+`.
+    pub default_country: String,
+    /// Besides root, the Unix users who may manage groups and members.
+    pub admin_uids: Vec<u32>,
+    /// What to do at start with deliveries a crash left in `sending`.
+    pub in_flight_policy: InFlightPolicy,
+}
+
+/// Policy for parts that may or may not have left the modem (crash, silent modem after Ctrl-Z).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InFlightPolicy {
+    /// Send again; the recipient may get a duplicate, which is counted.
+    Resend,
+    /// Never send again; mark `uncertain` for a human to decide.
+    Uncertain,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    /// Broadcasts per group per day.
+    pub daily: u32,
+    /// Broadcasts per group per month.
+    pub monthly: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageConfig {
+    /// Header put before every group message; `{name}` is the group's display name.
+    pub header: String,
+    /// Longest message, in SMS parts (header included).
+    pub max_parts: usize,
+    /// Files of sensitive words, one per line (`#` starts a comment).
+    pub sensitive_words: Vec<PathBuf>,
+    pub sensitive_policy: SensitivePolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensitivePolicy {
+    /// Refuse the message, naming the words found.
+    Reject,
+    /// Replace each found word by asterisks and send.
+    Mask,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Attempts per recipient before it is marked failed (transient errors only).
+    pub max_attempts: u32,
+    /// First retry delay in seconds; doubles per attempt.
+    pub retry_backoff_secs: u64,
+    /// Seconds to wait for `+CMGS` after Ctrl-Z before the part counts as ambiguous.
+    pub send_timeout_secs: u64,
+    /// Seconds between probes of a quarantined or missing modem.
+    pub reprobe_secs: u64,
+}
+
+/// One `[[modem]]` table: a device path or glob and its SIM's limits.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemEntry {
+    /// A path (`/dev/gsm/modem0`) or a glob (`/dev/gsm/*`).
+    pub device: String,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// Per-SIM caps; the defaults follow the carriers' limits on ordinary Chinese SIMs
+    /// (200 per hour, 1000 per day).
+    #[serde(default = "default_per_hour")]
+    pub max_per_hour: u32,
+    #[serde(default = "default_per_day")]
+    pub max_per_day: u32,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+fn default_per_hour() -> u32 {
+    200
+}
+fn default_per_day() -> u32 {
+    1000
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            socket: PathBuf::from("/run/groupsms/groupsms.sock"),
+            database: PathBuf::from("/var/lib/groupsms/groupsms.db"),
+            timezone: "Asia/Shanghai".into(),
+            default_country: "CN".into(),
+            admin_uids: Vec::new(),
+            in_flight_policy: InFlightPolicy::Resend,
+        }
+    }
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            daily: 3,
+            monthly: 31,
+        }
+    }
+}
+
+impl Default for MessageConfig {
+    fn default() -> Self {
+        MessageConfig {
+            header: "【{name}】".into(),
+            max_parts: 5,
+            sensitive_words: Vec::new(),
+            sensitive_policy: SensitivePolicy::Reject,
+        }
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            max_attempts: 5,
+            retry_backoff_secs: 2,
+            send_timeout_secs: 15,
+            reprobe_secs: 10,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            daemon: DaemonConfig::default(),
+            quota: QuotaConfig::default(),
+            message: MessageConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            modems: Vec::new(),
+        }
+    }
+}
+
+/// A configuration that could not be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        })
+    }
+
+    /// Parses and checks TOML text; the error names the key and the line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+            let msg = e.message().trim().to_string();
+            match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            }
+        })?;
+        config.check(text)?;
+        Ok(config)
+    }
+
+    fn check(&self, text: &str) -> Result<(), String> {
+        let at = |key: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map(|i| format!("line {}: ", i + 1))
+                .unwrap_or_default()
+        };
+        if self.daemon.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(format!(
+                "{}timezone {:?} is not an IANA time zone",
+                at("timezone"),
+                self.daemon.timezone
+            ));
+        }
+        let country = &self.daemon.default_country;
+        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(format!(
+                "{}default_country {country:?} is not an ISO 3166 two-letter code",
+                at("default_country")
+            ));
+        }
+        if self.quota.daily == 0 || self.quota.monthly == 0 || self.quota.daily > self.quota.monthly
+        {
+            return Err(format!(
+                "{}quota: daily ({}) and monthly ({}) must be positive and daily <= monthly",
+                at("daily"),
+                self.quota.daily,
+                self.quota.monthly
+            ));
+        }
+        if !(1..=crate::sms::segment::MAX_PARTS_LIMIT).contains(&self.message.max_parts) {
+            return Err(format!("{}max_parts must be 1 to 255", at("max_parts")));
+        }
+        if self.scheduler.max_attempts == 0 || self.scheduler.send_timeout_secs == 0 {
+            return Err(format!(
+                "{}scheduler: max_attempts and send_timeout_secs must be positive",
+                at("max_attempts")
+            ));
+        }
+        for m in &self.modems {
+            if m.device.trim().is_empty() {
+                return Err(format!("{}modem device is empty", at("device")));
+            }
+            if m.max_per_hour == 0 || m.max_per_day == 0 {
+                return Err(format!(
+                    "{}modem {}: max_per_hour and max_per_day must be positive",
+                    at("max_per_"),
+                    m.device
+                ));
+            }
+            if let Some(pin) = &m.pin {
+                if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(format!(
+                        "{}modem {}: a PIN is 4 to 8 digits",
+                        at("pin"),
+                        m.device
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The time zone (checked at load).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.daemon
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+
+    /// The send timeout as a duration.
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_secs(self.scheduler.send_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let c = Config::parse(
+            r#"
+[daemon]
+socket = "/run/groupsms/groupsms.sock"
+database = "/var/lib/groupsms/groupsms.db"
+timezone = "Asia/Shanghai"
+default_country = "CN"
+admin_uids = [0]
+[quota]
+daily = 3
+monthly = 31
+[message]
+header = "【{name}】"
+max_parts = 5
+sensitive_words = ["/etc/groupsms/words.txt"]
+sensitive_policy = "reject"
+[[modem]]
+device = "/dev/gsm/modem0"
+baud = 115200
+pin = "1234"
+max_per_hour = 200
+max_per_day = 1000
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.modems.len(), 1);
+        assert_eq!(c.modems[0].pin.as_deref(), Some("1234"));
+        assert_eq!(c.message.sensitive_policy, SensitivePolicy::Reject);
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_line() {
+        let e = Config::parse("[daemon]\nsocket = \"/x\"\ncolour = 1\n").unwrap_err();
+        assert!(e.starts_with("line 3:"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        let e = Config::parse("[quota]\ndaily = \"three\"\n").unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+        let e = Config::parse("[daemon]\ntimezone = \"Mars/Olympus\"\n").unwrap_err();
+        assert_eq!(
+            e,
+            "line 2: timezone \"Mars/Olympus\" is not an IANA time zone"
+        );
+        let e = Config::parse("[message]\nsensitive_policy = \"shout\"\n").unwrap_err();
+        assert!(e.starts_with("line 2:") && e.contains("shout"), "{e}");
+        let e = Config::parse("[[modem]]\ndevice = \"/dev/x\"\npin = \"12\"\n").unwrap_err();
+        assert_eq!(e, "line 3: modem /dev/x: a PIN is 4 to 8 digits");
+    }
+}

@@ -1,0 +1,480 @@
+//! The daemon's socket protocol, defined once for the daemon and every client.
+//!
+//! Transport: a Unix stream socket; one JSON object per line (UTF-8, at most
+//! [`MAX_LINE`] bytes). The client's first request must be `hello` with
+//! [`PROTOCOL_VERSION`]. Every request carries an `id` that the answer echoes:
+//!
+//! ```text
+//! → {"id":1,"op":"hello","args":{"version":1}}
+//! ← {"id":1,"ok":true,"result":{"version":1,"server":"groupsms 0.1.0"}}
+//! → {"id":2,"op":"send","args":{"group":"ops","as":"alice","text":"明天上午九点开会"}}
+//! ← {"id":2,"ok":true,"result":{"broadcast":7,"recipients":3,...}}
+//! → {"id":3,"op":"subscribe","args":{"broadcast":7}}
+//! ← {"id":3,"event":{"delivery":{...}}}            (zero or more)
+//! ← {"id":3,"ok":true,"result":{"broadcast":7,...}} (when the broadcast is finished)
+//! ← {"id":4,"ok":false,"error":{"code":"quota_exceeded","message":"..."}}
+//! ```
+//!
+//! Error codes are stable strings ([`ErrorCode`]); messages are sentences for people.
+//! No tokio, no SQL here: only types and their JSON form.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Bumped on any incompatible change of the requests or answers below.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest request or answer line, in bytes (newline excluded).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A request line: `{"id":N,"op":"...","args":{...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestLine {
+    pub id: u64,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// Everything a client can ask. Unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum Request {
+    Hello(Hello),
+    Status(Empty),
+    GroupCreate(GroupCreate),
+    GroupList(Empty),
+    GroupShow(GroupRef),
+    GroupSet(GroupSet),
+    GroupDelete(GroupRef),
+    MemberAdd(MemberAdd),
+    MemberList(MemberList),
+    MemberShow(MemberRef),
+    MemberSet(MemberSet),
+    MemberRemove(MemberRef),
+    MemberImport(MemberImport),
+    MemberJoin(MemberJoin),
+    MemberLeave(Membership),
+    MemberRole(MemberRole),
+    MemberOptOut(Membership),
+    MemberOptIn(Membership),
+    Send(Send),
+    Subscribe(BroadcastRef),
+    BroadcastList(BroadcastList),
+    BroadcastShow(BroadcastRef),
+    ModemList(Empty),
+}
+
+impl Request {
+    /// Whether the request changes groups or members (root or `admin_uids` only).
+    pub fn is_management(&self) -> bool {
+        matches!(
+            self,
+            Request::GroupCreate(_)
+                | Request::GroupSet(_)
+                | Request::GroupDelete(_)
+                | Request::MemberAdd(_)
+                | Request::MemberSet(_)
+                | Request::MemberRemove(_)
+                | Request::MemberImport(_)
+                | Request::MemberJoin(_)
+                | Request::MemberLeave(_)
+                | Request::MemberRole(_)
+                | Request::MemberOptOut(_)
+                | Request::MemberOptIn(_)
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCreate {
+    pub handle: String,
+    pub name: String,
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub daily_quota: Option<u32>,
+    #[serde(default)]
+    pub monthly_quota: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRef {
+    pub group: String,
+}
+
+/// Changes to a group; absent fields are left alone. `Some(None)` clears an override.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSet {
+    pub group: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub header: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    pub daily_quota: Option<Option<u32>>,
+    #[serde(default, with = "double_option")]
+    pub monthly_quota: Option<Option<u32>>,
+    /// Modems (IMSI or device path) the group's messages must use.
+    #[serde(default)]
+    pub pinned_modems: Option<Vec<String>>,
+    /// Whether other modems may be used when every pinned one is down.
+    #[serde(default)]
+    pub pin_fallback: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAdd {
+    pub handle: String,
+    pub name: String,
+    pub phone: String,
+    /// Unix user id bound to this member.
+    #[serde(default)]
+    pub uid: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberList {
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRef {
+    pub member: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSet {
+    pub member: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub valid: Option<bool>,
+    #[serde(default)]
+    pub sms_enabled: Option<bool>,
+    #[serde(default, with = "double_option")]
+    pub uid: Option<Option<u32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberImport {
+    /// The CSV text (header row first).
+    pub csv: String,
+    #[serde(default)]
+    pub skip_bad: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberJoin {
+    pub member: String,
+    pub group: String,
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    pub member: String,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRole {
+    pub member: String,
+    pub group: String,
+    pub role: Role,
+}
+
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    SuperAdmin,
+    Admin,
+    Member,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    pub group: String,
+    /// The acting member's handle; must be a super-admin of the group.
+    #[serde(rename = "as")]
+    pub as_member: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastRef {
+    pub broadcast: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastList {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// An answer line. Exactly one of `result`, `error`, `event` is present.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    /// A progress event of a `subscribe`; more lines with the same id follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Value>,
+}
+
+impl Response {
+    pub fn ok(id: u64, result: Value) -> Self {
+        Response {
+            id,
+            ok: Some(true),
+            result: Some(result),
+            error: None,
+            event: None,
+        }
+    }
+
+    pub fn err(id: u64, code: ErrorCode, message: impl Into<String>) -> Self {
+        Response {
+            id,
+            ok: Some(false),
+            result: None,
+            error: Some(ErrorBody {
+                code,
+                message: message.into(),
+            }),
+            event: None,
+        }
+    }
+
+    pub fn event(id: u64, event: Value) -> Self {
+        Response {
+            id,
+            ok: None,
+            result: None,
+            error: None,
+            event: Some(event),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Stable error codes. The CLI maps them to exit statuses: refusals, bad input, unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The line is not a request: not JSON, not UTF-8, unknown op or field, missing field.
+    BadRequest,
+    LineTooLong,
+    /// `hello` missing or with another protocol version.
+    VersionMismatch,
+    /// The Unix user may not do this (management, or acting as a bound member).
+    PermissionDenied,
+    NotSuperAdmin,
+    UnknownGroup,
+    UnknownMember,
+    UnknownBroadcast,
+    /// A handle that must be unique is taken.
+    AlreadyExists,
+    /// A value is not acceptable (phone number, quota, CSV rows, ...).
+    InvalidValue,
+    QuotaExceeded,
+    SensitiveWords,
+    TooManyParts,
+    NoRecipients,
+    /// The database refused to store (read-only, disk full): nothing was accepted.
+    Storage,
+    ShuttingDown,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether the daemon understood the request and said no (as opposed to bad input).
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::PermissionDenied
+                | ErrorCode::NotSuperAdmin
+                | ErrorCode::QuotaExceeded
+                | ErrorCode::SensitiveWords
+                | ErrorCode::TooManyParts
+                | ErrorCode::NoRecipients
+                | ErrorCode::AlreadyExists
+        )
+    }
+
+    /// Whether the failure is the daemon's side (storage, shutdown, bug).
+    pub fn is_unavailable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Storage | ErrorCode::ShuttingDown | ErrorCode::Internal
+        )
+    }
+}
+
+/// Why a line is not a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// The id, when it could be read, so the error can be matched to the request.
+    pub id: u64,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Parses one request line (without its newline).
+pub fn parse_request(line: &[u8]) -> Result<RequestLine, LineError> {
+    let bad = |id: u64, message: String| LineError {
+        id,
+        code: ErrorCode::BadRequest,
+        message,
+    };
+    if line.len() > MAX_LINE {
+        return Err(LineError {
+            id: 0,
+            code: ErrorCode::LineTooLong,
+            message: format!("request line is {} bytes, at most {MAX_LINE}", line.len()),
+        });
+    }
+    let text =
+        std::str::from_utf8(line).map_err(|e| bad(0, format!("request is not UTF-8: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| bad(0, format!("request is not JSON: {e}")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(bad(0, "request must be a JSON object".into()));
+    };
+    let id = match obj.remove("id") {
+        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or(0),
+        Some(_) => return Err(bad(0, "\"id\" must be a non-negative integer".into())),
+        None => return Err(bad(0, "request has no \"id\"".into())),
+    };
+    if let Some(k) = obj.keys().find(|k| *k != "op" && *k != "args") {
+        return Err(bad(
+            id,
+            format!("unknown field {k:?} (a request has id, op, args)"),
+        ));
+    }
+    if !obj.contains_key("args") {
+        obj.insert("args".into(), Value::Object(Default::default()));
+    }
+    let request: Request = serde_json::from_value(Value::Object(obj))
+        .map_err(|e| bad(id, format!("bad request: {e}")))?;
+    Ok(RequestLine { id, request })
+}
+
+/// `Option<Option<T>>` that tells an absent field (`None`) from an explicit null (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(inner) => inner.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_through_json() {
+        let line = RequestLine {
+            id: 7,
+            request: Request::Send(Send {
+                group: "ops".into(),
+                as_member: "alice".into(),
+                text: "开会".into(),
+            }),
+        };
+        let json = serde_json::to_string(&line).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":7,"op":"send","args":{"group":"ops","as":"alice","text":"开会"}}"#
+        );
+        assert_eq!(parse_request(json.as_bytes()).unwrap(), line);
+        let status = parse_request(br#"{"id":1,"op":"status"}"#).unwrap();
+        assert_eq!(status.request, Request::Status(Empty {}));
+    }
+
+    #[test]
+    fn bad_lines_get_clear_errors_with_the_id_when_known() {
+        let e = parse_request(b"not json").unwrap_err();
+        assert_eq!((e.id, e.code), (0, ErrorCode::BadRequest));
+        let e = parse_request(
+            br#"{"id":3,"op":"send","args":{"group":"g","as":"a","text":"t","urgent":true}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.id, 3);
+        assert!(e.message.contains("urgent"), "{}", e.message);
+        let e = parse_request(br#"{"id":4,"op":"launch"}"#).unwrap_err();
+        assert!(e.message.contains("launch"), "{}", e.message);
+        let e = parse_request(br#"{"id":5,"op":"status","extra":1}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            "unknown field \"extra\" (a request has id, op, args)"
+        );
+        let e = parse_request(&[b'{', 0xFF, b'}']).unwrap_err();
+        assert!(e.message.contains("UTF-8"));
+        let e = parse_request(&vec![b' '; MAX_LINE + 1]).unwrap_err();
+        assert_eq!(e.code, ErrorCode::LineTooLong);
+    }
+
+    #[test]
+    fn group_set_tells_absent_from_null() {
+        let r = parse_request(br#"{"id":1,"op":"group_set","args":{"group":"g","daily_quota":null,"monthly_quota":40}}"#).unwrap();
+        let Request::GroupSet(s) = r.request else {
+            panic!()
+        };
+        assert_eq!(s.daily_quota, Some(None));
+        assert_eq!(s.monthly_quota, Some(Some(40)));
+        assert_eq!(s.header, None);
+    }
+}
