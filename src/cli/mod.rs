@@ -2,11 +2,18 @@
 //! to it only through the socket protocol; the `pdu` tools are local and pure.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::Config;
+
+pub mod admin;
+pub mod client;
+pub mod output;
 pub mod pdu;
+pub mod send;
 
 /// Exit status for input the command could not use (sysexits EX_DATAERR).
 pub const EXIT_BAD_INPUT: u8 = 65;
@@ -22,6 +29,15 @@ pub const EXIT_DAEMON_DOWN: u8 = 69;
     about = "Send a message to a whole group by SMS through a pool of GSM modems"
 )]
 pub struct Cli {
+    /// Configuration file (TOML); without it, built-in defaults.
+    #[arg(long, global = true, env = "GROUPSMS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The daemon's socket (default: from the configuration).
+    #[arg(long, global = true, env = "GROUPSMS_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Print answers as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -31,13 +47,54 @@ pub enum Command {
     /// Encode, decode and measure SMS PDUs (local, no daemon needed).
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
+    /// Send a message to a group by SMS.
+    Send(send::SendArgs),
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(admin::GroupCommand),
+    /// Manage members and their memberships.
+    #[command(subcommand)]
+    Member(admin::MemberCommand),
+    /// Read broadcasts and their deliveries.
+    #[command(subcommand)]
+    Broadcast(admin::BroadcastCommand),
+    /// The daemon's state: modems, queue, quotas.
+    Status,
+}
+
+/// What every subcommand may need: the configuration and where the daemon listens.
+pub struct Context {
+    pub config: Config,
+    pub socket: PathBuf,
+    pub json: bool,
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Context, Failure> {
+        let config = match &cli.config {
+            Some(path) => Config::load(path).map_err(|e| Failure::bad_input(e.to_string()))?,
+            None => Config::default(),
+        };
+        let socket = cli.socket.clone().unwrap_or_else(|| config.daemon.socket.clone());
+        Ok(Context { config, socket, json: cli.json })
+    }
+
+    /// A greeted connection to the daemon.
+    pub fn client(&self) -> Result<client::Client, Failure> {
+        client::Client::connect(&self.socket)
+    }
 }
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
-        Command::Pdu(cmd) => pdu::run(cmd),
-    };
+    let result = Context::new(&cli).and_then(|ctx| match cli.command {
+        Command::Pdu(cmd) => pdu::run(cmd, ctx.json),
+        Command::Send(args) => send::run(&ctx, args),
+        Command::Group(cmd) => admin::group(&ctx, cmd),
+        Command::Member(cmd) => admin::member(&ctx, cmd),
+        Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
+        Command::Status => admin::status(&ctx),
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

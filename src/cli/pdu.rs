@@ -42,9 +42,6 @@ pub struct EncodeArgs {
     /// Refuse texts needing more parts than this.
     #[arg(long, default_value_t = 10)]
     max_parts: usize,
-    /// Print JSON: [{"length":..,"pdu":".."}, ...].
-    #[arg(long)]
-    json: bool,
     /// The message text, or - to read it from standard input.
     text: String,
 }
@@ -57,27 +54,22 @@ pub struct DecodeArgs {
     /// Accept user data shorter than its announced length (flagged as truncated).
     #[arg(long)]
     lenient: bool,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
     /// The PDU in hex, or - to read it from standard input.
     hex: String,
 }
 
 #[derive(Debug, Args)]
 pub struct CountArgs {
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
     /// The message text, or - to read it from standard input.
     text: String,
 }
 
-pub fn run(cmd: PduCommand) -> Result<(), Failure> {
+/// Runs a `pdu` subcommand; `json` is the global `--json`.
+pub fn run(cmd: PduCommand, json: bool) -> Result<(), Failure> {
     match cmd {
-        PduCommand::Encode(args) => encode(args),
-        PduCommand::Decode(args) => decode(args),
-        PduCommand::Count(args) => count(args),
+        PduCommand::Encode(args) => encode(args, json),
+        PduCommand::Decode(args) => decode(args, json),
+        PduCommand::Count(args) => count(args, json),
     }
 }
 
@@ -85,7 +77,7 @@ fn bad(e: impl std::fmt::Display) -> Failure {
     Failure::bad_input(e.to_string())
 }
 
-fn encode(args: EncodeArgs) -> Result<(), Failure> {
+fn encode(args: EncodeArgs, json: bool) -> Result<(), Failure> {
     let text = arg_or_stdin(&args.text)?;
     let mut opts = SubmitOptions::to(Address::parse(&args.to).map_err(bad)?);
     opts.smsc = args
@@ -101,7 +93,7 @@ fn encode(args: EncodeArgs) -> Result<(), Failure> {
     opts.class = args.class.and_then(MessageClass::from_number);
     opts.max_parts = args.max_parts;
     let pdus = sms::encode_submit(&text, &opts).map_err(bad)?;
-    if args.json {
+    if json {
         let list: Vec<Value> = pdus
             .iter()
             .map(|p| json!({"length": p.tpdu_len, "pdu": p.hex()}))
@@ -115,10 +107,10 @@ fn encode(args: EncodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn count(args: CountArgs) -> Result<(), Failure> {
+fn count(args: CountArgs, json: bool) -> Result<(), Failure> {
     let text = arg_or_stdin(&args.text)?;
     let info = sms::analyze(&text);
-    if args.json {
+    if json {
         println!(
             "{}",
             json!({"encoding": info.encoding.name(), "parts": info.parts, "units": info.units,
@@ -141,7 +133,7 @@ fn count(args: CountArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn decode(args: DecodeArgs) -> Result<(), Failure> {
+fn decode(args: DecodeArgs, json: bool) -> Result<(), Failure> {
     let hex = arg_or_stdin(&args.hex)?;
     let bytes = sms::hex::decode(hex.trim()).map_err(bad)?;
     let pdu = if args.lenient {
@@ -151,7 +143,7 @@ fn decode(args: DecodeArgs) -> Result<(), Failure> {
     }
     .map_err(bad)?;
     let value = pdu_json(&pdu);
-    if args.json {
+    if json {
         println!("{value}");
     } else {
         print_fields(&value, "");

@@ -1,0 +1,254 @@
+//! `groupsms group|member|broadcast|status`: managing groups and members, reading broadcasts.
+//! Every command is one request over the socket; `--json` prints the daemon's answer as is.
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::output::print_value;
+use super::{Context, Failure};
+use crate::protocol::{self as p, Request, Role};
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group: `group create ops --name 运维组`.
+    Create {
+        handle: String,
+        #[arg(long)]
+        name: String,
+        /// Header before every message; `{name}` is the display name (default from config).
+        #[arg(long)]
+        header: Option<String>,
+        /// Broadcasts per day (default from config).
+        #[arg(long)]
+        daily: Option<u32>,
+        /// Broadcasts per month (default from config).
+        #[arg(long)]
+        monthly: Option<u32>,
+    },
+    /// List groups.
+    List,
+    /// Show a group, its members and its quota use.
+    Show { group: String },
+    /// Change a group.
+    Set(GroupSetArgs),
+    /// Delete a group (its broadcasts' history is kept).
+    Delete { group: String },
+}
+
+#[derive(Debug, Args)]
+pub struct GroupSetArgs {
+    group: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, conflicts_with = "default_header")]
+    header: Option<String>,
+    /// Go back to the configured header.
+    #[arg(long)]
+    default_header: bool,
+    /// Broadcasts per day; `default` goes back to the configured value.
+    #[arg(long)]
+    daily: Option<QuotaArg>,
+    /// Broadcasts per month; `default` goes back to the configured value.
+    #[arg(long)]
+    monthly: Option<QuotaArg>,
+    /// Modems (IMSI or device path), comma-separated, that this group's messages use; empty to unpin.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pin_modems: Option<Vec<String>>,
+    /// Whether other modems may be used while every pinned one is down.
+    #[arg(long)]
+    pin_fallback: Option<bool>,
+}
+
+/// A quota value or `default`.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaArg(Option<u32>);
+
+impl std::str::FromStr for QuotaArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "default" {
+            return Ok(QuotaArg(None));
+        }
+        s.parse::<u32>().map(|n| QuotaArg(Some(n))).map_err(|_| format!("{s:?} is not a number or `default`"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member: `member add alice --name Alice --phone +8613800138000`.
+    Add {
+        handle: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        phone: String,
+        /// Unix user id allowed to act as this member.
+        #[arg(long)]
+        uid: Option<u32>,
+    },
+    /// List members, of one group or all.
+    List {
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// Show a member and their groups.
+    Show { member: String },
+    /// Change a member: `member set m2 --valid false`.
+    Set {
+        member: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        valid: Option<bool>,
+        #[arg(long)]
+        sms_enabled: Option<bool>,
+        #[arg(long, conflicts_with = "no_uid")]
+        uid: Option<u32>,
+        /// Unbind the Unix user.
+        #[arg(long)]
+        no_uid: bool,
+    },
+    /// Remove a member from everything.
+    Remove { member: String },
+    /// Import members from CSV (header row: handle,name,phone[,group,role,opt_out,uid]).
+    Import {
+        file: std::path::PathBuf,
+        /// Import the good rows even when some are bad (they are reported).
+        #[arg(long)]
+        skip_bad: bool,
+    },
+    /// Add a member to a group: `member join alice ops --role super_admin`.
+    Join {
+        member: String,
+        group: String,
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+    },
+    /// Take a member out of a group.
+    Leave { member: String, group: String },
+    /// Change a member's role in a group.
+    Role {
+        member: String,
+        group: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Stop this group's SMS to the member.
+    OptOut { member: String, group: String },
+    /// Resume this group's SMS to the member.
+    OptIn { member: String, group: String },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum RoleArg {
+    SuperAdmin,
+    Admin,
+    Member,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::SuperAdmin => Role::SuperAdmin,
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Member => Role::Member,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BroadcastCommand {
+    /// Recent broadcasts.
+    List {
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// One broadcast with each recipient's state and error.
+    Show { id: i64 },
+}
+
+pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
+    let request = match cmd {
+        GroupCommand::Create { handle, name, header, daily, monthly } => Request::GroupCreate(p::GroupCreate {
+            handle,
+            name,
+            header,
+            daily_quota: daily,
+            monthly_quota: monthly,
+        }),
+        GroupCommand::List => Request::GroupList(p::Empty {}),
+        GroupCommand::Show { group } => Request::GroupShow(p::GroupRef { group }),
+        GroupCommand::Set(a) => Request::GroupSet(p::GroupSet {
+            group: a.group,
+            name: a.name,
+            header: if a.default_header { Some(None) } else { a.header.map(Some) },
+            daily_quota: a.daily.map(|q| q.0),
+            monthly_quota: a.monthly.map(|q| q.0),
+            pinned_modems: a.pin_modems.map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
+            pin_fallback: a.pin_fallback,
+        }),
+        GroupCommand::Delete { group } => Request::GroupDelete(p::GroupRef { group }),
+    };
+    one(ctx, request)
+}
+
+pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
+    let request = match cmd {
+        MemberCommand::Add { handle, name, phone, uid } => Request::MemberAdd(p::MemberAdd { handle, name, phone, uid }),
+        MemberCommand::List { group } => Request::MemberList(p::MemberList { group }),
+        MemberCommand::Show { member } => Request::MemberShow(p::MemberRef { member }),
+        MemberCommand::Set { member, name, phone, valid, sms_enabled, uid, no_uid } => Request::MemberSet(p::MemberSet {
+            member,
+            name,
+            phone,
+            valid,
+            sms_enabled,
+            uid: if no_uid { Some(None) } else { uid.map(Some) },
+        }),
+        MemberCommand::Remove { member } => Request::MemberRemove(p::MemberRef { member }),
+        MemberCommand::Import { file, skip_bad } => {
+            let csv = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
+            Request::MemberImport(p::MemberImport { csv, skip_bad })
+        }
+        MemberCommand::Join { member, group, role } => {
+            Request::MemberJoin(p::MemberJoin { member, group, role: role.map(Role::from) })
+        }
+        MemberCommand::Leave { member, group } => Request::MemberLeave(p::Membership { member, group }),
+        MemberCommand::Role { member, group, role } => {
+            Request::MemberRole(p::MemberRole { member, group, role: role.into() })
+        }
+        MemberCommand::OptOut { member, group } => Request::MemberOptOut(p::Membership { member, group }),
+        MemberCommand::OptIn { member, group } => Request::MemberOptIn(p::Membership { member, group }),
+    };
+    one(ctx, request)
+}
+
+pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
+    let request = match cmd {
+        BroadcastCommand::List { group, limit } => Request::BroadcastList(p::BroadcastList { group, limit }),
+        BroadcastCommand::Show { id } => Request::BroadcastShow(p::BroadcastRef { broadcast: id }),
+    };
+    one(ctx, request)
+}
+
+pub fn status(ctx: &Context) -> Result<(), Failure> {
+    one(ctx, Request::Status(p::Empty {}))
+}
+
+pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
+    one(ctx, Request::ModemList(p::Empty {}))
+}
+
+/// One request, its answer printed.
+fn one(ctx: &Context, request: Request) -> Result<(), Failure> {
+    let mut client = ctx.client()?;
+    let result: Value = client.call(request)?;
+    print_value(&result, ctx.json);
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The CLI's side of the socket protocol: connect, say hello, send requests, read answers.
+//! Blocking std I/O: a CLI call is one short conversation.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
+use crate::protocol::{ErrorBody, Hello, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION};
+
+/// An open, greeted connection to the daemon.
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+    path: PathBuf,
+}
+
+impl Client {
+    /// Connects and exchanges `hello`; a clear failure when the daemon is not there.
+    pub fn connect(path: &Path) -> Result<Client, Failure> {
+        let stream = UnixStream::connect(path).map_err(|e| Failure {
+            message: format!("daemon not running at {} ({e}); start it with `groupsms daemon`", path.display()),
+            code: EXIT_DAEMON_DOWN,
+        })?;
+        let writer = stream.try_clone().map_err(|e| down(path, e))?;
+        let mut client = Client { reader: BufReader::new(stream), writer, next_id: 1, path: path.into() };
+        client.call(Request::Hello(Hello { version: PROTOCOL_VERSION }))?;
+        Ok(client)
+    }
+
+    /// Sends `request` and returns its result, or the daemon's error as a failure.
+    pub fn call(&mut self, request: Request) -> Result<Value, Failure> {
+        let id = self.send(request)?;
+        loop {
+            let r = self.read()?;
+            if r.id != id || r.event.is_some() {
+                continue;
+            }
+            return answer(r);
+        }
+    }
+
+    /// Sends a request and returns its id, for streamed answers (`subscribe`).
+    pub fn send(&mut self, request: Request) -> Result<u64, Failure> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut line = serde_json::to_string(&RequestLine { id, request }).expect("requests serialize");
+        if line.len() > MAX_LINE {
+            return Err(Failure::bad_input(format!("request is {} bytes, the daemon takes at most {MAX_LINE}", line.len())));
+        }
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).map_err(|e| down(&self.path, e))?;
+        Ok(id)
+    }
+
+    /// Reads the next answer line.
+    pub fn read(&mut self) -> Result<Response, Failure> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).map_err(|e| down(&self.path, e))?;
+        if n == 0 {
+            return Err(Failure { message: format!("the daemon at {} closed the connection", self.path.display()), code: EXIT_DAEMON_DOWN });
+        }
+        serde_json::from_str(&line).map_err(|e| Failure {
+            message: format!("unreadable answer from the daemon: {e}"),
+            code: EXIT_DAEMON_DOWN,
+        })
+    }
+}
+
+fn down(path: &Path, e: std::io::Error) -> Failure {
+    Failure { message: format!("lost the daemon at {}: {e}", path.display()), code: EXIT_DAEMON_DOWN }
+}
+
+/// A final answer as a result or a failure with the exit status its code calls for.
+pub fn answer(r: Response) -> Result<Value, Failure> {
+    match (r.ok, r.result, r.error) {
+        (Some(true), result, _) => Ok(result.unwrap_or(Value::Null)),
+        (_, _, Some(ErrorBody { code, message })) => {
+            let exit = if code.is_refusal() {
+                EXIT_REFUSED
+            } else if code.is_unavailable() {
+                EXIT_DAEMON_DOWN
+            } else {
+                EXIT_BAD_INPUT
+            };
+            Err(Failure { message, code: exit })
+        }
+        _ => Err(Failure { message: "the daemon sent an answer with neither result nor error".into(), code: EXIT_DAEMON_DOWN }),
+    }
+}
