@@ -5,9 +5,13 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode |
+//! | [`store`] | SQLite: groups, members, broadcasts, deliveries, quota usage, SIM counters, audit; the only module with SQL |
+//! | [`service`] | the group-SMS rules: authorize, quota, recipients, sensitive words, compose, phone numbers, CSV import |
 //! | [`cli`] | the command line, one file per subcommand |
 //!
 //! `sms` uses nothing else of this crate and does no I/O.
 
 pub mod cli;
+pub mod service;
 pub mod sms;
+pub mod store;
