@@ -71,6 +71,22 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Busy)
     }
+
+    /// True when the database or the store thread failed, as opposed to a request the store
+    /// refused (an unknown handle, a duplicate, a bad value, a forbidden transition).
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Open { .. }
+                | StoreError::NotADatabase { .. }
+                | StoreError::NewerSchema { .. }
+                | StoreError::Migration { .. }
+                | StoreError::Busy
+                | StoreError::Sql(_)
+                | StoreError::Closed
+                | StoreError::Panicked(_)
+        )
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
