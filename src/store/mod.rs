@@ -63,6 +63,16 @@ impl Default for OpenOptions {
     }
 }
 
+/// What [`Store::pragmas`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pragmas {
+    pub journal_mode: String,
+    pub synchronous: String,
+    pub foreign_keys: bool,
+    pub busy_timeout_ms: u64,
+    pub user_version: u32,
+}
+
 /// One connection to the database file. Synchronous; share it across tasks through a
 /// [`StoreHandle`], or open one `Store` per thread (SQLite serializes the writers).
 pub struct Store {
@@ -119,6 +129,35 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         migrate::migrate(&mut conn, &path, migrate::MIGRATIONS)?;
         Ok(Store { conn, path })
+    }
+
+    /// The connection settings in force, as SQLite reports them.
+    pub fn pragmas(&self) -> Result<Pragmas, StoreError> {
+        let get = |name: &str| -> Result<String, StoreError> {
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })?)
+        };
+        Ok(Pragmas {
+            journal_mode: get("journal_mode")?,
+            synchronous: match get("synchronous")?.as_str() {
+                "0" => "OFF".into(),
+                "1" => "NORMAL".into(),
+                "2" => "FULL".into(),
+                "3" => "EXTRA".into(),
+                other => other.into(),
+            },
+            foreign_keys: get("foreign_keys")? == "1",
+            busy_timeout_ms: get("busy_timeout")?.parse().unwrap_or(0),
+            user_version: migrate::user_version(&self.conn)?,
+        })
     }
 
     /// The file this store was opened on.
