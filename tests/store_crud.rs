@@ -3,9 +3,7 @@
 mod common;
 
 use common::*;
-use groupsms::store::{
-    GroupChange, MemberChange, NewGroup, NewMember, Role, StoreError,
-};
+use groupsms::store::{GroupChange, MemberChange, NewGroup, NewMember, Role, StoreError};
 
 #[test]
 fn groups_round_trip_with_overrides_and_pinned_modems() {
@@ -25,7 +23,10 @@ fn groups_round_trip_with_overrides_and_pinned_modems() {
     assert!(!created.modem_fallback);
     assert_eq!(created.created_at, now);
     assert_eq!(store.group("ops").unwrap(), Some(created.clone()));
-    assert_eq!(store.group_by_id(created.id).unwrap(), Some(created.clone()));
+    assert_eq!(
+        store.group_by_id(created.id).unwrap(),
+        Some(created.clone())
+    );
 
     let changed = store
         .update_group(
@@ -42,14 +43,24 @@ fn groups_round_trip_with_overrides_and_pinned_modems() {
         .unwrap();
     assert_eq!(changed.name, "运维一组");
     assert_eq!(changed.header, None);
-    assert_eq!((changed.daily_quota, changed.monthly_quota), (None, Some(5)));
+    assert_eq!(
+        (changed.daily_quota, changed.monthly_quota),
+        (None, Some(5))
+    );
     assert_eq!(changed.pinned_modems, ["/dev/ttyUSB0"]);
     assert!(changed.modem_fallback);
     let untouched = store.update_group("ops", &GroupChange::default()).unwrap();
     assert_eq!(untouched, changed);
 
-    store.create_group(&NewGroup::new("a-team", "A"), now).unwrap();
-    let handles: Vec<_> = store.groups().unwrap().into_iter().map(|g| g.handle).collect();
+    store
+        .create_group(&NewGroup::new("a-team", "A"), now)
+        .unwrap();
+    let handles: Vec<_> = store
+        .groups()
+        .unwrap()
+        .into_iter()
+        .map(|g| g.handle)
+        .collect();
     assert_eq!(handles, ["a-team", "ops"]);
     store.delete_group("ops").unwrap();
     assert_eq!(store.group("ops").unwrap(), None);
@@ -59,7 +70,9 @@ fn groups_round_trip_with_overrides_and_pinned_modems() {
 fn group_refusals() {
     let (_dir, mut store) = temp_store();
     let now = utc(T0);
-    store.create_group(&NewGroup::new("ops", "运维组"), now).unwrap();
+    store
+        .create_group(&NewGroup::new("ops", "运维组"), now)
+        .unwrap();
     let cases: Vec<(NewGroup, &str)> = vec![
         (NewGroup::new("ops", "again"), "a group with the handle 'ops' already exists"),
         (NewGroup::new("", "x"), "'' is not a usable handle: it is empty"),
@@ -79,7 +92,9 @@ fn group_refusals() {
         "a pinned modem must not be empty"
     );
     for err in [
-        store.update_group("nope", &GroupChange::default()).unwrap_err(),
+        store
+            .update_group("nope", &GroupChange::default())
+            .unwrap_err(),
         store.delete_group("nope").unwrap_err(),
     ] {
         assert_eq!(err, StoreError::UnknownGroup("nope".into()));
@@ -110,9 +125,18 @@ fn members_round_trip_and_unix_users() {
     store.create_member(&b, now).unwrap();
     assert_eq!(
         store
-            .update_member("bob", &MemberChange { unix_uid: Some(Some(1000)), ..Default::default() })
+            .update_member(
+                "bob",
+                &MemberChange {
+                    unix_uid: Some(Some(1000)),
+                    ..Default::default()
+                }
+            )
             .unwrap_err(),
-        StoreError::UidTaken { uid: 1000, member: "alice".into() }
+        StoreError::UidTaken {
+            uid: 1000,
+            member: "alice".into()
+        }
     );
     let alice2 = store
         .update_member(
@@ -127,16 +151,33 @@ fn members_round_trip_and_unix_users() {
         )
         .unwrap();
     assert_eq!(
-        (alice2.name.as_str(), alice2.phone.as_str(), alice2.valid, alice2.sms_enabled, alice2.unix_uid),
+        (
+            alice2.name.as_str(),
+            alice2.phone.as_str(),
+            alice2.valid,
+            alice2.sms_enabled,
+            alice2.unix_uid
+        ),
         ("Alice", "+8613900139000", false, false, None)
     );
     assert_eq!(store.member("alice").unwrap(), Some(alice2));
     store
-        .update_member("bob", &MemberChange { unix_uid: Some(Some(1000)), ..Default::default() })
+        .update_member(
+            "bob",
+            &MemberChange {
+                unix_uid: Some(Some(1000)),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(store.member_by_uid(1000).unwrap().unwrap().handle, "bob");
 
-    let handles: Vec<_> = store.members().unwrap().into_iter().map(|m| m.handle).collect();
+    let handles: Vec<_> = store
+        .members()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.handle)
+        .collect();
     assert_eq!(handles, ["alice", "bob"]);
     store.delete_member("alice").unwrap();
     assert_eq!(store.member("alice").unwrap(), None);
@@ -150,25 +191,50 @@ fn members_round_trip_and_unix_users() {
 fn member_refusals() {
     let (_dir, mut store) = temp_store();
     let now = utc(T0);
-    store.create_member(&NewMember::new("a", "A", "+8613800138000"), now).unwrap();
+    store
+        .create_member(&NewMember::new("a", "A", "+8613800138000"), now)
+        .unwrap();
     let cases = [
-        (NewMember::new("a", "A2", "+8613800138001"), "a member with the handle 'a' already exists"),
-        (NewMember::new("b", "", "+8613800138001"), "the member name must not be empty"),
-        (NewMember::new("b", "B", "13800138001"), "'13800138001' is not a phone number in E.164 form (+ and 8 to 15 digits)"),
-        (NewMember::new("b", "B", "+86 138"), "'+86 138' is not a phone number in E.164 form (+ and 8 to 15 digits)"),
-        (NewMember::new("b", "B", "+1234567890123456"), "'+1234567890123456' is not a phone number in E.164 form (+ and 8 to 15 digits)"),
+        (
+            NewMember::new("a", "A2", "+8613800138001"),
+            "a member with the handle 'a' already exists",
+        ),
+        (
+            NewMember::new("b", "", "+8613800138001"),
+            "the member name must not be empty",
+        ),
+        (
+            NewMember::new("b", "B", "13800138001"),
+            "'13800138001' is not a phone number in E.164 form (+ and 8 to 15 digits)",
+        ),
+        (
+            NewMember::new("b", "B", "+86 138"),
+            "'+86 138' is not a phone number in E.164 form (+ and 8 to 15 digits)",
+        ),
+        (
+            NewMember::new("b", "B", "+1234567890123456"),
+            "'+1234567890123456' is not a phone number in E.164 form (+ and 8 to 15 digits)",
+        ),
     ];
     for (m, want) in cases {
         assert_eq!(store.create_member(&m, now).unwrap_err().to_string(), want);
     }
     assert_eq!(
         store
-            .update_member("a", &MemberChange { phone: Some("abc".into()), ..Default::default() })
+            .update_member(
+                "a",
+                &MemberChange {
+                    phone: Some("abc".into()),
+                    ..Default::default()
+                }
+            )
             .unwrap_err(),
         StoreError::BadPhone("abc".into())
     );
     assert_eq!(
-        store.update_member("zz", &MemberChange::default()).unwrap_err(),
+        store
+            .update_member("zz", &MemberChange::default())
+            .unwrap_err(),
         StoreError::UnknownMember("zz".into())
     );
 }
@@ -179,7 +245,10 @@ fn memberships_join_leave_role_opt_out() {
     ops_group(&mut store, 2);
     let now = utc(T0);
     assert_eq!(
-        store.join("ops", "m1", Role::Admin, now).unwrap_err().to_string(),
+        store
+            .join("ops", "m1", Role::Admin, now)
+            .unwrap_err()
+            .to_string(),
         "member 'm1' is already in group 'ops'"
     );
     let ms = store.set_role("ops", "m1", Role::Admin).unwrap();
@@ -193,17 +262,30 @@ fn memberships_join_leave_role_opt_out() {
         .collect();
     assert_eq!(
         view,
-        [("boss", Role::SuperAdmin, false), ("m1", Role::Admin, true), ("m2", Role::Member, false)]
+        [
+            ("boss", Role::SuperAdmin, false),
+            ("m1", Role::Admin, true),
+            ("m2", Role::Member, false)
+        ]
     );
     let g = store.group("ops").unwrap().unwrap();
     let m1 = store.member("m1").unwrap().unwrap();
     let ms = store.membership(g.id, m1.id).unwrap().unwrap();
-    assert_eq!((ms.role, ms.opted_out, ms.joined_at), (Role::Admin, true, now));
+    assert_eq!(
+        (ms.role, ms.opted_out, ms.joined_at),
+        (Role::Admin, true, now)
+    );
     assert!(!store.set_opt_out("ops", "m1", false).unwrap().opted_out);
 
     let groups = store.member_groups("m1").unwrap();
     assert_eq!(groups.len(), 1);
-    assert_eq!((groups[0].group_handle.as_str(), groups[0].group_name.as_str()), ("ops", "运维组"));
+    assert_eq!(
+        (
+            groups[0].group_handle.as_str(),
+            groups[0].group_name.as_str()
+        ),
+        ("ops", "运维组")
+    );
 
     store.leave("ops", "m1").unwrap();
     assert_eq!(store.membership(g.id, m1.id).unwrap(), None);
@@ -213,7 +295,10 @@ fn memberships_join_leave_role_opt_out() {
     );
     assert_eq!(
         store.set_role("ops", "m1", Role::Member).unwrap_err(),
-        StoreError::NotMember { group: "ops".into(), member: "m1".into() }
+        StoreError::NotMember {
+            group: "ops".into(),
+            member: "m1".into()
+        }
     );
     assert_eq!(
         store.join("nope", "m1", Role::Member, now).unwrap_err(),
@@ -240,10 +325,22 @@ fn recipient_rows_carry_every_flag() {
     ops_group(&mut store, 3);
     store.set_opt_out("ops", "m1", true).unwrap();
     store
-        .update_member("m2", &MemberChange { valid: Some(false), ..Default::default() })
+        .update_member(
+            "m2",
+            &MemberChange {
+                valid: Some(false),
+                ..Default::default()
+            },
+        )
         .unwrap();
     store
-        .update_member("m3", &MemberChange { sms_enabled: Some(false), ..Default::default() })
+        .update_member(
+            "m3",
+            &MemberChange {
+                sms_enabled: Some(false),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let g = store.group("ops").unwrap().unwrap();
     let rows = store.recipient_rows(g.id).unwrap();

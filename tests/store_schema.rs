@@ -95,11 +95,17 @@ fn refuses_a_database_from_a_newer_version() {
 fn refuses_a_file_that_is_not_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.txt");
-    std::fs::write(&path, "this is not SQLite, just a text file that is long enough\n".repeat(40))
-        .unwrap();
+    std::fs::write(
+        &path,
+        "this is not SQLite, just a text file that is long enough\n".repeat(40),
+    )
+    .unwrap();
     let err = Store::open(&path).unwrap_err();
     assert_eq!(err, StoreError::NotADatabase { path: path.clone() });
-    assert_eq!(err.to_string(), format!("{} is not an SQLite database", path.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("{} is not an SQLite database", path.display())
+    );
 }
 
 #[test]
@@ -142,15 +148,29 @@ fn foreign_keys_cascade_and_keep_history() {
         body: "明天开会".into(),
         now: utc(T0),
     };
-    let id = submit_broadcast(&mut store, &settings, req).unwrap().broadcast_id;
+    let id = submit_broadcast(&mut store, &settings, req)
+        .unwrap()
+        .broadcast_id;
     store.delete_member("m1").unwrap();
     store.delete_group("ops").unwrap();
 
     let conn = rusqlite::Connection::open(dir.path().join("groupsms.db")).unwrap();
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(count("SELECT count(*) FROM memberships"), 0, "memberships went with the group");
-    assert_eq!(count("SELECT count(*) FROM quota_usage"), 0, "quota usage went with the group");
-    assert_eq!(count("SELECT count(*) FROM deliveries"), 3, "deliveries stay");
+    assert_eq!(
+        count("SELECT count(*) FROM memberships"),
+        0,
+        "memberships went with the group"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM quota_usage"),
+        0,
+        "quota usage went with the group"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM deliveries"),
+        3,
+        "deliveries stay"
+    );
 
     let shown = store.show_broadcast(id).unwrap();
     assert_eq!(shown.broadcast.group_handle, "ops");
@@ -160,6 +180,9 @@ fn foreign_keys_cascade_and_keep_history() {
         .iter()
         .find(|d| d.number == "+8613800000001")
         .unwrap();
-    assert_eq!(m1.member_handle, None, "the member is gone, the number stays");
+    assert_eq!(
+        m1.member_handle, None,
+        "the member is gone, the number stays"
+    );
     assert_eq!(store.broadcasts(Some("ops"), 10).unwrap().len(), 1);
 }

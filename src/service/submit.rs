@@ -193,7 +193,7 @@ pub fn quota_status(
     })
 }
 
-/// Sends through one SIM in the current local clock hour and local day.
+/// Sends through one SIM in the current local clock hour and local day, up to now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimCounts {
     pub hour: SendCount,
@@ -210,8 +210,8 @@ pub fn sim_counts(
     let (hour, day) = sim_windows(now, tz);
     store.read(|tx| {
         Ok(SimCounts {
-            hour: tx.sim_sends_since(sim, hour)?,
-            day: tx.sim_sends_since(sim, day)?,
+            hour: tx.sim_sends_between(sim, hour, now)?,
+            day: tx.sim_sends_between(sim, day, now)?,
         })
     })
 }

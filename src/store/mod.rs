@@ -272,7 +272,7 @@ delegate! { read:
     fn broadcast_progress(id: BroadcastId) -> Progress;
     fn load_queued() -> Vec<QueuedDelivery>;
     fn queued_for_broadcast(id: BroadcastId) -> Vec<QueuedDelivery>;
-    fn sim_sends_since(sim: &str, since: DateTime<Utc>) -> SendCount;
+    fn sim_sends_between(sim: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> SendCount;
     fn audit_log(limit: u32) -> Vec<AuditEntry>;
 }
 

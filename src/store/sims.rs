@@ -23,18 +23,20 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Messages and parts sent through `sim` at or after `since`.
-    pub fn sim_sends_since(
+    /// Messages and parts sent through `sim` from `from` to `to`, both included.
+    pub fn sim_sends_between(
         &self,
         sim: &str,
-        since: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> Result<SendCount, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT count(*), coalesce(sum(parts), 0) FROM sim_sends WHERE sim = ? AND at >= ?",
+                "SELECT count(*), coalesce(sum(parts), 0) FROM sim_sends \
+                 WHERE sim = ? AND at >= ? AND at <= ?",
             )?
-            .query_row(params![sim, ms(since)], |r| {
+            .query_row(params![sim, ms(from), ms(to)], |r| {
                 Ok(SendCount {
                     messages: r.get(0)?,
                     parts: r.get(1)?,

@@ -22,7 +22,9 @@ pub const T0: &str = "2024-05-10T02:00:00Z";
 /// Group `ops` (运维组) with super-admin `boss` and members `m1`..=`m{n}` (all reachable).
 pub fn ops_group(store: &mut Store, n: u32) {
     let now = utc(T0);
-    store.create_group(&NewGroup::new("ops", "运维组"), now).unwrap();
+    store
+        .create_group(&NewGroup::new("ops", "运维组"), now)
+        .unwrap();
     store
         .create_member(&NewMember::new("boss", "老板", "+8613900000000"), now)
         .unwrap();
