@@ -1,0 +1,196 @@
+//! Administrative changes, each written together with its audit entry in one transaction.
+//! Phone numbers given here are normalized with the configured default country.
+
+use chrono::{DateTime, Utc};
+
+use super::phone::normalize;
+use super::{ServiceError, Settings};
+use crate::store::{
+    Group, GroupChange, Member, MemberChange, Membership, NewAudit, NewGroup, NewMember, Role,
+    Store,
+};
+
+/// One administrative change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminChange {
+    CreateGroup(NewGroup),
+    UpdateGroup {
+        handle: String,
+        change: GroupChange,
+    },
+    DeleteGroup {
+        handle: String,
+    },
+    /// `member.phone` may be in any accepted form; it is stored as E.164.
+    AddMember(NewMember),
+    /// `change.phone` may be in any accepted form.
+    UpdateMember {
+        handle: String,
+        change: MemberChange,
+    },
+    DeleteMember {
+        handle: String,
+    },
+    Join {
+        group: String,
+        member: String,
+        role: Role,
+    },
+    Leave {
+        group: String,
+        member: String,
+    },
+    SetRole {
+        group: String,
+        member: String,
+        role: Role,
+    },
+    OptOut {
+        group: String,
+        member: String,
+    },
+    OptIn {
+        group: String,
+        member: String,
+    },
+}
+
+/// What a change produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Group(Group),
+    Member(Member),
+    Membership(Membership),
+    Done,
+}
+
+/// Normalizes a phone number, or says which input was refused and why.
+pub fn phone(settings: &Settings, input: &str) -> Result<String, ServiceError> {
+    normalize(input, settings.default_country).map_err(|error| ServiceError::Phone {
+        input: input.to_string(),
+        error,
+    })
+}
+
+/// Applies `change` on behalf of `actor` (a member handle, `uid:1000`, `root`, ...) and logs it.
+pub fn apply(
+    store: &mut Store,
+    settings: &Settings,
+    actor: &str,
+    change: AdminChange,
+    now: DateTime<Utc>,
+) -> Result<AdminOutcome, ServiceError> {
+    use AdminChange::*;
+    let change = match change {
+        AddMember(mut m) => {
+            m.phone = phone(settings, &m.phone)?;
+            AddMember(m)
+        }
+        UpdateMember { handle, mut change } => {
+            if let Some(p) = &change.phone {
+                change.phone = Some(phone(settings, p)?);
+            }
+            UpdateMember { handle, change }
+        }
+        other => other,
+    };
+    store
+        .write(|tx| {
+            let (outcome, action, subject, detail) = match &change {
+                CreateGroup(g) => (
+                    AdminOutcome::Group(tx.create_group(g, now)?),
+                    "create_group",
+                    g.handle.clone(),
+                    format!("created group '{}' ({})", g.handle, g.name),
+                ),
+                UpdateGroup { handle, change } => (
+                    AdminOutcome::Group(tx.update_group(handle, change)?),
+                    "update_group",
+                    handle.clone(),
+                    format!("changed group '{handle}': {change:?}"),
+                ),
+                DeleteGroup { handle } => {
+                    tx.delete_group(handle)?;
+                    (
+                        AdminOutcome::Done,
+                        "delete_group",
+                        handle.clone(),
+                        format!("deleted group '{handle}'"),
+                    )
+                }
+                AddMember(m) => (
+                    AdminOutcome::Member(tx.create_member(m, now)?),
+                    "add_member",
+                    m.handle.clone(),
+                    format!("added member '{}' ({}, {})", m.handle, m.name, m.phone),
+                ),
+                UpdateMember { handle, change } => (
+                    AdminOutcome::Member(tx.update_member(handle, change)?),
+                    "update_member",
+                    handle.clone(),
+                    format!("changed member '{handle}': {change:?}"),
+                ),
+                DeleteMember { handle } => {
+                    tx.delete_member(handle)?;
+                    (
+                        AdminOutcome::Done,
+                        "delete_member",
+                        handle.clone(),
+                        format!("deleted member '{handle}'"),
+                    )
+                }
+                Join {
+                    group,
+                    member,
+                    role,
+                } => (
+                    AdminOutcome::Membership(tx.join(group, member, *role, now)?),
+                    "join",
+                    group.clone(),
+                    format!("'{member}' joined group '{group}' as {role}"),
+                ),
+                Leave { group, member } => {
+                    tx.leave(group, member)?;
+                    (
+                        AdminOutcome::Done,
+                        "leave",
+                        group.clone(),
+                        format!("'{member}' left group '{group}'"),
+                    )
+                }
+                SetRole {
+                    group,
+                    member,
+                    role,
+                } => (
+                    AdminOutcome::Membership(tx.set_role(group, member, *role)?),
+                    "set_role",
+                    group.clone(),
+                    format!("'{member}' is now {role} of group '{group}'"),
+                ),
+                OptOut { group, member } => (
+                    AdminOutcome::Membership(tx.set_opt_out(group, member, true)?),
+                    "opt_out",
+                    group.clone(),
+                    format!("'{member}' opted out of group '{group}'"),
+                ),
+                OptIn { group, member } => (
+                    AdminOutcome::Membership(tx.set_opt_out(group, member, false)?),
+                    "opt_in",
+                    group.clone(),
+                    format!("'{member}' opted back in to group '{group}'"),
+                ),
+            };
+            tx.audit(
+                &NewAudit {
+                    actor: actor.to_string(),
+                    action: action.to_string(),
+                    subject,
+                    detail,
+                },
+                now,
+            )?;
+            Ok(outcome)
+        })
+        .map_err(ServiceError::lift)
+}

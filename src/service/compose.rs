@@ -1,0 +1,92 @@
+//! Composition: the group's header (`【{name}】` unless configured otherwise) followed by the
+//! body, measured with the codec; more parts than allowed is refused.
+
+use crate::sms::{self, Encoding};
+use crate::store::Group;
+
+/// The header used when neither the configuration nor the group sets one.
+pub const DEFAULT_HEADER: &str = "【{name}】";
+
+/// The text to send and what it costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composition {
+    /// Header + body.
+    pub text: String,
+    pub encoding: Encoding,
+    pub parts: usize,
+    /// Septets (GSM 7-bit) or UTF-16 units (UCS-2) of the whole text.
+    pub units: usize,
+}
+
+/// The body is empty or blank.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the message is empty")]
+pub struct EmptyBody;
+
+/// The composed text needs more parts than allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the message needs {parts} SMS parts ({units} {unit_name} in {encoding}, header included), \
+     at most {max} are allowed"
+)]
+pub struct TooManyParts {
+    pub parts: usize,
+    pub max: usize,
+    pub units: usize,
+    pub encoding: &'static str,
+    pub unit_name: &'static str,
+}
+
+/// Composition failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error(transparent)]
+    Empty(#[from] EmptyBody),
+    #[error(transparent)]
+    TooManyParts(#[from] TooManyParts),
+}
+
+/// The header for a group: its own template or `template`, with `{name}` and `{handle}`
+/// filled in.
+pub fn header(template: &str, group: &Group) -> String {
+    group
+        .header
+        .as_deref()
+        .unwrap_or(template)
+        .replace("{name}", &group.name)
+        .replace("{handle}", &group.handle)
+}
+
+/// Header + body, measured; refused when blank or over `max_parts`.
+pub fn compose(
+    template: &str,
+    group: &Group,
+    body: &str,
+    max_parts: usize,
+) -> Result<Composition, ComposeError> {
+    if body.trim().is_empty() {
+        return Err(EmptyBody.into());
+    }
+    let text = header(template, group) + body;
+    let info = sms::analyze(&text);
+    if info.parts > max_parts {
+        let (encoding, unit_name) = match info.encoding {
+            Encoding::Ucs2 => ("UCS-2", "characters"),
+            _ => ("GSM 7-bit", "septets"),
+        };
+        return Err(TooManyParts {
+            parts: info.parts,
+            max: max_parts,
+            units: info.units,
+            encoding,
+            unit_name,
+        }
+        .into());
+    }
+    Ok(Composition {
+        text,
+        encoding: info.encoding,
+        parts: info.parts,
+        units: info.units,
+    })
+}

@@ -1,0 +1,370 @@
+//! Bulk import of members from CSV. The first line names the columns: `handle`, `name` and
+//! `phone` are required; `group`, `role` (`super_admin`, `admin`, `member`; default member)
+//! and `opt_out` (`yes`/`no`, `true`/`false`, `1`/`0`) are optional and add or change the
+//! member's place in that group, which must exist. A member already in the database is
+//! updated. Every row is checked first: if any is bad, nothing is imported (unless
+//! `skip_bad`), and each bad row is reported with its line number.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+
+use chrono::{DateTime, Utc};
+
+use super::phone::normalize;
+use super::{ServiceError, Settings};
+use crate::store::{check_handle, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx};
+
+/// Options for [`import_members_csv`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Import the good rows even when some are bad (the bad ones are reported).
+    pub skip_bad: bool,
+}
+
+/// A row that cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    /// Line of the file the row starts on, counting the header as line 1.
+    pub line: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for BadRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub members_created: u32,
+    pub members_updated: u32,
+    pub members_unchanged: u32,
+    pub memberships_added: u32,
+    pub memberships_changed: u32,
+    /// Bad rows left out (only with `skip_bad`).
+    pub skipped: Vec<BadRow>,
+}
+
+/// The import was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read the CSV file: {0}")]
+    Read(String),
+    #[error("bad CSV header: {0}")]
+    Header(String),
+    #[error(
+        "{} bad row{}, nothing was imported (skip bad rows to import the others):\n{}",
+        .0.len(),
+        if .0.len() == 1 { "" } else { "s" },
+        .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n")
+    )]
+    BadRows(Vec<BadRow>),
+}
+
+const COLUMNS: [&str; 6] = ["handle", "name", "phone", "group", "role", "opt_out"];
+
+struct Columns {
+    at: [Option<usize>; 6],
+}
+
+impl Columns {
+    fn parse(header: &csv::StringRecord) -> Result<Columns, ImportError> {
+        let mut at = [None; 6];
+        for (i, name) in header.iter().enumerate() {
+            let key = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+            let key = if key == "optout" || key == "opted_out" {
+                "opt_out".to_string()
+            } else {
+                key
+            };
+            let Some(col) = COLUMNS.iter().position(|c| *c == key) else {
+                return Err(ImportError::Header(format!(
+                    "unknown column '{name}' (the columns are {})",
+                    COLUMNS.join(", ")
+                )));
+            };
+            if at[col].replace(i).is_some() {
+                return Err(ImportError::Header(format!(
+                    "the column '{}' appears twice",
+                    COLUMNS[col]
+                )));
+            }
+        }
+        for required in 0..3 {
+            if at[required].is_none() {
+                return Err(ImportError::Header(format!(
+                    "there is no '{}' column (handle, name and phone are required)",
+                    COLUMNS[required]
+                )));
+            }
+        }
+        Ok(Columns { at })
+    }
+
+    fn get<'r>(&self, rec: &'r csv::StringRecord, col: usize) -> &'r str {
+        self.at[col].and_then(|i| rec.get(i)).unwrap_or("").trim()
+    }
+}
+
+struct Row {
+    line: u64,
+    member: NewMember,
+    place: Option<Place>,
+}
+
+struct Place {
+    group: String,
+    role: Option<Role>,
+    opt_out: Option<bool>,
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "是" => Some(true),
+        "0" | "no" | "n" | "false" | "否" => Some(false),
+        _ => None,
+    }
+}
+
+fn check_row(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    cols: &Columns,
+    rec: &csv::StringRecord,
+) -> Result<(NewMember, Option<Place>), String> {
+    let handle = cols.get(rec, 0);
+    check_handle(handle).map_err(|e| e.to_string())?;
+    let name = cols.get(rec, 1);
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    let raw = cols.get(rec, 2);
+    let phone = normalize(raw, settings.default_country).map_err(|e| {
+        if raw.is_empty() {
+            e.to_string()
+        } else {
+            format!("phone '{raw}': {e}")
+        }
+    })?;
+    let (group, role, opt_out) = (cols.get(rec, 3), cols.get(rec, 4), cols.get(rec, 5));
+    let role = match role {
+        "" => None,
+        r => Some(r.parse::<Role>().map_err(|e| e.to_string())?),
+    };
+    let opt_out = match opt_out {
+        "" => None,
+        v => Some(
+            parse_bool(v)
+                .ok_or_else(|| format!("opt_out '{v}' is not yes/no, true/false or 1/0"))?,
+        ),
+    };
+    let place = if group.is_empty() {
+        if role.is_some() || opt_out.is_some() {
+            return Err("a role or opt_out is given without a group".into());
+        }
+        None
+    } else {
+        if tx.group_id(group).map_err(|e| e.to_string())?.is_none() {
+            return Err(format!("there is no group with the handle '{group}'"));
+        }
+        Some(Place {
+            group: group.to_string(),
+            role,
+            opt_out,
+        })
+    };
+    let member = NewMember::new(handle, name, phone);
+    Ok((member, place))
+}
+
+/// Imports members (and memberships) from CSV in one transaction, on behalf of `actor`.
+pub fn import_members_csv(
+    store: &mut Store,
+    settings: &Settings,
+    actor: &str,
+    input: impl Read,
+    options: ImportOptions,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ServiceError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| ImportError::Read(e.to_string()))?
+        .clone();
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(ImportError::Header(
+            "the file is empty; its first line must name the columns".into(),
+        )
+        .into());
+    }
+    let cols = Columns::parse(&header)?;
+    let records: Vec<Result<csv::StringRecord, csv::Error>> = reader.records().collect();
+
+    store.write(|tx| {
+        let mut good: Vec<Row> = Vec::new();
+        let mut bad: Vec<BadRow> = Vec::new();
+        let mut first_seen: HashMap<String, (u64, String, String)> = HashMap::new();
+        for rec in records {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    bad.push(csv_bad_row(&e));
+                    continue;
+                }
+            };
+            let line = rec.position().map_or(0, |p| p.line());
+            if rec.iter().all(|f| f.trim().is_empty()) {
+                continue; // a blank line
+            }
+            match check_row(tx, settings, &cols, &rec) {
+                Ok((member, place)) => {
+                    if let Some((at, name, phone)) = first_seen.get(&member.handle) {
+                        if *name != member.name || *phone != member.phone {
+                            bad.push(BadRow {
+                                line,
+                                reason: format!(
+                                    "member '{}' is already on line {at} with another name or phone",
+                                    member.handle
+                                ),
+                            });
+                            continue;
+                        }
+                    } else {
+                        first_seen.insert(
+                            member.handle.clone(),
+                            (line, member.name.clone(), member.phone.clone()),
+                        );
+                    }
+                    good.push(Row {
+                        line,
+                        member,
+                        place,
+                    });
+                }
+                Err(reason) => bad.push(BadRow { line, reason }),
+            }
+        }
+        if !bad.is_empty() && !options.skip_bad {
+            return Err(ServiceError::from(ImportError::BadRows(bad)));
+        }
+        let mut report = ImportReport {
+            skipped: bad,
+            ..ImportReport::default()
+        };
+        let mut touched: HashMap<String, ()> = HashMap::new();
+        for row in good {
+            apply_row(tx, &row, now, &mut report, &mut touched).map_err(|e| {
+                ServiceError::from(ImportError::BadRows(vec![BadRow {
+                    line: row.line,
+                    reason: e.to_string(),
+                }]))
+            })?;
+        }
+        tx.audit(
+            &NewAudit {
+                actor: actor.to_string(),
+                action: "import_members".into(),
+                subject: "members".into(),
+                detail: format!(
+                    "imported members from CSV: {} created, {} updated, {} unchanged, \
+                     {} memberships added, {} changed, {} bad rows skipped",
+                    report.members_created,
+                    report.members_updated,
+                    report.members_unchanged,
+                    report.memberships_added,
+                    report.memberships_changed,
+                    report.skipped.len()
+                ),
+            },
+            now,
+        )?;
+        Ok(report)
+    })
+}
+
+fn csv_bad_row(e: &csv::Error) -> BadRow {
+    let line = e.position().map_or(0, |p| p.line());
+    let reason = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("the row has {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    BadRow { line, reason }
+}
+
+fn apply_row(
+    tx: &Tx<'_>,
+    row: &Row,
+    now: DateTime<Utc>,
+    report: &mut ImportReport,
+    touched: &mut HashMap<String, ()>,
+) -> Result<(), StoreError> {
+    let m = &row.member;
+    let first_time = touched.insert(m.handle.clone(), ()).is_none();
+    match tx.member(&m.handle)? {
+        None => {
+            tx.create_member(m, now)?;
+            report.members_created += 1;
+        }
+        Some(existing) if first_time => {
+            if existing.name != m.name || existing.phone != m.phone {
+                let change = MemberChange {
+                    name: Some(m.name.clone()),
+                    phone: Some(m.phone.clone()),
+                    ..MemberChange::default()
+                };
+                tx.update_member(&m.handle, &change)?;
+                report.members_updated += 1;
+            } else {
+                report.members_unchanged += 1;
+            }
+        }
+        Some(_) => {} // a later line for a member this file already created or updated
+    }
+    let Some(place) = &row.place else {
+        return Ok(());
+    };
+    let member = tx
+        .member(&m.handle)?
+        .ok_or_else(|| StoreError::UnknownMember(m.handle.clone()))?;
+    let group = tx
+        .group(&place.group)?
+        .ok_or_else(|| StoreError::UnknownGroup(place.group.clone()))?;
+    match tx.membership(group.id, member.id)? {
+        None => {
+            tx.join(
+                &place.group,
+                &m.handle,
+                place.role.unwrap_or(Role::Member),
+                now,
+            )?;
+            if place.opt_out == Some(true) {
+                tx.set_opt_out(&place.group, &m.handle, true)?;
+            }
+            report.memberships_added += 1;
+        }
+        Some(ms) => {
+            let mut changed = false;
+            if let Some(role) = place.role.filter(|r| *r != ms.role) {
+                tx.set_role(&place.group, &m.handle, role)?;
+                changed = true;
+            }
+            if let Some(o) = place.opt_out.filter(|o| *o != ms.opted_out) {
+                tx.set_opt_out(&place.group, &m.handle, o)?;
+                changed = true;
+            }
+            if changed {
+                report.memberships_changed += 1;
+            }
+        }
+    }
+    Ok(())
+}

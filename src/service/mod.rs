@@ -1,0 +1,154 @@
+//! The rules of group SMS, above [`crate::store`]: who may send, how often, to whom, what
+//! words may not be sent, and how the text is put together. Each rule has its own error type
+//! whose message is a sentence for the command line; [`ServiceError`] gathers them.
+//!
+//! | file | owns |
+//! | --- | --- |
+//! | `mod.rs` | [`Settings`], [`ServiceError`] |
+//! | `submit.rs` | [`submit_broadcast`]: every rule, then the broadcast and its deliveries in one transaction |
+//! | [`phone`] | phone numbers to E.164, the table of calling codes |
+//! | [`sensitive`] | sensitive word lists and the filter (reject or mask) |
+//! | [`compose`] | header + body, part count limit |
+//! | [`quota`] | daily and monthly quotas per group |
+//! | [`recipients`] | group -> members -> numbers, dropped members by reason |
+//! | [`period`] | local days, months and hours in the configured zone |
+//! | [`admin`] | audited administrative changes (groups, members, memberships) |
+//! | [`import`] | CSV bulk import of members |
+//!
+//! Nothing here reads the clock: every function takes `now`.
+
+use chrono_tz::Tz;
+
+pub mod admin;
+pub mod compose;
+pub mod import;
+pub mod period;
+pub mod phone;
+pub mod quota;
+pub mod recipients;
+pub mod sensitive;
+mod submit;
+
+pub use admin::{apply, AdminChange, AdminOutcome};
+pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
+pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport};
+pub use period::{sim_windows, Periods};
+pub use phone::{Country, PhoneError};
+pub use quota::{QuotaExceeded, QuotaStatus};
+pub use sensitive::{SensitiveFilter, SensitivePolicy, SensitiveWordsFound};
+pub use submit::{
+    quota_status, sim_counts, submit_broadcast, Accepted, NoRecipients, NotSuperAdmin, SendRequest,
+    SimCounts, UnknownGroup, UnknownMember,
+};
+
+use crate::store::StoreError;
+
+/// Default broadcasts per group per day.
+pub const DEFAULT_DAILY_QUOTA: u32 = 3;
+/// Default broadcasts per group per month.
+pub const DEFAULT_MONTHLY_QUOTA: u32 = 31;
+/// Default maximum parts of one message.
+pub const DEFAULT_MAX_PARTS: usize = 5;
+
+/// What the rules are configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Days and months for quotas are counted in this zone.
+    pub timezone: Tz,
+    /// Country of phone numbers written without a country code.
+    pub default_country: Country,
+    pub daily_quota: u32,
+    pub monthly_quota: u32,
+    /// Header template; `{name}` is the group's display name, `{handle}` its handle.
+    pub header_template: String,
+    pub max_parts: usize,
+    pub sensitive: SensitiveFilter,
+    pub sensitive_policy: SensitivePolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timezone: chrono_tz::Asia::Shanghai,
+            default_country: Country::china(),
+            daily_quota: DEFAULT_DAILY_QUOTA,
+            monthly_quota: DEFAULT_MONTHLY_QUOTA,
+            header_template: DEFAULT_HEADER.to_string(),
+            max_parts: DEFAULT_MAX_PARTS,
+            sensitive: SensitiveFilter::default(),
+            sensitive_policy: SensitivePolicy::Reject,
+        }
+    }
+}
+
+/// Every refusal of the rules, and the store's own errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    UnknownGroup(#[from] UnknownGroup),
+    #[error(transparent)]
+    UnknownMember(#[from] UnknownMember),
+    #[error(transparent)]
+    NotSuperAdmin(#[from] NotSuperAdmin),
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    #[error(transparent)]
+    Sensitive(#[from] SensitiveWordsFound),
+    #[error(transparent)]
+    EmptyBody(#[from] EmptyBody),
+    #[error(transparent)]
+    TooManyParts(#[from] TooManyParts),
+    #[error(transparent)]
+    NoRecipients(#[from] NoRecipients),
+    #[error("{input}: {error}")]
+    Phone { input: String, error: PhoneError },
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<compose::ComposeError> for ServiceError {
+    fn from(e: compose::ComposeError) -> Self {
+        match e {
+            compose::ComposeError::Empty(e) => e.into(),
+            compose::ComposeError::TooManyParts(e) => e.into(),
+        }
+    }
+}
+
+impl ServiceError {
+    /// A stable short name, for the socket protocol and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::UnknownGroup(_) => "unknown_group",
+            ServiceError::UnknownMember(_) => "unknown_member",
+            ServiceError::NotSuperAdmin(_) => "not_super_admin",
+            ServiceError::Quota(_) => "quota_exceeded",
+            ServiceError::Sensitive(_) => "sensitive_words",
+            ServiceError::EmptyBody(_) => "empty_body",
+            ServiceError::TooManyParts(_) => "too_many_parts",
+            ServiceError::NoRecipients(_) => "no_recipients",
+            ServiceError::Phone { .. } => "bad_phone",
+            ServiceError::Import(_) => "bad_import",
+            ServiceError::Store(_) => "store",
+        }
+    }
+
+    /// True when a rule refused the request (as opposed to the database failing).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            ServiceError::Store(e) => !e.is_internal(),
+            _ => true,
+        }
+    }
+
+    /// The store's "unknown group/member" as the service's own errors.
+    pub(crate) fn lift(e: StoreError) -> ServiceError {
+        match e {
+            StoreError::UnknownGroup(handle) => UnknownGroup { handle }.into(),
+            StoreError::UnknownMember(handle) => UnknownMember { handle }.into(),
+            e => ServiceError::Store(e),
+        }
+    }
+}

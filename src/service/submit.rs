@@ -1,0 +1,217 @@
+//! Accepting a broadcast: every rule in order, then the broadcast, all its deliveries and the
+//! quota use written in one immediate transaction. Nothing is sent here.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::compose::compose;
+use super::period::{sim_windows, Periods};
+use super::quota::{self, QuotaStatus};
+use super::recipients::resolve;
+use super::{ServiceError, Settings};
+use crate::sms::Encoding;
+use crate::store::{
+    BroadcastId, Dropped, NewAudit, NewBroadcast, Role, SendCount, Store, StoreError, Tx,
+};
+
+/// No group has this handle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("there is no group with the handle '{handle}'")]
+pub struct UnknownGroup {
+    pub handle: String,
+}
+
+/// No member has this handle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("there is no member with the handle '{handle}'")]
+pub struct UnknownMember {
+    pub handle: String,
+}
+
+/// The sender may not send to this group.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "member '{member}' may not send to group '{group}': only its super-admins may, and {}",
+    match .role { Some(r) => format!("their role there is {r}"), None => "they are not in it".to_string() }
+)]
+pub struct NotSuperAdmin {
+    pub member: String,
+    pub group: String,
+    /// Their role in the group, if they are in it.
+    pub role: Option<Role>,
+}
+
+/// Every member of the group was left out. Nothing was written and no quota was used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "group '{group}' has nobody to send to ({} opted out, {} invalid, {} with SMS disabled); \
+     nothing was sent and no quota was used",
+    .dropped.opted_out, .dropped.invalid, .dropped.sms_disabled
+)]
+pub struct NoRecipients {
+    pub group: String,
+    pub dropped: Dropped,
+}
+
+/// A request to send `body` to `group` on behalf of `as_member`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    /// Group handle.
+    pub group: String,
+    /// Member handle of the sender.
+    pub as_member: String,
+    pub body: String,
+    pub now: DateTime<Utc>,
+}
+
+/// An accepted broadcast: written with all its deliveries, queued, not yet sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub broadcast_id: BroadcastId,
+    pub recipients: u32,
+    pub dropped: Dropped,
+    pub parts: usize,
+    pub encoding: Encoding,
+    /// The composed text (header + body, masked if the policy says so).
+    pub text: String,
+    /// Sensitive words masked in the body (empty under `reject` or when clean).
+    pub masked: Vec<String>,
+    /// Broadcasts the group may still send after this one.
+    pub quota_left: u32,
+}
+
+/// Checks every rule and, if all pass, writes the broadcast and its deliveries and uses one
+/// quota slot, all in one `BEGIN IMMEDIATE` transaction: concurrent requests on the same
+/// database never pass more than the quota. A refusal is written to the audit log.
+///
+/// Order: group exists, sender exists, sender is a super-admin, body not blank, sensitive
+/// words, part count, quota, recipients (none: refused, nothing used).
+pub fn submit_broadcast(
+    store: &mut Store,
+    settings: &Settings,
+    req: SendRequest,
+) -> Result<Accepted, ServiceError> {
+    let result = store.write(|tx| accept(tx, settings, &req));
+    if let Err(e) = &result {
+        if e.is_refusal() {
+            let entry = NewAudit {
+                actor: req.as_member.clone(),
+                action: "send_refused".into(),
+                subject: req.group.clone(),
+                detail: e.to_string(),
+            };
+            if let Err(audit_err) = store.audit(&entry, req.now) {
+                tracing::warn!(error = %audit_err, "cannot write a refused send to the audit log");
+            }
+        }
+    }
+    result
+}
+
+fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepted, ServiceError> {
+    let group = tx.group(&req.group)?.ok_or_else(|| UnknownGroup {
+        handle: req.group.clone(),
+    })?;
+    let sender = tx.member(&req.as_member)?.ok_or_else(|| UnknownMember {
+        handle: req.as_member.clone(),
+    })?;
+    let role = tx.membership(group.id, sender.id)?.map(|m| m.role);
+    if role != Some(Role::SuperAdmin) {
+        return Err(NotSuperAdmin {
+            member: sender.handle,
+            group: group.handle,
+            role,
+        }
+        .into());
+    }
+    if req.body.trim().is_empty() {
+        return Err(super::EmptyBody.into());
+    }
+    let (body, masked) = settings
+        .sensitive
+        .apply(&req.body, settings.sensitive_policy)?;
+    let composition = compose(&settings.header_template, &group, &body, settings.max_parts)?;
+
+    let periods = Periods::at(req.now, settings.timezone);
+    let status = quota::status(tx, settings, &group, periods)?;
+    if let Some(refusal) = status.exceeded(&group.handle) {
+        return Err(refusal.into());
+    }
+
+    let resolved = resolve(tx.recipient_rows(group.id)?);
+    if resolved.recipients.is_empty() {
+        return Err(NoRecipients {
+            group: group.handle,
+            dropped: resolved.dropped,
+        }
+        .into());
+    }
+    let broadcast = NewBroadcast {
+        group_id: group.id,
+        group_handle: group.handle.clone(),
+        sender_id: sender.id,
+        sender_handle: sender.handle.clone(),
+        body: req.body.clone(),
+        text: composition.text.clone(),
+        encoding: composition.encoding,
+        parts: composition.parts as u32,
+        dropped: resolved.dropped,
+        quota_day: status.periods.day.clone(),
+        quota_month: status.periods.month.clone(),
+    };
+    let id = tx.insert_broadcast(&broadcast, &resolved.recipients, req.now)?;
+    tx.consume_quota(group.id, &status.periods.day, &status.periods.month)?;
+    Ok(Accepted {
+        broadcast_id: id,
+        recipients: resolved.recipients.len() as u32,
+        dropped: resolved.dropped,
+        parts: composition.parts,
+        encoding: composition.encoding,
+        text: composition.text,
+        masked,
+        quota_left: status.left().saturating_sub(1),
+    })
+}
+
+/// Where a group stands against its quotas at `now`.
+pub fn quota_status(
+    store: &mut Store,
+    settings: &Settings,
+    group: &str,
+    now: DateTime<Utc>,
+) -> Result<QuotaStatus, ServiceError> {
+    store.read(|tx| {
+        let g = tx.group(group)?.ok_or_else(|| UnknownGroup {
+            handle: group.to_string(),
+        })?;
+        Ok(quota::status(
+            tx,
+            settings,
+            &g,
+            Periods::at(now, settings.timezone),
+        )?)
+    })
+}
+
+/// Sends through one SIM in the current local clock hour and local day, up to now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimCounts {
+    pub hour: SendCount,
+    pub day: SendCount,
+}
+
+/// Reads the per-SIM counters for the hour and day containing `now` in `tz`.
+pub fn sim_counts(
+    store: &mut Store,
+    tz: Tz,
+    sim: &str,
+    now: DateTime<Utc>,
+) -> Result<SimCounts, StoreError> {
+    let (hour, day) = sim_windows(now, tz);
+    store.read(|tx| {
+        Ok(SimCounts {
+            hour: tx.sim_sends_between(sim, hour, now)?,
+            day: tx.sim_sends_between(sim, day, now)?,
+        })
+    })
+}

@@ -1,0 +1,236 @@
+//! Broadcasts: writing one with all its deliveries, quota usage, listing and progress.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::model::{encoding_name, parse_encoding};
+use super::{
+    from_ms, ms, opt_from_ms, BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow,
+    DeliveryState, Dropped, GroupId, NewBroadcast, Progress, QuotaPeriod, Recipient, StoreError,
+    Tx,
+};
+
+const SUMMARY_COLS: &str = "id, group_id, group_handle, sender_handle, body, text, encoding, \
+     parts, recipients, dropped_opted_out, dropped_invalid, dropped_sms_disabled, \
+     dropped_duplicate, state, created_at, finished_at";
+
+fn summary_row(r: &Row<'_>) -> rusqlite::Result<BroadcastSummary> {
+    let enc: String = r.get(6)?;
+    let encoding = parse_encoding(&enc).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            6,
+            Type::Text,
+            format!("'{enc}' is not an encoding").into(),
+        )
+    })?;
+    let state: String = r.get(13)?;
+    Ok(BroadcastSummary {
+        id: r.get(0)?,
+        group_id: r.get(1)?,
+        group_handle: r.get(2)?,
+        sender_handle: r.get(3)?,
+        body: r.get(4)?,
+        text: r.get(5)?,
+        encoding,
+        parts: r.get(7)?,
+        recipients: r.get(8)?,
+        dropped: Dropped {
+            opted_out: r.get(9)?,
+            invalid: r.get(10)?,
+            sms_disabled: r.get(11)?,
+            duplicate: r.get(12)?,
+        },
+        finished: state == "finished",
+        created_at: from_ms(r.get(14)?),
+        finished_at: opt_from_ms(r.get(15)?),
+        progress: Progress::default(),
+    })
+}
+
+pub(crate) fn parse_refs(text: Option<String>) -> Vec<u8> {
+    text.map(|t| t.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+impl Tx<'_> {
+    /// Writes a broadcast and one `queued` delivery per recipient. Call it inside the same
+    /// [`write`](super::Store::write) as the quota check and [`consume_quota`](Tx::consume_quota).
+    pub fn insert_broadcast(
+        &self,
+        b: &NewBroadcast,
+        recipients: &[Recipient],
+        now: DateTime<Utc>,
+    ) -> Result<BroadcastId, StoreError> {
+        if recipients.is_empty() {
+            return Err(StoreError::Empty {
+                what: "the recipient list of a broadcast",
+            });
+        }
+        let now = ms(now);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO broadcasts (group_id, group_handle, sender_id, sender_handle, body, \
+                 text, encoding, parts, recipients, dropped_opted_out, dropped_invalid, \
+                 dropped_sms_disabled, dropped_duplicate, quota_day, quota_month, state, \
+                 created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+            )?
+            .execute(params![
+                b.group_id,
+                b.group_handle,
+                b.sender_id,
+                b.sender_handle,
+                b.body,
+                b.text,
+                encoding_name(b.encoding),
+                b.parts,
+                recipients.len() as i64,
+                b.dropped.opted_out,
+                b.dropped.invalid,
+                b.dropped.sms_disabled,
+                b.dropped.duplicate,
+                b.quota_day,
+                b.quota_month,
+                now
+            ])?;
+        let id = BroadcastId(self.conn.last_insert_rowid());
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO deliveries (broadcast_id, member_id, number, state, created_at, \
+             updated_at) VALUES (?, ?, ?, 'queued', ?, ?)",
+        )?;
+        for r in recipients {
+            insert.execute(params![id, r.member_id, r.number, now, now])?;
+        }
+        Ok(id)
+    }
+
+    /// Broadcasts `group` has used in one quota period (`key` is `2024-05-01` or `2024-05`).
+    pub fn quota_used(
+        &self,
+        group: GroupId,
+        period: QuotaPeriod,
+        key: &str,
+    ) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT used FROM quota_usage WHERE group_id = ? AND period = ? AND key = ?",
+            )?
+            .query_row(params![group, period.as_str(), key], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Counts one broadcast against the group's day and month.
+    pub fn consume_quota(&self, group: GroupId, day: &str, month: &str) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO quota_usage (group_id, period, key, used) VALUES (?, ?, ?, 1) \
+             ON CONFLICT (group_id, period, key) DO UPDATE SET used = used + 1",
+        )?;
+        st.execute(params![group, QuotaPeriod::Day.as_str(), day])?;
+        st.execute(params![group, QuotaPeriod::Month.as_str(), month])?;
+        Ok(())
+    }
+
+    /// Deliveries of a broadcast, by state.
+    pub fn broadcast_progress(&self, id: BroadcastId) -> Result<Progress, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT state, count(*) FROM deliveries WHERE broadcast_id = ? GROUP BY state",
+        )?;
+        let mut rows = st.query([id])?;
+        let mut p = Progress::default();
+        while let Some(r) = rows.next()? {
+            let state: DeliveryState = r.get(0)?;
+            p.add(state, r.get(1)?);
+        }
+        Ok(p)
+    }
+
+    /// The latest `limit` broadcasts, newest first, of one group or of all.
+    pub fn broadcasts(
+        &self,
+        group: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BroadcastSummary>, StoreError> {
+        let mut list: Vec<BroadcastSummary> = match group {
+            Some(handle) => {
+                let sql = format!(
+                    "SELECT {SUMMARY_COLS} FROM broadcasts WHERE group_handle = ? \
+                     ORDER BY id DESC LIMIT ?"
+                );
+                let rows = self
+                    .conn
+                    .prepare_cached(&sql)?
+                    .query_map(params![handle, limit], summary_row)?
+                    .collect::<Result<_, _>>()?;
+                rows
+            }
+            None => {
+                let sql = format!("SELECT {SUMMARY_COLS} FROM broadcasts ORDER BY id DESC LIMIT ?");
+                let rows = self
+                    .conn
+                    .prepare_cached(&sql)?
+                    .query_map([limit], summary_row)?
+                    .collect::<Result<_, _>>()?;
+                rows
+            }
+        };
+        for b in &mut list {
+            b.progress = self.broadcast_progress(b.id)?;
+        }
+        Ok(list)
+    }
+
+    /// One broadcast with its progress.
+    pub fn broadcast(&self, id: BroadcastId) -> Result<Option<BroadcastSummary>, StoreError> {
+        let sql = format!("SELECT {SUMMARY_COLS} FROM broadcasts WHERE id = ?");
+        let found = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], summary_row)
+            .optional()?;
+        match found {
+            Some(mut b) => {
+                b.progress = self.broadcast_progress(id)?;
+                Ok(Some(b))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// One broadcast with a row per recipient, in the order they were queued.
+    pub fn show_broadcast(&self, id: BroadcastId) -> Result<BroadcastDetail, StoreError> {
+        let broadcast = self
+            .broadcast(id)?
+            .ok_or(StoreError::UnknownBroadcast(id.0))?;
+        let deliveries = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, m.handle, m.name, d.number, d.state, d.modem, d.attempts, \
+                 d.part_refs, d.last_error, d.not_before, d.possible_duplicate, d.updated_at \
+                 FROM deliveries d LEFT JOIN members m ON m.id = d.member_id \
+                 WHERE d.broadcast_id = ? ORDER BY d.id",
+            )?
+            .query_map([id], |r| {
+                Ok(DeliveryRow {
+                    id: r.get(0)?,
+                    member_handle: r.get(1)?,
+                    member_name: r.get(2)?,
+                    number: r.get(3)?,
+                    state: r.get(4)?,
+                    modem: r.get(5)?,
+                    attempts: r.get(6)?,
+                    part_refs: parse_refs(r.get(7)?),
+                    last_error: r.get(8)?,
+                    not_before: opt_from_ms(r.get(9)?),
+                    possible_duplicate: r.get(10)?,
+                    updated_at: from_ms(r.get(11)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(BroadcastDetail {
+            broadcast,
+            deliveries,
+        })
+    }
+}

@@ -1,0 +1,323 @@
+//! The delivery state machine (see [`DeliveryState`]): each transition is checked against the
+//! current state, and when the last open delivery of a broadcast closes, the broadcast is
+//! marked finished in the same transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{
+    ms, opt_from_ms, BroadcastId, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
+    QueuedDelivery, Recovery, RecoveryPolicy, SharedText, StoreError, Tx,
+};
+use DeliveryState::*;
+
+struct Current {
+    broadcast: BroadcastId,
+    state: DeliveryState,
+    attempts: u32,
+}
+
+/// What [`Tx::recover_on_start`] writes into `last_error`.
+pub const RECOVERED_RESEND: &str =
+    "the daemon stopped while sending this; queued again, it may arrive twice";
+/// What [`Tx::recover_on_start`] writes into `last_error` under [`RecoveryPolicy::Uncertain`].
+pub const RECOVERED_UNCERTAIN: &str =
+    "the daemon stopped while sending this; it may or may not have been sent";
+
+impl Tx<'_> {
+    fn current(&self, id: DeliveryId) -> Result<Current, StoreError> {
+        self.conn
+            .prepare_cached("SELECT broadcast_id, state, attempts FROM deliveries WHERE id = ?")?
+            .query_row([id], |r| {
+                Ok(Current {
+                    broadcast: r.get(0)?,
+                    state: r.get(1)?,
+                    attempts: r.get(2)?,
+                })
+            })
+            .optional()?
+            .ok_or(StoreError::UnknownDelivery(id.0))
+    }
+
+    /// Checks the move, runs `update` (an UPDATE of this delivery whose first parameter is the
+    /// delivery id), then settles the broadcast.
+    fn transition(
+        &self,
+        id: DeliveryId,
+        from: &[DeliveryState],
+        to: DeliveryState,
+        now: DateTime<Utc>,
+        update: impl FnOnce(&Current) -> Result<(), StoreError>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        let cur = self.current(id)?;
+        if !from.contains(&cur.state) {
+            return Err(StoreError::BadTransition {
+                delivery: id.0,
+                from: cur.state.as_str(),
+                to: to.as_str(),
+            });
+        }
+        update(&cur)?;
+        let after = self.current(id)?;
+        let broadcast_finished = self.settle_broadcast(cur.broadcast, now)?;
+        Ok(DeliveryUpdate {
+            delivery: id,
+            broadcast: cur.broadcast,
+            state: after.state,
+            attempts: after.attempts,
+            broadcast_finished,
+        })
+    }
+
+    /// Marks the broadcast finished when nothing is queued or sending, or active again when
+    /// something is. True when it has just become finished.
+    fn settle_broadcast(&self, id: BroadcastId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let open: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? \
+                 AND state IN ('queued', 'sending'))",
+            )?
+            .query_row([id], |r| r.get(0))?;
+        if open {
+            self.conn
+                .prepare_cached(
+                    "UPDATE broadcasts SET state = 'active', finished_at = NULL \
+                     WHERE id = ? AND state = 'finished'",
+                )?
+                .execute([id])?;
+            return Ok(false);
+        }
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE broadcasts SET state = 'finished', finished_at = ? \
+                 WHERE id = ? AND state = 'active'",
+            )?
+            .execute(params![ms(now), id])?;
+        Ok(changed == 1)
+    }
+
+    /// `queued -> sending` through `modem`; starts try number `attempts + 1`, which the
+    /// returned update carries.
+    pub fn mark_sending(
+        &self,
+        id: DeliveryId,
+        modem: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.transition(id, &[Queued], Sending, now, |_| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'sending', modem = ?, \
+                     attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                )?
+                .execute(params![modem, ms(now), id])?;
+            Ok(())
+        })
+    }
+
+    /// `sending -> sent`, with the message reference (TP-MR) of each part.
+    pub fn mark_sent(
+        &self,
+        id: DeliveryId,
+        part_refs: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        let refs = part_refs
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.transition(id, &[Sending], Sent, now, |_| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'sent', part_refs = ?, last_error = NULL, \
+                     not_before = NULL, updated_at = ? WHERE id = ?",
+                )?
+                .execute(params![refs, ms(now), id])?;
+            Ok(())
+        })
+    }
+
+    /// `queued | sending -> failed`, for good: the number was refused, or retries ran out.
+    pub fn mark_failed(
+        &self,
+        id: DeliveryId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.set_final(id, &[Queued, Sending], Failed, reason, now)
+    }
+
+    /// `sending -> uncertain`: the modem never said whether it sent it.
+    pub fn mark_uncertain(
+        &self,
+        id: DeliveryId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.set_final(id, &[Sending], Uncertain, reason, now)
+    }
+
+    fn set_final(
+        &self,
+        id: DeliveryId,
+        from: &[DeliveryState],
+        to: DeliveryState,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.transition(id, from, to, now, |_| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = ?, last_error = ?, not_before = NULL, \
+                     updated_at = ? WHERE id = ?",
+                )?
+                .execute(params![to, reason, ms(now), id])?;
+            Ok(())
+        })
+    }
+
+    /// `sent | uncertain -> delivered`: a status report confirmed it.
+    pub fn mark_delivered(
+        &self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.transition(id, &[Sent, Uncertain], Delivered, now, |_| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'delivered', updated_at = ? WHERE id = ?",
+                )?
+                .execute(params![ms(now), id])?;
+            Ok(())
+        })
+    }
+
+    /// `sending | failed | uncertain -> queued` after `error`, not to be sent before
+    /// `not_before`; the next [`mark_sending`](Tx::mark_sending) starts try `attempts + 1`.
+    pub fn requeue(
+        &self,
+        id: DeliveryId,
+        error: &str,
+        not_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.transition(id, &[Sending, Failed, Uncertain], Queued, now, |_| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'queued', last_error = ?, not_before = ?, \
+                     updated_at = ? WHERE id = ?",
+                )?
+                .execute(params![error, ms(not_before), ms(now), id])?;
+            Ok(())
+        })
+    }
+
+    /// At daemon start: deliveries left in `sending` by a stop or crash are queued again as
+    /// possible duplicates ([`RecoveryPolicy::Resend`]) or marked `uncertain`.
+    pub fn recover_on_start(
+        &self,
+        policy: RecoveryPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery, StoreError> {
+        let broadcasts: Vec<BroadcastId> = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT broadcast_id FROM deliveries WHERE state = 'sending' \
+                 ORDER BY broadcast_id",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let moved = match policy {
+            RecoveryPolicy::Resend => self.conn.prepare_cached(
+                "UPDATE deliveries SET state = 'queued', possible_duplicate = 1, \
+                 not_before = NULL, last_error = ?, updated_at = ? WHERE state = 'sending'",
+            )?,
+            RecoveryPolicy::Uncertain => self.conn.prepare_cached(
+                "UPDATE deliveries SET state = 'uncertain', last_error = ?, updated_at = ? \
+                 WHERE state = 'sending'",
+            )?,
+        }
+        .execute(params![
+            match policy {
+                RecoveryPolicy::Resend => RECOVERED_RESEND,
+                RecoveryPolicy::Uncertain => RECOVERED_UNCERTAIN,
+            },
+            ms(now)
+        ])? as u32;
+        let mut out = Recovery::default();
+        match policy {
+            RecoveryPolicy::Resend => out.requeued = moved,
+            RecoveryPolicy::Uncertain => out.uncertain = moved,
+        }
+        for b in broadcasts {
+            if self.settle_broadcast(b, now)? {
+                out.broadcasts_finished += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every queued delivery, oldest broadcast first, for the scheduler at start.
+    pub fn load_queued(&self) -> Result<Vec<QueuedDelivery>, StoreError> {
+        self.queued(None)
+    }
+
+    /// The queued deliveries of one broadcast, for the scheduler after accepting it.
+    pub fn queued_for_broadcast(&self, id: BroadcastId) -> Result<Vec<QueuedDelivery>, StoreError> {
+        self.queued(Some(id))
+    }
+
+    fn queued(&self, only: Option<BroadcastId>) -> Result<Vec<QueuedDelivery>, StoreError> {
+        // The text once per broadcast, shared by its deliveries.
+        let mut texts: HashMap<BroadcastId, (Option<GroupId>, SharedText)> = HashMap::new();
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id, group_id, text FROM broadcasts WHERE id IN \
+                 (SELECT broadcast_id FROM deliveries WHERE state = 'queued') \
+                 AND (?1 IS NULL OR id = ?1)",
+            )?;
+            let mut rows = st.query([only])?;
+            while let Some(r) = rows.next()? {
+                let text: String = r.get(2)?;
+                texts.insert(r.get(0)?, (r.get(1)?, SharedText::from(text)));
+            }
+        }
+        const COLS: &str = "SELECT id, broadcast_id, number, attempts, not_before, \
+             possible_duplicate FROM deliveries WHERE state = 'queued'";
+        let mut st = match only {
+            None => self
+                .conn
+                .prepare_cached(&format!("{COLS} ORDER BY broadcast_id, id"))?,
+            Some(_) => self
+                .conn
+                .prepare_cached(&format!("{COLS} AND broadcast_id = ?1 ORDER BY id"))?,
+        };
+        let mut rows = match only {
+            None => st.query([])?,
+            Some(b) => st.query([b])?,
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let broadcast_id: BroadcastId = r.get(1)?;
+            let Some((group_id, text)) = texts.get(&broadcast_id) else {
+                continue; // cannot happen: both queries read one snapshot
+            };
+            out.push(QueuedDelivery {
+                id: r.get(0)?,
+                broadcast_id,
+                group_id: *group_id,
+                number: r.get(2)?,
+                text: text.clone(),
+                attempts: r.get(3)?,
+                not_before: opt_from_ms(r.get(4)?),
+                possible_duplicate: r.get(5)?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,280 @@
+//! The state of group SMS in SQLite: groups, members, memberships, broadcasts, deliveries,
+//! quota usage, per-SIM send counters and the audit log. This is the only module that names
+//! rusqlite or holds SQL; the rules that decide what to write live in [`crate::service`].
+//!
+//! | file | owns |
+//! | --- | --- |
+//! | `mod.rs` | [`Store`]: opening (WAL, foreign keys, busy timeout, `synchronous=NORMAL`), transactions |
+//! | [`migrate`] | numbered migrations (`migrations/*.sql`) tracked by `user_version` |
+//! | [`model`] | the rows handed out and taken in, ids, roles, delivery states, value checks |
+//! | `groups.rs` | groups, members, memberships (CRUD) |
+//! | `broadcasts.rs` | writing a broadcast with all its deliveries, quota usage, listing, progress |
+//! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start |
+//! | `sims.rs` | per-SIM send counters that survive a restart |
+//! | `audit.rs` | the audit log |
+//! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
+//!
+//! Every operation is a method of [`Tx`], a transaction. [`Store::write`] runs a closure in one
+//! `BEGIN IMMEDIATE` transaction (the write lock is taken first, so a read-then-write such as a
+//! quota check cannot race another process); [`Store::read`] runs one in a read transaction
+//! (one consistent snapshot). Each `Tx` method also exists on `Store` itself, running in its
+//! own transaction, committed before it returns.
+//!
+//! Times are stored as Unix milliseconds (UTC) and always passed in by the caller; the store
+//! never reads the clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+mod audit;
+mod broadcasts;
+mod deliveries;
+mod error;
+mod groups;
+pub mod handle;
+pub mod migrate;
+pub mod model;
+mod sims;
+
+pub use error::StoreError;
+pub use handle::StoreHandle;
+pub use migrate::SCHEMA_VERSION;
+pub use model::*;
+
+/// How long a connection waits for another one's write lock before giving up with
+/// [`StoreError::Busy`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options for [`Store::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub busy_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+/// What [`Store::pragmas`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pragmas {
+    pub journal_mode: String,
+    pub synchronous: String,
+    pub foreign_keys: bool,
+    pub busy_timeout_ms: u64,
+    pub user_version: u32,
+}
+
+/// One connection to the database file. Synchronous; share it across tasks through a
+/// [`StoreHandle`], or open one `Store` per thread (SQLite serializes the writers).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// One transaction. Obtain it from [`Store::write`] or [`Store::read`].
+pub struct Tx<'a> {
+    conn: &'a Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::open_with(path, &OpenOptions::default())
+    }
+
+    /// [`Store::open`] with options.
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags).map_err(open_err)?;
+        let not_db = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                StoreError::NotADatabase { path: path.clone() }
+            }
+            _ => StoreError::from(e),
+        };
+        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(not_db)?;
+        if !mode.eq_ignore_ascii_case("wal") && !path_is_memory(&path) {
+            return Err(StoreError::Open {
+                path,
+                reason: format!("the file system refused WAL mode (journal mode is {mode})"),
+            });
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(not_db)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate::migrate(&mut conn, &path, migrate::MIGRATIONS)?;
+        Ok(Store { conn, path })
+    }
+
+    /// The connection settings in force, as SQLite reports them.
+    pub fn pragmas(&self) -> Result<Pragmas, StoreError> {
+        let get = |name: &str| -> Result<String, StoreError> {
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })?)
+        };
+        Ok(Pragmas {
+            journal_mode: get("journal_mode")?,
+            synchronous: match get("synchronous")?.as_str() {
+                "0" => "OFF".into(),
+                "1" => "NORMAL".into(),
+                "2" => "FULL".into(),
+                "3" => "EXTRA".into(),
+                other => other.into(),
+            },
+            foreign_keys: get("foreign_keys")? == "1",
+            busy_timeout_ms: get("busy_timeout")?.parse().unwrap_or(0),
+            user_version: migrate::user_version(&self.conn)?,
+        })
+    }
+
+    /// The file this store was opened on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed when `f` returns `Ok`, rolled
+    /// back when it returns `Err` (or panics).
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction(TransactionBehavior::Immediate, f)
+    }
+
+    /// Runs `f` in one read transaction: everything it reads is one snapshot.
+    pub fn read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction(TransactionBehavior::Deferred, f)
+    }
+
+    fn transaction<T, E: From<StoreError>>(
+        &mut self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(behavior)
+            .map_err(StoreError::from)?;
+        let out = f(&Tx { conn: &tx })?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+}
+
+fn path_is_memory(path: &Path) -> bool {
+    path.as_os_str() == ":memory:"
+}
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+pub(crate) fn opt_from_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.map(from_ms)
+}
+
+/// Generates `Store` methods that run one `Tx` method in its own transaction.
+macro_rules! delegate {
+    ($kind:ident: $( fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                #[doc = concat!("[`Tx::", stringify!($name), "`] in its own ",
+                    stringify!($kind), " transaction.")]
+                pub fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
+                    self.$kind(|tx| tx.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+delegate! { write:
+    fn create_group(group: &NewGroup, now: DateTime<Utc>) -> Group;
+    fn update_group(handle: &str, change: &GroupChange) -> Group;
+    fn delete_group(handle: &str) -> ();
+    fn create_member(member: &NewMember, now: DateTime<Utc>) -> Member;
+    fn update_member(handle: &str, change: &MemberChange) -> Member;
+    fn delete_member(handle: &str) -> ();
+    fn join(group: &str, member: &str, role: Role, now: DateTime<Utc>) -> Membership;
+    fn leave(group: &str, member: &str) -> ();
+    fn set_role(group: &str, member: &str, role: Role) -> Membership;
+    fn set_opt_out(group: &str, member: &str, opted_out: bool) -> Membership;
+    fn insert_broadcast(b: &NewBroadcast, recipients: &[Recipient], now: DateTime<Utc>) -> BroadcastId;
+    fn consume_quota(group: GroupId, day: &str, month: &str) -> ();
+    fn mark_sending(id: DeliveryId, modem: &str, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn mark_sent(id: DeliveryId, part_refs: &[u8], now: DateTime<Utc>) -> DeliveryUpdate;
+    fn mark_failed(id: DeliveryId, reason: &str, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn mark_uncertain(id: DeliveryId, reason: &str, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn mark_delivered(id: DeliveryId, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn requeue(id: DeliveryId, error: &str, not_before: DateTime<Utc>, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn recover_on_start(policy: RecoveryPolicy, now: DateTime<Utc>) -> Recovery;
+    fn record_sim_send(sim: &str, parts: u32, at: DateTime<Utc>) -> ();
+    fn prune_sim_sends(before: DateTime<Utc>) -> u64;
+    fn audit(entry: &NewAudit, at: DateTime<Utc>) -> ();
+}
+
+delegate! { read:
+    fn group(handle: &str) -> Option<Group>;
+    fn group_by_id(id: GroupId) -> Option<Group>;
+    fn groups() -> Vec<Group>;
+    fn member(handle: &str) -> Option<Member>;
+    fn member_by_id(id: MemberId) -> Option<Member>;
+    fn member_by_uid(uid: u32) -> Option<Member>;
+    fn members() -> Vec<Member>;
+    fn membership(group: GroupId, member: MemberId) -> Option<Membership>;
+    fn group_members(group: &str) -> Vec<GroupMember>;
+    fn member_groups(member: &str) -> Vec<MemberGroup>;
+    fn recipient_rows(group: GroupId) -> Vec<RecipientRow>;
+    fn quota_used(group: GroupId, period: QuotaPeriod, key: &str) -> u32;
+    fn broadcasts(group: Option<&str>, limit: u32) -> Vec<BroadcastSummary>;
+    fn broadcast(id: BroadcastId) -> Option<BroadcastSummary>;
+    fn show_broadcast(id: BroadcastId) -> BroadcastDetail;
+    fn broadcast_progress(id: BroadcastId) -> Progress;
+    fn load_queued() -> Vec<QueuedDelivery>;
+    fn queued_for_broadcast(id: BroadcastId) -> Vec<QueuedDelivery>;
+    fn sim_sends_between(sim: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> SendCount;
+    fn audit_log(limit: u32) -> Vec<AuditEntry>;
+}
+
+/// Shared text of one broadcast, handed to every queued delivery of it.
+pub(crate) type SharedText = Arc<str>;

@@ -1,0 +1,54 @@
+//! Per-SIM send counters: one row per message sent through a SIM (keyed by IMSI), so carrier
+//! limits such as "200 an hour, 1000 a day" hold across restarts. Windows are chosen by the
+//! caller (see `service::sim_windows`); old rows are removed with `prune_sim_sends`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::model::check_not_empty;
+use super::{ms, SendCount, StoreError, Tx};
+
+impl Tx<'_> {
+    /// Records one message of `parts` parts sent through `sim` at `at`.
+    pub fn record_sim_send(
+        &self,
+        sim: &str,
+        parts: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        check_not_empty("the SIM id", sim)?;
+        self.conn
+            .prepare_cached("INSERT INTO sim_sends (sim, at, parts) VALUES (?, ?, ?)")?
+            .execute(params![sim, ms(at), parts])?;
+        Ok(())
+    }
+
+    /// Messages and parts sent through `sim` from `from` to `to`, both included.
+    pub fn sim_sends_between(
+        &self,
+        sim: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<SendCount, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(parts), 0) FROM sim_sends \
+                 WHERE sim = ? AND at >= ? AND at <= ?",
+            )?
+            .query_row(params![sim, ms(from), ms(to)], |r| {
+                Ok(SendCount {
+                    messages: r.get(0)?,
+                    parts: r.get(1)?,
+                })
+            })?)
+    }
+
+    /// Forgets sends before `before`; returns how many rows went.
+    pub fn prune_sim_sends(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM sim_sends WHERE at < ?")?
+            .execute([ms(before)])? as u64)
+    }
+}

@@ -1,0 +1,188 @@
+//! Opening the database: migrations from an empty file, refusal of a newer schema or of a
+//! file that is not a database, connection settings, concurrent first opens.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use common::*;
+use groupsms::service::{submit_broadcast, SendRequest, Settings};
+use groupsms::store::{Store, StoreError, SCHEMA_VERSION};
+
+#[test]
+fn migrates_an_empty_file_and_sets_the_connection_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    std::fs::write(&path, b"").unwrap();
+    let store = Store::open(&path).unwrap();
+    let p = store.pragmas().unwrap();
+    assert_eq!(p.journal_mode, "wal");
+    assert_eq!(p.synchronous, "NORMAL");
+    assert!(p.foreign_keys);
+    assert_eq!(p.busy_timeout_ms, 10_000);
+    assert_eq!(p.user_version, SCHEMA_VERSION);
+    drop(store);
+
+    // Every table of the schema is there, and a second open changes nothing.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut st = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let tables: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "audit",
+            "broadcasts",
+            "deliveries",
+            "group_modems",
+            "groups",
+            "members",
+            "memberships",
+            "quota_usage",
+            "sim_sends"
+        ]
+    );
+    drop(st);
+    drop(conn);
+    let again = Store::open(&path).unwrap();
+    assert_eq!(again.pragmas().unwrap().user_version, SCHEMA_VERSION);
+}
+
+#[test]
+fn a_missing_file_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    Store::open(&path).unwrap();
+    assert!(path.exists());
+}
+
+#[test]
+fn refuses_a_database_from_a_newer_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::NewerSchema {
+            path: path.clone(),
+            found: SCHEMA_VERSION + 1,
+            supported: SCHEMA_VERSION
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the database {} has schema version {}, newer than the {} this program knows; \
+             use a newer groupsms or restore a backup",
+            path.display(),
+            SCHEMA_VERSION + 1,
+            SCHEMA_VERSION
+        )
+    );
+}
+
+#[test]
+fn refuses_a_file_that_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(
+        &path,
+        "this is not SQLite, just a text file that is long enough\n".repeat(40),
+    )
+    .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err, StoreError::NotADatabase { path: path.clone() });
+    assert_eq!(
+        err.to_string(),
+        format!("{} is not an SQLite database", path.display())
+    );
+}
+
+#[test]
+fn a_missing_directory_is_a_clear_error() {
+    let err = Store::open("/nonexistent-dir-groupsms/x.db").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot open the database /nonexistent-dir-groupsms/x.db: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn several_processes_opening_a_new_file_at_once_migrate_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Arc::new(dir.path().join("race.db"));
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (path, barrier) = (path.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open(&*path).map(|s| s.pragmas().unwrap().user_version)
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Ok(SCHEMA_VERSION));
+    }
+}
+
+#[test]
+fn foreign_keys_cascade_and_keep_history() {
+    let (dir, mut store) = temp_store();
+    ops_group(&mut store, 2);
+    let settings = Settings::default();
+    let req = SendRequest {
+        group: "ops".into(),
+        as_member: "boss".into(),
+        body: "明天开会".into(),
+        now: utc(T0),
+    };
+    let id = submit_broadcast(&mut store, &settings, req)
+        .unwrap()
+        .broadcast_id;
+    store.delete_member("m1").unwrap();
+    store.delete_group("ops").unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join("groupsms.db")).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM memberships"),
+        0,
+        "memberships went with the group"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM quota_usage"),
+        0,
+        "quota usage went with the group"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM deliveries"),
+        3,
+        "deliveries stay"
+    );
+
+    let shown = store.show_broadcast(id).unwrap();
+    assert_eq!(shown.broadcast.group_handle, "ops");
+    assert_eq!(shown.broadcast.group_id, None);
+    let m1 = shown
+        .deliveries
+        .iter()
+        .find(|d| d.number == "+8613800000001")
+        .unwrap();
+    assert_eq!(
+        m1.member_handle, None,
+        "the member is gone, the number stays"
+    );
+    assert_eq!(store.broadcasts(Some("ops"), 10).unwrap().len(), 1);
+}
