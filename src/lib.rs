@@ -7,6 +7,7 @@
 //! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode |
 //! | [`store`] | SQLite: groups, members, broadcasts, deliveries, quota usage, SIM counters, audit; the only module with SQL |
 //! | [`service`] | the group-SMS rules: authorize, quota, recipients, sensitive words, compose, phone numbers, CSV import |
+//! | [`scheduler`] | fan-out across the modem pool: fair choice of modem, per-SIM caps, retries |
 //! | [`config`] | the daemon's TOML configuration with defaults and checked values |
 //! | [`protocol`] | the socket protocol's wire types, defined once for daemon and clients |
 //! | [`cli`] | the command line, one file per subcommand |
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod config;
 pub mod protocol;
+pub mod scheduler;
 pub mod service;
 pub mod sms;
 pub mod store;

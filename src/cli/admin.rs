@@ -69,7 +69,9 @@ impl std::str::FromStr for QuotaArg {
         if s == "default" {
             return Ok(QuotaArg(None));
         }
-        s.parse::<u32>().map(|n| QuotaArg(Some(n))).map_err(|_| format!("{s:?} is not a number or `default`"))
+        s.parse::<u32>()
+            .map(|n| QuotaArg(Some(n)))
+            .map_err(|_| format!("{s:?} is not a number or `default`"))
     }
 }
 
@@ -174,7 +176,13 @@ pub enum BroadcastCommand {
 
 pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
     let request = match cmd {
-        GroupCommand::Create { handle, name, header, daily, monthly } => Request::GroupCreate(p::GroupCreate {
+        GroupCommand::Create {
+            handle,
+            name,
+            header,
+            daily,
+            monthly,
+        } => Request::GroupCreate(p::GroupCreate {
             handle,
             name,
             header,
@@ -186,10 +194,16 @@ pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
         GroupCommand::Set(a) => Request::GroupSet(p::GroupSet {
             group: a.group,
             name: a.name,
-            header: if a.default_header { Some(None) } else { a.header.map(Some) },
+            header: if a.default_header {
+                Some(None)
+            } else {
+                a.header.map(Some)
+            },
             daily_quota: a.daily.map(|q| q.0),
             monthly_quota: a.monthly.map(|q| q.0),
-            pinned_modems: a.pin_modems.map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
+            pinned_modems: a
+                .pin_modems
+                .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
             pin_fallback: a.pin_fallback,
         }),
         GroupCommand::Delete { group } => Request::GroupDelete(p::GroupRef { group }),
@@ -199,10 +213,28 @@ pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
 
 pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
     let request = match cmd {
-        MemberCommand::Add { handle, name, phone, uid } => Request::MemberAdd(p::MemberAdd { handle, name, phone, uid }),
+        MemberCommand::Add {
+            handle,
+            name,
+            phone,
+            uid,
+        } => Request::MemberAdd(p::MemberAdd {
+            handle,
+            name,
+            phone,
+            uid,
+        }),
         MemberCommand::List { group } => Request::MemberList(p::MemberList { group }),
         MemberCommand::Show { member } => Request::MemberShow(p::MemberRef { member }),
-        MemberCommand::Set { member, name, phone, valid, sms_enabled, uid, no_uid } => Request::MemberSet(p::MemberSet {
+        MemberCommand::Set {
+            member,
+            name,
+            phone,
+            valid,
+            sms_enabled,
+            uid,
+            no_uid,
+        } => Request::MemberSet(p::MemberSet {
             member,
             name,
             phone,
@@ -216,22 +248,42 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
                 .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
             Request::MemberImport(p::MemberImport { csv, skip_bad })
         }
-        MemberCommand::Join { member, group, role } => {
-            Request::MemberJoin(p::MemberJoin { member, group, role: role.map(Role::from) })
+        MemberCommand::Join {
+            member,
+            group,
+            role,
+        } => Request::MemberJoin(p::MemberJoin {
+            member,
+            group,
+            role: role.map(Role::from),
+        }),
+        MemberCommand::Leave { member, group } => {
+            Request::MemberLeave(p::Membership { member, group })
         }
-        MemberCommand::Leave { member, group } => Request::MemberLeave(p::Membership { member, group }),
-        MemberCommand::Role { member, group, role } => {
-            Request::MemberRole(p::MemberRole { member, group, role: role.into() })
+        MemberCommand::Role {
+            member,
+            group,
+            role,
+        } => Request::MemberRole(p::MemberRole {
+            member,
+            group,
+            role: role.into(),
+        }),
+        MemberCommand::OptOut { member, group } => {
+            Request::MemberOptOut(p::Membership { member, group })
         }
-        MemberCommand::OptOut { member, group } => Request::MemberOptOut(p::Membership { member, group }),
-        MemberCommand::OptIn { member, group } => Request::MemberOptIn(p::Membership { member, group }),
+        MemberCommand::OptIn { member, group } => {
+            Request::MemberOptIn(p::Membership { member, group })
+        }
     };
     one(ctx, request)
 }
 
 pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
     let request = match cmd {
-        BroadcastCommand::List { group, limit } => Request::BroadcastList(p::BroadcastList { group, limit }),
+        BroadcastCommand::List { group, limit } => {
+            Request::BroadcastList(p::BroadcastList { group, limit })
+        }
         BroadcastCommand::Show { id } => Request::BroadcastShow(p::BroadcastRef { broadcast: id }),
     };
     one(ctx, request)

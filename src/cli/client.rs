@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
-use crate::protocol::{ErrorBody, Hello, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION};
+use crate::protocol::{
+    ErrorBody, Hello, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION,
+};
 
 /// An open, greeted connection to the daemon.
 pub struct Client {
@@ -22,12 +24,22 @@ impl Client {
     /// Connects and exchanges `hello`; a clear failure when the daemon is not there.
     pub fn connect(path: &Path) -> Result<Client, Failure> {
         let stream = UnixStream::connect(path).map_err(|e| Failure {
-            message: format!("daemon not running at {} ({e}); start it with `groupsms daemon`", path.display()),
+            message: format!(
+                "daemon not running at {} ({e}); start it with `groupsms daemon`",
+                path.display()
+            ),
             code: EXIT_DAEMON_DOWN,
         })?;
         let writer = stream.try_clone().map_err(|e| down(path, e))?;
-        let mut client = Client { reader: BufReader::new(stream), writer, next_id: 1, path: path.into() };
-        client.call(Request::Hello(Hello { version: PROTOCOL_VERSION }))?;
+        let mut client = Client {
+            reader: BufReader::new(stream),
+            writer,
+            next_id: 1,
+            path: path.into(),
+        };
+        client.call(Request::Hello(Hello {
+            version: PROTOCOL_VERSION,
+        }))?;
         Ok(client)
     }
 
@@ -47,21 +59,36 @@ impl Client {
     pub fn send(&mut self, request: Request) -> Result<u64, Failure> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut line = serde_json::to_string(&RequestLine { id, request }).expect("requests serialize");
+        let mut line =
+            serde_json::to_string(&RequestLine { id, request }).expect("requests serialize");
         if line.len() > MAX_LINE {
-            return Err(Failure::bad_input(format!("request is {} bytes, the daemon takes at most {MAX_LINE}", line.len())));
+            return Err(Failure::bad_input(format!(
+                "request is {} bytes, the daemon takes at most {MAX_LINE}",
+                line.len()
+            )));
         }
         line.push('\n');
-        self.writer.write_all(line.as_bytes()).map_err(|e| down(&self.path, e))?;
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|e| down(&self.path, e))?;
         Ok(id)
     }
 
     /// Reads the next answer line.
     pub fn read(&mut self) -> Result<Response, Failure> {
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).map_err(|e| down(&self.path, e))?;
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .map_err(|e| down(&self.path, e))?;
         if n == 0 {
-            return Err(Failure { message: format!("the daemon at {} closed the connection", self.path.display()), code: EXIT_DAEMON_DOWN });
+            return Err(Failure {
+                message: format!(
+                    "the daemon at {} closed the connection",
+                    self.path.display()
+                ),
+                code: EXIT_DAEMON_DOWN,
+            });
         }
         serde_json::from_str(&line).map_err(|e| Failure {
             message: format!("unreadable answer from the daemon: {e}"),
@@ -71,7 +98,10 @@ impl Client {
 }
 
 fn down(path: &Path, e: std::io::Error) -> Failure {
-    Failure { message: format!("lost the daemon at {}: {e}", path.display()), code: EXIT_DAEMON_DOWN }
+    Failure {
+        message: format!("lost the daemon at {}: {e}", path.display()),
+        code: EXIT_DAEMON_DOWN,
+    }
 }
 
 /// A final answer as a result or a failure with the exit status its code calls for.
@@ -86,8 +116,14 @@ pub fn answer(r: Response) -> Result<Value, Failure> {
             } else {
                 EXIT_BAD_INPUT
             };
-            Err(Failure { message, code: exit })
+            Err(Failure {
+                message,
+                code: exit,
+            })
         }
-        _ => Err(Failure { message: "the daemon sent an answer with neither result nor error".into(), code: EXIT_DAEMON_DOWN }),
+        _ => Err(Failure {
+            message: "the daemon sent an answer with neither result nor error".into(),
+            code: EXIT_DAEMON_DOWN,
+        }),
     }
 }

@@ -75,8 +75,15 @@ impl Context {
             Some(path) => Config::load(path).map_err(|e| Failure::bad_input(e.to_string()))?,
             None => Config::default(),
         };
-        let socket = cli.socket.clone().unwrap_or_else(|| config.daemon.socket.clone());
-        Ok(Context { config, socket, json: cli.json })
+        let socket = cli
+            .socket
+            .clone()
+            .unwrap_or_else(|| config.daemon.socket.clone());
+        Ok(Context {
+            config,
+            socket,
+            json: cli.json,
+        })
     }
 
     /// A greeted connection to the daemon.

@@ -22,8 +22,15 @@ pub fn render(v: &Value) -> String {
             let mut tables = Vec::new();
             for (k, val) in map {
                 match val {
-                    Value::Array(items) if items.iter().all(Value::is_object) => tables.push((k, items)),
-                    _ => out.push_str(&format!("{:width$}  {}\n", format!("{k}:"), scalar(val), width = width + 1)),
+                    Value::Array(items) if items.iter().all(Value::is_object) => {
+                        tables.push((k, items))
+                    }
+                    _ => out.push_str(&format!(
+                        "{:width$}  {}\n",
+                        format!("{k}:"),
+                        scalar(val),
+                        width = width + 1
+                    )),
                 }
             }
             for (k, items) in tables {
@@ -42,7 +49,11 @@ fn scalar(v: &Value) -> String {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
-        Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect::<Vec<_>>().join(" "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
         other => other.to_string(),
     }
 }
@@ -51,7 +62,15 @@ fn scalar(v: &Value) -> String {
 fn width(s: &str) -> usize {
     s.chars()
         .map(|c| match c as u32 {
-            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x20000..=0x3FFFD => 2,
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1F64F
+            | 0x20000..=0x3FFFD => 2,
             _ => 1,
         })
         .sum()
@@ -71,12 +90,23 @@ fn table(items: &[Value]) -> String {
     }
     let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|item| columns.iter().map(|c| scalar(item.get(c).unwrap_or(&Value::Null))).collect())
+        .map(|item| {
+            columns
+                .iter()
+                .map(|c| scalar(item.get(c).unwrap_or(&Value::Null)))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| width(&r[i])).chain([width(c)]).max().unwrap_or(0))
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| width(&r[i]))
+                .chain([width(c)])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String]| {
         let mut s = String::new();
@@ -103,13 +133,21 @@ mod tests {
 
     #[test]
     fn tables_align_chinese_text() {
-        let v = json!([{"handle": "ops", "name": "运维组"}, {"handle": "sales-team", "name": "Sales"}]);
-        assert_eq!(render(&v), "HANDLE      NAME\nops         运维组\nsales-team  Sales\n");
+        let v =
+            json!([{"handle": "ops", "name": "运维组"}, {"handle": "sales-team", "name": "Sales"}]);
+        assert_eq!(
+            render(&v),
+            "HANDLE      NAME\nops         运维组\nsales-team  Sales\n"
+        );
     }
 
     #[test]
     fn objects_become_lines_then_tables() {
-        let v = json!({"id": 7, "group": "ops", "recipients": [{"number": "+86138", "state": "sent"}]});
-        assert_eq!(render(&v), "id:          7\ngroup:       ops\n\nrecipients (1):\nNUMBER  STATE\n+86138  sent\n");
+        let v =
+            json!({"id": 7, "group": "ops", "recipients": [{"number": "+86138", "state": "sent"}]});
+        assert_eq!(
+            render(&v),
+            "id:          7\ngroup:       ops\n\nrecipients (1):\nNUMBER  STATE\n+86138  sent\n"
+        );
     }
 }

@@ -29,7 +29,11 @@ pub struct SendArgs {
 pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     let text = arg_or_stdin(&args.text)?;
     let mut client = ctx.client()?;
-    let accepted = client.call(Request::Send(p::Send { group: args.group, as_member: args.as_member, text }))?;
+    let accepted = client.call(Request::Send(p::Send {
+        group: args.group,
+        as_member: args.as_member,
+        text,
+    }))?;
     let id = accepted["broadcast"].as_i64().unwrap_or_default();
     if ctx.json && !args.wait {
         print_value(&accepted, true);
@@ -61,7 +65,8 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
                 let line = progress_line(ev, started.elapsed().as_secs_f64());
                 if tty {
                     eprint!("\r{line}\x1b[K");
-                } else if last_printed.as_deref() != Some(line.as_str()) && done_fraction(ev) >= 1.0 {
+                } else if last_printed.as_deref() != Some(line.as_str()) && done_fraction(ev) >= 1.0
+                {
                     eprintln!("{line}");
                 }
                 last_printed = Some(line);
@@ -86,7 +91,10 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
         );
     }
     if summary["failed"].as_u64().unwrap_or(0) > 0 && summary["sent"].as_u64().unwrap_or(0) == 0 {
-        return Err(Failure { message: format!("broadcast {id}: no recipient could be reached"), code: EXIT_REFUSED });
+        return Err(Failure {
+            message: format!("broadcast {id}: no recipient could be reached"),
+            code: EXIT_REFUSED,
+        });
     }
     Ok(())
 }
@@ -106,9 +114,17 @@ pub fn progress_line(ev: &Value, elapsed: f64) -> String {
     let done = count(ev, "sent") + count(ev, "failed") + count(ev, "uncertain");
     let width = 24;
     let filled = (done_fraction(ev) * width as f64).round() as usize;
-    let rate = if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 };
+    let rate = if elapsed > 0.0 {
+        done as f64 / elapsed
+    } else {
+        0.0
+    };
     let remaining = total.saturating_sub(done);
-    let eta = if rate > 0.0 { format!("ETA {:.0} s", remaining as f64 / rate) } else { "ETA -".into() };
+    let eta = if rate > 0.0 {
+        format!("ETA {:.0} s", remaining as f64 / rate)
+    } else {
+        "ETA -".into()
+    };
     format!(
         "[{}{}] {done}/{total}  sent {}  failed {}  remaining {remaining}  {rate:.1}/s  {eta}",
         "#".repeat(filled.min(width)),

@@ -1,0 +1,210 @@
+//! What to do with a delivery after one try, as a pure function: sent, failed for good,
+//! retried later (on another modem), or left uncertain. The modem actor applies the decision
+//! to the store before it takes its next job.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::InFlightPolicy;
+
+/// How a try ended, in the terms the policy needs (the modem layer's outcome, summarised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TryResult {
+    /// Every part was accepted; their message references.
+    Sent { refs: Vec<u8> },
+    /// The network or modem said "not now" (`+CMS ERROR: 38/42/500/330`, SIM busy...).
+    Transient { error: String, parts_sent: u32 },
+    /// The number itself was refused (`+CMS ERROR: 1/21/28/304`...).
+    Recipient { error: String, parts_sent: u32 },
+    /// The SIM cannot send (not inserted, failure, PUK, no SMS service): the modem is taken out.
+    Sim { error: String, parts_sent: u32 },
+    /// Nothing of the current part left the host (timeout before the prompt, port gone before
+    /// the PDU was written): safe to send again.
+    NotSent { error: String, parts_sent: u32 },
+    /// The PDU and Ctrl-Z were written, then no answer: the part may have gone out.
+    Ambiguous { error: String, parts_sent: u32 },
+}
+
+impl TryResult {
+    /// Parts accepted by the modem before the try ended.
+    pub fn parts_sent(&self) -> u32 {
+        match self {
+            TryResult::Sent { refs } => refs.len() as u32,
+            TryResult::Transient { parts_sent, .. }
+            | TryResult::Recipient { parts_sent, .. }
+            | TryResult::Sim { parts_sent, .. }
+            | TryResult::NotSent { parts_sent, .. }
+            | TryResult::Ambiguous { parts_sent, .. } => *parts_sent,
+        }
+    }
+}
+
+/// What happens to the delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Sent {
+        refs: Vec<u8>,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Queue again, not before `not_before`; `avoid_modem`: prefer another modem.
+    Retry {
+        error: String,
+        not_before: DateTime<Utc>,
+        avoid_modem: bool,
+    },
+    Uncertain {
+        reason: String,
+    },
+}
+
+/// Retry limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries before a transient error becomes final.
+    pub max_attempts: u32,
+    /// First back-off; doubles per try, capped at 5 minutes.
+    pub backoff: Duration,
+    pub in_flight: InFlightPolicy,
+}
+
+/// Decides after try number `attempt` (1-based).
+pub fn decide(
+    result: TryResult,
+    attempt: u32,
+    policy: &RetryPolicy,
+    now: DateTime<Utc>,
+) -> Decision {
+    let backoff = |n: u32| {
+        let factor = 1i32 << n.saturating_sub(1).min(8);
+        (policy.backoff * factor).min(Duration::minutes(5))
+    };
+    match result {
+        TryResult::Sent { refs } => Decision::Sent { refs },
+        TryResult::Recipient { error, .. } => Decision::Failed { reason: error },
+        TryResult::Transient { error, .. } if attempt >= policy.max_attempts => Decision::Failed {
+            reason: format!("{error} (gave up after {attempt} tries)"),
+        },
+        TryResult::Transient { error, .. } => Decision::Retry {
+            error,
+            not_before: now + backoff(attempt),
+            avoid_modem: true,
+        },
+        // Neither the SIM's nor a hung port's fault lies with the recipient: retry at once on
+        // another modem. The attempt still counts, so a job cannot bounce forever.
+        TryResult::Sim { error, .. } | TryResult::NotSent { error, .. }
+            if attempt < policy.max_attempts + 2 =>
+        {
+            Decision::Retry {
+                error,
+                not_before: now,
+                avoid_modem: true,
+            }
+        }
+        TryResult::Sim { error, .. } | TryResult::NotSent { error, .. } => Decision::Failed {
+            reason: format!("{error} (gave up after {attempt} tries)"),
+        },
+        TryResult::Ambiguous { error, .. } => match policy.in_flight {
+            InFlightPolicy::Resend => Decision::Retry {
+                error: format!("{error}; sent again, the recipient may get it twice"),
+                not_before: now,
+                avoid_modem: true,
+            },
+            InFlightPolicy::Uncertain => Decision::Uncertain { reason: error },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(in_flight: InFlightPolicy) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            backoff: Duration::seconds(2),
+            in_flight,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2024-05-10T02:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn transient_errors_back_off_then_fail() {
+        let p = policy(InFlightPolicy::Resend);
+        let r = || TryResult::Transient {
+            error: "+CMS ERROR: 38".into(),
+            parts_sent: 0,
+        };
+        assert_eq!(
+            decide(r(), 1, &p, now()),
+            Decision::Retry {
+                error: "+CMS ERROR: 38".into(),
+                not_before: now() + Duration::seconds(2),
+                avoid_modem: true
+            }
+        );
+        let Decision::Retry { not_before, .. } = decide(r(), 2, &p, now()) else {
+            panic!()
+        };
+        assert_eq!(not_before, now() + Duration::seconds(4));
+        assert_eq!(
+            decide(r(), 3, &p, now()),
+            Decision::Failed {
+                reason: "+CMS ERROR: 38 (gave up after 3 tries)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_number_fails_at_once() {
+        let d = decide(
+            TryResult::Recipient {
+                error: "+CMS ERROR: 1".into(),
+                parts_sent: 0,
+            },
+            1,
+            &policy(InFlightPolicy::Resend),
+            now(),
+        );
+        assert_eq!(
+            d,
+            Decision::Failed {
+                reason: "+CMS ERROR: 1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn ambiguous_follows_the_in_flight_policy() {
+        let r = || TryResult::Ambiguous {
+            error: "no answer after Ctrl-Z".into(),
+            parts_sent: 0,
+        };
+        assert!(matches!(
+            decide(r(), 1, &policy(InFlightPolicy::Resend), now()),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            decide(r(), 1, &policy(InFlightPolicy::Uncertain), now()),
+            Decision::Uncertain {
+                reason: "no answer after Ctrl-Z".into()
+            }
+        );
+    }
+
+    #[test]
+    fn sim_and_port_trouble_retry_elsewhere_without_delay_but_not_forever() {
+        let p = policy(InFlightPolicy::Resend);
+        let r = || TryResult::Sim {
+            error: "+CME ERROR: 10".into(),
+            parts_sent: 0,
+        };
+        assert!(
+            matches!(decide(r(), 1, &p, now()), Decision::Retry { not_before, avoid_modem: true, .. } if not_before == now())
+        );
+        assert!(matches!(decide(r(), 5, &p, now()), Decision::Failed { .. }));
+    }
+}

@@ -1,0 +1,551 @@
+//! The pool's bookkeeping, as plain data and pure functions of the time passed in: which
+//! deliveries wait, which modems are idle, what each SIM may still send, and which delivery
+//! goes to which modem next. The async dispatcher around it owns one `Pool`.
+//!
+//! Rules:
+//! - Fairness: broadcasts take turns (round robin), so a 10 000-member broadcast does not hold
+//!   up a 5-member one.
+//! - A delivery is all parts of one message to one number, given to one modem.
+//! - Per-SIM caps (parts per local hour and local day): a capped SIM gets no work until its
+//!   window rolls over; it is skipped, never waited on.
+//! - Retries avoid the modem that failed, unless it is the only one that can take the job.
+//! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
+//!   of them is up and the group allows fallback.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::service::sim_windows;
+use crate::store::{BroadcastId, DeliveryId, GroupId};
+
+/// Index of a modem slot in the pool (stable for the daemon's life).
+pub type ModemId = usize;
+
+/// Where a group's messages may go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pinning {
+    /// IMSIs or device paths; empty = any modem.
+    pub modems: Vec<String>,
+    pub fallback: bool,
+}
+
+/// One delivery waiting for a modem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub delivery: DeliveryId,
+    pub broadcast: BroadcastId,
+    pub group: Option<GroupId>,
+    pub number: String,
+    pub text: Arc<str>,
+    /// SMS parts of the text (what the SIM caps count).
+    pub parts: u32,
+    /// Tries started so far.
+    pub attempts: u32,
+    pub not_before: Option<DateTime<Utc>>,
+    /// The modem whose transient error sent this job back.
+    pub avoid: Option<ModemId>,
+    pub pinning: Arc<Pinning>,
+}
+
+/// What a modem slot is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// Not (yet) initialised, unplugged or hung: gets no work.
+    Down,
+    /// Taken out after a SIM error until re-probed.
+    Quarantined,
+    Idle,
+    Busy,
+}
+
+/// Per-SIM counter in the current local hour and day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub hour_start: DateTime<Utc>,
+    pub day_start: DateTime<Utc>,
+    pub hour_parts: u32,
+    pub day_parts: u32,
+}
+
+/// One modem of the pool.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    /// The device path (or what the configuration calls it).
+    pub device: String,
+    pub imsi: Option<String>,
+    pub state: SlotState,
+    pub max_per_hour: u32,
+    pub max_per_day: u32,
+    pub usage: Option<Usage>,
+    /// Order of last use, for spreading work evenly.
+    last_used: u64,
+}
+
+impl Slot {
+    fn matches(&self, key: &str) -> bool {
+        self.device == key || self.imsi.as_deref() == Some(key)
+    }
+
+    fn usable(&self) -> bool {
+        matches!(self.state, SlotState::Idle | SlotState::Busy)
+    }
+}
+
+/// The pool's state. See the module docs for the rules.
+#[derive(Debug)]
+pub struct Pool {
+    tz: Tz,
+    slots: Vec<Slot>,
+    /// Ready jobs per broadcast, oldest broadcast first.
+    queues: BTreeMap<BroadcastId, VecDeque<Job>>,
+    /// Jobs waiting for their back-off, earliest first.
+    delayed: BinaryHeap<Reverse<(DateTime<Utc>, DeliveryId)>>,
+    delayed_jobs: BTreeMap<DeliveryId, Job>,
+    /// The broadcast served last (round-robin cursor).
+    cursor: Option<BroadcastId>,
+    use_counter: u64,
+}
+
+impl Pool {
+    /// An empty pool counting SIM windows in `tz`.
+    pub fn new(tz: Tz) -> Self {
+        Pool {
+            tz,
+            slots: Vec::new(),
+            queues: BTreeMap::new(),
+            delayed: BinaryHeap::new(),
+            delayed_jobs: BTreeMap::new(),
+            cursor: None,
+            use_counter: 0,
+        }
+    }
+
+    /// Adds a modem slot (down until [`modem_up`](Self::modem_up)).
+    pub fn add_modem(&mut self, device: &str, max_per_hour: u32, max_per_day: u32) -> ModemId {
+        self.slots.push(Slot {
+            device: device.to_string(),
+            imsi: None,
+            state: SlotState::Down,
+            max_per_hour,
+            max_per_day,
+            usage: None,
+            last_used: 0,
+        });
+        self.slots.len() - 1
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn slot(&self, id: ModemId) -> &Slot {
+        &self.slots[id]
+    }
+
+    /// The modem answered its init: it takes work. `usage` is what its SIM sent in the
+    /// current hour and day (from the store, so caps survive restarts).
+    pub fn modem_up(
+        &mut self,
+        id: ModemId,
+        imsi: Option<String>,
+        hour_parts: u32,
+        day_parts: u32,
+        now: DateTime<Utc>,
+    ) {
+        let (hour_start, day_start) = sim_windows(now, self.tz);
+        let slot = &mut self.slots[id];
+        slot.imsi = imsi;
+        slot.state = SlotState::Idle;
+        slot.usage = Some(Usage {
+            hour_start,
+            day_start,
+            hour_parts,
+            day_parts,
+        });
+    }
+
+    /// The modem is gone, hung or not ready (`quarantine` for SIM errors).
+    pub fn modem_down(&mut self, id: ModemId, quarantine: bool) {
+        self.slots[id].state = if quarantine {
+            SlotState::Quarantined
+        } else {
+            SlotState::Down
+        };
+    }
+
+    /// Adds jobs (their broadcast keeps its place in the rotation).
+    pub fn enqueue(&mut self, jobs: impl IntoIterator<Item = Job>, now: DateTime<Utc>) {
+        for job in jobs {
+            match job.not_before {
+                Some(t) if t > now => {
+                    self.delayed.push(Reverse((t, job.delivery)));
+                    self.delayed_jobs.insert(job.delivery, job);
+                }
+                _ => self.queues.entry(job.broadcast).or_default().push_back(job),
+            }
+        }
+    }
+
+    /// Jobs waiting (ready or delayed).
+    pub fn pending(&self) -> usize {
+        self.queues.values().map(VecDeque::len).sum::<usize>() + self.delayed_jobs.len()
+    }
+
+    /// Removes every waiting job of a broadcast (e.g. its group was deleted); returns them.
+    pub fn drain_broadcast(&mut self, broadcast: BroadcastId) -> Vec<Job> {
+        let mut out: Vec<Job> = self
+            .queues
+            .remove(&broadcast)
+            .map(Vec::from)
+            .unwrap_or_default();
+        let ids: Vec<DeliveryId> = self
+            .delayed_jobs
+            .iter()
+            .filter(|(_, j)| j.broadcast == broadcast)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            out.extend(self.delayed_jobs.remove(&id));
+        }
+        out
+    }
+
+    /// Rolls SIM windows over and releases delayed jobs that are due.
+    fn advance(&mut self, now: DateTime<Utc>) {
+        let (hour_start, day_start) = sim_windows(now, self.tz);
+        for slot in &mut self.slots {
+            if let Some(u) = &mut slot.usage {
+                if u.hour_start != hour_start {
+                    u.hour_start = hour_start;
+                    u.hour_parts = 0;
+                }
+                if u.day_start != day_start {
+                    u.day_start = day_start;
+                    u.day_parts = 0;
+                }
+            }
+        }
+        while let Some(Reverse((t, id))) = self.delayed.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.delayed.pop();
+            if let Some(job) = self.delayed_jobs.remove(&id) {
+                self.queues.entry(job.broadcast).or_default().push_back(job);
+            }
+        }
+    }
+
+    /// Whether the SIM of `slot` may send `parts` more parts now.
+    fn has_room(slot: &Slot, parts: u32) -> bool {
+        match &slot.usage {
+            Some(u) => {
+                u.hour_parts + parts <= slot.max_per_hour && u.day_parts + parts <= slot.max_per_day
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `job` may go through `id` given pinning, avoidance and caps.
+    fn eligible(&self, id: ModemId, job: &Job) -> bool {
+        let slot = &self.slots[id];
+        if !Self::has_room(slot, job.parts.max(1)) {
+            return false;
+        }
+        let pins = &job.pinning.modems;
+        if !pins.is_empty() && !pins.iter().any(|k| slot.matches(k)) {
+            let pinned_up = self
+                .slots
+                .iter()
+                .any(|s| s.usable() && pins.iter().any(|k| s.matches(k)));
+            if pinned_up || !job.pinning.fallback {
+                return false;
+            }
+        }
+        if job.avoid == Some(id) {
+            // Another modem that could take it? Then leave it to that one.
+            let others =
+                self.slots.iter().enumerate().any(|(other, s)| {
+                    other != id && s.usable() && Self::has_room(s, job.parts.max(1))
+                });
+            if others {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Gives idle modems their next job, fairly across broadcasts. The chosen modems turn
+    /// busy; the caller sends each job to its modem.
+    pub fn assign(&mut self, now: DateTime<Utc>) -> Vec<(ModemId, Job)> {
+        self.advance(now);
+        let mut idle: Vec<ModemId> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].state == SlotState::Idle)
+            .collect();
+        idle.sort_by_key(|&i| self.slots[i].last_used);
+        let mut out = Vec::new();
+        for id in idle {
+            if self.queues.is_empty() {
+                break;
+            }
+            if let Some(job) = self.take_for(id) {
+                self.use_counter += 1;
+                let slot = &mut self.slots[id];
+                slot.state = SlotState::Busy;
+                slot.last_used = self.use_counter;
+                if let Some(u) = &mut slot.usage {
+                    // Reserve the parts now so concurrent assignments respect the cap.
+                    u.hour_parts += job.parts;
+                    u.day_parts += job.parts;
+                }
+                out.push((id, job));
+            }
+        }
+        out
+    }
+
+    /// The next job for modem `id`: broadcasts in turn after the cursor, first eligible job.
+    fn take_for(&mut self, id: ModemId) -> Option<Job> {
+        let order: Vec<BroadcastId> = match self.cursor {
+            Some(c) => self
+                .queues
+                .range(c..)
+                .skip_while(|(b, _)| **b == c)
+                .chain(self.queues.range(..=c))
+                .map(|(b, _)| *b)
+                .collect(),
+            None => self.queues.keys().copied().collect(),
+        };
+        for b in order {
+            let queue = &self.queues[&b];
+            // Jobs of one broadcast share pinning and size; one avoiding this modem does not
+            // block the others, so look a little further than the head.
+            let pos = queue.iter().take(16).position(|j| self.eligible(id, j));
+            if let Some(pos) = pos {
+                let queue = self.queues.get_mut(&b).expect("present");
+                let job = queue.remove(pos).expect("position in range");
+                if queue.is_empty() {
+                    self.queues.remove(&b);
+                }
+                self.cursor = Some(b);
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    /// The modem finished its job (whatever the outcome) and may take another. `sent_parts`:
+    /// parts that left the modem (the reservation made at assignment is corrected to it).
+    pub fn finished(&mut self, id: ModemId, reserved_parts: u32, sent_parts: u32) {
+        let slot = &mut self.slots[id];
+        if let Some(u) = &mut slot.usage {
+            u.hour_parts = u.hour_parts.saturating_sub(reserved_parts) + sent_parts;
+            u.day_parts = u.day_parts.saturating_sub(reserved_parts) + sent_parts;
+        }
+        if slot.state == SlotState::Busy {
+            slot.state = SlotState::Idle;
+        }
+    }
+
+    /// When something may change without an event: a back-off ends, or a capped SIM's window
+    /// rolls over while work waits.
+    pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut wake = self.delayed.peek().map(|Reverse((t, _))| *t);
+        if !self.queues.is_empty() {
+            let capped = self
+                .slots
+                .iter()
+                .any(|s| s.state == SlotState::Idle && s.usage.is_some());
+            if capped {
+                // Idle modems with work waiting are capped (or pinned away): check again at
+                // the next local hour.
+                let (hour, _) = sim_windows(now, self.tz);
+                let next_hour = hour + chrono::Duration::hours(1);
+                wake = Some(wake.map_or(next_hour, |w| w.min(next_hour)));
+            }
+        }
+        wake
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn job(delivery: i64, broadcast: i64) -> Job {
+        Job {
+            delivery: DeliveryId(delivery),
+            broadcast: BroadcastId(broadcast),
+            group: Some(GroupId(1)),
+            number: format!("+86138{delivery:08}"),
+            text: Arc::from("hi"),
+            parts: 1,
+            attempts: 0,
+            not_before: None,
+            avoid: None,
+            pinning: Arc::new(Pinning::default()),
+        }
+    }
+
+    fn pool(modems: usize) -> Pool {
+        let mut p = Pool::new(chrono_tz::Asia::Shanghai);
+        for i in 0..modems {
+            let id = p.add_modem(&format!("/dev/gsm/modem{i}"), 200, 1000);
+            p.modem_up(id, Some(format!("46000000000000{i}")), 0, 0, t(NOW));
+        }
+        p
+    }
+
+    const NOW: &str = "2024-05-10T02:10:00Z";
+
+    #[test]
+    fn broadcasts_take_turns() {
+        let mut p = pool(1);
+        p.enqueue((1..=100).map(|i| job(i, 1)), t(NOW));
+        p.enqueue((101..=105).map(|i| job(i, 2)), t(NOW));
+        let mut order = Vec::new();
+        for _ in 0..10 {
+            let a = p.assign(t(NOW));
+            assert_eq!(a.len(), 1);
+            order.push(a[0].1.broadcast.0);
+            p.finished(a[0].0, 1, 1);
+        }
+        assert_eq!(order, [1, 2, 1, 2, 1, 2, 1, 2, 1, 2]);
+        assert_eq!(p.pending(), 100 + 5 - 10);
+    }
+
+    #[test]
+    fn every_idle_modem_gets_work_and_busy_ones_none() {
+        let mut p = pool(3);
+        p.enqueue((1..=10).map(|i| job(i, 1)), t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(p.assign(t(NOW)).is_empty());
+        p.finished(1, 1, 1);
+        let a = p.assign(t(NOW));
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].0, 1);
+    }
+
+    #[test]
+    fn a_capped_sim_is_skipped_until_its_hour_rolls_over() {
+        let mut p = Pool::new(chrono_tz::Asia::Shanghai);
+        let a = p.add_modem("/dev/a", 2, 1000);
+        let b = p.add_modem("/dev/b", 200, 1000);
+        p.modem_up(a, None, 2, 2, t(NOW)); // already at its hourly cap
+        p.modem_up(b, None, 0, 0, t(NOW));
+        p.enqueue((1..=3).map(|i| job(i, 1)), t(NOW));
+        let got = p.assign(t(NOW));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, b);
+        p.modem_down(b, false);
+        p.finished(b, 1, 1);
+        assert!(p.assign(t(NOW)).is_empty(), "capped SIM must not send");
+        // Next local hour (10:00 Shanghai = 02:00Z, so 03:00Z).
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T03:00:00Z")));
+        let got = p.assign(t("2024-05-10T03:00:00Z"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, a);
+    }
+
+    #[test]
+    fn multi_part_messages_count_every_part_against_the_cap() {
+        let mut p = Pool::new(chrono_tz::Asia::Shanghai);
+        let a = p.add_modem("/dev/a", 5, 1000);
+        p.modem_up(a, None, 3, 3, t(NOW));
+        let mut j = job(1, 1);
+        j.parts = 3;
+        p.enqueue([j], t(NOW));
+        assert!(
+            p.assign(t(NOW)).is_empty(),
+            "3 more parts would pass the cap of 5"
+        );
+    }
+
+    #[test]
+    fn retries_avoid_the_failing_modem_unless_it_is_the_only_one() {
+        let mut p = pool(2);
+        let mut j = job(1, 1);
+        j.avoid = Some(0);
+        p.enqueue([j.clone()], t(NOW));
+        p.slots[1].state = SlotState::Busy;
+        assert!(
+            p.assign(t(NOW)).is_empty(),
+            "modem 1 exists: do not retry on modem 0"
+        );
+        p.finished(1, 0, 0);
+        let a = p.assign(t(NOW));
+        assert_eq!(a[0].0, 1);
+        // Only modem 0 left: it may retry there.
+        let mut p = pool(2);
+        p.modem_down(1, false);
+        p.enqueue([j], t(NOW));
+        assert_eq!(p.assign(t(NOW))[0].0, 0);
+    }
+
+    #[test]
+    fn delayed_jobs_wait_for_their_back_off() {
+        let mut p = pool(1);
+        let mut j = job(1, 1);
+        j.not_before = Some(t("2024-05-10T02:10:05Z"));
+        p.enqueue([j], t(NOW));
+        assert!(p.assign(t(NOW)).is_empty());
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:05Z")));
+        assert_eq!(p.assign(t("2024-05-10T02:10:05Z")).len(), 1);
+    }
+
+    #[test]
+    fn pinned_groups_use_their_modems_and_fall_back_only_if_allowed() {
+        let mut p = pool(2);
+        let pinned = Arc::new(Pinning {
+            modems: vec!["460000000000001".into()],
+            fallback: false,
+        });
+        let mut j = job(1, 1);
+        j.pinning = pinned.clone();
+        p.enqueue(
+            [j.clone(), {
+                let mut k = job(2, 1);
+                k.pinning = pinned.clone();
+                k
+            }],
+            t(NOW),
+        );
+        let a = p.assign(t(NOW));
+        assert_eq!(a.len(), 1, "only the pinned modem may send");
+        assert_eq!(a[0].0, 1);
+        // Pinned modem down, no fallback: nothing moves.
+        p.modem_down(1, false);
+        assert!(p.assign(t(NOW)).is_empty());
+        // With fallback, modem 0 takes over; by device path works too.
+        let mut p = pool(2);
+        p.modem_down(1, true);
+        j.pinning = Arc::new(Pinning {
+            modems: vec!["/dev/gsm/modem1".into()],
+            fallback: true,
+        });
+        p.enqueue([j], t(NOW));
+        assert_eq!(p.assign(t(NOW))[0].0, 0);
+    }
+
+    #[test]
+    fn finished_corrects_the_reservation() {
+        let mut p = pool(1);
+        let mut j = job(1, 1);
+        j.parts = 3;
+        p.enqueue([j], t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(p.slot(0).usage.unwrap().hour_parts, 3);
+        p.finished(a[0].0, 3, 1); // failed after the first part
+        assert_eq!(p.slot(0).usage.unwrap().hour_parts, 1);
+        assert_eq!(p.slot(0).state, SlotState::Idle);
+    }
+}
