@@ -22,8 +22,12 @@ fn import(store: &mut Store, csv: &str, skip_bad: bool) -> Result<ImportReport, 
 fn setup() -> (tempfile::TempDir, Store) {
     let (dir, mut store) = temp_store();
     let now = utc(T0);
-    store.create_group(&NewGroup::new("ops", "运维组"), now).unwrap();
-    store.create_group(&NewGroup::new("dev", "开发组"), now).unwrap();
+    store
+        .create_group(&NewGroup::new("ops", "运维组"), now)
+        .unwrap();
+    store
+        .create_group(&NewGroup::new("dev", "开发组"), now)
+        .unwrap();
     (dir, store)
 }
 
@@ -42,11 +46,21 @@ dave,戴夫,8613600136000,dev,member,0
     let r = import(&mut store, csv, false).unwrap();
     assert_eq!(
         r,
-        ImportReport { members_created: 4, memberships_added: 4, ..ImportReport::default() }
+        ImportReport {
+            members_created: 4,
+            memberships_added: 4,
+            ..ImportReport::default()
+        }
     );
     let bob = store.member("bob").unwrap().unwrap();
-    assert_eq!((bob.name.as_str(), bob.phone.as_str()), ("Bob, Jr.", "+8613900139000"));
-    assert_eq!(store.member("carol").unwrap().unwrap().phone, "+8613700137000");
+    assert_eq!(
+        (bob.name.as_str(), bob.phone.as_str()),
+        ("Bob, Jr.", "+8613900139000")
+    );
+    assert_eq!(
+        store.member("carol").unwrap().unwrap().phone,
+        "+8613700137000"
+    );
     let ops: Vec<_> = store
         .group_members("ops")
         .unwrap()
@@ -55,7 +69,10 @@ dave,戴夫,8613600136000,dev,member,0
         .collect();
     assert_eq!(
         ops,
-        [("alice".to_string(), Role::SuperAdmin, false), ("bob".to_string(), Role::Member, true)]
+        [
+            ("alice".to_string(), Role::SuperAdmin, false),
+            ("bob".to_string(), Role::Member, true)
+        ]
     );
     let dev: Vec<_> = store
         .group_members("dev")
@@ -63,7 +80,13 @@ dave,戴夫,8613600136000,dev,member,0
         .into_iter()
         .map(|m| (m.member.handle, m.role))
         .collect();
-    assert_eq!(dev, [("bob".to_string(), Role::Admin), ("dave".to_string(), Role::Member)]);
+    assert_eq!(
+        dev,
+        [
+            ("bob".to_string(), Role::Admin),
+            ("dave".to_string(), Role::Member)
+        ]
+    );
     let log = store.audit_log(1).unwrap();
     assert_eq!(
         (log[0].actor.as_str(), log[0].action.as_str(), log[0].detail.as_str()),
@@ -93,7 +116,11 @@ dave,戴夫,8613600136000,dev,member,0
     assert_eq!(store.member("alice").unwrap().unwrap().name, "Alice");
     let g = store.group("ops").unwrap().unwrap();
     let alice = store.member("alice").unwrap().unwrap();
-    assert_eq!(store.membership(g.id, alice.id).unwrap().unwrap().role, Role::SuperAdmin, "kept");
+    assert_eq!(
+        store.membership(g.id, alice.id).unwrap().unwrap().role,
+        Role::SuperAdmin,
+        "kept"
+    );
 }
 
 const BAD: &str = "\
@@ -115,7 +142,10 @@ ok2,好二,+44 7911 123456,dev,,
 ";
 
 fn want_bad() -> Vec<BadRow> {
-    let row = |line, reason: &str| BadRow { line, reason: reason.to_string() };
+    let row = |line, reason: &str| BadRow {
+        line,
+        reason: reason.to_string(),
+    };
     vec![
         row(3, "'Bad Handle' is not a usable handle: it must start with a lower-case letter or a digit"),
         row(4, "the name is empty"),
@@ -136,13 +166,18 @@ fn bad_rows_are_reported_by_line_and_nothing_is_imported() {
     let (_dir, mut store) = setup();
     let err = import(&mut store, BAD, false).unwrap_err();
     assert_eq!(err.code(), "bad_import");
-    let ServiceError::Import(ImportError::BadRows(rows)) = &err else { panic!("{err:?}") };
+    let ServiceError::Import(ImportError::BadRows(rows)) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(rows, &want_bad());
     let text = err.to_string();
     assert!(text.starts_with(
         "11 bad rows, nothing was imported (skip bad rows to import the others):\n  line 3: 'Bad Handle'"
     ), "{text}");
-    assert!(text.contains("\n  line 11: the row has 2 fields, the header has 6\n"), "{text}");
+    assert!(
+        text.contains("\n  line 11: the row has 2 fields, the header has 6\n"),
+        "{text}"
+    );
     assert!(store.members().unwrap().is_empty(), "nothing imported");
     assert!(store.audit_log(10).unwrap().is_empty());
 }
@@ -153,7 +188,12 @@ fn skip_bad_imports_the_good_rows_and_reports_the_rest() {
     let r = import(&mut store, BAD, true).unwrap();
     assert_eq!((r.members_created, r.memberships_added), (2, 2));
     assert_eq!(r.skipped, want_bad());
-    let handles: Vec<_> = store.members().unwrap().into_iter().map(|m| m.handle).collect();
+    let handles: Vec<_> = store
+        .members()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.handle)
+        .collect();
     assert_eq!(handles, ["ok1", "ok2"]);
     assert_eq!(store.member("ok2").unwrap().unwrap().phone, "+447911123456");
 }
@@ -168,10 +208,17 @@ fn header_problems_refuse_the_whole_file() {
         ("handle,name,phone,Phone\n", "bad CSV header: the column 'phone' appears twice"),
     ];
     for (csv, want) in cases {
-        assert_eq!(import(&mut store, csv, true).unwrap_err().to_string(), want, "{csv:?}");
+        assert_eq!(
+            import(&mut store, csv, true).unwrap_err().to_string(),
+            want,
+            "{csv:?}"
+        );
     }
     // A header alone imports nothing and is fine.
-    assert_eq!(import(&mut store, "handle,name,phone\n", false).unwrap(), ImportReport::default());
+    assert_eq!(
+        import(&mut store, "handle,name,phone\n", false).unwrap(),
+        ImportReport::default()
+    );
 }
 
 #[test]
@@ -180,10 +227,18 @@ fn an_existing_member_in_the_database_is_updated_not_duplicated() {
     store
         .create_member(&NewMember::new("alice", "旧名", "+8613800138000"), utc(T0))
         .unwrap();
-    let r = import(&mut store, "handle,name,phone\nalice,新名,13800138001\n", false).unwrap();
+    let r = import(
+        &mut store,
+        "handle,name,phone\nalice,新名,13800138001\n",
+        false,
+    )
+    .unwrap();
     assert_eq!(r.members_updated, 1);
     let a = store.member("alice").unwrap().unwrap();
-    assert_eq!((a.name.as_str(), a.phone.as_str()), ("新名", "+8613800138001"));
+    assert_eq!(
+        (a.name.as_str(), a.phone.as_str()),
+        ("新名", "+8613800138001")
+    );
     assert_eq!(store.members().unwrap().len(), 1);
 }
 
@@ -202,6 +257,14 @@ fn invalid_utf8_is_a_bad_row() {
         utc(T0),
     )
     .unwrap_err();
-    let ServiceError::Import(ImportError::BadRows(rows)) = err else { panic!("{err:?}") };
-    assert_eq!(rows, [BadRow { line: 3, reason: "the row is not valid UTF-8".into() }]);
+    let ServiceError::Import(ImportError::BadRows(rows)) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        rows,
+        [BadRow {
+            line: 3,
+            reason: "the row is not valid UTF-8".into()
+        }]
+    );
 }

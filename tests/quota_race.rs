@@ -61,7 +61,10 @@ fn fifty_concurrent_sends_never_pass_the_daily_quota() {
     assert_eq!(count(&path, "SELECT count(*) FROM broadcasts"), 3);
     assert_eq!(count(&path, "SELECT count(*) FROM deliveries"), 3 * 21);
     assert_eq!(
-        count(&path, "SELECT count(*) FROM audit WHERE action = 'send_refused'"),
+        count(
+            &path,
+            "SELECT count(*) FROM audit WHERE action = 'send_refused'"
+        ),
         (THREADS - 3) as i64
     );
     let mut store = Store::open(&path).unwrap();

@@ -6,15 +6,20 @@ mod common;
 use chrono::{DateTime, Duration, Utc};
 use common::*;
 use groupsms::service::{
-    self, quota_status, submit_broadcast, AdminChange, AdminOutcome, SendRequest,
-    SensitiveFilter, SensitivePolicy, ServiceError, Settings,
+    self, quota_status, submit_broadcast, AdminChange, AdminOutcome, SendRequest, SensitiveFilter,
+    SensitivePolicy, ServiceError, Settings,
 };
 use groupsms::sms::Encoding;
 use groupsms::store::{
     DeliveryState, Dropped, GroupChange, MemberChange, NewGroup, NewMember, Role, Store,
 };
 
-fn send(store: &mut Store, settings: &Settings, body: &str, now: DateTime<Utc>) -> Result<service::Accepted, ServiceError> {
+fn send(
+    store: &mut Store,
+    settings: &Settings,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<service::Accepted, ServiceError> {
     send_as(store, settings, "ops", "boss", body, now)
 }
 
@@ -54,7 +59,10 @@ fn an_accepted_broadcast_is_written_with_all_its_deliveries_queued() {
     assert_eq!(detail.broadcast.body, "今晚22点停机维护");
     assert_eq!(detail.broadcast.recipients, 4);
     assert_eq!(detail.deliveries.len(), 4);
-    assert!(detail.deliveries.iter().all(|d| d.state == DeliveryState::Queued && d.attempts == 0));
+    assert!(detail
+        .deliveries
+        .iter()
+        .all(|d| d.state == DeliveryState::Queued && d.attempts == 0));
     let q = quota_status(&mut store, &settings, "ops", utc(T0)).unwrap();
     assert_eq!((q.day_used, q.month_used, q.left()), (1, 1, 2));
 }
@@ -74,13 +82,30 @@ fn unknown_group_and_member_are_refused_and_audited() {
     let log = store.audit_log(10).unwrap();
     let view: Vec<_> = log
         .iter()
-        .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_str(), e.detail.as_str()))
+        .map(|e| {
+            (
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.subject.as_str(),
+                e.detail.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         view,
         [
-            ("ghost", "send_refused", "ops", "there is no member with the handle 'ghost'"),
-            ("boss", "send_refused", "nope", "there is no group with the handle 'nope'"),
+            (
+                "ghost",
+                "send_refused",
+                "ops",
+                "there is no member with the handle 'ghost'"
+            ),
+            (
+                "boss",
+                "send_refused",
+                "nope",
+                "there is no group with the handle 'nope'"
+            ),
         ]
     );
     assert_eq!(log[0].at, utc(T0));
@@ -92,7 +117,9 @@ fn only_super_admins_may_send() {
     ops_group(&mut store, 2);
     let now = utc(T0);
     store.set_role("ops", "m1", Role::Admin).unwrap();
-    store.create_member(&NewMember::new("outsider", "外人", "+8613700000000"), now).unwrap();
+    store
+        .create_member(&NewMember::new("outsider", "外人", "+8613700000000"), now)
+        .unwrap();
     let s = Settings::default();
     assert_eq!(
         refusal(send_as(&mut store, &s, "ops", "m1", "hi", now)),
@@ -110,7 +137,11 @@ fn only_super_admins_may_send() {
     );
     store.set_role("ops", "m1", Role::SuperAdmin).unwrap();
     send_as(&mut store, &s, "ops", "m1", "hi", now).unwrap();
-    assert_eq!(store.audit_log(10).unwrap().len(), 3, "three refusals logged");
+    assert_eq!(
+        store.audit_log(10).unwrap().len(),
+        3,
+        "three refusals logged"
+    );
 }
 
 #[test]
@@ -119,7 +150,10 @@ fn blank_bodies_are_refused() {
     ops_group(&mut store, 1);
     for body in ["", "  \n\t "] {
         let e = send(&mut store, &Settings::default(), body, utc(T0)).unwrap_err();
-        assert_eq!((e.code(), e.to_string().as_str()), ("empty_body", "the message is empty"));
+        assert_eq!(
+            (e.code(), e.to_string().as_str()),
+            ("empty_body", "the message is empty")
+        );
     }
 }
 
@@ -136,21 +170,33 @@ fn sensitive_words_are_refused_by_name_or_masked() {
     };
     let e = send(&mut store, &s, "周末去ＣＡＳＩＮＯ，别赌博", utc(T0)).unwrap_err();
     assert_eq!(e.code(), "sensitive_words");
-    assert_eq!(e.to_string(), "the message contains sensitive words: Casino, 赌博");
-    assert_eq!(quota_status(&mut store, &s, "ops", utc(T0)).unwrap().day_used, 0);
+    assert_eq!(
+        e.to_string(),
+        "the message contains sensitive words: Casino, 赌博"
+    );
+    assert_eq!(
+        quota_status(&mut store, &s, "ops", utc(T0))
+            .unwrap()
+            .day_used,
+        0
+    );
 
     s.sensitive_policy = SensitivePolicy::Mask;
     let a = send(&mut store, &s, "周末去ＣＡＳＩＮＯ，别赌博", utc(T0)).unwrap();
     assert_eq!(a.text, "【运维组】周末去******，别**");
     assert_eq!(a.masked, ["Casino", "赌博"]);
     let shown = store.broadcast(a.broadcast_id).unwrap().unwrap();
-    assert_eq!(shown.body, "周末去ＣＡＳＩＮＯ，别赌博", "the body as submitted is kept");
+    assert_eq!(
+        shown.body, "周末去ＣＡＳＩＮＯ，别赌博",
+        "the body as submitted is kept"
+    );
     assert_eq!(shown.text, a.text, "the masked text is what is sent");
 
     let missing = SensitiveFilter::from_files(&[dir.path().join("nope.txt")]).unwrap_err();
-    assert!(missing
-        .to_string()
-        .starts_with(&format!("cannot read the sensitive word list {}/nope.txt: ", dir.path().display())));
+    assert!(missing.to_string().starts_with(&format!(
+        "cannot read the sensitive word list {}/nope.txt: ",
+        dir.path().display()
+    )));
 }
 
 #[test]
@@ -167,15 +213,33 @@ fn too_many_parts_is_refused_with_the_count() {
         e.to_string(),
         "the message needs 6 SMS parts (336 characters in UCS-2, header included), at most 5 are allowed"
     );
-    let one = Settings { max_parts: 1, ..Settings::default() };
+    let one = Settings {
+        max_parts: 1,
+        ..Settings::default()
+    };
     store
-        .update_group("ops", &GroupChange { header: Some(Some("{handle}: ".into())), ..Default::default() })
+        .update_group(
+            "ops",
+            &GroupChange {
+                header: Some(Some("{handle}: ".into())),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let a = send(&mut store, &one, &"a".repeat(155), utc(T0)).unwrap();
-    assert_eq!((a.parts, a.encoding, a.text.len()), (1, Encoding::Gsm7, 160));
+    assert_eq!(
+        (a.parts, a.encoding, a.text.len()),
+        (1, Encoding::Gsm7, 160)
+    );
     // '[' and ']' cost two septets each (GSM extension table): 8 + 153 = 161.
     store
-        .update_group("ops", &GroupChange { header: Some(Some("[{handle}] ".into())), ..Default::default() })
+        .update_group(
+            "ops",
+            &GroupChange {
+                header: Some(Some("[{handle}] ".into())),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(
         refusal(send(&mut store, &one, &"a".repeat(153), utc(T0))),
@@ -187,10 +251,23 @@ fn too_many_parts_is_refused_with_the_count() {
 fn headers_come_from_the_group_or_the_configuration() {
     let (_dir, mut store) = temp_store();
     ops_group(&mut store, 1);
-    let s = Settings { header_template: "[{name}] ".into(), daily_quota: 10, ..Settings::default() };
-    assert_eq!(send(&mut store, &s, "hi", utc(T0)).unwrap().text, "[运维组] hi");
+    let s = Settings {
+        header_template: "[{name}] ".into(),
+        daily_quota: 10,
+        ..Settings::default()
+    };
+    assert_eq!(
+        send(&mut store, &s, "hi", utc(T0)).unwrap().text,
+        "[运维组] hi"
+    );
     store
-        .update_group("ops", &GroupChange { header: Some(Some("{handle}: ".into())), ..Default::default() })
+        .update_group(
+            "ops",
+            &GroupChange {
+                header: Some(Some("{handle}: ".into())),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let a = send(&mut store, &s, "hi", utc(T0)).unwrap();
     assert_eq!((a.text.as_str(), a.encoding), ("ops: hi", Encoding::Gsm7));
@@ -206,12 +283,26 @@ fn recipients_drop_opted_out_invalid_disabled_and_duplicate_numbers() {
         f(&mut c);
         c
     };
-    store.update_member("m2", &change(|c| c.valid = Some(false))).unwrap();
-    store.update_member("m3", &change(|c| c.sms_enabled = Some(false))).unwrap();
-    store.update_member("m4", &change(|c| c.phone = Some("+8613800000005".into()))).unwrap();
+    store
+        .update_member("m2", &change(|c| c.valid = Some(false)))
+        .unwrap();
+    store
+        .update_member("m3", &change(|c| c.sms_enabled = Some(false)))
+        .unwrap();
+    store
+        .update_member("m4", &change(|c| c.phone = Some("+8613800000005".into())))
+        .unwrap();
     let a = send(&mut store, &Settings::default(), "hi", utc(T0)).unwrap();
     assert_eq!(a.recipients, 3, "boss, m5 (m4 shares its number) and m6");
-    assert_eq!(a.dropped, Dropped { opted_out: 1, invalid: 1, sms_disabled: 1, duplicate: 1 });
+    assert_eq!(
+        a.dropped,
+        Dropped {
+            opted_out: 1,
+            invalid: 1,
+            sms_disabled: 1,
+            duplicate: 1
+        }
+    );
     let numbers: Vec<_> = store
         .show_broadcast(a.broadcast_id)
         .unwrap()
@@ -219,7 +310,10 @@ fn recipients_drop_opted_out_invalid_disabled_and_duplicate_numbers() {
         .into_iter()
         .map(|d| d.number)
         .collect();
-    assert_eq!(numbers, ["+8613900000000", "+8613800000005", "+8613800000006"]);
+    assert_eq!(
+        numbers,
+        ["+8613900000000", "+8613800000005", "+8613800000006"]
+    );
     let b = store.broadcast(a.broadcast_id).unwrap().unwrap();
     assert_eq!(b.dropped, a.dropped);
 }
@@ -231,7 +325,13 @@ fn a_broadcast_with_nobody_to_receive_it_uses_no_quota() {
     store.set_opt_out("ops", "boss", true).unwrap();
     store.set_opt_out("ops", "m1", true).unwrap();
     store
-        .update_member("m2", &MemberChange { sms_enabled: Some(false), ..Default::default() })
+        .update_member(
+            "m2",
+            &MemberChange {
+                sms_enabled: Some(false),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let s = Settings::default();
     let e = send(&mut store, &s, "hi", utc(T0)).unwrap_err();
@@ -253,7 +353,11 @@ fn the_daily_quota_resets_at_midnight_in_shanghai_not_utc() {
     ops_group(&mut store, 1);
     let s = Settings::default();
     // 2024-01-31 local: 00:00, 07:59 and 08:01 (the UTC date changes in between).
-    for t in ["2024-01-30T16:00:00Z", "2024-01-30T23:59:00Z", "2024-01-31T00:01:00Z"] {
+    for t in [
+        "2024-01-30T16:00:00Z",
+        "2024-01-30T23:59:00Z",
+        "2024-01-31T00:01:00Z",
+    ] {
         send(&mut store, &s, "hi", utc(t)).unwrap();
     }
     let e = send(&mut store, &s, "hi", utc("2024-01-31T15:59:59Z")).unwrap_err();
@@ -268,7 +372,11 @@ fn the_daily_quota_resets_at_midnight_in_shanghai_not_utc() {
     let (_d2, mut other) = temp_store();
     ops_group(&mut other, 1);
     for t in ["2024-01-30T15:59:59Z", "2024-01-30T16:00:00Z"] {
-        assert_eq!(send(&mut other, &s, "hi", utc(t)).unwrap().quota_left, 2, "{t}");
+        assert_eq!(
+            send(&mut other, &s, "hi", utc(t)).unwrap().quota_left,
+            2,
+            "{t}"
+        );
     }
 }
 
@@ -279,7 +387,11 @@ fn the_monthly_quota_resets_on_the_first_in_shanghai() {
     store
         .update_group(
             "ops",
-            &GroupChange { daily_quota: Some(Some(100)), monthly_quota: Some(Some(2)), ..Default::default() },
+            &GroupChange {
+                daily_quota: Some(Some(100)),
+                monthly_quota: Some(Some(2)),
+                ..Default::default()
+            },
         )
         .unwrap();
     let s = Settings::default();
@@ -292,7 +404,10 @@ fn the_monthly_quota_resets_on_the_first_in_shanghai() {
     let a = send(&mut store, &s, "hi", utc("2024-02-29T16:00:00Z")).unwrap(); // 03-01 local
     assert_eq!(a.quota_left, 1);
     let q = quota_status(&mut store, &s, "ops", utc("2024-02-29T16:00:00Z")).unwrap();
-    assert_eq!((q.periods.day.as_str(), q.periods.month.as_str()), ("2024-03-01", "2024-03"));
+    assert_eq!(
+        (q.periods.day.as_str(), q.periods.month.as_str()),
+        ("2024-03-01", "2024-03")
+    );
     assert_eq!((q.day_limit, q.month_limit, q.month_used), (100, 2, 1));
 }
 
@@ -300,12 +415,17 @@ fn the_monthly_quota_resets_on_the_first_in_shanghai() {
 fn a_used_up_month_is_named_even_when_the_day_has_room() {
     let (_dir, mut store) = temp_store();
     ops_group(&mut store, 1);
-    let s = Settings { monthly_quota: 4, ..Settings::default() };
+    let s = Settings {
+        monthly_quota: 4,
+        ..Settings::default()
+    };
     let day1 = utc("2024-05-10T01:00:00Z");
     for i in 0..3 {
         send(&mut store, &s, "hi", day1 + Duration::minutes(i)).unwrap();
     }
-    assert!(refusal(send(&mut store, &s, "hi", day1 + Duration::hours(1))).contains("daily quota of 3"));
+    assert!(
+        refusal(send(&mut store, &s, "hi", day1 + Duration::hours(1))).contains("daily quota of 3")
+    );
     let day2 = day1 + Duration::days(1);
     assert_eq!(send(&mut store, &s, "hi", day2).unwrap().quota_left, 0);
     assert_eq!(
@@ -319,9 +439,18 @@ fn a_zero_override_blocks_the_group_and_other_zones_work() {
     let (_dir, mut store) = temp_store();
     ops_group(&mut store, 1);
     store
-        .update_group("ops", &GroupChange { daily_quota: Some(Some(1)), ..Default::default() })
+        .update_group(
+            "ops",
+            &GroupChange {
+                daily_quota: Some(Some(1)),
+                ..Default::default()
+            },
+        )
         .unwrap();
-    let ny = Settings { timezone: chrono_tz::America::New_York, ..Settings::default() };
+    let ny = Settings {
+        timezone: chrono_tz::America::New_York,
+        ..Settings::default()
+    };
     // New York in March 2024: EST (-5) until the 10th, EDT (-4) after.
     send(&mut store, &ny, "hi", utc("2024-03-10T04:59:00Z")).unwrap(); // 03-09 23:59 EST
     send(&mut store, &ny, "hi", utc("2024-03-10T05:00:00Z")).unwrap(); // 03-10 00:00 EST
@@ -332,10 +461,21 @@ fn a_zero_override_blocks_the_group_and_other_zones_work() {
     send(&mut store, &ny, "hi", utc("2024-03-11T04:00:00Z")).unwrap(); // 03-11 00:00 EDT
 
     store
-        .update_group("ops", &GroupChange { daily_quota: Some(Some(0)), ..Default::default() })
+        .update_group(
+            "ops",
+            &GroupChange {
+                daily_quota: Some(Some(0)),
+                ..Default::default()
+            },
+        )
         .unwrap();
-    assert!(refusal(send(&mut store, &Settings::default(), "hi", utc("2024-04-01T00:00:00Z")))
-        .starts_with("group 'ops' has used its daily quota of 0 broadcasts;"));
+    assert!(refusal(send(
+        &mut store,
+        &Settings::default(),
+        "hi",
+        utc("2024-04-01T00:00:00Z")
+    ))
+    .starts_with("group 'ops' has used its daily quota of 0 broadcasts;"));
 }
 
 #[test]
@@ -343,8 +483,14 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
     let (_dir, mut store) = temp_store();
     let s = Settings::default();
     let now = utc(T0);
-    let out = service::apply(&mut store, &s, "root", AdminChange::CreateGroup(NewGroup::new("ops", "运维组")), now)
-        .unwrap();
+    let out = service::apply(
+        &mut store,
+        &s,
+        "root",
+        AdminChange::CreateGroup(NewGroup::new("ops", "运维组")),
+        now,
+    )
+    .unwrap();
     assert!(matches!(out, AdminOutcome::Group(ref g) if g.handle == "ops"));
     let out = service::apply(
         &mut store,
@@ -354,7 +500,9 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         now,
     )
     .unwrap();
-    let AdminOutcome::Member(alice) = out else { panic!("{out:?}") };
+    let AdminOutcome::Member(alice) = out else {
+        panic!("{out:?}")
+    };
     assert_eq!(alice.phone, "+8613800138000");
 
     let e = service::apply(
@@ -377,33 +525,87 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         "root",
         AdminChange::UpdateMember {
             handle: "alice".into(),
-            change: MemberChange { phone: Some("+86 120 0000 0000".into()), ..Default::default() },
+            change: MemberChange {
+                phone: Some("+86 120 0000 0000".into()),
+                ..Default::default()
+            },
         },
         now,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("is not a mobile number in China"), "{e}");
+    assert!(
+        e.to_string().contains("is not a mobile number in China"),
+        "{e}"
+    );
 
-    let join = |role| AdminChange::Join { group: "ops".into(), member: "alice".into(), role };
+    let join = |role| AdminChange::Join {
+        group: "ops".into(),
+        member: "alice".into(),
+        role,
+    };
     service::apply(&mut store, &s, "root", join(Role::SuperAdmin), now).unwrap();
-    let e = service::apply(&mut store, &s, "root", AdminChange::Join { group: "nope".into(), member: "alice".into(), role: Role::Member }, now)
-        .unwrap_err();
-    assert_eq!((e.code(), e.to_string().as_str()), ("unknown_group", "there is no group with the handle 'nope'"));
-    let e = service::apply(&mut store, &s, "root", AdminChange::DeleteMember { handle: "zed".into() }, now)
-        .unwrap_err();
+    let e = service::apply(
+        &mut store,
+        &s,
+        "root",
+        AdminChange::Join {
+            group: "nope".into(),
+            member: "alice".into(),
+            role: Role::Member,
+        },
+        now,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.to_string().as_str()),
+        ("unknown_group", "there is no group with the handle 'nope'")
+    );
+    let e = service::apply(
+        &mut store,
+        &s,
+        "root",
+        AdminChange::DeleteMember {
+            handle: "zed".into(),
+        },
+        now,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "unknown_member");
     let e = service::apply(&mut store, &s, "root", join(Role::Member), now).unwrap_err();
     assert_eq!(e.to_string(), "member 'alice' is already in group 'ops'");
     assert!(e.is_refusal());
 
     for change in [
-        AdminChange::SetRole { group: "ops".into(), member: "alice".into(), role: Role::Admin },
-        AdminChange::OptOut { group: "ops".into(), member: "alice".into() },
-        AdminChange::OptIn { group: "ops".into(), member: "alice".into() },
-        AdminChange::UpdateGroup { handle: "ops".into(), change: GroupChange { daily_quota: Some(Some(5)), ..Default::default() } },
-        AdminChange::Leave { group: "ops".into(), member: "alice".into() },
-        AdminChange::DeleteMember { handle: "alice".into() },
-        AdminChange::DeleteGroup { handle: "ops".into() },
+        AdminChange::SetRole {
+            group: "ops".into(),
+            member: "alice".into(),
+            role: Role::Admin,
+        },
+        AdminChange::OptOut {
+            group: "ops".into(),
+            member: "alice".into(),
+        },
+        AdminChange::OptIn {
+            group: "ops".into(),
+            member: "alice".into(),
+        },
+        AdminChange::UpdateGroup {
+            handle: "ops".into(),
+            change: GroupChange {
+                daily_quota: Some(Some(5)),
+                ..Default::default()
+            },
+        },
+        AdminChange::Leave {
+            group: "ops".into(),
+            member: "alice".into(),
+        },
+        AdminChange::DeleteMember {
+            handle: "alice".into(),
+        },
+        AdminChange::DeleteGroup {
+            handle: "ops".into(),
+        },
     ] {
         service::apply(&mut store, &s, "uid:1000", change, now).unwrap();
     }
