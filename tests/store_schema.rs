@@ -186,3 +186,32 @@ fn foreign_keys_cascade_and_keep_history() {
     );
     assert_eq!(store.broadcasts(Some("ops"), 10).unwrap().len(), 1);
 }
+
+#[test]
+fn a_lock_held_longer_than_the_busy_timeout_is_a_clear_transient_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let options = groupsms::store::OpenOptions {
+        busy_timeout: std::time::Duration::from_millis(50),
+    };
+    let mut store = Store::open_with(&path, &options).unwrap();
+    assert_eq!(store.pragmas().unwrap().busy_timeout_ms, 50);
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = store
+        .create_group(&groupsms::store::NewGroup::new("ops", "运维组"), utc(T0))
+        .unwrap_err();
+    assert_eq!(err, StoreError::Busy);
+    assert!(err.is_transient() && err.is_internal());
+    assert_eq!(
+        err.to_string(),
+        "the database stayed locked by another connection for longer than the busy timeout"
+    );
+    let refused = groupsms::service::ServiceError::from(err);
+    assert!(!refused.is_refusal());
+    assert_eq!(refused.code(), "store");
+    other.execute_batch("COMMIT").unwrap();
+    store
+        .create_group(&groupsms::store::NewGroup::new("ops", "运维组"), utc(T0))
+        .unwrap();
+}

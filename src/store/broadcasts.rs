@@ -95,11 +95,17 @@ impl Tx<'_> {
             ])?;
         let id = BroadcastId(self.conn.last_insert_rowid());
         let mut insert = self.conn.prepare_cached(
-            "INSERT INTO deliveries (broadcast_id, member_id, number, state, created_at, \
-             updated_at) VALUES (?, ?, ?, 'queued', ?, ?)",
+            "INSERT INTO deliveries (broadcast_id, created_at, updated_at, member_id, number, \
+             state) VALUES (?1, ?2, ?2, ?3, ?4, 'queued')",
         )?;
+        // Bind what all rows share once; only member and number change (100 000 rows in a
+        // fraction of a second).
+        insert.raw_bind_parameter(1, id)?;
+        insert.raw_bind_parameter(2, now)?;
         for r in recipients {
-            insert.execute(params![id, r.member_id, r.number, now, now])?;
+            insert.raw_bind_parameter(3, r.member_id)?;
+            insert.raw_bind_parameter(4, r.number.as_str())?;
+            insert.raw_execute()?;
         }
         Ok(id)
     }

@@ -60,6 +60,8 @@ pub enum StoreError {
         to: &'static str,
     },
 
+    #[error("cannot start the store thread: {0}")]
+    Thread(String),
     #[error("the store thread has stopped")]
     Closed,
     #[error("a store operation panicked: {0}")]
@@ -83,6 +85,7 @@ impl StoreError {
                 | StoreError::Migration { .. }
                 | StoreError::Busy
                 | StoreError::Sql(_)
+                | StoreError::Thread(_)
                 | StoreError::Closed
                 | StoreError::Panicked(_)
         )

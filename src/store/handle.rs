@@ -48,10 +48,7 @@ impl StoreHandle {
                     job(&mut store);
                 }
             })
-            .map_err(|e| StoreError::Open {
-                path: Default::default(),
-                reason: format!("cannot start the store thread: {e}"),
-            })?;
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok((StoreHandle { jobs }, thread))
     }
 
