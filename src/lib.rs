@@ -5,9 +5,12 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode |
+//! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses |
 //! | [`cli`] | the command line, one file per subcommand |
 //!
-//! `sms` uses nothing else of this crate and does no I/O.
+//! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the
+//! GSM alphabet table of `sms`).
 
+pub mod at;
 pub mod cli;
 pub mod sms;
