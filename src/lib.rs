@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode |
 //! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses |
+//! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts |
 //! | [`cli`] | the command line, one file per subcommand |
 //!
 //! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the
@@ -13,4 +14,5 @@
 
 pub mod at;
 pub mod cli;
+pub mod modem;
 pub mod sms;
