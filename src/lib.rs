@@ -10,12 +10,17 @@
 //! | [`scheduler`] | fan-out across the modem pool: fair choice of modem, per-SIM caps, retries |
 //! | [`config`] | the daemon's TOML configuration with defaults and checked values |
 //! | [`protocol`] | the socket protocol's wire types, defined once for daemon and clients |
+//! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses |
+//! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts |
 //! | [`cli`] | the command line, one file per subcommand |
 //!
-//! `sms` uses nothing else of this crate and does no I/O.
+//! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the
+//! GSM alphabet table of `sms`).
 
+pub mod at;
 pub mod cli;
 pub mod config;
+pub mod modem;
 pub mod protocol;
 pub mod scheduler;
 pub mod service;

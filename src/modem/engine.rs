@@ -1,0 +1,478 @@
+//! The engine: one modem on one byte stream. It writes commands, reads with deadlines,
+//! feeds the AT digester, queues unsolicited codes, and recovers from timeouts (ESC, then
+//! `AT` until `OK`) before the next command. Init lives in `init.rs`, sending in `send.rs`.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+use tracing::{debug, trace, warn};
+
+use super::error::ModemError;
+use super::transcript::Recorder;
+use super::types::{Health, Identity, ModemConfig};
+use crate::at::command::{self, ESC};
+use crate::at::parse::{self, Registration, Signal};
+use crate::at::{digest, Digester, Final, Item, Urc};
+
+/// The answer to one command: its information lines and its final result (which may be an
+/// error: the modem did answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub lines: Vec<String>,
+    pub result: Final,
+}
+
+impl Response {
+    /// The first line carrying `name` (`+CSQ`), or the first line when none does.
+    pub fn line(&self, name: &str) -> Option<&str> {
+        self.lines
+            .iter()
+            .find(|l| parse::strip_name(l, name).is_some())
+            .or(self.lines.first())
+            .map(String::as_str)
+    }
+}
+
+/// Answers noticed while re-syncing after a timeout: the late end of an `AT+CMGS`.
+#[derive(Debug, Default)]
+pub(crate) struct LateAnswer {
+    pub message_ref: Option<u8>,
+    pub error: Option<Final>,
+}
+
+/// One modem, driven over any byte stream: a serial port ([`super::port::open`]), a PTY,
+/// `tokio::io::duplex`, or a replayed transcript.
+pub struct Engine<S> {
+    pub(crate) io: S,
+    pub(crate) digester: Digester,
+    pub(crate) config: ModemConfig,
+    urcs: VecDeque<Urc>,
+    pub(crate) health: Health,
+    pub(crate) initialized: bool,
+    needs_resync: bool,
+    pub(crate) identity: Option<Identity>,
+    recorder: Option<Recorder>,
+    buf: Vec<u8>,
+}
+
+enum Outcome {
+    Done(Final),
+    Prompt,
+    Timeout,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
+    pub fn new(stream: S, config: ModemConfig) -> Self {
+        Engine {
+            io: stream,
+            digester: Digester::new(),
+            config,
+            urcs: VecDeque::new(),
+            health: Health::Unknown,
+            initialized: false,
+            needs_resync: false,
+            identity: None,
+            recorder: None,
+            buf: vec![0; 1024],
+        }
+    }
+
+    pub fn config(&self) -> &ModemConfig {
+        &self.config
+    }
+
+    /// The last known health (see [`Engine::check_health`] to probe it).
+    pub fn health(&self) -> Health {
+        self.health
+    }
+
+    /// The modem announced a reset since init: call [`Engine::init`] again.
+    pub fn needs_reinit(&self) -> bool {
+        self.health == Health::NeedsReinit
+    }
+
+    /// What the last successful init found.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Unsolicited codes received so far (oldest first), emptying the queue.
+    pub fn take_urcs(&mut self) -> Vec<Urc> {
+        self.urcs.drain(..).collect()
+    }
+
+    /// Gives the stream back.
+    pub fn into_inner(self) -> S {
+        self.io
+    }
+
+    /// Starts recording every byte written and read, with timestamps.
+    pub fn start_recording(&mut self) {
+        self.recorder = Some(Recorder::new());
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub fn take_recording(&mut self) -> Option<Recorder> {
+        self.recorder.take()
+    }
+
+    /// Waits for the next unsolicited code while no command runs. Cancel-safe: dropping the
+    /// future loses no bytes and no codes, so it can sit in a `select!` next to a job queue.
+    pub async fn next_urc(&mut self) -> Result<Urc, ModemError> {
+        loop {
+            if let Some(u) = self.urcs.pop_front() {
+                return Ok(u);
+            }
+            self.usable()?;
+            let far = Instant::now() + Duration::from_secs(86_400 * 365);
+            match self.read_item(None, b"", far).await? {
+                Some(item) => self.on_idle_item(item).await?,
+                None => continue,
+            }
+        }
+    }
+
+    /// Stays idle for `d`, reading and queueing unsolicited codes (keeps the port drained).
+    pub async fn idle(&mut self, d: Duration) -> Result<(), ModemError> {
+        self.usable()?;
+        let until = Instant::now() + d;
+        while let Some(item) = self.read_item(None, b"", until).await? {
+            self.on_idle_item(item).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one command and returns its answer (a final error is an `Ok(Response)`). On a
+    /// timeout the modem is re-synced and [`ModemError::Timeout`] returned; if re-sync fails,
+    /// [`ModemError::Hung`].
+    pub async fn command(&mut self, command: &str) -> Result<Response, ModemError> {
+        let timeout = self.config.command_timeout;
+        self.exchange(command, timeout, None).await
+    }
+
+    /// `AT+CSQ`.
+    pub async fn signal(&mut self) -> Result<Signal, ModemError> {
+        let r = self.command_ok("AT+CSQ").await?;
+        let line = r.line("+CSQ").unwrap_or("");
+        parse::parse_csq(line).map_err(|e| ModemError::Protocol {
+            command: "AT+CSQ".into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// `AT+CREG?`.
+    pub async fn registration(&mut self) -> Result<Registration, ModemError> {
+        let r = self.command_ok("AT+CREG?").await?;
+        let line = r.line("+CREG").unwrap_or("");
+        parse::parse_registration(line, true).map_err(|e| ModemError::Protocol {
+            command: "AT+CREG?".into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Like [`Engine::command`], but a final error becomes [`ModemError::Command`].
+    pub async fn command_ok(&mut self, command: &str) -> Result<Response, ModemError> {
+        let r = self.command(command).await?;
+        if r.result.is_ok() {
+            Ok(r)
+        } else {
+            Err(ModemError::Command {
+                command: command.to_string(),
+                result: r.result,
+            })
+        }
+    }
+
+    pub(crate) fn usable(&self) -> Result<(), ModemError> {
+        if self.health == Health::Gone {
+            return Err(ModemError::Gone("the port failed earlier".into()));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> Result<(), ModemError> {
+        if let Some(r) = self.recorder.as_mut() {
+            r.wrote(bytes);
+        }
+        trace!(bytes = %String::from_utf8_lossy(bytes).escape_debug(), "write");
+        let result = async {
+            self.io.write_all(bytes).await?;
+            self.io.flush().await
+        }
+        .await;
+        result.map_err(|e| self.transport_error(e))
+    }
+
+    fn transport_error(&mut self, e: std::io::Error) -> ModemError {
+        self.health = Health::Gone;
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::NotConnected
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset => ModemError::Gone(e.to_string()),
+            _ => ModemError::Io(e),
+        }
+    }
+
+    /// The next digested item, or `None` at `deadline`.
+    pub(crate) async fn read_item(
+        &mut self,
+        command: Option<&str>,
+        echo: &[u8],
+        deadline: Instant,
+    ) -> Result<Option<Item>, ModemError> {
+        loop {
+            let ctx = digest::Context { command, echo };
+            if let Some(item) = self.digester.next(&ctx) {
+                return Ok(Some(item));
+            }
+            let read = tokio::time::timeout_at(deadline, self.io.read(&mut self.buf)).await;
+            match read {
+                Err(_) => return Ok(None),
+                Ok(Ok(0)) => {
+                    self.health = Health::Gone;
+                    return Err(ModemError::Gone("end of stream".into()));
+                }
+                Ok(Ok(n)) => {
+                    if let Some(r) = self.recorder.as_mut() {
+                        r.read(&self.buf[..n]);
+                    }
+                    trace!(bytes = %String::from_utf8_lossy(&self.buf[..n]).escape_debug(), "read");
+                    self.digester.feed(&self.buf[..n]);
+                }
+                Ok(Err(e)) => return Err(self.transport_error(e)),
+            }
+        }
+    }
+
+    pub(crate) fn on_urc(&mut self, urc: Urc) {
+        debug!(urc = urc.name(), "unsolicited {:?}", urc);
+        if self.initialized && urc.is_reset() {
+            warn!(
+                urc = urc.name(),
+                "the modem announced a reset; it needs init again"
+            );
+            self.initialized = false;
+            self.health = Health::NeedsReinit;
+        }
+        if self.urcs.len() >= self.config.urc_queue.max(1) {
+            self.urcs.pop_front();
+        }
+        self.urcs.push_back(urc);
+    }
+
+    /// Handles something that arrived while no command was running.
+    async fn on_idle_item(&mut self, item: Item) -> Result<(), ModemError> {
+        match item {
+            Item::Urc(u) => self.on_urc(u),
+            Item::Prompt => {
+                warn!("stray '>' prompt while idle: sending ESC");
+                self.write_all(&[ESC]).await?;
+            }
+            Item::Garbage(g) => debug!(len = g.len, preview = %g.preview, "skipped garbage"),
+            other => debug!("stray {:?} while idle", other),
+        }
+        Ok(())
+    }
+
+    /// Processes what is already buffered as idle traffic.
+    async fn drain_buffered(&mut self) -> Result<(), ModemError> {
+        while let Some(item) = self.digester.next(&digest::Context::idle()) {
+            self.on_idle_item(item).await?;
+        }
+        Ok(())
+    }
+
+    /// Everything before writing a command: re-sync if owed, idle traffic, the inter-command gap.
+    pub(crate) async fn prepare(&mut self) -> Result<(), ModemError> {
+        self.usable()?;
+        if self.needs_resync {
+            self.resync().await?;
+        }
+        self.drain_buffered().await?;
+        if !self.config.command_gap.is_zero() {
+            tokio::time::sleep(self.config.command_gap).await;
+        }
+        Ok(())
+    }
+
+    /// One command and its answer. `grace`: once an information line of the command arrived,
+    /// accept a missing final result after this long (Wavecom's `+CPIN:` without `OK`).
+    pub(crate) async fn exchange(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        grace: Option<Duration>,
+    ) -> Result<Response, ModemError> {
+        let mut prompt_recovered = false;
+        loop {
+            self.prepare().await?;
+            self.write_all(&command::line(command)).await?;
+            let deadline = Instant::now() + timeout;
+            let bytes = command.as_bytes();
+            let name = digest::info_name(command);
+            let mut echo_pos = 0;
+            let mut lines = Vec::new();
+            let mut grace_end: Option<Instant> = None;
+            let outcome = loop {
+                let until = grace_end.map_or(deadline, |g| g.min(deadline));
+                match self
+                    .read_item(Some(command), &bytes[echo_pos..], until)
+                    .await?
+                {
+                    Some(Item::Echo { len }) => echo_pos += len,
+                    Some(Item::Info(line)) => {
+                        echo_pos = bytes.len();
+                        if let (Some(g), Some(n)) = (grace, name) {
+                            if crate::at::urc::line_name(&line).eq_ignore_ascii_case(n) {
+                                grace_end = Some(Instant::now() + g);
+                            }
+                        }
+                        lines.push(line);
+                    }
+                    Some(Item::Final(f)) => break Outcome::Done(f),
+                    Some(Item::Prompt) => break Outcome::Prompt,
+                    Some(Item::Urc(u)) => self.on_urc(u),
+                    Some(Item::Garbage(g)) => {
+                        debug!(len = g.len, preview = %g.preview, "skipped garbage")
+                    }
+                    None if grace_end.is_some_and(|g| Instant::now() >= g) => {
+                        debug!(command, "no final result after its answer; taking it as OK");
+                        break Outcome::Done(Final::Ok);
+                    }
+                    None => break Outcome::Timeout,
+                }
+            };
+            match outcome {
+                Outcome::Done(result) => {
+                    trace!(command, %result, "answered");
+                    return Ok(Response { lines, result });
+                }
+                Outcome::Prompt if !prompt_recovered => {
+                    // The modem sat in SMS input mode: our command went into its PDU buffer.
+                    warn!(
+                        command,
+                        "unexpected '>' prompt: aborting with ESC and retrying once"
+                    );
+                    prompt_recovered = true;
+                    self.write_all(&[ESC]).await?;
+                    self.resync().await?;
+                }
+                Outcome::Prompt => {
+                    self.write_all(&[ESC]).await?;
+                    self.needs_resync = true;
+                    return Err(ModemError::Protocol {
+                        command: command.to_string(),
+                        detail: "answered with a '>' prompt".into(),
+                    });
+                }
+                Outcome::Timeout => {
+                    warn!(command, ?timeout, "no answer; aborting and re-syncing");
+                    self.abort_and_resync().await?;
+                    return Err(ModemError::Timeout {
+                        command: command.to_string(),
+                        waited: timeout,
+                    });
+                }
+            }
+        }
+    }
+
+    /// ESC (leaves a prompt, cancels a half-typed line), then [`Engine::resync`].
+    pub(crate) async fn abort_and_resync(&mut self) -> Result<LateAnswer, ModemError> {
+        self.needs_resync = true;
+        self.write_all(&[ESC]).await?;
+        self.resync().await
+    }
+
+    /// `AT` until `OK` (`resync_attempts` tries of `resync_timeout`), then a quiet period in
+    /// which late answers are drained. A late `+CMGS: <mr>` or `+CMS ERROR` is returned.
+    pub(crate) async fn resync(&mut self) -> Result<LateAnswer, ModemError> {
+        let mut late = LateAnswer::default();
+        let attempts = self.config.resync_attempts.max(1);
+        for attempt in 1..=attempts {
+            self.write_all(b"AT\r").await?;
+            let deadline = Instant::now() + self.config.resync_timeout;
+            let mut echo_pos = 0;
+            let ok = loop {
+                match self
+                    .read_item(Some("AT"), &b"AT"[echo_pos..], deadline)
+                    .await?
+                {
+                    Some(Item::Final(Final::Ok)) => break true,
+                    Some(Item::Echo { len }) => echo_pos += len,
+                    Some(other) => self.on_late_item(other, &mut late).await?,
+                    None => break false,
+                }
+            };
+            if ok {
+                let quiet = self.config.resync_quiet;
+                loop {
+                    let until = Instant::now() + quiet;
+                    match self.read_item(Some("AT"), b"", until).await? {
+                        None => break,
+                        Some(Item::Final(Final::Ok)) => {}
+                        Some(other) => self.on_late_item(other, &mut late).await?,
+                    }
+                }
+                self.needs_resync = false;
+                if self.health == Health::Hung {
+                    self.health = Health::Unknown;
+                }
+                debug!(attempt, "re-synced");
+                return Ok(late);
+            }
+            debug!(attempt, "no OK to AT");
+        }
+        self.needs_resync = true;
+        self.health = Health::Hung;
+        Err(ModemError::Hung {
+            attempts,
+            each: self.config.resync_timeout,
+        })
+    }
+
+    async fn on_late_item(&mut self, item: Item, late: &mut LateAnswer) -> Result<(), ModemError> {
+        match item {
+            Item::Info(line) => {
+                if let Ok(mr) = parse::parse_cmgs(&line) {
+                    debug!(mr, "late +CMGS while re-syncing");
+                    late.message_ref = Some(mr);
+                }
+            }
+            Item::Final(f @ (Final::Cms(_) | Final::Cme(_))) => {
+                debug!(%f, "late error while re-syncing");
+                late.error = Some(f);
+            }
+            Item::Final(_) | Item::Echo { .. } => {}
+            Item::Prompt => self.write_all(&[ESC]).await?,
+            Item::Urc(u) => self.on_urc(u),
+            Item::Garbage(g) => debug!(len = g.len, preview = %g.preview, "skipped garbage"),
+        }
+        Ok(())
+    }
+
+    /// Waits up to `d` while idle, handling unsolicited codes; returns early (true) when one
+    /// says the SIM, the SMS functions or the network became ready.
+    pub(crate) async fn wait_for_readiness(&mut self, d: Duration) -> Result<bool, ModemError> {
+        let until = Instant::now() + d;
+        loop {
+            match self.read_item(None, b"", until).await? {
+                None => return Ok(false),
+                Some(Item::Urc(u)) => {
+                    let ready = matches!(
+                        &u,
+                        Urc::SmsReady | Urc::Pin(parse::PinState::Ready) | Urc::ModemReady
+                    ) || matches!(&u, Urc::Registration(r) if r.stat.is_registered());
+                    self.on_urc(u);
+                    if ready {
+                        return Ok(true);
+                    }
+                }
+                Some(other) => self.on_idle_item(other).await?,
+            }
+        }
+    }
+}

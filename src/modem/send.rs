@@ -1,0 +1,169 @@
+//! Sending: `AT+CMGS=<len>`, the prompt, the hex PDU and Ctrl-Z, `+CMGS: <mr>` (TS 27.005
+//! 3.5.1, PDU mode). All parts of one message go back to back; the first failure stops the
+//! rest. Every timeout ends with ESC and a re-sync before anything else is written.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::engine::Engine;
+use super::error::ModemError;
+use super::types::{AmbiguousReason, NotSentReason, PartOutcome};
+use crate::at::command;
+use crate::at::{parse, Final, Item};
+use crate::sms::SubmitPdu;
+
+enum PromptResult {
+    Prompt,
+    Answer(Final),
+    Timeout,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
+    /// Submits the parts of one message in order, back to back. Returns one outcome per part;
+    /// after the first part that is not [`PartOutcome::Sent`], the rest are
+    /// [`PartOutcome::NotAttempted`].
+    pub async fn send_message(&mut self, parts: &[SubmitPdu]) -> Vec<PartOutcome> {
+        let mut outcomes = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let outcome = self.send_part(part).await;
+            let sent = outcome.is_sent();
+            debug!(part = i + 1, of = parts.len(), outcome = %outcome, "part done");
+            outcomes.push(outcome);
+            if !sent {
+                break;
+            }
+        }
+        while outcomes.len() < parts.len() {
+            outcomes.push(PartOutcome::NotAttempted);
+        }
+        outcomes
+    }
+
+    async fn send_part(&mut self, part: &SubmitPdu) -> PartOutcome {
+        if let Err(error) = self.prepare().await {
+            return PartOutcome::Failed { error };
+        }
+        let cmd = command::cmgs(part.tpdu_len);
+        if let Err(error) = self.write_all(&command::line(&cmd)).await {
+            return PartOutcome::Failed { error };
+        }
+        // Phase 1: the prompt.
+        match self.wait_prompt(&cmd).await {
+            Ok(PromptResult::Prompt) => {}
+            Ok(PromptResult::Answer(Final::Ok)) => {
+                return PartOutcome::NotSent {
+                    reason: NotSentReason::NoPrompt,
+                }
+            }
+            Ok(PromptResult::Answer(result)) => {
+                let class = result.class();
+                return PartOutcome::Rejected { result, class };
+            }
+            Ok(PromptResult::Timeout) => {
+                warn!(cmd, timeout = ?self.config.prompt_timeout, "no prompt; aborting");
+                // ESC cancels a prompt that may still come; the PDU was never written.
+                if let Err(e) = self.abort_and_resync().await {
+                    warn!(error = %e, "re-sync after the prompt timeout failed");
+                }
+                return PartOutcome::NotSent {
+                    reason: NotSentReason::PromptTimeout,
+                };
+            }
+            Err(error) => return PartOutcome::Failed { error },
+        }
+        // Phase 2: the PDU. From here on the part may go out.
+        let body = command::pdu_body(&part.hex());
+        if let Err(error) = self.write_all(&body).await {
+            return PartOutcome::Ambiguous {
+                reason: AmbiguousReason::StreamDied(error),
+            };
+        }
+        let deadline = Instant::now() + self.config.cmgs_timeout;
+        let mut echo_pos = 0;
+        let mut message_ref = None;
+        loop {
+            let item = match self
+                .read_item(Some(&cmd), &body[echo_pos..], deadline)
+                .await
+            {
+                Ok(item) => item,
+                Err(error) => {
+                    return PartOutcome::Ambiguous {
+                        reason: AmbiguousReason::StreamDied(error),
+                    }
+                }
+            };
+            match item {
+                Some(Item::Echo { len }) => echo_pos += len,
+                Some(Item::Info(line)) => {
+                    echo_pos = body.len();
+                    match parse::parse_cmgs(&line) {
+                        Ok(mr) => message_ref = Some(mr),
+                        Err(_) => debug!(line, "ignored line after the PDU"),
+                    }
+                }
+                Some(Item::Final(Final::Ok)) => {
+                    info!(mr = ?message_ref, "part sent");
+                    return PartOutcome::Sent { message_ref };
+                }
+                Some(Item::Final(result)) => {
+                    let class = result.class();
+                    return PartOutcome::Rejected { result, class };
+                }
+                Some(Item::Prompt) => debug!("second prompt after the PDU (length mismatch?)"),
+                Some(Item::Urc(u)) => self.on_urc(u),
+                Some(Item::Garbage(g)) => {
+                    debug!(len = g.len, preview = %g.preview, "skipped garbage")
+                }
+                None => break,
+            }
+        }
+        warn!(timeout = ?self.config.cmgs_timeout, "no answer after Ctrl-Z; aborting");
+        match self.abort_and_resync().await {
+            Ok(late) => match (late.message_ref, late.error) {
+                (Some(mr), _) => PartOutcome::Sent {
+                    message_ref: Some(mr),
+                },
+                (None, Some(result)) => {
+                    let class = result.class();
+                    PartOutcome::Rejected { result, class }
+                }
+                (None, None) => PartOutcome::Ambiguous {
+                    reason: AmbiguousReason::NoAnswer(self.config.cmgs_timeout),
+                },
+            },
+            Err(ModemError::Hung { .. }) => PartOutcome::Ambiguous {
+                reason: AmbiguousReason::NoAnswer(self.config.cmgs_timeout),
+            },
+            Err(error) => PartOutcome::Ambiguous {
+                reason: AmbiguousReason::StreamDied(error),
+            },
+        }
+    }
+
+    async fn wait_prompt(&mut self, cmd: &str) -> Result<PromptResult, ModemError> {
+        let deadline = Instant::now() + self.config.prompt_timeout;
+        let bytes = cmd.as_bytes();
+        let mut echo_pos = 0;
+        loop {
+            match self
+                .read_item(Some(cmd), &bytes[echo_pos..], deadline)
+                .await?
+            {
+                Some(Item::Echo { len }) => echo_pos += len,
+                Some(Item::Prompt) => return Ok(PromptResult::Prompt),
+                Some(Item::Final(f)) => return Ok(PromptResult::Answer(f)),
+                Some(Item::Info(line)) => {
+                    echo_pos = bytes.len();
+                    debug!(line, "ignored line before the prompt");
+                }
+                Some(Item::Urc(u)) => self.on_urc(u),
+                Some(Item::Garbage(g)) => {
+                    debug!(len = g.len, preview = %g.preview, "skipped garbage")
+                }
+                None => return Ok(PromptResult::Timeout),
+            }
+        }
+    }
+}
