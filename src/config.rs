@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Where the daemon listens and keeps its state, and the rules' parameters.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub daemon: DaemonConfig,
@@ -155,18 +155,6 @@ impl Default for SchedulerConfig {
             retry_backoff_secs: 2,
             send_timeout_secs: 15,
             reprobe_secs: 10,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            daemon: DaemonConfig::default(),
-            quota: QuotaConfig::default(),
-            message: MessageConfig::default(),
-            scheduler: SchedulerConfig::default(),
-            modems: Vec::new(),
         }
     }
 }

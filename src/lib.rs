@@ -12,6 +12,7 @@
 //! | [`protocol`] | the socket protocol's wire types, defined once for daemon and clients |
 //! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses |
 //! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts |
+//! | [`daemon`] | wiring: socket listener, request handlers, modem actors, signals, systemd notify |
 //! | [`cli`] | the command line, one file per subcommand |
 //!
 //! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the
@@ -20,6 +21,7 @@
 pub mod at;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod modem;
 pub mod protocol;
 pub mod scheduler;

@@ -11,6 +11,7 @@ use crate::config::Config;
 
 pub mod admin;
 pub mod client;
+pub mod daemon;
 pub mod output;
 pub mod pdu;
 pub mod send;
@@ -44,6 +45,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon in the foreground.
+    Daemon,
     /// Encode, decode and measure SMS PDUs (local, no daemon needed).
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
@@ -95,6 +98,7 @@ impl Context {
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
     let result = Context::new(&cli).and_then(|ctx| match cli.command {
+        Command::Daemon => daemon::run(ctx),
         Command::Pdu(cmd) => pdu::run(cmd, ctx.json),
         Command::Send(args) => send::run(&ctx, args),
         Command::Group(cmd) => admin::group(&ctx, cmd),

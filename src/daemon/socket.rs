@@ -1,0 +1,85 @@
+//! The daemon's listening socket: inherited from systemd (`LISTEN_FDS`), or bound at the
+//! configured path with mode 0660. A stale socket file left by a crash is replaced; a live
+//! daemon on the path makes the start fail.
+
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use tokio::net::UnixListener;
+
+/// Why the socket could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("another groupsms daemon is already listening on {0}")]
+    InUse(String),
+    #[error("cannot create the socket {path}: {source}")]
+    Bind {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the socket passed by systemd is unusable: {0}")]
+    Inherited(std::io::Error),
+}
+
+/// The socket systemd passed (socket activation), if any: fd 3 when `LISTEN_PID` is us.
+pub fn inherited() -> Result<Option<UnixListener>, SocketError> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    if !ours || count == 0 {
+        return Ok(None);
+    }
+    // SAFETY: systemd passes listening sockets starting at fd 3 (SD_LISTEN_FDS_START) and we
+    // take ownership of the first one exactly once.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    std_listener
+        .set_nonblocking(true)
+        .map_err(SocketError::Inherited)?;
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_PID");
+    UnixListener::from_std(std_listener)
+        .map(Some)
+        .map_err(SocketError::Inherited)
+}
+
+/// Binds `path` (creating its directory), replacing a stale socket file.
+pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
+    let shown = path.display().to_string();
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|source| SocketError::Bind {
+                path: shown.clone(),
+                source,
+            })?;
+        }
+    }
+    if path.exists() {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(SocketError::InUse(shown)),
+            Err(_) => {
+                tracing::info!(path = %shown, "replacing a stale socket file");
+                std::fs::remove_file(path).map_err(|source| SocketError::Bind {
+                    path: shown.clone(),
+                    source,
+                })?;
+            }
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(|source| SocketError::Bind {
+        path: shown.clone(),
+        source,
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(|source| {
+        SocketError::Bind {
+            path: shown,
+            source,
+        }
+    })?;
+    Ok(listener)
+}
