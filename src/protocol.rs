@@ -120,11 +120,11 @@ pub struct GroupSet {
     pub group: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
     pub header: Option<Option<String>>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
     pub daily_quota: Option<Option<u32>>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
     pub monthly_quota: Option<Option<u32>>,
     /// Modems (IMSI or device path) the group's messages must use.
     #[serde(default)]
@@ -170,7 +170,7 @@ pub struct MemberSet {
     pub valid: Option<bool>,
     #[serde(default)]
     pub sms_enabled: Option<bool>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
     pub uid: Option<Option<u32>>,
 }
 
@@ -476,5 +476,13 @@ mod tests {
         assert_eq!(s.daily_quota, Some(None));
         assert_eq!(s.monthly_quota, Some(Some(40)));
         assert_eq!(s.header, None);
+    }
+
+    #[test]
+    fn absent_optional_fields_stay_absent_after_a_round_trip() {
+        // Found by the request_parse fuzz target: an absent field must not come back as null.
+        let line = parse_request(br#"{"id":1,"op":"group_set","args":{"group":"g"}}"#).unwrap();
+        let again = parse_request(serde_json::to_string(&line).unwrap().as_bytes()).unwrap();
+        assert_eq!(again, line);
     }
 }
