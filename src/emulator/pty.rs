@@ -3,9 +3,8 @@
 //! The emulator keeps no slave descriptor open: while no client has the port open, reading the
 //! master fails with `EIO`. That is how the emulator knows nobody listens: it drops what it
 //! would write then (a real stick's output is lost while the port is closed, and a stale `RDY`
-//! must not greet the next client), discards what the last client left unread, and waits for
-//! the next client. Epoll reports the hang-up once (edge-triggered); a slow poll covers the
-//! case where a new client opens the port without writing.
+//! must not greet the next client), discards what the last client left unread, and looks for
+//! the next client every 50 ms.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -23,9 +22,12 @@ const HANGUP_POLL: Duration = Duration::from_millis(50);
 const WRITE_PATIENCE: Duration = Duration::from_secs(2);
 
 pub(crate) struct Pty {
-    master: AsyncFd<OwnedFd>,
+    /// `Some` while a client has the port open (registered with the reactor); `None` while
+    /// nobody does. Tokio keeps a hang-up as a final "read closed" state, so the descriptor
+    /// is registered afresh for every client instead of once.
+    active: Option<AsyncFd<OwnedFd>>,
+    idle: Option<OwnedFd>,
     slave: PathBuf,
-    client: bool,
 }
 
 impl Pty {
@@ -56,13 +58,10 @@ impl Pty {
             FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
         )?;
         fcntl(master.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
-        // SAFETY: `master` is an open descriptor owned by the AsyncFd for its whole life.
-        let master = unsafe { AsyncFd::register(master) }
-            .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(Pty {
-            master,
+            active: None,
+            idle: Some(master),
             slave,
-            client: false,
         })
     }
 
@@ -71,48 +70,72 @@ impl Pty {
         &self.slave
     }
 
+    fn raw(&self) -> i32 {
+        match (&self.active, &self.idle) {
+            (Some(a), _) => a.get_ref().as_raw_fd(),
+            (None, Some(fd)) => fd.as_raw_fd(),
+            (None, None) => -1,
+        }
+    }
+
     /// True when a client has the slave open (the master reports no hang-up).
     pub(crate) fn client_attached(&self) -> bool {
         let mut pfd = libc::pollfd {
-            fd: self.master.get_ref().as_raw_fd(),
+            fd: self.raw(),
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one valid pollfd, zero timeout.
+        // SAFETY: one pollfd, zero timeout.
         let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-        n >= 0 && pfd.revents & libc::POLLHUP == 0
+        n >= 0 && pfd.revents & (libc::POLLHUP | libc::POLLNVAL) == 0
     }
 
-    /// Reads what the client wrote; waits (without spinning) while no client is there.
+    /// Reads what the client wrote; waits while no client is there (looking every 50 ms).
     /// Cancel-safe: bytes are only taken from the kernel inside the returning step.
     pub(crate) async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let mut guard = self.master.readable().await?;
-            let res = guard.try_io(|fd| {
-                nix::unistd::read(fd.get_ref().as_raw_fd(), buf).map_err(io::Error::from)
-            });
-            match res {
-                Ok(Ok(n)) if n > 0 => {
-                    self.client = true;
-                    return Ok(n);
+            let Some(afd) = &self.active else {
+                if self.client_attached() {
+                    let fd = self.idle.take().expect("idle descriptor");
+                    // SAFETY: `fd` is an open descriptor owned by the AsyncFd for its life.
+                    let afd = unsafe { AsyncFd::register(fd) }
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                    self.active = Some(afd);
+                } else {
+                    tokio::time::sleep(HANGUP_POLL).await;
                 }
-                Ok(Ok(_)) => guard.clear_ready(),
-                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
-                    guard.clear_ready();
-                    drop(guard);
-                    if self.client {
-                        self.client = false;
-                        // Drop what the departed client left unread.
-                        let _ = termios::tcflush(self.master.get_ref().as_fd(), termios::FlushArg::TCOFLUSH);
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(HANGUP_POLL) => {}
-                        r = self.master.readable() => { r?.retain_ready(); }
-                    }
+                continue;
+            };
+            // The hang-up does not always wake a reader: look at the port now and then.
+            if let Ok(guard) = tokio::time::timeout(HANGUP_POLL, afd.readable()).await {
+                let mut guard = guard?;
+                let res = guard.try_io(|fd| {
+                    nix::unistd::read(fd.get_ref().as_raw_fd(), buf).map_err(io::Error::from)
+                });
+                match res {
+                    Ok(Ok(n)) if n > 0 => return Ok(n),
+                    // The client closed the port: EIO (Linux), or end of file elsewhere.
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {}
+                    Ok(Err(e)) => return Err(e),
+                    Err(_would_block) => continue,
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+            } else if self.client_attached() {
+                continue;
             }
+            let fd = self.active.take().expect("active descriptor").into_inner();
+            // Drop what the departed client left unread: it sits in the slave's input queue,
+            // which only a flush on the slave side empties.
+            if let Ok(s) = nix::fcntl::open(
+                &self.slave,
+                OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            ) {
+                // SAFETY: open returned a new descriptor that nothing else owns.
+                let s = unsafe { OwnedFd::from_raw_fd(s) };
+                let _ = termios::tcflush(s.as_fd(), termios::FlushArg::TCIFLUSH);
+            }
+            self.idle = Some(fd);
         }
     }
 
@@ -123,13 +146,19 @@ impl Pty {
         }
         let deadline = tokio::time::Instant::now() + WRITE_PATIENCE;
         while !data.is_empty() {
-            let Ok(guard) = tokio::time::timeout_at(deadline, self.master.writable()).await else {
+            let Some(afd) = &self.active else {
+                // Attached but not yet noticed by `read`: write directly, without waiting.
+                let fd = self.idle.as_ref().expect("idle descriptor");
+                return match nix::unistd::write(fd, data) {
+                    Ok(_) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EIO) => Ok(()),
+                    Err(e) => Err(e.into()),
+                };
+            };
+            let Ok(guard) = tokio::time::timeout_at(deadline, afd.writable()).await else {
                 return Ok(());
             };
             let mut guard = guard?;
-            match guard.try_io(|fd| {
-                nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)
-            }) {
+            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)) {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Ok(()),
                 Ok(Err(e)) => return Err(e),
