@@ -35,7 +35,8 @@ pub enum Effect {
     Busy(Duration),
     /// The modem is rebooting: call [`Machine::boot_done`] after this long.
     Boot(Duration),
-    /// The USB device goes away: close the PTY, remove the symlink.
+    /// The USB device goes away: close the PTY and remove the symlink (after a short grace so
+    /// the host can read what was just written).
     Unplug,
     /// Registration was lost: call `set_registration(true)` after this long.
     RegainAfter(Duration),
@@ -1439,6 +1440,11 @@ impl Machine {
                     }
                 }
                 if knobs.unplug_after_sends == Some(n) {
+                    // Powered off from here on; the caller pulls the PTY shortly after, so the
+                    // host still reads this answer (a tty hang-up discards unread input).
+                    self.state = State::Booting;
+                    self.input.clear();
+                    self.urcs.clear();
                     self.fx.push(Effect::Unplug);
                     return;
                 }

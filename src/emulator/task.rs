@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -12,6 +13,10 @@ use super::log::{ConcatInfo, LogRecord, LogWriter};
 use super::machine::{Effect, IncomingRoute, Machine, ReportRoute};
 use super::pty::{self, Pty};
 use super::{EmulatorError, ModemSummary};
+
+/// Time between an answer and the unplug that follows it (`unplug_after_sends`), so the host
+/// reads the answer before its descriptor fails.
+const UNPLUG_GRACE: Duration = Duration::from_millis(100);
 
 pub(crate) enum Control {
     Unplug(oneshot::Sender<()>),
@@ -45,6 +50,7 @@ pub(crate) struct ModemTask {
     replug_at: Option<Instant>,
     regain_at: Option<Instant>,
     noise_at: Option<Instant>,
+    unplug_at: Option<Instant>,
     unplugs: u32,
     replugs: u32,
 }
@@ -91,6 +97,7 @@ impl ModemTask {
             replug_at: None,
             regain_at: None,
             noise_at: None,
+            unplug_at: None,
             unplugs: 0,
             replugs: 0,
         }
@@ -143,6 +150,10 @@ impl ModemTask {
                     self.regain_at = None;
                     let fx = self.machine.set_registration(true);
                     self.apply(fx).await;
+                }
+                _ = sleep_opt(self.unplug_at) => {
+                    self.unplug_at = None;
+                    self.unplug();
                 }
                 _ = sleep_opt(self.noise_at) => {
                     self.noise_at = None;
@@ -204,7 +215,7 @@ impl ModemTask {
                 Effect::Busy(d) => self.busy_until = Some(Instant::now() + d),
                 Effect::Boot(d) => self.boot_until = Some(Instant::now() + d),
                 Effect::RegainAfter(d) => self.regain_at = Some(Instant::now() + d),
-                Effect::Unplug => self.unplug(),
+                Effect::Unplug => self.unplug_at = Some(Instant::now() + UNPLUG_GRACE),
             }
         }
     }
@@ -215,6 +226,7 @@ impl ModemTask {
         }
         pty::unlink(&self.link);
         self.pty = None;
+        self.unplug_at = None;
         self.unplugs += 1;
         self.busy_until = None;
         self.boot_until = None;
