@@ -14,6 +14,7 @@
 //! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts |
 //! | [`daemon`] | wiring: socket listener, request handlers, modem actors, signals, systemd notify |
 //! | [`cli`] | the command line, one file per subcommand |
+//! | [`emulator`] | virtual GSM modems on pseudo-terminals (demo, end-to-end tests, no hardware) |
 //!
 //! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the
 //! GSM alphabet table of `sms`).
@@ -22,6 +23,7 @@ pub mod at;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod emulator;
 pub mod modem;
 pub mod protocol;
 pub mod scheduler;

@@ -1,0 +1,216 @@
+//! What an emulated modem is and how it misbehaves: the profile plus the knobs, per modem.
+//! Every random choice is drawn from a generator seeded from [`EmulatorConfig::seed`] and the
+//! modem's index, so the same seed and the same commands give the same run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::profile::Profile;
+
+/// Unsolicited noise lines (`^RSSI`, `^MODE`, `^BOOT`) at random moments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Noise {
+    /// What the profile does: Huawei reports `^RSSI`/`^MODE`/`^BOOT` about every 10 s until the
+    /// host sends `AT^CURC=0`; the other profiles stay quiet.
+    ProfileDefault,
+    /// No periodic noise.
+    Off,
+    /// A noise line about every this long (0.5x to 1.5x, drawn per line), whatever `^CURC` says
+    /// (firmware that does not obey it).
+    Every(Duration),
+}
+
+/// The misbehaviour of one modem. `Default` is a healthy, fast, quiet modem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knobs {
+    /// Time between Ctrl-Z and the `+CMGS`/`+CMS ERROR` answer.
+    pub send_latency: Duration,
+    /// Extra random latency, uniform in `0..=send_jitter`.
+    pub send_jitter: Duration,
+    /// Probability (0..=1) that an otherwise good send fails with one of `error_codes`.
+    pub error_rate: f64,
+    /// `+CMS ERROR` codes drawn (uniformly) for random failures.
+    pub error_codes: Vec<u16>,
+    /// After this many accepted parts the modem stops answering anything (until reboot/replug).
+    pub hang_after_sends: Option<u32>,
+    /// The n-th accepted part (1-based) is accepted and logged, and then the modem never
+    /// answers again: the host cannot know whether the part went out.
+    pub die_after_ctrl_z: Option<u32>,
+    /// After this many accepted parts the PTY goes away (symlink removed, client sees EIO).
+    pub unplug_after_sends: Option<u32>,
+    /// A modem that went away comes back after this long at the same path with a new PTY.
+    /// `None`: only [`super::EmulatorHandle::replug`] brings it back.
+    pub replug_after: Option<Duration>,
+    /// After this many accepted parts the modem loses network registration...
+    pub reg_loss_after_sends: Option<u32>,
+    /// ... for this long (`None`: until [`super::EmulatorHandle::regain_registration`]).
+    pub reg_loss_for: Option<Duration>,
+    /// Periodic noise.
+    pub noise: Noise,
+    /// Probability (0..=1) that a noise line comes between a command (or a PDU) and its answer.
+    pub noise_in_answers: f64,
+    /// The SIM asks for this PIN at power-on (`+CPIN: SIM PIN`).
+    pub pin: Option<String>,
+    /// The PUK that unblocks the SIM after three wrong PINs.
+    pub puk: String,
+    /// Per-SIM cap: once this many parts were accepted (ever, reboots included), every further
+    /// send fails with `cap_error`, the way a carrier's block does.
+    pub cap: Option<u32>,
+    /// The `+CMS ERROR` of a send past the cap. Default 38 ("network out of order"), what Gammu
+    /// users report when the operator stops taking a SIM's messages (field notes, gammu#64/#537).
+    pub cap_error: u16,
+    /// After this many accepted parts the modem reboots by itself (answer first, then reset).
+    pub reboot_after_sends: Option<u32>,
+    /// How long a reboot keeps the modem silent before its boot URCs.
+    pub boot_time: Duration,
+    /// Signal quality reported by `+CSQ` and `^RSSI` (0..=31).
+    pub rssi: u8,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            send_latency: Duration::ZERO,
+            send_jitter: Duration::ZERO,
+            error_rate: 0.0,
+            error_codes: vec![38, 500],
+            hang_after_sends: None,
+            die_after_ctrl_z: None,
+            unplug_after_sends: None,
+            replug_after: None,
+            reg_loss_after_sends: None,
+            reg_loss_for: None,
+            noise: Noise::ProfileDefault,
+            noise_in_answers: 0.0,
+            pin: None,
+            puk: "12345678".to_string(),
+            cap: None,
+            cap_error: 38,
+            reboot_after_sends: None,
+            boot_time: Duration::from_millis(200),
+            rssi: 20,
+        }
+    }
+}
+
+/// One modem: its family and its knobs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModemConfig {
+    pub profile: Profile,
+    pub knobs: Knobs,
+}
+
+/// The whole emulator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmulatorConfig {
+    /// Where the stable symlinks `modem0 .. modem{N-1}` are made (created if missing).
+    pub dir: PathBuf,
+    /// JSON-lines log of every accepted part.
+    pub log: Option<PathBuf>,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// One entry per modem.
+    pub modems: Vec<ModemConfig>,
+}
+
+impl EmulatorConfig {
+    /// `count` healthy generic modems in `dir`, seed 0, no log.
+    pub fn new(dir: impl Into<PathBuf>, count: usize) -> Self {
+        EmulatorConfig {
+            dir: dir.into(),
+            log: None,
+            seed: 0,
+            modems: vec![ModemConfig::default(); count],
+        }
+    }
+
+    /// Sets the log file.
+    pub fn log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.log = Some(path.into());
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Changes every modem.
+    pub fn all(mut self, f: impl Fn(&mut ModemConfig)) -> Self {
+        self.modems.iter_mut().for_each(f);
+        self
+    }
+
+    /// Changes modem `index` (ignored when out of range; [`super::Emulator::start`] checks
+    /// nothing more about it).
+    pub fn modem(mut self, index: usize, f: impl FnOnce(&mut ModemConfig)) -> Self {
+        if let Some(m) = self.modems.get_mut(index) {
+            f(m);
+        }
+        self
+    }
+}
+
+/// Parses `250ms`, `2s`, `1.5s`, `3m`, `1h` or a bare `0`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?}: give a unit (ms, s, m, h), e.g. 250ms or 2s"))?;
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?}: not a number before the unit"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
+        return Err(format!("{text:?}: out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A 64-bit mixer (SplitMix64 finaliser) used to derive per-modem seeds from the emulator seed.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5").unwrap_err().contains("unit"));
+        assert!(parse_duration("5parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn builder_targets_one_modem() {
+        let cfg = EmulatorConfig::new("/tmp/x", 3)
+            .seed(7)
+            .all(|m| m.knobs.rssi = 10)
+            .modem(1, |m| m.knobs.cap = Some(5));
+        assert_eq!(cfg.modems[1].knobs.cap, Some(5));
+        assert_eq!(cfg.modems[0].knobs.cap, None);
+        assert!(cfg.modems.iter().all(|m| m.knobs.rssi == 10));
+        assert_ne!(mix(1), mix(2));
+    }
+}
