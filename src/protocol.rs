@@ -120,11 +120,23 @@ pub struct GroupSet {
     pub group: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub header: Option<Option<String>>,
-    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub daily_quota: Option<Option<u32>>,
-    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub monthly_quota: Option<Option<u32>>,
     /// Modems (IMSI or device path) the group's messages must use.
     #[serde(default)]
@@ -170,7 +182,11 @@ pub struct MemberSet {
     pub valid: Option<bool>,
     #[serde(default)]
     pub sms_enabled: Option<bool>,
-    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uid: Option<Option<u32>>,
 }
 

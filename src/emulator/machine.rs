@@ -291,7 +291,11 @@ impl Machine {
             cfun: 1,
             cpms: [Mem::Sm; 3],
             sregs: [0; 13],
-            sim: if pin.is_some() { Sim::NeedPin } else { Sim::Ready },
+            sim: if pin.is_some() {
+                Sim::NeedPin
+            } else {
+                Sim::Ready
+            },
             pin,
             pin_left: 3,
             puk_left: 10,
@@ -507,7 +511,8 @@ impl Machine {
                 routes.push(IncomingRoute::Direct);
                 continue;
             }
-            let slot = store(self.mem_mut(mem), 0, pdu).ok_or(InboundError::MemoryFull(mem.name()))?;
+            let slot =
+                store(self.mem_mut(mem), 0, pdu).ok_or(InboundError::MemoryFull(mem.name()))?;
             let index = slot + self.profile.first_index();
             if self.cnmi[1] == 1 && self.cnmi[0] > 0 {
                 self.urcs.push(format!("+CMTI: \"{}\",{index}", mem.name()));
@@ -629,8 +634,7 @@ impl Machine {
     fn prompt_byte(&mut self, b: u8) {
         match b {
             0x1A => {
-                let State::Prompt { len, hex } =
-                    std::mem::replace(&mut self.state, State::Command)
+                let State::Prompt { len, hex } = std::mem::replace(&mut self.state, State::Command)
                 else {
                     return;
                 };
@@ -1252,7 +1256,12 @@ impl Machine {
         for (i, slot) in self.mem_mut(mem).iter_mut().enumerate() {
             if let Some(s) = slot {
                 if stat == 4 || s.stat == stat {
-                    lines.push(format!("+CMGL: {},{},,{}", i + base, s.stat, s.pdu.tpdu_len));
+                    lines.push(format!(
+                        "+CMGL: {},{},,{}",
+                        i + base,
+                        s.stat,
+                        s.pdu.tpdu_len
+                    ));
                     lines.push(sms::hex::encode(&s.pdu.bytes));
                     if s.stat == 0 {
                         s.stat = 1;

@@ -1,0 +1,460 @@
+//! End to end, as a user runs it: the real `groupsms` binary as daemon and CLI, a real SQLite
+//! file, the real Unix socket, and emulated modems on real PTYs (in this test process, so the
+//! test can pull a stick out). What the phones received is read from the emulator's log.
+
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use groupsms::cli::client::Client;
+use groupsms::emulator::log::Phones;
+use groupsms::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use groupsms::protocol::{BroadcastRef, Request};
+use serde_json::Value;
+
+/// One test's world: emulator, config, daemon process.
+struct World {
+    dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    emulator: Option<EmulatorHandle>,
+    daemon: Option<Child>,
+    notify: UnixDatagram,
+}
+
+impl World {
+    /// Starts `cfg`'s modems and a daemon configured with `extra` TOML.
+    fn start(
+        modems: usize,
+        tune: impl FnOnce(EmulatorConfig) -> EmulatorConfig,
+        extra: &str,
+    ) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cfg = tune(
+            EmulatorConfig::new(dir.path().join("dev"), modems)
+                .log(dir.path().join("sms.jsonl"))
+                .seed(7),
+        );
+        let emulator = {
+            let _guard = rt.enter();
+            Emulator::start(cfg).expect("emulator starts")
+        };
+        let words = dir.path().join("words.txt");
+        std::fs::write(&words, "# sensitive words\n赌博\nforbidden\n").unwrap();
+        let config = format!(
+            "[daemon]\nsocket = \"{d}/groupsms.sock\"\ndatabase = \"{d}/groupsms.db\"\n\
+             [message]\nsensitive_words = [\"{w}\"]\n\
+             [scheduler]\nretry_backoff_secs = 0\nreprobe_secs = 1\nsend_timeout_secs = 3\n\
+             [[modem]]\ndevice = \"{d}/dev/modem*\"\n{extra}",
+            d = dir.path().display(),
+            w = words.display(),
+        );
+        std::fs::write(dir.path().join("groupsms.toml"), config).unwrap();
+        let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
+        let mut w = World {
+            dir,
+            rt,
+            emulator: Some(emulator),
+            daemon: None,
+            notify,
+        };
+        w.start_daemon();
+        w
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("groupsms.toml")
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("groupsms.sock")
+    }
+
+    /// Starts the daemon and waits for its READY=1 (sd_notify), not for a guessed time.
+    fn start_daemon(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_groupsms"))
+            .args(["--config", self.config().to_str().unwrap(), "daemon"])
+            .env("NOTIFY_SOCKET", self.dir.path().join("notify"))
+            .env("GROUPSMS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.daemon = Some(child);
+        self.notify
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        loop {
+            let n = self.notify.recv(&mut buf).unwrap_or_else(|e| {
+                panic!("no READY=1 from the daemon: {e}\n{}", self.daemon_log())
+            });
+            if buf[..n].starts_with(b"READY=1") {
+                return;
+            }
+        }
+    }
+
+    fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Runs the CLI.
+    fn cli(&self, args: &[&str]) -> Output {
+        let config = self.config();
+        let mut full = vec!["--config", config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        Command::new(env!("CARGO_BIN_EXE_groupsms"))
+            .args(&full)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI and insists it succeeds.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "groupsms {args:?} failed: {}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.daemon_log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `send --json`, returning the broadcast id.
+    fn send(&self, group: &str, as_member: &str, text: &str) -> i64 {
+        let out = self.ok(&["--json", "send", "--group", group, "--as", as_member, text]);
+        serde_json::from_str::<Value>(&out).unwrap()["broadcast"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Follows a broadcast over the socket until it is finished (or until `until` says stop).
+    fn follow(&self, id: i64, mut until: impl FnMut(&Value) -> bool) -> Value {
+        let mut c = Client::connect(&self.socket()).unwrap_or_else(|e| panic!("{}", e.message));
+        let sub = c
+            .send(Request::Subscribe(BroadcastRef { broadcast: id }))
+            .unwrap_or_else(|e| panic!("{}", e.message));
+        loop {
+            let r = c.read().unwrap_or_else(|e| panic!("{}", e.message));
+            if r.id != sub {
+                continue;
+            }
+            if let Some(ev) = r.event {
+                if until(&ev["totals"]) {
+                    return ev["totals"].clone();
+                }
+                continue;
+            }
+            return r
+                .result
+                .unwrap_or_else(|| panic!("subscribe failed: {:?}", r.error));
+        }
+    }
+
+    fn phones(&self) -> Phones {
+        Phones::from_log(&self.dir.path().join("sms.jsonl")).unwrap()
+    }
+
+    fn emulator(&self) -> &EmulatorHandle {
+        self.emulator.as_ref().unwrap()
+    }
+
+    fn kill_daemon(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+    }
+
+    fn stop_daemon(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+            let status = child.wait().unwrap();
+            assert!(
+                status.success(),
+                "daemon exit {status}\n{}",
+                self.daemon_log()
+            );
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.kill_daemon();
+        if let Some(emu) = self.emulator.take() {
+            self.rt.block_on(emu.shutdown());
+        }
+    }
+}
+
+/// Group `ops` (运维组): super-admin alice, plain members m1..=m{n}.
+fn ops_group(w: &World, n: usize) -> Vec<String> {
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    w.ok(&[
+        "member",
+        "add",
+        "alice",
+        "--name",
+        "Alice",
+        "--phone",
+        "+8613800138000",
+    ]);
+    w.ok(&["member", "join", "alice", "ops", "--role", "super_admin"]);
+    let mut csv = String::from("handle,name,phone,group,role\n");
+    let mut numbers = vec!["+8613800138000".to_string()];
+    for i in 1..=n {
+        csv.push_str(&format!("m{i},成员{i},139{i:08},ops,member\n"));
+        numbers.push(format!("+86139{i:08}"));
+    }
+    let file = w.dir.path().join("members.csv");
+    std::fs::File::create(&file)
+        .unwrap()
+        .write_all(csv.as_bytes())
+        .unwrap();
+    w.ok(&["member", "import", file.to_str().unwrap()]);
+    numbers
+}
+
+#[test]
+fn a_broadcast_reaches_exactly_the_right_phones_and_the_rules_hold() {
+    let mut w = World::start(4, |c| c, "");
+    // The session from the README, spelled as users type it.
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    w.ok(&[
+        "member",
+        "add",
+        "alice",
+        "--name",
+        "Alice",
+        "--phone",
+        "+8613800138000",
+    ]);
+    w.ok(&["member", "join", "alice", "ops", "--role", "super_admin"]);
+    for (h, phone) in [
+        ("m1", "13900000001"),
+        ("m2", "13900000002"),
+        ("m3", "13900000003"),
+        ("m4", "13900000004"),
+        ("m5", "139 0000 0005"),
+    ] {
+        w.ok(&[
+            "member",
+            "add",
+            h,
+            "--name",
+            &format!("成员{}", &h[1..]),
+            "--phone",
+            phone,
+        ]);
+        w.ok(&["member", "join", h, "ops"]);
+    }
+    // m6's number is m4's, written differently: one SMS only.
+    w.ok(&[
+        "member",
+        "add",
+        "m6",
+        "--name",
+        "成员6",
+        "--phone",
+        "+86 139-0000-0004",
+    ]);
+    w.ok(&["member", "join", "m6", "ops"]);
+    w.ok(&["member", "opt-out", "m1", "ops"]);
+    w.ok(&["member", "set", "m2", "--valid", "false"]);
+    w.ok(&["member", "set", "m3", "--sms-enabled", "false"]);
+
+    let out = w.ok(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait",
+        "明天上午九点开会",
+    ]);
+    assert!(out.contains("3 recipients"), "{out}");
+    assert!(out.contains("3 sent, 0 failed"), "{out}");
+    let phones = w.phones();
+    let want = "【运维组】明天上午九点开会";
+    for number in ["+8613800138000", "+8613900000004", "+8613900000005"] {
+        assert_eq!(phones.phone(number).texts(), vec![want], "{number}");
+    }
+    for number in ["+8613900000001", "+8613900000002", "+8613900000003"] {
+        assert!(
+            phones.phone(number).messages.is_empty(),
+            "{number} must get nothing"
+        );
+    }
+    let show: Value = serde_json::from_str(&w.ok(&["--json", "broadcast", "show", "1"])).unwrap();
+    assert_eq!(show["dropped"]["opted_out"], 1);
+    assert_eq!(show["dropped"]["invalid"], 1);
+    assert_eq!(show["dropped"]["sms_disabled"], 1);
+    assert_eq!(show["dropped"]["duplicate"], 1);
+    assert!(show["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["state"] == "sent" && d["refs"].as_array().unwrap().len() == 1));
+
+    // A non-admin is refused, with a sentence and the refusal exit status.
+    let refused = w.cli(&["send", "--group", "ops", "--as", "m4", "hello"]);
+    assert_eq!(refused.status.code(), Some(77));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only its super-admins may"));
+    // A sensitive word is refused and named.
+    let refused = w.cli(&["send", "--group", "ops", "--as", "alice", "别去赌博"]);
+    assert_eq!(refused.status.code(), Some(77));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("赌博"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // Quota: 3 a day. Two more pass, the fourth is refused and says when it resets.
+    w.send("ops", "alice", "第二条");
+    w.send("ops", "alice", "第三条");
+    let refused = w.cli(&["send", "--group", "ops", "--as", "alice", "第四条"]);
+    assert_eq!(refused.status.code(), Some(77));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(msg.contains("daily") && msg.contains("resets"), "{msg}");
+    // An unknown group is bad input, and a stopped daemon is "daemon down".
+    assert_eq!(
+        w.cli(&["send", "--group", "nope", "--as", "alice", "x"])
+            .status
+            .code(),
+        Some(65)
+    );
+    w.stop_daemon();
+    let down = w.cli(&["status"]);
+    assert_eq!(down.status.code(), Some(69));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("daemon not running at"));
+}
+
+#[test]
+fn an_unplugged_modem_loses_nothing() {
+    // Modem 0 is pulled out after its 3rd part and comes back 1 s later.
+    let w = World::start(
+        3,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(30))
+                .modem(0, |m| {
+                    m.knobs.unplug_after_sends = Some(3);
+                    m.knobs.replug_after = Some(Duration::from_secs(1));
+                })
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 29);
+    let id = w.send("ops", "alice", "停电通知：今晚十点到十二点");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(totals["sent"], 30, "{totals}");
+    assert_eq!(totals["failed"], 0);
+    let phones = w.phones();
+    for n in &numbers {
+        let phone = phones.phone(n);
+        let got = phone.texts();
+        assert!(!got.is_empty(), "{n} got nothing");
+        assert!(got
+            .iter()
+            .all(|t| *t == "【运维组】停电通知：今晚十点到十二点"));
+    }
+    assert!(
+        w.emulator().summary().modems[0].unplugs >= 1,
+        "the knob must have fired"
+    );
+}
+
+#[test]
+fn a_modem_failing_half_the_time_costs_only_retries() {
+    let w = World::start(
+        4,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(20))
+                .modem(0, |m| {
+                    m.knobs.error_rate = 0.5;
+                    m.knobs.error_codes = vec![500];
+                })
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 39);
+    let id = w.send("ops", "alice", "请各位检查邮箱");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(40), Some(0)),
+        "{totals}"
+    );
+    let phones = w.phones();
+    for n in &numbers {
+        assert_eq!(phones.phone(n).texts().len(), 1, "{n}: exactly one message");
+    }
+    let show: Value =
+        serde_json::from_str(&w.ok(&["--json", "broadcast", "show", &id.to_string()])).unwrap();
+    let retried = show["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["attempts"].as_u64() > Some(1))
+        .count();
+    let summary = w.emulator().summary();
+    let errors: u32 = summary.modems[0].stats.failed.values().sum();
+    assert!(errors > 0, "modem 0 must have failed some sends");
+    // Each error costs one retry elsewhere, nothing more.
+    assert_eq!(retried as u32, errors, "{summary}");
+}
+
+#[test]
+fn kill_9_mid_broadcast_then_restart_completes_with_nothing_lost() {
+    let mut w = World::start(
+        2,
+        |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(150)),
+        "",
+    );
+    let numbers = ops_group(&w, 19);
+    let id = w.send("ops", "alice", "系统升级，请保存工作");
+    // Wait (on the progress stream) until a few are out, then kill -9.
+    w.follow(id, |t| t["sent"].as_u64() >= Some(5));
+    w.kill_daemon();
+    w.start_daemon();
+    let totals = w.follow(id, |_| false);
+    assert_eq!(totals["sent"], 20, "{totals}");
+    let phones = w.phones();
+    let mut duplicates = 0;
+    for n in &numbers {
+        let got = phones.phone(n).texts().len();
+        assert!(got >= 1, "{n} lost");
+        duplicates += got - 1;
+    }
+    // At most the parts in flight (one per modem) can have been sent twice.
+    assert!(duplicates <= 2, "{duplicates} duplicates");
+    let show: Value =
+        serde_json::from_str(&w.ok(&["--json", "broadcast", "show", &id.to_string()])).unwrap();
+    let flagged = show["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["possible_duplicate"] == true)
+        .count();
+    assert!(
+        flagged >= duplicates,
+        "every duplicate is reported as possible ({flagged} flagged)"
+    );
+}
