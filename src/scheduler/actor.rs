@@ -420,8 +420,16 @@ async fn apply(
                 Decision::Sent { refs } => s.mark_sent(delivery, &refs, now).map(drop),
                 Decision::Failed { reason } => s.mark_failed(delivery, &reason, now).map(drop),
                 Decision::Retry {
-                    error, not_before, ..
-                } => s.requeue(delivery, &error, not_before, now).map(drop),
+                    error,
+                    not_before,
+                    possible_duplicate,
+                    ..
+                } => {
+                    if possible_duplicate {
+                        s.flag_possible_duplicate(delivery)?;
+                    }
+                    s.requeue(delivery, &error, not_before, now).map(drop)
+                }
                 Decision::Uncertain { reason } => {
                     s.mark_uncertain(delivery, &reason, now).map(drop)
                 }

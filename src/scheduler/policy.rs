@@ -47,11 +47,13 @@ pub enum Decision {
     Failed {
         reason: String,
     },
-    /// Queue again, not before `not_before`; `avoid_modem`: prefer another modem.
+    /// Queue again, not before `not_before`; `avoid_modem`: prefer another modem;
+    /// `possible_duplicate`: some of it may already have reached the phone.
     Retry {
         error: String,
         not_before: DateTime<Utc>,
         avoid_modem: bool,
+        possible_duplicate: bool,
     },
     Uncertain {
         reason: String,
@@ -75,6 +77,7 @@ pub fn decide(
     policy: &RetryPolicy,
     now: DateTime<Utc>,
 ) -> Decision {
+    let partial = result.parts_sent() > 0;
     let backoff = |n: u32| {
         let factor = 1i32 << n.saturating_sub(1).min(8);
         (policy.backoff * factor).min(Duration::minutes(5))
@@ -89,6 +92,7 @@ pub fn decide(
             error,
             not_before: now + backoff(attempt),
             avoid_modem: true,
+            possible_duplicate: partial,
         },
         // Neither the SIM's nor a hung port's fault lies with the recipient: retry at once on
         // another modem. The attempt still counts, so a job cannot bounce forever.
@@ -99,6 +103,7 @@ pub fn decide(
                 error,
                 not_before: now,
                 avoid_modem: true,
+                possible_duplicate: partial,
             }
         }
         TryResult::Sim { error, .. } | TryResult::NotSent { error, .. } => Decision::Failed {
@@ -109,6 +114,7 @@ pub fn decide(
                 error: format!("{error}; sent again, the recipient may get it twice"),
                 not_before: now,
                 avoid_modem: true,
+                possible_duplicate: true,
             },
             InFlightPolicy::Uncertain => Decision::Uncertain { reason: error },
         },
@@ -143,7 +149,8 @@ mod tests {
             Decision::Retry {
                 error: "+CMS ERROR: 38".into(),
                 not_before: now() + Duration::seconds(2),
-                avoid_modem: true
+                avoid_modem: true,
+                possible_duplicate: false,
             }
         );
         let Decision::Retry { not_before, .. } = decide(r(), 2, &p, now()) else {
@@ -185,7 +192,22 @@ mod tests {
         };
         assert!(matches!(
             decide(r(), 1, &policy(InFlightPolicy::Resend), now()),
-            Decision::Retry { .. }
+            Decision::Retry {
+                possible_duplicate: true,
+                ..
+            }
+        ));
+        // A transient error after the first part went out: resending repeats that part.
+        let partial = TryResult::Transient {
+            error: "+CMS ERROR: 42".into(),
+            parts_sent: 1,
+        };
+        assert!(matches!(
+            decide(partial, 1, &policy(InFlightPolicy::Resend), now()),
+            Decision::Retry {
+                possible_duplicate: true,
+                ..
+            }
         ));
         assert_eq!(
             decide(r(), 1, &policy(InFlightPolicy::Uncertain), now()),

@@ -217,6 +217,19 @@ impl Tx<'_> {
         })
     }
 
+    /// Marks a delivery as possibly received twice (a resend after an ambiguous or partial
+    /// try), so `broadcast show` reports it.
+    pub fn flag_possible_duplicate(&self, id: DeliveryId) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("UPDATE deliveries SET possible_duplicate = 1 WHERE id = ?")?
+            .execute(params![id])?;
+        if n == 0 {
+            return Err(StoreError::UnknownDelivery(id.0));
+        }
+        Ok(())
+    }
+
     /// At daemon start: deliveries left in `sending` by a stop or crash are queued again as
     /// possible duplicates ([`RecoveryPolicy::Resend`]) or marked `uncertain`.
     pub fn recover_on_start(
