@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod emulate;
 pub mod pdu;
 
 /// Exit status for input the command could not use (sysexits EX_DATAERR).
@@ -31,12 +32,15 @@ pub enum Command {
     /// Encode, decode and measure SMS PDUs (local, no daemon needed).
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
+    /// Run virtual GSM modems on pseudo-terminals until SIGINT/SIGTERM (no hardware needed).
+    Emulate(emulate::EmulateArgs),
 }
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Pdu(cmd) => pdu::run(cmd),
+        Command::Emulate(args) => emulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
