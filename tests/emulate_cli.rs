@@ -15,7 +15,17 @@ async fn emulate_serves_until_sigterm_and_prints_the_summary() {
     let devs = dir.path().join("dev");
     let log = dir.path().join("sent.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_groupsms"))
-        .args(["emulate", "--modems", "2", "--seed", "9", "--latency", "10ms", "--profile", "1=quectel"])
+        .args([
+            "emulate",
+            "--modems",
+            "2",
+            "--seed",
+            "9",
+            "--latency",
+            "10ms",
+            "--profile",
+            "1=quectel",
+        ])
         .arg("--dir")
         .arg(&devs)
         .arg("--log")
@@ -40,7 +50,10 @@ async fn emulate_serves_until_sigterm_and_prints_the_summary() {
         }
         (banner, stdout)
     });
-    let (banner, mut stdout) = tokio::time::timeout(support::PATIENCE, banner).await.unwrap().unwrap();
+    let (banner, mut stdout) = tokio::time::timeout(support::PATIENCE, banner)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(banner.contains("seed 9"), "{banner}");
     assert!(banner.contains("modem1 -> /dev/pts/"), "{banner}");
     assert!(banner.contains("(quectel,"), "{banner}");
@@ -63,14 +76,20 @@ async fn emulate_serves_until_sigterm_and_prints_the_summary() {
         let status = child.wait().unwrap();
         (rest, status)
     });
-    let (rest, status) = tokio::time::timeout(support::PATIENCE, rest).await.unwrap().unwrap();
+    let (rest, status) = tokio::time::timeout(support::PATIENCE, rest)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status:?}\n{rest}");
     assert!(rest.contains("modem0 (huawei"), "{rest}");
     assert!(rest.contains("modem1 (quectel"), "{rest}");
     assert!(rest.contains("1 parts accepted"), "{rest}");
     assert!(rest.contains("total: 1 parts accepted"), "{rest}");
     assert!(rest.contains("+8613800138000: 1 message(s)"), "{rest}");
-    assert!(rest.contains(&format!("from modem1 (1 part): {text}")), "{rest}");
+    assert!(
+        rest.contains(&format!("from modem1 (1 part): {text}")),
+        "{rest}"
+    );
     assert!(!devs.join("modem0").exists(), "symlinks removed at exit");
 }
 
@@ -96,5 +115,8 @@ fn emulate_rejects_bad_arguments_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(71));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists and is not a symlink"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("modem0")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("modem0")).unwrap(),
+        "mine"
+    );
 }

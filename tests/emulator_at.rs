@@ -10,9 +10,13 @@ use groupsms::emulator::{
 use groupsms::sms::{self, join::join_text, Address, SubmitOptions, Tpdu};
 use support::{mr_of, send_pdu, Port};
 
-fn start(count: usize, f: impl Fn(EmulatorConfig) -> EmulatorConfig) -> (tempfile::TempDir, EmulatorHandle) {
+fn start(
+    count: usize,
+    f: impl Fn(EmulatorConfig) -> EmulatorConfig,
+) -> (tempfile::TempDir, EmulatorHandle) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = f(EmulatorConfig::new(dir.path().join("dev"), count).log(dir.path().join("sent.jsonl")));
+    let cfg =
+        f(EmulatorConfig::new(dir.path().join("dev"), count).log(dir.path().join("sent.jsonl")));
     let h = Emulator::start(cfg).unwrap();
     (dir, h)
 }
@@ -75,8 +79,18 @@ async fn identity_per_profile() {
     });
     let expect = [
         ("huawei", "E1752", "11.126.13.00.00", "Manufacturer: huawei"),
-        ("SIMCOM_Ltd", "SIMCOM_SIM800L", "Revision:1418B04SIM800L24", "SIM800 R14.18"),
-        ("Quectel", "EC25", "EC25EFAR06A10M4G", "Quectel\r\nEC25\r\nRevision: EC25EFAR06A10M4G"),
+        (
+            "SIMCOM_Ltd",
+            "SIMCOM_SIM800L",
+            "Revision:1418B04SIM800L24",
+            "SIM800 R14.18",
+        ),
+        (
+            "Quectel",
+            "EC25",
+            "EC25EFAR06A10M4G",
+            "Quectel\r\nEC25\r\nRevision: EC25EFAR06A10M4G",
+        ),
         ("GROUPSMS", "EMU-1", "1.0.0", "GROUPSMS EMU-1"),
     ];
     let summary = h.summary();
@@ -92,11 +106,19 @@ async fn identity_per_profile() {
         assert_eq!(imei.len(), 15);
         assert_eq!(imei, summary.modems[i].imei);
         let imsi = p.cmd("AT+CIMI").await;
-        assert!(imsi.starts_with("\r\n46000") && imsi.len() == "\r\n460001234567890\r\n\r\nOK\r\n".len(), "{imsi:?}");
-        assert!(p.cmd("AT+CNUM").await.contains(&summary.modems[i].own_number));
+        assert!(
+            imsi.starts_with("\r\n46000")
+                && imsi.len() == "\r\n460001234567890\r\n\r\nOK\r\n".len(),
+            "{imsi:?}"
+        );
+        assert!(p
+            .cmd("AT+CNUM")
+            .await
+            .contains(&summary.modems[i].own_number));
     }
     // IMEIs differ between modems and carry a valid Luhn digit.
-    let imeis: std::collections::BTreeSet<_> = summary.modems.iter().map(|m| m.imei.clone()).collect();
+    let imeis: std::collections::BTreeSet<_> =
+        summary.modems.iter().map(|m| m.imei.clone()).collect();
     assert_eq!(imeis.len(), 4);
     for imei in imeis {
         let sum: u32 = imei
@@ -105,7 +127,11 @@ async fn identity_per_profile() {
             .enumerate()
             .map(|(i, b)| {
                 let d = (b - b'0') as u32;
-                if i % 2 == 1 { (d * 2) / 10 + (d * 2) % 10 } else { d }
+                if i % 2 == 1 {
+                    (d * 2) / 10 + (d * 2) % 10
+                } else {
+                    d
+                }
             })
             .sum();
         assert_eq!(sum % 10, 0, "{imei}");
@@ -139,19 +165,25 @@ async fn chained_commands_run_in_order_and_stop_at_the_first_error() {
     let (_d, h) = start(1, |c| c);
     let mut p = Port::open(h.path(0)).unwrap();
     let a = p.cmd("ATE0+CMEE=1;+CREG=2;+CREG?").await;
-    assert!(a.starts_with("ATE0+CMEE=1;+CREG=2;+CREG?\r\r\n+CREG: 2,1,\""), "{a:?}");
-    assert!(a.ends_with("\"\r\n\r\nOK\r\n"), "{a:?}");
-    assert_eq!(
-        p.cmd("AT+CMGF=0;+BOGUS;+CMGF=1").await,
-        "\r\nERROR\r\n"
+    assert!(
+        a.starts_with("ATE0+CMEE=1;+CREG=2;+CREG?\r\r\n+CREG: 2,1,\""),
+        "{a:?}"
     );
+    assert!(a.ends_with("\"\r\n\r\nOK\r\n"), "{a:?}");
+    assert_eq!(p.cmd("AT+CMGF=0;+BOGUS;+CMGF=1").await, "\r\nERROR\r\n");
     assert_eq!(p.cmd("AT+CMGF?").await, "\r\n+CMGF: 0\r\n\r\nOK\r\n");
     assert_eq!(
         p.cmd("AT+CSQ;+CPMS?").await,
         "\r\n+CSQ: 20,99\r\n\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n"
     );
-    assert_eq!(p.cmd("ATE0+CPMS=\"SM\"+CNMI=2,1,0,1,0").await, "\r\n+CPMS: 0,30,0,30,0,30\r\n\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CNMI?").await, "\r\n+CNMI: 2,1,0,1,0\r\n\r\nOK\r\n");
+    assert_eq!(
+        p.cmd("ATE0+CPMS=\"SM\"+CNMI=2,1,0,1,0").await,
+        "\r\n+CPMS: 0,30,0,30,0,30\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        p.cmd("AT+CNMI?").await,
+        "\r\n+CNMI: 2,1,0,1,0\r\n\r\nOK\r\n"
+    );
 }
 
 #[tokio::test]
@@ -172,8 +204,14 @@ async fn network_status_commands() {
         "\r\n+COPS: 0,0,\"CHINA MOBILE\",7\r\n\r\nOK\r\n"
     );
     assert_eq!(p.cmd("AT+COPS=3,2").await, "\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+COPS?").await, "\r\n+COPS: 0,2,\"46000\",7\r\n\r\nOK\r\n");
-    assert!(p.cmd("AT+COPS=?").await.contains("(2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7)"));
+    assert_eq!(
+        p.cmd("AT+COPS?").await,
+        "\r\n+COPS: 0,2,\"46000\",7\r\n\r\nOK\r\n"
+    );
+    assert!(p
+        .cmd("AT+COPS=?")
+        .await
+        .contains("(2,\"CHINA MOBILE\",\"CMCC\",\"46000\",7)"));
     assert_eq!(
         p.cmd("AT+CSCA?").await,
         "\r\n+CSCA: \"+8613800100500\",145\r\n\r\nOK\r\n"
@@ -184,22 +222,37 @@ async fn network_status_commands() {
     assert_eq!(p.cmd("AT+CSCS=\"UCS2\"").await, "\r\nOK\r\n");
     assert_eq!(p.cmd("AT+CSCS?").await, "\r\n+CSCS: \"UCS2\"\r\n\r\nOK\r\n");
     assert_eq!(p.cmd("AT+CSCS=\"KLINGON\"").await, "\r\nERROR\r\n");
-    assert_eq!(p.cmd("AT+CSCS=?").await, "\r\n+CSCS: (\"IRA\",\"GSM\",\"UCS2\")\r\n\r\nOK\r\n");
+    assert_eq!(
+        p.cmd("AT+CSCS=?").await,
+        "\r\n+CSCS: (\"IRA\",\"GSM\",\"UCS2\")\r\n\r\nOK\r\n"
+    );
     assert_eq!(p.cmd("AT+CMGF=?").await, "\r\n+CMGF: (0,1)\r\n\r\nOK\r\n");
     assert_eq!(p.cmd("AT+CMGF=1").await, "\r\nOK\r\n");
     assert_eq!(p.cmd("AT+CMGF?").await, "\r\n+CMGF: 1\r\n\r\nOK\r\n");
     p.cmd("AT+CMEE=1").await;
     // PDU mode only: text-mode sends are refused.
-    assert_eq!(p.cmd("AT+CMGS=\"+8613800138000\"").await, "\r\n+CMS ERROR: 302\r\n");
+    assert_eq!(
+        p.cmd("AT+CMGS=\"+8613800138000\"").await,
+        "\r\n+CMS ERROR: 302\r\n"
+    );
     assert_eq!(p.cmd("AT+CMGF=0").await, "\r\nOK\r\n");
     assert_eq!(
         p.cmd("AT+CNMI=?").await,
         "\r\n+CNMI: (0-3),(0-3),(0,2,3),(0-2),(0,1)\r\n\r\nOK\r\n"
     );
-    assert_eq!(p.cmd("AT+CPMS=?").await, "\r\n+CPMS: (\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")\r\n\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CPMS=\"ME\",\"ME\",\"ME\"").await, "\r\n+CPMS: 0,100,0,100,0,100\r\n\r\nOK\r\n");
+    assert_eq!(
+        p.cmd("AT+CPMS=?").await,
+        "\r\n+CPMS: (\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        p.cmd("AT+CPMS=\"ME\",\"ME\",\"ME\"").await,
+        "\r\n+CPMS: 0,100,0,100,0,100\r\n\r\nOK\r\n"
+    );
     assert_eq!(p.cmd("AT+CPMS=\"XX\"").await, "\r\n+CMS ERROR: 302\r\n");
-    assert_eq!(p.cmd("AT+CSQ=?").await, "\r\n+CSQ: (0-31,99),(0-7,99)\r\n\r\nOK\r\n");
+    assert_eq!(
+        p.cmd("AT+CSQ=?").await,
+        "\r\n+CSQ: (0-31,99),(0-7,99)\r\n\r\nOK\r\n"
+    );
     assert_eq!(p.cmd("AT+CFUN?").await, "\r\n+CFUN: 1\r\n\r\nOK\r\n");
 }
 
@@ -214,7 +267,10 @@ async fn simcom_refuses_cnmi_ds2_like_the_sim800() {
     );
     assert_eq!(p.cmd("AT+CNMI=2,1,0,2").await, "\r\nERROR\r\n");
     assert_eq!(p.cmd("AT+CNMI=2,1,0,1,0").await, "\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CNMI?").await, "\r\n+CNMI: 2,1,0,1,0\r\n\r\nOK\r\n");
+    assert_eq!(
+        p.cmd("AT+CNMI?").await,
+        "\r\n+CNMI: 2,1,0,1,0\r\n\r\nOK\r\n"
+    );
 }
 
 #[tokio::test]
@@ -224,8 +280,12 @@ async fn cmgs_prompt_echo_and_rolling_references() {
     let pdu = &pdus[0];
     let mut p = Port::open(h.path(0)).unwrap();
     // Echo on: the command, the spec prompt, the hex echoed, then the answer.
-    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes()).await;
-    assert_eq!(p.read_until("> ").await, format!("AT+CMGS={}\r\r\n> ", pdu.tpdu_len));
+    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes())
+        .await;
+    assert_eq!(
+        p.read_until("> ").await,
+        format!("AT+CMGS={}\r\r\n> ", pdu.tpdu_len)
+    );
     p.send(format!("{}\x1a", pdu.hex()).as_bytes()).await;
     let answer = p.answer().await;
     assert!(answer.starts_with(&pdu.hex()), "{answer:?}");
@@ -243,7 +303,8 @@ async fn cmgs_prompt_echo_and_rolling_references() {
     // SIMCom prompt: no CR LF before "> ".
     let mut s = Port::open(h.path(1)).unwrap();
     s.cmd("ATE0").await;
-    s.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes()).await;
+    s.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes())
+        .await;
     assert_eq!(s.read_until("> ").await, "> ");
     s.send(b"\x1b").await;
     assert_eq!(s.answer().await, "\r\nOK\r\n");
@@ -260,21 +321,40 @@ async fn cmgs_length_and_pdu_are_checked() {
     let mut p = Port::open(h.path(0)).unwrap();
     p.cmd("ATE0;+CMEE=1").await;
     // Length one too many / too few.
-    assert_eq!(send_pdu(&mut p, pdu.tpdu_len + 1, &pdu.hex()).await, "\r\n+CMS ERROR: 304\r\n");
-    assert_eq!(send_pdu(&mut p, pdu.tpdu_len - 1, &pdu.hex()).await, "\r\n+CMS ERROR: 304\r\n");
+    assert_eq!(
+        send_pdu(&mut p, pdu.tpdu_len + 1, &pdu.hex()).await,
+        "\r\n+CMS ERROR: 304\r\n"
+    );
+    assert_eq!(
+        send_pdu(&mut p, pdu.tpdu_len - 1, &pdu.hex()).await,
+        "\r\n+CMS ERROR: 304\r\n"
+    );
     // Not hex, odd digits, not a SUBMIT (a DELIVER), truncated user data.
-    assert_eq!(send_pdu(&mut p, 5, "00ZZ00112233").await, "\r\n+CMS ERROR: 304\r\n");
-    assert_eq!(send_pdu(&mut p, 5, "0011223").await, "\r\n+CMS ERROR: 304\r\n");
+    assert_eq!(
+        send_pdu(&mut p, 5, "00ZZ00112233").await,
+        "\r\n+CMS ERROR: 304\r\n"
+    );
+    assert_eq!(
+        send_pdu(&mut p, 5, "0011223").await,
+        "\r\n+CMS ERROR: 304\r\n"
+    );
     let deliver = "0791448720003023240DD0E474D81C0EBB010000111011315214000BE474D81C0EBB5DE3771B";
-    assert_eq!(send_pdu(&mut p, deliver.len() / 2 - 8, deliver).await, "\r\n+CMS ERROR: 304\r\n");
+    assert_eq!(
+        send_pdu(&mut p, deliver.len() / 2 - 8, deliver).await,
+        "\r\n+CMS ERROR: 304\r\n"
+    );
     let hex = pdu.hex();
     let short = &hex[..hex.len() - 2];
-    assert_eq!(send_pdu(&mut p, pdu.tpdu_len - 1, short).await, "\r\n+CMS ERROR: 304\r\n");
+    assert_eq!(
+        send_pdu(&mut p, pdu.tpdu_len - 1, short).await,
+        "\r\n+CMS ERROR: 304\r\n"
+    );
     // Bad length argument.
     assert_eq!(p.cmd("AT+CMGS=0").await, "\r\n+CMS ERROR: 304\r\n");
     assert_eq!(p.cmd("AT+CMGS=999").await, "\r\n+CMS ERROR: 304\r\n");
     // ESC cancels: OK, nothing sent.
-    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes()).await;
+    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes())
+        .await;
     p.read_until("> ").await;
     p.send(format!("{}\x1b", &hex[..10]).as_bytes()).await;
     assert_eq!(p.answer().await, "\r\nOK\r\n");
@@ -306,16 +386,27 @@ async fn log_lines_carry_every_field_and_phones_reassemble() {
     let path = dir.path().join("sent.jsonl");
     let raw = std::fs::read_to_string(&path).unwrap();
     let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
-    let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
-    assert_eq!(sorted, ["concat", "device", "encoding", "modem", "mr", "pdu", "text", "time", "to"]);
+    assert_eq!(
+        sorted,
+        ["concat", "device", "encoding", "modem", "mr", "pdu", "text", "time", "to"]
+    );
     assert_eq!(first["modem"], 1);
     assert_eq!(first["device"], h.path(1).display().to_string());
     assert_eq!(first["to"], "+8613800138000");
     assert_eq!(first["encoding"], "ucs2");
     assert_eq!(first["mr"], mrs[0]);
-    assert_eq!(first["concat"], serde_json::json!({"ref": 3, "parts": 3, "seq": 1}));
+    assert_eq!(
+        first["concat"],
+        serde_json::json!({"ref": 3, "parts": 3, "seq": 1})
+    );
     assert_eq!(first["pdu"], pdus[0].hex());
     chrono::DateTime::parse_from_rfc3339(first["time"].as_str().unwrap()).unwrap();
     let last: serde_json::Value = serde_json::from_str(raw.lines().last().unwrap()).unwrap();
@@ -340,9 +431,24 @@ async fn incoming_messages_land_in_sim_storage() {
         let routes = h.deliver_sms(0, "+8613912345678", &long).await.unwrap();
         assert_eq!(routes.len(), 2);
         assert_eq!(routes[0], IncomingRoute::Stored { index: base });
-        assert_eq!(p.read_until(&format!("+CMTI: \"SM\",{}\r\n", base + 1)).await,
-            format!("\r\n+CMTI: \"SM\",{base}\r\n\r\n+CMTI: \"SM\",{}\r\n", base + 1));
-        assert_eq!(p.cmd("AT+CPMS?").await.lines().nth(1).unwrap().split(',').nth(1), Some("2"));
+        assert_eq!(
+            p.read_until(&format!("+CMTI: \"SM\",{}\r\n", base + 1))
+                .await,
+            format!(
+                "\r\n+CMTI: \"SM\",{base}\r\n\r\n+CMTI: \"SM\",{}\r\n",
+                base + 1
+            )
+        );
+        assert_eq!(
+            p.cmd("AT+CPMS?")
+                .await
+                .lines()
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .nth(1),
+            Some("2")
+        );
         // Read both parts, join them like a phone.
         let mut uds = Vec::new();
         for i in [base, base + 1] {
@@ -359,7 +465,10 @@ async fn incoming_messages_land_in_sim_storage() {
         let refs: Vec<_> = uds.iter().collect();
         assert_eq!(join_text(&refs).unwrap(), long);
         // Read now: stat 1.
-        assert!(p.cmd(&format!("AT+CMGR={base}")).await.contains("+CMGR: 1,,"));
+        assert!(p
+            .cmd(&format!("AT+CMGR={base}"))
+            .await
+            .contains("+CMGR: 1,,"));
         h.deliver_sms(0, "10086", "hi").await.unwrap();
         p.read_until("+CMTI").await;
         p.read_until("\r\n").await;
@@ -376,12 +485,19 @@ async fn incoming_messages_land_in_sim_storage() {
             assert_eq!(empty, "\r\n+CMS ERROR: 321\r\n");
         }
         assert_eq!(p.cmd("AT+CMGR=999").await, "\r\n+CMS ERROR: 321\r\n");
-        assert!(p.cmd("AT+CMGD=?").await.starts_with(&format!("\r\n+CMGD: ({},{}),(0-4)", base + 1, base + 2)));
+        assert!(p.cmd("AT+CMGD=?").await.starts_with(&format!(
+            "\r\n+CMGD: ({},{}),(0-4)",
+            base + 1,
+            base + 2
+        )));
         assert_eq!(p.cmd("AT+CMGD=0,4").await, "\r\nOK\r\n");
         assert_eq!(p.cmd("AT+CMGL=4").await, "\r\nOK\r\n");
         // +CMT when the host asks for direct routing.
         p.cmd("AT+CNMI=2,2,0,0,0").await;
-        assert_eq!(h.deliver_sms(0, "+8613912345678", "direct").await.unwrap(), vec![IncomingRoute::Direct]);
+        assert_eq!(
+            h.deliver_sms(0, "+8613912345678", "direct").await.unwrap(),
+            vec![IncomingRoute::Direct]
+        );
         let urc = p.read_until("+CMT: ,").await;
         assert!(urc.ends_with("\r\n+CMT: ,"), "{urc:?}");
         let rest = p.read_until("\r\n").await;
@@ -405,7 +521,10 @@ async fn status_reports_as_cds_and_cdsi() {
         p.cmd(&format!("ATE0;+CMEE=1;+CNMI=2,1,0,{ds},0")).await;
         let mr = mr_of(&send_pdu(&mut p, pdu.tpdu_len, &pdu.hex()).await).unwrap();
         let unknown = h.deliver_status_report(i, mr.wrapping_add(100), 0).await;
-        assert!(unknown.unwrap_err().to_string().contains("no message with reference"));
+        assert!(unknown
+            .unwrap_err()
+            .to_string()
+            .contains("no message with reference"));
         let route = h.deliver_status_report(i, mr, 0).await.unwrap();
         let hex = if ds == 1 {
             assert_eq!(route, ReportRoute::Cds);
@@ -416,10 +535,17 @@ async fn status_reports_as_cds_and_cdsi() {
             hex
         } else {
             assert_eq!(route, ReportRoute::Cdsi { index: 0 });
-            assert_eq!(p.read_until("\r\n+CDSI: \"SR\",0\r\n").await, "\r\n+CDSI: \"SR\",0\r\n");
+            assert_eq!(
+                p.read_until("\r\n+CDSI: \"SR\",0\r\n").await,
+                "\r\n+CDSI: \"SR\",0\r\n"
+            );
             assert!(p.cmd("AT+CPMS=\"SR\"").await.contains("+CPMS: 1,20"));
             let a = p.cmd("AT+CMGR=0").await;
-            a.split("\r\n").filter(|l| !l.is_empty()).nth(1).unwrap().to_string()
+            a.split("\r\n")
+                .filter(|l| !l.is_empty())
+                .nth(1)
+                .unwrap()
+                .to_string()
         };
         let Tpdu::StatusReport(sr) = sms::decode_hex(&hex, true).unwrap().tpdu else {
             panic!("not a status report: {hex}");
@@ -432,7 +558,10 @@ async fn status_reports_as_cds_and_cdsi() {
     let mut p = Port::open(h.path(0)).unwrap();
     p.cmd("AT+CNMI=2,1,0,0,0").await;
     let mr = mr_of(&send_pdu(&mut p, pdu.tpdu_len, &pdu.hex()).await).unwrap();
-    assert_eq!(h.deliver_status_report(0, mr, 0).await.unwrap(), ReportRoute::NotRouted);
+    assert_eq!(
+        h.deliver_status_report(0, mr, 0).await.unwrap(),
+        ReportRoute::NotRouted
+    );
     assert_eq!(p.drain_for(Duration::from_millis(100)).await, "");
     assert_eq!(h.summary().modems[0].stats.status_reports, 2);
 }
@@ -448,7 +577,9 @@ async fn serves_again_after_the_client_closes_and_reopens() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Nobody listens: an incoming SMS arrives (its +CMTI is lost, as on a closed port).
-    h.deliver_sms(0, "+8613912345678", "while away").await.unwrap();
+    h.deliver_sms(0, "+8613912345678", "while away")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     for _ in 0..3 {
         let mut p = Port::open(h.path(0)).unwrap();

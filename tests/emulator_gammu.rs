@@ -60,7 +60,12 @@ async fn gammu_identifies_and_sends_chinese_through_every_profile() {
     let Some(gammu) = gammu() else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("sent.jsonl");
-    let profiles = [Profile::Huawei, Profile::Simcom, Profile::Quectel, Profile::Generic];
+    let profiles = [
+        Profile::Huawei,
+        Profile::Simcom,
+        Profile::Quectel,
+        Profile::Generic,
+    ];
     let mut cfg = EmulatorConfig::new(dir.path().join("dev"), profiles.len()).log(&log);
     for (i, p) in profiles.iter().enumerate() {
         cfg = cfg.modem(i, |m| {
@@ -85,13 +90,21 @@ async fn gammu_identifies_and_sends_chinese_through_every_profile() {
             assert!(ok, "gammu identify failed on {p}: {out}\n{debug}");
             assert!(out.contains(&imei), "{p}: {out}");
             assert!(
-                out.to_lowercase().contains(&p.manufacturer().to_lowercase()),
+                out.to_lowercase()
+                    .contains(&p.manufacturer().to_lowercase()),
                 "{p}: {out}"
             );
             let (ok, out) = run_gammu(
                 &gammu,
                 &rc,
-                &["sendsms", "TEXT", "+8613800138000", "-unicode", "-text", text],
+                &[
+                    "sendsms",
+                    "TEXT",
+                    "+8613800138000",
+                    "-unicode",
+                    "-text",
+                    text,
+                ],
             )
             .await;
             let debug = std::fs::read_to_string(work.join("gammu.log")).unwrap_or_default();
@@ -104,7 +117,12 @@ async fn gammu_identifies_and_sends_chinese_through_every_profile() {
     }
     let phones = Phones::from_log(&log).unwrap();
     let phone = phones.phone("+8613800138000");
-    assert_eq!(phone.texts(), vec![text; profiles.len()], "{}", phones.render());
+    assert_eq!(
+        phone.texts(),
+        vec![text; profiles.len()],
+        "{}",
+        phones.render()
+    );
     let records = groupsms::emulator::log::read_log(&log).unwrap();
     assert!(records.iter().all(|r| r.encoding == "ucs2"));
     let mut modems: Vec<usize> = records.iter().map(|r| r.modem).collect();

@@ -52,20 +52,31 @@ async fn send_latency_and_jitter() {
     let t = Instant::now();
     assert!(mr_of(&send(&mut p).await).is_some());
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     // The modem is busy meanwhile: a command typed during the send is answered after it.
     let pdu = hello();
-    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes()).await;
+    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes())
+        .await;
     p.read_until("> ").await;
-    p.send(format!("{}\x1aAT+CSQ\r", pdu.hex()).as_bytes()).await;
+    p.send(format!("{}\x1aAT+CSQ\r", pdu.hex()).as_bytes())
+        .await;
     let both = p.read_until("+CSQ: 20,99\r\n\r\nOK\r\n").await;
-    assert!(both.find("+CMGS:").unwrap() < both.find("+CSQ:").unwrap(), "{both:?}");
+    assert!(
+        both.find("+CMGS:").unwrap() < both.find("+CSQ:").unwrap(),
+        "{both:?}"
+    );
     let mut q = ready(&h2, 0).await;
     for _ in 0..3 {
         let t = Instant::now();
         send(&mut q).await;
         let took = t.elapsed();
-        assert!(took >= Duration::from_millis(50) && took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(50) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
     }
 }
 
@@ -80,7 +91,9 @@ async fn error_rate_and_codes_repeat_with_the_seed() {
         assert_eq!(send(&mut p).await, "\r\n+CMS ERROR: 42\r\n");
     }
     assert_eq!(h.summary().modems[0].stats.failed.get(&42), Some(&3));
-    assert!(read_log(&dir.path().join("sent.jsonl")).unwrap_or_default().is_empty());
+    assert!(read_log(&dir.path().join("sent.jsonl"))
+        .unwrap_or_default()
+        .is_empty());
     // Half the sends fail with 38 or 500; the same seed gives the same run, another seed not.
     let mut runs = Vec::new();
     for seed in [7u64, 7, 8] {
@@ -95,11 +108,14 @@ async fn error_rate_and_codes_repeat_with_the_seed() {
             let a = send(&mut p).await;
             outcomes.push(a.trim().to_string());
         }
-        let failures = outcomes.iter().filter(|o| o.starts_with("+CMS ERROR")).count();
+        let failures = outcomes
+            .iter()
+            .filter(|o| o.starts_with("+CMS ERROR"))
+            .count();
         assert!((4..=20).contains(&failures), "{outcomes:?}");
-        assert!(outcomes.iter().all(|o| o.starts_with("+CMGS:")
-            || o == "+CMS ERROR: 38"
-            || o == "+CMS ERROR: 500"));
+        assert!(outcomes
+            .iter()
+            .all(|o| o.starts_with("+CMGS:") || o == "+CMS ERROR: 38" || o == "+CMS ERROR: 500"));
         runs.push(outcomes);
         h.shutdown().await;
     }
@@ -131,7 +147,8 @@ async fn die_after_ctrl_z_logs_the_part_and_never_answers() {
     let mut p = ready(&h, 0).await;
     let first = mr_of(&send(&mut p).await).unwrap();
     let pdu = hello();
-    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes()).await;
+    p.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes())
+        .await;
     p.read_until("> ").await;
     p.send(format!("{}\x1a", pdu.hex()).as_bytes()).await;
     assert_eq!(p.drain_for(QUIET).await, "");
@@ -153,15 +170,25 @@ async fn unplug_after_k_sends_and_replug_at_the_same_path() {
     let before = std::fs::read_link(h.path(0)).unwrap();
     let mut p = ready(&h, 0).await;
     assert!(mr_of(&send(&mut p).await).is_some());
-    assert!(p.is_gone().await, "the client's descriptor fails once the stick is gone");
-    assert!(std::fs::symlink_metadata(h.path(0)).is_err(), "symlink removed");
+    assert!(
+        p.is_gone().await,
+        "the client's descriptor fails once the stick is gone"
+    );
+    assert!(
+        std::fs::symlink_metadata(h.path(0)).is_err(),
+        "symlink removed"
+    );
     assert!(h.summary().modems[0].device.is_none());
     let t = Instant::now();
     while std::fs::symlink_metadata(h.path(0)).is_err() {
         assert!(t.elapsed() < Duration::from_secs(5), "never replugged");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        t.elapsed()
+    );
     let after = std::fs::read_link(h.path(0)).unwrap();
     assert_ne!(before, after, "a new PTY");
     // A freshly powered-on modem: echo is on again.
@@ -206,14 +233,18 @@ async fn registration_lost_and_regained() {
 
 #[tokio::test]
 async fn unsolicited_noise_periodic_and_inside_answers() {
-    let (_d, h) = start(2, |m| m.knobs.noise = Noise::Every(Duration::from_millis(20)));
+    let (_d, h) = start(2, |m| {
+        m.knobs.noise = Noise::Every(Duration::from_millis(20))
+    });
     let mut p = Port::open(h.path(0)).unwrap();
     p.cmd("AT").await;
     let noise = p.drain_for(Duration::from_millis(400)).await;
     let lines: Vec<&str> = noise.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert!(lines.len() >= 4, "{noise:?}");
     assert!(
-        lines.iter().all(|l| l.starts_with("^RSSI:") || l.starts_with("^MODE:") || l.starts_with("^BOOT:")),
+        lines
+            .iter()
+            .all(|l| l.starts_with("^RSSI:") || l.starts_with("^MODE:") || l.starts_with("^BOOT:")),
         "{noise:?}"
     );
     drop(p);
@@ -227,7 +258,8 @@ async fn unsolicited_noise_periodic_and_inside_answers() {
     assert!(a.ends_with("\r\n\r\nOK\r\n"), "{a:?}");
     q.cmd("ATE0").await;
     let pdu = hello();
-    q.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes()).await;
+    q.send(format!("AT+CMGS={}\r", pdu.tpdu_len).as_bytes())
+        .await;
     let before_prompt = q.read_until("\r\n> ").await;
     assert!(before_prompt.starts_with("\r\n^"), "{before_prompt:?}");
     q.send(format!("{}\x1a", pdu.hex()).as_bytes()).await;
@@ -243,7 +275,10 @@ async fn pin_required_counts_down_to_puk() {
     assert_eq!(p.cmd("AT+CIMI").await, "\r\n+CME ERROR: 11\r\n");
     assert_eq!(p.cmd("AT+CMGS=18").await, "\r\n+CMS ERROR: 311\r\n");
     assert_eq!(p.cmd("AT+CREG?").await, "\r\n+CREG: 0,0\r\n\r\nOK\r\n");
-    assert!(p.cmd("AT+CGMI").await.contains("GROUPSMS"), "identity works without PIN");
+    assert!(
+        p.cmd("AT+CGMI").await.contains("GROUPSMS"),
+        "identity works without PIN"
+    );
     assert!(h.deliver_sms(0, "10086", "x").await.is_err());
     for _ in 0..3 {
         assert_eq!(p.cmd("AT+CPIN=\"0000\"").await, "\r\n+CME ERROR: 16\r\n");
@@ -259,7 +294,10 @@ async fn pin_required_counts_down_to_puk() {
     p.read_until("RDY\r\n").await;
     p.cmd("ATE0;+CMEE=2").await;
     assert_eq!(p.cmd("AT+CPIN?").await, "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CIMI").await, "\r\n+CME ERROR: SIM PIN required\r\n");
+    assert_eq!(
+        p.cmd("AT+CIMI").await,
+        "\r\n+CME ERROR: SIM PIN required\r\n"
+    );
     assert_eq!(p.cmd("AT+CPIN=\"4321\"").await, "\r\nOK\r\n");
     assert!(p.cmd("AT+CIMI").await.starts_with("\r\n46000"));
 }
@@ -306,9 +344,18 @@ async fn reboot_after_k_sends_needs_reinit() {
     );
     // Settings are back to defaults: echo on, CMEE 0, CNMI default.
     assert_eq!(p.cmd("AT").await, "AT\r\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CMEE?").await, "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CNMI?").await, "AT+CNMI?\r\r\n+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+CMGF?").await, "AT+CMGF?\r\r\n+CMGF: 0\r\n\r\nOK\r\n");
+    assert_eq!(
+        p.cmd("AT+CMEE?").await,
+        "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        p.cmd("AT+CNMI?").await,
+        "AT+CNMI?\r\r\n+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        p.cmd("AT+CMGF?").await,
+        "AT+CMGF?\r\r\n+CMGF: 0\r\n\r\nOK\r\n"
+    );
     assert_eq!(h.summary().modems[0].stats.reboots, 1);
 }
 

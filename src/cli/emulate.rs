@@ -132,7 +132,7 @@ fn apply(
             _ => (None, raw.as_str()),
         };
         for (i, m) in cfg.modems.iter_mut().enumerate() {
-            if target.is_none_or(|t| t == i) {
+            if target.is_none() || target == Some(i) {
                 set(m, value).map_err(bad)?;
             }
         }
@@ -247,7 +247,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     Ok(cfg)
 }
 
-pub fn run(args: EmulateArgs) -> Result<(), Failure> {
+pub fn run(args: Box<EmulateArgs>) -> Result<(), Failure> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -288,7 +288,10 @@ async fn serve(cfg: EmulatorConfig, seed: u64) -> Result<(), Failure> {
             out,
             "  {} -> {} ({}, own number {}, IMEI {})",
             m.path.display(),
-            m.device.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
+            m.device
+                .as_deref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
             m.profile,
             m.own_number,
             m.imei
@@ -342,9 +345,24 @@ mod tests {
     #[test]
     fn per_modem_and_all_modem_values() {
         let c = parse(&[
-            "--modems", "3", "--latency", "800ms", "--latency", "2=3s", "--hang-after", "1=10",
-            "--profile", "quectel", "--profile", "0=huawei", "--error-codes", "1=21,42",
-            "--noise-every", "off", "--noise-every", "2=50ms",
+            "--modems",
+            "3",
+            "--latency",
+            "800ms",
+            "--latency",
+            "2=3s",
+            "--hang-after",
+            "1=10",
+            "--profile",
+            "quectel",
+            "--profile",
+            "0=huawei",
+            "--error-codes",
+            "1=21,42",
+            "--noise-every",
+            "off",
+            "--noise-every",
+            "2=50ms",
         ])
         .unwrap();
         assert_eq!(c.seed, 5);
@@ -367,7 +385,13 @@ mod tests {
         let p: Vec<Profile> = c.modems.iter().map(|m| m.profile).collect();
         assert_eq!(
             p,
-            [Profile::Huawei, Profile::Simcom, Profile::Quectel, Profile::Generic, Profile::Huawei]
+            [
+                Profile::Huawei,
+                Profile::Simcom,
+                Profile::Quectel,
+                Profile::Generic,
+                Profile::Huawei
+            ]
         );
     }
 

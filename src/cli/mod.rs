@@ -33,7 +33,7 @@ pub enum Command {
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
     /// Run virtual GSM modems on pseudo-terminals until SIGINT/SIGTERM (no hardware needed).
-    Emulate(emulate::EmulateArgs),
+    Emulate(Box<emulate::EmulateArgs>),
 }
 
 /// Runs a parsed command line and returns the process exit status.

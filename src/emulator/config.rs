@@ -198,7 +198,9 @@ mod tests {
         assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("5").unwrap_err().contains("unit"));
-        assert!(parse_duration("5parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("5parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(parse_duration("ms").is_err());
     }
 

@@ -339,7 +339,10 @@ mod tests {
         );
         assert_eq!(phones.phone("+8613800000002").texts(), vec!["short"]);
         let text = phones.render();
-        assert!(text.contains("INCOMPLETE from modem1 ref 5: parts 1 of 2"), "{text}");
+        assert!(
+            text.contains("INCOMPLETE from modem1 ref 5: parts 1 of 2"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -363,7 +366,9 @@ mod tests {
         std::fs::write(&path, "{not json}\n").unwrap();
         let err = read_log(&path).unwrap_err().to_string();
         assert!(err.starts_with("line 1 of the emulator log"), "{err}");
-        let err = read_log(&dir.path().join("missing")).unwrap_err().to_string();
+        let err = read_log(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot read the emulator log"), "{err}");
     }
 }

@@ -37,7 +37,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{parse_duration, EmulatorConfig, Knobs, ModemConfig, Noise};
 pub use log::{LogRecord, Phones};
-pub use machine::{IncomingRoute, InboundError, ReportRoute, Stats};
+pub use machine::{InboundError, IncomingRoute, ReportRoute, Stats};
 pub use profile::Profile;
 
 use config::mix;

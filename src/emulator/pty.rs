@@ -158,7 +158,8 @@ impl Pty {
                 return Ok(());
             };
             let mut guard = guard?;
-            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)) {
+            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from))
+            {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Ok(()),
                 Ok(Err(e)) => return Err(e),
