@@ -589,3 +589,81 @@ async fn serves_again_after_the_client_closes_and_reopens() {
     }
     assert_eq!(h.summary().modems[0].stats.accepted, 0);
 }
+
+/// Answers compared byte for byte with captured sessions of real modems
+/// (shared/corpus/at/: huawei-e1752-command-not-support-rssi.txt, huawei-e303-cpms-sm-sm.txt,
+/// huawei-unknown-init-curc-cfun-portsel.txt, simcom-sim800l-cnmi.txt).
+#[tokio::test]
+async fn answers_match_captured_sessions() {
+    let (_d, h) = start(2, |c| {
+        c.modem(0, |m| m.profile = Profile::Huawei)
+            .modem(1, |m| m.profile = Profile::Simcom)
+    });
+    let mut hw = Port::open(h.path(0)).unwrap();
+    hw.cmd("AT^CURC=0").await;
+    for (cmd, expect) in [
+        ("AT$TSSPCSW=?", "AT$TSSPCSW=?\r\r\nCOMMAND NOT SUPPORT\r\n"),
+        ("AT+CPIN?", "AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n"),
+        (
+            "AT+CPMS=\"SM\",\"SM\"",
+            "AT+CPMS=\"SM\",\"SM\"\r\r\n+CPMS: 0,50,0,50,0,50\r\n\r\nOK\r\n",
+        ),
+        ("AT+CFUN=1", "AT+CFUN=1\r\r\nOK\r\n"),
+    ] {
+        assert_eq!(hw.cmd(cmd).await, expect);
+    }
+    let mut sc = Port::open(h.path(1)).unwrap();
+    assert_eq!(
+        sc.cmd("at+cnmi=?").await,
+        "at+cnmi=?\r\r\n+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        sc.cmd("at+cnmi?").await,
+        "at+cnmi?\r\r\n+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn start_needs_a_runtime_and_sane_knobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Emulator::start(EmulatorConfig::new(dir.path(), 1))
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "the emulator needs a tokio runtime (call it from async code)"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let bad = EmulatorConfig::new(dir.path(), 2).modem(1, |m| m.knobs.error_rate = 2.0);
+        let err = Emulator::start(bad).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "modem 1: error rate 2 is not between 0 and 1"
+        );
+        let bad = EmulatorConfig::new(dir.path(), 1).all(|m| m.knobs.pin = Some("12a".into()));
+        assert!(Emulator::start(bad)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("PIN"));
+        let none = EmulatorConfig::new(dir.path(), 0);
+        assert_eq!(
+            Emulator::start(none).err().unwrap().to_string(),
+            "at least one modem is needed"
+        );
+        let h = Emulator::start(EmulatorConfig::new(dir.path(), 1)).unwrap();
+        assert!(matches!(
+            h.reboot(5).await,
+            Err(groupsms::emulator::EmulatorError::NoSuchModem(5))
+        ));
+        let path = h.path(0).to_path_buf();
+        assert!(path.exists());
+        let summary = h.shutdown().await;
+        assert_eq!(summary.modems.len(), 1);
+        assert!(std::fs::symlink_metadata(&path).is_err(), "symlink removed");
+    });
+}

@@ -12,6 +12,7 @@ use crate::config::Config;
 pub mod admin;
 pub mod client;
 pub mod daemon;
+pub mod emulate;
 pub mod output;
 pub mod pdu;
 pub mod send;
@@ -50,6 +51,8 @@ pub enum Command {
     /// Encode, decode and measure SMS PDUs (local, no daemon needed).
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
+    /// Run virtual GSM modems on pseudo-terminals until SIGINT/SIGTERM (no hardware needed).
+    Emulate(Box<emulate::EmulateArgs>),
     /// Send a message to a group by SMS.
     Send(send::SendArgs),
     /// Manage groups.
@@ -99,6 +102,7 @@ impl Context {
 pub fn run(cli: Cli) -> ExitCode {
     let result = Context::new(&cli).and_then(|ctx| match cli.command {
         Command::Daemon => daemon::run(ctx),
+        Command::Emulate(args) => emulate::run(args),
         Command::Pdu(cmd) => pdu::run(cmd, ctx.json),
         Command::Send(args) => send::run(&ctx, args),
         Command::Group(cmd) => admin::group(&ctx, cmd),

@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(one.len(), 1);
         let p = sms::decode(&one[0].bytes, true).unwrap();
         assert_eq!(p.tpdu.user_data().unwrap().text, "hello");
-        assert_eq!(one[0].tpdu_len, one[0].bytes.len() - 8);
+        assert_eq!(one[0].tpdu_len, one[0].bytes.len() - 9);
     }
 
     #[test]

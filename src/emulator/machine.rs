@@ -1538,3 +1538,148 @@ fn luhn(body: &str) -> char {
         .sum();
     char::from(b'0' + ((10 - sum % 10) % 10) as u8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::config::Knobs;
+    use crate::sms::{encode_submit, SubmitOptions};
+
+    fn machine(profile: Profile, knobs: Knobs, seed: u64) -> Machine {
+        Machine::new(ModemConfig { profile, knobs }, seed)
+    }
+
+    fn written(fx: &[Effect]) -> String {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Write(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn submit_bytes() -> (usize, String) {
+        let o = SubmitOptions::to(Address::parse("+8613800138000").unwrap());
+        let p = encode_submit("hi", &o).unwrap().remove(0);
+        (p.tpdu_len, p.hex())
+    }
+
+    /// Sends one part and returns the effects up to (and including) the answer.
+    fn send(m: &mut Machine) -> Vec<Effect> {
+        let (len, hex) = submit_bytes();
+        let mut fx = m.feed(format!("AT+CMGS={len}\r").as_bytes());
+        fx.extend(m.feed(format!("{hex}\x1a").as_bytes()));
+        if fx.iter().any(|e| matches!(e, Effect::Busy(_))) {
+            fx.extend(m.resume());
+        }
+        fx
+    }
+
+    #[test]
+    fn latency_and_outcomes_repeat_with_the_seed() {
+        let knobs = Knobs {
+            send_latency: Duration::from_millis(100),
+            send_jitter: Duration::from_millis(400),
+            error_rate: 0.3,
+            ..Knobs::default()
+        };
+        let run = |seed| {
+            let mut m = machine(Profile::Generic, knobs.clone(), seed);
+            m.feed(b"ATE0;+CMEE=1\r");
+            (0..30)
+                .map(|_| {
+                    let fx = send(&mut m);
+                    let busy = fx
+                        .iter()
+                        .find_map(|e| match e {
+                            Effect::Busy(d) => Some(*d),
+                            _ => None,
+                        })
+                        .expect("every send waits");
+                    assert!(busy >= Duration::from_millis(100));
+                    assert!(busy <= Duration::from_millis(500));
+                    (busy, written(&fx))
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = run(1);
+        assert_eq!(a, run(1));
+        assert_ne!(a, run(2));
+        let distinct: std::collections::BTreeSet<_> = a.iter().map(|(d, _)| *d).collect();
+        assert!(distinct.len() > 20, "jitter varies");
+    }
+
+    #[test]
+    fn huawei_noise_follows_curc_and_explicit_noise_does_not() {
+        let mut hw = machine(Profile::Huawei, Knobs::default(), 0);
+        assert_eq!(hw.noise_every(), Some(Duration::from_secs(10)));
+        let d = hw.noise_delay().unwrap();
+        assert!(d >= Duration::from_secs(5) && d <= Duration::from_secs(15));
+        assert!(written(&hw.periodic_noise()).starts_with("\r\n^"));
+        hw.feed(b"AT^CURC=0\r");
+        assert_eq!(hw.noise_every(), None);
+        let generic = machine(Profile::Generic, Knobs::default(), 0);
+        assert_eq!(generic.noise_every(), None);
+        let loud = Knobs {
+            noise: Noise::Every(Duration::from_millis(5)),
+            ..Knobs::default()
+        };
+        let mut stubborn = machine(Profile::Huawei, loud, 0);
+        stubborn.feed(b"AT^CURC=0\r");
+        assert_eq!(stubborn.noise_every(), Some(Duration::from_millis(5)));
+        // Periodic noise never lands inside a prompt.
+        let (len, _) = submit_bytes();
+        stubborn.feed(format!("AT+CMGS={len}\r").as_bytes());
+        assert_eq!(written(&stubborn.periodic_noise()), "");
+    }
+
+    #[test]
+    fn bytes_one_at_a_time_and_urcs_wait_for_the_prompt() {
+        let mut m = machine(Profile::Generic, Knobs::default(), 3);
+        let mut out = String::new();
+        for b in b"AT+CSQ\r" {
+            out += &written(&m.feed(&[*b]));
+        }
+        assert_eq!(out, "AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
+        m.feed(b"ATE0\r");
+        let (len, hex) = submit_bytes();
+        assert_eq!(
+            written(&m.feed(format!("AT+CMGS={len}\r").as_bytes())),
+            "\r\n> "
+        );
+        // An SMS arriving during the prompt is announced after the answer.
+        let (routes, fx) = m.incoming("10086", "hello").unwrap();
+        assert_eq!(routes, vec![IncomingRoute::Stored { index: 1 }]);
+        assert_eq!(written(&fx), "");
+        let fx = m.feed(format!("{hex}\x1a").as_bytes());
+        let text = written(&fx);
+        assert!(text.starts_with("\r\n+CMGS: "), "{text:?}");
+        assert!(
+            text.ends_with("\r\nOK\r\n\r\n+CMTI: \"SM\",1\r\n"),
+            "{text:?}"
+        );
+        assert!(fx
+            .iter()
+            .any(|e| matches!(e, Effect::Accepted(p) if p.text == "hi")));
+    }
+
+    #[test]
+    fn commands_after_cmgs_on_the_same_line_are_not_run() {
+        let mut m = machine(Profile::Generic, Knobs::default(), 3);
+        m.feed(b"ATE0\r");
+        let (len, _) = submit_bytes();
+        let out = written(&m.feed(format!("AT+CMGF=0;+CMGS={len};+CMGF=1\r").as_bytes()));
+        assert_eq!(out, "\r\n> ");
+        m.feed(b"\x1b");
+        assert_eq!(
+            written(&m.feed(b"AT+CMGF?\r")),
+            "\r\n+CMGF: 0\r\n\r\nOK\r\n"
+        );
+    }
+
+    #[test]
+    fn luhn_digit() {
+        assert_eq!(luhn("49015420323751"), '8');
+        assert_eq!(luhn("35693803564380"), '9');
+    }
+}

@@ -128,17 +128,15 @@ impl Port {
 
     /// True when reading fails (EIO): the PTY went away.
     pub async fn is_gone(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(PATIENCE, async {
-                loop {
-                    if let Err(e) = self.fill().await {
-                        return e;
-                    }
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Err(e) = self.fill().await {
+                    return e;
                 }
-            })
-            .await,
-            Ok(_)
-        )
+            }
+        })
+        .await
+        .is_ok()
     }
 }
 
