@@ -26,6 +26,8 @@ pub struct Step {
     pub action: String,
     pub expect: Option<String>,
     pub line: usize,
+    /// Index in [`Transcript::events`] of the first event after the `==` line.
+    pub first_event: usize,
 }
 
 /// A parsed transcript.
@@ -170,6 +172,7 @@ pub fn parse(text: &str) -> Result<Transcript, TranscriptError> {
                 action: rest.trim().to_string(),
                 expect: None,
                 line,
+                first_event: t.events.len(),
             }),
             "=>" => {
                 let step = t

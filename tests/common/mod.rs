@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod steps;
+
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
