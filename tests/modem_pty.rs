@@ -35,9 +35,9 @@ impl PtyMaster {
         );
         // SAFETY: the OwnedFd is moved into the AsyncFd and stays open (and the same fd) until
         // the AsyncFd is dropped.
-        let fd = unsafe { AsyncFd::register(fd) }
-            .ok()
-            .expect("register the PTY master with the reactor");
+        let Ok(fd) = (unsafe { AsyncFd::register(fd) }) else {
+            panic!("cannot register the PTY master with the reactor");
+        };
         PtyMaster { fd }
     }
 }
