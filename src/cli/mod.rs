@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod modem;
 pub mod pdu;
 
 /// Exit status for input the command could not use (sysexits EX_DATAERR).
@@ -31,12 +32,16 @@ pub enum Command {
     /// Encode, decode and measure SMS PDUs (local, no daemon needed).
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
+    /// Talk to one modem directly (no daemon): `probe` runs init and prints its identity.
+    #[command(subcommand)]
+    Modem(modem::ModemCommand),
 }
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Pdu(cmd) => pdu::run(cmd),
+        Command::Modem(cmd) => modem::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
