@@ -486,3 +486,34 @@ async fn health_ready() {
     assert_eq!(m.health(), Health::Unknown);
     assert_eq!(m.check_health().await, Health::Ready);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_urc_queue_is_bounded_oldest_dropped() {
+    let (host, mut dev) = tokio::io::duplex(1 << 16);
+    let mut c = cfg();
+    c.urc_queue = 10;
+    let mut m = Engine::new(host, c);
+    use tokio::io::AsyncWriteExt;
+    for i in 0..25 {
+        dev.write_all(format!("\r\n^RSSI:{i}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    m.idle(Duration::from_secs(1)).await.unwrap();
+    let urcs = m.take_urcs();
+    assert_eq!(urcs.len(), 10);
+    assert_eq!(urcs[0], Urc::Rssi(15));
+    assert_eq!(urcs[9], Urc::Rssi(24));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stray_prompt_while_idle_gets_esc() {
+    let (io, log) = modem(|i| match i {
+        Input::Line(c) if c == "AT+CSQ" => bytes("\r\n+CSQ: 20,99\r\n\r\nOK\r\n\r\n> "),
+        other => healthy(other),
+    });
+    let mut m = Engine::new(io, cfg());
+    m.command("AT+CSQ").await.unwrap();
+    m.idle(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(lines(&log), vec!["AT+CSQ", "ESC"]);
+}

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod client;
 pub mod daemon;
 pub mod emulate;
+pub mod modem;
 pub mod output;
 pub mod pdu;
 pub mod send;
@@ -53,6 +54,9 @@ pub enum Command {
     Pdu(pdu::PduCommand),
     /// Run virtual GSM modems on pseudo-terminals until SIGINT/SIGTERM (no hardware needed).
     Emulate(Box<emulate::EmulateArgs>),
+    /// The modems: `list` asks the daemon; `probe` talks to one device directly (no daemon).
+    #[command(subcommand)]
+    Modem(modem::ModemCommand),
     /// Send a message to a group by SMS.
     Send(send::SendArgs),
     /// Manage groups.
@@ -109,6 +113,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Member(cmd) => admin::member(&ctx, cmd),
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
         Command::Status => admin::status(&ctx),
+        Command::Modem(cmd) => modem::run(&ctx, cmd),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,6 +53,9 @@ pub struct Engine<S> {
     pub(crate) initialized: bool,
     needs_resync: bool,
     pub(crate) identity: Option<Identity>,
+    /// Huawei firmware that refused `AT^CURC=0` keeps sending `^BOOT` every few seconds: then
+    /// `^BOOT` is no sign of a reset.
+    pub(crate) periodic_boot: bool,
     recorder: Option<Recorder>,
     buf: Vec<u8>,
 }
@@ -74,6 +77,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             initialized: false,
             needs_resync: false,
             identity: None,
+            periodic_boot: false,
             recorder: None,
             buf: vec![0; 1024],
         }
@@ -249,7 +253,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
 
     pub(crate) fn on_urc(&mut self, urc: Urc) {
         debug!(urc = urc.name(), "unsolicited {:?}", urc);
-        if self.initialized && urc.is_reset() {
+        let periodic = self.periodic_boot && matches!(urc, Urc::Boot(_));
+        if self.initialized && urc.is_reset() && !periodic {
             warn!(
                 urc = urc.name(),
                 "the modem announced a reset; it needs init again"

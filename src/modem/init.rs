@@ -4,7 +4,8 @@
 //! 1. `ESC CR`, then `AT` until `OK` (wake; leave a stuck prompt; echo may still be on)
 //! 2. `ATE0`, `AT+CMEE=1` (numeric `+CME`/`+CMS` errors)
 //! 3. `AT+CGMI`, `AT+CGMM`, `AT+CGMR`, `AT+CGSN` (identity; errors ignored)
-//! 4. Huawei only: `AT^CURC=0` (stop `^RSSI`/`^MODE`/`^BOOT` reports)
+//! 4. Huawei only: `AT^CURC=0` (stop `^RSSI`/`^MODE`/`^BOOT` reports; when refused, `^BOOT`
+//!    stays periodic and is no longer taken as a reset)
 //! 5. `AT+CPIN?` until `READY`: the configured PIN is entered once (`AT+CPIN="…"`) and never
 //!    retried; SIM busy / "please wait" is polled until `sim_ready_timeout`
 //! 6. ZTE only: `AT+CPMS?` (stops the `+ZUSIMR` flood)
@@ -175,8 +176,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             Vendor::Other
         };
         // 4.
+        self.periodic_boot = false;
         if vendor == Vendor::Huawei && self.config.quiet_vendor_urcs {
-            self.optional("AT^CURC=0").await?;
+            self.periodic_boot = self.optional("AT^CURC=0").await?.is_none();
         }
         // 5.
         self.unlock_sim().await?;

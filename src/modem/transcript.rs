@@ -26,6 +26,8 @@ pub struct Step {
     pub action: String,
     pub expect: Option<String>,
     pub line: usize,
+    /// Index in [`Transcript::events`] of the first event after the `==` line.
+    pub first_event: usize,
 }
 
 /// A parsed transcript.
@@ -170,6 +172,7 @@ pub fn parse(text: &str) -> Result<Transcript, TranscriptError> {
                 action: rest.trim().to_string(),
                 expect: None,
                 line,
+                first_event: t.events.len(),
             }),
             "=>" => {
                 let step = t
@@ -231,7 +234,7 @@ impl Recorder {
     }
 
     /// The recorded session as transcript events: one `>` per write, the modem's bytes cut
-    /// after each LF, and a `@` pause before the modem speaks after `min_gap` of silence.
+    /// after each LF (a bare CR LF stays with the line after it), and a `@` pause before the modem speaks after `min_gap` of silence.
     pub fn events(&self, min_gap: Duration) -> Vec<Event> {
         let mut out = Vec::new();
         let mut last = Duration::ZERO;
@@ -249,9 +252,20 @@ impl Recorder {
                             line: 0,
                         });
                     }
+                    // One `<` line per modem line; a bare CR LF joins the line after it.
+                    let mut pending: Vec<u8> = Vec::new();
                     for piece in bytes.split_inclusive(|b| *b == b'\n') {
+                        pending.extend_from_slice(piece);
+                        if !piece.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                            out.push(Event::Modem {
+                                bytes: std::mem::take(&mut pending),
+                                line: 0,
+                            });
+                        }
+                    }
+                    if !pending.is_empty() {
                         out.push(Event::Modem {
-                            bytes: piece.to_vec(),
+                            bytes: pending,
                             line: 0,
                         });
                     }
@@ -344,8 +358,8 @@ mod tests {
         let text = render_events(&r.events(Duration::from_millis(100)));
         assert_eq!(
             text,
-            "> AT\\r\n@ 0.5\n< \\r\\n\n< OK\\r\\n\n< \\r\\n\n< +CSQ: 1,2\\r\\n\n"
+            "> AT\\r\n@ 0.5\n< \\r\\nOK\\r\\n\n< \\r\\n+CSQ: 1,2\\r\\n\n"
         );
-        assert_eq!(parse(&text).unwrap().events.len(), 6);
+        assert_eq!(parse(&text).unwrap().events.len(), 4);
     }
 }

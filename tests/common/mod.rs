@@ -107,6 +107,9 @@ pub fn ops_group(store: &mut Store, n: u32) {
 // writes into command lines, PDUs (after a `>` prompt, up to Ctrl-Z) and ESCs, logs them, and
 // answers with whatever the test's closure returns.
 
+pub mod pty;
+pub mod steps;
+
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};

@@ -1,0 +1,101 @@
+//! Running the `== step` lines of a transcript against an engine and rendering results the
+//! way fixtures write them (see `fixtures/README.md`).
+
+use std::time::Duration;
+
+use groupsms::modem::transcript::Step;
+use groupsms::modem::Engine;
+use groupsms::sms::{encode_submit, Address, SubmitOptions};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Runs one step and renders its result the way fixtures write it.
+pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
+    engine: &mut Engine<S>,
+    step: &Step,
+) -> Result<String, String> {
+    let (verb, args) = step.action.split_once(' ').unwrap_or((&step.action, ""));
+    Ok(match verb {
+        "init" => match engine.init().await {
+            Ok(id) => serde_json::to_string(&id).unwrap(),
+            Err(e) => format!("error: {e}"),
+        },
+        "send" => {
+            let (opts, text) = send_args(args)?;
+            let parts = encode_submit(&text, &opts).map_err(|e| e.to_string())?;
+            let outcomes = engine.send_message(&parts).await;
+            outcomes
+                .iter()
+                .map(|o| o.summary())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        "signal" => match engine.signal().await {
+            Ok(s) => match s.rssi {
+                Some(r) => format!("rssi {r}"),
+                None => "rssi unknown".into(),
+            },
+            Err(e) => format!("error: {e}"),
+        },
+        "urcs" => {
+            let names: Vec<String> = engine
+                .take_urcs()
+                .iter()
+                .map(|u| u.name().to_string())
+                .collect();
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        }
+        "idle" => {
+            let secs: f64 = args
+                .parse()
+                .map_err(|_| format!("idle needs seconds: {args}"))?;
+            match engine.idle(Duration::from_secs_f64(secs)).await {
+                Ok(()) => "ok".into(),
+                Err(e) => format!("error: {e}"),
+            }
+        }
+        "health" => engine.check_health().await.name().to_string(),
+        "reinit-needed" => if engine.needs_reinit() { "yes" } else { "no" }.to_string(),
+        other => return Err(format!("unknown step `{other}`")),
+    })
+}
+
+/// `to=+86... ref=3 [srr] text=...` (text runs to the end of the line).
+pub fn send_args(args: &str) -> Result<(SubmitOptions, String), String> {
+    let (head, text) = args
+        .split_once("text=")
+        .ok_or("a send step needs text=... last")?;
+    let mut to = None;
+    let mut concat_ref = 0u8;
+    let mut srr = false;
+    for word in head.split_whitespace() {
+        match word.split_once('=') {
+            Some(("to", v)) => to = Some(Address::parse(v).map_err(|e| e.to_string())?),
+            Some(("ref", v)) => concat_ref = v.parse().map_err(|_| format!("bad ref {v}"))?,
+            None if word == "srr" => srr = true,
+            _ => return Err(format!("unknown send argument {word}")),
+        }
+    }
+    let mut opts = SubmitOptions::to(to.ok_or("a send step needs to=")?);
+    opts.concat_ref = concat_ref;
+    opts.status_report = srr;
+    Ok((opts, text.to_string()))
+}
+
+pub fn same(got: &str, want: &str) -> bool {
+    if want.starts_with('{') {
+        let (Ok(g), Ok(w)) = (
+            serde_json::from_str::<Value>(got),
+            serde_json::from_str::<Value>(want),
+        ) else {
+            return false;
+        };
+        g == w
+    } else {
+        got == want
+    }
+}
