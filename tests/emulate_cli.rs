@@ -85,6 +85,7 @@ async fn emulate_serves_until_sigterm_and_prints_the_summary() {
     assert!(rest.contains("modem1 (quectel"), "{rest}");
     assert!(rest.contains("1 parts accepted"), "{rest}");
     assert!(rest.contains("total: 1 parts accepted"), "{rest}");
+    assert!(!rest.contains("UNPLUGGED"), "{rest}");
     assert!(rest.contains("+8613800138000: 1 message(s)"), "{rest}");
     assert!(
         rest.contains(&format!("from modem1 (1 part): {text}")),

@@ -17,7 +17,21 @@
 //! | [`log`] | the JSON-lines log and its reassembly into what each phone shows |
 //!
 //! Runs on the caller's tokio runtime: [`Emulator::start`] makes every PTY and symlink before
-//! it returns, so a client can open `handle.path(i)` at once.
+//! it returns, so a client can open `handle.path(i)` at once (the modem notices a new client
+//! within 50 ms).
+//!
+//! Errors a host meets, and why these codes:
+//!
+//! | situation | answer |
+//! | --- | --- |
+//! | `+CMGS` length does not match the TPDU, bad hex, not an SMS-SUBMIT | `+CMS ERROR: 304` (TS 27.005 "invalid PDU mode parameter") |
+//! | not registered (knob or handle) | `+CMS ERROR: 331` ("no network service") |
+//! | past the per-SIM cap | `+CMS ERROR: 38` by default ("network out of order", what Gammu users report when an operator stops a SIM), [`Knobs::cap_error`] to change |
+//! | random failure ([`Knobs::error_rate`]) | one of [`Knobs::error_codes`], default 38 and 500 (both common in the field notes) |
+//! | SIM PIN / PUK not entered | `+CME ERROR: 11` / `12`, SMS commands `+CMS ERROR: 311` / `316` |
+//! | text mode (`AT+CMGF=1`) SMS commands | `+CMS ERROR: 302`: the emulator speaks PDU mode only |
+//!
+//! With `AT+CMEE=0` (the power-on default) every one of them is a plain `ERROR`.
 
 pub mod command;
 pub mod config;

@@ -164,8 +164,8 @@ impl ModemTask {
                 }
             }
         }
+        // The summary keeps showing the device the modem had when it stopped.
         pty::unlink(&self.link);
-        self.pty = None;
         self.publish();
     }
 
