@@ -12,6 +12,7 @@ use crate::config::Config;
 pub mod admin;
 pub mod client;
 pub mod daemon;
+pub mod demo;
 pub mod emulate;
 pub mod modem;
 pub mod output;
@@ -49,6 +50,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon in the foreground.
     Daemon,
+    /// The whole job end to end on emulated modems: no hardware, nothing left running.
+    Demo(demo::DemoArgs),
     /// Encode, decode and measure SMS PDUs (local, no daemon needed).
     #[command(subcommand)]
     Pdu(pdu::PduCommand),
@@ -106,6 +109,7 @@ impl Context {
 pub fn run(cli: Cli) -> ExitCode {
     let result = Context::new(&cli).and_then(|ctx| match cli.command {
         Command::Daemon => daemon::run(ctx),
+        Command::Demo(args) => demo::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Pdu(cmd) => pdu::run(cmd, ctx.json),
         Command::Send(args) => send::run(&ctx, args),

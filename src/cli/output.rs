@@ -22,7 +22,9 @@ pub fn render(v: &Value) -> String {
             let mut tables = Vec::new();
             for (k, val) in map {
                 match val {
-                    Value::Array(items) if items.iter().all(Value::is_object) => {
+                    Value::Array(items)
+                        if !items.is_empty() && items.iter().all(Value::is_object) =>
+                    {
                         tables.push((k, items))
                     }
                     _ => out.push_str(&format!(
@@ -131,6 +133,12 @@ fn table(items: &[Value]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn empty_lists_stay_on_their_line() {
+        let v = json!({"handle": "ops", "pinned_modems": []});
+        assert_eq!(render(&v), "handle:         ops\npinned_modems:  -\n");
+    }
 
     #[test]
     fn tables_align_chinese_text() {

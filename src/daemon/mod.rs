@@ -78,7 +78,7 @@ impl Shared {
                     "device": slot.device,
                     "state": state,
                     "operator": ident.and_then(|i| i.operator.clone()),
-                    "signal": ident.and_then(|i| i.signal.as_ref()).map(|s| format!("{s:?}")),
+                    "signal_dbm": ident.and_then(|i| i.signal.as_ref()).and_then(|s| s.dbm()),
                     "imsi": slot.imsi.clone().or_else(|| ident.and_then(|i| i.imsi.clone())),
                     "model": ident.and_then(|i| i.model.clone()),
                     "sent_this_hour": slot.usage.map(|u| u.hour_parts),
