@@ -103,9 +103,17 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let mut r = BufReader::new(read);
     let mut buf = Vec::new();
     let mut greeted = false;
+    // At shutdown every connection ends, so nothing keeps the daemon's state alive.
+    let mut stop = shared.shutdown_signal();
     loop {
+        if *stop.borrow() {
+            return;
+        }
         let line = if greeted {
-            read_line(&mut r, &mut buf).await
+            tokio::select! {
+                l = read_line(&mut r, &mut buf) => l,
+                _ = stop.changed() => return,
+            }
         } else {
             match tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut r, &mut buf)).await {
                 Ok(l) => l,
@@ -206,8 +214,13 @@ async fn subscribe(
         if snapshot.is_finished() {
             return Ok(Response::ok(id, progress_json(broadcast, &snapshot)));
         }
+        let mut stop = shared.shutdown_signal();
         loop {
-            match events.recv().await {
+            let next = tokio::select! {
+                e = events.recv() => e,
+                _ = stop.changed() => Err(RecvError::Closed),
+            };
+            match next {
                 Ok(ev) if ev.broadcast == broadcast => {
                     let event = json!({
                         "delivery": {"id": ev.delivery.0, "number": ev.number, "state": ev.state.as_str(), "modem": ev.modem, "error": ev.error},

@@ -281,7 +281,15 @@ pub async fn run_until(
     drop(shared);
     drop(scheduler);
     drop(store);
-    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    // Every handle is gone now, so the store thread ends; bounded all the same.
+    let joined = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || store_thread.join()),
+    )
+    .await;
+    if joined.is_err() {
+        tracing::error!("the database thread did not stop within 10 s");
+    }
     Ok(())
 }
 
