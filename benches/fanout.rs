@@ -124,7 +124,12 @@ fn run(modems: u64, latency: Duration, per_modem: u64) -> Row {
             continue;
         }
         if let Some(ev) = r.event {
-            if first.is_none() && ev["delivery"]["state"] == "sending" {
+            // The first part is on the wire once a delivery is `sending` (committed just
+            // before AT+CMGS). If that happened before the subscription started, the first
+            // snapshot already shows it: its arrival time is then an upper bound.
+            let t = &ev["totals"];
+            let started = t["sending"].as_u64().unwrap_or(0) + t["sent"].as_u64().unwrap_or(0) > 0;
+            if first.is_none() && (ev["delivery"]["state"] == "sending" || started) {
                 first = Some(start.elapsed());
             }
             continue;

@@ -4,8 +4,8 @@
 //! encodes SMS-SUBMIT, so the emulator assembles these from the codec's field encoders.
 
 use crate::sms::dcs::{Dcs, Encoding};
-use crate::sms::gsm7;
 use crate::sms::segment::{self, PartBody, MAX_PARTS_LIMIT};
+use crate::sms::submit::push_user_data;
 use crate::sms::{Address, SmsError, Timestamp, Udh};
 
 /// A PDU as the modem stores and prints it.
@@ -65,25 +65,8 @@ pub fn deliver(
         };
         pdu.push(Dcs::encode(encoding, None));
         pdu.extend_from_slice(&scts.encode());
-        let mut ud = Vec::with_capacity(140);
-        if total > 1 {
-            Udh::concat8(concat_ref, total as u8, (i + 1) as u8).encode(&mut ud);
-        }
-        let udl = match body {
-            PartBody::Gsm7(septets) => {
-                let skip = gsm7::header_septets(ud.len());
-                gsm7::pack_into(&mut ud, skip, septets);
-                skip + septets.len()
-            }
-            PartBody::Ucs2(units) => {
-                for u in units {
-                    ud.extend_from_slice(&u.to_be_bytes());
-                }
-                ud.len()
-            }
-        };
-        pdu.push(udl as u8);
-        pdu.extend_from_slice(&ud);
+        let udh = (total > 1).then(|| Udh::concat8(concat_ref, total as u8, (i + 1) as u8));
+        push_user_data(&mut pdu, body, udh.as_ref());
         out.push(NetworkPdu::finish(pdu, smsc_len));
     }
     Ok(out)

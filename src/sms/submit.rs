@@ -109,25 +109,7 @@ pub fn encode_submit(text: &str, opts: &SubmitOptions) -> Result<Vec<SubmitPdu>,
         let mut pdu = Vec::with_capacity(header.len() + 141);
         pdu.extend_from_slice(&header);
         let udh = multipart.then(|| Udh::concat8(opts.concat_ref, total as u8, (i + 1) as u8));
-        let mut ud = Vec::with_capacity(140);
-        if let Some(udh) = &udh {
-            udh.encode(&mut ud);
-        }
-        let udl = match body {
-            PartBody::Gsm7(septets) => {
-                let skip = gsm7::header_septets(ud.len());
-                gsm7::pack_into(&mut ud, skip, septets);
-                skip + septets.len()
-            }
-            PartBody::Ucs2(units) => {
-                for u in units {
-                    ud.extend_from_slice(&u.to_be_bytes());
-                }
-                ud.len()
-            }
-        };
-        pdu.push(udl as u8);
-        pdu.extend_from_slice(&ud);
+        push_user_data(&mut pdu, body, udh.as_ref());
         let tpdu_len = pdu.len() - smsc_len;
         out.push(SubmitPdu {
             bytes: pdu,
@@ -135,6 +117,31 @@ pub fn encode_submit(text: &str, opts: &SubmitOptions) -> Result<Vec<SubmitPdu>,
         });
     }
     Ok(out)
+}
+
+/// Appends TP-UDL and TP-UD of one part (SUBMIT and DELIVER alike): the header if any, then
+/// the text as septets starting after the header's fill bits (TS 23.040 9.2.3.24), or as
+/// UTF-16 big-endian units. TP-UDL counts septets for GSM 7-bit, octets for UCS-2.
+pub fn push_user_data(pdu: &mut Vec<u8>, body: &PartBody, udh: Option<&Udh>) {
+    let mut ud = Vec::with_capacity(140);
+    if let Some(udh) = udh {
+        udh.encode(&mut ud);
+    }
+    let udl = match body {
+        PartBody::Gsm7(septets) => {
+            let skip = gsm7::header_septets(ud.len());
+            gsm7::pack_into(&mut ud, skip, septets);
+            skip + septets.len()
+        }
+        PartBody::Ucs2(units) => {
+            for u in units {
+                ud.extend_from_slice(&u.to_be_bytes());
+            }
+            ud.len()
+        }
+    };
+    pdu.push(udl as u8);
+    pdu.extend_from_slice(&ud);
 }
 
 #[cfg(test)]
