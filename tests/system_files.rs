@@ -1,0 +1,108 @@
+//! The files for the system around the daemon: the systemd units pass `systemd-analyze verify`
+//! (with ExecStart pointing at the binary under test), and the udev rules name the vendors the
+//! README promises and tell ModemManager to keep away.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn systemd_units_verify() {
+    let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
+        common::absent("systemd-analyze (Debian package systemd)");
+        return;
+    };
+    assert!(probe.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let service = std::fs::read_to_string(format!("{root}/systemd/groupsms.service")).unwrap();
+    assert!(
+        service.contains("ExecStart=/usr/local/bin/groupsms "),
+        "README's install path"
+    );
+    let service = service.replace("/usr/local/bin/groupsms", env!("CARGO_BIN_EXE_groupsms"));
+    std::fs::write(dir.path().join("groupsms.service"), service).unwrap();
+    std::fs::copy(
+        format!("{root}/systemd/groupsms.socket"),
+        dir.path().join("groupsms.socket"),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "groupsms.service", "groupsms.socket"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+    for key in [
+        "Type=notify",
+        "WatchdogSec=",
+        "RuntimeDirectory=groupsms",
+        "StateDirectory=groupsms",
+        "SupplementaryGroups=dialout",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+    ] {
+        assert!(
+            std::fs::read_to_string(format!("{root}/systemd/groupsms.service"))
+                .unwrap()
+                .contains(key),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn udev_rules_cover_the_promised_vendors() {
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/udev/60-groupsms.rules"
+    ))
+    .unwrap();
+    for (vendor, name) in [
+        ("12d1", "huawei"),
+        ("19d2", "zte"),
+        ("1e0e", "simcom"),
+        ("2c7c", "quectel"),
+    ] {
+        let line = rules
+            .lines()
+            .find(|l| {
+                l.contains(&format!("ENV{{.GS_VENDOR}}==\"{vendor}\""))
+                    && l.contains("ID_MM_DEVICE_IGNORE")
+            })
+            .unwrap_or_else(|| panic!("{vendor}: no ModemManager exclusion"));
+        assert!(line.contains(&format!(".GS_NAME}}=\"{name}\"")), "{line}");
+        assert!(
+            rules.lines().any(|l| l.contains(&format!("==\"{vendor}\""))
+                && l.contains(".GS_IF}==")
+                && l.contains(".GS_AT}=\"1\"")),
+            "{vendor}: no AT port"
+        );
+    }
+    assert!(rules.contains("GROUP=\"dialout\""));
+    assert!(rules.contains("SYMLINK+=\"gsm/"));
+    // Every rule line is KEY op "value" pairs separated by commas (a cheap syntax check:
+    // udevadm has no offline verifier before systemd 254).
+    for (i, line) in rules
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        for pair in line.split(", ") {
+            let ok = ["==", "!=", "+=", "="].iter().any(|op| {
+                pair.split_once(op)
+                    .is_some_and(|(k, v)| !k.is_empty() && v.starts_with('"') && v.ends_with('"'))
+            });
+            assert!(ok, "line {}: bad pair {pair:?}", i + 1);
+        }
+    }
+}
