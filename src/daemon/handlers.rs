@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::Shared;
 use crate::protocol::{self as p, ErrorCode, Request, Response};
+use crate::scheduler::dispatcher::Command;
 use crate::scheduler::pool::{Job, Pinning};
 use crate::service::{self, AdminChange, AdminOutcome, ImportOptions, SendRequest, ServiceError};
 use crate::store::{
@@ -185,6 +186,8 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         Request::MemberRole(r) => Some((r.member.clone(), r.group.clone())),
         _ => None,
     };
+    // A new pinning also applies to the group's deliveries already waiting.
+    let repin = matches!(&request, Request::GroupSet(g) if g.pinned_modems.is_some() || g.pin_fallback.is_some());
     let change = match request {
         Request::GroupCreate(g) => AdminChange::CreateGroup(NewGroup {
             handle: g.handle,
@@ -259,7 +262,15 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         .call(move |s| service::apply(s, &settings, &actor, change, now()))
         .await?;
     Ok(match outcome {
-        AdminOutcome::Group(g) => group_json(shared, &g),
+        AdminOutcome::Group(g) => {
+            if repin {
+                shared.scheduler.send(Command::Repin {
+                    group: g.id,
+                    pinning: Arc::new(pinning(&g)),
+                });
+            }
+            group_json(shared, &g)
+        }
         AdminOutcome::Member(m) => member_json(&m),
         AdminOutcome::Membership(m) => {
             let (member, group) = pair.unwrap_or_default();
@@ -340,12 +351,17 @@ async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
     }))
 }
 
-/// Scheduler jobs for queued deliveries of one group's broadcast.
-pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
-    let pinning = Arc::new(group.map_or_else(Pinning::default, |g| Pinning {
+/// Where a group's messages may go, as the scheduler takes it.
+fn pinning(g: &Group) -> Pinning {
+    Pinning {
         modems: g.pinned_modems.clone(),
         fallback: g.modem_fallback,
-    }));
+    }
+}
+
+/// Scheduler jobs for queued deliveries of one group's broadcast.
+pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
+    let pinning = Arc::new(group.map_or_else(Pinning::default, pinning));
     let mut parts_cache: Option<(Arc<str>, u32)> = None;
     queued
         .into_iter()

@@ -42,6 +42,12 @@ pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
+/// Returns once the daemon is stopping (at once if it already is).
+async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, not held across the caller's awaits.
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
 /// Reads one line of at most `MAX_LINE` bytes. `Ok(None)` at end of stream; an over-long line
 /// is consumed to its end and reported as `Err(len)`.
 async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
@@ -103,28 +109,38 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let mut r = BufReader::new(read);
     let mut buf = Vec::new();
     let mut greeted = false;
-    // At shutdown every connection ends, so nothing keeps the daemon's state alive.
+    // Every connection holds the store; the daemon's exit waits for the store to close. So a
+    // connection waiting for its next line (or on a subscription) must end at shutdown, or an
+    // idle client would keep a stopped daemon from exiting. A request being answered finishes.
     let mut stop = shared.shutdown_signal();
     loop {
-        if *stop.borrow() {
-            return;
-        }
-        let line = if greeted {
-            tokio::select! {
-                l = read_line(&mut r, &mut buf) => l,
-                _ = stop.changed() => return,
+        let next = async {
+            if greeted {
+                Ok::<_, tokio::time::error::Elapsed>(read_line(&mut r, &mut buf).await)
+            } else {
+                tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut r, &mut buf)).await
             }
-        } else {
-            match tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut r, &mut buf)).await {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = write(
-                        &mut w,
-                        &Response::err(0, ErrorCode::VersionMismatch, "no hello within 30 s"),
-                    )
-                    .await;
-                    return;
-                }
+        };
+        let line = tokio::select! {
+            line = next => line,
+            _ = stopping(&mut stop) => {
+                let _ = write(
+                    &mut w,
+                    &Response::err(0, ErrorCode::ShuttingDown, "the daemon is stopping"),
+                )
+                .await;
+                return;
+            }
+        };
+        let line = match line {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = write(
+                    &mut w,
+                    &Response::err(0, ErrorCode::VersionMismatch, "no hello within 30 s"),
+                )
+                .await;
+                return;
             }
         };
         let line = match line {
@@ -216,11 +232,12 @@ async fn subscribe(
         }
         let mut stop = shared.shutdown_signal();
         loop {
-            let next = tokio::select! {
-                e = events.recv() => e,
-                _ = stop.changed() => Err(RecvError::Closed),
+            // Ends at shutdown too: see `connection`.
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = stopping(&mut stop) => Err(RecvError::Closed),
             };
-            match next {
+            match event {
                 Ok(ev) if ev.broadcast == broadcast => {
                     let event = json!({
                         "delivery": {"id": ev.delivery.0, "number": ev.number, "state": ev.state.as_str(), "modem": ev.modem, "error": ev.error},

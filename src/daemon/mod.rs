@@ -165,34 +165,21 @@ pub async fn run_until(
 ) -> Result<(), StartError> {
     let notifier = notify::Notifier::from_env();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
-    if let Some(dir) = config
-        .daemon
-        .database
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let (store, store_thread) =
-        StoreHandle::open(&config.daemon.database, &OpenOptions::default())?;
-    let policy = match config.daemon.in_flight_policy {
-        InFlightPolicy::Resend => RecoveryPolicy::Resend,
-        InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
+    // The socket before the database: a second daemon started while one runs must refuse
+    // before its recovery step takes the live daemon's in-flight deliveries for a crash's
+    // leftovers (requeued, flagged, sent twice).
+    let (listener, bound) = match socket::inherited()? {
+        Some(l) => (l, false),
+        None => (socket::bind(&config.daemon.socket)?, true),
     };
-    let recovered = store
-        .call(move |s| s.recover_on_start(policy, Utc::now()))
-        .await?;
-    if recovered.requeued + recovered.uncertain > 0 {
-        tracing::warn!(
-            requeued = recovered.requeued,
-            uncertain = recovered.uncertain,
-            "recovered deliveries left in flight by the last run"
-        );
-    }
-    let listener = match socket::inherited()? {
-        Some(l) => l,
-        None => socket::bind(&config.daemon.socket)?,
+    let (store, store_thread) = match open_store(&config).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            if bound {
+                let _ = std::fs::remove_file(&config.daemon.socket);
+            }
+            return Err(e);
+        }
     };
     let (scheduler, dispatcher_task) = dispatcher::spawn(Pool::new(config.tz()));
     let (shutdown, _) = watch::channel(false);
@@ -291,6 +278,39 @@ pub async fn run_until(
         tracing::error!("the database thread did not stop within 10 s");
     }
     Ok(())
+}
+
+/// Opens (creating its directory) and migrates the database, then applies the in-flight
+/// policy to deliveries the last run left in `sending`.
+async fn open_store(
+    config: &Config,
+) -> Result<(StoreHandle, std::thread::JoinHandle<()>), StartError> {
+    if let Some(dir) = config
+        .daemon
+        .database
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let (store, store_thread) =
+        StoreHandle::open(&config.daemon.database, &OpenOptions::default())?;
+    let policy = match config.daemon.in_flight_policy {
+        InFlightPolicy::Resend => RecoveryPolicy::Resend,
+        InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
+    };
+    let recovered = store
+        .call(move |s| s.recover_on_start(policy, Utc::now()))
+        .await?;
+    if recovered.requeued + recovered.uncertain > 0 {
+        tracing::warn!(
+            requeued = recovered.requeued,
+            uncertain = recovered.uncertain,
+            "recovered deliveries left in flight by the last run"
+        );
+    }
+    Ok((store, store_thread))
 }
 
 async fn futures_all(receivers: Vec<oneshot::Receiver<()>>) {

@@ -392,11 +392,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         self.resync().await
     }
 
+    /// ESC, then a re-sync with a single `AT` (one `resync_timeout`). After a silent Ctrl-Z:
+    /// a modem that does not answer that `AT` is hung (it is re-probed later, with the full
+    /// re-sync of init), and the part's fate must not wait for more tries — the caller's
+    /// `cmgs_timeout` is what bounds how long an ambiguous send goes unnoticed.
+    pub(crate) async fn abort_and_probe(&mut self) -> Result<LateAnswer, ModemError> {
+        self.needs_resync = true;
+        self.write_all(&[ESC]).await?;
+        self.resync_tries(1).await
+    }
+
     /// `AT` until `OK` (`resync_attempts` tries of `resync_timeout`), then a quiet period in
     /// which late answers are drained. A late `+CMGS: <mr>` or `+CMS ERROR` is returned.
     pub(crate) async fn resync(&mut self) -> Result<LateAnswer, ModemError> {
+        self.resync_tries(self.config.resync_attempts).await
+    }
+
+    async fn resync_tries(&mut self, attempts: u32) -> Result<LateAnswer, ModemError> {
         let mut late = LateAnswer::default();
-        let attempts = self.config.resync_attempts.max(1);
+        let attempts = attempts.max(1);
         for attempt in 1..=attempts {
             self.write_all(b"AT\r").await?;
             let deadline = Instant::now() + self.config.resync_timeout;

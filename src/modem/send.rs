@@ -120,7 +120,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             }
         }
         warn!(timeout = ?self.config.cmgs_timeout, "no answer after Ctrl-Z; aborting");
-        match self.abort_and_resync().await {
+        // One AT only (not the full re-sync): a dead modem is declared hung one
+        // `resync_timeout` after `cmgs_timeout`, so the ambiguous part is handled about the
+        // configured send timeout after Ctrl-Z rather than three re-sync tries later.
+        match self.abort_and_probe().await {
             Ok(late) => match (late.message_ref, late.error) {
                 (Some(mr), _) => PartOutcome::Sent {
                     message_ref: Some(mr),

@@ -7,7 +7,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::pool::{Job, ModemId, Pool, Slot};
+use std::sync::Arc;
+
+use super::pool::{Job, ModemId, Pinning, Pool, Slot};
+use crate::store::GroupId;
 
 /// What the dispatcher is told.
 #[derive(Debug)]
@@ -37,6 +40,11 @@ pub enum Command {
         reserved_parts: u32,
         sent_parts: u32,
         retry: Option<Job>,
+    },
+    /// A group's pinning changed; its waiting jobs take the new one.
+    Repin {
+        group: GroupId,
+        pinning: Arc<Pinning>,
     },
     /// Slots and waiting count, for `modem list` and `status`.
     Snapshot(oneshot::Sender<(Vec<Slot>, usize)>),
@@ -144,6 +152,7 @@ async fn run(mut pool: Pool, mut rx: mpsc::UnboundedReceiver<Command>) {
                     pool.enqueue([job], Utc::now());
                 }
             }
+            Some(Command::Repin { group, pinning }) => pool.repin(group, pinning),
             Some(Command::Snapshot(reply)) => {
                 let _ = reply.send((pool.slots().to_vec(), pool.pending()));
             }

@@ -214,6 +214,20 @@ impl Pool {
         out
     }
 
+    /// A group's pinning changed: its waiting jobs follow the new one (jobs already given to
+    /// a modem keep theirs). Without this, turning `pin_fallback` on while the pinned SIMs
+    /// are down would leave the waiting deliveries stuck until a restart.
+    pub fn repin(&mut self, group: GroupId, pinning: Arc<Pinning>) {
+        let jobs = self
+            .queues
+            .values_mut()
+            .flat_map(|q| q.iter_mut())
+            .chain(self.delayed_jobs.values_mut());
+        for job in jobs.filter(|j| j.group == Some(group)) {
+            job.pinning = pinning.clone();
+        }
+    }
+
     /// Rolls SIM windows over and releases delayed jobs that are due.
     fn advance(&mut self, now: DateTime<Utc>) {
         let (hour_start, day_start) = sim_windows(now, self.tz);
@@ -525,6 +539,15 @@ mod tests {
         // Pinned modem down, no fallback: nothing moves.
         p.modem_down(1, false);
         assert!(p.assign(t(NOW)).is_empty());
+        // Allowing fallback afterwards frees the waiting job at once.
+        p.repin(
+            GroupId(1),
+            Arc::new(Pinning {
+                modems: vec!["460000000000001".into()],
+                fallback: true,
+            }),
+        );
+        assert_eq!(p.assign(t(NOW))[0].0, 0);
         // With fallback, modem 0 takes over; by device path works too.
         let mut p = pool(2);
         p.modem_down(1, true);

@@ -107,6 +107,7 @@ pub fn ops_group(store: &mut Store, n: u32) {
 // writes into command lines, PDUs (after a `>` prompt, up to Ctrl-Z) and ESCs, logs them, and
 // answers with whatever the test's closure returns.
 
+pub mod daemon;
 pub mod pty;
 pub mod steps;
 
