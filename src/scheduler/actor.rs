@@ -224,7 +224,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     jobs: &mut mpsc::Receiver<Job>,
 ) -> Stop {
     loop {
+        if *ctx.shutdown.borrow() {
+            return Stop::Shutdown;
+        }
+        // Shutdown first: a job handed over at the same moment stays queued in the database
+        // for the next start instead of starting a new message after SIGTERM.
         let job = tokio::select! {
+            biased;
+            _ = ctx.shutdown.changed() => return Stop::Shutdown,
             job = jobs.recv() => match job {
                 Some(job) => job,
                 None => return Stop::Shutdown,
@@ -239,13 +246,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Err(e) => return Stop::Transport(engine.health(), e.to_string()),
             },
-            _ = ctx.shutdown.changed() => return Stop::Shutdown,
         };
         if let Some(stop) = run_job(ctx, engine, id, device, imsi, job).await {
             return stop;
-        }
-        if *ctx.shutdown.borrow() {
-            return Stop::Shutdown;
         }
     }
 }
