@@ -729,3 +729,109 @@ fn unix_users_may_do_only_what_they_are_allowed() {
     assert_eq!(senders.len(), 2, "{list:#}");
     assert!(senders.contains(&"bob") && senders.contains(&"carol"));
 }
+
+/// A SIM that cannot send (`+CMS ERROR: 310`, SIM not inserted) takes its modem out of the
+/// pool (quarantined, re-probed later); its work moves to the other modems and nothing fails.
+#[test]
+fn a_sim_error_quarantines_the_modem_and_its_work_moves_on() {
+    let w = World::start(
+        3,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(30))
+                .modem(0, |m| {
+                    m.knobs.error_rate = 1.0;
+                    m.knobs.error_codes = vec![310];
+                })
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 14);
+    let id = w.send("ops", "alice", "SIM 故障测试");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(15), Some(0)),
+        "{totals}"
+    );
+    let phones = w.phones();
+    for n in &numbers {
+        assert_eq!(phones.phone(n).texts().len(), 1, "{n}");
+    }
+    // Modem 0 refused once, then left the pool: later deliveries never went to it.
+    let refused: u32 = w.emulator().summary().modems[0].stats.failed.values().sum();
+    assert!(refused >= 1, "the knob must have fired");
+    let show = w.show(id);
+    let dev0 = device(&w, 0);
+    assert!(
+        deliveries(&show)
+            .iter()
+            .all(|d| d["modem"] != dev0.as_str()),
+        "{show}"
+    );
+    let retried: Vec<&Value> = deliveries(&show)
+        .iter()
+        .filter(|d| d["attempts"].as_u64() > Some(1))
+        .collect();
+    assert_eq!(
+        retried.len() as u32,
+        refused,
+        "each refusal costs one retry elsewhere"
+    );
+    let modems = w.modems();
+    let state = entry(&w, &modems, 0).unwrap()["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        state == "quarantined" || state == "sim-problem" || state == "probing",
+        "modem 0 is {state}"
+    );
+}
+
+/// A modem that reboots in the middle of a broadcast (`RDY`, settings lost) is re-initialised
+/// and goes on; nothing is lost.
+#[test]
+fn a_modem_rebooting_mid_broadcast_is_reinitialised_and_nothing_is_lost() {
+    let w = World::start(
+        2,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(40))
+                .modem(0, |m| {
+                    m.knobs.reboot_after_sends = Some(3);
+                })
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 19);
+    let id = w.send("ops", "alice", "重启测试：请忽略");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(20), Some(0)),
+        "{totals}"
+    );
+    let phones = w.phones();
+    for n in &numbers {
+        assert!(!phones.phone(n).texts().is_empty(), "{n} lost");
+    }
+    let summary = w.emulator().summary();
+    assert!(
+        summary.modems[0].stats.reboots >= 1,
+        "the knob must have fired"
+    );
+    // The rebooted modem is initialised again, rejoins the pool and takes work.
+    let dev0 = device(&w, 0);
+    w.wait_modems("modem0 ready again after its reboot", |m| {
+        m.iter()
+            .any(|e| e["device"] == dev0.as_str() && e["state"] == "ready")
+    });
+    let before = summary.modems[0].stats.accepted;
+    let id = w.send("ops", "alice", "重启后第二条");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(totals["sent"].as_u64(), Some(20), "{totals}");
+    let after = w.emulator().summary().modems[0].stats.accepted;
+    assert!(
+        after > before,
+        "modem0 took no work after rejoining ({before} -> {after})"
+    );
+}
