@@ -517,3 +517,36 @@ async fn a_stray_prompt_while_idle_gets_esc() {
     m.idle(Duration::from_secs(1)).await.unwrap();
     assert_eq!(lines(&log), vec!["AT+CSQ", "ESC"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_instead_of_the_prompt_means_not_sent_at_once() {
+    let (io, _log) = modem(|i| match i {
+        Input::Line(c) if c.starts_with("AT+CMGS") => bytes("\r\nRDY\r\n"),
+        other => healthy(other),
+    });
+    let mut m = Engine::new(io, cfg());
+    m.init().await.unwrap();
+    let t0 = Instant::now();
+    let out = m.send_message(&parts("hi")).await;
+    assert_eq!(summaries(&out), vec!["not-sent modem-reset"]);
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert!(m.needs_reinit());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_after_ctrl_z_is_ambiguous_at_once() {
+    let (io, _log) = modem(|i| match i {
+        Input::Pdu(_) => bytes("\r\nRDY\r\n"),
+        other => healthy(other),
+    });
+    let mut m = Engine::new(io, cfg());
+    m.init().await.unwrap();
+    let t0 = Instant::now();
+    let out = m.send_message(&parts(&"y".repeat(200))).await;
+    assert_eq!(
+        summaries(&out),
+        vec!["ambiguous modem-reset", "not-attempted"]
+    );
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert!(out[0].may_have_gone_out());
+}

@@ -17,6 +17,8 @@ enum PromptResult {
     Prompt,
     Answer(Final),
     Timeout,
+    /// A reset URC came instead of the prompt.
+    Reset,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
@@ -70,6 +72,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     reason: NotSentReason::PromptTimeout,
                 };
             }
+            Ok(PromptResult::Reset) => {
+                warn!(
+                    cmd,
+                    "the modem reset while we waited for the prompt; not sent"
+                );
+                return PartOutcome::NotSent {
+                    reason: NotSentReason::ModemReset,
+                };
+            }
             Err(error) => return PartOutcome::Failed { error },
         }
         // Phase 2: the PDU. From here on the part may go out.
@@ -112,7 +123,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     return PartOutcome::Rejected { result, class };
                 }
                 Some(Item::Prompt) => debug!("second prompt after the PDU (length mismatch?)"),
-                Some(Item::Urc(u)) => self.on_urc(u),
+                Some(Item::Urc(u)) => {
+                    self.on_urc(u);
+                    // A reset before the answer: whether the part left is unknown, and no
+                    // answer will come; do not wait out cmgs_timeout.
+                    if self.needs_reinit() {
+                        warn!("the modem reset after Ctrl-Z; the part's fate is unknown");
+                        return PartOutcome::Ambiguous {
+                            reason: AmbiguousReason::ModemReset,
+                        };
+                    }
+                }
                 Some(Item::Garbage(g)) => {
                     debug!(len = g.len, preview = %g.preview, "skipped garbage")
                 }
@@ -161,7 +182,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     echo_pos = bytes.len();
                     debug!(line, "ignored line before the prompt");
                 }
-                Some(Item::Urc(u)) => self.on_urc(u),
+                Some(Item::Urc(u)) => {
+                    self.on_urc(u);
+                    if self.needs_reinit() {
+                        return Ok(PromptResult::Reset);
+                    }
+                }
                 Some(Item::Garbage(g)) => {
                     debug!(len = g.len, preview = %g.preview, "skipped garbage")
                 }

@@ -140,6 +140,9 @@ pub enum NotSentReason {
     PromptTimeout,
     /// The modem answered `OK` to `AT+CMGS=<n>` without a prompt.
     NoPrompt,
+    /// The modem announced a reset (`RDY`, `^BOOT`...) while we waited for the prompt: the
+    /// command was lost with it and the PDU was never written.
+    ModemReset,
 }
 
 /// Why a submitted part's fate is unknown.
@@ -149,6 +152,8 @@ pub enum AmbiguousReason {
     NoAnswer(Duration),
     /// The stream failed after Ctrl-Z.
     StreamDied(ModemError),
+    /// The modem announced a reset after Ctrl-Z, before answering.
+    ModemReset,
 }
 
 /// What happened to one part of a message.
@@ -200,12 +205,18 @@ impl PartOutcome {
             PartOutcome::NotSent {
                 reason: NotSentReason::NoPrompt,
             } => "not-sent no-prompt".into(),
+            PartOutcome::NotSent {
+                reason: NotSentReason::ModemReset,
+            } => "not-sent modem-reset".into(),
             PartOutcome::Ambiguous {
                 reason: AmbiguousReason::NoAnswer(_),
             } => "ambiguous no-answer".into(),
             PartOutcome::Ambiguous {
                 reason: AmbiguousReason::StreamDied(_),
             } => "ambiguous stream-died".into(),
+            PartOutcome::Ambiguous {
+                reason: AmbiguousReason::ModemReset,
+            } => "ambiguous modem-reset".into(),
             PartOutcome::Failed { error } => format!("failed: {error}"),
             PartOutcome::NotAttempted => "not-attempted".into(),
         }

@@ -147,6 +147,16 @@ async fn run<O: Opener>(
                 .await;
                 let quarantine = matches!(&why, Stop::Sim(_));
                 ctx.dispatcher.send(Command::Down { id, quarantine });
+                // A job handed over just before the modem left goes back to the queue, so the
+                // channel is empty when the modem rejoins.
+                while let Ok(job) = jobs.try_recv() {
+                    ctx.dispatcher.send(Command::Done {
+                        id,
+                        reserved_parts: job.parts,
+                        sent_parts: 0,
+                        retry: Some(job),
+                    });
+                }
                 let (health, problem) = match why {
                     Stop::Shutdown => return,
                     Stop::Reinit => (
@@ -226,6 +236,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         if *ctx.shutdown.borrow() {
             return Stop::Shutdown;
+        }
+        // A reset noticed during the last exchange (RDY, ^BOOT after the answer): the modem
+        // lost its settings (PDU mode, echo...), so init again before the next message.
+        if engine.needs_reinit() {
+            return Stop::Reinit;
         }
         // Shutdown first: a job handed over at the same moment stays queued in the database
         // for the next start instead of starting a new message after SIGTERM.
@@ -324,6 +339,16 @@ async fn run_job<S: AsyncRead + AsyncWrite + Unpin>(
     stop
 }
 
+/// Why the modem leaves the pool after a failed exchange: a reset it announced (init again at
+/// once), or what its health says.
+fn leave<S: AsyncRead + AsyncWrite + Unpin>(engine: &Engine<S>, what: String) -> Stop {
+    if engine.needs_reinit() {
+        Stop::Reinit
+    } else {
+        Stop::Transport(engine.health(), what)
+    }
+}
+
 /// The try's result for the policy, and whether the modem must leave the pool.
 fn summarize<S: AsyncRead + AsyncWrite + Unpin>(
     outcomes: &[PartOutcome],
@@ -354,7 +379,7 @@ fn summarize<S: AsyncRead + AsyncWrite + Unpin>(
             }
             PartOutcome::NotSent { .. } => {
                 let stop = (!matches!(engine.health(), Health::Ready))
-                    .then(|| Stop::Transport(engine.health(), outcome.summary()));
+                    .then(|| leave(engine, outcome.summary()));
                 return (
                     TryResult::NotSent {
                         error: outcome.summary(),
@@ -365,7 +390,7 @@ fn summarize<S: AsyncRead + AsyncWrite + Unpin>(
             }
             PartOutcome::Ambiguous { .. } => {
                 let stop = (!matches!(engine.health(), Health::Ready))
-                    .then(|| Stop::Transport(engine.health(), outcome.summary()));
+                    .then(|| leave(engine, outcome.summary()));
                 return (
                     TryResult::Ambiguous {
                         error: outcome.summary(),
