@@ -835,3 +835,45 @@ fn a_modem_rebooting_mid_broadcast_is_reinitialised_and_nothing_is_lost() {
         "modem0 took no work after rejoining ({before} -> {after})"
     );
 }
+
+/// A modem that stops answering mid-broadcast (hung) is noticed within the prompt timeout,
+/// its message goes to another modem (it was never sent), and it leaves the pool.
+#[test]
+fn a_hung_modem_is_taken_out_and_its_message_goes_elsewhere() {
+    let w = World::start(
+        3,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(30))
+                .modem(0, |m| m.knobs.hang_after_sends = Some(2))
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 14);
+    let id = w.send("ops", "alice", "挂起测试");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(15), Some(0)),
+        "{totals}"
+    );
+    let phones = w.phones();
+    for n in &numbers {
+        assert_eq!(phones.phone(n).texts().len(), 1, "{n}: exactly once");
+    }
+    let summary = w.emulator().summary();
+    assert!(
+        summary.modems[0].hung,
+        "the knob must have fired: {summary}"
+    );
+    assert_eq!(summary.modems[0].stats.accepted, 2, "{summary}");
+    // The message it held was retried elsewhere, without a duplicate flag (never sent).
+    let show = w.show(id);
+    let retried: Vec<&Value> = deliveries(&show)
+        .iter()
+        .filter(|d| d["attempts"].as_u64() > Some(1))
+        .collect();
+    assert_eq!(retried.len(), 1, "{show}");
+    assert_eq!(retried[0]["possible_duplicate"], false);
+    let modems = w.modems();
+    assert_ne!(entry(&w, &modems, 0).unwrap()["state"], "ready");
+}
