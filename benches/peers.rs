@@ -7,8 +7,11 @@
 //! one message with the exact text (Chinese and an emoji in it).
 //!
 //! `cargo bench --bench peers` (defaults: N = 1, 4; L = 300 ms; 10 recipients per modem;
-//! peers groupsms, smstools-tuned, smstools-default, gammu-tuned).
+//! peers groupsms, smstools-tuned, smstools-ucs2, smstools-default,
+//! gammu-tuned).
 //! `PEERS_MODEMS=1,2,4 PEERS_LATENCY_MS=300 PEERS_PER_MODEM=10 PEERS=groupsms,smstools-tuned cargo bench --bench peers`
+//!
+//! `PEERS_CSV=file` also appends every row to a CSV file (`bench/peers-plot.gp` draws it).
 //!
 //! A peer that has not delivered everything within max(5 x ideal, 25 s) is stopped and
 //! recorded as such. Peers whose binary is missing (`smsd` from the Debian package
@@ -374,8 +377,14 @@ fn wait_initialised(emu: &EmulatorHandle, commands: u64, quiet: Duration, limit:
 
 // ---------------------------------------------------------------- SMSTools3
 
-fn run_smstools(s: Setup, tuned: bool) -> Outcome {
-    let tuning = if tuned { "tuned" } else { "defaults" };
+/// `ucs2`: the file body pre-encoded as UTF-16BE with `Alphabet: UCS2` (the way to pass
+/// characters outside the BMP through unchanged) instead of UTF-8 with `Alphabet: UTF`.
+fn run_smstools(s: Setup, tuned: bool, ucs2: bool) -> Outcome {
+    let tuning = match (tuned, ucs2) {
+        (true, true) => "tuned+UCS2",
+        (true, false) => "tuned",
+        (false, _) => "defaults",
+    };
     let Some(smsd) = have("smsd") else {
         return skipped(
             "smstools",
@@ -434,7 +443,15 @@ fn run_smstools(s: Setup, tuned: bool) -> Outcome {
     let text = full_text();
     let start = Utc::now();
     for (i, n) in s.recipients().iter().enumerate() {
-        let body = format!("To: {}\nAlphabet: UTF\n\n{text}", n.trim_start_matches('+'));
+        let to = n.trim_start_matches('+');
+        let body = if ucs2 {
+            let mut b = format!("To: {to}\nAlphabet: UCS2\n\n").into_bytes();
+            text.encode_utf16()
+                .for_each(|u| b.extend_from_slice(&u.to_be_bytes()));
+            b
+        } else {
+            format!("To: {to}\nAlphabet: UTF\n\n{text}").into_bytes()
+        };
         let staged = d.join("stage").join(format!("m{i:05}"));
         std::fs::write(&staged, body).unwrap();
         std::fs::rename(&staged, d.join("outgoing").join(format!("m{i:05}"))).unwrap();
@@ -447,7 +464,11 @@ fn run_smstools(s: Setup, tuned: bool) -> Outcome {
         out.note = format!("{} {failed} file(s) in failed/", out.note);
     }
     if std::env::var_os("PEERS_KEEP").is_some() {
-        let keep = std::env::temp_dir().join(format!("peers-smstools-{tuning}-{}", s.modems));
+        let keep = std::env::temp_dir().join(format!(
+            "peers-smstools-{}-{}",
+            tuning.replace('+', "-"),
+            s.modems
+        ));
         let _ = std::fs::remove_dir_all(&keep);
         let _ = Command::new("cp").arg("-r").arg(d).arg(&keep).status();
     }
@@ -555,7 +576,7 @@ fn print_header(s: Setup) {
         s.ideal_seconds()
     );
     println!(
-        "| {:<10} | {:<8} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | note",
+        "| {:<10} | {:<10} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | note",
         "peer", "tuning", "N", "L ms", "M", "seconds", "msg/s", "efficiency", "first s", "ok",
         "wrong", "dups", "missing"
     );
@@ -574,7 +595,7 @@ fn print_row(s: Setup, o: &Outcome) {
     };
     let first = o.first.map_or("-".into(), |f| format!("{f:.3}"));
     println!(
-        "| {:<10} | {:<8} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | {}",
+        "| {:<10} | {:<10} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | {}",
         o.peer,
         o.tuning,
         s.modems,
@@ -592,6 +613,43 @@ fn print_row(s: Setup, o: &Outcome) {
     );
 }
 
+/// Appends the row to the CSV file named by `PEERS_CSV` (for the plot), if any.
+fn csv_row(s: Setup, o: &Outcome) {
+    let Some(path) = std::env::var_os("PEERS_CSV") else {
+        return;
+    };
+    let m = s.modems * s.per_modem;
+    let rate = o
+        .seconds
+        .map_or(String::new(), |t| format!("{:.3}", m as f64 / t));
+    let first = o.first.map_or(String::new(), |f| format!("{f:.3}"));
+    let fresh = !Path::new(&path).exists();
+    let mut line = String::new();
+    if fresh {
+        line.push_str("peer,tuning,modems,latency_ms,recipients,msg_per_s,ideal_per_s,first_s,ok,wrong,duplicates,missing\n");
+    }
+    line.push_str(&format!(
+        "{},{},{},{},{m},{rate},{:.3},{first},{},{},{},{}\n",
+        o.peer,
+        o.tuning,
+        s.modems,
+        s.latency.as_millis(),
+        s.modems as f64 / s.latency.as_secs_f64(),
+        o.ok,
+        o.wrong,
+        o.duplicates,
+        o.missing
+    ));
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets without `--bench`: only the in-process peer,
     // small, so that it stays quick and needs no Debian package.
@@ -607,7 +665,9 @@ fn main() {
         vec!["groupsms".into()]
     } else {
         std::env::var("PEERS")
-            .unwrap_or_else(|_| "groupsms,smstools-tuned,smstools-default,gammu-tuned".into())
+            .unwrap_or_else(|_| {
+                "groupsms,smstools-tuned,smstools-ucs2,smstools-default,gammu-tuned".into()
+            })
             .split(',')
             .map(|p| p.trim().to_string())
             .collect()
@@ -623,12 +683,14 @@ fn main() {
         for peer in &peers {
             let o = match peer.as_str() {
                 "groupsms" => run_groupsms(s),
-                "smstools-tuned" => run_smstools(s, true),
-                "smstools-default" => run_smstools(s, false),
+                "smstools-tuned" => run_smstools(s, true, false),
+                "smstools-ucs2" => run_smstools(s, true, true),
+                "smstools-default" => run_smstools(s, false, false),
                 "gammu-tuned" => run_gammu(s),
                 other => skipped("?", "-", format!("unknown peer {other:?}")),
             };
             print_row(s, &o);
+            csv_row(s, &o);
         }
     }
 }
