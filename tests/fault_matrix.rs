@@ -6,6 +6,8 @@
 mod common;
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use common::daemon::{ops_group, World};
@@ -428,5 +430,144 @@ fn a_carrier_block_on_every_sim_fails_the_rest_with_the_reason() {
             assert_eq!(d["state"], "sent", "{d}");
             assert_eq!(phones.phone(n).texts().len(), 1, "{n}");
         }
+    }
+}
+
+/// Sets the soft `RLIMIT_FSIZE` of process `pid` (the hard limit stays unlimited, so it can be
+/// raised again). Past it every write to a regular file fails with `EFBIG`, as on a full disk.
+fn file_size_limit(pid: u32, soft: libc::rlim_t) {
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain syscall on another process's limits; the pointers outlive the call.
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// Sends `lines` on one connection, one answer each.
+fn raw(w: &World, lines: &[&str]) -> Vec<Value> {
+    let stream = UnixStream::connect(w.socket()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut c = BufReader::new(stream);
+    lines
+        .iter()
+        .map(|l| {
+            c.get_mut().write_all(format!("{l}\n").as_bytes()).unwrap();
+            let mut answer = String::new();
+            c.read_line(&mut answer).unwrap();
+            serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"))
+        })
+        .collect()
+}
+
+fn broadcast_count(w: &World) -> usize {
+    w.json(&["broadcast", "list"])["broadcasts"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// The database stops taking writes while the daemon runs (every write to a file fails with
+/// `EFBIG`: a full disk, as far as SQLite can tell). A permission change cannot do this to a
+/// daemon that already holds the database open, a file size limit can. A `send` gets a clear
+/// `storage` error (exit 69) and nothing unstored is accepted; reads keep working; once writes
+/// work again, so does `send`.
+#[test]
+fn storage_that_refuses_writes_refuses_sends_clearly_and_keeps_serving_reads() {
+    let mut w = World::prepare(
+        1,
+        |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(5)),
+        "",
+        UNCAPPED,
+    );
+    w.start_daemon_with(|cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal() is async-signal-safe. An ignored SIGXFSZ stays ignored across
+        // exec, so a write past the limit fails with EFBIG instead of killing the daemon.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    let numbers = ops_group(&w, 4);
+    let id = w.send("ops", "alice", "before the fault");
+    assert_eq!(sent(&w.follow(id, |_| false)), 5);
+    assert_eq!(broadcast_count(&w), 1);
+    let pid = w.daemon_pid().unwrap();
+
+    file_size_limit(pid, 0);
+    let out = w.cli(&["send", "--group", "ops", "--as", "alice", "never stored"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains("database") && stderr.contains("nothing was accepted"),
+        "a clear storage error: {stderr}"
+    );
+    // On the socket, the stable code says the same.
+    let answers = raw(
+        &w,
+        &[
+            r#"{"id":1,"op":"hello","args":{"version":1}}"#,
+            r#"{"id":2,"op":"send","args":{"group":"ops","as":"alice","text":"never stored"}}"#,
+        ],
+    );
+    assert_eq!(answers[1]["ok"], false, "{}", answers[1]);
+    assert_eq!(answers[1]["error"]["code"], "storage", "{}", answers[1]);
+    let out = w.cli(&[
+        "member",
+        "add",
+        "zed",
+        "--name",
+        "Zed",
+        "--phone",
+        "13900000099",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Reads keep working, and show that nothing was accepted.
+    assert_eq!(broadcast_count(&w), 1);
+    let groups = w.json(&["group", "list"]);
+    assert_eq!(groups["groups"].as_array().unwrap().len(), 1, "{groups}");
+    let status = w.json(&["status"]);
+    assert_eq!(status["deliveries_waiting"], 0, "{status}");
+    assert!(w.cli(&["member", "show", "zed"]).status.code() != Some(0));
+
+    // Writes work again: so does sending, at once.
+    file_size_limit(pid, libc::RLIM_INFINITY);
+    let healed = Instant::now();
+    let id = w.send("ops", "alice", "after the fault");
+    let recover = healed.elapsed();
+    assert_eq!(sent(&w.follow(id, |_| false)), 5);
+    assert_eq!(broadcast_count(&w), 2);
+    let t = tally(&w, &numbers, "【运维组】after the fault");
+    row("storage refuses writes (EFBIG)", &t, 0, Some(recover));
+    assert!(t.lost.is_empty(), "lost: {:?}", t.lost);
+    assert_eq!(t.duplicates, 0);
+    let phones = w.phones();
+    for n in &numbers {
+        assert!(
+            !phones
+                .phone(n)
+                .texts()
+                .iter()
+                .any(|x| x.contains("never stored")),
+            "{n} got a message that was refused"
+        );
     }
 }
