@@ -8,6 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::daemon::{ops_group, World};
@@ -570,4 +571,237 @@ fn storage_that_refuses_writes_refuses_sends_clearly_and_keeps_serving_reads() {
             "{n} got a message that was refused"
         );
     }
+}
+
+/// What a request line must get back.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    Ok,
+    Error(&'static str),
+}
+
+/// The requests of connection `i`: a mix of valid and invalid lines, each with its answer.
+fn plan(i: usize) -> Vec<(Vec<u8>, Expect)> {
+    let hello = || {
+        (
+            br#"{"id":1,"op":"hello","args":{"version":1}}"#.to_vec(),
+            Expect::Ok,
+        )
+    };
+    let mut p = Vec::new();
+    if i % 10 == 9 {
+        p.push((
+            br#"{"id":1,"op":"status"}"#.to_vec(),
+            Expect::Error("version_mismatch"),
+        ));
+    }
+    p.push(hello());
+    match i % 5 {
+        0 => p.push((br#"{"id":2,"op":"modem_list"}"#.to_vec(), Expect::Ok)),
+        1 => p.push((br#"{"id":2,"op":"#.to_vec(), Expect::Error("bad_request"))),
+        2 => {
+            let mut long = br#"{"id":2,"op":"status","args":{"x":""#.to_vec();
+            long.extend(std::iter::repeat_n(b'x', 70 * 1024));
+            long.extend_from_slice(br#""}}"#);
+            p.push((long, Expect::Error("line_too_long")));
+        }
+        3 => p.push((
+            b"{\"id\":2,\"op\":\"status\",\"x\":\"\xff\xfe\"}".to_vec(),
+            Expect::Error("bad_request"),
+        )),
+        _ => p.push((
+            br#"{"id":2,"op":"status","args":{"verbose":true}}"#.to_vec(),
+            Expect::Error("bad_request"),
+        )),
+    }
+    p.push((
+        br#"{"id":3,"op":"broadcast_show","args":{"broadcast":99999}}"#.to_vec(),
+        Expect::Error("unknown_broadcast"),
+    ));
+    p.push((br#"{"id":4,"op":"status"}"#.to_vec(), Expect::Ok));
+    p
+}
+
+/// One connection of the crowd: every line gets its answer (bounded waits).
+/// After its first line each waits at `all_open` (so all are connected at once), then at
+/// `go`.
+async fn crowd_client(
+    socket: std::path::PathBuf,
+    i: usize,
+    all_open: Arc<tokio::sync::Barrier>,
+    go: Arc<tokio::sync::Barrier>,
+) -> Result<usize, String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    // A full accept backlog makes a non-blocking connect fail with EAGAIN: try again.
+    let mut tries = 0;
+    let stream = loop {
+        match tokio::net::UnixStream::connect(&socket).await {
+            Ok(s) => break s,
+            Err(_) if tries < 500 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(format!("connection {i}: connect: {e}")),
+        }
+    };
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    let mut answered = 0;
+    for (k, (line, expect)) in plan(i).into_iter().enumerate() {
+        if k == 1 {
+            all_open.wait().await;
+            go.wait().await;
+        }
+        let mut framed = line.clone();
+        framed.push(b'\n');
+        w.write_all(&framed)
+            .await
+            .map_err(|e| format!("connection {i}: write: {e}"))?;
+        let mut answer = String::new();
+        match tokio::time::timeout(Duration::from_secs(60), r.read_line(&mut answer)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            other => {
+                return Err(format!(
+                    "connection {i}: no answer to {:?}: {other:?}",
+                    String::from_utf8_lossy(&line[..line.len().min(60)])
+                ))
+            }
+        }
+        let a: Value = serde_json::from_str(&answer)
+            .map_err(|e| format!("connection {i}: answer is not JSON ({e}): {answer:?}"))?;
+        let good = match expect {
+            Expect::Ok => a["ok"] == true,
+            Expect::Error(code) => {
+                a["ok"] == false
+                    && a["error"]["code"] == code
+                    && a["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| !m.is_empty())
+            }
+        };
+        if !good {
+            return Err(format!("connection {i}: wanted {expect:?}, got {a}"));
+        }
+        answered += 1;
+    }
+    Ok(answered)
+}
+
+/// A client that writes a request byte by byte and then never reads: it floods requests until
+/// its writes stall (the daemon's answers fill the socket) or, `half`, stops mid-line.
+fn slow_client(socket: &std::path::Path, half: bool) -> UnixStream {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let hello = br#"{"id":1,"op":"hello","args":{"version":1}}"#;
+    let bytes: &[u8] = if half { &hello[..20] } else { hello };
+    for b in bytes {
+        s.write_all(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if !half {
+        s.write_all(b"\n").unwrap();
+        for id in 2..20_000 {
+            let line = format!("{{\"id\":{id},\"op\":\"status\"}}\n");
+            if s.write_all(line.as_bytes()).is_err() {
+                break; // the daemon stopped reading: it is blocked on our unread answers
+            }
+        }
+    }
+    s
+}
+
+/// Raises the soft open-file limit so a thousand connections fit.
+fn enough_files(want: libc::rlim_t) {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on this process's limits with a valid pointer.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut l), 0);
+        if l.rlim_cur < want {
+            l.rlim_cur = want.min(l.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &l), 0);
+        }
+    }
+}
+
+/// A thousand concurrent connections sending a mix of valid and invalid lines (malformed JSON,
+/// over-long lines, invalid UTF-8, unknown fields, no hello), plus slow clients that write byte
+/// by byte and never read: every line gets an answer or a clear error, and the CLI's `status`
+/// works during and after.
+#[test]
+fn a_thousand_connections_of_good_and_bad_input_all_get_answers() {
+    const CONNECTIONS: usize = 1000;
+    // Ours and the daemon's (which inherits it): 1 000 connections, the slow ones, and margin.
+    enough_files(4096);
+    let w = World::start(1, |c| c, "");
+    ops_group(&w, 0);
+
+    let slow: Vec<UnixStream> = (0..4)
+        .map(|k| {
+            let socket = w.socket();
+            std::thread::spawn(move || slow_client(&socket, k % 2 == 1))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let started = Instant::now();
+    let all_open = Arc::new(tokio::sync::Barrier::new(CONNECTIONS + 1));
+    let go = Arc::new(tokio::sync::Barrier::new(CONNECTIONS + 1));
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            w.rt.spawn(crowd_client(w.socket(), i, all_open.clone(), go.clone()))
+        })
+        .collect();
+    // Every connection open and answered once (a client that fails before the barrier would
+    // hang it: bounded).
+    w.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), all_open.wait())
+            .await
+            .expect("all 1000 connections open and answered within 60 s")
+    });
+    // During: with the 1 000 connections and the stalled slow clients open, the CLI's
+    // `status` gets its answer.
+    let during = w.cli(&["status"]);
+    assert!(
+        during.status.success(),
+        "status during the crowd: {}",
+        String::from_utf8_lossy(&during.stderr)
+    );
+    w.block_on(go.wait());
+    let results: Vec<Result<usize, String>> = w.block_on(async {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap_or_else(|e| Err(format!("task: {e}"))));
+        }
+        out
+    });
+    let took = started.elapsed();
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    let answers: usize = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+    let expected: usize = (0..CONNECTIONS).map(|i| plan(i).len()).sum();
+    eprintln!(
+        "FAULT-MATRIX {:<34} | connections {CONNECTIONS} + 4 slow | answers {answers}/{expected} | failures {} | took {:.2}s",
+        "socket: bad input, 1000 connections",
+        failures.len(),
+        took.as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} connections failed, first ones: {:#?}\n{}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        w.daemon_log()
+    );
+    assert_eq!(answers, expected);
+    // The slow clients are still connected (never read): the daemon still answers others.
+    let status = w.json(&["status"]);
+    assert_eq!(status["modems_total"], 1, "{status}");
+    drop(slow);
+    // After: still up, and nothing was sent or created by all that.
+    w.ok(&["status"]);
+    assert_eq!(broadcast_count(&w), 0);
 }
