@@ -805,3 +805,103 @@ fn a_thousand_connections_of_good_and_bad_input_all_get_answers() {
     w.ok(&["status"]);
     assert_eq!(broadcast_count(&w), 0);
 }
+
+/// Sends to 150 numbers over 3 modems where modem 0 misbehaves (`tune`), follows to the end
+/// and checks: all sent, nothing lost, at most `max_dup` duplicates, each flagged. The row's
+/// recovery time runs from the `sending` on modem 0 of the first delivery taken back from it
+/// to that delivery's `sent` elsewhere. Returns the world.
+fn one_modem_fault(
+    label: &str,
+    tune: impl Fn(&mut groupsms::emulator::ModemConfig),
+    max_dup: usize,
+) -> World {
+    let w = World::start(
+        3,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(10))
+                .modem(0, tune)
+        },
+        UNCAPPED,
+    );
+    let numbers = ops_group(&w, 149);
+    let text = label.to_string();
+    let id = w.send("ops", "alice", &text);
+    let (totals, seen) = w.follow_events(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(150), Some(0)),
+        "{totals}"
+    );
+    // Recovery: from the `sending` on modem 0 of a delivery that was then requeued, to its
+    // `sent` elsewhere.
+    let dev0 = w.emulator().path(0).display().to_string();
+    let recover = seen.iter().find_map(|s| {
+        let d = &s.event["delivery"];
+        if d["modem"] == dev0.as_str() && d["state"] == "queued" {
+            let started = seen
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.at <= s.at
+                        && e.event["delivery"]["id"] == d["id"]
+                        && e.event["delivery"]["state"] == "sending"
+                })?
+                .at;
+            let done = seen.iter().find(|e| {
+                e.at >= s.at
+                    && e.event["delivery"]["id"] == d["id"]
+                    && e.event["delivery"]["state"] == "sent"
+            })?;
+            Some(done.at - started)
+        } else {
+            None
+        }
+    });
+    let t = tally(&w, &numbers, &format!("【运维组】{text}"));
+    row(label, &t, 0, recover);
+    assert!(t.lost.is_empty(), "lost: {:?}", t.lost);
+    assert!(t.duplicates <= max_dup, "{:?}", t.duplicated);
+    duplicates_flagged(&w.show(id), &t);
+    assert!(deliveries(&w.show(id)).iter().all(|d| d["state"] == "sent"));
+    w
+}
+
+/// One modem stops answering anything after 10 parts: its work moves to the others. (It
+/// hangs before the `>` prompt, so the daemon notices after `prompt_timeout`, 10 s, plus its
+/// re-sync tries: about 16 s for that one delivery; the others go on meanwhile.)
+#[test]
+fn one_modem_hanging_loses_nothing() {
+    // The part it hangs on was never accepted: no duplicate is possible.
+    let w = one_modem_fault(
+        "one modem hangs after 10 parts",
+        |m| m.knobs.hang_after_sends = Some(10),
+        0,
+    );
+    let m0 = &w.emulator().summary().modems[0];
+    assert!(m0.hung, "the knob must have fired");
+    assert_eq!(m0.stats.accepted, 10);
+}
+
+/// One modem's PTY goes away after 10 parts and comes back 500 ms later: nothing lost, and
+/// it rejoins and takes work again.
+#[test]
+fn one_modem_unplugged_and_replugged_loses_nothing() {
+    let w = one_modem_fault(
+        "one modem unplugged, replugged",
+        |m| {
+            m.knobs.unplug_after_sends = Some(10);
+            m.knobs.replug_after = Some(Duration::from_millis(500));
+        },
+        // A part in flight when the device vanished may have gone out.
+        1,
+    );
+    let m0 = &w.emulator().summary().modems[0];
+    assert!(
+        m0.unplugs >= 1 && m0.replugs >= 1,
+        "the knobs must have fired"
+    );
+    let dev0 = w.emulator().path(0).display().to_string();
+    w.wait_modems("modem0 back in the pool", |ms| {
+        ms.iter().any(|m| m["device"] == dev0.as_str() && is_up(m))
+    });
+}
