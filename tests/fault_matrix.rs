@@ -905,3 +905,60 @@ fn one_modem_unplugged_and_replugged_loses_nothing() {
         ms.iter().any(|m| m["device"] == dev0.as_str() && is_up(m))
     });
 }
+
+/// `chown -R` of `path` to `uid:gid`.
+fn chown_all(path: &std::path::Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if path.is_dir() && !path.is_symlink() {
+        for e in std::fs::read_dir(path).unwrap() {
+            chown_all(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// A database file the daemon may not write (mode 0444, the daemon running as uid 65534, since
+/// root writes anyway): it does not start half-way; it says which file and why, exit 69, and
+/// the file is left as it was.
+#[test]
+fn a_read_only_database_is_refused_at_start_with_the_file_named() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!(
+            "SKIPPED: the read-only database test needs root (to run the daemon as uid 65534)"
+        );
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let mut w = World::start(1, |c| c, "");
+    ops_group(&w, 3);
+    w.stop_daemon();
+    let db = w.database();
+    let before = std::fs::read(&db).unwrap();
+    chown_all(w.dir.path(), NOBODY, NOBODY);
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let mut daemon = {
+        use std::os::unix::process::CommandExt;
+        w.daemon_command(false)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let status = common::daemon::wait_exit(&mut daemon, Duration::from_secs(20))
+        .expect("a daemon that cannot write its database must exit");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut stderr).unwrap();
+    eprintln!(
+        "FAULT-MATRIX {:<34} | exit {:?} | {}",
+        "storage: read-only database at start",
+        status.code(),
+        stderr.lines().last().unwrap_or("")
+    );
+    assert_eq!(status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains(db.to_str().unwrap()) && stderr.contains("readonly"),
+        "names the file and the reason: {stderr}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
+}
