@@ -962,3 +962,71 @@ fn a_read_only_database_is_refused_at_start_with_the_file_named() {
     );
     assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
 }
+
+/// Writes fail (as on a full disk) in the middle of a broadcast, for a while, then work again.
+/// What could not be marked `sending` is tried again once writes work (nothing was sent); a
+/// part whose outcome could not be recorded stays `sending` (never resent in this run) and the
+/// next start applies the in-flight policy to it. Nothing lost; a duplicate only for such a
+/// part, flagged.
+#[test]
+fn storage_refusing_writes_mid_broadcast_loses_nothing() {
+    let mut w = World::prepare(
+        2,
+        |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(30)),
+        "",
+        UNCAPPED,
+    );
+    // The daemon's stderr goes to a pipe (as to journald under systemd), drained into a file
+    // by a thread of ours: a log file of its own would hit the same limit as the database.
+    let (rd, wr) = nix::unistd::pipe().unwrap();
+    let stderr_log = w.dir.path().join("daemon-stderr.log");
+    std::thread::spawn(move || {
+        let mut pipe = std::fs::File::from(rd);
+        if let Ok(mut out) = std::fs::File::create(stderr_log) {
+            let _ = std::io::copy(&mut pipe, &mut out);
+        }
+    });
+    w.start_daemon_with(|cmd| {
+        use std::os::unix::process::CommandExt;
+        cmd.stderr(std::process::Stdio::from(wr));
+        // SAFETY: as in the test above: SIGXFSZ ignored, so writes fail with EFBIG.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    let numbers = ops_group(&w, 39);
+    let text = "disk full mid-broadcast";
+    let id = w.send("ops", "alice", text);
+    w.follow(id, |t| sent(t) >= 10);
+    let pid = w.daemon_pid().unwrap();
+    file_size_limit(pid, 0);
+    // The fault lasts a while (not a wait for readiness: the length of the outage).
+    std::thread::sleep(Duration::from_millis(700));
+    file_size_limit(pid, libc::RLIM_INFINITY);
+    let healed = Instant::now();
+    // Everything that could be sent in this run is: nothing queued, the rest `sending` with
+    // an outcome the database did not take.
+    let totals = w.follow(id, |t| {
+        t["queued"] == 0 && sent(t) + t["sending"].as_u64().unwrap_or(0) == 40
+    });
+    let recover = healed.elapsed();
+    let stuck = totals["sending"].as_u64().unwrap() as usize;
+    // SIGTERM lets a part really in flight finish; the next start requeues the stuck ones.
+    w.stop_daemon();
+    w.start_daemon();
+    let totals = w.follow(id, |_| false);
+    let t = tally(&w, &numbers, &format!("【运维组】{text}"));
+    row("storage refuses writes mid-broadcast", &t, 0, Some(recover));
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(40), Some(0)),
+        "{totals}\n{}",
+        w.daemon_log()
+    );
+    assert!(t.lost.is_empty(), "lost: {:?}", t.lost);
+    assert!(t.duplicates <= stuck, "{:?} (stuck: {stuck})", t.duplicated);
+    duplicates_flagged(&w.show(id), &t);
+}
