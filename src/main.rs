@@ -12,6 +12,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Fault matrix (issue 7): by default a failed log write is reported with `eprintln!`,
+        // which panics when stderr fails too (a log file on a full disk), killing whichever
+        // task logged: the modem actors died and the broadcast stalled. A lost log line is
+        // better than a lost task.
+        .log_internal_errors(false)
         .init();
     groupsms::cli::run(cli)
 }

@@ -294,15 +294,20 @@ async fn open_store(
         std::fs::create_dir_all(dir)
             .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
     }
+    // Fault matrix (issue 7): a database the daemon may not write (read-only file) failed
+    // start-up with a bare "attempt to write a readonly database"; name the file.
+    let path = config.daemon.database.display().to_string();
+    let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
     let (store, store_thread) =
-        StoreHandle::open(&config.daemon.database, &OpenOptions::default())?;
+        StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
     let policy = match config.daemon.in_flight_policy {
         InFlightPolicy::Resend => RecoveryPolicy::Resend,
         InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
     };
     let recovered = store
         .call(move |s| s.recover_on_start(policy, Utc::now()))
-        .await?;
+        .await
+        .map_err(named)?;
     if recovered.requeued + recovered.uncertain > 0 {
         tracing::warn!(
             requeued = recovered.requeued,

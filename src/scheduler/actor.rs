@@ -294,7 +294,16 @@ async fn run_job<S: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => {
             // Not ours to send (state changed) or the database is failing: leave it queued.
             tracing::error!(delivery = delivery.0, error = %e, "cannot mark the delivery as sending; not sent");
-            ctx.dispatcher.send(done(0, None));
+            // Fault matrix (issue 7): when the database is failing (disk full, I/O error) the
+            // job was dropped from this run's queue, so an outage of a second emptied the
+            // queue and the broadcast stalled until a restart. Nothing was sent and no try
+            // was spent: hand it back to be tried again a little later.
+            let retry = e.is_internal().then(|| {
+                let mut j = job.clone();
+                j.not_before = Some(Utc::now() + chrono::Duration::seconds(1));
+                j
+            });
+            ctx.dispatcher.send(done(0, retry));
             return None;
         }
     };

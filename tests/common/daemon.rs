@@ -129,17 +129,21 @@ impl World {
 
     /// Starts the daemon and waits for its READY=1 (sd_notify), not for a guessed time.
     pub fn start_daemon(&mut self) {
+        self.start_daemon_with(|_| {});
+    }
+
+    /// Like [`start_daemon`](Self::start_daemon), with `tweak` applied to the command first
+    /// (e.g. an extra `pre_exec`).
+    pub fn start_daemon_with(&mut self, tweak: impl FnOnce(&mut Command)) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
-        let child = self
-            .daemon_command(true)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut cmd = self.daemon_command(true);
+        cmd.stdout(Stdio::null()).stderr(log);
+        tweak(&mut cmd);
+        let child = cmd.spawn().unwrap();
         self.daemon = Some(child);
         self.notify
             .set_read_timeout(Some(Duration::from_secs(60)))
@@ -312,6 +316,11 @@ impl World {
     /// Runs a future on this world's runtime (the emulator's controls are async).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
+    }
+
+    /// The running daemon's process id.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
     }
 
     pub fn kill_daemon(&mut self) {
