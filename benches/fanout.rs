@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use groupsms::cli::client::Client;
 use groupsms::config::{Config, ModemEntry};
+use groupsms::daemon::InProcess;
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::{Emulator, EmulatorConfig};
 use groupsms::protocol::{self as p, Request};
@@ -59,23 +60,12 @@ fn run(modems: u64, latency: Duration, per_modem: u64) -> Row {
     config.quota.daily = 1000;
     config.quota.monthly = 1000;
     config.modems = vec![ModemEntry {
-        device: format!("{}/dev/modem*", dir.path().display()),
-        baud: 115_200,
-        pin: None,
         max_per_hour: 1_000_000,
         max_per_day: 1_000_000,
+        ..ModemEntry::new(format!("{}/dev/modem*", dir.path().display()))
     }];
     let socket = config.daemon.socket.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let daemon = rt.spawn(groupsms::daemon::run_until(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(ready_tx),
-    ));
-    rt.block_on(ready_rx).expect("daemon ready");
+    let daemon = InProcess::start(&rt, config).expect("daemon ready");
 
     let recipients = modems * per_modem;
     let mut c = Client::connect(&socket).unwrap_or_else(|e| panic!("{}", e.message));
@@ -140,8 +130,7 @@ fn run(modems: u64, latency: Duration, per_modem: u64) -> Row {
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
-    let _ = stop_tx.send(());
-    rt.block_on(daemon).unwrap().unwrap();
+    daemon.stop(&rt).unwrap();
     rt.block_on(emulator.shutdown());
     Row {
         modems,

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use groupsms::cli::client::Client;
 use groupsms::config::{Config, ModemEntry};
+use groupsms::daemon::InProcess;
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::log::read_log;
 use groupsms::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Phones};
@@ -233,23 +234,12 @@ fn run_groupsms(s: Setup) -> Outcome {
     config.quota.daily = 100_000;
     config.quota.monthly = 100_000;
     config.modems = vec![ModemEntry {
-        device: format!("{}/dev/modem*", dir.path().display()),
-        baud: 115_200,
-        pin: None,
         max_per_hour: 1_000_000,
         max_per_day: 1_000_000,
+        ..ModemEntry::new(format!("{}/dev/modem*", dir.path().display()))
     }];
     let socket = config.daemon.socket.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let daemon = rt.spawn(groupsms::daemon::run_until(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(ready_tx),
-    ));
-    rt.block_on(ready_rx).expect("daemon ready");
+    let daemon = InProcess::start(&rt, config).expect("daemon ready");
     let mut c = Client::connect(&socket).unwrap_or_else(|e| panic!("{}", e.message));
     let call = |c: &mut Client, r: Request| c.call(r).unwrap_or_else(|e| panic!("{}", e.message));
     call(
@@ -284,8 +274,7 @@ fn run_groupsms(s: Setup) -> Outcome {
         }),
     );
     let out = collect(&log, s, start, "groupsms", "defaults");
-    let _ = stop_tx.send(());
-    let _ = rt.block_on(daemon);
+    let _ = daemon.stop(&rt);
     rt.block_on(emu.shutdown());
     out
 }

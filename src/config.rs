@@ -105,6 +105,19 @@ pub struct ModemEntry {
     pub max_per_day: u32,
 }
 
+impl ModemEntry {
+    /// `device` (a path or a glob) with the default baud rate, no PIN and the default caps.
+    pub fn new(device: impl Into<String>) -> ModemEntry {
+        ModemEntry {
+            device: device.into(),
+            baud: default_baud(),
+            pin: None,
+            max_per_hour: default_per_hour(),
+            max_per_day: default_per_day(),
+        }
+    }
+}
+
 fn default_baud() -> u32 {
     115_200
 }

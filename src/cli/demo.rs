@@ -10,6 +10,7 @@ use clap::{Args, Parser};
 
 use super::{Cli, Failure, EXIT_DAEMON_DOWN};
 use crate::config::{Config, ModemEntry};
+use crate::daemon::InProcess;
 use crate::emulator::log::Phones;
 use crate::emulator::profile::ALL_PROFILES;
 use crate::emulator::{Emulator, EmulatorConfig};
@@ -66,33 +67,10 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     let mut config = Config::default();
     config.daemon.socket = root.join("groupsms.sock");
     config.daemon.database = root.join("groupsms.db");
-    config.modems = vec![ModemEntry {
-        device: format!("{}/dev/modem*", root.display()),
-        baud: 115_200,
-        pin: None,
-        max_per_hour: 200,
-        max_per_day: 1000,
-    }];
+    config.modems = vec![ModemEntry::new(format!("{}/dev/modem*", root.display()))];
     let socket = config.daemon.socket.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let daemon = runtime.spawn(crate::daemon::run_until(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(ready_tx),
-    ));
-    if runtime.block_on(ready_rx).is_err() {
-        let e = runtime
-            .block_on(daemon)
-            .map_err(|e| fail(e.to_string()))?
-            .err();
-        return Err(fail(format!(
-            "the daemon did not start: {}",
-            e.map(|e| e.to_string()).unwrap_or_default()
-        )));
-    }
+    let daemon = InProcess::start(&runtime, config)
+        .map_err(|e| fail(format!("the daemon did not start: {e}")))?;
 
     let sock = socket.display().to_string();
     let session: &[&[&str]] = &[
@@ -152,11 +130,8 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         Ok(phones) => print!("{}", phones.render()),
         Err(e) => outcome = Err(fail(format!("cannot read the emulator log: {e}"))),
     }
-    let _ = stop_tx.send(());
-    match runtime.block_on(daemon) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => outcome = outcome.and(Err(fail(format!("daemon: {e}")))),
-        Err(e) => outcome = outcome.and(Err(fail(format!("daemon task: {e}")))),
+    if let Err(e) = daemon.stop(&runtime) {
+        outcome = outcome.and(Err(fail(format!("daemon: {e}"))));
     }
     let summary = runtime.block_on(emulator.shutdown());
     println!("\nEmulator summary:\n{summary}");

@@ -155,6 +155,40 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     run_until(config, stop, None).await
 }
 
+/// A daemon running inside this process (the demo, benchmarks), started by
+/// [`InProcess::start`] and stopped by [`InProcess::stop`].
+pub struct InProcess {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), StartError>>,
+}
+
+impl InProcess {
+    /// Spawns the daemon on `rt` and blocks until it is ready (socket bound, modems probed).
+    pub fn start(rt: &tokio::runtime::Runtime, config: Config) -> Result<InProcess, StartError> {
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let stopped = async move {
+            let _ = stop_rx.await;
+        };
+        let task = rt.spawn(run_until(config, stopped, Some(ready_tx)));
+        if rt.block_on(ready_rx).is_err() {
+            return Err(match rt.block_on(task) {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => StartError::Io("the daemon stopped before it was ready".into()),
+                Err(e) => StartError::Io(format!("the daemon task failed: {e}")),
+            });
+        }
+        Ok(InProcess { stop, task })
+    }
+
+    /// Stops the daemon as SIGTERM would and waits for it.
+    pub fn stop(self, rt: &tokio::runtime::Runtime) -> Result<(), StartError> {
+        let _ = self.stop.send(());
+        rt.block_on(self.task)
+            .map_err(|e| StartError::Io(format!("the daemon task failed: {e}")))?
+    }
+}
+
 /// Runs the daemon until `stop` completes; `ready` fires once the socket is bound and the
 /// modems present at start were probed (what `READY=1` tells systemd). For the demo and tests
 /// that run a daemon inside their own process.
