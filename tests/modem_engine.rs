@@ -550,3 +550,41 @@ async fn a_reset_after_ctrl_z_is_ambiguous_at_once() {
     assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
     assert!(out[0].may_have_gone_out());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_command_gap_runs_from_the_modems_last_word() {
+    // The modem records when each command line reached it.
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>> = Default::default();
+    let record = seen.clone();
+    let (io, _log) = modem(move |i| {
+        if let Input::Line(l) = i {
+            record.lock().unwrap().push((l.clone(), Instant::now()));
+        }
+        healthy(i)
+    });
+    let mut c = cfg();
+    c.command_gap = Duration::from_millis(20);
+    let mut m = Engine::new(io, c);
+    let t0 = Instant::now();
+    m.command("AT+A").await.unwrap(); // nothing heard yet: no wait
+    m.command("AT+B").await.unwrap(); // right after A's OK: waits the whole gap
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    m.command("AT+C").await.unwrap(); // 50 ms of silence already: no wait
+    tokio::time::sleep(Duration::from_millis(12)).await;
+    m.command("AT+D").await.unwrap(); // 12 ms since C's OK: waits the other 8
+    let at: Vec<(String, u128)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(l, t)| (l.clone(), (*t - t0).as_millis()))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            ("AT+A".to_string(), 0),
+            ("AT+B".to_string(), 20),
+            ("AT+C".to_string(), 70),
+            ("AT+D".to_string(), 90),
+        ]
+    );
+}

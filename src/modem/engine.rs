@@ -58,6 +58,9 @@ pub struct Engine<S> {
     pub(crate) periodic_boot: bool,
     recorder: Option<Recorder>,
     buf: Vec<u8>,
+    /// When the modem last sent us anything: the next command waits until `command_gap`
+    /// after it.
+    last_heard: Option<Instant>,
 }
 
 enum Outcome {
@@ -80,6 +83,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             periodic_boot: false,
             recorder: None,
             buf: vec![0; 1024],
+            last_heard: None,
         }
     }
 
@@ -240,6 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     return Err(ModemError::Gone("end of stream".into()));
                 }
                 Ok(Ok(n)) => {
+                    self.last_heard = Some(Instant::now());
                     if let Some(r) = self.recorder.as_mut() {
                         r.read(&self.buf[..n]);
                     }
@@ -290,15 +295,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         Ok(())
     }
 
-    /// Everything before writing a command: re-sync if owed, idle traffic, the inter-command gap.
+    /// Everything before writing a command: re-sync if owed, idle traffic, and at least
+    /// `command_gap` since the modem last spoke.
     pub(crate) async fn prepare(&mut self) -> Result<(), ModemError> {
         self.usable()?;
         if self.needs_resync {
             self.resync().await?;
         }
         self.drain_buffered().await?;
-        if !self.config.command_gap.is_zero() {
-            tokio::time::sleep(self.config.command_gap).await;
+        // The gap runs from the modem's last answer, not from now: time spent between
+        // commands (bookkeeping, the next job) counts towards it.
+        if let Some(ready) = self.last_heard.map(|t| t + self.config.command_gap) {
+            if ready > Instant::now() {
+                tokio::time::sleep_until(ready).await;
+            }
         }
         Ok(())
     }

@@ -35,7 +35,8 @@ pub struct ModemConfig {
     pub poll_interval: Duration,
     /// How long to wait for the `OK` after `+CPIN: <code>` (Wavecom sends none).
     pub cpin_grace: Duration,
-    /// Pause before each command (u-blox/atat advice: >= 20 ms after the last answer).
+    /// Quiet time between the modem's last answer (or unsolicited code) and our next command
+    /// (u-blox/atat advice: >= 20 ms).
     pub command_gap: Duration,
     /// Send the vendor commands that silence periodic reports (Huawei `AT^CURC=0`).
     pub quiet_vendor_urcs: bool,
