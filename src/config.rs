@@ -103,6 +103,13 @@ pub struct ModemEntry {
     pub max_per_hour: u32,
     #[serde(default = "default_per_day")]
     pub max_per_day: u32,
+    /// Quiet time between the modem's last answer and our next command, in ms (u-blox
+    /// advises >= 20; 0 for modems, or emulators, that need none).
+    #[serde(default = "default_command_gap_ms")]
+    pub command_gap_ms: u64,
+    /// How long to wait for the `>` prompt after `AT+CMGS`, in seconds.
+    #[serde(default = "default_prompt_timeout_secs")]
+    pub prompt_timeout_secs: u64,
 }
 
 impl ModemEntry {
@@ -114,6 +121,8 @@ impl ModemEntry {
             pin: None,
             max_per_hour: default_per_hour(),
             max_per_day: default_per_day(),
+            command_gap_ms: default_command_gap_ms(),
+            prompt_timeout_secs: default_prompt_timeout_secs(),
         }
     }
 }
@@ -126,6 +135,12 @@ fn default_per_hour() -> u32 {
 }
 fn default_per_day() -> u32 {
     1000
+}
+fn default_command_gap_ms() -> u64 {
+    20
+}
+fn default_prompt_timeout_secs() -> u64 {
+    10
 }
 
 impl Default for DaemonConfig {
@@ -261,6 +276,17 @@ impl Config {
                     m.device
                 ));
             }
+            if m.command_gap_ms > 1000 || !(1..=120).contains(&m.prompt_timeout_secs) {
+                return Err(format!(
+                    "{}modem {}: command_gap_ms is 0 to 1000, prompt_timeout_secs 1 to 120",
+                    at(if m.command_gap_ms > 1000 {
+                        "command_gap_ms"
+                    } else {
+                        "prompt_timeout_secs"
+                    }),
+                    m.device
+                ));
+            }
             if let Some(pin) = &m.pin {
                 if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
                     return Err(format!(
@@ -316,10 +342,17 @@ baud = 115200
 pin = "1234"
 max_per_hour = 200
 max_per_day = 1000
+command_gap_ms = 5
+prompt_timeout_secs = 4
 "#,
         )
         .unwrap();
         assert_eq!(c.modems.len(), 1);
+        assert_eq!(c.modems[0].command_gap_ms, 5);
+        assert_eq!(c.modems[0].prompt_timeout_secs, 4);
+        let d = Config::parse("[[modem]]\ndevice = \"/dev/x\"\n").unwrap();
+        assert_eq!(d.modems[0], ModemEntry::new("/dev/x"));
+        assert_eq!(d.modems[0].command_gap_ms, 20);
         assert_eq!(c.modems[0].pin.as_deref(), Some("1234"));
         assert_eq!(c.message.sensitive_policy, SensitivePolicy::Reject);
         assert_eq!(Config::parse("").unwrap(), Config::default());
@@ -341,5 +374,14 @@ max_per_day = 1000
         assert!(e.starts_with("line 2:") && e.contains("shout"), "{e}");
         let e = Config::parse("[[modem]]\ndevice = \"/dev/x\"\npin = \"12\"\n").unwrap_err();
         assert_eq!(e, "line 3: modem /dev/x: a PIN is 4 to 8 digits");
+        let e =
+            Config::parse("[[modem]]\ndevice = \"/dev/x\"\ncommand_gap_ms = 5000\n").unwrap_err();
+        assert_eq!(
+            e,
+            "line 3: modem /dev/x: command_gap_ms is 0 to 1000, prompt_timeout_secs 1 to 120"
+        );
+        let e =
+            Config::parse("[[modem]]\ndevice = \"/dev/x\"\nprompt_timeout_secs = 0\n").unwrap_err();
+        assert!(e.starts_with("line 3:"), "{e}");
     }
 }

@@ -12,6 +12,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // Fault matrix (issue 7): by default a failed log write is reported with `eprintln!`,
         // which panics when stderr fails too (a log file on a full disk), killing whichever
         // task logged: the modem actors died and the broadcast stalled. A lost log line is

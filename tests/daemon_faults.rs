@@ -836,8 +836,9 @@ fn a_modem_rebooting_mid_broadcast_is_reinitialised_and_nothing_is_lost() {
     );
 }
 
-/// A modem that stops answering mid-broadcast (hung) is noticed within the prompt timeout,
-/// its message goes to another modem (it was never sent), and it leaves the pool.
+/// A modem that stops answering mid-broadcast (hung) is noticed within the prompt timeout
+/// (configured down to 2 s here), its message goes to another modem (it was never sent), and
+/// it leaves the pool.
 #[test]
 fn a_hung_modem_is_taken_out_and_its_message_goes_elsewhere() {
     let w = World::start(
@@ -846,7 +847,7 @@ fn a_hung_modem_is_taken_out_and_its_message_goes_elsewhere() {
             c.all(|m| m.knobs.send_latency = Duration::from_millis(30))
                 .modem(0, |m| m.knobs.hang_after_sends = Some(2))
         },
-        "",
+        "prompt_timeout_secs = 2\n",
     );
     let numbers = ops_group(&w, 14);
     let id = w.send("ops", "alice", "挂起测试");
@@ -876,4 +877,11 @@ fn a_hung_modem_is_taken_out_and_its_message_goes_elsewhere() {
     assert_eq!(retried[0]["possible_duplicate"], false);
     let modems = w.modems();
     assert_ne!(entry(&w, &modems, 0).unwrap()["state"], "ready");
+    let log = w.daemon_log();
+    assert!(!log.contains('\x1b'), "no colour codes in a log file");
+    let gave_up: Vec<&str> = log.lines().filter(|l| l.contains("no prompt")).collect();
+    assert!(
+        gave_up.len() == 1 && gave_up[0].contains("timeout=2s"),
+        "the configured prompt timeout applies: {gave_up:?}"
+    );
 }

@@ -411,6 +411,8 @@ impl<O: Opener> ModemPool<O> {
                 let poke = Arc::new(Notify::new());
                 let mut ctx = self.ctx.clone();
                 ctx.modem_config.pin = entry.pin.clone();
+                ctx.modem_config.command_gap = Duration::from_millis(entry.command_gap_ms);
+                ctx.modem_config.prompt_timeout = Duration::from_secs(entry.prompt_timeout_secs);
                 if let Some(task) = actor::spawn(
                     ctx,
                     self.opener.clone(),
