@@ -1,0 +1,173 @@
+//! What the fan-out and scale benchmarks share: a group written straight into a database
+//! file, the real `groupsms daemon` binary started as a child process on it (so its CPU time
+//! and peak memory are its own, read from /proc), and the emulated modems in this process.
+
+#![allow(dead_code)] // each bench uses its own subset
+
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use groupsms::emulator::config::Noise;
+use groupsms::emulator::{EmulatorConfig, EmulatorHandle};
+use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
+
+/// `NAME=1,2,3` from the environment, or `default`.
+pub fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .filter(|v: &Vec<u64>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+/// Writes group `g` ("测试组") with super-admin `boss` and `members - 1` plain members, all
+/// with distinct valid numbers, into a new database at `path` (one transaction).
+pub fn make_group(path: &Path, members: u64) {
+    let now = Utc::now();
+    let mut store = Store::open(path).expect("open the database");
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            tx.create_group(&NewGroup::new("g", "测试组"), now)?;
+            tx.create_member(&NewMember::new("boss", "Boss", "+8613800000000"), now)?;
+            tx.join("g", "boss", Role::SuperAdmin, now)?;
+            for i in 1..members {
+                let handle = format!("m{i}");
+                tx.create_member(
+                    &NewMember::new(&handle, &handle, format!("+86139{i:08}")),
+                    now,
+                )?;
+                tx.join("g", &handle, Role::Member, now)?;
+            }
+            Ok(())
+        })
+        .expect("populate the group");
+}
+
+/// `n` healthy, quiet emulated modems with send latency `latency` in `dir/dev`.
+pub fn emulator(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    n: u64,
+    latency: Duration,
+) -> EmulatorHandle {
+    let cfg = EmulatorConfig::new(dir.join("dev"), n as usize)
+        .seed(1)
+        .all(|m| {
+            m.knobs.send_latency = latency;
+            m.knobs.noise = Noise::Off;
+        });
+    let _g = rt.enter();
+    groupsms::emulator::Emulator::start(cfg).expect("emulator starts")
+}
+
+/// A `groupsms daemon` child process.
+pub struct Daemon {
+    child: Child,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+/// The daemon's configuration for a bench: caps and quotas out of the way, everything else
+/// at its default except `modem_keys` (extra lines of the `[[modem]]` table).
+pub fn config_text(dir: &Path, modem_keys: &str) -> String {
+    format!(
+        "[daemon]\nsocket = \"{d}/s.sock\"\ndatabase = \"{d}/db.sqlite\"\n\
+         [quota]\ndaily = 1000\nmonthly = 1000\n\
+         [[modem]]\ndevice = \"{d}/dev/modem*\"\nmax_per_hour = 1000000\nmax_per_day = 1000000\n{modem_keys}\n",
+        d = dir.display()
+    )
+}
+
+impl Daemon {
+    /// Starts the daemon on `dir/groupsms.toml` (written from `config`) and waits for its
+    /// READY=1; the database is `dir/db.sqlite`.
+    pub fn start(dir: &Path, config: &str) -> Daemon {
+        let conf = dir.join("groupsms.toml");
+        std::fs::write(&conf, config).expect("write the configuration");
+        let notify_path = dir.join("notify");
+        let _ = std::fs::remove_file(&notify_path);
+        let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
+        notify
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        let log = dir.join("daemon.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsms"));
+        cmd.args(["--config", conf.to_str().unwrap(), "daemon"])
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("GROUPSMS_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        // SAFETY: prctl is async-signal-safe; the daemon dies with the bench.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start the daemon");
+        let mut buf = [0u8; 512];
+        loop {
+            let n = notify.recv(&mut buf).unwrap_or_else(|e| {
+                panic!(
+                    "no READY=1 from the daemon: {e}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+            if buf[..n].starts_with(b"READY=1") {
+                break;
+            }
+        }
+        Daemon {
+            child,
+            socket: dir.join("s.sock"),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// User + system CPU seconds the daemon used so far (/proc/PID/stat).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            f.get(i - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        (ticks(14) + ticks(15)) / hz
+    }
+
+    /// A field of /proc/PID/status in kB (`VmHWM:` peak RSS, `VmRSS:` current).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn stop(mut self) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
