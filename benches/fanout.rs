@@ -1,6 +1,8 @@
 //! Fan-out efficiency: N emulated modems with send latency L, M recipients; the achieved
 //! rate against the ideal N / L, the time from `send` to the first part on the wire, and the
-//! daemon's CPU seconds and peak memory per 10 000 deliveries. The daemon is the real binary
+//! daemon's CPU seconds and peak memory per 10 000 deliveries. "First ms" is from just before
+//! the `send` request to the first Ctrl-Z a modem saw (the emulator's log time of the first
+//! part, minus L). The daemon is the real binary
 //! in a child process (its CPU and memory are read from /proc), on a database prepared
 //! beforehand; the modems are emulated in this process; the bench talks to the daemon over
 //! its Unix socket, as the CLI does, and waits on its progress events like `send --wait`.
@@ -46,7 +48,7 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
     let mut c = Client::connect(&daemon.socket).unwrap_or_else(|e| panic!("{}", e.message));
 
     let cpu0 = daemon.cpu_seconds();
-    let start = Instant::now();
+    let (start, wall_start) = (Instant::now(), chrono::Utc::now());
     let accepted = c
         .call(Request::Send(p::Send {
             group: "g".into(),
@@ -58,21 +60,9 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
     let sub = c
         .send(Request::Subscribe(p::BroadcastRef { broadcast: id }))
         .unwrap();
-    let mut first = None;
     loop {
         let r = c.read().unwrap_or_else(|e| panic!("{}", e.message));
-        if r.id != sub {
-            continue;
-        }
-        if let Some(ev) = r.event {
-            // The first part is on the wire once a delivery is `sending` (committed just
-            // before AT+CMGS). If that happened before the subscription started, the first
-            // snapshot already shows it: its arrival time is then an upper bound.
-            let t = &ev["totals"];
-            let started = t["sending"].as_u64().unwrap_or(0) + t["sent"].as_u64().unwrap_or(0) > 0;
-            if first.is_none() && (ev["delivery"]["state"] == "sending" || started) {
-                first = Some(start.elapsed());
-            }
+        if r.id != sub || r.event.is_some() {
             continue;
         }
         let result = r.result.expect("finished");
@@ -85,6 +75,7 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
     drop(c);
     daemon.stop();
     let summary = rt.block_on(emulator.shutdown());
+    let first = support::first_part_on_the_wire(dir.path(), latency).expect("a logged part");
     let accepted: u64 = summary.modems.iter().map(|m| m.stats.accepted as u64).sum();
     assert_eq!(
         accepted, recipients,
@@ -93,7 +84,7 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
     Row {
         recipients,
         seconds,
-        first_ms: first.unwrap_or_default().as_secs_f64() * 1000.0,
+        first_ms: (first - wall_start).num_microseconds().unwrap_or(0) as f64 / 1000.0,
         cpu,
         peak_kb,
     }

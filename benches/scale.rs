@@ -58,7 +58,7 @@ fn main() {
 
     let mut c = Client::connect(&daemon.socket).unwrap_or_else(|e| panic!("{}", e.message));
     let cpu0 = daemon.cpu_seconds();
-    let t = Instant::now();
+    let (t, wall) = (Instant::now(), chrono::Utc::now());
     let accepted = c
         .call(Request::Send(p::Send {
             group: "g".into(),
@@ -73,7 +73,6 @@ fn main() {
 
     // Follow with a cheap poll (a `send --wait` would stream one event per delivery).
     let mut peak_rss = 0;
-    let mut first_sent = None;
     let sent = loop {
         let list = c
             .call(Request::BroadcastList(p::BroadcastList::default()))
@@ -81,9 +80,6 @@ fn main() {
         let b = &list["broadcasts"][0];
         peak_rss = peak_rss.max(daemon.status_kb("VmRSS:"));
         let sent = b["sent"].as_u64().unwrap_or(0);
-        if sent > 0 && first_sent.is_none() {
-            first_sent = Some(t.elapsed());
-        }
         if b["finished"] == true {
             assert_eq!(b["failed"].as_u64(), Some(0), "{b}");
             break sent;
@@ -96,6 +92,8 @@ fn main() {
     drop(c);
     daemon.stop();
     let summary = rt.block_on(emulator.shutdown());
+    let first = support::first_part_on_the_wire(dir.path(), latency).expect("a logged part");
+    let first = (first - wall).num_milliseconds() as f64 / 1000.0;
     assert_eq!(
         summary.accepted() as u64,
         members,
@@ -106,49 +104,70 @@ fn main() {
     let mb = |kb: u64| kb as f64 / 1024.0;
     let rate = members as f64 / all_sent.as_secs_f64();
     let ideal = modems as f64 / latency.as_secs_f64();
+    let row = |label: &str, value: String| println!("  {label:<36} {value}");
     println!(
         "scale: {members} members, {modems} emulated modems, L = {} ms, command gap {gap} ms",
         latency.as_millis()
     );
-    println!(
-        "  database written beforehand:        {:.2} s",
-        populate.as_secs_f64()
+    row(
+        "database written beforehand",
+        format!("{:.2} s", populate.as_secs_f64()),
     );
-    println!(
-        "  daemon start to READY=1:            {:.2} s (RSS {:.1} MB)",
-        startup.as_secs_f64(),
-        mb(rss_ready)
+    row(
+        "daemon start to READY=1",
+        format!(
+            "{:.2} s, RSS {:.1} MB",
+            startup.as_secs_f64(),
+            mb(rss_ready)
+        ),
     );
-    println!(
-        "  idle for {} s:                       {:.2} CPU s ({:.3} % of one core), RSS {:.1} MB  [aim: near zero]",
-        idle.as_secs(),
-        idle_cpu,
-        idle_cpu / idle.as_secs_f64() * 100.0,
-        mb(rss_idle)
+    row(
+        &format!("idle for {} s", idle.as_secs()),
+        format!(
+            "{:.2} CPU s ({:.3} % of one core), RSS {:.1} MB  [aim: near zero]",
+            idle_cpu,
+            idle_cpu / idle.as_secs_f64() * 100.0,
+            mb(rss_idle)
+        ),
     );
-    println!(
-        "  send -> all {members} queued:        {:.2} s wall, {:.2} CPU s; peak RSS so far {:.1} MB",
-        queued.as_secs_f64(),
-        queued_cpu,
-        mb(peak_queued)
+    row(
+        &format!("send -> all {members} queued"),
+        format!(
+            "{:.2} s wall, {:.2} CPU s; peak RSS so far {:.1} MB",
+            queued.as_secs_f64(),
+            queued_cpu,
+            mb(peak_queued)
+        ),
     );
-    println!(
-        "  send -> all sent:                    {:.1} s ({:.0} msg/s, ideal {:.0}: {:.3}); first seen sent after {:.2} s",
-        all_sent.as_secs_f64(),
-        rate,
-        ideal,
-        rate / ideal,
-        first_sent.unwrap_or_default().as_secs_f64()
+    row(
+        "first part on the wire",
+        format!("{first:.2} s after `send`"),
     );
-    println!(
-        "  daemon CPU, send to all sent:        {:.1} s ({:.2} s per 10 000 deliveries)",
-        cpu,
-        cpu / members as f64 * 10_000.0
+    row(
+        "send -> all sent",
+        format!(
+            "{:.1} s ({:.0} msg/s; ideal N/L {:.0}: {:.3})",
+            all_sent.as_secs_f64(),
+            rate,
+            ideal,
+            rate / ideal
+        ),
     );
-    println!(
-        "  daemon peak RSS (VmHWM, whole life): {:.1} MB  [aim < 64 MB: {}]; highest sampled RSS during the fan-out {:.1} MB",
-        mb(hwm),
-        if hwm < 64 * 1024 { "met" } else { "MISSED" },
-        mb(peak_rss)
+    row(
+        "daemon CPU, send -> all sent",
+        format!(
+            "{:.1} s ({:.2} s per 10 000 deliveries)",
+            cpu,
+            cpu / members as f64 * 10_000.0
+        ),
+    );
+    row(
+        "daemon peak RSS (VmHWM, whole life)",
+        format!(
+            "{:.1} MB  [aim < 64 MB: {}]; highest RSS sampled during the fan-out {:.1} MB",
+            mb(hwm),
+            if hwm < 64 * 1024 { "met" } else { "MISSED" },
+            mb(peak_rss)
+        ),
     );
 }

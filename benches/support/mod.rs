@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::{EmulatorConfig, EmulatorHandle};
 use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
@@ -47,7 +47,8 @@ pub fn make_group(path: &Path, members: u64) {
         .expect("populate the group");
 }
 
-/// `n` healthy, quiet emulated modems with send latency `latency` in `dir/dev`.
+/// `n` healthy, quiet emulated modems with send latency `latency` in `dir/dev`, logging every
+/// accepted part to `dir/sms.jsonl`.
 pub fn emulator(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
@@ -56,12 +57,24 @@ pub fn emulator(
 ) -> EmulatorHandle {
     let cfg = EmulatorConfig::new(dir.join("dev"), n as usize)
         .seed(1)
+        .log(dir.join("sms.jsonl"))
         .all(|m| {
             m.knobs.send_latency = latency;
             m.knobs.noise = Noise::Off;
         });
     let _g = rt.enter();
     groupsms::emulator::Emulator::start(cfg).expect("emulator starts")
+}
+
+/// When the first part reached a modem (its Ctrl-Z): the first log record's time minus the
+/// send latency (the emulator logs a part when it answers, `latency` after Ctrl-Z).
+pub fn first_part_on_the_wire(dir: &Path, latency: Duration) -> Option<DateTime<Utc>> {
+    let records = groupsms::emulator::log::read_log(&dir.join("sms.jsonl")).ok()?;
+    let first = records
+        .iter()
+        .filter_map(|r| DateTime::parse_from_rfc3339(&r.time).ok())
+        .min()?;
+    Some(first.with_timezone(&Utc) - chrono::Duration::from_std(latency).ok()?)
 }
 
 /// A `groupsms daemon` child process.
