@@ -77,7 +77,8 @@ pub fn first_part_on_the_wire(dir: &Path, latency: Duration) -> Option<DateTime<
     Some(first.with_timezone(&Utc) - chrono::Duration::from_std(latency).ok()?)
 }
 
-/// A `groupsms daemon` child process.
+/// A `groupsms daemon` child process. `BENCH_DAEMON_LOG` sets its log filter (default
+/// `warn`), `BENCH_DAEMON_LOG_COPY=FILE` keeps a copy of its log when it stops.
 pub struct Daemon {
     child: Child,
     pub socket: PathBuf,
@@ -111,7 +112,10 @@ impl Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsms"));
         cmd.args(["--config", conf.to_str().unwrap(), "daemon"])
             .env("NOTIFY_SOCKET", &notify_path)
-            .env("GROUPSMS_LOG", "warn")
+            .env(
+                "GROUPSMS_LOG",
+                std::env::var("BENCH_DAEMON_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
@@ -182,5 +186,8 @@ impl Daemon {
         // SAFETY: plain kill(2) on our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
+        if let Some(keep) = std::env::var_os("BENCH_DAEMON_LOG_COPY") {
+            let _ = std::fs::copy(&self.log, keep);
+        }
     }
 }

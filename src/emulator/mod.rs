@@ -14,6 +14,7 @@
 //! | [`inbound`] | SMS-DELIVER and SMS-STATUS-REPORT PDUs the "network" sends |
 //! | `pty` | PTY pairs, raw mode, symlinks, asynchronous master I/O |
 //! | `task` | the task running one modem: PTY, machine, timers, controls |
+//! | `busy` | the send-latency timer, exact to the microsecond (timerfd) |
 //! | [`log`] | the JSON-lines log and its reassembly into what each phone shows |
 //!
 //! Runs on the caller's tokio runtime: [`Emulator::start`] makes every PTY and symlink before
@@ -33,6 +34,7 @@
 //!
 //! With `AT+CMEE=0` (the power-on default) every one of them is a plain `ERROR`.
 
+mod busy;
 pub mod command;
 pub mod config;
 pub mod inbound;

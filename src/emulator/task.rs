@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use super::busy::BusyTimer;
 use super::config::Knobs;
 use super::log::{ConcatInfo, LogRecord, LogWriter};
 use super::machine::{Effect, IncomingRoute, Machine, ReportRoute};
@@ -45,7 +46,7 @@ pub(crate) struct ModemTask {
     pub shared: Arc<Mutex<ModemSummary>>,
     pub ctl: mpsc::UnboundedReceiver<Control>,
     pub stop: watch::Receiver<bool>,
-    busy_until: Option<Instant>,
+    busy: BusyTimer,
     boot_until: Option<Instant>,
     replug_at: Option<Instant>,
     regain_at: Option<Instant>,
@@ -92,7 +93,7 @@ impl ModemTask {
             shared,
             ctl,
             stop,
-            busy_until: None,
+            busy: BusyTimer::default(),
             boot_until: None,
             replug_at: None,
             regain_at: None,
@@ -130,8 +131,8 @@ impl ModemTask {
                         self.unplug();
                     }
                 },
-                _ = sleep_opt(self.busy_until) => {
-                    self.busy_until = None;
+                _ = self.busy.done() => {
+                    self.busy.clear();
                     let fx = self.machine.resume();
                     self.apply(fx).await;
                 }
@@ -212,7 +213,7 @@ impl ModemTask {
                         }
                     }
                 }
-                Effect::Busy(d) => self.busy_until = Some(Instant::now() + d),
+                Effect::Busy(d) => self.busy.start(d),
                 Effect::Boot(d) => self.boot_until = Some(Instant::now() + d),
                 Effect::RegainAfter(d) => self.regain_at = Some(Instant::now() + d),
                 Effect::Unplug => self.unplug_at = Some(Instant::now() + UNPLUG_GRACE),
@@ -228,7 +229,7 @@ impl ModemTask {
         self.pty = None;
         self.unplug_at = None;
         self.unplugs += 1;
-        self.busy_until = None;
+        self.busy.clear();
         self.boot_until = None;
         self.noise_at = None;
         self.replug_at = self.knobs.replug_after.map(|d| Instant::now() + d);
@@ -265,7 +266,7 @@ impl ModemTask {
             }
             Control::Reboot(reply) => {
                 if self.pty.is_some() {
-                    self.busy_until = None;
+                    self.busy.clear();
                     let fx = self.machine.reboot();
                     self.apply(fx).await;
                 }
