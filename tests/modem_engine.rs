@@ -166,6 +166,30 @@ async fn no_prompt_means_not_sent_then_esc_and_resync() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_modem_hung_before_the_prompt_is_given_up_after_one_probe() {
+    let hung = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = hung.clone();
+    let (io, log) = modem(move |i| {
+        if matches!(i, Input::Line(c) if c.starts_with("AT+CMGS")) {
+            h.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if h.load(std::sync::atomic::Ordering::SeqCst) {
+            Reply::Silent
+        } else {
+            healthy(i)
+        }
+    });
+    let mut m = Engine::new(io, cfg());
+    let t0 = Instant::now();
+    let out = m.send_message(&parts("hi")).await;
+    // The 10 s prompt timeout, then one 2 s `AT`: not three (another 4 s of a held message).
+    assert_eq!(t0.elapsed(), Duration::from_secs(12));
+    assert_eq!(summaries(&out), vec!["not-sent prompt-timeout"]);
+    assert_eq!(m.health(), Health::Hung);
+    assert_eq!(lines(&log)[1..], ["ESC", "AT"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn no_answer_after_ctrl_z_is_ambiguous() {
     let (io, log) = modem(|i| match i {
         Input::Pdu(_) => Reply::Silent,
@@ -587,4 +611,80 @@ async fn the_command_gap_runs_from_the_modems_last_word() {
             ("AT+D".to_string(), 90),
         ]
     );
+}
+
+/// A modem whose firmware says `OK` to `AT^CURC=0` and still repeats `^BOOT` (the emulator's
+/// `noise` scenario of the peers bench): after `AT+CSQ` it answers, then reports `^BOOT`.
+/// When `restarts` is set, every `^BOOT` is a real restart: echo comes back on until `ATE0`.
+fn booting_modem(restarts: bool) -> (tokio::io::DuplexStream, common::Log) {
+    let mut echo = false;
+    modem(move |i| {
+        let reply = match i {
+            Input::Line(c) if c == "AT+CSQ" => {
+                if restarts {
+                    echo = true;
+                }
+                bytes("\r\n+CSQ: 20,99\r\n\r\nOK\r\n\r\n^BOOT:20950528,0,0,0,72\r\n")
+            }
+            Input::Pdu(_) => bytes("\r\n^BOOT:20950528,0,0,0,72\r\n\r\n+CMGS: 7\r\n\r\nOK\r\n"),
+            other => healthy(other),
+        };
+        match (i, reply) {
+            (Input::Line(c), Reply::Bytes(b)) if echo => {
+                if c == "ATE0" {
+                    echo = false;
+                }
+                let mut out = format!("{c}\r").into_bytes();
+                out.extend(b);
+                Reply::Bytes(out)
+            }
+            (_, r) => r,
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boot_code_between_ctrl_z_and_the_answer_does_not_lose_the_answer() {
+    let (io, _log) = booting_modem(false);
+    let mut m = Engine::new(io, cfg());
+    m.init().await.unwrap();
+    let out = m.send_message(&parts("hi")).await;
+    assert_eq!(
+        summaries(&out),
+        vec!["sent 7"],
+        "the answer after ^BOOT counts"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boot_code_from_a_modem_that_kept_its_settings_is_learnt_as_periodic() {
+    let (io, _log) = booting_modem(false);
+    let mut m = Engine::new(io, cfg());
+    m.init().await.unwrap();
+    m.signal().await.unwrap();
+    m.idle(Duration::from_millis(100)).await.unwrap();
+    assert!(
+        m.needs_reinit(),
+        "the first ^BOOT after init may be a restart"
+    );
+    m.init().await.unwrap();
+    // Echo was still off when init woke it: the ^BOOT was a report, and is ignored from now on.
+    m.signal().await.unwrap();
+    m.idle(Duration::from_millis(100)).await.unwrap();
+    assert!(!m.needs_reinit());
+    assert_eq!(m.health(), Health::Ready);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boot_code_from_a_modem_that_really_restarted_keeps_asking_for_init() {
+    let (io, _log) = booting_modem(true);
+    let mut m = Engine::new(io, cfg());
+    m.init().await.unwrap();
+    m.signal().await.unwrap();
+    m.idle(Duration::from_millis(100)).await.unwrap();
+    assert!(m.needs_reinit());
+    m.init().await.unwrap(); // echo was back on: a real restart
+    m.signal().await.unwrap();
+    m.idle(Duration::from_millis(100)).await.unwrap();
+    assert!(m.needs_reinit(), "every ^BOOT of this modem is a restart");
 }

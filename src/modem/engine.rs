@@ -56,6 +56,11 @@ pub struct Engine<S> {
     /// Huawei firmware that refused `AT^CURC=0` keeps sending `^BOOT` every few seconds: then
     /// `^BOOT` is no sign of a reset.
     pub(crate) periodic_boot: bool,
+    /// A `^BOOT` asked for the re-init now running or due: if the modem turns out to have kept
+    /// its settings (echo still off), that `^BOOT` was a periodic report, not a restart.
+    pub(crate) boot_suspect: bool,
+    /// The last re-sync saw its `AT` echoed (echo is on: the modem lost `ATE0`).
+    pub(crate) resync_saw_echo: bool,
     recorder: Option<Recorder>,
     buf: Vec<u8>,
     /// When the modem last sent us anything: the next command waits until `command_gap`
@@ -81,6 +86,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             needs_resync: false,
             identity: None,
             periodic_boot: false,
+            boot_suspect: false,
+            resync_saw_echo: false,
             recorder: None,
             buf: vec![0; 1024],
             last_heard: None,
@@ -266,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             );
             self.initialized = false;
             self.health = Health::NeedsReinit;
+            self.boot_suspect = matches!(urc, Urc::Boot(_));
         }
         if self.urcs.len() >= self.config.urc_queue.max(1) {
             self.urcs.pop_front();
@@ -421,6 +429,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
     async fn resync_tries(&mut self, attempts: u32) -> Result<LateAnswer, ModemError> {
         let mut late = LateAnswer::default();
         let attempts = attempts.max(1);
+        self.resync_saw_echo = false;
         for attempt in 1..=attempts {
             self.write_all(b"AT\r").await?;
             let deadline = Instant::now() + self.config.resync_timeout;
@@ -431,7 +440,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     .await?
                 {
                     Some(Item::Final(Final::Ok)) => break true,
-                    Some(Item::Echo { len }) => echo_pos += len,
+                    Some(Item::Echo { len }) => {
+                        echo_pos += len;
+                        self.resync_saw_echo = true;
+                    }
                     Some(other) => self.on_late_item(other, &mut late).await?,
                     None => break false,
                 }

@@ -5,7 +5,8 @@
 //! 2. `ATE0`, `AT+CMEE=1` (numeric `+CME`/`+CMS` errors)
 //! 3. `AT+CGMI`, `AT+CGMM`, `AT+CGMR`, `AT+CGSN` (identity; errors ignored)
 //! 4. Huawei only: `AT^CURC=0` (stop `^RSSI`/`^MODE`/`^BOOT` reports; when refused, `^BOOT`
-//!    stays periodic and is no longer taken as a reset)
+//!    stays periodic and is no longer taken as a reset; likewise when a `^BOOT` asked for this
+//!    init and the modem still had echo off at step 1, i.e. kept its settings)
 //! 5. `AT+CPIN?` until `READY`: the configured PIN is entered once (`AT+CPIN="…"`) and never
 //!    retried; SIM busy / "please wait" is polled until `sim_ready_timeout`
 //! 6. ZTE only: `AT+CPMS?` (stops the `+ZUSIMR` flood)
@@ -144,6 +145,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         self.digester.clear();
         self.write_all(&[command::ESC, b'\r']).await?;
         self.resync().await?;
+        // Echo is on at power-on (V.250 `E1`); after our `ATE0` it stays off until a restart.
+        let settings_lost = self.resync_saw_echo;
         // 2.
         let echo_off = self.command("ATE0").await?;
         if !echo_off.result.is_ok() {
@@ -179,6 +182,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         self.periodic_boot = false;
         if vendor == Vendor::Huawei && self.config.quiet_vendor_urcs {
             self.periodic_boot = self.optional("AT^CURC=0").await?.is_none();
+        }
+        if std::mem::take(&mut self.boot_suspect) && !settings_lost {
+            // Firmware that accepts AT^CURC=0 and still repeats ^BOOT (seen with noisy
+            // sticks): a restart would have brought echo back on.
+            info!(
+                "^BOOT came but the modem kept its settings: its ^BOOT is periodic, not a restart"
+            );
+            self.periodic_boot = true;
         }
         // 5.
         self.unlock_sim().await?;

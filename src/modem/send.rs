@@ -10,7 +10,7 @@ use super::engine::Engine;
 use super::error::ModemError;
 use super::types::{AmbiguousReason, NotSentReason, PartOutcome};
 use crate::at::command;
-use crate::at::{parse, Final, Item};
+use crate::at::{parse, Final, Item, Urc};
 use crate::sms::SubmitPdu;
 
 enum PromptResult {
@@ -64,8 +64,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             }
             Ok(PromptResult::Timeout) => {
                 warn!(cmd, timeout = ?self.config.prompt_timeout, "no prompt; aborting");
-                // ESC cancels a prompt that may still come; the PDU was never written.
-                if let Err(e) = self.abort_and_resync().await {
+                // ESC cancels a prompt that may still come; the PDU was never written. One
+                // `AT` tells a slow modem from a hung one: a hung one leaves the pool now
+                // (its message goes elsewhere) and is re-probed with the full re-sync later.
+                if let Err(e) = self.abort_and_probe().await {
                     warn!(error = %e, "re-sync after the prompt timeout failed");
                 }
                 return PartOutcome::NotSent {
@@ -124,10 +126,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                 }
                 Some(Item::Prompt) => debug!("second prompt after the PDU (length mismatch?)"),
                 Some(Item::Urc(u)) => {
+                    // `^BOOT` may be a periodic report from firmware that ignores
+                    // `AT^CURC=0`: keep waiting for the answer (bounded by cmgs_timeout).
+                    let maybe_periodic = matches!(u, Urc::Boot(_));
                     self.on_urc(u);
                     // A reset before the answer: whether the part left is unknown, and no
                     // answer will come; do not wait out cmgs_timeout.
-                    if self.needs_reinit() {
+                    if self.needs_reinit() && !maybe_periodic {
                         warn!("the modem reset after Ctrl-Z; the part's fate is unknown");
                         return PartOutcome::Ambiguous {
                             reason: AmbiguousReason::ModemReset,
