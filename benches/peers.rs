@@ -22,6 +22,10 @@
 //! max(5 x ideal, 40 s) (`PEERS_WINDOW_S` to change the 40), so that a late duplicate counts
 //! the same for every peer; `seconds` is still the moment the last recipient was served.
 //!
+//! Diagnosis: `PEERS_KEEP=1` copies every peer's directory (logs, configs, spool, groupsms'
+//! database, the emulator log) to `/tmp/peers-*`; `GROUPSMS_LOG=warn` prints groupsms' own
+//! log on stderr; `PEERS_GAMMU_LOG=1` adds libGammu's AT transcript to gammu-smsd's log.
+//!
 //! A peer that has not delivered everything within max(5 x ideal, 25 s) (40 s in the fault
 //! scenarios) is stopped and recorded as such. Peers whose binary is missing (`smsd` from the Debian package
 //! `smstools`, `gammu-smsd` from `gammu-smsd`) are reported as skipped. Every child runs in
@@ -643,6 +647,14 @@ fn run_gammu(s: Setup) -> Outcome {
             dev = emu.path(i).display(),
             p = m.display()
         );
+        // `PEERS_GAMMU_LOG=1`: libGammu's own AT transcript in smsd.log (for diagnosis; it
+        // slows gammu-smsd down, so not for figures).
+        let conf = if std::env::var_os("PEERS_GAMMU_LOG").is_some() {
+            conf.replacen("[smsd]", "logformat = textalldate\n\n[smsd]", 1)
+                .replace("debuglevel = 1", "debuglevel = 255")
+        } else {
+            conf
+        };
         let conf_path = m.join("gammu-smsdrc");
         std::fs::write(&conf_path, conf).unwrap();
         let mut cmd = Command::new(&gammu);
