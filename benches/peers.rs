@@ -7,17 +7,16 @@
 //! one message with the exact text (Chinese and an emoji in it).
 //!
 //! `cargo bench --bench peers` (defaults: N = 1, 4; L = 300 ms; 10 recipients per modem;
-//! peers groupsms, smstools-tuned, smstools-ucs2, smstools-default,
-//! gammu-tuned).
+//! peers groupsms, smstools-tuned, smstools-ucs2, smstools-default, gammu-tuned).
 //! `PEERS_MODEMS=1,2,4 PEERS_LATENCY_MS=300 PEERS_PER_MODEM=10 PEERS=groupsms,smstools-tuned cargo bench --bench peers`
 //!
 //! `PEERS_CSV=file` also appends every row to a CSV file (`bench/peers-plot.gp` draws it).
 //!
 //! Fault scenarios (issue 7): `PEERS_SCENARIOS=healthy,errors5,errors30,noise,unplug,hang,die`
 //! runs each named scenario (see [`SCENARIOS`]; `all` for every one) on N = 4 modems with 15
-//! recipients each by default, with peers groupsms, groupsms-uncertain (`in_flight_policy = "uncertain"`),
-//! smstools-ucs2 and gammu-tuned. A scenario is
-//! one function that sets knobs on the [`EmulatorConfig`]; the peers, their tuning and the
+//! recipients each by default, with peers groupsms, groupsms-uncertain (its
+//! `in_flight_policy = "uncertain"`), smstools-ucs2 and gammu-tuned. A scenario is one
+//! function that sets knobs on the [`EmulatorConfig`]; the peers, their tuning and the
 //! scoring are the same as in the healthy tables. Each run is watched for the whole window
 //! max(5 x ideal, 40 s) (`PEERS_WINDOW_S` to change the 40), so that a late duplicate counts
 //! the same for every peer; `seconds` is still the moment the last recipient was served.
@@ -27,8 +26,8 @@
 //! log on stderr; `PEERS_GAMMU_LOG=1` adds libGammu's AT transcript to gammu-smsd's log.
 //!
 //! A peer that has not delivered everything within max(5 x ideal, 25 s) (40 s in the fault
-//! scenarios) is stopped and recorded as such. Peers whose binary is missing (`smsd` from the Debian package
-//! `smstools`, `gammu-smsd` from `gammu-smsd`) are reported as skipped. Every child runs in
+//! scenarios) is stopped and recorded as such. Peers whose binary is missing (`smsd` from
+//! the Debian package `smstools`, `gammu-smsd` from `gammu-smsd`) are reported as skipped. Every child runs in
 //! its own process group, which is terminated (then killed) at the end of its run.
 
 use std::path::{Path, PathBuf};
