@@ -7,15 +7,27 @@
 //! one message with the exact text (Chinese and an emoji in it).
 //!
 //! `cargo bench --bench peers` (defaults: N = 1, 4; L = 300 ms; 10 recipients per modem;
-//! peers groupsms, smstools-tuned, smstools-ucs2, smstools-default,
-//! gammu-tuned).
+//! peers groupsms, smstools-tuned, smstools-ucs2, smstools-default, gammu-tuned).
 //! `PEERS_MODEMS=1,2,4 PEERS_LATENCY_MS=300 PEERS_PER_MODEM=10 PEERS=groupsms,smstools-tuned cargo bench --bench peers`
 //!
 //! `PEERS_CSV=file` also appends every row to a CSV file (`bench/peers-plot.gp` draws it).
 //!
-//! A peer that has not delivered everything within max(5 x ideal, 25 s) is stopped and
-//! recorded as such. Peers whose binary is missing (`smsd` from the Debian package
-//! `smstools`, `gammu-smsd` from `gammu-smsd`) are reported as skipped. Every child runs in
+//! Fault scenarios (issue 7): `PEERS_SCENARIOS=healthy,errors5,errors30,noise,unplug,hang,die`
+//! runs each named scenario (see [`SCENARIOS`]; `all` for every one) on N = 4 modems with 15
+//! recipients each by default, with peers groupsms, groupsms-uncertain (its
+//! `in_flight_policy = "uncertain"`), smstools-ucs2 and gammu-tuned. A scenario is one
+//! function that sets knobs on the [`EmulatorConfig`]; the peers, their tuning and the
+//! scoring are the same as in the healthy tables. Each run is watched for the whole window
+//! max(5 x ideal, 40 s) (`PEERS_WINDOW_S` to change the 40), so that a late duplicate counts
+//! the same for every peer; `seconds` is still the moment the last recipient was served.
+//!
+//! Diagnosis: `PEERS_KEEP=1` copies every peer's directory (logs, configs, spool, groupsms'
+//! database, the emulator log) to `/tmp/peers-*`; `GROUPSMS_LOG=warn` prints groupsms' own
+//! log on stderr; `PEERS_GAMMU_LOG=1` adds libGammu's AT transcript to gammu-smsd's log.
+//!
+//! A peer that has not delivered everything within max(5 x ideal, 25 s) (40 s in the fault
+//! scenarios) is stopped and recorded as such. Peers whose binary is missing (`smsd` from
+//! the Debian package `smstools`, `gammu-smsd` from `gammu-smsd`) are reported as skipped. Every child runs in
 //! its own process group, which is terminated (then killed) at the end of its run.
 
 use std::path::{Path, PathBuf};
@@ -24,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use groupsms::cli::client::Client;
-use groupsms::config::{Config, ModemEntry};
+use groupsms::config::{Config, InFlightPolicy, ModemEntry};
 use groupsms::daemon::InProcess;
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::log::read_log;
@@ -46,11 +58,121 @@ fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
         .unwrap_or_else(|| default.to_vec())
 }
 
+/// One fault scenario: what it does to the emulated modems, on top of the bench's base
+/// knobs (send latency L, no noise).
+#[derive(Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    /// One line for the table header.
+    what: &'static str,
+    knobs: fn(EmulatorConfig) -> EmulatorConfig,
+}
+
+/// Transient `+CMS` codes for the error scenarios: 38 network out of order, 42 congestion,
+/// 332 network timeout, 500 unknown error. groupsms classifies every one as transient
+/// (`groupsms::at::CmsError::class`): retried later on another modem.
+const TRANSIENT_CODES: [u16; 4] = [38, 42, 332, 500];
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "healthy",
+        what: "no fault (the baseline)",
+        knobs: healthy,
+    },
+    Scenario {
+        name: "errors5",
+        what: "every modem: 5% of sends fail with +CMS ERROR 38/42/332/500",
+        knobs: errors5,
+    },
+    Scenario {
+        name: "errors30",
+        what: "every modem: 30% of sends fail with +CMS ERROR 38/42/332/500",
+        knobs: errors30,
+    },
+    Scenario {
+        name: "noise",
+        what: "every modem: a ^RSSI/^MODE/^BOOT line every ~200 ms, and in 30% of answers",
+        knobs: noise,
+    },
+    Scenario {
+        name: "noise-noboot",
+        what: "as noise, but only ^RSSI/^MODE lines: no ^BOOT (which can also mean a restart)",
+        knobs: noise_noboot,
+    },
+    Scenario {
+        name: "unplug",
+        what: "modem0 unplugged after its 3rd accepted part, back (new PTY, same path) 2 s later",
+        knobs: unplug,
+    },
+    Scenario {
+        name: "hang",
+        what: "modem0 answers its 3rd part, then never answers anything again",
+        knobs: hang,
+    },
+    Scenario {
+        name: "die",
+        what: "modem0 accepts (and logs) its 3rd part after Ctrl-Z, then never answers again",
+        knobs: die,
+    },
+];
+
+fn healthy(c: EmulatorConfig) -> EmulatorConfig {
+    c
+}
+
+fn errors(c: EmulatorConfig, rate: f64) -> EmulatorConfig {
+    c.all(|m| {
+        m.knobs.error_rate = rate;
+        m.knobs.error_codes = TRANSIENT_CODES.to_vec();
+    })
+}
+
+fn errors5(c: EmulatorConfig) -> EmulatorConfig {
+    errors(c, 0.05)
+}
+
+fn errors30(c: EmulatorConfig) -> EmulatorConfig {
+    errors(c, 0.30)
+}
+
+fn noise(c: EmulatorConfig) -> EmulatorConfig {
+    c.all(|m| {
+        m.knobs.noise = Noise::Every(Duration::from_millis(200));
+        m.knobs.noise_in_answers = 0.3;
+    })
+}
+
+fn noise_noboot(c: EmulatorConfig) -> EmulatorConfig {
+    noise(c).all(|m| m.knobs.noise_boot = false)
+}
+
+fn unplug(c: EmulatorConfig) -> EmulatorConfig {
+    c.modem(0, |m| {
+        m.knobs.unplug_after_sends = Some(3);
+        m.knobs.replug_after = Some(Duration::from_secs(2));
+    })
+}
+
+fn hang(c: EmulatorConfig) -> EmulatorConfig {
+    c.modem(0, |m| m.knobs.hang_after_sends = Some(3))
+}
+
+fn die(c: EmulatorConfig) -> EmulatorConfig {
+    c.modem(0, |m| m.knobs.die_after_ctrl_z = Some(3))
+}
+
 #[derive(Clone, Copy)]
 struct Setup {
     modems: usize,
     latency: Duration,
     per_modem: usize,
+    scenario: Scenario,
+    /// The deadline is max(5 x ideal, this).
+    floor: Duration,
+    /// Watch until the deadline even when everyone was served early (late duplicates).
+    whole_window: bool,
+    /// Fault-scenario output (a scenario column).
+    faults: bool,
 }
 
 impl Setup {
@@ -64,7 +186,7 @@ impl Setup {
         (self.modems * self.per_modem) as f64 * self.latency.as_secs_f64() / self.modems as f64
     }
     fn deadline(&self) -> Duration {
-        Duration::from_secs_f64((5.0 * self.ideal_seconds()).max(25.0))
+        Duration::from_secs_f64((5.0 * self.ideal_seconds()).max(self.floor.as_secs_f64()))
     }
 }
 
@@ -93,6 +215,7 @@ fn emulator(rt: &tokio::runtime::Runtime, dir: &Path, s: Setup) -> (EmulatorHand
             m.knobs.send_latency = s.latency;
             m.knobs.noise = Noise::Off;
         });
+    let cfg = (s.scenario.knobs)(cfg);
     let _g = rt.enter();
     (Emulator::start(cfg).expect("emulator starts"), log)
 }
@@ -130,7 +253,11 @@ fn collect(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(if all { 1500 } else { 0 }));
+    if all && s.whole_window {
+        std::thread::sleep(s.deadline().saturating_sub(t0.elapsed()));
+    } else if all {
+        std::thread::sleep(Duration::from_millis(1500));
+    }
     score(log, s, start, peer, tuning, all)
 }
 
@@ -221,7 +348,12 @@ fn score(
 
 // ---------------------------------------------------------------- groupsms
 
-fn run_groupsms(s: Setup) -> Outcome {
+/// `in_flight`: the daemon's `in_flight_policy` (default `resend`).
+fn run_groupsms(s: Setup, in_flight: InFlightPolicy) -> Outcome {
+    let tuning = match in_flight {
+        InFlightPolicy::Resend => "defaults",
+        InFlightPolicy::Uncertain => "uncertain",
+    };
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -231,6 +363,7 @@ fn run_groupsms(s: Setup) -> Outcome {
     let mut config = Config::default();
     config.daemon.socket = dir.path().join("s.sock");
     config.daemon.database = dir.path().join("db.sqlite");
+    config.daemon.in_flight_policy = in_flight;
     config.quota.daily = 100_000;
     config.quota.monthly = 100_000;
     config.modems = vec![ModemEntry {
@@ -273,9 +406,21 @@ fn run_groupsms(s: Setup) -> Outcome {
             text: BODY.into(),
         }),
     );
-    let out = collect(&log, s, start, "groupsms", "defaults");
+    let out = collect(&log, s, start, "groupsms", tuning);
     let _ = daemon.stop(&rt);
     rt.block_on(emu.shutdown());
+    if std::env::var_os("PEERS_KEEP").is_some() {
+        let keep = std::env::temp_dir().join(format!(
+            "peers-groupsms-{tuning}-{}-{}",
+            s.modems, s.scenario.name
+        ));
+        let _ = std::fs::remove_dir_all(&keep);
+        let _ = Command::new("cp")
+            .arg("-r")
+            .arg(dir.path())
+            .arg(&keep)
+            .status();
+    }
     out
 }
 
@@ -454,9 +599,10 @@ fn run_smstools(s: Setup, tuned: bool, ucs2: bool) -> Outcome {
     }
     if std::env::var_os("PEERS_KEEP").is_some() {
         let keep = std::env::temp_dir().join(format!(
-            "peers-smstools-{}-{}",
+            "peers-smstools-{}-{}-{}",
             tuning.replace('+', "-"),
-            s.modems
+            s.modems,
+            s.scenario.name
         ));
         let _ = std::fs::remove_dir_all(&keep);
         let _ = Command::new("cp").arg("-r").arg(d).arg(&keep).status();
@@ -500,6 +646,14 @@ fn run_gammu(s: Setup) -> Outcome {
             dev = emu.path(i).display(),
             p = m.display()
         );
+        // `PEERS_GAMMU_LOG=1`: libGammu's own AT transcript in smsd.log (for diagnosis; it
+        // slows gammu-smsd down, so not for figures).
+        let conf = if std::env::var_os("PEERS_GAMMU_LOG").is_some() {
+            conf.replacen("[smsd]", "logformat = textalldate\n\n[smsd]", 1)
+                .replace("debuglevel = 1", "debuglevel = 255")
+        } else {
+            conf
+        };
         let conf_path = m.join("gammu-smsdrc");
         std::fs::write(&conf_path, conf).unwrap();
         let mut cmd = Command::new(&gammu);
@@ -543,7 +697,8 @@ fn run_gammu(s: Setup) -> Outcome {
         out.note = format!("{} {errors} file(s) in error/", out.note);
     }
     if std::env::var_os("PEERS_KEEP").is_some() {
-        let keep = std::env::temp_dir().join(format!("peers-gammu-{}", s.modems));
+        let keep =
+            std::env::temp_dir().join(format!("peers-gammu-{}-{}", s.modems, s.scenario.name));
         let _ = std::fs::remove_dir_all(&keep);
         let _ = Command::new("cp").arg("-r").arg(d).arg(&keep).status();
     }
@@ -564,8 +719,22 @@ fn print_header(s: Setup) {
         s.modems as f64 / s.latency.as_secs_f64(),
         s.ideal_seconds()
     );
+    if s.faults {
+        println!(
+            "scenario {}: {}; deadline {:.0} s{}",
+            s.scenario.name,
+            s.scenario.what,
+            s.deadline().as_secs_f64(),
+            if s.whole_window {
+                ", every run watched for all of it"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
-        "| {:<10} | {:<10} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | note",
+        "| {}{:<10} | {:<11} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | note",
+        if s.faults { format!("{:<12} | ", "scenario") } else { String::new() },
         "peer", "tuning", "N", "L ms", "M", "seconds", "msg/s", "efficiency", "first s", "ok",
         "wrong", "dups", "missing"
     );
@@ -584,7 +753,8 @@ fn print_row(s: Setup, o: &Outcome) {
     };
     let first = o.first.map_or("-".into(), |f| format!("{f:.3}"));
     println!(
-        "| {:<10} | {:<10} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | {}",
+        "| {}{:<10} | {:<11} | {:>2} | {:>5} | {:>3} | {:>7} | {:>6} | {:>10} | {:>7} | {:>2} | {:>5} | {:>4} | {:>7} | {}",
+        if s.faults { format!("{:<12} | ", s.scenario.name) } else { String::new() },
         o.peer,
         o.tuning,
         s.modems,
@@ -602,7 +772,8 @@ fn print_row(s: Setup, o: &Outcome) {
     );
 }
 
-/// Appends the row to the CSV file named by `PEERS_CSV` (for the plot), if any.
+/// Appends the row to the CSV file named by `PEERS_CSV` (for the plot), if any. The fault
+/// scenarios write a `scenario` column first and a `note` column last.
 fn csv_row(s: Setup, o: &Outcome) {
     let Some(path) = std::env::var_os("PEERS_CSV") else {
         return;
@@ -611,24 +782,44 @@ fn csv_row(s: Setup, o: &Outcome) {
     let rate = o
         .seconds
         .map_or(String::new(), |t| format!("{:.3}", m as f64 / t));
+    let secs = o.seconds.map_or(String::new(), |t| format!("{t:.3}"));
     let first = o.first.map_or(String::new(), |f| format!("{f:.3}"));
     let fresh = !Path::new(&path).exists();
     let mut line = String::new();
-    if fresh {
+    if fresh && s.faults {
+        line.push_str("scenario,peer,tuning,modems,latency_ms,recipients,deadline_s,seconds,msg_per_s,ideal_per_s,first_s,ok,wrong,duplicates,missing,note\n");
+    } else if fresh {
         line.push_str("peer,tuning,modems,latency_ms,recipients,msg_per_s,ideal_per_s,first_s,ok,wrong,duplicates,missing\n");
     }
-    line.push_str(&format!(
-        "{},{},{},{},{m},{rate},{:.3},{first},{},{},{},{}\n",
-        o.peer,
-        o.tuning,
-        s.modems,
-        s.latency.as_millis(),
-        s.modems as f64 / s.latency.as_secs_f64(),
-        o.ok,
-        o.wrong,
-        o.duplicates,
-        o.missing
-    ));
+    let ideal = s.modems as f64 / s.latency.as_secs_f64();
+    if s.faults {
+        line.push_str(&format!(
+            "{},{},{},{},{},{m},{:.0},{secs},{rate},{ideal:.3},{first},{},{},{},{},\"{}\"\n",
+            s.scenario.name,
+            o.peer,
+            o.tuning,
+            s.modems,
+            s.latency.as_millis(),
+            s.deadline().as_secs_f64(),
+            o.ok,
+            o.wrong,
+            o.duplicates,
+            o.missing,
+            o.note.trim().replace('"', "'")
+        ));
+    } else {
+        line.push_str(&format!(
+            "{},{},{},{},{m},{rate},{ideal:.3},{first},{},{},{},{}\n",
+            o.peer,
+            o.tuning,
+            s.modems,
+            s.latency.as_millis(),
+            o.ok,
+            o.wrong,
+            o.duplicates,
+            o.missing
+        ));
+    }
     use std::io::Write;
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
@@ -639,47 +830,130 @@ fn csv_row(s: Setup, o: &Outcome) {
     }
 }
 
+fn run_peer(peer: &str, s: Setup) -> Outcome {
+    match peer {
+        "groupsms" => run_groupsms(s, InFlightPolicy::Resend),
+        "groupsms-uncertain" => run_groupsms(s, InFlightPolicy::Uncertain),
+        "smstools-tuned" => run_smstools(s, true, false),
+        "smstools-ucs2" => run_smstools(s, true, true),
+        "smstools-default" => run_smstools(s, false, false),
+        "gammu-tuned" => run_gammu(s),
+        other => skipped("?", "-", format!("unknown peer {other:?}")),
+    }
+}
+
+/// The scenarios named in `PEERS_SCENARIOS` (`all`: every one), or why not.
+fn scenarios(names: &str) -> Result<Vec<Scenario>, String> {
+    if names.trim() == "all" {
+        return Ok(SCENARIOS.to_vec());
+    }
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            SCENARIOS
+                .iter()
+                .copied()
+                .find(|s| s.name == n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+                    format!(
+                        "unknown scenario {n:?} in PEERS_SCENARIOS (known: all, {})",
+                        known.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets without `--bench`: only the in-process peer,
-    // small, so that it stays quick and needs no Debian package.
+    // small, so that it stays quick and needs no Debian package; one tiny fault scenario
+    // (noise without ^BOOT) for it, so that the scenario path is exercised too.
     let quick = !std::env::args().any(|a| a == "--bench");
+    // `GROUPSMS_LOG=debug` (as for the daemon): groupsms' own log on stderr.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("GROUPSMS_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let chosen = std::env::var("PEERS_SCENARIOS").ok();
+    let faults = quick || chosen.is_some();
+    let list = if quick {
+        scenarios("healthy,noise-noboot").expect("known scenarios")
+    } else {
+        match chosen.as_deref().map(scenarios) {
+            Some(Ok(list)) => list,
+            Some(Err(e)) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+            None => vec![SCENARIOS[0]],
+        }
+    };
     let modems = if quick {
         vec![2]
     } else {
-        env_list("PEERS_MODEMS", &[1, 4])
+        env_list("PEERS_MODEMS", if faults { &[4] } else { &[1, 4] })
     };
     let latency = env_list("PEERS_LATENCY_MS", &[if quick { 20 } else { 300 }])[0];
-    let per_modem = env_list("PEERS_PER_MODEM", &[if quick { 3 } else { 10 }])[0];
+    let per_modem = env_list(
+        "PEERS_PER_MODEM",
+        &[match (quick, faults) {
+            (true, _) => 3,
+            (false, true) => 15,
+            (false, false) => 10,
+        }],
+    )[0];
+    let floor = if faults && !quick {
+        env_list("PEERS_WINDOW_S", &[40])[0]
+    } else {
+        25
+    };
     let peers: Vec<String> = if quick {
         vec!["groupsms".into()]
     } else {
+        let default = if faults {
+            "groupsms,groupsms-uncertain,smstools-ucs2,gammu-tuned"
+        } else {
+            "groupsms,smstools-tuned,smstools-ucs2,smstools-default,gammu-tuned"
+        };
         std::env::var("PEERS")
-            .unwrap_or_else(|_| {
-                "groupsms,smstools-tuned,smstools-ucs2,smstools-default,gammu-tuned".into()
-            })
+            .unwrap_or_else(|_| default.into())
             .split(',')
             .map(|p| p.trim().to_string())
             .collect()
     };
     println!("expected text on every phone: {:?}", full_text());
     for n in modems {
-        let s = Setup {
-            modems: n.max(1) as usize,
-            latency: Duration::from_millis(latency.max(1)),
-            per_modem: per_modem.max(1) as usize,
-        };
-        print_header(s);
-        for peer in &peers {
-            let o = match peer.as_str() {
-                "groupsms" => run_groupsms(s),
-                "smstools-tuned" => run_smstools(s, true, false),
-                "smstools-ucs2" => run_smstools(s, true, true),
-                "smstools-default" => run_smstools(s, false, false),
-                "gammu-tuned" => run_gammu(s),
-                other => skipped("?", "-", format!("unknown peer {other:?}")),
+        for &scenario in &list {
+            let s = Setup {
+                modems: n.max(1) as usize,
+                latency: Duration::from_millis(latency.max(1)),
+                per_modem: per_modem.max(1) as usize,
+                scenario,
+                floor: Duration::from_secs(floor.max(1)),
+                whole_window: faults && !quick,
+                faults,
             };
-            print_row(s, &o);
-            csv_row(s, &o);
+            print_header(s);
+            for peer in &peers {
+                let o = run_peer(peer, s);
+                print_row(s, &o);
+                csv_row(s, &o);
+                if quick {
+                    assert!(
+                        o.seconds.is_some()
+                            && o.ok == s.modems * s.per_modem
+                            && o.wrong + o.duplicates == 0,
+                        "groupsms did not serve everyone in the quick pass ({}): {}",
+                        scenario.name,
+                        o.note
+                    );
+                }
+            }
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Knobs {
     pub noise: Noise,
     /// Probability (0..=1) that a noise line comes between a command (or a PDU) and its answer.
     pub noise_in_answers: f64,
+    /// Whether noise lines include `^BOOT` (Huawei's periodic report, which a host may take
+    /// for a restart); `false`: only `^RSSI` and `^MODE`.
+    pub noise_boot: bool,
     /// The SIM asks for this PIN at power-on (`+CPIN: SIM PIN`).
     pub pin: Option<String>,
     /// The PUK that unblocks the SIM after three wrong PINs.
@@ -82,6 +85,7 @@ impl Default for Knobs {
             reg_loss_for: None,
             noise: Noise::ProfileDefault,
             noise_in_answers: 0.0,
+            noise_boot: true,
             pin: None,
             puk: "12345678".to_string(),
             cap: None,

@@ -426,7 +426,11 @@ impl Machine {
     /// Emits one periodic noise line now (dropped unless the modem is idle).
     pub fn periodic_noise(&mut self) -> Vec<Effect> {
         if matches!(self.state, State::Command) {
-            let line = noise_line(&mut self.noise_rng, self.cfg.knobs.rssi);
+            let line = noise_line(
+                &mut self.noise_rng,
+                self.cfg.knobs.rssi,
+                self.cfg.knobs.noise_boot,
+            );
             self.write_line(&line);
         }
         std::mem::take(&mut self.fx)
@@ -571,7 +575,11 @@ impl Machine {
     fn maybe_noise_in_answer(&mut self) {
         let p = self.cfg.knobs.noise_in_answers;
         if p > 0.0 && self.rng.gen_bool(p.clamp(0.0, 1.0)) {
-            let line = noise_line(&mut self.rng, self.cfg.knobs.rssi);
+            let line = noise_line(
+                &mut self.rng,
+                self.cfg.knobs.rssi,
+                self.cfg.knobs.noise_boot,
+            );
             self.write_line(&line);
         }
     }
@@ -1505,8 +1513,8 @@ fn check_pdu(len: usize, hex: &[u8]) -> Result<AcceptedPart, ()> {
 }
 
 /// One Huawei-style noise line.
-fn noise_line(rng: &mut StdRng, rssi: u8) -> String {
-    match rng.gen_range(0..3) {
+fn noise_line(rng: &mut StdRng, rssi: u8, boot: bool) -> String {
+    match rng.gen_range(0..if boot { 3 } else { 2 }) {
         0 => format!(
             "^RSSI:{}",
             (rssi as i32 + rng.gen_range(-2..=2)).clamp(0, 31)
@@ -1631,6 +1639,26 @@ mod tests {
         let (len, _) = submit_bytes();
         stubborn.feed(format!("AT+CMGS={len}\r").as_bytes());
         assert_eq!(written(&stubborn.periodic_noise()), "");
+    }
+
+    #[test]
+    fn noise_without_boot_lines() {
+        let lines = |boot: bool| {
+            let knobs = Knobs {
+                noise: Noise::Every(Duration::from_millis(5)),
+                noise_boot: boot,
+                ..Knobs::default()
+            };
+            let mut m = machine(Profile::Generic, knobs, 4);
+            (0..200)
+                .map(|_| written(&m.periodic_noise()))
+                .collect::<String>()
+        };
+        let with = lines(true);
+        assert!(with.contains("^BOOT:") && with.contains("^RSSI:") && with.contains("^MODE:"));
+        let without = lines(false);
+        assert!(!without.contains("^BOOT"), "{without:?}");
+        assert!(without.contains("^RSSI:") && without.contains("^MODE:"));
     }
 
     #[test]
