@@ -1022,3 +1022,48 @@ fn storage_refusing_writes_mid_broadcast_loses_nothing() {
     assert!(t.duplicates <= stuck, "{:?} (stuck: {stuck})", t.duplicated);
     duplicates_flagged(&w.show(id), &t);
 }
+
+/// Firmware that says `OK` to `AT^CURC=0` and still reports `^RSSI`/`^MODE`/`^BOOT` about
+/// every 200 ms, with such a line inside 30 % of its answers (before `OK`, before the
+/// prompt, between Ctrl-Z and `+CMGS`): every recipient exactly once, nothing flagged as a
+/// possible duplicate, and a modem re-inits for a `^BOOT` at most once: having kept its
+/// settings, its `^BOOT` is known to be periodic from then on.
+#[test]
+fn noise_with_periodic_boot_codes_costs_no_duplicate() {
+    let w = World::start(
+        3,
+        |c| {
+            c.all(|m| {
+                m.knobs.send_latency = Duration::from_millis(50);
+                m.knobs.noise = groupsms::emulator::Noise::Every(Duration::from_millis(200));
+                m.knobs.noise_in_answers = 0.3;
+            })
+        },
+        UNCAPPED,
+    );
+    let numbers = ops_group(&w, 89);
+    let id = w.send("ops", "alice", "noise");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(90), Some(0)),
+        "{totals}"
+    );
+    let t = tally(&w, &numbers, "【运维组】noise");
+    row("noise with periodic ^BOOT (30% in answers)", &t, 0, None);
+    assert!(t.lost.is_empty(), "lost: {:?}", t.lost);
+    assert_eq!(t.duplicates, 0, "{:?}", t.duplicated);
+    let show = w.show(id);
+    all_sent_once(&show);
+    assert!(deliveries(&show)
+        .iter()
+        .all(|d| d["possible_duplicate"] == false));
+    let log = w.daemon_log();
+    let restarts = log.matches("the modem restarted").count();
+    let learnt = log.matches("its ^BOOT is periodic").count();
+    assert!(learnt >= 1, "a ^BOOT must have come: {log}");
+    assert!(
+        restarts <= 3 && learnt <= 3,
+        "one re-init per modem at most: {restarts} restarts, {learnt} learnt"
+    );
+}

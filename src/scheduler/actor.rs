@@ -107,11 +107,20 @@ async fn run<O: Opener>(
     poke: Arc<Notify>,
 ) {
     let mut first_probe = Some(first_probe);
+    // After a restart the modem announced, init runs again on the same port and engine (what
+    // the engine learnt, such as a periodic `^BOOT`, stays with it).
+    let mut reinit: Option<Engine<O::Stream>> = None;
     loop {
         if *ctx.shutdown.borrow() {
             return;
         }
-        let attempt = probe(&ctx, &*opener, id, &device).await;
+        let attempt = match reinit.take() {
+            Some(mut engine) => {
+                set_info(&ctx, id, |i| i.health = "probing".into());
+                engine.init().await.map(|identity| (engine, identity))
+            }
+            None => probe(&ctx, &*opener, id, &device).await,
+        };
         if let Some(tx) = first_probe.take() {
             let _ = tx.send(());
         }
@@ -157,6 +166,7 @@ async fn run<O: Opener>(
                         retry: Some(job),
                     });
                 }
+                let restarted = matches!(why, Stop::Reinit);
                 let (health, problem) = match why {
                     Stop::Shutdown => return,
                     Stop::Reinit => (
@@ -171,8 +181,8 @@ async fn run<O: Opener>(
                     i.health = health;
                     i.problem = Some(problem);
                 });
-                if matches!(ctx.registry.lock().expect("registry").get(&id), Some(i) if i.health == "probing")
-                {
+                if restarted {
+                    reinit = Some(engine);
                     continue;
                 }
             }
