@@ -1,5 +1,5 @@
 # Throughput against the number of modems, from the CSV written by
-#   PEERS_CSV=bench/peers.csv PEERS_MODEMS=1,2,4,8 cargo bench --bench peers
+#   PEERS_CSV=bench/peers.csv PEERS_MODEMS=1,2,4,8,16 cargo bench --bench peers
 # Draw with: gnuplot bench/peers-plot.gp   (writes bench/peers.png)
 set datafile separator ","
 set terminal pngcairo size 800,520 font ",10"
@@ -10,7 +10,7 @@ set ylabel "messages per second"
 set key top left Left reverse
 set grid
 set logscale x 2
-set xrange [0.8:10]
+set xrange [0.8:20]
 set yrange [0:*]
 # one data set per peer and tuning, picked out with awk (empty msg/s = did not finish)
 sel(p, t) = sprintf("< awk -F, '$1==\"%s\" && $2==\"%s\" && $6!=\"\"' bench/peers.csv", p, t)
