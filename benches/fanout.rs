@@ -52,13 +52,7 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
 
     let cpu0 = daemon.cpu_seconds();
     let (start, wall_start) = (Instant::now(), chrono::Utc::now());
-    let accepted = c
-        .call(Request::Send(p::Send {
-            group: "g".into(),
-            as_member: "boss".into(),
-            text: "系统通知：今晚维护".into(),
-        }))
-        .unwrap_or_else(|e| panic!("{}", e.message));
+    let accepted = support::send_to_group(&mut c, "系统通知：今晚维护");
     let id = accepted["broadcast"].as_i64().unwrap();
     let sub = c
         .send(Request::Subscribe(p::BroadcastRef { broadcast: id }))

@@ -59,13 +59,7 @@ fn main() {
     let mut c = Client::connect(&daemon.socket).unwrap_or_else(|e| panic!("{}", e.message));
     let cpu0 = daemon.cpu_seconds();
     let (t, wall) = (Instant::now(), chrono::Utc::now());
-    let accepted = c
-        .call(Request::Send(p::Send {
-            group: "g".into(),
-            as_member: "boss".into(),
-            text: "明天上午九点全体大会，请准时参加。".into(),
-        }))
-        .unwrap_or_else(|e| panic!("{}", e.message));
+    let accepted = support::send_to_group(&mut c, "明天上午九点全体大会，请准时参加。");
     let queued = t.elapsed();
     let queued_cpu = daemon.cpu_seconds() - cpu0;
     let peak_queued = daemon.status_kb("VmHWM:");

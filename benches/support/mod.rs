@@ -11,8 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use groupsms::cli::client::Client;
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::{EmulatorConfig, EmulatorHandle};
+use groupsms::protocol::{self as p, Request};
 use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
 
 /// `NAME=1,2,3` from the environment, or `default`.
@@ -75,6 +77,16 @@ pub fn first_part_on_the_wire(dir: &Path, latency: Duration) -> Option<DateTime<
         .filter_map(|r| DateTime::parse_from_rfc3339(&r.time).ok())
         .min()?;
     Some(first.with_timezone(&Utc) - chrono::Duration::from_std(latency).ok()?)
+}
+
+/// `send` of `text` to group `g` as `boss` (made by [`make_group`]) over `c`; its answer.
+pub fn send_to_group(c: &mut Client, text: &str) -> serde_json::Value {
+    c.call(Request::Send(p::Send {
+        group: "g".into(),
+        as_member: "boss".into(),
+        text: text.into(),
+    }))
+    .unwrap_or_else(|e| panic!("{}", e.message))
 }
 
 /// A `groupsms daemon` child process. `BENCH_DAEMON_LOG` sets its log filter (default
