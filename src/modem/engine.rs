@@ -35,11 +35,13 @@ impl Response {
     }
 }
 
-/// Answers noticed while re-syncing after a timeout: the late end of an `AT+CMGS`.
+/// What a re-sync noticed: the late end of an `AT+CMGS` after a timeout, and whether its
+/// `AT` came back echoed (echo is on: the modem lost `ATE0`, i.e. restarted).
 #[derive(Debug, Default)]
 pub(crate) struct LateAnswer {
     pub message_ref: Option<u8>,
     pub error: Option<Final>,
+    pub echoed: bool,
 }
 
 /// One modem, driven over any byte stream: a serial port ([`super::port::open`]), a PTY,
@@ -59,8 +61,6 @@ pub struct Engine<S> {
     /// A `^BOOT` asked for the re-init now running or due: if the modem turns out to have kept
     /// its settings (echo still off), that `^BOOT` was a periodic report, not a restart.
     pub(crate) boot_suspect: bool,
-    /// The last re-sync saw its `AT` echoed (echo is on: the modem lost `ATE0`).
-    pub(crate) resync_saw_echo: bool,
     recorder: Option<Recorder>,
     buf: Vec<u8>,
     /// When the modem last sent us anything: the next command waits until `command_gap`
@@ -87,7 +87,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             identity: None,
             periodic_boot: false,
             boot_suspect: false,
-            resync_saw_echo: false,
             recorder: None,
             buf: vec![0; 1024],
             last_heard: None,
@@ -429,7 +428,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
     async fn resync_tries(&mut self, attempts: u32) -> Result<LateAnswer, ModemError> {
         let mut late = LateAnswer::default();
         let attempts = attempts.max(1);
-        self.resync_saw_echo = false;
         for attempt in 1..=attempts {
             self.write_all(b"AT\r").await?;
             let deadline = Instant::now() + self.config.resync_timeout;
@@ -442,7 +440,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     Some(Item::Final(Final::Ok)) => break true,
                     Some(Item::Echo { len }) => {
                         echo_pos += len;
-                        self.resync_saw_echo = true;
+                        late.echoed = true;
                     }
                     Some(other) => self.on_late_item(other, &mut late).await?,
                     None => break false,

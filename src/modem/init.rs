@@ -144,9 +144,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         // 1. Wake: leave a prompt / finish a half-typed line, drop stale input, AT until OK.
         self.digester.clear();
         self.write_all(&[command::ESC, b'\r']).await?;
-        self.resync().await?;
         // Echo is on at power-on (V.250 `E1`); after our `ATE0` it stays off until a restart.
-        let settings_lost = self.resync_saw_echo;
+        let settings_lost = self.resync().await?.echoed;
         // 2.
         let echo_off = self.command("ATE0").await?;
         if !echo_off.result.is_ok() {
