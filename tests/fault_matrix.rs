@@ -453,6 +453,21 @@ fn file_size_limit(pid: u32, soft: libc::rlim_t) {
     assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
 }
 
+/// Starts the daemon with SIGXFSZ ignored, so that once [`file_size_limit`] applies a write
+/// past the limit fails with EFBIG (as on a full disk) instead of killing the daemon.
+fn start_daemon_for_file_size_limits(w: &mut World) {
+    w.start_daemon_with(|cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal() is async-signal-safe; an ignored signal stays ignored across exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+}
+
 /// Sends `lines` on one connection, one answer each.
 fn raw(w: &World, lines: &[&str]) -> Vec<Value> {
     let stream = UnixStream::connect(w.socket()).unwrap();
@@ -491,17 +506,7 @@ fn storage_that_refuses_writes_refuses_sends_clearly_and_keeps_serving_reads() {
         "",
         UNCAPPED,
     );
-    w.start_daemon_with(|cmd| {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: signal() is async-signal-safe. An ignored SIGXFSZ stays ignored across
-        // exec, so a write past the limit fails with EFBIG instead of killing the daemon.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                Ok(())
-            });
-        }
-    });
+    start_daemon_for_file_size_limits(&mut w);
     let numbers = ops_group(&w, 4);
     let id = w.send("ops", "alice", "before the fault");
     assert_eq!(sent(&w.follow(id, |_| false)), 5);
@@ -979,16 +984,7 @@ fn storage_refusing_writes_mid_broadcast_loses_nothing() {
     );
     // The daemon's log (its stderr, a file in the world's directory) fails along with the
     // database: that must cost log lines only.
-    w.start_daemon_with(|cmd| {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: as in the test above: SIGXFSZ ignored, so writes fail with EFBIG.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                Ok(())
-            });
-        }
-    });
+    start_daemon_for_file_size_limits(&mut w);
     let numbers = ops_group(&w, 39);
     let text = "disk full mid-broadcast";
     let id = w.send("ops", "alice", text);
