@@ -409,19 +409,19 @@ fn run_groupsms(s: Setup, in_flight: InFlightPolicy) -> Outcome {
     let out = collect(&log, s, start, "groupsms", tuning);
     let _ = daemon.stop(&rt);
     rt.block_on(emu.shutdown());
-    if std::env::var_os("PEERS_KEEP").is_some() {
-        let keep = std::env::temp_dir().join(format!(
-            "peers-groupsms-{tuning}-{}-{}",
-            s.modems, s.scenario.name
-        ));
-        let _ = std::fs::remove_dir_all(&keep);
-        let _ = Command::new("cp")
-            .arg("-r")
-            .arg(dir.path())
-            .arg(&keep)
-            .status();
-    }
+    keep_for_inspection(&format!("groupsms-{tuning}"), s, dir.path());
     out
+}
+
+/// With `PEERS_KEEP` set, copies a run's directory (logs, configs, spool, database, the
+/// emulator log) to `/tmp/peers-<label>-<N>-<scenario>` for inspection.
+fn keep_for_inspection(label: &str, s: Setup, dir: &Path) {
+    if std::env::var_os("PEERS_KEEP").is_none() {
+        return;
+    }
+    let keep = std::env::temp_dir().join(format!("peers-{label}-{}-{}", s.modems, s.scenario.name));
+    let _ = std::fs::remove_dir_all(&keep);
+    let _ = Command::new("cp").arg("-r").arg(dir).arg(&keep).status();
 }
 
 // ---------------------------------------------------------------- children
@@ -597,16 +597,7 @@ fn run_smstools(s: Setup, tuned: bool, ucs2: bool) -> Outcome {
     if failed > 0 {
         out.note = format!("{} {failed} file(s) in failed/", out.note);
     }
-    if std::env::var_os("PEERS_KEEP").is_some() {
-        let keep = std::env::temp_dir().join(format!(
-            "peers-smstools-{}-{}-{}",
-            tuning.replace('+', "-"),
-            s.modems,
-            s.scenario.name
-        ));
-        let _ = std::fs::remove_dir_all(&keep);
-        let _ = Command::new("cp").arg("-r").arg(d).arg(&keep).status();
-    }
+    keep_for_inspection(&format!("smstools-{}", tuning.replace('+', "-")), s, d);
     drop(_group);
     rt.block_on(emu.shutdown());
     out
@@ -696,12 +687,7 @@ fn run_gammu(s: Setup) -> Outcome {
     if errors > 0 {
         out.note = format!("{} {errors} file(s) in error/", out.note);
     }
-    if std::env::var_os("PEERS_KEEP").is_some() {
-        let keep =
-            std::env::temp_dir().join(format!("peers-gammu-{}-{}", s.modems, s.scenario.name));
-        let _ = std::fs::remove_dir_all(&keep);
-        let _ = Command::new("cp").arg("-r").arg(d).arg(&keep).status();
-    }
+    keep_for_inspection("gammu", s, d);
     drop(group);
     rt.block_on(emu.shutdown());
     out
