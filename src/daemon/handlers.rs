@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use super::Shared;
 use crate::protocol::{self as p, ErrorCode, Request, Response};
-use crate::scheduler::dispatcher::Command;
 use crate::scheduler::pool::{Job, Pinning};
 use crate::service::{self, AdminChange, AdminOutcome, ImportOptions, SendRequest, ServiceError};
 use crate::store::{
@@ -264,10 +263,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
     Ok(match outcome {
         AdminOutcome::Group(g) => {
             if repin {
-                shared.scheduler.send(Command::Repin {
-                    group: g.id,
-                    pinning: Arc::new(pinning(&g)),
-                });
+                shared.scheduler.repin(g.id, Arc::new(pinning(&g)));
             }
             group_json(shared, &g)
         }

@@ -1,8 +1,10 @@
-//! The daemon: wiring of the store, the rules, the scheduler, the modem actors and the socket.
+//! The daemon: wiring of the store, the rules, the scheduler, the modems and the socket. The
+//! modems' actors and their discovery belong to [`crate::modem`], the fan-out to
+//! [`crate::scheduler`]; this module starts them in order and stops them.
 //!
 //! | file | owns |
 //! | --- | --- |
-//! | `mod.rs` | [`run`]: start-up order, shutdown, hot-plug, what handlers share ([`Shared`]) |
+//! | `mod.rs` | [`run`]: start-up order, shutdown, what handlers share ([`Shared`]) |
 //! | [`socket`] | binding the socket (stale file, live daemon, systemd socket activation) |
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams |
 //! | [`handlers`] | one function per request |
@@ -13,22 +15,23 @@
 //! modems probed, `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
 //! message it is sending, leave the rest queued for the next start.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{json, Value};
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{oneshot, watch};
 
 use crate::config::{Config, InFlightPolicy, SensitivePolicy};
-use crate::modem::{ModemConfig, ModemError};
-use crate::scheduler::actor::{self, ActorContext, Opener, Registry};
-use crate::scheduler::dispatcher::{self, Command};
+use crate::modem::actor::ActorSettings;
+use crate::modem::discovery::{DeviceSpec, Discovery, Joined};
+use crate::modem::{Health, ModemConfig};
+use crate::scheduler::deliver::Deliverer;
 use crate::scheduler::policy::RetryPolicy;
 use crate::scheduler::pool::{Pool, SlotState};
 use crate::scheduler::progress::Board;
+use crate::scheduler::{upkeep, Caps, ModemView, Scheduler};
 use crate::service::{self, Country, SensitiveFilter, Settings};
 use crate::store::{GroupId, OpenOptions, RecoveryPolicy, StoreError, StoreHandle};
 
@@ -43,8 +46,7 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: StoreHandle,
     pub board: Arc<Board>,
-    pub scheduler: dispatcher::Handle,
-    pub registry: Registry,
+    pub scheduler: Scheduler,
     pub started: Instant,
     shutdown: watch::Sender<bool>,
 }
@@ -58,40 +60,46 @@ impl Shared {
         self.shutdown.subscribe()
     }
 
-    /// One entry per modem: pool state and counters plus what the modem said about itself.
+    /// One entry per modem: what its actor says and the pool's counters.
     pub async fn modem_list(&self) -> Vec<Value> {
-        let (slots, _) = self.scheduler.snapshot().await;
-        let infos = self.registry.lock().expect("registry").clone();
-        slots
+        self.scheduler
+            .snapshot()
+            .await
+            .modems
             .iter()
-            .enumerate()
-            .map(|(id, slot)| {
-                let info = infos.get(&id).cloned().unwrap_or_default();
-                let ident = info.identity.as_ref();
-                let state = match slot.state {
-                    SlotState::Idle => "ready".to_string(),
-                    SlotState::Busy => "busy".to_string(),
-                    SlotState::Quarantined => "quarantined".to_string(),
-                    SlotState::Down => info.health.clone(),
-                };
-                json!({
-                    "device": slot.device,
-                    "state": state,
-                    "operator": ident.and_then(|i| i.operator.clone()),
-                    "signal_dbm": ident.and_then(|i| i.signal.as_ref()).and_then(|s| s.dbm()),
-                    "imsi": slot.imsi.clone().or_else(|| ident.and_then(|i| i.imsi.clone())),
-                    "model": ident.and_then(|i| i.model.clone()),
-                    "sent_this_hour": slot.usage.map(|u| u.hour_parts),
-                    "sent_today": slot.usage.map(|u| u.day_parts),
-                    "max_per_hour": slot.max_per_hour,
-                    "max_per_day": slot.max_per_day,
-                    "sent": info.sent,
-                    "failed": info.failed,
-                    "problem": info.problem,
-                })
-            })
+            .map(modem_entry)
             .collect()
     }
+}
+
+/// The state `modem list` shows: `busy` while the pool has a try running on it, else the
+/// modem's health.
+pub fn modem_state(view: &ModemView) -> &'static str {
+    match (view.slot.state, view.status.health) {
+        (SlotState::Busy, Health::Ready) => "busy",
+        (_, health) => health.name(),
+    }
+}
+
+fn modem_entry(view: &ModemView) -> Value {
+    let status = &view.status;
+    let ident = status.identity.as_ref();
+    let slot = &view.slot;
+    json!({
+        "device": view.device,
+        "state": modem_state(view),
+        "operator": ident.and_then(|i| i.operator.clone()),
+        "signal_dbm": ident.and_then(|i| i.signal.as_ref()).and_then(|s| s.dbm()),
+        "imsi": slot.imsi.clone().or_else(|| status.imsi().map(str::to_string)),
+        "model": ident.and_then(|i| i.model.clone()),
+        "sent_this_hour": slot.usage.map(|u| u.hour_parts),
+        "sent_today": slot.usage.map(|u| u.day_parts),
+        "max_per_hour": slot.max_per_hour,
+        "max_per_day": slot.max_per_day,
+        "sent": status.sent,
+        "failed": status.failed,
+        "problem": status.problem,
+    })
 }
 
 /// Why the daemon could not start.
@@ -126,18 +134,6 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
             SensitivePolicy::Mask => service::SensitivePolicy::Mask,
         },
     })
-}
-
-/// Opens serial ports.
-struct SerialOpener {
-    baud: HashMap<String, u32>,
-}
-
-impl Opener for SerialOpener {
-    type Stream = crate::modem::port::Port;
-    fn open(&self, device: &str) -> Result<Self::Stream, ModemError> {
-        crate::modem::port::open(device, self.baud.get(device).copied().unwrap_or(115_200))
-    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -215,74 +211,72 @@ pub async fn run_until(
             return Err(e);
         }
     };
-    let (scheduler, dispatcher_task) = dispatcher::spawn(Pool::new(config.tz()));
-    let (shutdown, _) = watch::channel(false);
-    let shared = Arc::new(Shared {
-        config: config.clone(),
-        settings,
+    let board = Arc::new(Board::default());
+    let deliverer = Deliverer {
         store: store.clone(),
-        board: Arc::new(Board::default()),
-        scheduler: scheduler.clone(),
-        registry: Arc::new(Mutex::new(BTreeMap::new())),
-        started: Instant::now(),
-        shutdown,
-    });
-    requeue_waiting(&shared).await?;
-
-    let ctx = ActorContext {
-        dispatcher: scheduler.clone(),
-        store: store.clone(),
-        board: shared.board.clone(),
-        registry: shared.registry.clone(),
+        board: board.clone(),
         retry: RetryPolicy {
             max_attempts: config.scheduler.max_attempts,
             backoff: chrono::Duration::seconds(config.scheduler.retry_backoff_secs as i64),
             in_flight: config.daemon.in_flight_policy,
         },
-        modem_config: ModemConfig {
-            cmgs_timeout: config.send_timeout(),
-            ..ModemConfig::default()
-        },
-        reprobe: Duration::from_secs(config.scheduler.reprobe_secs),
-        tz: config.tz(),
-        shutdown: shared.shutdown_signal(),
     };
-    let opener = Arc::new(SerialOpener {
-        baud: HashMap::new(),
-    });
-    let mut pool = ModemPool {
-        ctx,
-        opener,
-        known: HashMap::new(),
-        tasks: Vec::new(),
+    let (scheduler, dispatcher_task) = Scheduler::spawn(Pool::new(config.tz()), deliverer);
+    let (shutdown, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
         config: config.clone(),
-    };
-    let first_probes = pool.scan().await;
+        settings,
+        store: store.clone(),
+        board,
+        scheduler: scheduler.clone(),
+        started: Instant::now(),
+        shutdown,
+    });
+    requeue_waiting(&shared).await?;
+    let upkeep_task = tokio::spawn(upkeep::run(
+        store.clone(),
+        config.tz(),
+        shared.shutdown_signal(),
+    ));
+
+    let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());
+    let first = join_pool(&scheduler, &config, discovery.scan());
     // READY once every modem present at start was tried (bounded: init can take a while).
-    let _ = tokio::time::timeout(Duration::from_secs(90), futures_all(first_probes)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(90), async {
+        for handle in &first {
+            handle.first_probe().await;
+        }
+    })
+    .await;
     let listener_task = tokio::spawn(listener::serve(listener, shared.clone()));
-    let status = |shared: &Shared| {
-        let infos = shared.registry.lock().expect("registry");
-        let ready = infos.values().filter(|i| i.health == "ready").count();
-        format!("STATUS={ready} of {} modems ready", infos.len())
+    let status = |shared: &Arc<Shared>| {
+        let shared = shared.clone();
+        async move {
+            let modems = shared.scheduler.snapshot().await.modems;
+            let ready = modems
+                .iter()
+                .filter(|m| m.status.health == Health::Ready)
+                .count();
+            format!("STATUS={ready} of {} modems ready", modems.len())
+        }
     };
-    notifier.notify(&format!("READY=1\n{}", status(&shared)));
+    notifier.notify(&format!("READY=1\n{}", status(&shared).await));
     tracing::info!(socket = %config.daemon.socket.display(), "groupsms daemon ready");
     if let Some(ready) = ready {
         let _ = ready.send(());
     }
     tokio::pin!(stop);
     let watchdog = notifier.watchdog_interval();
-    let mut hotplug = HotplugWatch::new(&config);
+    let mut hotplug = discovery.watch();
     loop {
         tokio::select! {
             _ = &mut stop => break,
             _ = async { tokio::time::sleep(watchdog.expect("guarded")).await }, if watchdog.is_some() => {
-                notifier.notify(&format!("WATCHDOG=1\n{}", status(&shared)));
+                notifier.notify(&format!("WATCHDOG=1\n{}", status(&shared).await));
             }
             changed = hotplug.changed(), if hotplug.active() => {
                 if changed {
-                    pool.scan().await;
+                    join_pool(&scheduler, &config, discovery.scan());
                 }
             }
         }
@@ -291,13 +285,12 @@ pub async fn run_until(
     tracing::info!("stopping: finishing the messages being sent, the rest stays queued");
     notifier.notify("STOPPING=1");
     let _ = shared.shutdown.send(true);
-    scheduler.send(Command::Stop);
+    // No new work; each modem finishes the message it is sending.
+    scheduler.stop().await;
     let _ = listener_task.await;
-    for task in pool.tasks.drain(..) {
-        let _ = task.await;
-    }
+    discovery.join().await;
+    let _ = upkeep_task.await;
     let _ = std::fs::remove_file(&config.daemon.socket);
-    drop(pool);
     dispatcher_task.abort();
     drop(shared);
     drop(scheduler);
@@ -312,6 +305,52 @@ pub async fn run_until(
         tracing::error!("the database thread did not stop within 10 s");
     }
     Ok(())
+}
+
+/// The configured `[[modem]]` entries as discovery takes them.
+fn device_specs(config: &Config) -> Vec<DeviceSpec> {
+    config
+        .modems
+        .iter()
+        .map(|entry| DeviceSpec {
+            pattern: entry.device.clone(),
+            baud: entry.baud,
+            settings: ActorSettings {
+                modem: ModemConfig {
+                    pin: entry.pin.clone(),
+                    cmgs_timeout: config.send_timeout(),
+                    command_gap: Duration::from_millis(entry.command_gap_ms),
+                    prompt_timeout: Duration::from_secs(entry.prompt_timeout_secs),
+                    // Nothing reads status reports yet: do not ask the modem for them.
+                    status_reports: false,
+                    ..ModemConfig::default()
+                },
+                reprobe: Duration::from_secs(config.scheduler.reprobe_secs),
+            },
+        })
+        .collect()
+}
+
+/// Hands newly found modems to the scheduler with their entry's caps; returns their handles.
+fn join_pool(
+    scheduler: &Scheduler,
+    config: &Config,
+    joined: Vec<Joined>,
+) -> Vec<crate::modem::ModemHandle> {
+    joined
+        .into_iter()
+        .map(|j| {
+            let entry = &config.modems[j.spec];
+            scheduler.add_modem(
+                j.handle.clone(),
+                Caps {
+                    max_per_hour: entry.max_per_hour,
+                    max_per_day: entry.max_per_day,
+                },
+            );
+            j.handle
+        })
+        .collect()
 }
 
 /// Opens (creating its directory) and migrates the database, then applies the in-flight
@@ -352,12 +391,6 @@ async fn open_store(
     Ok((store, store_thread))
 }
 
-async fn futures_all(receivers: Vec<oneshot::Receiver<()>>) {
-    for r in receivers {
-        let _ = r.await;
-    }
-}
-
 /// Queued deliveries of earlier runs go back to the scheduler, with their group's pinning.
 async fn requeue_waiting(shared: &Arc<Shared>) -> Result<(), StoreError> {
     let queued = shared.store.call(|s| s.load_queued()).await?;
@@ -383,160 +416,4 @@ async fn requeue_waiting(shared: &Arc<Shared>) -> Result<(), StoreError> {
         shared.scheduler.enqueue(handlers::jobs(list, g.as_ref()));
     }
     Ok(())
-}
-
-/// The configured modems: paths and globs, expanded now and on hot-plug events.
-struct ModemPool<O: Opener> {
-    ctx: ActorContext,
-    opener: Arc<O>,
-    config: Config,
-    known: HashMap<String, Arc<Notify>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl<O: Opener> ModemPool<O> {
-    /// Starts an actor for every configured device not yet known; pokes known ones whose
-    /// device (re)appeared. Returns the first-probe signals of the new actors.
-    async fn scan(&mut self) -> Vec<oneshot::Receiver<()>> {
-        let mut first = Vec::new();
-        for entry in self.config.modems.clone() {
-            for device in expand(&entry.device) {
-                if let Some(poke) = self.known.get(&device) {
-                    if Path::new(&device).exists() {
-                        poke.notify_one();
-                    }
-                    continue;
-                }
-                let (tx, rx) = oneshot::channel();
-                let poke = Arc::new(Notify::new());
-                let mut ctx = self.ctx.clone();
-                ctx.modem_config.pin = entry.pin.clone();
-                ctx.modem_config.command_gap = Duration::from_millis(entry.command_gap_ms);
-                ctx.modem_config.prompt_timeout = Duration::from_secs(entry.prompt_timeout_secs);
-                if let Some(task) = actor::spawn(
-                    ctx,
-                    self.opener.clone(),
-                    device.clone(),
-                    entry.max_per_hour,
-                    entry.max_per_day,
-                    tx,
-                    poke.clone(),
-                )
-                .await
-                {
-                    tracing::info!(%device, "modem joined the pool");
-                    self.tasks.push(task);
-                    self.known.insert(device, poke);
-                    first.push(rx);
-                }
-            }
-        }
-        first
-    }
-}
-
-/// A path as is, or the paths a glob matches now (sorted).
-fn expand(pattern: &str) -> Vec<String> {
-    if !pattern.contains(['*', '?', '[']) {
-        return vec![pattern.to_string()];
-    }
-    let mut found: Vec<String> = glob::glob(pattern)
-        .map(|paths| {
-            paths
-                .filter_map(Result::ok)
-                .map(|p| p.display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-/// inotify on the directories of the configured modem paths: a device appearing there (a
-/// plugged stick, a udev symlink, an emulator's PTY link) triggers a rescan, without polling.
-/// The blocking inotify reads run on a thread of their own.
-struct HotplugWatch {
-    events: Option<tokio::sync::mpsc::Receiver<()>>,
-}
-
-impl HotplugWatch {
-    fn new(config: &Config) -> HotplugWatch {
-        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-        let dirs: std::collections::BTreeSet<PathBuf> = config
-            .modems
-            .iter()
-            .filter_map(|m| {
-                let literal = m.device.split(['*', '?', '[']).next().unwrap_or("");
-                let p = Path::new(literal);
-                // "/dev/gsm/*" -> /dev/gsm; "/dev/gsm/modem0" -> /dev/gsm
-                let dir = if literal.ends_with('/') {
-                    Some(p)
-                } else {
-                    p.parent()
-                };
-                dir.map(Path::to_path_buf)
-            })
-            .filter(|d| d.is_dir())
-            .collect();
-        if dirs.is_empty() {
-            return HotplugWatch { events: None };
-        }
-        let inotify = match Inotify::init(InitFlags::IN_CLOEXEC) {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::warn!(error = %e, "inotify unavailable: hot-plugged modems join only at restart");
-                return HotplugWatch { events: None };
-            }
-        };
-        for d in &dirs {
-            if let Err(e) = inotify.add_watch(
-                d,
-                AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_ATTRIB,
-            ) {
-                tracing::warn!(dir = %d.display(), error = %e, "cannot watch for hot-plugged modems");
-            }
-        }
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let spawned = std::thread::Builder::new()
-            .name("groupsms-hotplug".into())
-            .spawn(move || loop {
-                match inotify.read_events() {
-                    Ok(events) if !events.is_empty() => {
-                        // Coalesce: one pending rescan is enough.
-                        if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
-                            tx.try_send(())
-                        {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "inotify read failed; hot-plug watching stops");
-                        return;
-                    }
-                }
-            });
-        HotplugWatch {
-            events: spawned.ok().map(|_| rx),
-        }
-    }
-
-    fn active(&self) -> bool {
-        self.events.is_some()
-    }
-
-    /// Waits for directory events; true when something appeared.
-    async fn changed(&mut self) -> bool {
-        let Some(rx) = &mut self.events else {
-            return false;
-        };
-        if rx.recv().await.is_none() {
-            self.events = None;
-            return false;
-        }
-        // Let udev or the emulator finish creating the node before it is opened.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        true
-    }
 }

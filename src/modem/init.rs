@@ -106,7 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
                     }
                     ModemError::Sim(_) | ModemError::NoSmsc => Health::SimLocked,
                     ModemError::NotRegistered { .. } => Health::NotRegistered,
-                    _ => Health::Unknown,
+                    _ => Health::NotReady,
                 };
                 warn!(error = %e, "init failed");
             }

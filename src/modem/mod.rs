@@ -1,8 +1,11 @@
-//! One modem: the engine that turns "send these PDUs" into AT commands on a byte stream, and
-//! everything it needs (opening a serial port, init, health, transcripts for replay).
+//! One modem: the engine that turns "send these PDUs" into AT commands on a byte stream, the
+//! actor that owns it for the daemon, and everything they need (finding and opening serial
+//! ports, init, health, transcripts for replay).
 //!
 //! | file | owns |
 //! | --- | --- |
+//! | [`actor`] | one task per modem behind a [`ModemHandle`]: requests in (send these PDUs, probe), a watched [`ModemStatus`] and a stream of [`ModemEvent`]s out |
+//! | [`discovery`] | configured paths and globs, hot-plug (inotify), ports opened at their baud rate, one actor per device |
 //! | [`engine`] | [`Engine`]: commands with deadlines, URC queue, ESC + re-sync after any timeout |
 //! | `init.rs` | the init sequence (listed in its module doc) and health probing |
 //! | `send.rs` | `AT+CMGS` for each part, back to back, with per-part [`PartOutcome`]s |
@@ -10,7 +13,17 @@
 //! | [`transcript`] | the fixture format (`fixtures/README.md`): parse, write, record |
 //! | [`replay`] | a stream that plays a transcript's modem side, checking what the host writes |
 //!
-//! # API for the scheduler
+//! # Where a modem's words go
+//!
+//! Answers to our commands stay inside the engine. Everything the modem says by itself (an
+//! unsolicited result code: `+CMTI` a message stored, `+CDS`/`+CDSI` a status report,
+//! `+CMT` a message routed to us, `+CREG` registration, `RDY`/`^BOOT` restarts...) is parsed
+//! by [`crate::at`] and queued by the engine; between messages the actor takes each one off
+//! the queue and publishes it as a [`ModemEvent`] (device, IMSI, the parsed code) on the
+//! broadcast channel behind [`ModemHandle::events`]. A restart also makes the actor run init
+//! again. Whoever needs the codes subscribes; codes nobody subscribed to are dropped.
+//!
+//! # API of the engine
 //!
 //! ```text
 //! let port = modem::port::open("/dev/ttyUSB2", 115200)?;        // exclusive, 8N1, no flow control
@@ -40,6 +53,8 @@
 //! - Unsolicited codes may arrive anywhere, even inside an echo; they are queued (bounded,
 //!   oldest dropped) and never taken for an answer.
 
+pub mod actor;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 mod init;
@@ -49,6 +64,7 @@ mod send;
 pub mod transcript;
 mod types;
 
+pub use actor::{ModemEvent, ModemHandle, ModemStatus, Unavailable};
 pub use engine::{Engine, Response};
 pub use error::{ModemError, SimProblem};
 pub use types::{AmbiguousReason, Health, Identity, ModemConfig, NotSentReason, PartOutcome};

@@ -236,6 +236,8 @@ impl fmt::Display for PartOutcome {
 pub enum Health {
     /// Not initialized yet.
     Unknown,
+    /// Opening the port or running init.
+    Probing,
     Ready,
     NoSim,
     PinNeeded,
@@ -248,6 +250,13 @@ pub enum Health {
     Gone,
     /// The modem reset itself (`RDY`, `^BOOT`, `SMS Ready`...): run init again.
     NeedsReinit,
+    /// Init failed for another reason (a command refused, an unexpected answer).
+    NotReady,
+    /// The SIM refused to send (`+CMS ERROR` of the SIM class): out of the pool until
+    /// probed again.
+    Quarantined,
+    /// The modem's task has ended (daemon stopping).
+    Stopped,
 }
 
 impl Health {
@@ -262,6 +271,10 @@ impl Health {
             Health::Hung => "hung",
             Health::Gone => "gone",
             Health::NeedsReinit => "needs-reinit",
+            Health::Probing => "probing",
+            Health::NotReady => "not-ready",
+            Health::Quarantined => "quarantined",
+            Health::Stopped => "stopped",
         }
     }
 }

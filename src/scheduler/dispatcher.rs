@@ -1,31 +1,56 @@
-//! The dispatcher task: owns the [`Pool`], hears about new work, modems coming and going and
-//! jobs finishing, and hands each idle modem its next job. It never touches the database or a
-//! port, so it never blocks; it sleeps until the next event or the pool's next wake time.
+//! The dispatcher task: owns the [`Pool`] and the pool's [`ModemHandle`]s, hears about new
+//! work, modems coming and going (from each modem's watched status) and tries finishing, and
+//! starts a [`deliver`] task for each job it hands to an idle modem. Every job it hands out
+//! comes back as one [`Finished`], whatever happens to the modem meanwhile, so nothing can be
+//! stranded. It never touches a port and never waits on the database itself; it sleeps until
+//! the next event or the pool's next wake time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
-use std::sync::Arc;
-
+use super::deliver::{deliver, Deliverer, Finished};
 use super::pool::{Job, ModemId, Pinning, Pool, Slot};
-use crate::store::GroupId;
+use crate::modem::{Health, ModemHandle, ModemStatus};
+use crate::store::{GroupId, StoreHandle};
+use chrono_tz::Tz;
+
+/// A modem's caps, in SMS parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub max_per_hour: u32,
+    pub max_per_day: u32,
+}
+
+/// One modem as `modem list` shows it: what its actor says and what the pool knows.
+#[derive(Debug, Clone)]
+pub struct ModemView {
+    pub device: String,
+    pub status: ModemStatus,
+    pub slot: Slot,
+}
+
+/// Every modem and the number of deliveries waiting.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub modems: Vec<ModemView>,
+    pub waiting: usize,
+}
 
 /// What the dispatcher is told.
 #[derive(Debug)]
-pub enum Command {
+enum Command {
     /// New or recovered deliveries.
     Enqueue(Vec<Job>),
-    /// A new modem slot with its actor's job channel; answers its id.
-    Register {
-        device: String,
-        max_per_hour: u32,
-        max_per_day: u32,
-        jobs: mpsc::Sender<Job>,
-        reply: oneshot::Sender<ModemId>,
+    /// A new modem for the pool.
+    AddModem {
+        handle: ModemHandle,
+        caps: Caps,
     },
-    /// The modem finished init; its SIM's use in the current hour and day.
+    /// The modem is ready; its SIM's use in the current hour and day.
     Up {
         id: ModemId,
         imsi: Option<String>,
@@ -33,33 +58,44 @@ pub enum Command {
         day_parts: u32,
     },
     /// The modem cannot work (gone, hung, not ready; `quarantine`: SIM trouble).
-    Down { id: ModemId, quarantine: bool },
-    /// The modem finished a job; `retry` goes back to the queue.
-    Done {
+    Down {
         id: ModemId,
-        reserved_parts: u32,
-        sent_parts: u32,
-        retry: Option<Job>,
+        quarantine: bool,
     },
+    /// A try ended.
+    Done(Finished),
     /// A group's pinning changed; its waiting jobs take the new one.
     Repin {
         group: GroupId,
         pinning: Arc<Pinning>,
     },
-    /// Slots and waiting count, for `modem list` and `status`.
-    Snapshot(oneshot::Sender<(Vec<Slot>, usize)>),
-    /// Give out no more work (shutdown); jobs in flight still report `Done`.
-    Stop,
+    Snapshot(oneshot::Sender<Snapshot>),
+    /// Give out no more work; answer once no try is running.
+    Stop(oneshot::Sender<()>),
 }
 
 /// A cheap, cloneable way to talk to the dispatcher.
 #[derive(Debug, Clone)]
-pub struct Handle {
+pub struct Scheduler {
     tx: mpsc::UnboundedSender<Command>,
 }
 
-impl Handle {
-    pub fn send(&self, c: Command) {
+impl Scheduler {
+    /// Starts the dispatcher on the current runtime.
+    pub fn spawn(pool: Pool, deliverer: Deliverer) -> (Scheduler, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let me = Scheduler { tx };
+        let dispatcher = Dispatcher {
+            pool,
+            deliverer,
+            modems: Vec::new(),
+            me: me.clone(),
+            stopping: None,
+        };
+        (me.clone(), tokio::spawn(dispatcher.run(rx)))
+    }
+
+    fn send(&self, c: Command) {
         // The dispatcher lives as long as the daemon; after it stopped nothing is listening.
         let _ = self.tx.send(c);
     }
@@ -70,109 +106,186 @@ impl Handle {
         }
     }
 
-    /// Registers a modem slot.
-    pub async fn register(
-        &self,
-        device: &str,
-        max_per_hour: u32,
-        max_per_day: u32,
-        jobs: mpsc::Sender<Job>,
-    ) -> Option<ModemId> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Register {
-            device: device.to_string(),
-            max_per_hour,
-            max_per_day,
-            jobs,
-            reply,
-        });
-        answer.await.ok()
+    /// Adds a modem to the pool; it takes work whenever its status says it is ready.
+    pub fn add_modem(&self, handle: ModemHandle, caps: Caps) {
+        self.send(Command::AddModem { handle, caps });
     }
 
-    pub async fn snapshot(&self) -> (Vec<Slot>, usize) {
+    pub fn repin(&self, group: GroupId, pinning: Arc<Pinning>) {
+        self.send(Command::Repin { group, pinning });
+    }
+
+    pub async fn snapshot(&self) -> Snapshot {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Snapshot(reply));
         answer.await.unwrap_or_default()
     }
 
+    /// Deliveries waiting for a modem.
     pub async fn pending(&self) -> usize {
-        self.snapshot().await.1
+        self.snapshot().await.waiting
+    }
+
+    /// Gives out no more work and waits until every running try has ended (each modem
+    /// finishes the message it is sending; the rest stays queued in the database).
+    pub async fn stop(&self) {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Stop(reply));
+        let _ = answer.await;
     }
 }
 
-/// Starts the dispatcher on the current runtime.
-pub fn spawn(pool: Pool) -> (Handle, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (Handle { tx }, tokio::spawn(run(pool, rx)))
+struct Dispatcher {
+    pool: Pool,
+    deliverer: Deliverer,
+    modems: Vec<ModemHandle>,
+    me: Scheduler,
+    stopping: Option<oneshot::Sender<()>>,
 }
 
-async fn run(mut pool: Pool, mut rx: mpsc::UnboundedReceiver<Command>) {
-    let mut actors: Vec<mpsc::Sender<Job>> = Vec::new();
-    let mut stopped = false;
-    loop {
-        let wake = pool.next_wake(Utc::now()).map(|t| {
-            let ms = (t - Utc::now()).num_milliseconds().max(0) as u64;
-            tokio::time::Instant::now() + Duration::from_millis(ms)
-        });
-        let command = tokio::select! {
-            c = rx.recv() => match c {
-                Some(c) => Some(c),
-                None => return,
-            },
-            _ = async { tokio::time::sleep_until(wake.expect("guarded")).await }, if wake.is_some() => None,
-        };
-        match command {
-            Some(Command::Enqueue(jobs)) => pool.enqueue(jobs, Utc::now()),
-            Some(Command::Register {
-                device,
-                max_per_hour,
-                max_per_day,
-                jobs,
-                reply,
-            }) => {
-                let id = pool.add_modem(&device, max_per_hour, max_per_day);
-                actors.push(jobs);
-                let _ = reply.send(id);
+impl Dispatcher {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            let wake = self.pool.next_wake(Utc::now()).map(|t| {
+                let ms = (t - Utc::now()).num_milliseconds().max(0) as u64;
+                tokio::time::Instant::now() + Duration::from_millis(ms)
+            });
+            let command = tokio::select! {
+                c = rx.recv() => match c {
+                    Some(c) => Some(c),
+                    None => return,
+                },
+                _ = async { tokio::time::sleep_until(wake.expect("guarded")).await }, if wake.is_some() => None,
+            };
+            if let Some(c) = command {
+                self.handle(c);
             }
-            Some(Command::Up {
+            if self.stopping.is_some() {
+                if self.pool.running() == 0 {
+                    let _ = self.stopping.take().map(|s| s.send(()));
+                }
+                continue;
+            }
+            for (id, job) in self.pool.assign(Utc::now()) {
+                let (deliverer, modem, me) = (
+                    self.deliverer.clone(),
+                    self.modems[id].clone(),
+                    self.me.clone(),
+                );
+                let span = tracing::info_span!(
+                    "delivery",
+                    id = job.delivery.0,
+                    broadcast = job.broadcast.0,
+                    modem = modem.device()
+                );
+                tokio::spawn(
+                    async move {
+                        let finished = deliver(&deliverer, &modem, id, job).await;
+                        me.send(Command::Done(finished));
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Enqueue(jobs) => self.pool.enqueue(jobs, Utc::now()),
+            Command::AddModem { handle, caps } => {
+                let id = self
+                    .pool
+                    .add_modem(handle.device(), caps.max_per_hour, caps.max_per_day);
+                tokio::spawn(follow(
+                    id,
+                    handle.clone(),
+                    self.me.clone(),
+                    self.deliverer.store.clone(),
+                    self.pool.tz(),
+                ));
+                self.modems.push(handle);
+            }
+            Command::Up {
                 id,
                 imsi,
                 hour_parts,
                 day_parts,
-            }) => pool.modem_up(id, imsi, hour_parts, day_parts, Utc::now()),
-            Some(Command::Down { id, quarantine }) => pool.modem_down(id, quarantine),
-            Some(Command::Done {
-                id,
-                reserved_parts,
-                sent_parts,
-                retry,
-            }) => {
-                pool.finished(id, reserved_parts, sent_parts);
-                if let Some(job) = retry {
-                    pool.enqueue([job], Utc::now());
+            } => self
+                .pool
+                .modem_up(id, imsi, hour_parts, day_parts, Utc::now()),
+            Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
+            Command::Done(f) => {
+                self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
+                if let Some(job) = f.retry {
+                    self.pool.enqueue([job], Utc::now());
                 }
             }
-            Some(Command::Repin { group, pinning }) => pool.repin(group, pinning),
-            Some(Command::Snapshot(reply)) => {
-                let _ = reply.send((pool.slots().to_vec(), pool.pending()));
+            Command::Repin { group, pinning } => self.pool.repin(group, pinning),
+            Command::Snapshot(reply) => {
+                let modems = self
+                    .modems
+                    .iter()
+                    .zip(self.pool.slots())
+                    .map(|(h, slot)| ModemView {
+                        device: h.device().to_string(),
+                        status: h.status(),
+                        slot: slot.clone(),
+                    })
+                    .collect();
+                let _ = reply.send(Snapshot {
+                    modems,
+                    waiting: self.pool.pending(),
+                });
             }
-            Some(Command::Stop) => stopped = true,
-            None => {}
+            Command::Stop(reply) => self.stopping = Some(reply),
         }
-        if stopped {
-            continue;
-        }
-        for (id, job) in pool.assign(Utc::now()) {
-            if let Err(e) = actors[id].try_send(job) {
-                // The actor is gone or (against the pool's bookkeeping) busy: take the job back.
-                let job = match e {
-                    mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
-                };
-                tracing::warn!(modem = id, "modem actor did not take its job; requeued");
-                pool.finished(id, job.parts, 0);
-                pool.modem_down(id, false);
-                pool.enqueue([job], Utc::now());
+    }
+}
+
+/// Follows one modem's status and tells the dispatcher when it joins (with what its SIM sent
+/// in the current hour and day, from the store, so caps survive restarts) or leaves the pool.
+async fn follow(id: ModemId, handle: ModemHandle, me: Scheduler, store: StoreHandle, tz: Tz) {
+    let mut status = handle.watch_status();
+    let mut up: Option<Option<String>> = None;
+    loop {
+        let now = status.borrow_and_update().clone();
+        match now.health {
+            Health::Ready => {
+                let imsi = now.imsi().map(str::to_string);
+                // A new ready spell, or the SIM changed under it.
+                if up.as_ref() != Some(&imsi) {
+                    let sim = imsi.clone().unwrap_or_else(|| handle.device().to_string());
+                    let counts = store
+                        .call(move |s| crate::service::sim_counts(s, tz, &sim, Utc::now()))
+                        .await
+                        .unwrap_or_default();
+                    let (hour_parts, day_parts) = (counts.hour.parts, counts.day.parts);
+                    me.send(Command::Up {
+                        id,
+                        imsi: imsi.clone(),
+                        hour_parts,
+                        day_parts,
+                    });
+                    up = Some(imsi);
+                    // The status may have moved on while the counts were read.
+                    continue;
+                }
             }
+            health => {
+                if up.take().is_some() || health == Health::Quarantined {
+                    me.send(Command::Down {
+                        id,
+                        quarantine: health == Health::Quarantined,
+                    });
+                }
+            }
+        }
+        if status.changed().await.is_err() {
+            me.send(Command::Down {
+                id,
+                quarantine: false,
+            });
+            return;
         }
     }
 }

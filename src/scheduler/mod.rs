@@ -3,16 +3,22 @@
 //! | file | owns |
 //! | --- | --- |
 //! | [`pool`] | pure bookkeeping: queues per broadcast, fair choice of the next job for an idle modem, per-SIM caps, pinning |
-//! | [`actor`] | one task per modem: probe, init, send each job, commit every state change |
-//! | [`dispatcher`] | the task that owns the pool and hands idle modems their jobs |
-//! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |
+//! | [`dispatcher`] | [`Scheduler`]: the task that owns the pool and the modems' handles, follows each modem's status, hands idle modems their jobs |
+//! | [`deliver`] | one try of one delivery through a [`crate::modem::ModemHandle`]: mark sending, encode, send, decide, commit |
 //! | [`policy`] | pure decision after one try: sent, failed, retry (with back-off, elsewhere), uncertain |
+//! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |
+//! | [`upkeep`] | housekeeping on a timer: forgetting SIM sends no cap window needs |
 //!
-//! Event-driven: nothing polls. The dispatcher wakes on a new broadcast, a modem becoming
-//! idle or ready, or the earliest back-off / cap-window end that [`pool::Pool::next_wake`] names.
+//! Event-driven: nothing polls. The dispatcher wakes on a new broadcast, a modem's status
+//! changing, a try ending, or the earliest back-off / cap-window end that
+//! [`pool::Pool::next_wake`] names. The modems themselves (ports, init, health) belong to
+//! [`crate::modem`]; the scheduler only reads their status and asks them to send.
 
-pub mod actor;
+pub mod deliver;
 pub mod dispatcher;
 pub mod policy;
 pub mod pool;
 pub mod progress;
+pub mod upkeep;
+
+pub use dispatcher::{Caps, ModemView, Scheduler, Snapshot};

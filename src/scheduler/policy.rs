@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::at::ErrorClass;
 use crate::config::InFlightPolicy;
+use crate::modem::PartOutcome;
 
 /// How a try ended, in the terms the policy needs (the modem layer's outcome, summarised).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,47 @@ pub enum TryResult {
 }
 
 impl TryResult {
+    /// The try's result from the outcome of each part (the first part that did not go out
+    /// ends the message).
+    pub fn from_outcomes(outcomes: &[PartOutcome]) -> TryResult {
+        let mut refs = Vec::new();
+        for outcome in outcomes {
+            let parts_sent = refs.len() as u32;
+            match outcome {
+                // A modem that says OK without a reference still sent it; 0 stands in.
+                PartOutcome::Sent { message_ref } => refs.push(message_ref.unwrap_or(0)),
+                PartOutcome::Rejected { result, class } => {
+                    let error = result.to_line();
+                    return match class {
+                        ErrorClass::Transient => TryResult::Transient { error, parts_sent },
+                        ErrorClass::Recipient => TryResult::Recipient { error, parts_sent },
+                        ErrorClass::Sim => TryResult::Sim { error, parts_sent },
+                    };
+                }
+                PartOutcome::NotSent { .. } => {
+                    return TryResult::NotSent {
+                        error: outcome.summary(),
+                        parts_sent,
+                    }
+                }
+                PartOutcome::Ambiguous { .. } => {
+                    return TryResult::Ambiguous {
+                        error: outcome.summary(),
+                        parts_sent,
+                    }
+                }
+                PartOutcome::Failed { error } => {
+                    return TryResult::NotSent {
+                        error: error.to_string(),
+                        parts_sent,
+                    }
+                }
+                PartOutcome::NotAttempted => {}
+            }
+        }
+        TryResult::Sent { refs }
+    }
+
     /// Parts accepted by the modem before the try ended.
     pub fn parts_sent(&self) -> u32 {
         match self {
@@ -135,6 +178,54 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2024-05-10T02:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn outcomes_summarised() {
+        use crate::at::{CmsError, Final};
+        use crate::modem::{AmbiguousReason, NotSentReason};
+        let sent = |mr| PartOutcome::Sent {
+            message_ref: Some(mr),
+        };
+        assert_eq!(
+            TryResult::from_outcomes(&[sent(7), sent(8)]),
+            TryResult::Sent { refs: vec![7, 8] }
+        );
+        assert_eq!(
+            TryResult::from_outcomes(&[
+                sent(7),
+                PartOutcome::Rejected {
+                    result: Final::Cms(CmsError::NetworkOutOfOrder),
+                    class: ErrorClass::Transient
+                },
+                PartOutcome::NotAttempted
+            ]),
+            TryResult::Transient {
+                error: "+CMS ERROR: 38".into(),
+                parts_sent: 1
+            }
+        );
+        assert_eq!(
+            TryResult::from_outcomes(&[PartOutcome::NotSent {
+                reason: NotSentReason::PromptTimeout
+            }]),
+            TryResult::NotSent {
+                error: "not-sent prompt-timeout".into(),
+                parts_sent: 0
+            }
+        );
+        assert_eq!(
+            TryResult::from_outcomes(&[
+                sent(1),
+                PartOutcome::Ambiguous {
+                    reason: AmbiguousReason::NoAnswer(std::time::Duration::from_secs(15))
+                }
+            ]),
+            TryResult::Ambiguous {
+                error: "ambiguous no-answer".into(),
+                parts_sent: 1
+            }
+        );
     }
 
     #[test]

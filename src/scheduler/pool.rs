@@ -83,6 +83,9 @@ pub struct Slot {
     pub usage: Option<Usage>,
     /// Order of last use, for spreading work evenly.
     last_used: u64,
+    /// Tries handed to this modem and not finished yet (at most one while it is up; one may
+    /// still be finishing when the modem left and came back).
+    running: u32,
 }
 
 impl Slot {
@@ -134,8 +137,14 @@ impl Pool {
             max_per_day,
             usage: None,
             last_used: 0,
+            running: 0,
         });
         self.slots.len() - 1
+    }
+
+    /// The zone whose hours and days the SIM caps count.
+    pub fn tz(&self) -> Tz {
+        self.tz
     }
 
     pub fn slots(&self) -> &[Slot] {
@@ -159,7 +168,11 @@ impl Pool {
         let (hour_start, day_start) = sim_windows(now, self.tz);
         let slot = &mut self.slots[id];
         slot.imsi = imsi;
-        slot.state = SlotState::Idle;
+        slot.state = if slot.running > 0 {
+            SlotState::Busy
+        } else {
+            SlotState::Idle
+        };
         slot.usage = Some(Usage {
             hour_start,
             day_start,
@@ -195,23 +208,9 @@ impl Pool {
         self.queues.values().map(VecDeque::len).sum::<usize>() + self.delayed_jobs.len()
     }
 
-    /// Removes every waiting job of a broadcast (e.g. its group was deleted); returns them.
-    pub fn drain_broadcast(&mut self, broadcast: BroadcastId) -> Vec<Job> {
-        let mut out: Vec<Job> = self
-            .queues
-            .remove(&broadcast)
-            .map(Vec::from)
-            .unwrap_or_default();
-        let ids: Vec<DeliveryId> = self
-            .delayed_jobs
-            .iter()
-            .filter(|(_, j)| j.broadcast == broadcast)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            out.extend(self.delayed_jobs.remove(&id));
-        }
-        out
+    /// Tries handed out and not finished yet.
+    pub fn running(&self) -> u32 {
+        self.slots.iter().map(|s| s.running).sum()
     }
 
     /// A group's pinning changed: its waiting jobs follow the new one (jobs already given to
@@ -310,6 +309,7 @@ impl Pool {
                 self.use_counter += 1;
                 let slot = &mut self.slots[id];
                 slot.state = SlotState::Busy;
+                slot.running += 1;
                 slot.last_used = self.use_counter;
                 if let Some(u) = &mut slot.usage {
                     // Reserve the parts now so concurrent assignments respect the cap.
@@ -360,7 +360,8 @@ impl Pool {
             u.hour_parts = u.hour_parts.saturating_sub(reserved_parts) + sent_parts;
             u.day_parts = u.day_parts.saturating_sub(reserved_parts) + sent_parts;
         }
-        if slot.state == SlotState::Busy {
+        slot.running = slot.running.saturating_sub(1);
+        if slot.state == SlotState::Busy && slot.running == 0 {
             slot.state = SlotState::Idle;
         }
     }

@@ -217,6 +217,24 @@ impl Tx<'_> {
         })
     }
 
+    /// `sending -> queued` when the modem turned out not to be ready before anything was
+    /// written to it: the try did not happen, so it is not counted.
+    pub fn release_unsent(
+        &self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryUpdate, StoreError> {
+        self.transition(id, &[Sending], Queued, now, |_| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'queued', attempts = max(attempts - 1, 0), \
+                     updated_at = ? WHERE id = ?",
+                )?
+                .execute(params![ms(now), id])?;
+            Ok(())
+        })
+    }
+
     /// Marks a delivery as possibly received twice (a resend after an ambiguous or partial
     /// try), so `broadcast show` reports it.
     pub fn flag_possible_duplicate(&self, id: DeliveryId) -> Result<(), StoreError> {

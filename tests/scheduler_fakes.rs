@@ -1,0 +1,490 @@
+//! The scheduler against fake modem handles: the test plays each modem's actor (its status
+//! and its answers), so every moment a modem can leave the pool is reachable without PTYs,
+//! against a real SQLite file. Each test ends when every delivery is final, read from the
+//! store, and fails (instead of hanging) if that takes more than 20 s.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use groupsms::at::{CmsError, ErrorClass, Final};
+use groupsms::config::InFlightPolicy;
+use groupsms::daemon::handlers::jobs;
+use groupsms::modem::actor::{self, ActorEnd, ModemRequest};
+use groupsms::modem::{AmbiguousReason, Health, Identity, PartOutcome, Unavailable};
+use groupsms::scheduler::deliver::Deliverer;
+use groupsms::scheduler::policy::RetryPolicy;
+use groupsms::scheduler::pool::Pool;
+use groupsms::scheduler::progress::Board;
+use groupsms::scheduler::{Caps, Scheduler};
+use groupsms::service::{submit_broadcast, SendRequest, Settings};
+use groupsms::store::{BroadcastId, DeliveryRow, DeliveryState, Store, StoreHandle};
+
+/// What a fake modem does with the n-th message it is asked to send (0-based).
+#[derive(Debug, Clone)]
+enum Act {
+    Sent,
+    /// `+CMS ERROR: 38`, a transient refusal.
+    Transient,
+    /// `+CMS ERROR: 310` (no SIM), the SIM class: the modem leaves the pool as quarantined.
+    SimRefused,
+    /// Ctrl-Z written, no answer: the part may have gone out.
+    Ambiguous,
+    /// The modem leaves the pool at the moment the message reaches it: not ready, nothing
+    /// written (what the real actor answers once it is out of its serving loop).
+    LeaveUnavailable(Health),
+    /// Like `LeaveUnavailable`, then back 20 ms later (the real actor re-probes), refusing
+    /// whatever it is asked meanwhile.
+    Bounce,
+    /// The modem's task dies with the request unanswered.
+    Die,
+}
+
+type Script = Box<dyn FnMut(usize) -> Act + Send>;
+
+/// Messages each fake modem was asked to send, and the hex of every first part in the order
+/// the modems were asked.
+#[derive(Default)]
+struct Asked {
+    per_modem: HashMap<String, usize>,
+    first_parts: Vec<String>,
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: StoreHandle,
+    scheduler: Scheduler,
+    broadcasts: Vec<BroadcastId>,
+    asked: Arc<Mutex<Asked>>,
+}
+
+fn device(i: usize) -> String {
+    format!("/dev/fake/modem{i}")
+}
+
+fn ready(end: &ActorEnd, i: usize) {
+    end.status.send_modify(|s| {
+        s.health = Health::Ready;
+        s.identity = Some(Identity {
+            imsi: Some(format!("46000000000000{i}")),
+            ..Identity::default()
+        });
+        s.problem = None;
+        s.probes += 1;
+    });
+}
+
+fn rejected(class: ErrorClass, e: CmsError) -> PartOutcome {
+    PartOutcome::Rejected {
+        result: Final::Cms(e),
+        class,
+    }
+}
+
+/// Plays one modem: ready at once, answers each message as `script` says.
+async fn play(mut end: ActorEnd, i: usize, mut script: Script, asked: Arc<Mutex<Asked>>) {
+    ready(&end, i);
+    let mut n = 0;
+    while let Some(request) = end.requests.recv().await {
+        let ModemRequest::Send { pdus, reply } = request else {
+            continue;
+        };
+        {
+            let mut asked = asked.lock().unwrap();
+            *asked.per_modem.entry(device(i)).or_default() += 1;
+            asked.first_parts.push(pdus[0].hex());
+        }
+        let act = script(n);
+        n += 1;
+        let sent = |k: usize| PartOutcome::Sent {
+            message_ref: Some(k as u8),
+        };
+        let answer = match act {
+            Act::Sent => Ok((0..pdus.len()).map(sent).collect()),
+            Act::Transient => Ok(vec![rejected(
+                ErrorClass::Transient,
+                CmsError::NetworkOutOfOrder,
+            )]),
+            Act::SimRefused => {
+                end.status.send_modify(|s| {
+                    s.health = Health::Quarantined;
+                    s.problem = Some("+CMS ERROR: 310".into());
+                });
+                Ok(vec![rejected(ErrorClass::Sim, CmsError::SimNotInserted)])
+            }
+            Act::Ambiguous => Ok(vec![PartOutcome::Ambiguous {
+                reason: AmbiguousReason::NoAnswer(Duration::from_secs(15)),
+            }]),
+            Act::LeaveUnavailable(health) => {
+                end.status.send_modify(|s| s.health = health);
+                Err(Unavailable {
+                    device: device(i),
+                    health,
+                })
+            }
+            Act::Bounce => {
+                end.status.send_modify(|s| s.health = Health::Gone);
+                let _ = reply.send(Err(Unavailable {
+                    device: device(i),
+                    health: Health::Gone,
+                }));
+                let back = tokio::time::Instant::now() + Duration::from_millis(20);
+                while let Ok(Some(r)) = tokio::time::timeout_at(back, end.requests.recv()).await {
+                    if let ModemRequest::Send { reply, .. } = r {
+                        let _ = reply.send(Err(Unavailable {
+                            device: device(i),
+                            health: Health::Gone,
+                        }));
+                    }
+                }
+                ready(&end, i);
+                continue;
+            }
+            Act::Die => {
+                end.status.send_modify(|s| s.health = Health::Gone);
+                drop(reply);
+                return;
+            }
+        };
+        let _ = reply.send(answer);
+    }
+}
+
+/// `ops` with `members` members (plus its super-admin), `broadcasts` broadcasts to all of
+/// them, the scheduler with one fake modem per script.
+async fn rig(
+    members: u32,
+    broadcasts: &[&str],
+    caps: Caps,
+    in_flight: InFlightPolicy,
+    scripts: Vec<Script>,
+) -> Rig {
+    let (dir, mut store) = temp_store();
+    ops_group(&mut store, members);
+    let mut ids = Vec::new();
+    let mut queued = Vec::new();
+    for (k, body) in broadcasts.iter().enumerate() {
+        let accepted = submit_broadcast(
+            &mut store,
+            &Settings::default(),
+            SendRequest {
+                group: "ops".into(),
+                as_member: "boss".into(),
+                body: body.to_string(),
+                now: utc(T0) + chrono::Duration::seconds(k as i64),
+            },
+        )
+        .unwrap();
+        ids.push(accepted.broadcast_id);
+        queued.push(store.queued_for_broadcast(accepted.broadcast_id).unwrap());
+    }
+    let group = store.group("ops").unwrap();
+    let (store, _thread) = StoreHandle::spawn(store).unwrap();
+    let deliverer = Deliverer {
+        store: store.clone(),
+        board: Arc::new(Board::default()),
+        retry: RetryPolicy {
+            max_attempts: 5,
+            backoff: chrono::Duration::zero(),
+            in_flight,
+        },
+    };
+    let (scheduler, _task) = Scheduler::spawn(Pool::new(chrono_tz::Asia::Shanghai), deliverer);
+    let asked = Arc::new(Mutex::new(Asked::default()));
+    for (i, script) in scripts.into_iter().enumerate() {
+        let (handle, end) = actor::channel(&device(i));
+        tokio::spawn(play(end, i, script, asked.clone()));
+        scheduler.add_modem(handle, caps);
+    }
+    for q in queued {
+        scheduler.enqueue(jobs(q, group.as_ref()));
+    }
+    Rig {
+        _dir: dir,
+        store,
+        scheduler,
+        broadcasts: ids,
+        asked,
+    }
+}
+
+const CAPS: Caps = Caps {
+    max_per_hour: 200,
+    max_per_day: 1000,
+};
+
+impl Rig {
+    /// Waits until every delivery of every broadcast is final; returns them.
+    async fn finish(&self) -> Vec<DeliveryRow> {
+        let ids = self.broadcasts.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let ids = ids.clone();
+            let rows: Vec<DeliveryRow> = self
+                .store
+                .call(move |s: &mut Store| {
+                    let mut all = Vec::new();
+                    for b in ids {
+                        all.extend(s.show_broadcast(b)?.deliveries);
+                    }
+                    Ok::<_, groupsms::store::StoreError>(all)
+                })
+                .await
+                .unwrap();
+            let open = rows
+                .iter()
+                .filter(|d| matches!(d.state, DeliveryState::Queued | DeliveryState::Sending))
+                .count();
+            if open == 0 {
+                return rows;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{open} deliveries still open: {:#?}",
+                rows.iter()
+                    .filter(|d| matches!(d.state, DeliveryState::Queued | DeliveryState::Sending))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn asked(&self, i: usize) -> usize {
+        self.asked
+            .lock()
+            .unwrap()
+            .per_modem
+            .get(&device(i))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn always(act: Act) -> Script {
+    Box::new(move |_| act.clone())
+}
+
+fn count(rows: &[DeliveryRow], state: DeliveryState) -> usize {
+    rows.iter().filter(|d| d.state == state).count()
+}
+
+#[tokio::test]
+async fn a_delivery_handed_over_as_its_modem_leaves_is_sent_elsewhere_untried() {
+    // Modem 0 leaves the pool with the first message it is handed (gone, before writing it).
+    let rig = rig(
+        5,
+        &["明天上午九点开会"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![
+            always(Act::LeaveUnavailable(Health::Gone)),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 6, "{rows:#?}");
+    assert_eq!(rig.asked(0), 1, "a modem out of the pool gets no more work");
+    for d in &rows {
+        assert_eq!(d.modem.as_deref(), Some(device(1).as_str()), "{d:?}");
+        assert_eq!(d.attempts, 1, "the refused hand-over is no try: {d:?}");
+        assert!(!d.possible_duplicate);
+    }
+}
+
+#[tokio::test]
+async fn a_modem_task_dying_with_a_message_in_hand_strands_nothing() {
+    let rig = rig(
+        8,
+        &["停电通知"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![
+            Box::new(|n| if n < 2 { Act::Sent } else { Act::Die }),
+            always(Act::Sent),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 9, "{rows:#?}");
+    assert_eq!(rig.asked(0), 3);
+    assert!(rows.iter().all(|d| d.attempts == 1), "{rows:#?}");
+}
+
+#[tokio::test]
+async fn modems_leaving_and_coming_back_under_load_strand_nothing() {
+    // The stranded-delivery scene, compressed: modem 0 leaves with every 5th message and comes
+    // back, modem 1 hangs for good with its 8th, modems 2 and 3 work. Every delivery must end
+    // sent, each after one real try.
+    let rig = rig(
+        60,
+        &["演练通知", "第二条"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![
+            Box::new(|n| if n % 5 == 4 { Act::Bounce } else { Act::Sent }),
+            Box::new(|n| {
+                if n < 7 {
+                    Act::Sent
+                } else {
+                    Act::LeaveUnavailable(Health::Hung)
+                }
+            }),
+            always(Act::Sent),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 122, "{rows:#?}");
+    assert_eq!(rig.asked(1), 8, "a hung modem gets nothing after it left");
+    assert!(rig.asked(0) > 5, "modem 0 came back and worked again");
+    assert!(rows
+        .iter()
+        .all(|d| d.attempts == 1 && !d.possible_duplicate));
+}
+
+#[tokio::test]
+async fn a_transient_refusal_is_retried_on_another_modem() {
+    let rig = rig(
+        3,
+        &["会议改期"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![
+            Box::new(|n| if n == 0 { Act::Transient } else { Act::Sent }),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 4);
+    let retried: Vec<_> = rows.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "{rows:#?}");
+    assert_eq!(retried[0].modem.as_deref(), Some(device(1).as_str()));
+    assert_eq!(
+        retried[0].last_error, None,
+        "a sent delivery carries no error"
+    );
+}
+
+#[tokio::test]
+async fn a_sim_refusal_quarantines_the_modem_and_its_work_moves_on() {
+    let rig = rig(
+        6,
+        &["系统升级"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![always(Act::SimRefused), always(Act::Sent)],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 7);
+    assert_eq!(rig.asked(0), 1);
+    let snapshot = rig.scheduler.snapshot().await;
+    assert_eq!(snapshot.modems[0].status.health, Health::Quarantined);
+    assert_eq!(
+        groupsms::daemon::modem_state(&snapshot.modems[0]),
+        "quarantined"
+    );
+}
+
+#[tokio::test]
+async fn a_capped_sim_is_skipped_not_waited_on() {
+    let rig = rig(
+        9,
+        &["值班表"],
+        Caps {
+            max_per_hour: 3,
+            max_per_day: 1000,
+        },
+        InFlightPolicy::Resend,
+        vec![
+            always(Act::Sent),
+            always(Act::Sent),
+            always(Act::Sent),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 10);
+    for i in 0..4 {
+        assert!(
+            rig.asked(i) <= 3,
+            "modem {i} sent {} > its cap",
+            rig.asked(i)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_ambiguous_send_follows_the_in_flight_policy() {
+    let resend = rig(
+        2,
+        &["通知"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![
+            Box::new(|n| if n == 0 { Act::Ambiguous } else { Act::Sent }),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = resend.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 3);
+    let flagged: Vec<_> = rows.iter().filter(|d| d.possible_duplicate).collect();
+    assert_eq!(flagged.len(), 1, "{rows:#?}");
+    assert_eq!(flagged[0].attempts, 2);
+
+    let uncertain = rig(
+        2,
+        &["通知"],
+        CAPS,
+        InFlightPolicy::Uncertain,
+        vec![
+            Box::new(|n| if n == 0 { Act::Ambiguous } else { Act::Sent }),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = uncertain.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 2);
+    assert_eq!(count(&rows, DeliveryState::Uncertain), 1, "{rows:#?}");
+}
+
+#[tokio::test]
+async fn broadcasts_take_turns_on_one_modem() {
+    // 21 recipients in each of two broadcasts, one modem: they alternate.
+    let rig = rig(
+        20,
+        &["第一条", "第二条"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![always(Act::Sent)],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 42);
+    // UCS-2 of 二条 (U+4E8C U+6761) marks the second broadcast's PDUs.
+    let turns: Vec<bool> = rig
+        .asked
+        .lock()
+        .unwrap()
+        .first_parts
+        .iter()
+        .map(|hex| hex.contains("4E8C6761"))
+        .collect();
+    assert_eq!(turns.len(), 42);
+    assert_eq!(turns.iter().filter(|second| **second).count(), 21);
+    let longest_run = turns
+        .chunk_by(|a, b| a == b)
+        .map(<[bool]>::len)
+        .max()
+        .unwrap();
+    assert!(longest_run <= 2, "broadcasts must alternate: {turns:?}");
+}
