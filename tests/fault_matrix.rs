@@ -1063,3 +1063,44 @@ fn noise_with_periodic_boot_codes_costs_no_duplicate() {
         "one re-init per modem at most: {restarts} restarts, {learnt} learnt"
     );
 }
+
+/// The stranded-delivery scene through the real daemon: four emulated modems, one unplugged
+/// after every 20 parts and back 300 ms later, one hung for good after 30; 200 recipients.
+/// Every delivery must end sent, while three modems work (a delivery handed to a modem at the
+/// moment it left stayed `queued` with 0 attempts until a restart before the modem actor and
+/// the scheduler met through a handle).
+#[test]
+fn modems_leaving_and_hanging_mid_broadcast_strand_no_delivery() {
+    let w = World::start(
+        4,
+        |c| {
+            c.all(|m| m.knobs.send_latency = Duration::from_millis(30))
+                .modem(0, |m| {
+                    m.knobs.unplug_after_sends = Some(20);
+                    m.knobs.unplug_repeat = true;
+                    m.knobs.replug_after = Some(Duration::from_millis(300));
+                })
+                .modem(1, |m| m.knobs.hang_after_sends = Some(30))
+        },
+        &format!("{UNCAPPED}prompt_timeout_secs = 2\n"),
+    );
+    let numbers = ops_group(&w, 199);
+    let text = "modems leaving and hanging";
+    let id = w.send("ops", "alice", text);
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["failed"].as_u64()),
+        (Some(200), Some(0)),
+        "{totals}"
+    );
+    let summary = w.emulator().summary();
+    assert!(
+        summary.modems[0].unplugs >= 2,
+        "the loose plug must have fired more than once"
+    );
+    assert!(summary.modems[1].hung, "the hang knob must have fired");
+    let t = tally(&w, &numbers, &format!("【运维组】{text}"));
+    assert!(t.lost.is_empty(), "lost: {:?}", t.lost);
+    duplicates_flagged(&w.show(id), &t);
+    assert!(deliveries(&w.show(id)).iter().all(|d| d["state"] == "sent"));
+}

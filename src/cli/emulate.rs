@@ -56,6 +56,9 @@ pub struct EmulateArgs {
     /// Unplug (PTY and symlink go away) after K accepted parts.
     #[arg(long, value_name = "[I=]K")]
     unplug_after: Vec<String>,
+    /// Unplug after every K accepted parts (a loose plug; use with --replug-after).
+    #[arg(long, value_name = "[I=]K")]
+    unplug_every: Vec<String>,
     /// Replug an unplugged modem after this long, at the same path.
     #[arg(long, value_name = "[I=]DURATION")]
     replug_after: Vec<String>,
@@ -153,7 +156,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     for (i, m) in cfg.modems.iter_mut().enumerate() {
         m.profile = ALL_PROFILES[i % ALL_PROFILES.len()];
     }
-    let table: [(&str, &[String], Setter); 19] = [
+    let table: [(&str, &[String], Setter); 20] = [
         ("profile", &args.profile, |m, v| {
             if v.eq_ignore_ascii_case("mixed") {
                 return Ok(());
@@ -190,6 +193,11 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
         }),
         ("unplug-after", &args.unplug_after, |m, v| {
             m.knobs.unplug_after_sends = Some(num(v)?);
+            Ok(())
+        }),
+        ("unplug-every", &args.unplug_every, |m, v| {
+            m.knobs.unplug_after_sends = Some(num(v)?);
+            m.knobs.unplug_repeat = true;
             Ok(())
         }),
         ("replug-after", &args.replug_after, |m, v| {

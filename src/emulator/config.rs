@@ -38,6 +38,9 @@ pub struct Knobs {
     pub die_after_ctrl_z: Option<u32>,
     /// After this many accepted parts the PTY goes away (symlink removed, client sees EIO).
     pub unplug_after_sends: Option<u32>,
+    /// With `unplug_after_sends = K`: unplugged again after every K accepted parts (a loose
+    /// USB plug), not only the first time.
+    pub unplug_repeat: bool,
     /// A modem that went away comes back after this long at the same path with a new PTY.
     /// `None`: only [`super::EmulatorHandle::replug`] brings it back.
     pub replug_after: Option<Duration>,
@@ -80,6 +83,7 @@ impl Default for Knobs {
             hang_after_sends: None,
             die_after_ctrl_z: None,
             unplug_after_sends: None,
+            unplug_repeat: false,
             replug_after: None,
             reg_loss_after_sends: None,
             reg_loss_for: None,

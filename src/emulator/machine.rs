@@ -1456,7 +1456,10 @@ impl Machine {
                         self.fx.push(Effect::RegainAfter(d));
                     }
                 }
-                if knobs.unplug_after_sends == Some(n) {
+                let unplug = knobs
+                    .unplug_after_sends
+                    .is_some_and(|k| n == k || (knobs.unplug_repeat && k > 0 && n % k == 0));
+                if unplug {
                     // Powered off from here on; the caller pulls the PTY shortly after, so the
                     // host still reads this answer (a tty hang-up discards unread input).
                     self.state = State::Booting;
