@@ -233,3 +233,29 @@ fn kill_9_mid_broadcast_then_restart_completes_with_nothing_lost() {
         "every duplicate is reported as possible ({flagged} flagged)"
     );
 }
+
+/// `[[modem]] baud` reaches the port: two emulated modems whose UART runs at 9600 (bytes at
+/// another speed are garbage to them), one configured at 9600 and one left at the default
+/// 115200. Only the first answers, and it sends the whole broadcast.
+#[test]
+fn the_configured_baud_rate_reaches_the_port() {
+    let mut w = World::prepare(2, |c| c.all(|m| m.knobs.baud = Some(9600)), "", "");
+    let config = std::fs::read_to_string(w.config()).unwrap();
+    let dev = w.emulator().dir().display().to_string();
+    let config = config.replace(
+        &format!("device = \"{dev}/modem*\""),
+        &format!("device = \"{dev}/modem0\"\nbaud = 9600\n[[modem]]\ndevice = \"{dev}/modem1\""),
+    );
+    assert!(config.contains("baud = 9600"), "{config}");
+    std::fs::write(w.config(), config).unwrap();
+    w.start_daemon();
+    let modems = w.wait_modems("modem0 ready, modem1 not", |ms| {
+        ms.len() == 2 && ms[0]["state"] == "ready" && ms[1]["state"] == "hung"
+    });
+    assert_eq!(modems[0]["device"], format!("{dev}/modem0"));
+    let numbers = ops_group(&w, 4);
+    let id = w.send("ops", "alice", "波特率");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(totals["sent"], numbers.len() as u64, "{totals}");
+    assert_eq!(w.emulator().summary().modems[1].stats.accepted, 0);
+}

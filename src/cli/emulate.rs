@@ -56,6 +56,9 @@ pub struct EmulateArgs {
     /// Unplug (PTY and symlink go away) after K accepted parts.
     #[arg(long, value_name = "[I=]K")]
     unplug_after: Vec<String>,
+    /// The modem's UART speed: a host port set to another speed gets no answer.
+    #[arg(long, value_name = "[I=]BAUD")]
+    baud: Vec<String>,
     /// Unplug after every K accepted parts (a loose plug; use with --replug-after).
     #[arg(long, value_name = "[I=]K")]
     unplug_every: Vec<String>,
@@ -156,7 +159,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     for (i, m) in cfg.modems.iter_mut().enumerate() {
         m.profile = ALL_PROFILES[i % ALL_PROFILES.len()];
     }
-    let table: [(&str, &[String], Setter); 20] = [
+    let table: [(&str, &[String], Setter); 21] = [
         ("profile", &args.profile, |m, v| {
             if v.eq_ignore_ascii_case("mixed") {
                 return Ok(());
@@ -193,6 +196,10 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
         }),
         ("unplug-after", &args.unplug_after, |m, v| {
             m.knobs.unplug_after_sends = Some(num(v)?);
+            Ok(())
+        }),
+        ("baud", &args.baud, |m, v| {
+            m.knobs.baud = Some(num(v)?);
             Ok(())
         }),
         ("unplug-every", &args.unplug_every, |m, v| {

@@ -38,6 +38,10 @@ pub struct Knobs {
     pub die_after_ctrl_z: Option<u32>,
     /// After this many accepted parts the PTY goes away (symlink removed, client sees EIO).
     pub unplug_after_sends: Option<u32>,
+    /// The modem's UART speed. A client whose port is set to another speed gets nothing
+    /// through: what it writes arrives garbled and is dropped (a SIM800 on a serial adapter
+    /// behaves so; USB sticks ignore the speed, hence `None`, the default).
+    pub baud: Option<u32>,
     /// With `unplug_after_sends = K`: unplugged again after every K accepted parts (a loose
     /// USB plug), not only the first time.
     pub unplug_repeat: bool,
@@ -84,6 +88,7 @@ impl Default for Knobs {
             die_after_ctrl_z: None,
             unplug_after_sends: None,
             unplug_repeat: false,
+            baud: None,
             replug_after: None,
             reg_loss_after_sends: None,
             reg_loss_for: None,

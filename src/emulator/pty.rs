@@ -78,6 +78,17 @@ impl Pty {
         }
     }
 
+    /// The speed the client set on its end of the port (a PTY pair shares one termios). Read
+    /// with `TCGETS2`, whose speed fields the kernel keeps in bits per second whether the
+    /// client used a standard rate or `BOTHER` (as tokio-serial does).
+    pub(crate) fn client_speed(&self) -> Option<u32> {
+        // SAFETY: termios2 is plain old data; all zeroes is a valid value.
+        let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
+        // SAFETY: TCGETS2 writes one termios2 into `t`, which outlives the call.
+        let r = unsafe { libc::ioctl(self.raw(), libc::TCGETS2, &mut t) };
+        (r == 0).then_some(t.c_ospeed)
+    }
+
     /// True when a client has the slave open (the master reports no hang-up).
     pub(crate) fn client_attached(&self) -> bool {
         let mut pfd = libc::pollfd {

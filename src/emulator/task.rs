@@ -123,6 +123,12 @@ impl ModemTask {
                 },
                 r = read_opt(&mut self.pty, &mut buf) => match r {
                     Ok(n) => {
+                        let speed = self.pty.as_ref().and_then(Pty::client_speed);
+                        if self.knobs.baud.is_some_and(|want| speed != Some(want)) {
+                            // Another speed than the modem's UART: garbage, dropped.
+                            tracing::debug!(modem = self.index, ?speed, "bytes at the wrong baud rate dropped");
+                            continue;
+                        }
                         let fx = self.machine.feed(&buf[..n]);
                         self.apply(fx).await;
                     }
