@@ -1,6 +1,6 @@
 //! The files for the system around the daemon: the systemd units pass `systemd-analyze verify`
 //! (with ExecStart pointing at the binary under test), and the udev rules name the vendors the
-//! README promises and tell ModemManager to keep away.
+//! README promises and tell ModemManager to keep away (udev itself runs them in udev_rules.rs).
 
 mod common;
 
@@ -62,34 +62,33 @@ fn systemd_units_verify() {
 
 #[test]
 fn udev_rules_cover_the_promised_vendors() {
-    let rules = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/udev/60-groupsms.rules"
-    ))
-    .unwrap();
+    // What the rules do is tested by udev itself in tests/udev_rules.rs (as root); this is the
+    // cheap part that runs anywhere: the vendors README promises, the names the daemon's
+    // default glob and the service expect, and a syntax check.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let rules = std::fs::read_to_string(format!("{root}/udev/60-groupsms.rules")).unwrap();
     for (vendor, name) in [
-        ("12d1", "huawei"),
-        ("19d2", "zte"),
-        ("1e0e", "simcom"),
-        ("2c7c", "quectel"),
+        ("12d1", "huawei-"),
+        ("19d2", "zte-"),
+        ("1e0e", "simcom-"),
+        ("2c7c", "quectel-"),
     ] {
-        let line = rules
-            .lines()
-            .find(|l| {
-                l.contains(&format!("ENV{{.GS_VENDOR}}==\"{vendor}\""))
-                    && l.contains("ID_MM_DEVICE_IGNORE")
-            })
-            .unwrap_or_else(|| panic!("{vendor}: no ModemManager exclusion"));
-        assert!(line.contains(&format!(".GS_NAME}}=\"{name}\"")), "{line}");
         assert!(
-            rules.lines().any(|l| l.contains(&format!("==\"{vendor}\""))
-                && l.contains(".GS_IF}==")
-                && l.contains(".GS_AT}=\"1\"")),
-            "{vendor}: no AT port"
+            rules.lines().any(|l| !l.starts_with('#')
+                && l.contains(&format!("ATTRS{{idVendor}}==\"{vendor}\""))
+                && l.contains(&format!("ENV{{GROUPSMS_MODEL}}=\"{name}"))
+                && l.contains("ENV{GROUPSMS_AT_IF}=")),
+            "{vendor}: no model line"
         );
     }
-    assert!(rules.contains("GROUP=\"dialout\""));
+    assert!(rules.contains("ENV{ID_MM_DEVICE_IGNORE}=\"1\""));
+    assert!(rules.contains("GROUP=\"groupsms\""));
     assert!(rules.contains("SYMLINK+=\"gsm/"));
+    // The daemon's default glob (README) takes the links; the service's user is in the group.
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    assert!(readme.contains("device = \"/dev/gsm/*\""));
+    let service = std::fs::read_to_string(format!("{root}/systemd/groupsms.service")).unwrap();
+    assert!(service.contains("\nGroup=groupsms\n"));
     // Every rule line is KEY op "value" pairs separated by commas (a cheap syntax check:
     // udevadm has no offline verifier before systemd 254).
     for (i, line) in rules
