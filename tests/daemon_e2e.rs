@@ -259,3 +259,30 @@ fn the_configured_baud_rate_reaches_the_port() {
     assert_eq!(totals["sent"], numbers.len() as u64, "{totals}");
     assert_eq!(w.emulator().summary().modems[1].stats.accepted, 0);
 }
+
+/// Hot-plug into a directory that does not exist when the daemon starts (`/dev/gsm` before
+/// the first stick: udev creates it with the first link and removes it with the last): the
+/// daemon watches the nearest existing ancestor, then the directory, and the modem joins.
+#[test]
+fn a_modem_directory_created_after_start_is_watched_and_its_modem_joins() {
+    let mut w = World::prepare(1, |c| c, "", "");
+    let late = w.config().parent().unwrap().join("late/gsm");
+    let config = std::fs::read_to_string(w.config()).unwrap();
+    let dev = w.emulator().dir().display().to_string();
+    let config = config.replace(
+        &format!("device = \"{dev}/modem*\""),
+        &format!("device = \"{}/modem*\"", late.display()),
+    );
+    std::fs::write(w.config(), config).unwrap();
+    w.start_daemon();
+    assert!(w.modems().is_empty());
+    std::fs::create_dir_all(&late).unwrap();
+    let pts = std::fs::read_link(w.emulator().path(0)).unwrap();
+    std::os::unix::fs::symlink(&pts, late.join("modem0")).unwrap();
+    w.wait_modems("the late modem ready", |ms| {
+        ms.len() == 1 && ms[0]["state"] == "ready"
+    });
+    let numbers = ops_group(&w, 2);
+    let id = w.send("ops", "alice", "迟到的调制解调器");
+    assert_eq!(w.follow(id, |_| false)["sent"], numbers.len() as u64);
+}
