@@ -44,6 +44,14 @@ impl Tx<'_> {
             })?)
     }
 
+    /// Rows in the send log (what pruning keeps bounded).
+    pub fn sim_send_rows(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM sim_sends")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// Forgets sends before `before`; returns how many rows went.
     pub fn prune_sim_sends(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(self
