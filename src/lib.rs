@@ -21,6 +21,7 @@
 
 pub mod at;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod emulator;

@@ -12,7 +12,6 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chrono::{Timelike, Utc};
 use common::daemon::{ops_group, wait_exit, Seen, World};
 use groupsms::store::{BroadcastId, DeliveryState, Store};
 use serde_json::{json, Value};
@@ -43,16 +42,6 @@ fn log_modems(w: &World) -> Vec<(String, usize)> {
         .into_iter()
         .map(|r| (r.to, r.modem))
         .collect()
-}
-
-/// SIM caps count per local hour: keep a capped test from straddling an hour boundary.
-fn not_at_the_top_of_the_hour() {
-    let now = Utc::now();
-    if now.minute() == 59 && now.second() >= 15 {
-        let wait = 61 - now.second() as u64;
-        eprintln!("note: waiting {wait} s for the next hour so the SIM caps stay in one window");
-        std::thread::sleep(Duration::from_secs(wait));
-    }
 }
 
 #[test]
@@ -268,16 +257,27 @@ fn a_modem_dying_after_ctrl_z_leaves_the_delivery_uncertain_when_so_configured()
 
 #[test]
 fn a_sim_at_its_hourly_cap_is_skipped_and_the_cap_survives_a_restart() {
-    not_at_the_top_of_the_hour();
-    let mut w = World::start(
+    let mut w = World::prepare(
         2,
         |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(30)),
+        "",
         "max_per_hour = 3\n",
     );
+    // SIM caps count per local hour: the daemon's clock starts at ten past an hour, so the
+    // test never straddles an hour boundary (and never waits for one).
+    w.clock_start = Some("2026-03-02T02:10:00Z".into());
+    w.start_daemon();
     ops_group(&w, 9);
     let id = w.send("ops", "alice", "限额测试");
     let totals = w.follow(id, |t| t["sent"].as_u64() >= Some(6) && t["sending"] == 0);
     assert_eq!(totals["sent"], 6, "{totals}");
+    let created = w.show(id)["created_at"].clone();
+    assert!(
+        created
+            .as_str()
+            .is_some_and(|t| t.starts_with("2026-03-02T02:1")),
+        "the daemon's clock started where the test set it: {created}"
+    );
 
     // Both SIMs at 3 parts this hour; the 4 others wait, and no modem is working on them.
     let settled = |w: &World| {
@@ -306,8 +306,10 @@ fn a_sim_at_its_hourly_cap_is_skipped_and_the_cap_survives_a_restart() {
     let modems = settled(&w);
     check(&w, &modems);
 
-    // Restart: the counts come back from the database, so still nothing more goes out.
+    // Restart (its clock later in the same hour): the counts come back from the database, so
+    // still nothing more goes out.
     w.stop_daemon();
+    w.clock_start = Some("2026-03-02T02:40:00Z".into());
     w.start_daemon();
     let modems = w.wait_modems("both modems back", |ms| {
         ms.len() == 2 && ms.iter().all(is_up)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::Shared;
+use crate::clock;
 use crate::protocol::{self as p, ErrorCode, Request, Response};
 use crate::scheduler::pool::{Job, Pinning};
 use crate::service::{self, AdminChange, AdminOutcome, ImportOptions, SendRequest, ServiceError};
@@ -101,7 +102,7 @@ impl From<StoreError> for Failure {
 type Answer = Result<Value, Failure>;
 
 fn now() -> DateTime<Utc> {
-    Utc::now()
+    clock::now()
 }
 
 /// Answers every request but `hello` and `subscribe` (handled by the connection).

@@ -19,10 +19,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 
+use crate::clock;
 use crate::config::{Config, InFlightPolicy, SensitivePolicy};
 use crate::modem::actor::ActorSettings;
 use crate::modem::discovery::{DeviceSpec, Discovery, Joined};
@@ -378,7 +378,7 @@ async fn open_store(
         InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
     };
     let recovered = store
-        .call(move |s| s.recover_on_start(policy, Utc::now()))
+        .call(move |s| s.recover_on_start(policy, clock::now()))
         .await
         .map_err(named)?;
     if recovered.requeued + recovered.uncertain > 0 {

@@ -5,11 +5,10 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::policy::{self, Decision, RetryPolicy, TryResult};
 use super::pool::{Job, ModemId};
 use super::progress::{Board, Transition};
+use crate::clock;
 use crate::modem::ModemHandle;
 use crate::sms::{self, Address, SubmitOptions};
 use crate::store::{DeliveryState, StoreError, StoreHandle};
@@ -50,7 +49,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
     let dev = device.clone();
     let started = match d
         .store
-        .call(move |s| s.mark_sending(delivery, &dev, Utc::now()))
+        .call(move |s| s.mark_sending(delivery, &dev, clock::now()))
         .await
     {
         Ok(update) => update,
@@ -61,7 +60,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             // means it is no longer ours to send (its state changed).
             let retry = e.is_internal().then(|| {
                 let mut j = job.clone();
-                j.not_before = Some(Utc::now() + chrono::Duration::seconds(1));
+                j.not_before = Some(clock::now() + chrono::Duration::seconds(1));
                 j
             });
             return finished(0, retry);
@@ -105,7 +104,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
                     let released = d
                         .store
-                        .call(move |s| s.release_unsent(delivery, Utc::now()))
+                        .call(move |s| s.release_unsent(delivery, clock::now()))
                         .await;
                     if let Err(e) = released {
                         // It stays `sending`; the next start applies the in-flight policy.
@@ -115,14 +114,14 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     transition(DeliveryState::Sending, DeliveryState::Queued, None);
                     let mut j = job.clone();
                     j.avoid = Some(id);
-                    j.not_before = Some(Utc::now() + UNAVAILABLE_PAUSE);
+                    j.not_before = Some(clock::now() + UNAVAILABLE_PAUSE);
                     return finished(0, Some(j));
                 }
             }
         }
     };
     let parts_sent = result.parts_sent();
-    let decision = policy::decide(result, started.attempts, &d.retry, Utc::now());
+    let decision = policy::decide(result, started.attempts, &d.retry, clock::now());
     let sim = sim.unwrap_or_else(|| device.clone());
     let (state, error) = match &decision {
         Decision::Sent { .. } => (DeliveryState::Sent, None),
@@ -135,7 +134,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         .store
         .call(move |s| {
             s.write(|tx| -> Result<(), StoreError> {
-                let now = Utc::now();
+                let now = clock::now();
                 if parts_sent > 0 {
                     tx.record_sim_send(&sim, parts_sent, now)?;
                 }

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::deliver::{deliver, Deliverer, Finished};
 use super::pool::{Job, ModemId, Pinning, Pool, Slot};
+use crate::clock;
 use crate::modem::{Health, ModemHandle, ModemStatus};
 use crate::store::{GroupId, StoreHandle};
 use chrono_tz::Tz;
@@ -146,8 +146,8 @@ struct Dispatcher {
 impl Dispatcher {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         loop {
-            let wake = self.pool.next_wake(Utc::now()).map(|t| {
-                let ms = (t - Utc::now()).num_milliseconds().max(0) as u64;
+            let wake = self.pool.next_wake(clock::now()).map(|t| {
+                let ms = (t - clock::now()).num_milliseconds().max(0) as u64;
                 tokio::time::Instant::now() + Duration::from_millis(ms)
             });
             let command = tokio::select! {
@@ -166,7 +166,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            for (id, job) in self.pool.assign(Utc::now()) {
+            for (id, job) in self.pool.assign(clock::now()) {
                 let (deliverer, modem, me) = (
                     self.deliverer.clone(),
                     self.modems[id].clone(),
@@ -191,7 +191,7 @@ impl Dispatcher {
 
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Enqueue(jobs) => self.pool.enqueue(jobs, Utc::now()),
+            Command::Enqueue(jobs) => self.pool.enqueue(jobs, clock::now()),
             Command::AddModem { handle, caps } => {
                 let id = self
                     .pool
@@ -212,12 +212,12 @@ impl Dispatcher {
                 day_parts,
             } => self
                 .pool
-                .modem_up(id, imsi, hour_parts, day_parts, Utc::now()),
+                .modem_up(id, imsi, hour_parts, day_parts, clock::now()),
             Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
             Command::Done(f) => {
                 self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
                 if let Some(job) = f.retry {
-                    self.pool.enqueue([job], Utc::now());
+                    self.pool.enqueue([job], clock::now());
                 }
             }
             Command::Repin { group, pinning } => self.pool.repin(group, pinning),
@@ -256,7 +256,7 @@ async fn follow(id: ModemId, handle: ModemHandle, me: Scheduler, store: StoreHan
                 if up.as_ref() != Some(&imsi) {
                     let sim = imsi.clone().unwrap_or_else(|| handle.device().to_string());
                     let counts = store
-                        .call(move |s| crate::service::sim_counts(s, tz, &sim, Utc::now()))
+                        .call(move |s| crate::service::sim_counts(s, tz, &sim, clock::now()))
                         .await
                         .unwrap_or_default();
                     let (hour_parts, day_parts) = (counts.hour.parts, counts.day.parts);

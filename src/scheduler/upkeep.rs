@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::watch;
 
+use crate::clock;
 use crate::service::sim_windows;
 use crate::store::StoreHandle;
 
@@ -29,7 +30,7 @@ pub async fn run(store: StoreHandle, tz: Tz, mut shutdown: watch::Receiver<bool>
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let before = sim_sends_horizon(Utc::now(), tz);
+        let before = sim_sends_horizon(clock::now(), tz);
         match store.call(move |s| s.prune_sim_sends(before)).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "pruned the SIM send log"),

@@ -25,6 +25,8 @@ pub struct World {
     emulator: Option<EmulatorHandle>,
     daemon: Option<Child>,
     notify: UnixDatagram,
+    /// Where the daemon's clock starts (`GROUPSMS_CLOCK_START`); `None`: the wall clock.
+    pub clock_start: Option<String>,
 }
 
 /// One event of a followed broadcast, with when the test read it.
@@ -88,6 +90,7 @@ impl World {
             emulator: Some(emulator),
             daemon: None,
             notify,
+            clock_start: None,
         }
     }
 
@@ -109,7 +112,11 @@ impl World {
         cmd.args(["--config", self.config().to_str().unwrap(), "daemon"])
             .env("GROUPSMS_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
+            .env_remove(groupsms::clock::START_VAR)
             .stdin(Stdio::null());
+        if let Some(start) = &self.clock_start {
+            cmd.env(groupsms::clock::START_VAR, start);
+        }
         if notify {
             cmd.env("NOTIFY_SOCKET", self.dir.path().join("notify"));
         }
