@@ -50,10 +50,7 @@ pub fn parse_everything(line: &str) -> usize {
         parse::parse_cusd(line, &Charset::Ira).is_ok(),
         parse::parse_cusd(line, &Charset::Ucs2).is_ok(),
         parse::parse_clip(line).is_ok(),
-        parse::parse_cscs_test(line).is_ok(),
         parse::parse_hcsq(line).is_ok(),
-        parse::parse_sysinfo(line).is_ok(),
-        parse::parse_sysinfoex(line).is_ok(),
         parse::parse_time(line).is_ok(),
         super::codes::Final::parse(line).is_some(),
     ];

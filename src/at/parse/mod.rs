@@ -21,9 +21,8 @@ mod sms;
 mod ussd;
 
 pub use network::{
-    parse_cops_read, parse_cops_test, parse_csq, parse_hcsq, parse_registration, parse_sysinfo,
-    parse_sysinfoex, parse_time, AccessTech, Hcsq, Network, NetworkStatus, Operator, RegKind,
-    RegStat, Registration, Signal, SysInfo, SysInfoEx,
+    parse_cops_read, parse_cops_test, parse_csq, parse_hcsq, parse_registration, parse_time,
+    AccessTech, Hcsq, Network, NetworkStatus, Operator, RegKind, RegStat, Registration, Signal,
 };
 pub use sim::{
     parse_cnum, parse_cpin, parse_identity, parse_imei, parse_imsi, parse_model_lines, PinState,
@@ -33,7 +32,7 @@ pub use sms::{
     parse_cpms_read, parse_cpms_set, parse_cpms_test, parse_csca, CnmiSupport, CpmsRead, CpmsTest,
     MessageEntry, Storage, StorageUse, StoredAt,
 };
-pub use ussd::{parse_clip, parse_cscs_test, parse_cusd, CallerId, Ussd};
+pub use ussd::{parse_clip, parse_cusd, CallerId, Ussd};
 
 /// Why a line could not be read; carries what was expected and (a bounded copy of) the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -578,86 +578,6 @@ pub fn parse_hcsq(line: &str) -> Result<Hcsq, ParseError> {
     Ok(Hcsq { sysmode, values })
 }
 
-/// Huawei `^SYSINFO`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysInfo {
-    pub srv_status: u32,
-    pub srv_domain: u32,
-    pub roam_status: u32,
-    pub sys_mode: u32,
-    pub sim_state: u32,
-    pub lock_state: Option<u32>,
-    pub sys_submode: Option<u32>,
-}
-
-fn opt_int(fields: &[Field<'_>], i: usize) -> Result<Option<u32>, ()> {
-    match fields.get(i) {
-        None => Ok(None),
-        Some(f) if f.is_empty() => Ok(None),
-        Some(f) => f.int().map(Some).ok_or(()),
-    }
-}
-
-/// `^SYSINFO:<srv_status>,<srv_domain>,<roam_status>,<sys_mode>,<sim_state>[,<lock_state>,
-/// <sys_submode>]` (Huawei AT command interface specification); trailing empty fields allowed.
-pub fn parse_sysinfo(line: &str) -> Result<SysInfo, ParseError> {
-    const WHAT: &str = "^SYSINFO";
-    let rest = expect_name(line, "^SYSINFO", WHAT)?;
-    let fields = split_fields(rest)?;
-    let err = || ParseError::new(WHAT, line);
-    if fields.len() < 5 || fields.len() > 7 {
-        return Err(err());
-    }
-    let req = |i: usize| fields[i].int().ok_or_else(err);
-    Ok(SysInfo {
-        srv_status: req(0)?,
-        srv_domain: req(1)?,
-        roam_status: req(2)?,
-        sys_mode: req(3)?,
-        sim_state: req(4)?,
-        lock_state: opt_int(&fields, 5).map_err(|_| err())?,
-        sys_submode: opt_int(&fields, 6).map_err(|_| err())?,
-    })
-}
-
-/// Huawei `^SYSINFOEX`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysInfoEx {
-    pub srv_status: u32,
-    pub srv_domain: u32,
-    pub roam_status: u32,
-    pub sim_state: u32,
-    pub lock_state: Option<u32>,
-    pub sys_mode: u32,
-    pub sys_mode_name: String,
-    pub sys_submode: u32,
-    pub sys_submode_name: String,
-}
-
-/// `^SYSINFOEX:<srv_status>,<srv_domain>,<roam_status>,<sim_state>,<lock_state>,<sysmode>,
-/// <sysmode_name>,<submode>,<submode_name>` (Huawei); names quoted or not, lock state may be empty.
-pub fn parse_sysinfoex(line: &str) -> Result<SysInfoEx, ParseError> {
-    const WHAT: &str = "^SYSINFOEX";
-    let rest = expect_name(line, "^SYSINFOEX", WHAT)?;
-    let fields = split_fields(rest)?;
-    let err = || ParseError::new(WHAT, line);
-    if fields.len() != 9 {
-        return Err(err());
-    }
-    let req = |i: usize| fields[i].int().ok_or_else(err);
-    Ok(SysInfoEx {
-        srv_status: req(0)?,
-        srv_domain: req(1)?,
-        roam_status: req(2)?,
-        sim_state: req(3)?,
-        lock_state: opt_int(&fields, 4).map_err(|_| err())?,
-        sys_mode: req(5)?,
-        sys_mode_name: fields[6].text.to_string(),
-        sys_submode: req(7)?,
-        sys_submode_name: fields[8].text.to_string(),
-    })
-}
-
 fn two_or_four_digit_year(input: &str) -> IResult<&str, i32> {
     map_res(digit1, |d: &str| match d.len() {
         2 => d.parse::<i32>().map(|y| 2000 + y).map_err(|_| ()),
@@ -793,11 +713,6 @@ mod tests {
         assert_eq!(h.values, vec![33, 40, 135, 11]);
         assert!(parse_hcsq("^HCSQ: 1,2").is_err());
         assert!(parse_hcsq("^HCSQ: \"NOSERVICE\"").is_err());
-        let s = parse_sysinfo("^SYSINFO:2,4,5,3,1,,").unwrap();
-        assert_eq!((s.sys_mode, s.sys_submode), (3, None));
-        assert!(parse_sysinfo("^SYSINFO:2,4").is_err());
-        let x = parse_sysinfoex("^SYSINFOEX:2,4,5,1,,3,WCDMA,41,HSPA+").unwrap();
-        assert_eq!((x.sys_mode, x.sys_submode, x.lock_state), (3, 41, None));
         let t = parse_time("^TIME: 14/08/05 04:00:21").unwrap();
         assert_eq!(t.to_string(), "2014-08-05 04:00:21");
         assert!(parse_time("^TIME: 14-08-05 04:00:21").is_err());

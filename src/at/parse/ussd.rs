@@ -1,10 +1,6 @@
 //! Supplementary services and character sets: `+CUSD`, `+CLIP`, `+CCWA`, `+CSCS=?`.
 
-use nom::character::complete::space0;
-use nom::combinator::all_consuming;
-use nom::sequence::delimited;
-
-use super::{expect_name, split_fields, string_list, strip_name, ucs2_hex, Charset, ParseError};
+use super::{expect_name, split_fields, strip_name, ucs2_hex, Charset, ParseError};
 
 /// A USSD answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,16 +145,6 @@ pub fn parse_clip(line: &str) -> Result<CallerId, ParseError> {
     })
 }
 
-/// `+CSCS=?` answer, TS 27.007 5.5: `+CSCS: (list of supported <chset>s)` (a bare quoted
-/// string is accepted too).
-pub fn parse_cscs_test(line: &str) -> Result<Vec<Charset>, ParseError> {
-    const WHAT: &str = "+CSCS=? character sets";
-    let rest = expect_name(line, "+CSCS", WHAT)?;
-    let (_, names) = all_consuming(delimited(space0, string_list, space0))(rest)
-        .map_err(|_: nom::Err<nom::error::Error<&str>>| ParseError::new(WHAT, line))?;
-    Ok(names.iter().map(|n| Charset::from_name(n)).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,18 +181,5 @@ mod tests {
         assert_eq!(c.class, Some(1));
         assert!(parse_clip("+CLIP: \"1\"").is_err());
         assert!(parse_clip("+CCWA: \"1\",129").is_err());
-    }
-
-    #[test]
-    fn cscs() {
-        assert_eq!(
-            parse_cscs_test("+CSCS: (\"IRA\",\"GSM\",\"UCS2\")").unwrap(),
-            vec![Charset::Ira, Charset::Gsm, Charset::Ucs2]
-        );
-        assert_eq!(
-            parse_cscs_test("+CSCS: \"IRA\"").unwrap(),
-            vec![Charset::Ira]
-        );
-        assert!(parse_cscs_test("+CSCS: (IRA)").is_err());
     }
 }
