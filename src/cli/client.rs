@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
@@ -55,6 +56,12 @@ impl Client {
         }
     }
 
+    /// Like [`call`](Self::call), the result read as the op's answer type (`protocol`).
+    pub fn call_as<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, Failure> {
+        let result = self.call(request)?;
+        typed(result)
+    }
+
     /// Sends a request and returns its id, for streamed answers (`subscribe`).
     pub fn send(&mut self, request: Request) -> Result<u64, Failure> {
         let id = self.next_id;
@@ -95,6 +102,14 @@ impl Client {
             code: EXIT_DAEMON_DOWN,
         })
     }
+}
+
+/// A result as the op's answer type; a daemon whose answer does not fit is a bug to report.
+pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
+    serde_json::from_value(result).map_err(|e| Failure {
+        message: format!("unexpected answer from the daemon: {e}"),
+        code: EXIT_DAEMON_DOWN,
+    })
 }
 
 fn down(path: &Path, e: std::io::Error) -> Failure {
