@@ -341,6 +341,7 @@ fn one<T: DeserializeOwned + Serialize>(ctx: &Context, request: Request) -> Resu
 /// A typed answer back as JSON, for printing.
 pub fn to_value<T: Serialize>(result: &T) -> Result<serde_json::Value, Failure> {
     serde_json::to_value(result).map_err(|e| Failure {
+        daemon_error: None,
         message: format!("cannot print the answer: {e}"),
         code: super::EXIT_BAD_INPUT,
     })

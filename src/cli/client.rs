@@ -25,6 +25,7 @@ impl Client {
     /// Connects and exchanges `hello`; a clear failure when the daemon is not there.
     pub fn connect(path: &Path) -> Result<Client, Failure> {
         let stream = UnixStream::connect(path).map_err(|e| Failure {
+            daemon_error: None,
             message: format!(
                 "daemon not running at {} ({e}); start it with `groupsms daemon`",
                 path.display()
@@ -90,6 +91,7 @@ impl Client {
             .map_err(|e| down(&self.path, e))?;
         if n == 0 {
             return Err(Failure {
+                daemon_error: None,
                 message: format!(
                     "the daemon at {} closed the connection",
                     self.path.display()
@@ -98,6 +100,7 @@ impl Client {
             });
         }
         serde_json::from_str(&line).map_err(|e| Failure {
+            daemon_error: None,
             message: format!("unreadable answer from the daemon: {e}"),
             code: EXIT_DAEMON_DOWN,
         })
@@ -107,6 +110,7 @@ impl Client {
 /// A result as the op's answer type; a daemon whose answer does not fit is a bug to report.
 pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
     serde_json::from_value(result).map_err(|e| Failure {
+        daemon_error: None,
         message: format!("unexpected answer from the daemon: {e}"),
         code: EXIT_DAEMON_DOWN,
     })
@@ -114,6 +118,7 @@ pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
 
 fn down(path: &Path, e: std::io::Error) -> Failure {
     Failure {
+        daemon_error: None,
         message: format!("lost the daemon at {}: {e}", path.display()),
         code: EXIT_DAEMON_DOWN,
     }
@@ -132,11 +137,13 @@ pub fn answer(r: Response) -> Result<Value, Failure> {
                 EXIT_BAD_INPUT
             };
             Err(Failure {
+                daemon_error: Some(code),
                 message,
                 code: exit,
             })
         }
         _ => Err(Failure {
+            daemon_error: None,
             message: "the daemon sent an answer with neither result nor error".into(),
             code: EXIT_DAEMON_DOWN,
         }),

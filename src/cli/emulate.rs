@@ -264,6 +264,7 @@ pub fn run(args: Box<EmulateArgs>) -> Result<(), Failure> {
 
 fn os_failure(message: String) -> Failure {
     Failure {
+        daemon_error: None,
         message,
         code: EXIT_OS,
     }

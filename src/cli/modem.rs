@@ -58,7 +58,11 @@ pub fn run(ctx: &super::Context, cmd: ModemCommand) -> Result<(), Failure> {
 }
 
 fn failure(code: u8, message: String) -> Failure {
-    Failure { message, code }
+    Failure {
+        daemon_error: None,
+        message,
+        code,
+    }
 }
 
 async fn probe(args: ProbeArgs, json_out: bool) -> Result<(), Failure> {

@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     }
     if summary.failed > 0 && summary.sent == 0 {
         return Err(Failure {
+            daemon_error: None,
             message: format!("broadcast {id}: no recipient could be reached"),
             code: EXIT_REFUSED,
         });
