@@ -23,6 +23,7 @@ pub mod at;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod domain;
 pub mod emulator;
 pub mod modem;
 pub mod protocol;

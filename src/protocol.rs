@@ -24,6 +24,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::domain::Role;
+
 /// Bumped on any incompatible change of the requests or answers below.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request or answer line, in bytes (newline excluded).
@@ -224,15 +226,6 @@ pub struct MemberRole {
     pub member: String,
     pub group: String,
     pub role: Role,
-}
-
-/// A member's role in a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    SuperAdmin,
-    Admin,
-    Member,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -639,10 +632,25 @@ impl Response {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A refusal or failure: a stable code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The answer line to request `id`.
+    pub fn into_response(self, id: u64) -> Response {
+        Response::err(id, self.code, self.message)
+    }
 }
 
 /// Stable error codes. The CLI maps them to exit statuses: refusals, bad input, unavailable.

@@ -126,8 +126,9 @@ pub enum MemberCommand {
     Join {
         member: String,
         group: String,
-        #[arg(long, value_enum)]
-        role: Option<RoleArg>,
+        /// super_admin, admin or member (the default).
+        #[arg(long)]
+        role: Option<Role>,
     },
     /// Take a member out of a group.
     Leave { member: String, group: String },
@@ -135,31 +136,13 @@ pub enum MemberCommand {
     Role {
         member: String,
         group: String,
-        #[arg(value_enum)]
-        role: RoleArg,
+        /// super_admin, admin or member.
+        role: Role,
     },
     /// Stop this group's SMS to the member.
     OptOut { member: String, group: String },
     /// Resume this group's SMS to the member.
     OptIn { member: String, group: String },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum RoleArg {
-    SuperAdmin,
-    Admin,
-    Member,
-}
-
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Role {
-        match r {
-            RoleArg::SuperAdmin => Role::SuperAdmin,
-            RoleArg::Admin => Role::Admin,
-            RoleArg::Member => Role::Member,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,7 +265,7 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
             Request::MemberJoin(p::MemberJoin {
                 member,
                 group,
-                role: role.map(Role::from),
+                role,
             }),
         ),
         MemberCommand::Leave { member, group } => {
@@ -297,7 +280,7 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
             Request::MemberRole(p::MemberRole {
                 member,
                 group,
-                role: role.into(),
+                role,
             }),
         ),
         MemberCommand::OptOut { member, group } => {

@@ -10,7 +10,7 @@ use clap::{Args, Parser};
 
 use super::client::Client;
 use super::{Cli, Failure, EXIT_DAEMON_DOWN};
-use crate::config::{Config, ModemEntry};
+use crate::config::{Config, ModemTable};
 use crate::daemon::InProcess;
 use crate::emulator::log::Phones;
 use crate::emulator::profile::ALL_PROFILES;
@@ -132,7 +132,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     let mut config = Config::default();
     config.daemon.socket = root.join("groupsms.sock");
     config.daemon.database = root.join("groupsms.db");
-    config.modems = vec![ModemEntry::new(format!("{}/dev/modem*", root.display()))];
+    config.modems = vec![ModemTable::new(format!("{}/dev/modem*", root.display()))];
     let socket = config.daemon.socket.clone();
     let daemon = InProcess::start(&runtime, config)
         .map_err(|e| fail(format!("the daemon did not start: {e}")))?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Shared;
-use crate::protocol::{self as p, ErrorCode, Request, Response};
+use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
 use crate::scheduler::dispatcher::Command;
 use crate::scheduler::pool::{Job, Pinning};
 use crate::scheduler::progress::ProgressEvent;
@@ -39,27 +39,7 @@ impl Peer {
     }
 }
 
-/// A refusal or failure as the protocol carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn into_response(self, id: u64) -> Response {
-        Response::err(id, self.code, self.message)
-    }
-}
-
-impl From<ServiceError> for Failure {
+impl From<ServiceError> for ErrorBody {
     fn from(e: ServiceError) -> Self {
         let code = match &e {
             ServiceError::UnknownGroup(_) => ErrorCode::UnknownGroup,
@@ -72,13 +52,13 @@ impl From<ServiceError> for Failure {
             ServiceError::EmptyBody(_) | ServiceError::Phone { .. } | ServiceError::Import(_) => {
                 ErrorCode::InvalidValue
             }
-            ServiceError::Store(s) => return Failure::from(s.clone()),
+            ServiceError::Store(s) => return ErrorBody::from(s.clone()),
         };
-        Failure::new(code, e.to_string())
+        ErrorBody::new(code, e.to_string())
     }
 }
 
-impl From<StoreError> for Failure {
+impl From<StoreError> for ErrorBody {
     fn from(e: StoreError) -> Self {
         let code = match &e {
             StoreError::UnknownGroup(_) => ErrorCode::UnknownGroup,
@@ -97,16 +77,16 @@ impl From<StoreError> for Failure {
         } else {
             e.to_string()
         };
-        Failure::new(code, message)
+        ErrorBody::new(code, message)
     }
 }
 
-type Answer = Result<Value, Failure>;
+type Answer = Result<Value, ErrorBody>;
 
 /// A typed result as the answer's `result`.
 fn answer<T: Serialize>(result: &T) -> Answer {
     serde_json::to_value(result)
-        .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot write the answer: {e}")))
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("cannot write the answer: {e}")))
 }
 
 fn now() -> DateTime<Utc> {
@@ -116,7 +96,7 @@ fn now() -> DateTime<Utc> {
 /// Answers every request but `hello` and `subscribe` (handled by the connection).
 pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
     if request.is_management() && !peer.is_admin(shared) {
-        return Err(Failure::new(
+        return Err(ErrorBody::new(
             ErrorCode::PermissionDenied,
             format!(
                 "unix user {} may not manage groups and members (root or admin_uids only)",
@@ -125,7 +105,7 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
         ));
     }
     match request {
-        Request::Hello(_) | Request::Subscribe(_) => Err(Failure::new(
+        Request::Hello(_) | Request::Subscribe(_) => Err(ErrorBody::new(
             ErrorCode::BadRequest,
             "hello and subscribe are handled by the connection",
         )),
@@ -250,7 +230,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         Request::MemberJoin(j) => AdminChange::Join {
             group: j.group,
             member: j.member,
-            role: role(j.role.unwrap_or(p::Role::Member)),
+            role: j.role.unwrap_or(Role::Member),
         },
         Request::MemberLeave(m) => AdminChange::Leave {
             group: m.group,
@@ -259,7 +239,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         Request::MemberRole(r) => AdminChange::SetRole {
             group: r.group,
             member: r.member,
-            role: role(r.role),
+            role: r.role,
         },
         Request::MemberOptOut(m) => AdminChange::OptOut {
             group: m.group,
@@ -270,7 +250,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
             member: m.member,
         },
         other => {
-            return Err(Failure::new(
+            return Err(ErrorBody::new(
                 ErrorCode::Internal,
                 format!("unrouted request {other:?}"),
             ))
@@ -298,7 +278,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
             answer(&p::MembershipInfo {
                 member,
                 group,
-                role: wire_role(m.role),
+                role: m.role,
                 opted_out: m.opted_out,
             })
         }
@@ -313,25 +293,9 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
     }
 }
 
-fn role(r: p::Role) -> Role {
-    match r {
-        p::Role::SuperAdmin => Role::SuperAdmin,
-        p::Role::Admin => Role::Admin,
-        p::Role::Member => Role::Member,
-    }
-}
-
-fn wire_role(r: Role) -> p::Role {
-    match r {
-        Role::SuperAdmin => p::Role::SuperAdmin,
-        Role::Admin => p::Role::Admin,
-        Role::Member => p::Role::Member,
-    }
-}
-
 async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
     if shared.is_shutting_down() {
-        return Err(Failure::new(
+        return Err(ErrorBody::new(
             ErrorCode::ShuttingDown,
             "the daemon is stopping and takes no new broadcasts",
         ));
@@ -341,7 +305,7 @@ async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
     if let Some(member) = shared.store.call(move |st| st.member(&handle)).await? {
         if let Some(uid) = member.unix_uid {
             if uid != peer.uid && !peer.is_admin(shared) {
-                return Err(Failure::new(
+                return Err(ErrorBody::new(
                     ErrorCode::PermissionDenied,
                     format!(
                         "member '{}' is bound to unix user {uid}; unix user {} may not act as them",
@@ -429,14 +393,14 @@ pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
 }
 
 /// The pool as the protocol shows it.
-async fn modem_list(shared: &Arc<Shared>) -> Result<Vec<p::ModemEntry>, Failure> {
+async fn modem_list(shared: &Arc<Shared>) -> Result<Vec<p::ModemEntry>, ErrorBody> {
     shared
         .modem_list()
         .await
         .into_iter()
         .map(serde_json::from_value)
         .collect::<Result<_, _>>()
-        .map_err(|e| Failure::new(ErrorCode::Internal, format!("modem list: {e}")))
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("modem list: {e}")))
 }
 
 async fn status(shared: &Arc<Shared>) -> Answer {
@@ -482,7 +446,7 @@ async fn group_show(shared: &Arc<Shared>, handle: String) -> Answer {
                 handle: m.member.handle,
                 name: m.member.name,
                 phone: m.member.phone,
-                role: wire_role(m.role),
+                role: m.role,
                 opted_out: m.opted_out,
                 valid: m.member.valid,
                 sms_enabled: m.member.sms_enabled,
@@ -500,7 +464,7 @@ async fn member_list(shared: &Arc<Shared>, group: Option<String>) -> Answer {
             .iter()
             .map(|m| p::MemberListEntry {
                 member: member_info(&m.member),
-                role: Some(wire_role(m.role)),
+                role: Some(m.role),
                 opted_out: Some(m.opted_out),
             })
             .collect(),
@@ -537,7 +501,7 @@ async fn member_show(shared: &Arc<Shared>, handle: String) -> Answer {
             .map(|g| p::MemberGroupInfo {
                 group: g.group_handle,
                 name: g.group_name,
-                role: wire_role(g.role),
+                role: g.role,
                 opted_out: g.opted_out,
             })
             .collect(),

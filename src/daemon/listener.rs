@@ -11,10 +11,10 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::handlers::{self, delivery_event, progress, Failure, Peer};
+use super::handlers::{self, delivery_event, progress, Peer};
 use super::Shared;
 use crate::protocol::{
-    parse_request, ErrorCode, HelloResult, Request, Response, SubscribeEvent, MAX_LINE,
+    parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeEvent, MAX_LINE,
     PROTOCOL_VERSION,
 };
 use crate::store::{BroadcastId, Progress};
@@ -219,12 +219,12 @@ async fn subscribe(
                     .await
                 {
                     Ok(p) if p.total() > 0 => final_answer(id, broadcast, &p),
-                    Ok(_) => Failure::new(
+                    Ok(_) => ErrorBody::new(
                         ErrorCode::UnknownBroadcast,
                         format!("there is no broadcast number {}", broadcast.0),
                     )
                     .into_response(id),
-                    Err(e) => Failure::from(e).into_response(id),
+                    Err(e) => ErrorBody::from(e).into_response(id),
                 },
             );
         };
@@ -265,7 +265,7 @@ async fn subscribe(
                 // Fell behind: take a fresh snapshot.
                 Err(RecvError::Lagged(_)) => break,
                 Err(RecvError::Closed) => {
-                    return Ok(Failure::new(
+                    return Ok(ErrorBody::new(
                         ErrorCode::ShuttingDown,
                         "the daemon is stopping; the broadcast goes on at the next start",
                     )

@@ -22,15 +22,15 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch, Notify};
 
-use crate::config::{Config, InFlightPolicy, SensitivePolicy};
+use crate::config::Config;
 use crate::modem::{ModemConfig, ModemError};
 use crate::scheduler::actor::{self, ActorContext, Opener, Registry};
 use crate::scheduler::dispatcher::{self, Command};
 use crate::scheduler::policy::RetryPolicy;
 use crate::scheduler::pool::{Pool, SlotState};
 use crate::scheduler::progress::Board;
-use crate::service::{self, Country, SensitiveFilter, Settings};
-use crate::store::{GroupId, OpenOptions, RecoveryPolicy, StoreError, StoreHandle};
+use crate::service::{Country, SensitiveFilter, Settings};
+use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod handlers;
 pub mod listener;
@@ -121,10 +121,7 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
         header_template: config.message.header.clone(),
         max_parts: config.message.max_parts,
         sensitive,
-        sensitive_policy: match config.message.sensitive_policy {
-            SensitivePolicy::Reject => service::SensitivePolicy::Reject,
-            SensitivePolicy::Mask => service::SensitivePolicy::Mask,
-        },
+        sensitive_policy: config.message.sensitive_policy,
     })
 }
 
@@ -136,7 +133,13 @@ struct SerialOpener {
 impl Opener for SerialOpener {
     type Stream = crate::modem::port::Port;
     fn open(&self, device: &str) -> Result<Self::Stream, ModemError> {
-        crate::modem::port::open(device, self.baud.get(device).copied().unwrap_or(115_200))
+        crate::modem::port::open(
+            device,
+            self.baud
+                .get(device)
+                .copied()
+                .unwrap_or(crate::modem::port::DEFAULT_BAUD),
+        )
     }
 }
 
@@ -334,10 +337,7 @@ async fn open_store(
     let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
-    let policy = match config.daemon.in_flight_policy {
-        InFlightPolicy::Resend => RecoveryPolicy::Resend,
-        InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
-    };
+    let policy = config.daemon.in_flight_policy;
     let recovered = store
         .call(move |s| s.recover_on_start(policy, Utc::now()))
         .await

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::InFlightPolicy;
+use crate::domain::InFlightPolicy;
 
 /// How a try ended, in the terms the policy needs (the modem layer's outcome, summarised).
 #[derive(Debug, Clone, PartialEq, Eq)]
