@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::output::print_value;
+use super::output::print_result;
 use super::{Context, Failure};
 use crate::protocol::{self as p, Request, Role};
 
@@ -317,15 +317,5 @@ pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
 fn one<T: DeserializeOwned + Serialize>(ctx: &Context, request: Request) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_as(request)?;
-    print_value(&to_value(&result)?, ctx.json);
-    Ok(())
-}
-
-/// A typed answer back as JSON, for printing.
-pub fn to_value<T: Serialize>(result: &T) -> Result<serde_json::Value, Failure> {
-    serde_json::to_value(result).map_err(|e| Failure {
-        daemon_error: None,
-        message: format!("cannot print the answer: {e}"),
-        code: super::EXIT_BAD_INPUT,
-    })
+    print_result(&result, ctx.json)
 }

@@ -6,9 +6,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::admin::to_value;
 use super::client::{answer, typed, Client};
-use super::output::print_value;
+use super::output::print_result;
 use super::{arg_or_stdin, Context, Failure, EXIT_REFUSED};
 use crate::protocol::{self as p, Request};
 
@@ -37,8 +36,7 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     }))?;
     let id = accepted.broadcast;
     if ctx.json && !args.wait {
-        print_value(&to_value(&accepted)?, true);
-        return Ok(());
+        return print_result(&accepted, true);
     }
     if !ctx.json {
         println!(
@@ -51,7 +49,7 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     }
     let summary = follow(&mut client, id, !ctx.json)?;
     if ctx.json {
-        print_value(&to_value(&summary)?, true);
+        print_result(&summary, true)?;
     }
     if summary.failed > 0 && summary.sent == 0 {
         return Err(Failure {
