@@ -36,8 +36,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use groupsms::cli::client::Client;
-use groupsms::config::{Config, InFlightPolicy, ModemEntry};
+use groupsms::config::{Config, ModemTable};
 use groupsms::daemon::InProcess;
+use groupsms::domain::InFlightPolicy;
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::log::read_log;
 use groupsms::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Phones};
@@ -366,10 +367,10 @@ fn run_groupsms(s: Setup, in_flight: InFlightPolicy) -> Outcome {
     config.daemon.in_flight_policy = in_flight;
     config.quota.daily = 100_000;
     config.quota.monthly = 100_000;
-    config.modems = vec![ModemEntry {
+    config.modems = vec![ModemTable {
         max_per_hour: 1_000_000,
         max_per_day: 1_000_000,
-        ..ModemEntry::new(format!("{}/dev/modem*", dir.path().display()))
+        ..ModemTable::new(format!("{}/dev/modem*", dir.path().display()))
     }];
     let socket = config.daemon.socket.clone();
     let daemon = InProcess::start(&rt, config).expect("daemon ready");

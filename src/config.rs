@@ -5,7 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::InFlightPolicy;
+use crate::modem::port::DEFAULT_BAUD;
+use crate::service::{
+    Country, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER, DEFAULT_MAX_PARTS,
+    DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
+};
 
 /// Where the daemon listens and keeps its state, and the rules' parameters.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -16,7 +24,7 @@ pub struct Config {
     pub message: MessageConfig,
     pub scheduler: SchedulerConfig,
     #[serde(rename = "modem")]
-    pub modems: Vec<ModemEntry>,
+    pub modems: Vec<ModemTable>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -24,24 +32,15 @@ pub struct Config {
 pub struct DaemonConfig {
     pub socket: PathBuf,
     pub database: PathBuf,
-    /// IANA zone in which quota days and months are counted.
-    pub timezone: String,
+    /// IANA zone in which quota days and months are counted (checked when the file is read).
+    #[serde(deserialize_with = "zone")]
+    pub timezone: Tz,
     /// ISO 3166 alpha-2 country for numbers written without `+`.
     pub default_country: String,
     /// Besides root, the Unix users who may manage groups and members.
     pub admin_uids: Vec<u32>,
     /// What to do at start with deliveries a crash left in `sending`.
     pub in_flight_policy: InFlightPolicy,
-}
-
-/// Policy for parts that may or may not have left the modem (crash, silent modem after Ctrl-Z).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InFlightPolicy {
-    /// Send again; the recipient may get a duplicate, which is counted.
-    Resend,
-    /// Never send again; mark `uncertain` for a human to decide.
-    Uncertain,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -65,15 +64,6 @@ pub struct MessageConfig {
     pub sensitive_policy: SensitivePolicy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SensitivePolicy {
-    /// Refuse the message, naming the words found.
-    Reject,
-    /// Replace each found word by asterisks and send.
-    Mask,
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
@@ -90,7 +80,7 @@ pub struct SchedulerConfig {
 /// One `[[modem]]` table: a device path or glob and its SIM's limits.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ModemEntry {
+pub struct ModemTable {
     /// A path (`/dev/gsm/modem0`) or a glob (`/dev/gsm/*`).
     pub device: String,
     #[serde(default = "default_baud")]
@@ -112,10 +102,10 @@ pub struct ModemEntry {
     pub prompt_timeout_secs: u64,
 }
 
-impl ModemEntry {
+impl ModemTable {
     /// `device` (a path or a glob) with the default baud rate, no PIN and the default caps.
-    pub fn new(device: impl Into<String>) -> ModemEntry {
-        ModemEntry {
+    pub fn new(device: impl Into<String>) -> ModemTable {
+        ModemTable {
             device: device.into(),
             baud: default_baud(),
             pin: None,
@@ -128,7 +118,15 @@ impl ModemEntry {
 }
 
 fn default_baud() -> u32 {
-    115_200
+    DEFAULT_BAUD
+}
+
+/// An IANA zone name, parsed once when the file is read.
+fn zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map_err(|_| {
+        serde::de::Error::custom(format!("timezone {name:?} is not an IANA time zone"))
+    })
 }
 fn default_per_hour() -> u32 {
     200
@@ -148,10 +146,10 @@ impl Default for DaemonConfig {
         DaemonConfig {
             socket: PathBuf::from("/run/groupsms/groupsms.sock"),
             database: PathBuf::from("/var/lib/groupsms/groupsms.db"),
-            timezone: "Asia/Shanghai".into(),
-            default_country: "CN".into(),
+            timezone: DEFAULT_TIMEZONE,
+            default_country: Country::default().iso().into(),
             admin_uids: Vec::new(),
-            in_flight_policy: InFlightPolicy::Resend,
+            in_flight_policy: InFlightPolicy::default(),
         }
     }
 }
@@ -159,8 +157,8 @@ impl Default for DaemonConfig {
 impl Default for QuotaConfig {
     fn default() -> Self {
         QuotaConfig {
-            daily: 3,
-            monthly: 31,
+            daily: DEFAULT_DAILY_QUOTA,
+            monthly: DEFAULT_MONTHLY_QUOTA,
         }
     }
 }
@@ -168,10 +166,10 @@ impl Default for QuotaConfig {
 impl Default for MessageConfig {
     fn default() -> Self {
         MessageConfig {
-            header: "【{name}】".into(),
-            max_parts: 5,
+            header: DEFAULT_HEADER.into(),
+            max_parts: DEFAULT_MAX_PARTS,
             sensitive_words: Vec::new(),
-            sensitive_policy: SensitivePolicy::Reject,
+            sensitive_policy: SensitivePolicy::default(),
         }
     }
 }
@@ -233,13 +231,6 @@ impl Config {
                 .map(|i| format!("line {}: ", i + 1))
                 .unwrap_or_default()
         };
-        if self.daemon.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(format!(
-                "{}timezone {:?} is not an IANA time zone",
-                at("timezone"),
-                self.daemon.timezone
-            ));
-        }
         let country = &self.daemon.default_country;
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(format!(
@@ -300,12 +291,9 @@ impl Config {
         Ok(())
     }
 
-    /// The time zone (checked at load).
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.daemon
-            .timezone
-            .parse()
-            .unwrap_or(chrono_tz::Asia::Shanghai)
+    /// The time zone of quota days and months.
+    pub fn tz(&self) -> Tz {
+        self.daemon.timezone
     }
 
     /// The send timeout as a duration.
@@ -351,11 +339,31 @@ prompt_timeout_secs = 4
         assert_eq!(c.modems[0].command_gap_ms, 5);
         assert_eq!(c.modems[0].prompt_timeout_secs, 4);
         let d = Config::parse("[[modem]]\ndevice = \"/dev/x\"\n").unwrap();
-        assert_eq!(d.modems[0], ModemEntry::new("/dev/x"));
+        assert_eq!(d.modems[0], ModemTable::new("/dev/x"));
         assert_eq!(d.modems[0].command_gap_ms, 20);
         assert_eq!(c.modems[0].pin.as_deref(), Some("1234"));
         assert_eq!(c.message.sensitive_policy, SensitivePolicy::Reject);
         assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_zone_is_parsed_once_and_the_defaults_are_the_rules_own() {
+        let c = Config::parse("[daemon]\ntimezone = \"Europe/Berlin\"\n").unwrap();
+        assert_eq!(c.tz(), chrono_tz::Europe::Berlin);
+        let d = Config::default();
+        let s = crate::service::Settings::default();
+        assert_eq!(d.tz(), s.timezone);
+        assert_eq!(
+            crate::service::Country::from_iso(&d.daemon.default_country),
+            Ok(s.default_country)
+        );
+        assert_eq!(
+            (d.quota.daily, d.quota.monthly),
+            (s.daily_quota, s.monthly_quota)
+        );
+        assert_eq!(d.message.header, s.header_template);
+        assert_eq!(d.message.max_parts, s.max_parts);
+        assert_eq!(d.message.sensitive_policy, s.sensitive_policy);
     }
 
     #[test]
@@ -369,6 +377,12 @@ prompt_timeout_secs = 4
         assert_eq!(
             e,
             "line 2: timezone \"Mars/Olympus\" is not an IANA time zone"
+        );
+        let e = Config::parse("[daemon]\nsocket = \"/x\"\n\ntimezone = \"Asia/Shanghia\"\n")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "line 4: timezone \"Asia/Shanghia\" is not an IANA time zone"
         );
         let e = Config::parse("[message]\nsensitive_policy = \"shout\"\n").unwrap_err();
         assert!(e.starts_with("line 2:") && e.contains("shout"), "{e}");

@@ -1,29 +1,33 @@
 //! groupsms: send one message to a whole group by SMS through a pool of USB GSM modems.
 //!
-//! Map of the crate (dependencies run downwards only):
+//! Map of the crate, in dependency order: each module uses only modules above it in this table
+//! (checked against the `use` lines).
 //!
-//! | module | owns |
-//! | --- | --- |
-//! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode |
-//! | [`store`] | SQLite: groups, members, broadcasts, deliveries, quota usage, SIM counters, audit; the only module with SQL |
-//! | [`service`] | the group-SMS rules: authorize, quota, recipients, sensitive words, compose, phone numbers, CSV import |
-//! | [`scheduler`] | fan-out across the modem pool: fair choice of modem, per-SIM caps, retries |
-//! | [`config`] | the daemon's TOML configuration with defaults and checked values |
-//! | [`protocol`] | the socket protocol's wire types, defined once for daemon and clients |
-//! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses |
-//! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts |
-//! | [`daemon`] | wiring: socket listener, request handlers, modem actors, signals, systemd notify |
-//! | [`cli`] | the command line, one file per subcommand |
-//! | [`emulator`] | virtual GSM modems on pseudo-terminals (demo, end-to-end tests, no hardware) |
+//! | module | owns | uses |
+//! | --- | --- | --- |
+//! | [`domain`] | words several layers share: a member's [`Role`](domain::Role), the in-flight policy | - |
+//! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode | - |
+//! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses | `sms` |
+//! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts | `at`, `sms` |
+//! | [`store`] | SQLite: groups, members, broadcasts, deliveries, quota usage, SIM counters, audit; the only module with SQL | `domain`, `sms` |
+//! | [`service`] | the group-SMS rules: authorize, quota, recipients, sensitive words, compose, phone numbers, CSV import; their defaults | `store`, `sms` |
+//! | [`scheduler`] | fan-out across the modem pool: fair choice of modem, per-SIM caps, retries, modem actors | `modem`, `store`, `service`, `at`, `domain` |
+//! | [`protocol`] | the socket protocol's requests, answers and events, defined once for daemon and clients | `domain` |
+//! | [`config`] | the daemon's TOML configuration, checked (and its zone parsed) when read | `service`, `modem`, `domain`, `sms` |
+//! | [`emulator`] | virtual GSM modems on pseudo-terminals (demo, end-to-end tests, no hardware) | `sms` |
+//! | [`daemon`] | wiring: socket listener, request handlers, modem actors, signals, systemd notify | all of the above but `emulator` |
+//! | [`cli`] | the command line, one file per subcommand; the daemon's state only through `protocol` | `protocol`, `config`, `daemon`, `emulator`, `modem`, `at`, `sms` |
 //!
 //! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the
-//! GSM alphabet table of `sms`).
+//! GSM alphabet table of `sms`). `cli` reaches into `daemon` only to run it (`groupsms daemon`,
+//! `groupsms demo`) and into `modem` only for `modem probe`, which talks to a device directly.
 
 pub mod at;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod domain;
 pub mod emulator;
 pub mod modem;
 pub mod protocol;

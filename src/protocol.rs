@@ -10,16 +10,21 @@
 //! → {"id":2,"op":"send","args":{"group":"ops","as":"alice","text":"明天上午九点开会"}}
 //! ← {"id":2,"ok":true,"result":{"broadcast":7,"recipients":3,...}}
 //! → {"id":3,"op":"subscribe","args":{"broadcast":7}}
-//! ← {"id":3,"event":{"delivery":{...}}}            (zero or more)
-//! ← {"id":3,"ok":true,"result":{"broadcast":7,...}} (when the broadcast is finished)
+//! ← {"id":3,"event":{"totals":{"broadcast":7,"total":3,"sent":0,...}}}   (the snapshot)
+//! ← {"id":3,"event":{"delivery":{...},"totals":{...}}}                   (zero or more)
+//! ← {"id":3,"ok":true,"result":{"broadcast":7,"total":3,"sent":3,...}}   (when finished)
 //! ← {"id":4,"ok":false,"error":{"code":"quota_exceeded","message":"..."}}
 //! ```
 //!
+//! Every answer has its type here too ([`SendResult`], [`SubscribeEvent`], [`StatusResult`],
+//! ...): the daemon writes them and the CLI reads them, so their shapes cannot drift apart.
 //! Error codes are stable strings ([`ErrorCode`]); messages are sentences for people.
 //! No tokio, no SQL here: only types and their JSON form.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use crate::domain::Role;
 
 /// Bumped on any incompatible change of the requests or answers below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -223,15 +228,6 @@ pub struct MemberRole {
     pub role: Role,
 }
 
-/// A member's role in a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    SuperAdmin,
-    Admin,
-    Member,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Send {
@@ -257,6 +253,336 @@ pub struct BroadcastList {
     pub limit: Option<u32>,
 }
 
+// ---- Answers ------------------------------------------------------------------------------
+//
+// The `result` of each op, and the events of `subscribe`. The daemon builds these and the CLI
+// reads them, so the two cannot disagree about a field's name or place. Optional fields are
+// written as `null`, never left out, unless said otherwise.
+
+/// `hello`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelloResult {
+    pub version: u32,
+    /// `groupsms <version>`.
+    pub server: String,
+}
+
+/// `send`'s result: the broadcast was accepted and its deliveries queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendResult {
+    pub broadcast: i64,
+    pub recipients: u32,
+    /// SMS parts per recipient.
+    pub parts: u32,
+    /// `gsm7` or `ucs2`.
+    pub encoding: String,
+    /// The text as sent: header + body, masked if the policy says so.
+    pub text: String,
+    /// Sensitive words masked in the body.
+    pub masked_words: Vec<String>,
+    /// Broadcasts the group may still send after this one.
+    pub quota_left: u32,
+    pub dropped: Dropped,
+    pub dropped_total: u32,
+}
+
+/// Members of the group who got nothing, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub opted_out: u32,
+    pub invalid: u32,
+    pub sms_disabled: u32,
+    /// Numbers another member already has.
+    pub duplicate: u32,
+}
+
+/// Counts of one broadcast's deliveries: every `subscribe` event's `totals`, and its final
+/// result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastProgress {
+    pub broadcast: i64,
+    pub total: u32,
+    pub queued: u32,
+    pub sending: u32,
+    /// Sent, delivered included.
+    pub sent: u32,
+    /// Confirmed by a status report.
+    pub delivered: u32,
+    pub failed: u32,
+    pub uncertain: u32,
+    /// Nothing is queued or being sent.
+    pub finished: bool,
+}
+
+impl BroadcastProgress {
+    /// Deliveries that are over, one way or the other.
+    pub fn done(&self) -> u32 {
+        self.sent + self.failed + self.uncertain
+    }
+}
+
+/// One `subscribe` event: the counts, and the delivery that changed (absent in the first
+/// event, the snapshot taken when the subscription starts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscribeEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryEvent>,
+    pub totals: BroadcastProgress,
+}
+
+/// A delivery's new state, as a `subscribe` event carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryEvent {
+    pub id: i64,
+    pub number: String,
+    /// `queued`, `sending`, `sent`, `failed`, `uncertain` or `delivered`.
+    pub state: String,
+    pub modem: Option<String>,
+    pub error: Option<String>,
+}
+
+/// `broadcast_list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastListResult {
+    pub broadcasts: Vec<BroadcastInfo>,
+}
+
+/// One broadcast in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastInfo {
+    pub id: i64,
+    pub group: String,
+    pub sender: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub recipients: u32,
+    pub parts: u32,
+    pub encoding: String,
+    /// Sent, delivered included.
+    pub sent: u32,
+    pub failed: u32,
+    pub uncertain: u32,
+    /// Queued or being sent.
+    pub waiting: u32,
+    pub finished: bool,
+    pub text: String,
+}
+
+/// `broadcast_show`'s result: the broadcast, who was left out, and every delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastShow {
+    #[serde(flatten)]
+    pub broadcast: BroadcastInfo,
+    pub dropped: Dropped,
+    pub deliveries: Vec<DeliveryInfo>,
+}
+
+/// One recipient of a broadcast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryInfo {
+    /// The member's handle (`null` once the member is removed).
+    pub member: Option<String>,
+    pub number: String,
+    pub state: String,
+    pub modem: Option<String>,
+    pub attempts: u32,
+    /// The message references of the parts sent.
+    pub refs: Vec<u8>,
+    /// The recipient may have got it twice (resent after a crash or a silent modem).
+    pub possible_duplicate: bool,
+    pub error: Option<String>,
+}
+
+/// `group_list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupListResult {
+    pub groups: Vec<GroupInfo>,
+}
+
+/// A group with its effective settings (overrides or the configured defaults); also the
+/// result of `group_create`, `group_set`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    pub handle: String,
+    pub name: String,
+    /// The header as it is put before messages.
+    pub header: String,
+    pub daily_quota: u32,
+    pub monthly_quota: u32,
+    pub pinned_modems: Vec<String>,
+    pub pin_fallback: bool,
+}
+
+/// `group_show`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupShow {
+    #[serde(flatten)]
+    pub group: GroupInfo,
+    pub quota: QuotaInfo,
+    pub members: Vec<GroupMemberInfo>,
+}
+
+/// A group's quota use now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaInfo {
+    pub day_used: u32,
+    pub day_limit: u32,
+    pub month_used: u32,
+    pub month_limit: u32,
+    /// Broadcasts the group may still send now.
+    pub left: u32,
+}
+
+/// A member as `group_show` lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupMemberInfo {
+    pub handle: String,
+    pub name: String,
+    pub phone: String,
+    pub role: Role,
+    pub opted_out: bool,
+    pub valid: bool,
+    pub sms_enabled: bool,
+}
+
+/// A member; also the result of `member_add`, `member_set`, `member_remove`'s subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub handle: String,
+    pub name: String,
+    /// E.164.
+    pub phone: String,
+    pub valid: bool,
+    pub sms_enabled: bool,
+    /// The Unix user bound to the member.
+    pub uid: Option<u32>,
+}
+
+/// `member_list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberListResult {
+    pub members: Vec<MemberListEntry>,
+}
+
+/// A member in `member_list`; `role` and `opted_out` only when the list is of one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberListEntry {
+    #[serde(flatten)]
+    pub member: MemberInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opted_out: Option<bool>,
+}
+
+/// `member_show`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberShow {
+    #[serde(flatten)]
+    pub member: MemberInfo,
+    pub groups: Vec<MemberGroupInfo>,
+}
+
+/// One of a member's groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberGroupInfo {
+    pub group: String,
+    pub name: String,
+    pub role: Role,
+    pub opted_out: bool,
+}
+
+/// The result of `member_join`, `member_role`, `member_opt_out`, `member_opt_in`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembershipInfo {
+    pub member: String,
+    pub group: String,
+    pub role: Role,
+    pub opted_out: bool,
+}
+
+/// The result of a change with nothing left to show (`group_delete`, `member_remove`,
+/// `member_leave`); `member` and `group` name the membership when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub done: bool,
+}
+
+/// `member_import`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportResult {
+    pub members_created: u32,
+    pub members_updated: u32,
+    pub members_unchanged: u32,
+    pub memberships_added: u32,
+    pub memberships_changed: u32,
+    /// Bad rows left out (only with `skip_bad`).
+    pub skipped: Vec<SkippedRow>,
+}
+
+/// A CSV row `member_import` left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRow {
+    /// Line of the file (the header is line 1).
+    pub line: u64,
+    pub reason: String,
+}
+
+/// `modem_list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModemListResult {
+    pub modems: Vec<ModemEntry>,
+}
+
+/// One modem of the pool: its state, what it said about itself, and its counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModemEntry {
+    pub device: String,
+    /// `ready`, `busy`, `quarantined`, or why it is down (`probing`, `gone`, `no-sim`, ...).
+    pub state: String,
+    pub operator: Option<String>,
+    pub signal_dbm: Option<i32>,
+    pub imsi: Option<String>,
+    pub model: Option<String>,
+    /// Parts sent through this SIM in the current hour / day (`null` before the SIM is known).
+    pub sent_this_hour: Option<u32>,
+    pub sent_today: Option<u32>,
+    pub max_per_hour: u32,
+    pub max_per_day: u32,
+    /// Messages this modem sent whole, and those it did not (a part refused, not sent or of
+    /// unknown fate), since the daemon started.
+    pub sent: u64,
+    pub failed: u64,
+    /// Why the modem is not ready, when it is not.
+    pub problem: Option<String>,
+}
+
+impl ModemEntry {
+    /// Whether the modem takes messages (idle or sending one).
+    pub fn is_up(&self) -> bool {
+        self.state == "ready" || self.state == "busy"
+    }
+}
+
+/// `status`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusResult {
+    /// The daemon's version.
+    pub version: String,
+    pub uptime_secs: u64,
+    /// The database file.
+    pub database: String,
+    pub modems_ready: usize,
+    pub modems_total: usize,
+    pub broadcasts_sending: usize,
+    pub deliveries_waiting: usize,
+    pub modems: Vec<ModemEntry>,
+}
+
 /// An answer line. Exactly one of `result`, `error`, `event` is present.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -269,7 +595,7 @@ pub struct Response {
     pub error: Option<ErrorBody>,
     /// A progress event of a `subscribe`; more lines with the same id follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<Value>,
+    pub event: Option<SubscribeEvent>,
 }
 
 impl Response {
@@ -296,7 +622,7 @@ impl Response {
         }
     }
 
-    pub fn event(id: u64, event: Value) -> Self {
+    pub fn event(id: u64, event: SubscribeEvent) -> Self {
         Response {
             id,
             ok: None,
@@ -307,10 +633,25 @@ impl Response {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A refusal or failure: a stable code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The answer line to request `id`.
+    pub fn into_response(self, id: u64) -> Response {
+        Response::err(id, self.code, self.message)
+    }
 }
 
 /// Stable error codes. The CLI maps them to exit statuses: refusals, bad input, unavailable.
@@ -492,6 +833,27 @@ mod tests {
         assert_eq!(s.daily_quota, Some(None));
         assert_eq!(s.monthly_quota, Some(Some(40)));
         assert_eq!(s.header, None);
+    }
+
+    #[test]
+    fn subscribe_events_have_the_documented_shape() {
+        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"failed":0,"uncertain":0,"finished":false}}}"#;
+        let r: Response = serde_json::from_str(line).unwrap();
+        let ev = r.event.clone().unwrap();
+        assert_eq!((ev.totals.total, ev.totals.done()), (3, 2));
+        assert_eq!(ev.delivery.as_ref().map(|d| d.id), Some(19));
+        assert_eq!(serde_json::to_string(&r).unwrap(), line);
+        // The snapshot that opens a subscription has no delivery, and says so by its absence.
+        let snapshot = Response::event(
+            3,
+            SubscribeEvent {
+                delivery: None,
+                totals: ev.totals,
+            },
+        );
+        assert!(!serde_json::to_string(&snapshot)
+            .unwrap()
+            .contains("delivery"));
     }
 
     #[test]

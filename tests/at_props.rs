@@ -2,7 +2,7 @@
 //! huge lines, and framing independent of read boundaries.
 
 use groupsms::at::fuzzing::{digest_and_parse, parse_everything};
-use groupsms::at::{Context, Digester, Item, MAX_LINE};
+use groupsms::at::{Context, Digester, Item, MAX_AT_LINE};
 use proptest::prelude::*;
 
 proptest! {
@@ -93,14 +93,14 @@ fn huge_lines_are_dropped_without_growing_the_buffer() {
             assert!(matches!(item, Item::Garbage(_)));
             garbage += 1;
         }
-        assert!(d.buffered() <= MAX_LINE + block.len());
+        assert!(d.buffered() <= MAX_AT_LINE + block.len());
     }
     d.feed(b"\r\nOK\r\n");
     assert_eq!(d.next(&ctx), Some(Item::Final(groupsms::at::Final::Ok)));
     assert_eq!(garbage, 1, "one megabyte line reported once");
     // Over-long lines inside a URC's two-line form are dropped too.
     d.feed(b"+CDS: 6\r\n");
-    d.feed(&vec![b'A'; 3 * MAX_LINE]);
+    d.feed(&vec![b'A'; 3 * MAX_AT_LINE]);
     while d.next(&ctx).is_some() {}
-    assert!(d.buffered() <= 2 * MAX_LINE + 2);
+    assert!(d.buffered() <= 2 * MAX_AT_LINE + 2);
 }

@@ -47,3 +47,35 @@ fn the_demo_runs_end_to_end_and_leaves_nothing_behind() {
         .unwrap();
     assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
 }
+
+#[test]
+fn the_demo_fails_loudly_when_the_super_admins_send_fails() {
+    // Seven parts, where the configuration allows five: the main job is refused.
+    let text = "会".repeat(400);
+    let out = Command::new(env!("CARGO_BIN_EXE_groupsms"))
+        .args(["demo", "--latency", "20ms", "--text", &text])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            "groupsms: demo step `groupsms send --group ops --as alice --wait 会会会会会会会会会会会会…` \
+             failed: the message needs 7 SMS parts (405 characters in UCS-2, header included), \
+             at most 5 are allowed"
+        ),
+        "{stderr}"
+    );
+    // The demo stopped there: the rule-showing send after it did not run.
+    assert!(!stdout.contains("--as bob"), "{stdout}");
+    assert!(stdout.contains("total: 0 parts accepted"), "{stdout}");
+    // And still cleaned up.
+    let dir = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(" in ").next())
+        .unwrap();
+    assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
+}

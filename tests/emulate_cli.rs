@@ -1,13 +1,13 @@
 //! `groupsms emulate` as a user runs it: the binary, real PTYs, SIGTERM, the summary and what
 //! each phone shows.
 
-mod support;
+mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
+use common::serial::{mr_of, send_pdu, Port};
 use groupsms::sms::{self, Address, SubmitOptions};
-use support::{mr_of, send_pdu, Port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_serves_until_sigterm_and_prints_the_summary() {
@@ -50,7 +50,7 @@ async fn emulate_serves_until_sigterm_and_prints_the_summary() {
         }
         (banner, stdout)
     });
-    let (banner, mut stdout) = tokio::time::timeout(support::PATIENCE, banner)
+    let (banner, mut stdout) = tokio::time::timeout(common::serial::PATIENCE, banner)
         .await
         .unwrap()
         .unwrap();
@@ -76,7 +76,7 @@ async fn emulate_serves_until_sigterm_and_prints_the_summary() {
         let status = child.wait().unwrap();
         (rest, status)
     });
-    let (rest, status) = tokio::time::timeout(support::PATIENCE, rest)
+    let (rest, status) = tokio::time::timeout(common::serial::PATIENCE, rest)
         .await
         .unwrap()
         .unwrap();

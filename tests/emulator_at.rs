@@ -1,14 +1,14 @@
 //! The AT surface of the emulated modems, driven through the PTY symlinks like any client.
 
-mod support;
+mod common;
 
 use std::time::Duration;
 
+use common::serial::{mr_of, send_pdu, Port};
 use groupsms::emulator::{
     Emulator, EmulatorConfig, EmulatorHandle, IncomingRoute, Phones, Profile, ReportRoute,
 };
 use groupsms::sms::{self, join::join_text, Address, SubmitOptions, Tpdu};
-use support::{mr_of, send_pdu, Port};
 
 fn start(
     count: usize,

@@ -1,15 +1,15 @@
 //! Every misbehaviour knob of the emulated modems, seen from a client on the PTY.
 
-mod support;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::serial::{mr_of, send_pdu, Port};
 use groupsms::emulator::log::read_log;
-use groupsms::emulator::{Emulator, EmulatorConfig, EmulatorHandle, ModemConfig, Noise, Profile};
+use groupsms::emulator::{EmulatedModem, Emulator, EmulatorConfig, EmulatorHandle, Noise, Profile};
 use groupsms::sms::{self, Address, SubmitOptions};
-use support::{mr_of, send_pdu, Port};
 
-fn start(count: usize, f: impl Fn(&mut ModemConfig)) -> (tempfile::TempDir, EmulatorHandle) {
+fn start(count: usize, f: impl Fn(&mut EmulatedModem)) -> (tempfile::TempDir, EmulatorHandle) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = EmulatorConfig::new(dir.path().join("dev"), count)
         .log(dir.path().join("sent.jsonl"))

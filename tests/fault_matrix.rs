@@ -817,7 +817,7 @@ fn a_thousand_connections_of_good_and_bad_input_all_get_answers() {
 /// to that delivery's `sent` elsewhere. Returns the world.
 fn one_modem_fault(
     label: &str,
-    tune: impl Fn(&mut groupsms::emulator::ModemConfig),
+    tune: impl Fn(&mut groupsms::emulator::EmulatedModem),
     max_dup: usize,
 ) -> World {
     let w = World::start(

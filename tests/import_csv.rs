@@ -165,7 +165,6 @@ fn want_bad() -> Vec<BadRow> {
 fn bad_rows_are_reported_by_line_and_nothing_is_imported() {
     let (_dir, mut store) = setup();
     let err = import(&mut store, BAD, false).unwrap_err();
-    assert_eq!(err.code(), "bad_import");
     let ServiceError::Import(ImportError::BadRows(rows)) = &err else {
         panic!("{err:?}")
     };

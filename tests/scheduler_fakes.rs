@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use groupsms::at::{CmsError, ErrorClass, Final};
-use groupsms::config::InFlightPolicy;
 use groupsms::daemon::handlers::jobs;
+use groupsms::domain::InFlightPolicy;
 use groupsms::modem::actor::{self, ActorEnd, ModemRequest};
 use groupsms::modem::{AmbiguousReason, Health, Identity, PartOutcome, Unavailable};
 use groupsms::scheduler::deliver::Deliverer;

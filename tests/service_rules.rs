@@ -5,6 +5,7 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::*;
+use groupsms::protocol::{ErrorBody, ErrorCode};
 use groupsms::service::{
     self, quota_status, submit_broadcast, AdminChange, AdminOutcome, SendRequest, SensitiveFilter,
     SensitivePolicy, ServiceError, Settings,
@@ -44,6 +45,11 @@ fn refusal(r: Result<service::Accepted, ServiceError>) -> String {
     r.unwrap_err().to_string()
 }
 
+/// The protocol's code for a refusal: what a client sees.
+fn code(e: &ServiceError) -> ErrorCode {
+    ErrorBody::from(e.clone()).code
+}
+
 #[test]
 fn an_accepted_broadcast_is_written_with_all_its_deliveries_queued() {
     let (_dir, mut store) = temp_store();
@@ -73,10 +79,10 @@ fn unknown_group_and_member_are_refused_and_audited() {
     ops_group(&mut store, 1);
     let s = Settings::default();
     let e = send_as(&mut store, &s, "nope", "boss", "hi", utc(T0)).unwrap_err();
-    assert_eq!(e.code(), "unknown_group");
+    assert_eq!(code(&e), ErrorCode::UnknownGroup);
     assert_eq!(e.to_string(), "there is no group with the handle 'nope'");
     let e = send_as(&mut store, &s, "ops", "ghost", "hi", utc(T0)).unwrap_err();
-    assert_eq!(e.code(), "unknown_member");
+    assert_eq!(code(&e), ErrorCode::UnknownMember);
     assert_eq!(e.to_string(), "there is no member with the handle 'ghost'");
 
     let log = store.audit_log(10).unwrap();
@@ -130,7 +136,7 @@ fn only_super_admins_may_send() {
         "member 'm2' may not send to group 'ops': only its super-admins may, and their role there is member"
     );
     let e = send_as(&mut store, &s, "ops", "outsider", "hi", now).unwrap_err();
-    assert_eq!(e.code(), "not_super_admin");
+    assert_eq!(code(&e), ErrorCode::NotSuperAdmin);
     assert_eq!(
         e.to_string(),
         "member 'outsider' may not send to group 'ops': only its super-admins may, and they are not in it"
@@ -151,9 +157,10 @@ fn blank_bodies_are_refused() {
     for body in ["", "  \n\t "] {
         let e = send(&mut store, &Settings::default(), body, utc(T0)).unwrap_err();
         assert_eq!(
-            (e.code(), e.to_string().as_str()),
-            ("empty_body", "the message is empty")
+            (code(&e), e.to_string().as_str()),
+            (ErrorCode::InvalidValue, "the message is empty")
         );
+        assert!(matches!(e, ServiceError::EmptyBody(_)), "{e:?}");
     }
 }
 
@@ -169,7 +176,7 @@ fn sensitive_words_are_refused_by_name_or_masked() {
         ..Settings::default()
     };
     let e = send(&mut store, &s, "周末去ＣＡＳＩＮＯ，别赌博", utc(T0)).unwrap_err();
-    assert_eq!(e.code(), "sensitive_words");
+    assert_eq!(code(&e), ErrorCode::SensitiveWords);
     assert_eq!(
         e.to_string(),
         "the message contains sensitive words: Casino, 赌博"
@@ -208,7 +215,7 @@ fn too_many_parts_is_refused_with_the_count() {
     let ok = send(&mut store, &s, &"字".repeat(330), utc(T0)).unwrap();
     assert_eq!(ok.parts, 5);
     let e = send(&mut store, &s, &"字".repeat(331), utc(T0)).unwrap_err();
-    assert_eq!(e.code(), "too_many_parts");
+    assert_eq!(code(&e), ErrorCode::TooManyParts);
     assert_eq!(
         e.to_string(),
         "the message needs 6 SMS parts (336 characters in UCS-2, header included), at most 5 are allowed"
@@ -335,7 +342,7 @@ fn a_broadcast_with_nobody_to_receive_it_uses_no_quota() {
         .unwrap();
     let s = Settings::default();
     let e = send(&mut store, &s, "hi", utc(T0)).unwrap_err();
-    assert_eq!(e.code(), "no_recipients");
+    assert_eq!(code(&e), ErrorCode::NoRecipients);
     assert_eq!(
         e.to_string(),
         "group 'ops' has nobody to send to (2 opted out, 0 invalid, 1 with SMS disabled); \
@@ -361,7 +368,7 @@ fn the_daily_quota_resets_at_midnight_in_shanghai_not_utc() {
         send(&mut store, &s, "hi", utc(t)).unwrap();
     }
     let e = send(&mut store, &s, "hi", utc("2024-01-31T15:59:59Z")).unwrap_err();
-    assert_eq!(e.code(), "quota_exceeded");
+    assert_eq!(code(&e), ErrorCode::QuotaExceeded);
     assert_eq!(
         e.to_string(),
         "group 'ops' has used its daily quota of 3 broadcasts; it resets at 2024-02-01 00:00 (Asia/Shanghai)"
@@ -513,7 +520,8 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         now,
     )
     .unwrap_err();
-    assert_eq!(e.code(), "bad_phone");
+    assert_eq!(code(&e), ErrorCode::InvalidValue);
+    assert!(matches!(e, ServiceError::Phone { .. }), "{e:?}");
     assert_eq!(
         e.to_string(),
         "12345: a number in China (+86) has 11 digits after the country code, this one has 5"
@@ -557,8 +565,11 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
     )
     .unwrap_err();
     assert_eq!(
-        (e.code(), e.to_string().as_str()),
-        ("unknown_group", "there is no group with the handle 'nope'")
+        (code(&e), e.to_string().as_str()),
+        (
+            ErrorCode::UnknownGroup,
+            "there is no group with the handle 'nope'"
+        )
     );
     let e = service::apply(
         &mut store,
@@ -570,7 +581,7 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         now,
     )
     .unwrap_err();
-    assert_eq!(e.code(), "unknown_member");
+    assert_eq!(code(&e), ErrorCode::UnknownMember);
     let e = service::apply(&mut store, &s, "root", join(Role::Member), now).unwrap_err();
     assert_eq!(e.to_string(), "member 'alice' is already in group 'ops'");
     assert!(e.is_refusal());

@@ -7,7 +7,7 @@ use chrono::Duration;
 use common::*;
 use groupsms::service::{sim_counts, submit_broadcast, SendRequest, Settings};
 use groupsms::store::{
-    BroadcastId, DeliveryId, DeliveryState, Progress, Recovery, RecoveryPolicy, SendCount, Store,
+    BroadcastId, DeliveryId, DeliveryState, InFlightPolicy, Progress, Recovery, SendCount, Store,
     StoreError, StoreHandle,
 };
 
@@ -257,7 +257,7 @@ fn recovery_resends_deliveries_left_sending_as_possible_duplicates() {
     let mut store = Store::open(dir.path().join("groupsms.db")).unwrap();
     let later = now + Duration::minutes(5);
     let r = store
-        .recover_on_start(RecoveryPolicy::Resend, later)
+        .recover_on_start(InFlightPolicy::Resend, later)
         .unwrap();
     assert_eq!(
         r,
@@ -280,7 +280,7 @@ fn recovery_resends_deliveries_left_sending_as_possible_duplicates() {
     );
     assert_eq!(
         store
-            .recover_on_start(RecoveryPolicy::Resend, later)
+            .recover_on_start(InFlightPolicy::Resend, later)
             .unwrap(),
         Recovery::default()
     );
@@ -294,7 +294,7 @@ fn recovery_can_mark_them_uncertain_and_finish_the_broadcast() {
     store.mark_sending(ids[0], "m", now).unwrap();
     store.mark_sending(ids[1], "m", now).unwrap();
     let r = store
-        .recover_on_start(RecoveryPolicy::Uncertain, now)
+        .recover_on_start(InFlightPolicy::Uncertain, now)
         .unwrap();
     assert_eq!(
         r,

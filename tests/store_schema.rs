@@ -209,7 +209,10 @@ fn a_lock_held_longer_than_the_busy_timeout_is_a_clear_transient_error() {
     );
     let refused = groupsms::service::ServiceError::from(err);
     assert!(!refused.is_refusal());
-    assert_eq!(refused.code(), "store");
+    assert_eq!(
+        refused,
+        groupsms::service::ServiceError::Store(StoreError::Busy)
+    );
     other.execute_batch("COMMIT").unwrap();
     store
         .create_group(&groupsms::store::NewGroup::new("ops", "运维组"), utc(T0))

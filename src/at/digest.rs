@@ -22,8 +22,9 @@
 use super::codes::Final;
 use super::urc::{self, Urc};
 
-/// Longest line accepted (a `+COPS=?` list or a USSD text can be long; a PDU line is <= 360).
-pub const MAX_LINE: usize = 4096;
+/// Longest line a modem may send us (a `+COPS=?` list or a USSD text can be long; a PDU line
+/// is <= 360). Not the socket protocol's limit (`protocol::MAX_LINE`).
+pub const MAX_AT_LINE: usize = 4096;
 
 /// What the caller knows about the exchange in progress.
 #[derive(Debug, Clone, Copy, Default)]
@@ -285,7 +286,7 @@ impl Default for Digester {
 
 impl Digester {
     pub fn new() -> Self {
-        Digester::with_max_line(MAX_LINE)
+        Digester::with_max_line(MAX_AT_LINE)
     }
 
     pub fn with_max_line(max_line: usize) -> Self {

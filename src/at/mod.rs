@@ -41,6 +41,6 @@ pub mod parse;
 pub mod urc;
 
 pub use codes::{CmeError, CmsError, ErrorClass, Final};
-pub use digest::{digest, Context, Digester, Garbage, GarbageReason, Item, Step, MAX_LINE};
+pub use digest::{digest, Context, Digester, Garbage, GarbageReason, Item, Step, MAX_AT_LINE};
 pub use parse::ParseError;
 pub use urc::Urc;

@@ -2,9 +2,10 @@
 //! Every command is one request over the socket; `--json` prints the daemon's answer as is.
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::output::print_value;
+use super::output::print_result;
 use super::{Context, Failure};
 use crate::protocol::{self as p, Request, Role};
 
@@ -125,8 +126,9 @@ pub enum MemberCommand {
     Join {
         member: String,
         group: String,
-        #[arg(long, value_enum)]
-        role: Option<RoleArg>,
+        /// super_admin, admin or member (the default).
+        #[arg(long)]
+        role: Option<Role>,
     },
     /// Take a member out of a group.
     Leave { member: String, group: String },
@@ -134,31 +136,13 @@ pub enum MemberCommand {
     Role {
         member: String,
         group: String,
-        #[arg(value_enum)]
-        role: RoleArg,
+        /// super_admin, admin or member.
+        role: Role,
     },
     /// Stop this group's SMS to the member.
     OptOut { member: String, group: String },
     /// Resume this group's SMS to the member.
     OptIn { member: String, group: String },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum RoleArg {
-    SuperAdmin,
-    Admin,
-    Member,
-}
-
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Role {
-        match r {
-            RoleArg::SuperAdmin => Role::SuperAdmin,
-            RoleArg::Admin => Role::Admin,
-            RoleArg::Member => Role::Member,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,57 +159,73 @@ pub enum BroadcastCommand {
 }
 
 pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
-    let request = match cmd {
+    match cmd {
         GroupCommand::Create {
             handle,
             name,
             header,
             daily,
             monthly,
-        } => Request::GroupCreate(p::GroupCreate {
-            handle,
-            name,
-            header,
-            daily_quota: daily,
-            monthly_quota: monthly,
-        }),
-        GroupCommand::List => Request::GroupList(p::Empty {}),
-        GroupCommand::Show { group } => Request::GroupShow(p::GroupRef { group }),
-        GroupCommand::Set(a) => Request::GroupSet(p::GroupSet {
-            group: a.group,
-            name: a.name,
-            header: if a.default_header {
-                Some(None)
-            } else {
-                a.header.map(Some)
-            },
-            daily_quota: a.daily.map(|q| q.0),
-            monthly_quota: a.monthly.map(|q| q.0),
-            pinned_modems: a
-                .pin_modems
-                .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
-            pin_fallback: a.pin_fallback,
-        }),
-        GroupCommand::Delete { group } => Request::GroupDelete(p::GroupRef { group }),
-    };
-    one(ctx, request)
+        } => one::<p::GroupInfo>(
+            ctx,
+            Request::GroupCreate(p::GroupCreate {
+                handle,
+                name,
+                header,
+                daily_quota: daily,
+                monthly_quota: monthly,
+            }),
+        ),
+        GroupCommand::List => one::<p::GroupListResult>(ctx, Request::GroupList(p::Empty {})),
+        GroupCommand::Show { group } => {
+            one::<p::GroupShow>(ctx, Request::GroupShow(p::GroupRef { group }))
+        }
+        GroupCommand::Set(a) => one::<p::GroupInfo>(
+            ctx,
+            Request::GroupSet(p::GroupSet {
+                group: a.group,
+                name: a.name,
+                header: if a.default_header {
+                    Some(None)
+                } else {
+                    a.header.map(Some)
+                },
+                daily_quota: a.daily.map(|q| q.0),
+                monthly_quota: a.monthly.map(|q| q.0),
+                pinned_modems: a
+                    .pin_modems
+                    .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
+                pin_fallback: a.pin_fallback,
+            }),
+        ),
+        GroupCommand::Delete { group } => {
+            one::<p::Done>(ctx, Request::GroupDelete(p::GroupRef { group }))
+        }
+    }
 }
 
 pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
-    let request = match cmd {
+    match cmd {
         MemberCommand::Add {
             handle,
             name,
             phone,
             uid,
-        } => Request::MemberAdd(p::MemberAdd {
-            handle,
-            name,
-            phone,
-            uid,
-        }),
-        MemberCommand::List { group } => Request::MemberList(p::MemberList { group }),
-        MemberCommand::Show { member } => Request::MemberShow(p::MemberRef { member }),
+        } => one::<p::MemberInfo>(
+            ctx,
+            Request::MemberAdd(p::MemberAdd {
+                handle,
+                name,
+                phone,
+                uid,
+            }),
+        ),
+        MemberCommand::List { group } => {
+            one::<p::MemberListResult>(ctx, Request::MemberList(p::MemberList { group }))
+        }
+        MemberCommand::Show { member } => {
+            one::<p::MemberShow>(ctx, Request::MemberShow(p::MemberRef { member }))
+        }
         MemberCommand::Set {
             member,
             name,
@@ -234,73 +234,88 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
             sms_enabled,
             uid,
             no_uid,
-        } => Request::MemberSet(p::MemberSet {
-            member,
-            name,
-            phone,
-            valid,
-            sms_enabled,
-            uid: if no_uid { Some(None) } else { uid.map(Some) },
-        }),
-        MemberCommand::Remove { member } => Request::MemberRemove(p::MemberRef { member }),
+        } => one::<p::MemberInfo>(
+            ctx,
+            Request::MemberSet(p::MemberSet {
+                member,
+                name,
+                phone,
+                valid,
+                sms_enabled,
+                uid: if no_uid { Some(None) } else { uid.map(Some) },
+            }),
+        ),
+        MemberCommand::Remove { member } => {
+            one::<p::Done>(ctx, Request::MemberRemove(p::MemberRef { member }))
+        }
         MemberCommand::Import { file, skip_bad } => {
             let csv = std::fs::read_to_string(&file)
                 .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
-            Request::MemberImport(p::MemberImport { csv, skip_bad })
+            one::<p::ImportResult>(
+                ctx,
+                Request::MemberImport(p::MemberImport { csv, skip_bad }),
+            )
         }
         MemberCommand::Join {
             member,
             group,
             role,
-        } => Request::MemberJoin(p::MemberJoin {
-            member,
-            group,
-            role: role.map(Role::from),
-        }),
+        } => one::<p::MembershipInfo>(
+            ctx,
+            Request::MemberJoin(p::MemberJoin {
+                member,
+                group,
+                role,
+            }),
+        ),
         MemberCommand::Leave { member, group } => {
-            Request::MemberLeave(p::Membership { member, group })
+            one::<p::Done>(ctx, Request::MemberLeave(p::Membership { member, group }))
         }
         MemberCommand::Role {
             member,
             group,
             role,
-        } => Request::MemberRole(p::MemberRole {
-            member,
-            group,
-            role: role.into(),
-        }),
+        } => one::<p::MembershipInfo>(
+            ctx,
+            Request::MemberRole(p::MemberRole {
+                member,
+                group,
+                role,
+            }),
+        ),
         MemberCommand::OptOut { member, group } => {
-            Request::MemberOptOut(p::Membership { member, group })
+            one::<p::MembershipInfo>(ctx, Request::MemberOptOut(p::Membership { member, group }))
         }
         MemberCommand::OptIn { member, group } => {
-            Request::MemberOptIn(p::Membership { member, group })
+            one::<p::MembershipInfo>(ctx, Request::MemberOptIn(p::Membership { member, group }))
         }
-    };
-    one(ctx, request)
+    }
 }
 
 pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
-    let request = match cmd {
-        BroadcastCommand::List { group, limit } => {
-            Request::BroadcastList(p::BroadcastList { group, limit })
-        }
-        BroadcastCommand::Show { id } => Request::BroadcastShow(p::BroadcastRef { broadcast: id }),
-    };
-    one(ctx, request)
+    match cmd {
+        BroadcastCommand::List { group, limit } => one::<p::BroadcastListResult>(
+            ctx,
+            Request::BroadcastList(p::BroadcastList { group, limit }),
+        ),
+        BroadcastCommand::Show { id } => one::<p::BroadcastShow>(
+            ctx,
+            Request::BroadcastShow(p::BroadcastRef { broadcast: id }),
+        ),
+    }
 }
 
 pub fn status(ctx: &Context) -> Result<(), Failure> {
-    one(ctx, Request::Status(p::Empty {}))
+    one::<p::StatusResult>(ctx, Request::Status(p::Empty {}))
 }
 
 pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
-    one(ctx, Request::ModemList(p::Empty {}))
+    one::<p::ModemListResult>(ctx, Request::ModemList(p::Empty {}))
 }
 
-/// One request, its answer printed.
-fn one(ctx: &Context, request: Request) -> Result<(), Failure> {
+/// One request, its answer read as `T` (the op's answer type) and printed.
+fn one<T: DeserializeOwned + Serialize>(ctx: &Context, request: Request) -> Result<(), Failure> {
     let mut client = ctx.client()?;
-    let result: Value = client.call(request)?;
-    print_value(&result, ctx.json);
-    Ok(())
+    let result: T = client.call_as(request)?;
+    print_result(&result, ctx.json)
 }

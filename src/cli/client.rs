@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
@@ -24,6 +25,7 @@ impl Client {
     /// Connects and exchanges `hello`; a clear failure when the daemon is not there.
     pub fn connect(path: &Path) -> Result<Client, Failure> {
         let stream = UnixStream::connect(path).map_err(|e| Failure {
+            daemon_error: None,
             message: format!(
                 "daemon not running at {} ({e}); start it with `groupsms daemon`",
                 path.display()
@@ -55,6 +57,12 @@ impl Client {
         }
     }
 
+    /// Like [`call`](Self::call), the result read as the op's answer type (`protocol`).
+    pub fn call_as<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, Failure> {
+        let result = self.call(request)?;
+        typed(result)
+    }
+
     /// Sends a request and returns its id, for streamed answers (`subscribe`).
     pub fn send(&mut self, request: Request) -> Result<u64, Failure> {
         let id = self.next_id;
@@ -83,6 +91,7 @@ impl Client {
             .map_err(|e| down(&self.path, e))?;
         if n == 0 {
             return Err(Failure {
+                daemon_error: None,
                 message: format!(
                     "the daemon at {} closed the connection",
                     self.path.display()
@@ -91,14 +100,25 @@ impl Client {
             });
         }
         serde_json::from_str(&line).map_err(|e| Failure {
+            daemon_error: None,
             message: format!("unreadable answer from the daemon: {e}"),
             code: EXIT_DAEMON_DOWN,
         })
     }
 }
 
+/// A result as the op's answer type; a daemon whose answer does not fit is a bug to report.
+pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
+    serde_json::from_value(result).map_err(|e| Failure {
+        daemon_error: None,
+        message: format!("unexpected answer from the daemon: {e}"),
+        code: EXIT_DAEMON_DOWN,
+    })
+}
+
 fn down(path: &Path, e: std::io::Error) -> Failure {
     Failure {
+        daemon_error: None,
         message: format!("lost the daemon at {}: {e}", path.display()),
         code: EXIT_DAEMON_DOWN,
     }
@@ -117,11 +137,13 @@ pub fn answer(r: Response) -> Result<Value, Failure> {
                 EXIT_BAD_INPUT
             };
             Err(Failure {
+                daemon_error: Some(code),
                 message,
                 code: exit,
             })
         }
         _ => Err(Failure {
+            daemon_error: None,
             message: "the daemon sent an answer with neither result nor error".into(),
             code: EXIT_DAEMON_DOWN,
         }),

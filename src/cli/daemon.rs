@@ -8,6 +8,7 @@ pub fn run(ctx: Context) -> Result<(), Failure> {
         .thread_name("groupsms")
         .build()
         .map_err(|e| Failure {
+            daemon_error: None,
             message: format!("cannot start the runtime: {e}"),
             code: EXIT_DAEMON_DOWN,
         })?;
@@ -16,6 +17,7 @@ pub fn run(ctx: Context) -> Result<(), Failure> {
     runtime
         .block_on(crate::daemon::run(config))
         .map_err(|e| Failure {
+            daemon_error: None,
             message: format!("daemon: {e}"),
             code: EXIT_DAEMON_DOWN,
         })

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
+use super::client::Client;
 use super::{Cli, Failure, EXIT_DAEMON_DOWN};
-use crate::config::{Config, ModemEntry};
+use crate::config::{Config, ModemTable};
 use crate::daemon::InProcess;
 use crate::emulator::log::Phones;
 use crate::emulator::profile::ALL_PROFILES;
 use crate::emulator::{Emulator, EmulatorConfig};
+use crate::protocol::{self as p, ErrorCode, Request};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -23,10 +25,73 @@ pub struct DemoArgs {
     /// Keep the temporary directory (database, emulator log, daemon socket) for a look.
     #[arg(long)]
     keep: bool,
+    /// The message the group's super-admin sends (default: a two-part meeting notice).
+    #[arg(long, default_value = NOTICE)]
+    text: String,
+}
+
+/// The demo's message: Chinese and an emoji, so UCS-2 in two parts.
+const NOTICE: &str = "明天上午九点在三楼会议室召开季度运维总结会，请各位提前准备本季度的故障复盘材料和下季度的工作计划，会议预计两个小时，会后统一安排午餐。收到请回复😀";
+
+/// What a step of the demo must come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// The command succeeds.
+    Success,
+    /// The command succeeds and broadcast 1 (the demo's, on its fresh database) reached every
+    /// recipient.
+    Delivered,
+    /// The daemon refuses, with this code: the step shows a rule.
+    Refused(ErrorCode),
+}
+
+/// Whether a step came to what it must; the error says what went wrong instead.
+fn check(expect: Expect, result: &Result<(), Failure>) -> Result<(), String> {
+    match (expect, result) {
+        (Expect::Success | Expect::Delivered, Ok(())) => Ok(()),
+        (Expect::Success | Expect::Delivered, Err(f)) => Err(format!("failed: {}", f.message)),
+        (Expect::Refused(code), Err(f)) if f.daemon_error == Some(code) => Ok(()),
+        (Expect::Refused(code), Err(f)) => Err(format!(
+            "should have been refused with {code:?}, but failed otherwise: {}",
+            f.message
+        )),
+        (Expect::Refused(code), Ok(())) => Err(format!(
+            "should have been refused with {code:?}, but succeeded"
+        )),
+    }
+}
+
+/// A step's arguments for an error message, long ones (the message) cut short.
+fn shown(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| match a.char_indices().nth(12) {
+            Some((cut, _)) => format!("{}…", &a[..cut]),
+            None => a.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Every recipient of a finished broadcast got it.
+fn delivered(b: &p::BroadcastShow) -> Result<(), String> {
+    let i = &b.broadcast;
+    if i.finished && i.sent == i.recipients && i.failed == 0 && i.uncertain == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "broadcast {} did not reach every phone: {} of {} sent, {} failed, {} uncertain{}",
+        i.id,
+        i.sent,
+        i.recipients,
+        i.failed,
+        i.uncertain,
+        if i.finished { "" } else { ", not finished" }
+    ))
 }
 
 fn fail(message: String) -> Failure {
     Failure {
+        daemon_error: None,
         message,
         code: EXIT_DAEMON_DOWN,
     }
@@ -67,35 +132,114 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     let mut config = Config::default();
     config.daemon.socket = root.join("groupsms.sock");
     config.daemon.database = root.join("groupsms.db");
-    config.modems = vec![ModemEntry::new(format!("{}/dev/modem*", root.display()))];
+    config.modems = vec![ModemTable::new(format!("{}/dev/modem*", root.display()))];
     let socket = config.daemon.socket.clone();
     let daemon = InProcess::start(&runtime, config)
         .map_err(|e| fail(format!("the daemon did not start: {e}")))?;
 
     let sock = socket.display().to_string();
-    let session: &[&[&str]] = &[
-        &["modem", "list"],
-        &["group", "create", "ops", "--name", "运维组"],
-        &["member", "add", "alice", "--name", "Alice", "--phone", "+8613800138000"],
-        &["member", "join", "alice", "ops", "--role", "super_admin"],
-        &["member", "add", "bob", "--name", "王伟", "--phone", "13900000001"],
-        &["member", "join", "bob", "ops"],
-        &["member", "add", "carol", "--name", "李娜", "--phone", "139 0000 0002"],
-        &["member", "join", "carol", "ops"],
-        &["member", "add", "dave", "--name", "张强", "--phone", "+86 139-0000-0003"],
-        &["member", "join", "dave", "ops"],
-        &["member", "add", "erin", "--name", "刘洋", "--phone", "13900000004"],
-        &["member", "join", "erin", "ops"],
-        &["member", "add", "frank", "--name", "陈静", "--phone", "13900000005"],
-        &["member", "join", "frank", "ops"],
-        &["member", "opt-out", "erin", "ops"],
-        &["member", "set", "frank", "--valid", "false"],
-        &["send", "--group", "ops", "--as", "alice", "--wait", "明天上午九点在三楼会议室召开季度运维总结会，请各位提前准备本季度的故障复盘材料和下季度的工作计划，会议预计两个小时，会后统一安排午餐。收到请回复😀"],
-        &["send", "--group", "ops", "--as", "bob", "我也想发"],
-        &["broadcast", "show", "1"],
+    use Expect::*;
+    let session: &[(&[&str], Expect)] = &[
+        (&["modem", "list"], Success),
+        (&["group", "create", "ops", "--name", "运维组"], Success),
+        (
+            &[
+                "member",
+                "add",
+                "alice",
+                "--name",
+                "Alice",
+                "--phone",
+                "+8613800138000",
+            ],
+            Success,
+        ),
+        (
+            &["member", "join", "alice", "ops", "--role", "super_admin"],
+            Success,
+        ),
+        (
+            &[
+                "member",
+                "add",
+                "bob",
+                "--name",
+                "王伟",
+                "--phone",
+                "13900000001",
+            ],
+            Success,
+        ),
+        (&["member", "join", "bob", "ops"], Success),
+        (
+            &[
+                "member",
+                "add",
+                "carol",
+                "--name",
+                "李娜",
+                "--phone",
+                "139 0000 0002",
+            ],
+            Success,
+        ),
+        (&["member", "join", "carol", "ops"], Success),
+        (
+            &[
+                "member",
+                "add",
+                "dave",
+                "--name",
+                "张强",
+                "--phone",
+                "+86 139-0000-0003",
+            ],
+            Success,
+        ),
+        (&["member", "join", "dave", "ops"], Success),
+        (
+            &[
+                "member",
+                "add",
+                "erin",
+                "--name",
+                "刘洋",
+                "--phone",
+                "13900000004",
+            ],
+            Success,
+        ),
+        (&["member", "join", "erin", "ops"], Success),
+        (
+            &[
+                "member",
+                "add",
+                "frank",
+                "--name",
+                "陈静",
+                "--phone",
+                "13900000005",
+            ],
+            Success,
+        ),
+        (&["member", "join", "frank", "ops"], Success),
+        (&["member", "opt-out", "erin", "ops"], Success),
+        (&["member", "set", "frank", "--valid", "false"], Success),
+        (
+            &[
+                "send", "--group", "ops", "--as", "alice", "--wait", &args.text,
+            ],
+            Delivered,
+        ),
+        // A plain member may not send: the rule, shown.
+        (
+            &["send", "--group", "ops", "--as", "bob", "我也想发"],
+            Refused(ErrorCode::NotSuperAdmin),
+        ),
+        (&["broadcast", "show", "1"], Success),
     ];
     let mut outcome = Ok(());
-    for args in session {
+    for &(args, expect) in session {
         println!(
             "$ groupsms {}",
             args.iter()
@@ -111,15 +255,23 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(&argv).map_err(|e| fail(e.to_string()))?;
         // The CLI blocks on the socket; the daemon and modems run on the runtime's threads.
-        let code = super::run(cli);
-        if code != std::process::ExitCode::SUCCESS
-            && args[0] != "send"
-            && args.get(4) != Some(&"bob")
-        {
-            outcome = Err(fail(format!(
-                "demo step `groupsms {}` failed",
-                args.join(" ")
-            )));
+        let result = super::execute(cli);
+        if let Err(failure) = &result {
+            super::report(failure);
+        }
+        let checked = check(expect, &result).and_then(|()| {
+            if expect != Delivered {
+                return Ok(());
+            }
+            let show: p::BroadcastShow = Client::connect(&socket)
+                .and_then(|mut c| {
+                    c.call_as(Request::BroadcastShow(p::BroadcastRef { broadcast: 1 }))
+                })
+                .map_err(|f| f.message)?;
+            delivered(&show)
+        });
+        if let Err(why) = checked {
+            outcome = Err(fail(format!("demo step `groupsms {}` {why}", shown(args))));
             break;
         }
         println!();
@@ -139,4 +291,72 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         println!("kept {}", dir.keep().display());
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: ErrorCode) -> Result<(), Failure> {
+        Err(Failure {
+            daemon_error: Some(code),
+            message: "no".into(),
+            code: super::super::EXIT_REFUSED,
+        })
+    }
+
+    #[test]
+    fn a_step_meant_to_be_refused_must_be_refused_for_that_reason() {
+        let not_admin = Expect::Refused(ErrorCode::NotSuperAdmin);
+        assert_eq!(check(not_admin, &refused(ErrorCode::NotSuperAdmin)), Ok(()));
+        assert_eq!(
+            check(not_admin, &refused(ErrorCode::QuotaExceeded)),
+            Err("should have been refused with NotSuperAdmin, but failed otherwise: no".into())
+        );
+        assert_eq!(
+            check(not_admin, &Ok(())),
+            Err("should have been refused with NotSuperAdmin, but succeeded".into())
+        );
+        assert_eq!(
+            check(Expect::Delivered, &refused(ErrorCode::TooManyParts)),
+            Err("failed: no".into())
+        );
+    }
+
+    #[test]
+    fn the_demo_broadcast_must_reach_every_phone() {
+        let mut show = p::BroadcastShow {
+            broadcast: p::BroadcastInfo {
+                id: 1,
+                group: "ops".into(),
+                sender: "alice".into(),
+                created_at: String::new(),
+                recipients: 4,
+                parts: 2,
+                encoding: "ucs2".into(),
+                sent: 4,
+                failed: 0,
+                uncertain: 0,
+                waiting: 0,
+                finished: true,
+                text: String::new(),
+            },
+            dropped: p::Dropped::default(),
+            deliveries: Vec::new(),
+        };
+        assert_eq!(delivered(&show), Ok(()));
+        show.broadcast.sent = 3;
+        show.broadcast.failed = 1;
+        assert_eq!(
+            delivered(&show),
+            Err("broadcast 1 did not reach every phone: 3 of 4 sent, 1 failed, 0 uncertain".into())
+        );
+        show.broadcast.finished = false;
+        show.broadcast.failed = 0;
+        show.broadcast.waiting = 1;
+        assert_eq!(
+            delivered(&show),
+            Err("broadcast 1 did not reach every phone: 3 of 4 sent, 0 failed, 0 uncertain, not finished".into())
+        );
+    }
 }

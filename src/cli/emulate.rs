@@ -12,7 +12,7 @@ use clap::Args;
 use super::Failure;
 use crate::emulator::profile::ALL_PROFILES;
 use crate::emulator::{
-    parse_duration, Emulator, EmulatorConfig, ModemConfig, Noise, Phones, Profile,
+    parse_duration, EmulatedModem, Emulator, EmulatorConfig, Noise, Phones, Profile,
 };
 
 /// Exit status when the emulator cannot set up its devices (sysexits EX_OSERR).
@@ -97,7 +97,7 @@ pub struct EmulateArgs {
     rssi: Vec<String>,
 }
 
-type Setter = fn(&mut ModemConfig, &str) -> Result<(), String>;
+type Setter = fn(&mut EmulatedModem, &str) -> Result<(), String>;
 
 fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
     v.trim()
@@ -279,6 +279,7 @@ pub fn run(args: Box<EmulateArgs>) -> Result<(), Failure> {
 
 fn os_failure(message: String) -> Failure {
     Failure {
+        daemon_error: None,
         message,
         code: EXIT_OS,
     }

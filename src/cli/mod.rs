@@ -105,9 +105,26 @@ impl Context {
     }
 }
 
-/// Runs a parsed command line and returns the process exit status.
+/// Runs a parsed command line and returns the process exit status (a failure is reported on
+/// standard error).
 pub fn run(cli: Cli) -> ExitCode {
-    let result = Context::new(&cli).and_then(|ctx| match cli.command {
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            report(&failure);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Prints a failure the way every command does: `groupsms: <sentence>`.
+pub fn report(failure: &Failure) {
+    eprintln!("groupsms: {}", failure.message);
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    Context::new(&cli).and_then(|ctx| match cli.command {
         Command::Daemon => daemon::run(ctx),
         Command::Demo(args) => demo::run(args),
         Command::Emulate(args) => emulate::run(args),
@@ -118,26 +135,23 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
         Command::Status => admin::status(&ctx),
         Command::Modem(cmd) => modem::run(&ctx, cmd),
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("groupsms: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    })
 }
 
 /// A command's failure: the sentence for the user and the exit status.
 #[derive(Debug)]
 pub struct Failure {
+    /// The daemon's error code, when the daemon answered with an error.
+    pub daemon_error: Option<crate::protocol::ErrorCode>,
     pub message: String,
+    /// The exit status.
     pub code: u8,
 }
 
 impl Failure {
     pub fn bad_input(message: impl Into<String>) -> Self {
         Failure {
+            daemon_error: None,
             message: message.into(),
             code: EXIT_BAD_INPUT,
         }

@@ -30,7 +30,7 @@ pub struct ProbeArgs {
     /// Serial device of the modem's AT port (/dev/ttyUSB2, /dev/serial/by-id/...).
     device: String,
     /// Baud rate.
-    #[arg(long, default_value_t = 115_200)]
+    #[arg(long, default_value_t = crate::modem::port::DEFAULT_BAUD)]
     baud: u32,
     /// SIM PIN, entered once if the SIM asks (never retried).
     #[arg(long)]
@@ -58,7 +58,11 @@ pub fn run(ctx: &super::Context, cmd: ModemCommand) -> Result<(), Failure> {
 }
 
 fn failure(code: u8, message: String) -> Failure {
-    Failure { message, code }
+    Failure {
+        daemon_error: None,
+        message,
+        code,
+    }
 }
 
 async fn probe(args: ProbeArgs, json_out: bool) -> Result<(), Failure> {

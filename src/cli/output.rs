@@ -1,7 +1,21 @@
 //! Printing the daemon's answers for people: objects as `key: value` lines, lists of objects
 //! as aligned tables; or the JSON itself with `--json`.
 
+use serde::Serialize;
 use serde_json::Value;
+
+use super::{Failure, EXIT_DAEMON_DOWN};
+
+/// Prints a typed answer (a `protocol` type) as JSON (`json`) or for reading.
+pub fn print_result<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
+    let value = serde_json::to_value(result).map_err(|e| Failure {
+        daemon_error: None,
+        message: format!("cannot print the daemon's answer: {e}"),
+        code: EXIT_DAEMON_DOWN,
+    })?;
+    print_value(&value, json);
+    Ok(())
+}
 
 /// Prints `v` as JSON (`json`) or for reading.
 pub fn print_value(v: &Value, json: bool) {

@@ -5,9 +5,9 @@ use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use clap::Args;
-use serde_json::Value;
 
-use super::output::print_value;
+use super::client::{answer, typed, Client};
+use super::output::print_result;
 use super::{arg_or_stdin, Context, Failure, EXIT_REFUSED};
 use crate::protocol::{self as p, Request};
 
@@ -29,69 +29,31 @@ pub struct SendArgs {
 pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     let text = arg_or_stdin(&args.text)?;
     let mut client = ctx.client()?;
-    let accepted = client.call(Request::Send(p::Send {
+    let accepted: p::SendResult = client.call_as(Request::Send(p::Send {
         group: args.group,
         as_member: args.as_member,
         text,
     }))?;
-    let id = accepted["broadcast"].as_i64().unwrap_or_default();
+    let id = accepted.broadcast;
     if ctx.json && !args.wait {
-        print_value(&accepted, true);
-        return Ok(());
+        return print_result(&accepted, true);
     }
     if !ctx.json {
         println!(
             "broadcast {id}: {} recipients, {} part(s) each ({}), {} dropped",
-            accepted["recipients"],
-            accepted["parts"],
-            accepted["encoding"].as_str().unwrap_or("?"),
-            accepted["dropped_total"].as_u64().unwrap_or(0)
+            accepted.recipients, accepted.parts, accepted.encoding, accepted.dropped_total
         );
     }
     if !args.wait {
         return Ok(());
     }
-    let sub = client.send(Request::Subscribe(p::BroadcastRef { broadcast: id }))?;
-    let started = Instant::now();
-    let tty = std::io::stderr().is_terminal();
-    let mut last_printed = None;
-    let summary = loop {
-        let r = client.read()?;
-        if r.id != sub {
-            continue;
-        }
-        if let Some(ev) = &r.event {
-            if !ctx.json {
-                let line = progress_line(ev, started.elapsed().as_secs_f64());
-                if tty {
-                    eprint!("\r{line}\x1b[K");
-                } else if last_printed.as_deref() != Some(line.as_str()) && done_fraction(ev) >= 1.0
-                {
-                    eprintln!("{line}");
-                }
-                last_printed = Some(line);
-            }
-            continue;
-        }
-        break super::client::answer(r)?;
-    };
-    if tty && !ctx.json {
-        eprintln!();
-    }
+    let summary = follow(&mut client, id, !ctx.json)?;
     if ctx.json {
-        print_value(&summary, true);
-    } else {
-        let _ = std::io::stderr().flush();
-        println!(
-            "finished in {:.1} s: {} sent, {} failed, {} uncertain",
-            started.elapsed().as_secs_f64(),
-            summary["sent"],
-            summary["failed"],
-            summary["uncertain"]
-        );
+        print_result(&summary, true)?;
     }
-    if summary["failed"].as_u64().unwrap_or(0) > 0 && summary["sent"].as_u64().unwrap_or(0) == 0 {
+    if summary.failed > 0 && summary.sent == 0 {
         return Err(Failure {
+            daemon_error: None,
             message: format!("broadcast {id}: no recipient could be reached"),
             code: EXIT_REFUSED,
         });
@@ -99,21 +61,71 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn count(ev: &Value, key: &str) -> u64 {
-    ev[key].as_u64().unwrap_or(0)
-}
-
-fn done_fraction(ev: &Value) -> f64 {
-    let total = count(ev, "total").max(1) as f64;
-    (count(ev, "sent") + count(ev, "failed") + count(ev, "uncertain")) as f64 / total
+/// Subscribes to broadcast `id` and waits until it is finished; returns its final counts.
+/// With `show`, draws the progress on standard error (a bar redrawn in place on a terminal,
+/// the last line only otherwise) and prints a summary line on standard output.
+pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastProgress, Failure> {
+    let sub = client.send(Request::Subscribe(p::BroadcastRef { broadcast: id }))?;
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut last = None;
+    let summary = loop {
+        let r = client.read()?;
+        if r.id != sub {
+            continue;
+        }
+        if let Some(ev) = &r.event {
+            if show {
+                let line = progress_line(&ev.totals, started.elapsed().as_secs_f64());
+                if tty {
+                    eprint!("\r{line}\x1b[K");
+                } else if ev.totals.finished {
+                    eprintln!("{line}");
+                }
+                last = Some(ev.totals);
+            }
+            continue;
+        }
+        break typed::<p::BroadcastProgress>(answer(r)?)?;
+    };
+    if show {
+        if tty {
+            // The bar's last state is the final count, whichever way the stream ended.
+            if last != Some(summary) {
+                eprint!(
+                    "\r{}\x1b[K",
+                    progress_line(&summary, started.elapsed().as_secs_f64())
+                );
+            }
+            eprintln!();
+        } else if !last.is_some_and(|l| l.finished) {
+            eprintln!(
+                "{}",
+                progress_line(&summary, started.elapsed().as_secs_f64())
+            );
+        }
+        let _ = std::io::stderr().flush();
+        println!(
+            "finished in {:.1} s: {} sent, {} failed, {} uncertain",
+            started.elapsed().as_secs_f64(),
+            summary.sent,
+            summary.failed,
+            summary.uncertain
+        );
+    }
+    Ok(summary)
 }
 
 /// `[#########-----------]  45/100 sent 2 failed  12.3/s  ETA 4 s`
-pub fn progress_line(ev: &Value, elapsed: f64) -> String {
-    let total = count(ev, "total");
-    let done = count(ev, "sent") + count(ev, "failed") + count(ev, "uncertain");
+pub fn progress_line(totals: &p::BroadcastProgress, elapsed: f64) -> String {
+    let total = totals.total;
+    let done = totals.done();
     let width = 24;
-    let filled = (done_fraction(ev) * width as f64).round() as usize;
+    let filled = if total == 0 {
+        0
+    } else {
+        (done as usize * width).div_ceil(total as usize).min(width)
+    };
     let rate = if elapsed > 0.0 {
         done as f64 / elapsed
     } else {
@@ -127,23 +139,29 @@ pub fn progress_line(ev: &Value, elapsed: f64) -> String {
     };
     format!(
         "[{}{}] {done}/{total}  sent {}  failed {}  remaining {remaining}  {rate:.1}/s  {eta}",
-        "#".repeat(filled.min(width)),
-        "-".repeat(width - filled.min(width)),
-        count(ev, "sent"),
-        count(ev, "failed"),
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        totals.sent,
+        totals.failed,
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn progress_line_shows_counts_rate_and_eta() {
-        let ev = json!({"total": 100, "sent": 40, "failed": 10, "uncertain": 0});
+        let totals = p::BroadcastProgress {
+            broadcast: 7,
+            total: 100,
+            sent: 40,
+            failed: 10,
+            queued: 50,
+            ..p::BroadcastProgress::default()
+        };
         assert_eq!(
-            progress_line(&ev, 10.0),
+            progress_line(&totals, 10.0),
             "[############------------] 50/100  sent 40  failed 10  remaining 50  5.0/s  ETA 10 s"
         );
     }

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Shared;
 use crate::clock;
-use crate::protocol::{self as p, ErrorCode, Request, Response};
+use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
 use crate::scheduler::pool::{Job, Pinning};
+use crate::scheduler::progress::ProgressEvent;
 use crate::service::{self, AdminChange, AdminOutcome, ImportOptions, SendRequest, ServiceError};
 use crate::store::{
     BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
@@ -37,27 +39,7 @@ impl Peer {
     }
 }
 
-/// A refusal or failure as the protocol carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn into_response(self, id: u64) -> Response {
-        Response::err(id, self.code, self.message)
-    }
-}
-
-impl From<ServiceError> for Failure {
+impl From<ServiceError> for ErrorBody {
     fn from(e: ServiceError) -> Self {
         let code = match &e {
             ServiceError::UnknownGroup(_) => ErrorCode::UnknownGroup,
@@ -70,13 +52,13 @@ impl From<ServiceError> for Failure {
             ServiceError::EmptyBody(_) | ServiceError::Phone { .. } | ServiceError::Import(_) => {
                 ErrorCode::InvalidValue
             }
-            ServiceError::Store(s) => return Failure::from(s.clone()),
+            ServiceError::Store(s) => return ErrorBody::from(s.clone()),
         };
-        Failure::new(code, e.to_string())
+        ErrorBody::new(code, e.to_string())
     }
 }
 
-impl From<StoreError> for Failure {
+impl From<StoreError> for ErrorBody {
     fn from(e: StoreError) -> Self {
         let code = match &e {
             StoreError::UnknownGroup(_) => ErrorCode::UnknownGroup,
@@ -95,11 +77,17 @@ impl From<StoreError> for Failure {
         } else {
             e.to_string()
         };
-        Failure::new(code, message)
+        ErrorBody::new(code, message)
     }
 }
 
-type Answer = Result<Value, Failure>;
+type Answer = Result<Value, ErrorBody>;
+
+/// A typed result as the answer's `result`.
+fn answer<T: Serialize>(result: &T) -> Answer {
+    serde_json::to_value(result)
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("cannot write the answer: {e}")))
+}
 
 fn now() -> DateTime<Utc> {
     clock::now()
@@ -108,7 +96,7 @@ fn now() -> DateTime<Utc> {
 /// Answers every request but `hello` and `subscribe` (handled by the connection).
 pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
     if request.is_management() && !peer.is_admin(shared) {
-        return Err(Failure::new(
+        return Err(ErrorBody::new(
             ErrorCode::PermissionDenied,
             format!(
                 "unix user {} may not manage groups and members (root or admin_uids only)",
@@ -117,12 +105,14 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
         ));
     }
     match request {
-        Request::Hello(_) | Request::Subscribe(_) => Err(Failure::new(
+        Request::Hello(_) | Request::Subscribe(_) => Err(ErrorBody::new(
             ErrorCode::BadRequest,
             "hello and subscribe are handled by the connection",
         )),
         Request::Status(_) => status(shared).await,
-        Request::ModemList(_) => Ok(json!({"modems": shared.modem_list().await})),
+        Request::ModemList(_) => answer(&p::ModemListResult {
+            modems: shared.modem_list().await,
+        }),
         Request::Send(s) => send(shared, peer, s).await,
         Request::BroadcastList(l) => {
             let limit = l.limit.unwrap_or(20).min(1000);
@@ -130,18 +120,22 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
                 .store
                 .call(move |s| s.broadcasts(l.group.as_deref(), limit))
                 .await?;
-            Ok(json!({"broadcasts": list.iter().map(summary_json).collect::<Vec<_>>()}))
+            answer(&p::BroadcastListResult {
+                broadcasts: list.iter().map(broadcast_info).collect(),
+            })
         }
         Request::BroadcastShow(b) => {
             let detail = shared
                 .store
                 .call(move |s| s.show_broadcast(BroadcastId(b.broadcast)))
                 .await?;
-            Ok(detail_json(&detail))
+            answer(&broadcast_show(&detail))
         }
         Request::GroupList(_) => {
             let groups = shared.store.call(|s| s.groups()).await?;
-            Ok(json!({"groups": groups.iter().map(|g| group_json(shared, g)).collect::<Vec<_>>()}))
+            answer(&p::GroupListResult {
+                groups: groups.iter().map(|g| group_info(shared, g)).collect(),
+            })
         }
         Request::GroupShow(g) => group_show(shared, g.group).await,
         Request::MemberList(l) => member_list(shared, l.group).await,
@@ -164,14 +158,21 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
                     )
                 })
                 .await?;
-            Ok(json!({
-                "members_created": report.members_created,
-                "members_updated": report.members_updated,
-                "members_unchanged": report.members_unchanged,
-                "memberships_added": report.memberships_added,
-                "memberships_changed": report.memberships_changed,
-                "skipped": report.skipped.iter().map(|b| json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
-            }))
+            answer(&p::ImportResult {
+                members_created: report.members_created,
+                members_updated: report.members_updated,
+                members_unchanged: report.members_unchanged,
+                memberships_added: report.memberships_added,
+                memberships_changed: report.memberships_changed,
+                skipped: report
+                    .skipped
+                    .into_iter()
+                    .map(|b| p::SkippedRow {
+                        line: b.line,
+                        reason: b.reason,
+                    })
+                    .collect(),
+            })
         }
         other => admin(shared, peer, other).await,
     }
@@ -229,7 +230,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         Request::MemberJoin(j) => AdminChange::Join {
             group: j.group,
             member: j.member,
-            role: role(j.role.unwrap_or(p::Role::Member)),
+            role: j.role.unwrap_or(Role::Member),
         },
         Request::MemberLeave(m) => AdminChange::Leave {
             group: m.group,
@@ -238,7 +239,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         Request::MemberRole(r) => AdminChange::SetRole {
             group: r.group,
             member: r.member,
-            role: role(r.role),
+            role: r.role,
         },
         Request::MemberOptOut(m) => AdminChange::OptOut {
             group: m.group,
@@ -249,7 +250,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
             member: m.member,
         },
         other => {
-            return Err(Failure::new(
+            return Err(ErrorBody::new(
                 ErrorCode::Internal,
                 format!("unrouted request {other:?}"),
             ))
@@ -261,36 +262,37 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         .store
         .call(move |s| service::apply(s, &settings, &actor, change, now()))
         .await?;
-    Ok(match outcome {
+    match outcome {
         AdminOutcome::Group(g) => {
             if repin {
                 shared.scheduler.repin(g.id, Arc::new(pinning(&g)));
             }
-            group_json(shared, &g)
+            answer(&group_info(shared, &g))
         }
-        AdminOutcome::Member(m) => member_json(&m),
+        AdminOutcome::Member(m) => answer(&member_info(&m)),
         AdminOutcome::Membership(m) => {
             let (member, group) = pair.unwrap_or_default();
-            json!({"member": member, "group": group, "role": m.role.as_str(), "opted_out": m.opted_out})
+            answer(&p::MembershipInfo {
+                member,
+                group,
+                role: m.role,
+                opted_out: m.opted_out,
+            })
         }
-        AdminOutcome::Done => match pair {
-            Some((member, group)) => json!({"member": member, "group": group, "done": true}),
-            None => json!({"done": true}),
-        },
-    })
-}
-
-fn role(r: p::Role) -> Role {
-    match r {
-        p::Role::SuperAdmin => Role::SuperAdmin,
-        p::Role::Admin => Role::Admin,
-        p::Role::Member => Role::Member,
+        AdminOutcome::Done => {
+            let (member, group) = pair.unzip();
+            answer(&p::Done {
+                member,
+                group,
+                done: true,
+            })
+        }
     }
 }
 
 async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
     if shared.is_shutting_down() {
-        return Err(Failure::new(
+        return Err(ErrorBody::new(
             ErrorCode::ShuttingDown,
             "the daemon is stopping and takes no new broadcasts",
         ));
@@ -300,7 +302,7 @@ async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
     if let Some(member) = shared.store.call(move |st| st.member(&handle)).await? {
         if let Some(uid) = member.unix_uid {
             if uid != peer.uid && !peer.is_admin(shared) {
-                return Err(Failure::new(
+                return Err(ErrorBody::new(
                     ErrorCode::PermissionDenied,
                     format!(
                         "member '{}' is bound to unix user {uid}; unix user {} may not act as them",
@@ -335,17 +337,17 @@ async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
         },
     );
     shared.scheduler.enqueue(jobs(queued, group.as_ref()));
-    Ok(json!({
-        "broadcast": id.0,
-        "recipients": accepted.recipients,
-        "parts": accepted.parts,
-        "encoding": accepted.encoding.name(),
-        "text": accepted.text,
-        "masked_words": accepted.masked,
-        "quota_left": accepted.quota_left,
-        "dropped": dropped_json(&accepted.dropped),
-        "dropped_total": accepted.dropped.total(),
-    }))
+    answer(&p::SendResult {
+        broadcast: id.0,
+        recipients: accepted.recipients,
+        parts: accepted.parts as u32,
+        encoding: accepted.encoding.name().to_string(),
+        text: accepted.text,
+        masked_words: accepted.masked,
+        quota_left: accepted.quota_left,
+        dropped: dropped(&accepted.dropped),
+        dropped_total: accepted.dropped.total(),
+    })
 }
 
 /// Where a group's messages may go, as the scheduler takes it.
@@ -388,21 +390,18 @@ pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
 }
 
 async fn status(shared: &Arc<Shared>) -> Answer {
-    let modems = shared.modem_list().await;
-    let ready = modems
-        .iter()
-        .filter(|m| m["state"] == "ready" || m["state"] == "busy")
-        .count();
-    Ok(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_secs": shared.started.elapsed().as_secs(),
-        "database": shared.config.daemon.database.display().to_string(),
-        "modems_ready": ready,
-        "modems_total": modems.len(),
-        "broadcasts_sending": shared.board.active(),
-        "deliveries_waiting": shared.scheduler.pending().await,
-        "modems": modems,
-    }))
+    let snapshot = shared.scheduler.snapshot().await;
+    let modems: Vec<p::ModemEntry> = snapshot.modems.iter().map(super::modem_entry).collect();
+    answer(&p::StatusResult {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_secs: shared.started.elapsed().as_secs(),
+        database: shared.config.daemon.database.display().to_string(),
+        modems_ready: modems.iter().filter(|m| m.is_up()).count(),
+        modems_total: modems.len(),
+        broadcasts_sending: shared.board.active(),
+        deliveries_waiting: snapshot.waiting,
+        modems,
+    })
 }
 
 async fn group_show(shared: &Arc<Shared>, handle: String) -> Answer {
@@ -419,34 +418,41 @@ async fn group_show(shared: &Arc<Shared>, handle: String) -> Answer {
             Ok::<_, StoreError>((g, members, quota))
         })
         .await?;
-    let mut v = group_json(shared, &group);
-    v["quota"] = json!({
-        "day_used": quota.day_used, "day_limit": quota.day_limit,
-        "month_used": quota.month_used, "month_limit": quota.month_limit,
-        "left": quota.left(),
-    });
-    v["members"] = json!(members
-        .iter()
-        .map(|m| json!({
-            "handle": m.member.handle, "name": m.member.name, "phone": m.member.phone,
-            "role": m.role.as_str(), "opted_out": m.opted_out, "valid": m.member.valid, "sms_enabled": m.member.sms_enabled,
-        }))
-        .collect::<Vec<_>>());
-    Ok(v)
+    answer(&p::GroupShow {
+        group: group_info(shared, &group),
+        quota: p::QuotaInfo {
+            day_used: quota.day_used,
+            day_limit: quota.day_limit,
+            month_used: quota.month_used,
+            month_limit: quota.month_limit,
+            left: quota.left(),
+        },
+        members: members
+            .into_iter()
+            .map(|m| p::GroupMemberInfo {
+                handle: m.member.handle,
+                name: m.member.name,
+                phone: m.member.phone,
+                role: m.role,
+                opted_out: m.opted_out,
+                valid: m.member.valid,
+                sms_enabled: m.member.sms_enabled,
+            })
+            .collect(),
+    })
 }
 
 async fn member_list(shared: &Arc<Shared>, group: Option<String>) -> Answer {
-    let list: Vec<Value> = match group {
+    let members = match group {
         Some(g) => shared
             .store
             .call(move |s| s.group_members(&g))
             .await?
             .iter()
-            .map(|m| {
-                let mut v = member_json(&m.member);
-                v["role"] = json!(m.role.as_str());
-                v["opted_out"] = json!(m.opted_out);
-                v
+            .map(|m| p::MemberListEntry {
+                member: member_info(&m.member),
+                role: Some(m.role),
+                opted_out: Some(m.opted_out),
             })
             .collect(),
         None => shared
@@ -454,10 +460,14 @@ async fn member_list(shared: &Arc<Shared>, group: Option<String>) -> Answer {
             .call(|s| s.members())
             .await?
             .iter()
-            .map(member_json)
+            .map(|m| p::MemberListEntry {
+                member: member_info(m),
+                role: None,
+                opted_out: None,
+            })
             .collect(),
     };
-    Ok(json!({"members": list}))
+    answer(&p::MemberListResult { members })
 }
 
 async fn member_show(shared: &Arc<Shared>, handle: String) -> Answer {
@@ -471,65 +481,116 @@ async fn member_show(shared: &Arc<Shared>, handle: String) -> Answer {
             Ok::<_, StoreError>((m, groups))
         })
         .await?;
-    let mut v = member_json(&member);
-    v["groups"] = json!(groups
-        .iter()
-        .map(|g| json!({"group": g.group_handle, "name": g.group_name, "role": g.role.as_str(), "opted_out": g.opted_out}))
-        .collect::<Vec<_>>());
-    Ok(v)
-}
-
-fn group_json(shared: &Shared, g: &Group) -> Value {
-    json!({
-        "handle": g.handle,
-        "name": g.name,
-        "header": service::compose::header(&shared.settings.header_template, g),
-        "daily_quota": g.daily_quota.unwrap_or(shared.settings.daily_quota),
-        "monthly_quota": g.monthly_quota.unwrap_or(shared.settings.monthly_quota),
-        "pinned_modems": g.pinned_modems,
-        "pin_fallback": g.modem_fallback,
+    answer(&p::MemberShow {
+        member: member_info(&member),
+        groups: groups
+            .into_iter()
+            .map(|g| p::MemberGroupInfo {
+                group: g.group_handle,
+                name: g.group_name,
+                role: g.role,
+                opted_out: g.opted_out,
+            })
+            .collect(),
     })
 }
 
-fn member_json(m: &Member) -> Value {
-    json!({
-        "handle": m.handle, "name": m.name, "phone": m.phone, "valid": m.valid,
-        "sms_enabled": m.sms_enabled, "uid": m.unix_uid,
-    })
+fn group_info(shared: &Shared, g: &Group) -> p::GroupInfo {
+    p::GroupInfo {
+        handle: g.handle.clone(),
+        name: g.name.clone(),
+        header: service::compose::header(&shared.settings.header_template, g),
+        daily_quota: g.daily_quota.unwrap_or(shared.settings.daily_quota),
+        monthly_quota: g.monthly_quota.unwrap_or(shared.settings.monthly_quota),
+        pinned_modems: g.pinned_modems.clone(),
+        pin_fallback: g.modem_fallback,
+    }
 }
 
-fn dropped_json(d: &crate::store::Dropped) -> Value {
-    json!({"opted_out": d.opted_out, "invalid": d.invalid, "sms_disabled": d.sms_disabled, "duplicate": d.duplicate})
+fn member_info(m: &Member) -> p::MemberInfo {
+    p::MemberInfo {
+        handle: m.handle.clone(),
+        name: m.name.clone(),
+        phone: m.phone.clone(),
+        valid: m.valid,
+        sms_enabled: m.sms_enabled,
+        uid: m.unix_uid,
+    }
+}
+
+fn dropped(d: &crate::store::Dropped) -> p::Dropped {
+    p::Dropped {
+        opted_out: d.opted_out,
+        invalid: d.invalid,
+        sms_disabled: d.sms_disabled,
+        duplicate: d.duplicate,
+    }
 }
 
 /// Counts of a broadcast, as `subscribe` events and final answers carry them.
-pub fn progress_json(id: BroadcastId, p: &Progress) -> Value {
-    json!({
-        "broadcast": id.0, "total": p.total(), "queued": p.queued, "sending": p.sending, "sent": p.sent + p.delivered,
-        "delivered": p.delivered, "failed": p.failed, "uncertain": p.uncertain, "finished": p.is_finished(),
-    })
+pub fn progress(id: BroadcastId, p: &Progress) -> p::BroadcastProgress {
+    p::BroadcastProgress {
+        broadcast: id.0,
+        total: p.total(),
+        queued: p.queued,
+        sending: p.sending,
+        sent: p.sent + p.delivered,
+        delivered: p.delivered,
+        failed: p.failed,
+        uncertain: p.uncertain,
+        finished: p.is_finished(),
+    }
 }
 
-fn summary_json(b: &BroadcastSummary) -> Value {
-    json!({
-        "id": b.id.0, "group": b.group_handle, "sender": b.sender_handle, "created_at": b.created_at.to_rfc3339(),
-        "recipients": b.recipients, "parts": b.parts, "encoding": b.encoding.name(),
-        "sent": b.progress.sent + b.progress.delivered, "failed": b.progress.failed, "uncertain": b.progress.uncertain,
-        "waiting": b.progress.queued + b.progress.sending, "finished": b.finished, "text": b.text,
-    })
+/// A delivery's change of state, as a `subscribe` event carries it.
+pub fn delivery_event(ev: &ProgressEvent) -> p::SubscribeEvent {
+    p::SubscribeEvent {
+        delivery: Some(p::DeliveryEvent {
+            id: ev.delivery.0,
+            number: ev.number.clone(),
+            state: ev.state.as_str().to_string(),
+            modem: ev.modem.clone(),
+            error: ev.error.clone(),
+        }),
+        totals: progress(ev.broadcast, &ev.totals),
+    }
 }
 
-fn detail_json(d: &BroadcastDetail) -> Value {
-    let mut v = summary_json(&d.broadcast);
-    v["dropped"] = dropped_json(&d.broadcast.dropped);
-    v["deliveries"] = json!(d.deliveries.iter().map(delivery_json).collect::<Vec<_>>());
-    v
+fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
+    p::BroadcastInfo {
+        id: b.id.0,
+        group: b.group_handle.clone(),
+        sender: b.sender_handle.clone(),
+        created_at: b.created_at.to_rfc3339(),
+        recipients: b.recipients,
+        parts: b.parts,
+        encoding: b.encoding.name().to_string(),
+        sent: b.progress.sent + b.progress.delivered,
+        failed: b.progress.failed,
+        uncertain: b.progress.uncertain,
+        waiting: b.progress.queued + b.progress.sending,
+        finished: b.finished,
+        text: b.text.clone(),
+    }
 }
 
-fn delivery_json(r: &DeliveryRow) -> Value {
-    json!({
-        "member": r.member_handle, "number": r.number, "state": r.state.as_str(), "modem": r.modem,
-        "attempts": r.attempts, "refs": r.part_refs, "possible_duplicate": r.possible_duplicate,
-        "error": r.last_error,
-    })
+fn broadcast_show(d: &BroadcastDetail) -> p::BroadcastShow {
+    p::BroadcastShow {
+        broadcast: broadcast_info(&d.broadcast),
+        dropped: dropped(&d.broadcast.dropped),
+        deliveries: d.deliveries.iter().map(delivery_info).collect(),
+    }
+}
+
+fn delivery_info(r: &DeliveryRow) -> p::DeliveryInfo {
+    p::DeliveryInfo {
+        member: r.member_handle.clone(),
+        number: r.number.clone(),
+        state: r.state.as_str().to_string(),
+        modem: r.modem.clone(),
+        attempts: r.attempts,
+        refs: r.part_refs.clone(),
+        possible_duplicate: r.possible_duplicate,
+        error: r.last_error.clone(),
+    }
 }

@@ -6,16 +6,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::handlers::{self, progress_json, Failure, Peer};
+use super::handlers::{self, delivery_event, progress, Peer};
 use super::Shared;
-use crate::protocol::{parse_request, ErrorCode, Request, Response, MAX_LINE, PROTOCOL_VERSION};
-use crate::store::BroadcastId;
+use crate::protocol::{
+    parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeEvent, MAX_LINE,
+    PROTOCOL_VERSION,
+};
+use crate::store::{BroadcastId, Progress};
 
 /// How long a client may take to read an answer before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -170,7 +172,14 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
         let answer = match req.request {
             Request::Hello(h) if h.version == PROTOCOL_VERSION => {
                 greeted = true;
-                Response::ok(id, json!({"version": PROTOCOL_VERSION, "server": format!("groupsms {}", env!("CARGO_PKG_VERSION"))}))
+                let hello = HelloResult {
+                    version: PROTOCOL_VERSION,
+                    server: format!("groupsms {}", env!("CARGO_PKG_VERSION")),
+                };
+                match serde_json::to_value(hello) {
+                    Ok(result) => Response::ok(id, result),
+                    Err(e) => Response::err(id, ErrorCode::Internal, e.to_string()),
+                }
             }
             Request::Hello(h) => Response::err(
                 id,
@@ -209,26 +218,32 @@ async fn subscribe(
                     .call(move |s| s.broadcast_progress(broadcast))
                     .await
                 {
-                    Ok(p) if p.total() > 0 => Response::ok(id, progress_json(broadcast, &p)),
-                    Ok(_) => Failure::new(
+                    Ok(p) if p.total() > 0 => final_answer(id, broadcast, &p),
+                    Ok(_) => ErrorBody::new(
                         ErrorCode::UnknownBroadcast,
                         format!("there is no broadcast number {}", broadcast.0),
                     )
                     .into_response(id),
-                    Err(e) => Failure::from(e).into_response(id),
+                    Err(e) => ErrorBody::from(e).into_response(id),
                 },
             );
         };
         if !write(
             w,
-            &Response::event(id, json!({"totals": progress_json(broadcast, &snapshot)})),
+            &Response::event(
+                id,
+                SubscribeEvent {
+                    delivery: None,
+                    totals: progress(broadcast, &snapshot),
+                },
+            ),
         )
         .await
         {
             return Err(());
         }
         if snapshot.is_finished() {
-            return Ok(Response::ok(id, progress_json(broadcast, &snapshot)));
+            return Ok(final_answer(id, broadcast, &snapshot));
         }
         let mut stop = shared.shutdown_signal();
         loop {
@@ -239,22 +254,18 @@ async fn subscribe(
             };
             match event {
                 Ok(ev) if ev.broadcast == broadcast => {
-                    let event = json!({
-                        "delivery": {"id": ev.delivery.0, "number": ev.number, "state": ev.state.as_str(), "modem": ev.modem, "error": ev.error},
-                        "totals": progress_json(broadcast, &ev.totals),
-                    });
-                    if !write(w, &Response::event(id, event)).await {
+                    if !write(w, &Response::event(id, delivery_event(&ev))).await {
                         return Err(());
                     }
                     if ev.totals.is_finished() {
-                        return Ok(Response::ok(id, progress_json(broadcast, &ev.totals)));
+                        return Ok(final_answer(id, broadcast, &ev.totals));
                     }
                 }
                 Ok(_) => {}
                 // Fell behind: take a fresh snapshot.
                 Err(RecvError::Lagged(_)) => break,
                 Err(RecvError::Closed) => {
-                    return Ok(Failure::new(
+                    return Ok(ErrorBody::new(
                         ErrorCode::ShuttingDown,
                         "the daemon is stopping; the broadcast goes on at the next start",
                     )
@@ -262,6 +273,14 @@ async fn subscribe(
                 }
             }
         }
+    }
+}
+
+/// `subscribe`'s result: the broadcast's final counts.
+fn final_answer(id: u64, broadcast: BroadcastId, p: &Progress) -> Response {
+    match serde_json::to_value(progress(broadcast, p)) {
+        Ok(result) => Response::ok(id, result),
+        Err(e) => Response::err(id, ErrorCode::Internal, e.to_string()),
     }
 }
 

@@ -19,21 +19,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 
 use crate::clock;
-use crate::config::{Config, InFlightPolicy, SensitivePolicy};
+use crate::config::Config;
 use crate::modem::actor::ActorSettings;
 use crate::modem::discovery::{DeviceSpec, Discovery, Joined};
 use crate::modem::{Health, ModemConfig};
+use crate::protocol::ModemEntry;
 use crate::scheduler::deliver::Deliverer;
 use crate::scheduler::policy::RetryPolicy;
 use crate::scheduler::pool::{Pool, SlotState};
 use crate::scheduler::progress::Board;
 use crate::scheduler::{upkeep, Caps, ModemView, Scheduler};
-use crate::service::{self, Country, SensitiveFilter, Settings};
-use crate::store::{GroupId, OpenOptions, RecoveryPolicy, StoreError, StoreHandle};
+use crate::service::{Country, SensitiveFilter, Settings};
+use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod handlers;
 pub mod listener;
@@ -61,7 +61,7 @@ impl Shared {
     }
 
     /// One entry per modem: what its actor says and the pool's counters.
-    pub async fn modem_list(&self) -> Vec<Value> {
+    pub async fn modem_list(&self) -> Vec<ModemEntry> {
         self.scheduler
             .snapshot()
             .await
@@ -81,25 +81,29 @@ pub fn modem_state(view: &ModemView) -> &'static str {
     }
 }
 
-fn modem_entry(view: &ModemView) -> Value {
+/// One modem as the protocol shows it.
+pub fn modem_entry(view: &ModemView) -> ModemEntry {
     let status = &view.status;
     let ident = status.identity.as_ref();
     let slot = &view.slot;
-    json!({
-        "device": view.device,
-        "state": modem_state(view),
-        "operator": ident.and_then(|i| i.operator.clone()),
-        "signal_dbm": ident.and_then(|i| i.signal.as_ref()).and_then(|s| s.dbm()),
-        "imsi": slot.imsi.clone().or_else(|| status.imsi().map(str::to_string)),
-        "model": ident.and_then(|i| i.model.clone()),
-        "sent_this_hour": slot.usage.map(|u| u.hour_parts),
-        "sent_today": slot.usage.map(|u| u.day_parts),
-        "max_per_hour": slot.max_per_hour,
-        "max_per_day": slot.max_per_day,
-        "sent": status.sent,
-        "failed": status.failed,
-        "problem": status.problem,
-    })
+    ModemEntry {
+        device: view.device.clone(),
+        state: modem_state(view).to_string(),
+        operator: ident.and_then(|i| i.operator.clone()),
+        signal_dbm: ident.and_then(|i| i.signal.as_ref()).and_then(|s| s.dbm()),
+        imsi: slot
+            .imsi
+            .clone()
+            .or_else(|| status.imsi().map(str::to_string)),
+        model: ident.and_then(|i| i.model.clone()),
+        sent_this_hour: slot.usage.map(|u| u.hour_parts),
+        sent_today: slot.usage.map(|u| u.day_parts),
+        max_per_hour: slot.max_per_hour,
+        max_per_day: slot.max_per_day,
+        sent: status.sent,
+        failed: status.failed,
+        problem: status.problem.clone(),
+    }
 }
 
 /// Why the daemon could not start.
@@ -129,10 +133,7 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
         header_template: config.message.header.clone(),
         max_parts: config.message.max_parts,
         sensitive,
-        sensitive_policy: match config.message.sensitive_policy {
-            SensitivePolicy::Reject => service::SensitivePolicy::Reject,
-            SensitivePolicy::Mask => service::SensitivePolicy::Mask,
-        },
+        sensitive_policy: config.message.sensitive_policy,
     })
 }
 
@@ -373,10 +374,7 @@ async fn open_store(
     let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
-    let policy = match config.daemon.in_flight_policy {
-        InFlightPolicy::Resend => RecoveryPolicy::Resend,
-        InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
-    };
+    let policy = config.daemon.in_flight_policy;
     let recovered = store
         .call(move |s| s.recover_on_start(policy, clock::now()))
         .await

@@ -108,7 +108,7 @@ impl Default for Knobs {
 
 /// One modem: its family and its knobs.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModemConfig {
+pub struct EmulatedModem {
     pub profile: Profile,
     pub knobs: Knobs,
 }
@@ -123,7 +123,7 @@ pub struct EmulatorConfig {
     /// Seed of every random choice.
     pub seed: u64,
     /// One entry per modem.
-    pub modems: Vec<ModemConfig>,
+    pub modems: Vec<EmulatedModem>,
 }
 
 impl EmulatorConfig {
@@ -133,7 +133,7 @@ impl EmulatorConfig {
             dir: dir.into(),
             log: None,
             seed: 0,
-            modems: vec![ModemConfig::default(); count],
+            modems: vec![EmulatedModem::default(); count],
         }
     }
 
@@ -150,14 +150,14 @@ impl EmulatorConfig {
     }
 
     /// Changes every modem.
-    pub fn all(mut self, f: impl Fn(&mut ModemConfig)) -> Self {
+    pub fn all(mut self, f: impl Fn(&mut EmulatedModem)) -> Self {
         self.modems.iter_mut().for_each(f);
         self
     }
 
     /// Changes modem `index` (ignored when out of range; [`super::Emulator::start`] checks
     /// nothing more about it).
-    pub fn modem(mut self, index: usize, f: impl FnOnce(&mut ModemConfig)) -> Self {
+    pub fn modem(mut self, index: usize, f: impl FnOnce(&mut EmulatedModem)) -> Self {
         if let Some(m) = self.modems.get_mut(index) {
             f(m);
         }

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::command::{self, Cmd, Form};
-use super::config::{mix, ModemConfig, Noise};
+use super::config::{mix, EmulatedModem, Noise};
 use super::inbound::{self, NetworkPdu};
 use super::profile::{format_range, Profile};
 use crate::sms::{self, Address, Concat, Timestamp, Tpdu};
@@ -198,7 +198,7 @@ fn cme_text(code: u16) -> &'static str {
     }
 }
 
-const MAX_LINE: usize = 1024;
+const MAX_COMMAND_LINE: usize = 1024;
 const MAX_PDU_HEX: usize = 2 * (12 + 164);
 const MAX_TPDU: usize = 164;
 const SENT_MEMORY: usize = 512;
@@ -206,7 +206,7 @@ const SENT_MEMORY: usize = 512;
 /// The AT side of one emulated modem.
 pub struct Machine {
     profile: Profile,
-    cfg: ModemConfig,
+    cfg: EmulatedModem,
     rng: StdRng,
     noise_rng: StdRng,
     // identity
@@ -252,7 +252,7 @@ pub struct Machine {
 
 impl Machine {
     /// A powered-on modem. `seed` is the modem's own seed.
-    pub fn new(cfg: ModemConfig, seed: u64) -> Self {
+    pub fn new(cfg: EmulatedModem, seed: u64) -> Self {
         let mut id = StdRng::seed_from_u64(mix(seed ^ 0x1D));
         let digits = |rng: &mut StdRng, n: usize| -> String {
             (0..n)
@@ -632,7 +632,7 @@ impl Machine {
             }
             0x1B => self.line.clear(),
             _ => {
-                if self.line.len() < MAX_LINE {
+                if self.line.len() < MAX_COMMAND_LINE {
                     self.line.push(b);
                 }
             }
@@ -1557,7 +1557,7 @@ mod tests {
     use crate::sms::{encode_submit, SubmitOptions};
 
     fn machine(profile: Profile, knobs: Knobs, seed: u64) -> Machine {
-        Machine::new(ModemConfig { profile, knobs }, seed)
+        Machine::new(EmulatedModem { profile, knobs }, seed)
     }
 
     fn written(fx: &[Effect]) -> String {

@@ -7,7 +7,7 @@
 //!
 //! | file | owns |
 //! | --- | --- |
-//! | [`config`] | [`EmulatorConfig`], [`ModemConfig`], [`Knobs`], duration parsing |
+//! | [`config`] | [`EmulatorConfig`], [`EmulatedModem`], [`Knobs`], duration parsing |
 //! | [`profile`] | how Huawei / SIMCom / Quectel / generic modems differ |
 //! | [`command`] | splitting an AT command line into commands |
 //! | [`machine`] | the AT behaviour of one modem, pure (bytes in, effects out) |
@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{parse_duration, EmulatorConfig, Knobs, ModemConfig, Noise};
+pub use config::{parse_duration, EmulatedModem, EmulatorConfig, Knobs, Noise};
 pub use log::{LogRecord, Phones};
 pub use machine::{InboundError, IncomingRoute, ReportRoute, Stats};
 pub use profile::Profile;

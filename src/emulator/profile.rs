@@ -1,9 +1,11 @@
 //! Modem families: where real sticks differ, the profile says how.
 //!
-//! Sources: the corpus transcripts in `shared/corpus/at/` (Huawei E1752 identity and
-//! `COMMAND NOT SUPPORT`, `^RSSI`/`^MODE` URCs, SIM800L `+CNMI=?` without `ds=2`, Quectel M26
-//! `+CNMI=?`, Quectel EC25 bare `OK` for an empty `+CMGR`) and the field notes (SIMCom boot URCs
-//! `Call Ready`/`SMS Ready`, SIM7x00 `PB DONE`; Quectel `RDY`; Huawei storage indexes from 0).
+//! Sources: transcripts recorded from real sticks (the conformance corpus's `at/` files, which
+//! `tests/at_corpus.rs` reads: Huawei E1752 identity and `COMMAND NOT SUPPORT`, `^RSSI`/`^MODE`
+//! URCs, SIM800L `+CNMI=?` without `ds=2`, Quectel M26 `+CNMI=?`, Quectel EC25 bare `OK` for an
+//! empty `+CMGR`) and other drivers and their issue trackers (SIMCom boot URCs `Call Ready`/`SMS
+//! Ready`, GPRS_SIM900#39; SIM7x00 `PB DONE`, ModemManager's simtech plugin; Quectel `RDY`,
+//! ModemManager's quectel plugin; Huawei storage indexes from 0, Gammu `F_SMS_LOCATION_0`).
 //! The exact boot sequence of each family and SIMCom's prompt without a leading CR LF are
 //! taken from vendor manual examples and are the weakest facts here.
 

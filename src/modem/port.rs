@@ -12,6 +12,9 @@ use super::error::ModemError;
 /// An open serial port: `AsyncRead + AsyncWrite + Unpin`.
 pub type Port = tokio_serial::SerialStream;
 
+/// The speed ports are opened at unless configured otherwise (USB sticks ignore it).
+pub const DEFAULT_BAUD: u32 = 115_200;
+
 /// How to open a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortOptions {
@@ -23,7 +26,7 @@ pub struct PortOptions {
 impl Default for PortOptions {
     fn default() -> Self {
         PortOptions {
-            baud: 115_200,
+            baud: DEFAULT_BAUD,
             hardware_flow_control: false,
         }
     }

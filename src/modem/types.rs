@@ -9,8 +9,9 @@ use super::error::ModemError;
 use crate::at::parse::Signal;
 use crate::at::{ErrorClass, Final};
 
-/// How one modem is driven. Defaults follow the field notes (`shared/FIELD-NOTES.md` 3.1):
-/// prompt within 10 s (SMSTools3, ModemManager), `+CMGS` within 60 s (SMSTools3); the daemon
+/// How one modem is driven. Defaults follow other drivers and users' measurements (a healthy
+/// stick submits a PDU in 1-3 s, gammu/gammu#419, #523): prompt within 10 s (SMSTools3,
+/// ModemManager), `+CMGS` within 60 s (SMSTools3); the daemon
 /// lowers `cmgs_timeout` to keep a bad modem from holding the queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModemConfig {

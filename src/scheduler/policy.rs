@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::at::ErrorClass;
-use crate::config::InFlightPolicy;
+use crate::domain::InFlightPolicy;
 use crate::modem::PartOutcome;
 
 /// How a try ended, in the terms the policy needs (the modem layer's outcome, summarised).

@@ -43,6 +43,8 @@ pub use submit::{
 
 use crate::store::StoreError;
 
+/// Default zone of quota days and months.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
 /// Default broadcasts per group per day.
 pub const DEFAULT_DAILY_QUOTA: u32 = 3;
 /// Default broadcasts per group per month.
@@ -50,7 +52,8 @@ pub const DEFAULT_MONTHLY_QUOTA: u32 = 31;
 /// Default maximum parts of one message.
 pub const DEFAULT_MAX_PARTS: usize = 5;
 
-/// What the rules are configured with.
+/// What the rules are configured with. The defaults are the configuration's
+/// (`crate::config` takes them from here).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Days and months for quotas are counted in this zone.
@@ -69,19 +72,20 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            timezone: chrono_tz::Asia::Shanghai,
-            default_country: Country::china(),
+            timezone: DEFAULT_TIMEZONE,
+            default_country: Country::default(),
             daily_quota: DEFAULT_DAILY_QUOTA,
             monthly_quota: DEFAULT_MONTHLY_QUOTA,
             header_template: DEFAULT_HEADER.to_string(),
             max_parts: DEFAULT_MAX_PARTS,
             sensitive: SensitiveFilter::default(),
-            sensitive_policy: SensitivePolicy::Reject,
+            sensitive_policy: SensitivePolicy::default(),
         }
     }
 }
 
-/// Every refusal of the rules, and the store's own errors.
+/// Every refusal of the rules, and the store's own errors. The socket protocol's stable
+/// codes for them are `protocol::ErrorCode`, chosen by the daemon's handlers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
@@ -118,23 +122,6 @@ impl From<compose::ComposeError> for ServiceError {
 }
 
 impl ServiceError {
-    /// A stable short name, for the socket protocol and scripts.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ServiceError::UnknownGroup(_) => "unknown_group",
-            ServiceError::UnknownMember(_) => "unknown_member",
-            ServiceError::NotSuperAdmin(_) => "not_super_admin",
-            ServiceError::Quota(_) => "quota_exceeded",
-            ServiceError::Sensitive(_) => "sensitive_words",
-            ServiceError::EmptyBody(_) => "empty_body",
-            ServiceError::TooManyParts(_) => "too_many_parts",
-            ServiceError::NoRecipients(_) => "no_recipients",
-            ServiceError::Phone { .. } => "bad_phone",
-            ServiceError::Import(_) => "bad_import",
-            ServiceError::Store(_) => "store",
-        }
-    }
-
     /// True when a rule refused the request (as opposed to the database failing).
     pub fn is_refusal(&self) -> bool {
         match self {

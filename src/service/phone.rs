@@ -222,6 +222,11 @@ impl Country {
             .ok_or_else(|| PhoneError::UnknownCountry(iso.to_string()))
     }
 
+    /// Its ISO 3166 alpha-2 code (the first, for rows shared by several countries).
+    pub fn iso(&self) -> &'static str {
+        self.0.iso[0]
+    }
+
     pub fn rule(&self) -> &'static CountryRule {
         self.0
     }

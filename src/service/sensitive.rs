@@ -10,8 +10,9 @@ use std::str::FromStr;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// What to do with a message that contains sensitive words.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What to do with a message that contains sensitive words (`[message] sensitive_policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SensitivePolicy {
     /// Refuse it, naming the words (the default).
     #[default]

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{
     ms, opt_from_ms, BroadcastId, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
-    QueuedDelivery, Recovery, RecoveryPolicy, SharedText, StoreError, Tx,
+    InFlightPolicy, QueuedDelivery, Recovery, SharedText, StoreError, Tx,
 };
 use DeliveryState::*;
 
@@ -22,7 +22,7 @@ struct Current {
 /// What [`Tx::recover_on_start`] writes into `last_error`.
 pub const RECOVERED_RESEND: &str =
     "the daemon stopped while sending this; queued again, it may arrive twice";
-/// What [`Tx::recover_on_start`] writes into `last_error` under [`RecoveryPolicy::Uncertain`].
+/// What [`Tx::recover_on_start`] writes into `last_error` under [`InFlightPolicy::Uncertain`].
 pub const RECOVERED_UNCERTAIN: &str =
     "the daemon stopped while sending this; it may or may not have been sent";
 
@@ -249,10 +249,10 @@ impl Tx<'_> {
     }
 
     /// At daemon start: deliveries left in `sending` by a stop or crash are queued again as
-    /// possible duplicates ([`RecoveryPolicy::Resend`]) or marked `uncertain`.
+    /// possible duplicates ([`InFlightPolicy::Resend`]) or marked `uncertain`.
     pub fn recover_on_start(
         &self,
-        policy: RecoveryPolicy,
+        policy: InFlightPolicy,
         now: DateTime<Utc>,
     ) -> Result<Recovery, StoreError> {
         let broadcasts: Vec<BroadcastId> = self
@@ -264,26 +264,26 @@ impl Tx<'_> {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let moved = match policy {
-            RecoveryPolicy::Resend => self.conn.prepare_cached(
+            InFlightPolicy::Resend => self.conn.prepare_cached(
                 "UPDATE deliveries SET state = 'queued', possible_duplicate = 1, \
                  not_before = NULL, last_error = ?, updated_at = ? WHERE state = 'sending'",
             )?,
-            RecoveryPolicy::Uncertain => self.conn.prepare_cached(
+            InFlightPolicy::Uncertain => self.conn.prepare_cached(
                 "UPDATE deliveries SET state = 'uncertain', last_error = ?, updated_at = ? \
                  WHERE state = 'sending'",
             )?,
         }
         .execute(params![
             match policy {
-                RecoveryPolicy::Resend => RECOVERED_RESEND,
-                RecoveryPolicy::Uncertain => RECOVERED_UNCERTAIN,
+                InFlightPolicy::Resend => RECOVERED_RESEND,
+                InFlightPolicy::Uncertain => RECOVERED_UNCERTAIN,
             },
             ms(now)
         ])? as u32;
         let mut out = Recovery::default();
         match policy {
-            RecoveryPolicy::Resend => out.requeued = moved,
-            RecoveryPolicy::Uncertain => out.uncertain = moved,
+            InFlightPolicy::Resend => out.requeued = moved,
+            InFlightPolicy::Uncertain => out.uncertain = moved,
         }
         for b in broadcasts {
             if self.settle_broadcast(b, now)? {

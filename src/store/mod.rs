@@ -249,7 +249,7 @@ delegate! { write:
     fn requeue(id: DeliveryId, error: &str, not_before: DateTime<Utc>, now: DateTime<Utc>) -> DeliveryUpdate;
     fn release_unsent(id: DeliveryId, now: DateTime<Utc>) -> DeliveryUpdate;
     fn flag_possible_duplicate(id: DeliveryId) -> ();
-    fn recover_on_start(policy: RecoveryPolicy, now: DateTime<Utc>) -> Recovery;
+    fn recover_on_start(policy: InFlightPolicy, now: DateTime<Utc>) -> Recovery;
     fn record_sim_send(sim: &str, parts: u32, at: DateTime<Utc>) -> ();
     fn prune_sim_sends(before: DateTime<Utc>) -> u64;
     fn audit(entry: &NewAudit, at: DateTime<Utc>) -> ();

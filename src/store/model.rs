@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use super::StoreError;
+pub use crate::domain::{BadRole, InFlightPolicy, Role};
 use crate::sms::Encoding;
 
 macro_rules! id_type {
@@ -52,48 +53,6 @@ id_type!(
     /// Row id of one delivery (one recipient of one broadcast).
     DeliveryId
 );
-
-/// A member's role in one group. Only a super-admin may send to the group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    SuperAdmin,
-    Admin,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::SuperAdmin => "super_admin",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The text was not one of `super_admin`, `admin`, `member`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a role (use super_admin, admin or member)")]
-pub struct BadRole(pub String);
-
-impl FromStr for Role {
-    type Err = BadRole;
-    /// Accepts `super_admin`, `super-admin`, `superadmin`, `admin`, `member`, in any case.
-    fn from_str(s: &str) -> Result<Self, BadRole> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "super_admin" | "super-admin" | "superadmin" => Ok(Role::SuperAdmin),
-            "admin" => Ok(Role::Admin),
-            "member" => Ok(Role::Member),
-            _ => Err(BadRole(s.to_string())),
-        }
-    }
-}
 
 impl ToSql for Role {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -503,15 +462,6 @@ pub struct DeliveryUpdate {
     pub attempts: u32,
     /// This transition left nothing queued or sending in the broadcast.
     pub broadcast_finished: bool,
-}
-
-/// What to do at start with deliveries left in `sending` by a stopped daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecoveryPolicy {
-    /// Queue them again; each is flagged as a possible duplicate.
-    Resend,
-    /// Mark them `uncertain`; an operator decides.
-    Uncertain,
 }
 
 /// How many deliveries [`recover_on_start`](super::Tx::recover_on_start) moved.

@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: where the shared corpus and the oracles are;
-//! a real database file in a temp dir and a small populated group.
+//! Helpers shared by the integration tests (one place for all of them): where the shared
+//! corpus and the oracles are; a real database file in a temp dir and a small populated group;
+//! a scripted modem on a duplex stream; and, in submodules, the end-to-end world ([`daemon`]),
+//! the master side of a PTY ([`pty`]), a serial client for the emulator ([`serial`]) and
+//! the `== step` lines of a transcript run against an engine ([`steps`]).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -109,6 +112,7 @@ pub fn ops_group(store: &mut Store, n: u32) {
 
 pub mod daemon;
 pub mod pty;
+pub mod serial;
 pub mod steps;
 
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,8 @@
 //! [`ParseError`]; none panics on any input (see the fuzz target and `tests/at_props.rs`).
 //!
 //! Real modems bend the grammar; the tolerated deviations are listed above each parser and
-//! each has a row in the tests (most rows come from `shared/corpus/at/responses.jsonl`).
+//! each has a row in the tests (most rows are answers recorded from real modems, the
+//! conformance corpus's `at/responses.jsonl` that `tests/at_corpus.rs` replays).
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_while};
