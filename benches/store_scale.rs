@@ -78,6 +78,7 @@ fn main() {
     let rss_before = status_kb("VmRSS:");
     let (t, cpu) = (Instant::now(), cpu_time());
     let req = SendRequest {
+        caller: groupsms::service::Caller::unix(0, &[]),
         group: "all".into(),
         as_member: "boss".into(),
         body: "明天上午九点全体大会，请准时参加。".into(),

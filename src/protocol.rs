@@ -352,7 +352,11 @@ pub struct BroadcastListResult {
 pub struct BroadcastInfo {
     pub id: i64,
     pub group: String,
+    /// The member it was sent as.
     pub sender: String,
+    /// Who really asked for it: `root`, `uid:1000` (`null` for broadcasts older than this
+    /// field).
+    pub caller: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     pub recipients: u32,

@@ -706,6 +706,26 @@ fn unix_users_may_do_only_what_they_are_allowed() {
     );
     assert_eq!(answers[0]["ok"], true);
     assert_error(&answers[1], 2, "permission_denied");
+    // Acting as a member bound to nobody is refused (default deny: only an administrator
+    // may), uses no quota, and the audit log names the real caller.
+    let out = as_nobody(&["send", "--group", "ops", "--as", "alice", "impersonation"]);
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("member 'alice' is not bound to a unix user"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.json(&["group", "show", "ops"])["quota"]["day_used"], 0);
+    let audit = groupsms::store::Store::open(w.database())
+        .unwrap()
+        .audit_log(1)
+        .unwrap();
+    assert_eq!(
+        (audit[0].actor.as_str(), audit[0].action.as_str()),
+        ("uid:65534", "send_refused"),
+        "{audit:?}"
+    );
+    assert!(audit[0].detail.starts_with("as 'alice': "), "{audit:?}");
     // Acting as a member bound to another user is refused; as one's own member it works.
     let out = as_nobody(&["send", "--group", "ops", "--as", "bob", "hi"]);
     assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
@@ -730,6 +750,15 @@ fn unix_users_may_do_only_what_they_are_allowed() {
         .collect();
     assert_eq!(senders.len(), 2, "{list:#}");
     assert!(senders.contains(&"bob") && senders.contains(&"carol"));
+    // Each broadcast records who really asked for it beside the member it was sent as.
+    let callers: Vec<(&str, &str)> = list["broadcasts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["sender"].as_str().unwrap(), b["caller"].as_str().unwrap()))
+        .collect();
+    assert!(callers.contains(&("carol", "uid:65534")), "{callers:?}");
+    assert!(callers.contains(&("bob", "root")), "{callers:?}");
 }
 
 /// A SIM that cannot send (`+CMS ERROR: 310`, SIM not inserted) takes its modem out of the

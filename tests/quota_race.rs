@@ -22,6 +22,7 @@ fn race(path: &Path, settings: &Settings) -> (usize, usize) {
                 let mut store = Store::open(&path).expect("open");
                 barrier.wait();
                 let req = SendRequest {
+                    caller: groupsms::service::Caller::unix(0, &[]),
                     group: "ops".into(),
                     as_member: "boss".into(),
                     body: format!("第{i}条通知"),

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use common::*;
 use groupsms::at::{CmsError, ErrorClass, Final};
-use groupsms::daemon::handlers::jobs;
 use groupsms::domain::InFlightPolicy;
 use groupsms::modem::actor::{self, ActorEnd, ModemRequest};
 use groupsms::modem::{AmbiguousReason, Health, Identity, PartOutcome, Unavailable};
 use groupsms::scheduler::deliver::Deliverer;
 use groupsms::scheduler::policy::RetryPolicy;
+use groupsms::scheduler::pool::jobs;
 use groupsms::scheduler::pool::Pool;
 use groupsms::scheduler::progress::Board;
 use groupsms::scheduler::{Caps, Scheduler};
@@ -171,6 +171,7 @@ async fn rig(
             &mut store,
             &Settings::default(),
             SendRequest {
+                caller: groupsms::service::Caller::unix(0, &[]),
                 group: "ops".into(),
                 as_member: "boss".into(),
                 body: body.to_string(),

@@ -33,6 +33,7 @@ fn send_as(
     now: DateTime<Utc>,
 ) -> Result<service::Accepted, ServiceError> {
     let req = SendRequest {
+        caller: groupsms::service::Caller::unix(0, &[]),
         group: group.into(),
         as_member: member.into(),
         body: body.into(),
@@ -100,17 +101,18 @@ fn unknown_group_and_member_are_refused_and_audited() {
     assert_eq!(
         view,
         [
+            // The audit names the real caller (root here), and whom it tried to act as.
             (
-                "ghost",
+                "root",
                 "send_refused",
                 "ops",
-                "there is no member with the handle 'ghost'"
+                "as 'ghost': there is no member with the handle 'ghost'"
             ),
             (
-                "boss",
+                "root",
                 "send_refused",
                 "nope",
-                "there is no group with the handle 'nope'"
+                "as 'boss': there is no group with the handle 'nope'"
             ),
         ]
     );
@@ -643,4 +645,57 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         ],
         "refused changes leave no entry"
     );
+}
+
+/// Default deny: a caller acts as a member only when bound to them or an administrator; the
+/// refusal uses no quota.
+#[test]
+fn a_caller_acts_only_as_a_member_bound_to_them_unless_an_administrator() {
+    use groupsms::service::Caller;
+    let (_dir, mut store) = temp_store();
+    ops_group(&mut store, 2);
+    let s = Settings::default();
+    let send = |store: &mut Store, caller: Caller| {
+        submit_broadcast(
+            store,
+            &s,
+            SendRequest {
+                caller,
+                group: "ops".into(),
+                as_member: "boss".into(),
+                body: "会议".into(),
+                now: utc(T0),
+            },
+        )
+    };
+    let stranger = Caller::unix(1000, &[]);
+    let e = send(&mut store, stranger).unwrap_err();
+    assert_eq!(code(&e), ErrorCode::PermissionDenied);
+    assert_eq!(
+        e.to_string(),
+        "member 'boss' is not bound to a unix user, so only an administrator may act as them \
+         (bind them with: groupsms member set boss --uid 1000)"
+    );
+    store
+        .update_member(
+            "boss",
+            &groupsms::store::MemberChange {
+                unix_uid: Some(Some(1001)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let e = send(&mut store, stranger).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "member 'boss' is bound to unix user 1001; unix user 1000 may not act as them"
+    );
+    assert!(send(&mut store, Caller::unix(1001, &[])).is_ok());
+    assert!(
+        send(&mut store, Caller::unix(1000, &[1000])).is_ok(),
+        "admin_uids"
+    );
+    let b = store.broadcasts(None, 10).unwrap();
+    let callers: Vec<_> = b.iter().map(|b| b.caller.as_deref()).collect();
+    assert_eq!(callers, [Some("uid:1000"), Some("uid:1001")]);
 }

@@ -16,6 +16,7 @@ fn with_broadcast(n: u32) -> (tempfile::TempDir, Store, BroadcastId, Vec<Deliver
     let (dir, mut store) = temp_store();
     ops_group(&mut store, n);
     let req = SendRequest {
+        caller: groupsms::service::Caller::unix(0, &[]),
         group: "ops".into(),
         as_member: "boss".into(),
         body: "今晚22点停机维护".into(),
@@ -321,6 +322,7 @@ fn broadcasts_are_listed_newest_first_per_group() {
     let settings = Settings::default();
     for (i, body) in ["一", "二"].iter().enumerate() {
         let req = SendRequest {
+            caller: groupsms::service::Caller::unix(0, &[]),
             group: "ops".into(),
             as_member: "boss".into(),
             body: body.to_string(),

@@ -143,6 +143,7 @@ fn foreign_keys_cascade_and_keep_history() {
     ops_group(&mut store, 2);
     let settings = Settings::default();
     let req = SendRequest {
+        caller: groupsms::service::Caller::unix(0, &[]),
         group: "ops".into(),
         as_member: "boss".into(),
         body: "明天开会".into(),

@@ -330,6 +330,7 @@ mod tests {
                 id: 1,
                 group: "ops".into(),
                 sender: "alice".into(),
+                caller: Some("root".into()),
                 created_at: String::new(),
                 recipients: 4,
                 parts: 2,

@@ -10,40 +10,22 @@ use serde_json::Value;
 use super::Shared;
 use crate::clock;
 use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
-use crate::scheduler::pool::{Job, Pinning};
+use crate::scheduler::pool::{jobs, Pinning};
 use crate::scheduler::progress::ProgressEvent;
-use crate::service::{self, AdminChange, AdminOutcome, ImportOptions, SendRequest, ServiceError};
+use crate::service::{
+    self, AdminChange, AdminOutcome, Caller, ImportOptions, SendRequest, ServiceError,
+};
 use crate::store::{
     BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
-    MemberChange, NewGroup, NewMember, Progress, QueuedDelivery, Role, StoreError,
+    MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
 };
-
-/// Who is on the other end of the socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
-    pub uid: u32,
-}
-
-impl Peer {
-    /// Root or one of `admin_uids`.
-    pub fn is_admin(&self, shared: &Shared) -> bool {
-        self.uid == 0 || shared.config.daemon.admin_uids.contains(&self.uid)
-    }
-
-    fn actor(&self) -> String {
-        if self.uid == 0 {
-            "root".into()
-        } else {
-            format!("uid:{}", self.uid)
-        }
-    }
-}
 
 impl From<ServiceError> for ErrorBody {
     fn from(e: ServiceError) -> Self {
         let code = match &e {
             ServiceError::UnknownGroup(_) => ErrorCode::UnknownGroup,
             ServiceError::UnknownMember(_) => ErrorCode::UnknownMember,
+            ServiceError::NotYou(_) => ErrorCode::PermissionDenied,
             ServiceError::NotSuperAdmin(_) => ErrorCode::NotSuperAdmin,
             ServiceError::Quota(_) => ErrorCode::QuotaExceeded,
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
@@ -94,13 +76,13 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Answers every request but `hello` and `subscribe` (handled by the connection).
-pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
-    if request.is_management() && !peer.is_admin(shared) {
+pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer {
+    if request.is_management() && !caller.admin {
         return Err(ErrorBody::new(
             ErrorCode::PermissionDenied,
             format!(
                 "unix user {} may not manage groups and members (root or admin_uids only)",
-                peer.uid
+                caller.uid
             ),
         ));
     }
@@ -113,7 +95,7 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
         Request::ModemList(_) => answer(&p::ModemListResult {
             modems: shared.modem_list().await,
         }),
-        Request::Send(s) => send(shared, peer, s).await,
+        Request::Send(s) => send(shared, caller, s).await,
         Request::BroadcastList(l) => {
             let limit = l.limit.unwrap_or(20).min(1000);
             let list = shared
@@ -142,7 +124,7 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
         Request::MemberShow(m) => member_show(shared, m.member).await,
         Request::MemberImport(i) => {
             let settings = shared.settings.clone();
-            let actor = peer.actor();
+            let actor = caller.label();
             let report = shared
                 .store
                 .call(move |s| {
@@ -174,11 +156,11 @@ pub async fn handle(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answe
                     .collect(),
             })
         }
-        other => admin(shared, peer, other).await,
+        other => admin(shared, caller, other).await,
     }
 }
 
-async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
+async fn admin(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer {
     let pair = match &request {
         Request::MemberJoin(j) => Some((j.member.clone(), j.group.clone())),
         Request::MemberLeave(m) | Request::MemberOptOut(m) | Request::MemberOptIn(m) => {
@@ -257,7 +239,7 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
         }
     };
     let settings = shared.settings.clone();
-    let actor = peer.actor();
+    let actor = caller.label();
     let outcome = shared
         .store
         .call(move |s| service::apply(s, &settings, &actor, change, now()))
@@ -265,7 +247,9 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
     match outcome {
         AdminOutcome::Group(g) => {
             if repin {
-                shared.scheduler.repin(g.id, Arc::new(pinning(&g)));
+                shared
+                    .scheduler
+                    .repin(g.id, Arc::new(Pinning::of(Some(&g))));
             }
             answer(&group_info(shared, &g))
         }
@@ -290,53 +274,38 @@ async fn admin(shared: &Arc<Shared>, peer: Peer, request: Request) -> Answer {
     }
 }
 
-async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
+async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
     if shared.is_shutting_down() {
         return Err(ErrorBody::new(
             ErrorCode::ShuttingDown,
             "the daemon is stopping and takes no new broadcasts",
         ));
     }
-    // A member bound to a Unix user may only be acted as by that user (or an admin).
-    let handle = s.as_member.clone();
-    if let Some(member) = shared.store.call(move |st| st.member(&handle)).await? {
-        if let Some(uid) = member.unix_uid {
-            if uid != peer.uid && !peer.is_admin(shared) {
-                return Err(ErrorBody::new(
-                    ErrorCode::PermissionDenied,
-                    format!(
-                        "member '{}' is bound to unix user {uid}; unix user {} may not act as them",
-                        member.handle, peer.uid
-                    ),
-                ));
-            }
-        }
-    }
     let settings = shared.settings.clone();
     let req = SendRequest {
-        group: s.group.clone(),
+        caller,
+        group: s.group,
         as_member: s.as_member,
         body: s.text,
         now: now(),
     };
+    // One call: the rules (who may act as whom included), the broadcast, its deliveries and
+    // the quota use in one transaction, and the deliveries read back for the scheduler.
     let accepted = shared
         .store
         .call(move |st| service::submit_broadcast(st, &settings, req))
         .await?;
     let id = accepted.broadcast_id;
-    let group = s.group.clone();
-    let (group, queued) = shared
-        .store
-        .call(move |st| Ok::<_, StoreError>((st.group(&group)?, st.queued_for_broadcast(id)?)))
-        .await?;
     shared.board.track(
         id,
         Progress {
-            queued: queued.len() as u32,
+            queued: accepted.queued.len() as u32,
             ..Progress::default()
         },
     );
-    shared.scheduler.enqueue(jobs(queued, group.as_ref()));
+    shared
+        .scheduler
+        .enqueue(jobs(accepted.queued, Some(&accepted.group)));
     answer(&p::SendResult {
         broadcast: id.0,
         recipients: accepted.recipients,
@@ -348,45 +317,6 @@ async fn send(shared: &Arc<Shared>, peer: Peer, s: p::Send) -> Answer {
         dropped: dropped(&accepted.dropped),
         dropped_total: accepted.dropped.total(),
     })
-}
-
-/// Where a group's messages may go, as the scheduler takes it.
-fn pinning(g: &Group) -> Pinning {
-    Pinning {
-        modems: g.pinned_modems.clone(),
-        fallback: g.modem_fallback,
-    }
-}
-
-/// Scheduler jobs for queued deliveries of one group's broadcast.
-pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
-    let pinning = Arc::new(group.map_or_else(Pinning::default, pinning));
-    let mut parts_cache: Option<(Arc<str>, u32)> = None;
-    queued
-        .into_iter()
-        .map(|q| {
-            let parts = match &parts_cache {
-                Some((text, n)) if Arc::ptr_eq(text, &q.text) => *n,
-                _ => {
-                    let n = crate::sms::analyze(&q.text).parts as u32;
-                    parts_cache = Some((q.text.clone(), n));
-                    n
-                }
-            };
-            Job {
-                delivery: q.id,
-                broadcast: q.broadcast_id,
-                group: q.group_id,
-                number: q.number,
-                text: q.text,
-                parts,
-                attempts: q.attempts,
-                not_before: q.not_before,
-                avoid: None,
-                pinning: pinning.clone(),
-            }
-        })
-        .collect()
 }
 
 async fn status(shared: &Arc<Shared>) -> Answer {
@@ -561,6 +491,7 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
         id: b.id.0,
         group: b.group_handle.clone(),
         sender: b.sender_handle.clone(),
+        caller: b.caller.clone(),
         created_at: b.created_at.to_rfc3339(),
         recipients: b.recipients,
         parts: b.parts,

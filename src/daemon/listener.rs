@@ -11,12 +11,13 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::handlers::{self, delivery_event, progress, Peer};
+use super::handlers::{self, delivery_event, progress};
 use super::Shared;
 use crate::protocol::{
     parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeEvent, MAX_LINE,
     PROTOCOL_VERSION,
 };
+use crate::service::Caller;
 use crate::store::{BroadcastId, Progress};
 
 /// How long a client may take to read an answer before it is dropped.
@@ -101,7 +102,7 @@ async fn write(w: &mut OwnedWriteHalf, r: &Response) -> bool {
 
 async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let peer = match stream.peer_cred() {
-        Ok(c) => Peer { uid: c.uid() },
+        Ok(c) => Caller::unix(c.uid(), &shared.config.daemon.admin_uids),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the peer's credentials; closing");
             return;

@@ -411,7 +411,9 @@ async fn requeue_waiting(shared: &Arc<Shared>) -> Result<(), StoreError> {
             None => None,
         };
         tracing::info!(count = list.len(), "resuming queued deliveries");
-        shared.scheduler.enqueue(handlers::jobs(list, g.as_ref()));
+        shared
+            .scheduler
+            .enqueue(crate::scheduler::pool::jobs(list, g.as_ref()));
     }
     Ok(())
 }

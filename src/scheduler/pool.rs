@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::service::sim_windows;
-use crate::store::{BroadcastId, DeliveryId, GroupId};
+use crate::store::{BroadcastId, DeliveryId, Group, GroupId, QueuedDelivery};
 
 /// Index of a modem slot in the pool (stable for the daemon's life).
 pub type ModemId = usize;
@@ -31,6 +31,36 @@ pub struct Pinning {
     /// IMSIs or device paths; empty = any modem.
     pub modems: Vec<String>,
     pub fallback: bool,
+}
+
+impl Pinning {
+    /// Where a group's messages may go (no group: anywhere).
+    pub fn of(group: Option<&Group>) -> Pinning {
+        group.map_or_else(Pinning::default, |g| Pinning {
+            modems: g.pinned_modems.clone(),
+            fallback: g.modem_fallback,
+        })
+    }
+}
+
+/// Jobs for queued deliveries of one group's broadcasts.
+pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
+    let pinning = Arc::new(Pinning::of(group));
+    queued
+        .into_iter()
+        .map(|q| Job {
+            delivery: q.id,
+            broadcast: q.broadcast_id,
+            group: q.group_id,
+            number: q.number,
+            text: q.text,
+            parts: q.parts,
+            attempts: q.attempts,
+            not_before: q.not_before,
+            avoid: None,
+            pinning: pinning.clone(),
+        })
+        .collect()
 }
 
 /// One delivery waiting for a modem.

@@ -5,6 +5,7 @@
 //! | file | owns |
 //! | --- | --- |
 //! | `mod.rs` | [`Settings`], [`ServiceError`] |
+//! | [`caller`] | who really makes a request, and whom they may act as |
 //! | `submit.rs` | [`submit_broadcast`]: every rule, then the broadcast and its deliveries in one transaction |
 //! | [`phone`] | phone numbers to E.164, the table of calling codes |
 //! | [`sensitive`] | sensitive word lists and the filter (reject or mask) |
@@ -20,6 +21,7 @@
 use chrono_tz::Tz;
 
 pub mod admin;
+pub mod caller;
 pub mod compose;
 pub mod import;
 pub mod period;
@@ -30,6 +32,7 @@ pub mod sensitive;
 mod submit;
 
 pub use admin::{apply, AdminChange, AdminOutcome};
+pub use caller::{Caller, NotYou};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
 pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport};
 pub use period::{sim_windows, Periods};
@@ -92,6 +95,8 @@ pub enum ServiceError {
     UnknownGroup(#[from] UnknownGroup),
     #[error(transparent)]
     UnknownMember(#[from] UnknownMember),
+    #[error(transparent)]
+    NotYou(#[from] NotYou),
     #[error(transparent)]
     NotSuperAdmin(#[from] NotSuperAdmin),
     #[error(transparent)]

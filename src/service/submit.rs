@@ -8,10 +8,11 @@ use super::compose::compose;
 use super::period::{sim_windows, Periods};
 use super::quota::{self, QuotaStatus};
 use super::recipients::resolve;
-use super::{ServiceError, Settings};
+use super::{Caller, ServiceError, Settings};
 use crate::sms::Encoding;
 use crate::store::{
-    BroadcastId, Dropped, NewAudit, NewBroadcast, Role, SendCount, Store, StoreError, Tx,
+    BroadcastId, Dropped, Group, NewAudit, NewBroadcast, QueuedDelivery, Role, SendCount, Store,
+    StoreError, Tx,
 };
 
 /// No group has this handle.
@@ -53,9 +54,11 @@ pub struct NoRecipients {
     pub dropped: Dropped,
 }
 
-/// A request to send `body` to `group` on behalf of `as_member`.
+/// A request to send `body` to `group` on behalf of `as_member`, made by `caller`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
+    /// Who really asks (recorded on the broadcast and in the audit log).
+    pub caller: Caller,
     /// Group handle.
     pub group: String,
     /// Member handle of the sender.
@@ -68,6 +71,10 @@ pub struct SendRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub broadcast_id: BroadcastId,
+    /// The group as it was when the broadcast was accepted (its pinning routes the jobs).
+    pub group: Group,
+    /// The deliveries to schedule, read back in the same transaction.
+    pub queued: Vec<QueuedDelivery>,
     pub recipients: u32,
     pub dropped: Dropped,
     pub parts: usize,
@@ -84,8 +91,9 @@ pub struct Accepted {
 /// quota slot, all in one `BEGIN IMMEDIATE` transaction: concurrent requests on the same
 /// database never pass more than the quota. A refusal is written to the audit log.
 ///
-/// Order: group exists, sender exists, sender is a super-admin, body not blank, sensitive
-/// words, part count, quota, recipients (none: refused, nothing used).
+/// Order: group exists, sender exists, the caller may act as the sender, sender is a
+/// super-admin, body not blank, sensitive words, part count, quota, recipients (none:
+/// refused, nothing used).
 pub fn submit_broadcast(
     store: &mut Store,
     settings: &Settings,
@@ -95,10 +103,10 @@ pub fn submit_broadcast(
     if let Err(e) = &result {
         if e.is_refusal() {
             let entry = NewAudit {
-                actor: req.as_member.clone(),
+                actor: req.caller.label(),
                 action: "send_refused".into(),
                 subject: req.group.clone(),
-                detail: e.to_string(),
+                detail: format!("as '{}': {e}", req.as_member),
             };
             if let Err(audit_err) = store.audit(&entry, req.now) {
                 tracing::warn!(error = %audit_err, "cannot write a refused send to the audit log");
@@ -115,6 +123,7 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
     let sender = tx.member(&req.as_member)?.ok_or_else(|| UnknownMember {
         handle: req.as_member.clone(),
     })?;
+    req.caller.may_act_as(&sender)?;
     let role = tx.membership(group.id, sender.id)?.map(|m| m.role);
     if role != Some(Role::SuperAdmin) {
         return Err(NotSuperAdmin {
@@ -158,11 +167,15 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
         dropped: resolved.dropped,
         quota_day: status.periods.day.clone(),
         quota_month: status.periods.month.clone(),
+        caller: req.caller.label(),
     };
     let id = tx.insert_broadcast(&broadcast, &resolved.recipients, req.now)?;
     tx.consume_quota(group.id, &status.periods.day, &status.periods.month)?;
+    let queued = tx.queued_for_broadcast(id)?;
     Ok(Accepted {
         broadcast_id: id,
+        group,
+        queued,
         recipients: resolved.recipients.len() as u32,
         dropped: resolved.dropped,
         parts: composition.parts,

@@ -13,7 +13,7 @@ use super::{
 
 const SUMMARY_COLS: &str = "id, group_id, group_handle, sender_handle, body, text, encoding, \
      parts, recipients, dropped_opted_out, dropped_invalid, dropped_sms_disabled, \
-     dropped_duplicate, state, created_at, finished_at";
+     dropped_duplicate, state, created_at, finished_at, caller";
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<BroadcastSummary> {
     let enc: String = r.get(6)?;
@@ -44,6 +44,7 @@ fn summary_row(r: &Row<'_>) -> rusqlite::Result<BroadcastSummary> {
         finished: state == "finished",
         created_at: from_ms(r.get(14)?),
         finished_at: opt_from_ms(r.get(15)?),
+        caller: r.get(16)?,
         progress: Progress::default(),
     })
 }
@@ -73,7 +74,8 @@ impl Tx<'_> {
                 "INSERT INTO broadcasts (group_id, group_handle, sender_id, sender_handle, body, \
                  text, encoding, parts, recipients, dropped_opted_out, dropped_invalid, \
                  dropped_sms_disabled, dropped_duplicate, quota_day, quota_month, state, \
-                 created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                 created_at, caller) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
             )?
             .execute(params![
                 b.group_id,
@@ -91,7 +93,8 @@ impl Tx<'_> {
                 b.dropped.duplicate,
                 b.quota_day,
                 b.quota_month,
-                now
+                now,
+                b.caller
             ])?;
         let id = BroadcastId(self.conn.last_insert_rowid());
         let mut insert = self.conn.prepare_cached(

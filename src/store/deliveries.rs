@@ -305,17 +305,17 @@ impl Tx<'_> {
 
     fn queued(&self, only: Option<BroadcastId>) -> Result<Vec<QueuedDelivery>, StoreError> {
         // The text once per broadcast, shared by its deliveries.
-        let mut texts: HashMap<BroadcastId, (Option<GroupId>, SharedText)> = HashMap::new();
+        let mut texts: HashMap<BroadcastId, (Option<GroupId>, SharedText, u32)> = HashMap::new();
         {
             let mut st = self.conn.prepare_cached(
-                "SELECT id, group_id, text FROM broadcasts WHERE id IN \
+                "SELECT id, group_id, text, parts FROM broadcasts WHERE id IN \
                  (SELECT broadcast_id FROM deliveries WHERE state = 'queued') \
                  AND (?1 IS NULL OR id = ?1)",
             )?;
             let mut rows = st.query([only])?;
             while let Some(r) = rows.next()? {
                 let text: String = r.get(2)?;
-                texts.insert(r.get(0)?, (r.get(1)?, SharedText::from(text)));
+                texts.insert(r.get(0)?, (r.get(1)?, SharedText::from(text), r.get(3)?));
             }
         }
         const COLS: &str = "SELECT id, broadcast_id, number, attempts, not_before, \
@@ -335,7 +335,7 @@ impl Tx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let broadcast_id: BroadcastId = r.get(1)?;
-            let Some((group_id, text)) = texts.get(&broadcast_id) else {
+            let Some((group_id, text, parts)) = texts.get(&broadcast_id) else {
                 continue; // cannot happen: both queries read one snapshot
             };
             out.push(QueuedDelivery {
@@ -344,6 +344,7 @@ impl Tx<'_> {
                 group_id: *group_id,
                 number: r.get(2)?,
                 text: text.clone(),
+                parts: *parts,
                 attempts: r.get(3)?,
                 not_before: opt_from_ms(r.get(4)?),
                 possible_duplicate: r.get(5)?,

@@ -339,6 +339,8 @@ pub struct NewBroadcast {
     /// The quota periods it consumes: local date `2024-05-01` and month `2024-05`.
     pub quota_day: String,
     pub quota_month: String,
+    /// Who really asked for it (`root`, `uid:1000`).
+    pub caller: String,
 }
 
 /// Quota periods.
@@ -397,6 +399,8 @@ pub struct BroadcastSummary {
     pub group_id: Option<GroupId>,
     pub group_handle: String,
     pub sender_handle: String,
+    /// Who really asked for it (`root`, `uid:1000`); `None` before callers were recorded.
+    pub caller: Option<String>,
     pub body: String,
     pub text: String,
     pub encoding: Encoding,
@@ -444,6 +448,8 @@ pub struct QueuedDelivery {
     pub number: String,
     /// The composed text, shared by all deliveries of the broadcast.
     pub text: Arc<str>,
+    /// SMS parts of the text, as counted when the broadcast was accepted.
+    pub parts: u32,
     /// Tries started so far.
     pub attempts: u32,
     /// Do not send before this time (a retry's back-off).
