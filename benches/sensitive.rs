@@ -52,7 +52,7 @@ fn main() {
     let list = words(&mut rng);
     let rss_before = status_kb("VmRSS:");
     let started = Instant::now();
-    let filter = SensitiveFilter::new(&list);
+    let filter = SensitiveFilter::new(&list).expect("the generated words are valid");
     let build = started.elapsed();
     let rss_after = status_kb("VmRSS:");
     println!(
