@@ -257,7 +257,9 @@ impl SensitiveFilter {
         out
     }
 
-    /// Every match in `text`, left to right, not overlapping: the leftmost, then longest.
+    /// Every match in `text`, left to right, not overlapping in the normalized view: the
+    /// leftmost, then longest. Two matches inside one original character (`½` is `1⁄2`, with
+    /// the words `1` and `2`) both report that character's range.
     pub fn find(&self, text: &str) -> Vec<Found> {
         let norm = normalize(text);
         let mut found = Vec::new();
@@ -752,6 +754,15 @@ mod tests {
         assert_eq!(f.apply("ﬁx", SensitivePolicy::Mask).unwrap().0, "**x");
         let f = SensitiveFilter::new(["i"]).unwrap();
         assert_eq!(f.apply("İ!", SensitivePolicy::Mask).unwrap().0, "*!");
+        // Two words inside one character: both named, the character starred once.
+        let f = SensitiveFilter::new(["1", "2"]).unwrap();
+        let found = f.find("x½");
+        assert_eq!((found[0].start, found[1].start), (1, 1));
+        assert_eq!(
+            f.apply("x½", SensitivePolicy::Reject).unwrap_err().words,
+            ["1", "2"]
+        );
+        assert_eq!(f.apply("x½", SensitivePolicy::Mask).unwrap().0, "x**");
         // Overlapping words: both covered.
         let f = SensitiveFilter::new(["ab", "bc"]).unwrap();
         assert_eq!(f.apply("xabcx", SensitivePolicy::Mask).unwrap().0, "x***x");
