@@ -261,10 +261,18 @@ impl SensitiveFilter {
     /// leftmost, then longest. Two matches inside one original character (`½` is `1⁄2`, with
     /// the words `1` and `2`) both report that character's range.
     pub fn find(&self, text: &str) -> Vec<Found> {
+        if self.matcher.is_none() {
+            return Vec::new();
+        }
         let norm = normalize(text);
+        self.select(&norm, &self.matches(&norm))
+    }
+
+    /// The leftmost-longest, non-overlapping choice among `matches`.
+    fn select(&self, norm: &Normalized, matches: &[(usize, usize, usize)]) -> Vec<Found> {
         let mut found = Vec::new();
         let mut next = 0;
-        for (word, first, end) in self.matches(&norm) {
+        for &(word, first, end) in matches {
             if first < next {
                 continue;
             }
@@ -286,49 +294,52 @@ impl SensitiveFilter {
         text: &str,
         policy: SensitivePolicy,
     ) -> Result<(String, Vec<String>), SensitiveWordsFound> {
-        let found = self.find(text);
-        if found.is_empty() {
+        if self.matcher.is_none() {
+            return Ok((text.to_string(), Vec::new()));
+        }
+        let norm = normalize(text);
+        let matches = self.matches(&norm);
+        if matches.is_empty() {
             return Ok((text.to_string(), Vec::new()));
         }
         let mut words: Vec<String> = Vec::new();
-        for f in &found {
+        for f in self.select(&norm, &matches) {
             if !words.contains(&f.word) {
-                words.push(f.word.clone());
+                words.push(f.word);
             }
         }
         match policy {
             SensitivePolicy::Reject => Err(SensitiveWordsFound { words }),
-            SensitivePolicy::Mask => Ok((self.mask(text), words)),
+            SensitivePolicy::Mask => Ok((mask(text, &norm, &matches), words)),
         }
     }
+}
 
-    /// `text` with every match (overlapping ones too) starred. Matches that overlap or touch
-    /// in the original are merged into one run of stars, one per normalized character.
-    fn mask(&self, text: &str) -> String {
-        let norm = normalize(text);
-        let mut regions: Vec<(usize, usize)> = Vec::new();
-        for (_, first, end) in self.matches(&norm) {
-            let (start, end) = norm.original(first, end);
-            match regions.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => regions.push((start, end)),
-            }
+/// `text` with every match (overlapping ones too) starred. Matches that overlap or touch in
+/// the original are merged into one run of stars, one per normalized character.
+fn mask(text: &str, norm: &Normalized, matches: &[(usize, usize, usize)]) -> String {
+    let mut regions: Vec<(usize, usize)> = Vec::new();
+    for &(_, first, end) in matches {
+        let (start, end) = norm.original(first, end);
+        match regions.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => regions.push((start, end)),
         }
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (start, end) in regions {
-            // Regions are in order and disjoint; `start >= at` holds, but stay safe.
-            let start = start.max(at);
-            let end = end.max(start);
-            out.push_str(&text[at..start]);
-            let from = norm.chars.partition_point(|c| c.start < start);
-            let to = norm.chars.partition_point(|c| c.start < end);
-            out.extend(std::iter::repeat_n('*', (to - from).max(1)));
-            at = end;
-        }
-        out.push_str(&text[at..]);
-        out
     }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in regions {
+        // Regions are in order and disjoint; `start >= at` holds, but stay safe.
+        let start = start.max(at);
+        let end = end.max(start);
+        out.push_str(&text[at..start]);
+        let from = norm.chars.partition_point(|c| c.start < start);
+        let to = norm.chars.partition_point(|c| c.start < end);
+        out.extend(std::iter::repeat_n('*', (to - from).max(1)));
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// True when `text` shows nothing: only spaces, control characters (NUL, newlines...) and
@@ -361,6 +372,16 @@ enum Class {
 }
 
 fn class(c: char) -> Class {
+    if c.is_ascii_alphanumeric() || is_unified_ideograph(c) {
+        return Class::Word;
+    }
+    if c.is_ascii() {
+        return if c == ' ' || c.is_ascii_control() {
+            Class::Space
+        } else {
+            Class::Punct
+        };
+    }
     if matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}') {
         // Hangul fillers: letters by category, invisible on screen.
         return Class::Invisible;
@@ -476,6 +497,17 @@ fn simplified(c: char) -> char {
     table.get(&c).copied().unwrap_or(c)
 }
 
+/// The CJK unified ideographs of the BMP (and extension A): no decomposition, letters.
+fn is_unified_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
+}
+
+/// Hangul vowel and final jamo: the only characters left that compose with the one before
+/// them once marks are dropped.
+fn composes_with_previous(c: char) -> bool {
+    matches!(c as u32, 0x1161..=0x1175 | 0x11A8..=0x11C2)
+}
+
 /// Ideographs go to the simplified table, never to the confusable skeleton.
 fn is_ideograph(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3FFFF)
@@ -517,7 +549,12 @@ fn normalize(text: &str) -> Normalized {
     for (start, c) in text.char_indices() {
         let end = start + c.len_utf8();
         decomposed.clear();
-        decompose_compatible(c, |d| decomposed.extend(d.to_lowercase()));
+        if c.is_ascii() || is_unified_ideograph(c) {
+            // No decomposition (the fast path for most messages).
+            decomposed.push(c.to_ascii_lowercase());
+        } else {
+            decompose_compatible(c, |d| decomposed.extend(d.to_lowercase()));
+        }
         for &d in &decomposed {
             match class(d) {
                 Class::Invisible => {
@@ -541,7 +578,7 @@ fn normalize(text: &str) -> Normalized {
                     for &f in &folded {
                         let composed = chars
                             .last()
-                            .filter(|_| !gap)
+                            .filter(|_| !gap && composes_with_previous(f))
                             .and_then(|last| compose(last.c, f));
                         match (composed, chars.last_mut()) {
                             (Some(both), Some(last)) => {
