@@ -1,13 +1,14 @@
 //! Sensitive words: lists loaded from files (one word per line, `#` starts a comment line),
 //! matched with Aho-Corasick on a *normalized view* of the text. The words and the text go
-//! through the same function, [`normalize`], one character of the original at a time:
+//! through the same function, `normalize`, one character of the original at a time:
 //!
 //! 1. **Compatibility decomposition** (NFKD, `unicode-normalization`): full-width and
 //!    half-width forms, ligatures (`ﬁ` = `fi`), mathematical letters (`𝐟𝐫𝐞𝐞`), circled letters
 //!    (`ⓕ`), superscripts and compatibility ideographs become their plain characters; an
-//!    accented letter becomes the letter and its combining marks.
+//!    accented letter becomes the letter and its combining marks. With the marks dropped (3)
+//!    and Hangul and kana voicing recomposed (7), the result is NFKC without accents.
 //! 2. **Lower case** (`char::to_lowercase`).
-//! 3. **Invisible characters are dropped** (but see 7) (general category from `unicode-properties`): every
+//! 3. **Invisible characters are dropped** (general category from `unicode-properties`): every
 //!    mark (Mn, Mc, Me: combining accents, variation selectors U+FE00..U+FE0F and
 //!    U+E0100..U+E01EF), every format character (Cf: ZWSP, ZWJ, ZWNJ, BOM, soft hyphen, word
 //!    joiner, bidi marks, tags...) and the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0).
@@ -21,14 +22,19 @@
 //!    confusable-identifier lint) is made only of ASCII letters and digits becomes that ASCII
 //!    (Cyrillic `а о е р с х`, Greek `ο ν`..., `ǀ` = `l`). Only towards ASCII: ASCII itself is never
 //!    folded (`m` stays `m`, not `rn`; `0` stays `0`), and skeletons into other scripts are
-//!    ignored, so Chinese text is not folded onto kana. `unicode-security` was chosen over
-//!    `decancer` because it is the Unicode table itself, with no heuristics of its own
-//!    (`decancer` also folds CJK characters and leetspeak, which would make false positives).
-//! 6. **Traditional Chinese to simplified**, character by character, with OpenCC's
-//!    `TSCharacters` table (`ferrous-opencc`, a maintained pure-Rust OpenCC, Apache-2.0):
-//!    `代開發票` = `代开发票`. Character by character keeps each normalized character tied to
-//!    the original character it came from; phrase-level conversion would not add anything for
-//!    matching, since both sides are converted the same way.
+//!    ignored, so Chinese text is not folded onto kana. `unicode-security` was chosen because
+//!    it is Unicode's own table, updated with Unicode by the unicode-rs project, with nothing
+//!    added (`decancer`, a curated table for user names, was not evaluated further).
+//! 6. **Traditional Chinese to simplified**, character by character, with OpenCC's `t2s`
+//!    conversion applied to each ideograph alone, which is its `TSCharacters` table
+//!    (`ferrous-opencc`, a maintained pure-Rust OpenCC with the dictionaries embedded, about
+//!    270 KB, Apache-2.0, current dependencies; `zhconv` is GPL, `character_converter` and
+//!    `fast2s` sit on old dependencies such as bincode 1 or hashbrown 0.12): `代開發票` =
+//!    `代开发票`. The table of the CJK blocks (BMP, extension A,
+//!    extensions B to F) is built once, at first use (about 40 ms). Character by character
+//!    keeps each normalized character tied to the original character it came from;
+//!    phrase-level conversion would add nothing for matching, both sides being converted the
+//!    same way.
 //! 7. **Hangul and kana voicing are recomposed**: jamo into syllables, so a syllable never
 //!    matches part of another (`하` does not match inside `한`), and the kana voicing marks
 //!    (U+3099, U+309A, also from half-width `ﾞ ﾟ`) back onto their kana: `ｶﾞｽ` = `ガス`, which
@@ -38,8 +44,9 @@
 //! (invisible characters right after it included), so `mask` stars exactly the original
 //! characters of a match *and everything between them* (spaces, zero-width characters,
 //! punctuation): a masked message does not leak the word. One `*` stands for each normalized
-//! character of the match (`f r e e` becomes `****`). `reject` names the words as written in
-//! the list, in order of appearance (leftmost, then longest, matches).
+//! character of the match (`f r e e` becomes `****`); overlapping matches are all starred.
+//! `reject` names the words as written in the list, in order of appearance (leftmost, then
+//! longest, matches).
 //!
 //! **The separator rule.** Words match anywhere, also inside other words, as before (Chinese
 //! has no spaces; a Latin word inside a longer Latin word, `sex` in `Essex`, is a match: lists
