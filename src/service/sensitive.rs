@@ -310,8 +310,9 @@ impl SensitiveFilter {
             return Ok((text.to_string(), Vec::new()));
         }
         let mut words: Vec<String> = Vec::new();
+        let mut named = std::collections::HashSet::new();
         for f in self.select(&norm, &matches) {
-            if !words.contains(&f.word) {
+            if named.insert(f.word.clone()) {
                 words.push(f.word);
             }
         }
