@@ -916,3 +916,126 @@ fn a_hung_modem_is_taken_out_and_its_message_goes_elsewhere() {
         "the configured prompt timeout applies: {gave_up:?}"
     );
 }
+
+/// Reads are scoped (through the real binary and socket, as ordinary users): a user bound to
+/// a member sees that member's groups and their broadcasts, numbers only where the member is
+/// an admin, no uid bindings and no IMSIs; an unbound user gets `status` only.
+#[test]
+fn reads_are_scoped_to_the_callers_groups() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: the read-scoping test needs root (to run the CLI as other users)");
+        return;
+    }
+    const DAN: u32 = 65534;
+    const STRANGER: u32 = 65533;
+    let w = World::start(1, |c| c, "");
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(w.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    ops_group(&w, 2);
+    w.ok(&["group", "create", "hr", "--name", "人事"]);
+    for (handle, phone, group, role) in [
+        ("hank", "13900000021", "hr", "super_admin"),
+        ("dan", "13900000022", "ops", "member"),
+    ] {
+        w.ok(&["member", "add", handle, "--name", handle, "--phone", phone]);
+        w.ok(&["member", "join", handle, group, "--role", role]);
+    }
+    w.ok(&["member", "set", "dan", "--uid", &DAN.to_string()]);
+    let ops = w.send("ops", "alice", "运维通知");
+    let hr = w.send("hr", "hank", "人事通知");
+    w.follow(ops, |_| false);
+    w.follow(hr, |_| false);
+
+    let json_as = |uid: u32, args: &[&str]| -> Result<Value, String> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = w.cli_as(uid, uid, &all);
+        if out.status.success() {
+            Ok(serde_json::from_slice(&out.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    };
+    let dan = |args: &[&str]| json_as(DAN, args);
+
+    // Dan's groups only, and only their broadcasts.
+    let groups = dan(&["group", "list"]).unwrap();
+    let handles: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["handle"].as_str().unwrap())
+        .collect();
+    assert_eq!(handles, ["ops"]);
+    let list = dan(&["broadcast", "list"]).unwrap();
+    let ids: Vec<i64> = list["broadcasts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [ops]);
+    let refused = dan(&["broadcast", "show", &hr.to_string()]).unwrap_err();
+    assert!(
+        refused.contains(&format!(
+            "unix user {DAN} may not read broadcast {hr} (it is not member 'dan's)"
+        )),
+        "{refused}"
+    );
+    assert!(dan(&["group", "show", "hr"]).is_err());
+    assert!(dan(&["member", "list"]).is_err());
+    assert!(dan(&["member", "show", "alice"]).is_err());
+    assert_eq!(
+        dan(&["member", "show", "dan"]).unwrap()["phone"],
+        "+8613900000022"
+    );
+
+    // A plain member sees recipients and members, numbers masked, no uid bindings.
+    let show = dan(&["broadcast", "show", &ops.to_string()]).unwrap();
+    for d in show["deliveries"].as_array().unwrap() {
+        let n = d["number"].as_str().unwrap();
+        assert!(n.starts_with("+*********"), "{d}");
+    }
+    let group = dan(&["group", "show", "ops"]).unwrap();
+    assert!(group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["phone"].as_str().unwrap().contains("*****")));
+    let members = dan(&["member", "list", "--group", "ops"]).unwrap();
+    assert!(members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["uid"].is_null()));
+    // No IMSIs for anyone but administrators.
+    let modems = dan(&["modem", "list"]).unwrap();
+    assert!(modems["modems"][0]["imsi"].is_null(), "{modems}");
+    assert!(!w.modems()[0]["imsi"].is_null(), "root sees the IMSI");
+
+    // Made an admin of ops, dan sees its numbers.
+    w.ok(&["member", "role", "dan", "ops", "admin"]);
+    let group = dan(&["group", "show", "ops"]).unwrap();
+    assert!(group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["phone"] == "+8613800138000"));
+
+    // A user bound to nobody: status without IMSIs, nothing else.
+    let status = json_as(STRANGER, &["status"]).unwrap();
+    assert!(status["modems"][0]["imsi"].is_null(), "{status}");
+    for args in [
+        &["group", "list"][..],
+        &["broadcast", "list"][..],
+        &["modem", "list"][..],
+        &["broadcast", "show", "1"][..],
+    ] {
+        let e = json_as(STRANGER, args).unwrap_err();
+        assert!(
+            e.contains(&format!("unix user {STRANGER} may not read")),
+            "{args:?}: {e}"
+        );
+    }
+}

@@ -156,11 +156,21 @@ fn only_super_admins_may_send() {
 fn blank_bodies_are_refused() {
     let (_dir, mut store) = temp_store();
     ops_group(&mut store, 1);
-    for body in ["", "  \n\t "] {
+    let invisible = [
+        "",
+        "  \n\t ",
+        "\u{3000}\r\n",
+        "\u{0}\u{0}",
+        "\u{200B}\u{FEFF}\u{200D}\u{FE0F}",
+    ];
+    for body in invisible {
         let e = send(&mut store, &Settings::default(), body, utc(T0)).unwrap_err();
         assert_eq!(
             (code(&e), e.to_string().as_str()),
-            (ErrorCode::InvalidValue, "the message is empty")
+            (
+                ErrorCode::InvalidValue,
+                "the message is empty (nothing but spaces, control or invisible characters)"
+            )
         );
         assert!(matches!(e, ServiceError::EmptyBody(_)), "{e:?}");
     }

@@ -13,7 +13,7 @@ use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
 use crate::scheduler::pool::{jobs, Pinning};
 use crate::scheduler::progress::ProgressEvent;
 use crate::service::{
-    self, AdminChange, AdminOutcome, Caller, ImportOptions, SendRequest, ServiceError,
+    self, AdminChange, AdminOutcome, Caller, ImportOptions, Reader, SendRequest, ServiceError,
 };
 use crate::store::{
     BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
@@ -25,7 +25,7 @@ impl From<ServiceError> for ErrorBody {
         let code = match &e {
             ServiceError::UnknownGroup(_) => ErrorCode::UnknownGroup,
             ServiceError::UnknownMember(_) => ErrorCode::UnknownMember,
-            ServiceError::NotYou(_) => ErrorCode::PermissionDenied,
+            ServiceError::NotYou(_) | ServiceError::NotYours(_) => ErrorCode::PermissionDenied,
             ServiceError::NotSuperAdmin(_) => ErrorCode::NotSuperAdmin,
             ServiceError::Quota(_) => ErrorCode::QuotaExceeded,
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
@@ -91,37 +91,92 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             ErrorCode::BadRequest,
             "hello and subscribe are handled by the connection",
         )),
-        Request::Status(_) => status(shared).await,
-        Request::ModemList(_) => answer(&p::ModemListResult {
-            modems: shared.modem_list().await,
-        }),
+        Request::Status(_) => {
+            let reader = reader(shared, caller).await?;
+            status(shared, &reader).await
+        }
+        Request::ModemList(_) => {
+            let reader = reader(shared, caller).await?;
+            reader.modems()?;
+            answer(&p::ModemListResult {
+                modems: visible_modems(shared.modem_list().await, &reader),
+            })
+        }
         Request::Send(s) => send(shared, caller, s).await,
         Request::BroadcastList(l) => {
+            let reader = reader(shared, caller).await?;
+            reader.lists()?;
+            if let Some(g) = &l.group {
+                reader.group(g)?;
+            }
             let limit = l.limit.unwrap_or(20).min(1000);
+            let groups: Option<Vec<String>> = match (&reader, &l.group) {
+                (Reader::Member { groups, .. }, None) => Some(groups.keys().cloned().collect()),
+                _ => None,
+            };
             let list = shared
                 .store
-                .call(move |s| s.broadcasts(l.group.as_deref(), limit))
+                .call(move |s| match groups {
+                    // A member: the broadcasts of their groups, newest first.
+                    Some(groups) => {
+                        let mut all = Vec::new();
+                        for g in groups {
+                            all.extend(s.broadcasts(Some(&g), limit)?);
+                        }
+                        all.sort_by_key(|b| std::cmp::Reverse(b.id));
+                        all.truncate(limit as usize);
+                        Ok::<_, StoreError>(all)
+                    }
+                    None => s.broadcasts(l.group.as_deref(), limit),
+                })
                 .await?;
             answer(&p::BroadcastListResult {
-                broadcasts: list.iter().map(broadcast_info).collect(),
+                broadcasts: list
+                    .iter()
+                    .filter(|b| reader.broadcast(b.id.0, group_of(b)).is_ok())
+                    .map(broadcast_info)
+                    .collect(),
             })
         }
         Request::BroadcastShow(b) => {
+            let reader = reader(shared, caller).await?;
             let detail = shared
                 .store
                 .call(move |s| s.show_broadcast(BroadcastId(b.broadcast)))
                 .await?;
-            answer(&broadcast_show(&detail))
+            reader.broadcast(b.broadcast, group_of(&detail.broadcast))?;
+            answer(&broadcast_show(&detail, &reader))
         }
         Request::GroupList(_) => {
+            let reader = reader(shared, caller).await?;
+            reader.lists()?;
             let groups = shared.store.call(|s| s.groups()).await?;
             answer(&p::GroupListResult {
-                groups: groups.iter().map(|g| group_info(shared, g)).collect(),
+                groups: groups
+                    .iter()
+                    .filter(|g| reader.sees_group(&g.handle))
+                    .map(|g| group_info(shared, g))
+                    .collect(),
             })
         }
-        Request::GroupShow(g) => group_show(shared, g.group).await,
-        Request::MemberList(l) => member_list(shared, l.group).await,
-        Request::MemberShow(m) => member_show(shared, m.member).await,
+        Request::GroupShow(g) => {
+            let reader = reader(shared, caller).await?;
+            reader.group(&g.group)?;
+            group_show(shared, g.group, &reader).await
+        }
+        Request::MemberList(l) => {
+            let reader = reader(shared, caller).await?;
+            match &l.group {
+                Some(g) => reader.group(g)?,
+                None => reader.all_members()?,
+            }
+            member_list(shared, l.group, &reader).await
+        }
+        Request::MemberShow(m) => {
+            let reader = reader(shared, caller).await?;
+            reader.member(&m.member)?;
+            member_show(shared, m.member).await
+        }
         Request::MemberImport(i) => {
             let settings = shared.settings.clone();
             let actor = caller.label();
@@ -319,9 +374,44 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
     })
 }
 
-async fn status(shared: &Arc<Shared>) -> Answer {
+/// What `caller` may read (one look-up for non-administrators).
+pub async fn reader(shared: &Arc<Shared>, caller: Caller) -> Result<Reader, ErrorBody> {
+    if caller.admin {
+        return Ok(Reader::Admin);
+    }
+    Ok(shared.store.call(move |s| Reader::of(s, caller)).await?)
+}
+
+/// The group a broadcast belongs to, while that group exists.
+fn group_of(b: &BroadcastSummary) -> Option<&str> {
+    b.group_id.map(|_| b.group_handle.as_str())
+}
+
+/// The modems as `reader` may see them: IMSIs are for administrators.
+fn visible_modems(mut modems: Vec<p::ModemEntry>, reader: &Reader) -> Vec<p::ModemEntry> {
+    if !reader.is_admin() {
+        for m in &mut modems {
+            m.imsi = None;
+        }
+    }
+    modems
+}
+
+/// A phone number as `reader` may see it in `group`.
+fn number(reader: &Reader, group: Option<&str>, n: &str) -> String {
+    if reader.sees_numbers(group) {
+        n.to_string()
+    } else {
+        service::mask_number(n)
+    }
+}
+
+async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
     let snapshot = shared.scheduler.snapshot().await;
-    let modems: Vec<p::ModemEntry> = snapshot.modems.iter().map(super::modem_entry).collect();
+    let modems: Vec<p::ModemEntry> = visible_modems(
+        snapshot.modems.iter().map(super::modem_entry).collect(),
+        reader,
+    );
     answer(&p::StatusResult {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: shared.started.elapsed().as_secs(),
@@ -334,7 +424,7 @@ async fn status(shared: &Arc<Shared>) -> Answer {
     })
 }
 
-async fn group_show(shared: &Arc<Shared>, handle: String) -> Answer {
+async fn group_show(shared: &Arc<Shared>, handle: String, reader: &Reader) -> Answer {
     let settings = shared.settings.clone();
     let (group, members, quota) = shared
         .store
@@ -360,9 +450,9 @@ async fn group_show(shared: &Arc<Shared>, handle: String) -> Answer {
         members: members
             .into_iter()
             .map(|m| p::GroupMemberInfo {
+                phone: number(reader, Some(&group.handle), &m.member.phone),
                 handle: m.member.handle,
                 name: m.member.name,
-                phone: m.member.phone,
                 role: m.role,
                 opted_out: m.opted_out,
                 valid: m.member.valid,
@@ -372,15 +462,18 @@ async fn group_show(shared: &Arc<Shared>, handle: String) -> Answer {
     })
 }
 
-async fn member_list(shared: &Arc<Shared>, group: Option<String>) -> Answer {
+async fn member_list(shared: &Arc<Shared>, group: Option<String>, reader: &Reader) -> Answer {
     let members = match group {
         Some(g) => shared
             .store
-            .call(move |s| s.group_members(&g))
+            .call({
+                let g = g.clone();
+                move |s| s.group_members(&g)
+            })
             .await?
             .iter()
             .map(|m| p::MemberListEntry {
-                member: member_info(&m.member),
+                member: visible_member(&m.member, reader, Some(&g)),
                 role: Some(m.role),
                 opted_out: Some(m.opted_out),
             })
@@ -437,6 +530,17 @@ fn group_info(shared: &Shared, g: &Group) -> p::GroupInfo {
     }
 }
 
+/// A member as `reader` sees them in `group`: the number masked unless they may see the
+/// group's numbers, the uid binding for administrators only.
+fn visible_member(m: &Member, reader: &Reader, group: Option<&str>) -> p::MemberInfo {
+    let mut info = member_info(m);
+    info.phone = number(reader, group, &m.phone);
+    if !reader.is_admin() {
+        info.uid = None;
+    }
+    info
+}
+
 fn member_info(m: &Member) -> p::MemberInfo {
     p::MemberInfo {
         handle: m.handle.clone(),
@@ -472,12 +576,36 @@ pub fn progress(id: BroadcastId, p: &Progress) -> p::BroadcastProgress {
     }
 }
 
-/// A delivery's change of state, as a `subscribe` event carries it.
-pub fn delivery_event(ev: &ProgressEvent) -> p::SubscribeEvent {
+/// Whether `caller` may follow broadcast `id`, and if so whether they may see its
+/// recipients' numbers.
+pub async fn may_follow(shared: &Arc<Shared>, caller: Caller, id: i64) -> Result<bool, ErrorBody> {
+    let reader = reader(shared, caller).await?;
+    let summary = shared
+        .store
+        .call(move |s| s.broadcast(BroadcastId(id)))
+        .await?
+        .ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::UnknownBroadcast,
+                format!("there is no broadcast number {id}"),
+            )
+        })?;
+    let group = group_of(&summary);
+    reader.broadcast(id, group)?;
+    Ok(reader.sees_numbers(group))
+}
+
+/// A delivery's change of state, as a `subscribe` event carries it (the number masked unless
+/// `numbers`).
+pub fn delivery_event(ev: &ProgressEvent, numbers: bool) -> p::SubscribeEvent {
     p::SubscribeEvent {
         delivery: Some(p::DeliveryEvent {
             id: ev.delivery.0,
-            number: ev.number.clone(),
+            number: if numbers {
+                ev.number.clone()
+            } else {
+                service::mask_number(&ev.number)
+            },
             state: ev.state.as_str().to_string(),
             modem: ev.modem.clone(),
             error: ev.error.clone(),
@@ -505,18 +633,23 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
     }
 }
 
-fn broadcast_show(d: &BroadcastDetail) -> p::BroadcastShow {
+fn broadcast_show(d: &BroadcastDetail, reader: &Reader) -> p::BroadcastShow {
+    let group = group_of(&d.broadcast);
     p::BroadcastShow {
         broadcast: broadcast_info(&d.broadcast),
         dropped: dropped(&d.broadcast.dropped),
-        deliveries: d.deliveries.iter().map(delivery_info).collect(),
+        deliveries: d
+            .deliveries
+            .iter()
+            .map(|r| delivery_info(r, reader, group))
+            .collect(),
     }
 }
 
-fn delivery_info(r: &DeliveryRow) -> p::DeliveryInfo {
+fn delivery_info(r: &DeliveryRow, reader: &Reader, group: Option<&str>) -> p::DeliveryInfo {
     p::DeliveryInfo {
         member: r.member_handle.clone(),
-        number: r.number.clone(),
+        number: number(reader, group, &r.number),
         state: r.state.as_str().to_string(),
         modem: r.modem.clone(),
         attempts: r.attempts,

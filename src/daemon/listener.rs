@@ -188,9 +188,12 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                 format!("client speaks protocol {}, this daemon speaks {PROTOCOL_VERSION}: use matching versions of groupsms", h.version),
             ),
             _ if !greeted => Response::err(id, ErrorCode::VersionMismatch, format!("say hello with protocol version {PROTOCOL_VERSION} first")),
-            Request::Subscribe(b) => match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast)).await {
-                Ok(final_answer) => final_answer,
-                Err(()) => return,
+            Request::Subscribe(b) => match handlers::may_follow(&shared, peer, b.broadcast).await {
+                Err(refused) => refused.into_response(id),
+                Ok(numbers) => match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast), numbers).await {
+                    Ok(final_answer) => final_answer,
+                    Err(()) => return,
+                },
             },
             request => match handlers::handle(&shared, peer, request).await {
                 Ok(result) => Response::ok(id, result),
@@ -204,11 +207,13 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
 }
 
 /// Streams a broadcast's progress; returns the final answer (or `Err` if the client is gone).
+/// `numbers`: whether the subscriber may see the recipients' numbers (else they are masked).
 async fn subscribe(
     shared: &Arc<Shared>,
     w: &mut OwnedWriteHalf,
     id: u64,
     broadcast: BroadcastId,
+    numbers: bool,
 ) -> Result<Response, ()> {
     loop {
         let Some((snapshot, mut events)) = shared.board.subscribe(broadcast) else {
@@ -255,7 +260,7 @@ async fn subscribe(
             };
             match event {
                 Ok(ev) if ev.broadcast == broadcast => {
-                    if !write(w, &Response::event(id, delivery_event(&ev))).await {
+                    if !write(w, &Response::event(id, delivery_event(&ev, numbers))).await {
                         return Err(());
                     }
                     if ev.totals.is_finished() {

@@ -18,9 +18,11 @@ pub struct Composition {
     pub units: usize,
 }
 
-/// The body is empty or blank.
+/// The body shows nothing: empty, or only spaces, control characters (NUL, newlines...) and
+/// invisible characters (zero-width characters, lone marks, variation selectors); see
+/// [`super::sensitive::is_blank`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the message is empty")]
+#[error("the message is empty (nothing but spaces, control or invisible characters)")]
 pub struct EmptyBody;
 
 /// The composed text needs more parts than allowed.
@@ -64,7 +66,7 @@ pub fn compose(
     body: &str,
     max_parts: usize,
 ) -> Result<Composition, ComposeError> {
-    if body.trim().is_empty() {
+    if super::sensitive::is_blank(body) {
         return Err(EmptyBody.into());
     }
     let text = header(template, group) + body;

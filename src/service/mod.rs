@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `mod.rs` | [`Settings`], [`ServiceError`] |
 //! | [`caller`] | who really makes a request, and whom they may act as |
+//! | [`access`] | who may read what |
 //! | `submit.rs` | [`submit_broadcast`]: every rule, then the broadcast and its deliveries in one transaction |
 //! | [`phone`] | phone numbers to E.164, the table of calling codes |
 //! | [`sensitive`] | sensitive word lists and the filter (reject or mask) |
@@ -20,6 +21,7 @@
 
 use chrono_tz::Tz;
 
+pub mod access;
 pub mod admin;
 pub mod caller;
 pub mod compose;
@@ -31,6 +33,7 @@ pub mod recipients;
 pub mod sensitive;
 mod submit;
 
+pub use access::{mask_number, NotYours, Reader};
 pub use admin::{apply, AdminChange, AdminOutcome};
 pub use caller::{Caller, NotYou};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
@@ -97,6 +100,8 @@ pub enum ServiceError {
     UnknownMember(#[from] UnknownMember),
     #[error(transparent)]
     NotYou(#[from] NotYou),
+    #[error(transparent)]
+    NotYours(#[from] NotYours),
     #[error(transparent)]
     NotSuperAdmin(#[from] NotSuperAdmin),
     #[error(transparent)]

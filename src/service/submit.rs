@@ -133,7 +133,7 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
         }
         .into());
     }
-    if req.body.trim().is_empty() {
+    if super::sensitive::is_blank(&req.body) {
         return Err(super::EmptyBody.into());
     }
     let (body, masked) = settings
