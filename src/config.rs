@@ -187,6 +187,40 @@ impl Default for SchedulerConfig {
     }
 }
 
+impl DaemonConfig {
+    /// The socket may not be the database (or one of SQLite's files beside it), nor inside it,
+    /// nor contain it: the daemon replaces a stale socket at its path, and a socket path that
+    /// named the database once cost the whole database. Compared as written (`.` and repeated
+    /// `/` ignored); the daemon also never removes anything at the socket path that is not a
+    /// socket.
+    pub fn check_paths(&self) -> Result<(), String> {
+        let plain = |p: &Path| -> PathBuf {
+            p.components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect()
+        };
+        let socket = plain(&self.socket);
+        let database = plain(&self.database);
+        let beside = ["-wal", "-shm", "-journal"].map(|suffix| {
+            let mut name = database.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        });
+        if socket.starts_with(&database)
+            || database.starts_with(&socket)
+            || beside.contains(&socket)
+        {
+            return Err(format!(
+                "[daemon] socket ({}) and database ({}) must be different files, neither inside \
+                 the other",
+                self.socket.display(),
+                self.database.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A configuration that could not be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -265,6 +299,9 @@ impl Config {
                 at("max_attempts")
             ));
         }
+        self.daemon
+            .check_paths()
+            .map_err(|e| format!("{}{e}", at("socket")))?;
         for m in &self.modems {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("device")));
@@ -383,5 +420,37 @@ prompt_timeout_secs = 4
         let e =
             Config::parse("[[modem]]\ndevice = \"/dev/x\"\nprompt_timeout_secs = 0\n").unwrap_err();
         assert!(e.starts_with("line 3:"), "{e}");
+    }
+
+    #[test]
+    fn the_socket_is_never_the_database_nor_inside_it() {
+        let paths = |socket: &str, database: &str| {
+            Config::parse(&format!(
+                "[daemon]\nsocket = \"{socket}\"\ndatabase = \"{database}\"\n"
+            ))
+        };
+        let e = paths("/var/lib/g/g.db", "/var/lib/g/g.db").unwrap_err();
+        assert_eq!(
+            e,
+            "line 2: [daemon] socket (/var/lib/g/g.db) and database (/var/lib/g/g.db) must be \
+             different files, neither inside the other"
+        );
+        for (socket, database) in [
+            ("/var/lib/g/./g.db", "/var/lib/g/g.db"),
+            ("/var/lib//g/g.db-wal", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db-shm", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db/s.sock", "/var/lib/g/g.db"),
+            ("/var/lib/g", "/var/lib/g/g.db"),
+            ("g.db", "./g.db"),
+        ] {
+            assert!(paths(socket, database).is_err(), "{socket} {database}");
+        }
+        for (socket, database) in [
+            ("/run/g/g.sock", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.sock", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db2", "/var/lib/g/g.db"),
+        ] {
+            assert!(paths(socket, database).is_ok(), "{socket} {database}");
+        }
     }
 }

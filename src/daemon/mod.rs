@@ -195,6 +195,8 @@ pub async fn run_until(
 ) -> Result<(), StartError> {
     let notifier = notify::Notifier::from_env();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
+    // Checked at load too; again here for a socket given by `--socket`.
+    config.daemon.check_paths().map_err(StartError::Config)?;
     // The socket before the database: a second daemon started while one runs must refuse
     // before its recovery step takes the live daemon's in-flight deliveries for a crash's
     // leftovers (requeued, flagged, sent twice).

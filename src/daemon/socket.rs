@@ -1,9 +1,11 @@
 //! The daemon's listening socket: inherited from systemd (`LISTEN_FDS`), or bound at the
-//! configured path with mode 0660. A stale socket file left by a crash is replaced; a live
-//! daemon on the path makes the start fail.
+//! configured path with mode 0660. A stale socket file left by a crash (a socket nobody
+//! listens on) is replaced; a live daemon on the path makes the start fail; anything that is
+//! not a socket (a regular file, a directory, a symbolic link) is never removed: the start
+//! fails naming it.
 
 use std::os::fd::FromRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 use tokio::net::UnixListener;
@@ -13,6 +15,8 @@ use tokio::net::UnixListener;
 pub enum SocketError {
     #[error("another groupsms daemon is already listening on {0}")]
     InUse(String),
+    #[error("{0} exists and is not a socket: not removing it (check [daemon] socket)")]
+    NotASocket(String),
     #[error("cannot create the socket {path}: {source}")]
     Bind {
         path: String,
@@ -48,7 +52,7 @@ pub fn inherited() -> Result<Option<UnixListener>, SocketError> {
         .map_err(SocketError::Inherited)
 }
 
-/// Binds `path` (creating its directory), replacing a stale socket file.
+/// Binds `path` (creating its directory), replacing a stale socket file (never anything else).
 pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
     let shown = path.display().to_string();
     if let Some(dir) = path.parent() {
@@ -59,27 +63,25 @@ pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
             })?;
         }
     }
-    if path.exists() {
-        match std::os::unix::net::UnixStream::connect(path) {
-            Ok(_) => return Err(SocketError::InUse(shown)),
-            Err(_) => {
-                tracing::info!(path = %shown, "replacing a stale socket file");
-                std::fs::remove_file(path).map_err(|source| SocketError::Bind {
-                    path: shown.clone(),
-                    source,
-                })?;
-            }
-        }
-    }
-    let listener = UnixListener::bind(path).map_err(|source| SocketError::Bind {
+    let bind_err = |source| SocketError::Bind {
         path: shown.clone(),
         source,
-    })?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(|source| {
-        SocketError::Bind {
-            path: shown,
-            source,
-        }
-    })?;
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(bind_err(e)),
+        Ok(meta) if !meta.file_type().is_socket() => return Err(SocketError::NotASocket(shown)),
+        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(SocketError::InUse(shown)),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tracing::info!(path = %shown, "replacing a stale socket file");
+                std::fs::remove_file(path).map_err(bind_err)?;
+            }
+            // Not refused: perhaps someone's live socket we may not use; leave it alone.
+            Err(e) => return Err(bind_err(e)),
+        },
+    }
+    let listener = UnixListener::bind(path).map_err(bind_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err)?;
     Ok(listener)
 }

@@ -1,0 +1,92 @@
+//! The daemon's files on disk, through the real binary (see `common/daemon.rs`): what it may
+//! delete at the socket path, the database's durability setting, one daemon per database,
+//! the modes of the files it creates, and world-writable directories.
+
+mod common;
+
+use std::os::unix::net::UnixListener;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::daemon::{wait_exit, World};
+
+/// Rewrites one `key = ...` line of the harness's configuration.
+fn set_key(w: &World, key: &str, value: &str) {
+    let text = std::fs::read_to_string(w.config()).unwrap();
+    let mut found = false;
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key} = ")) && !found {
+                found = true;
+                format!("{key} = {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(found, "no {key} in the configuration");
+    std::fs::write(w.config(), text.join("\n") + "\n").unwrap();
+}
+
+/// Starts a daemon that is expected to refuse: its exit status and what it said (killed
+/// after 15 s, `None`, if it ran instead).
+fn refused_start(w: &World) -> (Option<i32>, String) {
+    let mut child = w
+        .daemon_command(false)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut s);
+        s
+    });
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    let said = reader.join().unwrap();
+    (status.and_then(|s| s.code()), said)
+}
+
+/// Finding 1: the daemon deleted whatever sat at the socket path, the database included when
+/// `socket` named it.
+#[test]
+fn nothing_but_a_stale_socket_is_ever_deleted_at_the_socket_path() {
+    let mut w = World::prepare(1, |c| c, "", "");
+    w.start_daemon();
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    w.stop_daemon();
+    let db = std::fs::read(w.database()).unwrap();
+    assert!(!db.is_empty());
+
+    // socket = database: refused at load, naming both keys; the database is untouched.
+    set_key(&w, "socket", &format!("\"{}\"", w.database().display()));
+    let (code, said) = refused_start(&w);
+    assert!(code.is_some_and(|c| c != 0), "{code:?}: {said}");
+    assert!(
+        said.contains("socket") && said.contains("database"),
+        "names both keys: {said}"
+    );
+    assert_eq!(std::fs::read(w.database()).unwrap(), db, "the database");
+
+    // A regular file where the socket goes: refused, the file stays.
+    set_key(&w, "socket", &format!("\"{}\"", w.socket().display()));
+    std::fs::write(w.socket(), b"not a socket").unwrap();
+    let (code, said) = refused_start(&w);
+    assert_eq!(code, Some(69), "{said}");
+    assert!(said.contains("not a socket"), "{said}");
+    assert_eq!(std::fs::read(w.socket()).unwrap(), b"not a socket");
+
+    // A stale socket (nobody listening) is still replaced, and the data is all there.
+    std::fs::remove_file(w.socket()).unwrap();
+    drop(UnixListener::bind(w.socket()).unwrap());
+    w.start_daemon();
+    assert_eq!(
+        w.json(&["group", "list"])["groups"][0]["handle"],
+        "ops",
+        "{}",
+        w.daemon_log()
+    );
+    w.stop_daemon();
+}
