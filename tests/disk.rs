@@ -90,3 +90,18 @@ fn nothing_but_a_stale_socket_is_ever_deleted_at_the_socket_path() {
     );
     w.stop_daemon();
 }
+
+/// Finding 2: `synchronous = NORMAL` in WAL mode loses the last commits on power loss; the
+/// daemon's own connection must run with FULL. (A power cut cannot be simulated here: what is
+/// tested is the setting on the connection the daemon uses, as the daemon reports it.)
+#[test]
+fn the_daemon_database_connection_runs_with_synchronous_full() {
+    let mut w = World::prepare(1, |c| c, "", "");
+    w.start_daemon();
+    let log = w.daemon_log();
+    assert!(
+        log.contains("synchronous=FULL") && log.contains("journal_mode=wal"),
+        "{log}"
+    );
+    w.stop_daemon();
+}

@@ -375,6 +375,13 @@ async fn open_store(
     let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
+    let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;
+    tracing::info!(
+        database = %path,
+        journal_mode = %pragmas.journal_mode,
+        synchronous = %pragmas.synchronous,
+        "database opened"
+    );
     let policy = match config.daemon.in_flight_policy {
         InFlightPolicy::Resend => RecoveryPolicy::Resend,
         InFlightPolicy::Uncertain => RecoveryPolicy::Uncertain,
