@@ -188,7 +188,8 @@ impl Default for SchedulerConfig {
 }
 
 impl DaemonConfig {
-    /// The socket may not be the database (or one of SQLite's files beside it), nor inside it,
+    /// The socket may not be the database (or one of SQLite's files beside it, or the daemon's
+    /// lock file), nor inside it,
     /// nor contain it: the daemon replaces a stale socket at its path, and a socket path that
     /// named the database once cost the whole database. Compared as written (`.` and repeated
     /// `/` ignored); the daemon also never removes anything at the socket path that is not a
@@ -201,11 +202,15 @@ impl DaemonConfig {
         };
         let socket = plain(&self.socket);
         let database = plain(&self.database);
-        let beside = ["-wal", "-shm", "-journal"].map(|suffix| {
-            let mut name = database.as_os_str().to_owned();
-            name.push(suffix);
-            PathBuf::from(name)
-        });
+        let mut beside: Vec<PathBuf> = ["-wal", "-shm", "-journal"]
+            .iter()
+            .map(|suffix| {
+                let mut name = database.as_os_str().to_owned();
+                name.push(suffix);
+                PathBuf::from(name)
+            })
+            .collect();
+        beside.push(crate::lockfile::path_for(&database));
         if socket.starts_with(&database)
             || database.starts_with(&socket)
             || beside.contains(&socket)
@@ -439,6 +444,7 @@ prompt_timeout_secs = 4
             ("/var/lib/g/./g.db", "/var/lib/g/g.db"),
             ("/var/lib//g/g.db-wal", "/var/lib/g/g.db"),
             ("/var/lib/g/g.db-shm", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db.lock", "/var/lib/g/g.db"),
             ("/var/lib/g/g.db/s.sock", "/var/lib/g/g.db"),
             ("/var/lib/g", "/var/lib/g/g.db"),
             ("g.db", "./g.db"),

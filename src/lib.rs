@@ -13,6 +13,7 @@
 //! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses |
 //! | [`modem`] | one modem: the engine over any async byte stream, init, send, health, serial port, transcripts |
 //! | [`daemon`] | wiring: socket listener, request handlers, modem actors, signals, systemd notify |
+//! | [`lockfile`] | one daemon per database: the lock file the daemon holds and the CLI asks about |
 //! | [`cli`] | the command line, one file per subcommand |
 //! | [`emulator`] | virtual GSM modems on pseudo-terminals (demo, end-to-end tests, no hardware) |
 //!
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod emulator;
+pub mod lockfile;
 pub mod modem;
 pub mod protocol;
 pub mod scheduler;

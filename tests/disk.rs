@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::daemon::{wait_exit, World};
@@ -32,8 +34,12 @@ fn set_key(w: &World, key: &str, value: &str) {
 /// Starts a daemon that is expected to refuse: its exit status and what it said (killed
 /// after 15 s, `None`, if it ran instead).
 fn refused_start(w: &World) -> (Option<i32>, String) {
-    let mut child = w
-        .daemon_command(false)
+    refused(w.daemon_command(false))
+}
+
+/// [`refused_start`] of any daemon command.
+fn refused(mut cmd: Command) -> (Option<i32>, String) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -47,6 +53,10 @@ fn refused_start(w: &World) -> (Option<i32>, String) {
     let status = wait_exit(&mut child, Duration::from_secs(15));
     let said = reader.join().unwrap();
     (status.and_then(|s| s.code()), said)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Finding 1: the daemon deleted whatever sat at the socket path, the database included when
@@ -89,6 +99,7 @@ fn nothing_but_a_stale_socket_is_ever_deleted_at_the_socket_path() {
         w.daemon_log()
     );
     w.stop_daemon();
+    assert!(!w.socket().exists(), "the daemon removes its own socket");
 }
 
 /// Finding 2: `synchronous = NORMAL` in WAL mode loses the last commits on power loss; the
@@ -104,4 +115,90 @@ fn the_daemon_database_connection_runs_with_synchronous_full() {
         "{log}"
     );
     w.stop_daemon();
+}
+
+/// Finding 3: with the socket file deleted, the CLI said "start it", a second daemon started
+/// on the same database, and stopping the first deleted the socket of whoever had bound the
+/// path since.
+#[test]
+fn one_daemon_per_database_and_only_its_own_socket_is_removed() {
+    let mut w = World::prepare(1, |c| c, "", "");
+    w.start_daemon();
+    let pid = w.daemon_pid().unwrap();
+    w.ok(&["status"]);
+    std::fs::remove_file(w.socket()).unwrap();
+
+    // The CLI tells a missing socket with a live daemon from no daemon at all.
+    let out = w.cli(&["status"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains(&format!("pid {pid}")) && !msg.contains("start it with"),
+        "{msg}"
+    );
+
+    // A second daemon on the same database refuses, naming the first one's pid.
+    let (code, said) = refused_start(&w);
+    assert_eq!(code, Some(69), "{said}");
+    assert!(said.contains(&format!("pid {pid}")), "{said}");
+    assert!(!w.socket().exists(), "the refused daemon bound nothing");
+
+    // A daemon of another database on the same socket path (the first one's file was
+    // deleted) is not disturbed when the first one stops.
+    let other = w.dir.path().join("other.toml");
+    let text = std::fs::read_to_string(w.config())
+        .unwrap()
+        .replace("groupsms.db", "other.db")
+        .replace("/dev/modem*", "/nodev/modem*");
+    std::fs::write(&other, text).unwrap();
+    let daemon_of = |config: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsms"));
+        cmd.args(["--config", config.to_str().unwrap(), "daemon"])
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null());
+        cmd
+    };
+    let mut second = daemon_of(&other)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !w.socket().exists() {
+        assert!(std::time::Instant::now() < deadline, "the second daemon");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ino = std::fs::metadata(w.socket()).unwrap().ino();
+    // A third database on that live socket: refused, the socket left alone.
+    let third = w.dir.path().join("third.toml");
+    std::fs::write(
+        &third,
+        std::fs::read_to_string(&other)
+            .unwrap()
+            .replace("other.db", "third.db"),
+    )
+    .unwrap();
+    let (code, said) = refused(daemon_of(&third));
+    assert_eq!(code, Some(69), "{said}");
+    assert!(said.contains("already listening"), "{said}");
+    assert_eq!(std::fs::metadata(w.socket()).unwrap().ino(), ino);
+    w.stop_daemon();
+    let still = std::fs::metadata(w.socket()).map(|m| m.ino());
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(
+        still.ok(),
+        Some(ino),
+        "the other daemon's socket was removed"
+    );
+
+    // No daemon: the CLI says so and how to start one.
+    let out = w.cli(&["status"]);
+    assert_eq!(out.status.code(), Some(69));
+    assert!(
+        stderr(&out).contains("daemon not running at")
+            && stderr(&out).contains("start it with `groupsms daemon`"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -10,12 +10,14 @@
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //!
-//! Start-up: configuration checked, database opened and migrated, deliveries a crash left
-//! in `sending` recovered by policy, socket bound, queued deliveries handed to the scheduler,
-//! modems probed, `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
+//! Start-up: configuration checked, the database's lock taken (one daemon per database, see
+//! [`crate::lockfile`]), socket bound, database opened and migrated, deliveries a crash left
+//! in `sending` recovered by policy, queued deliveries handed to the scheduler, modems probed,
+//! `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
 //! message it is sending, leave the rest queued for the next start.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -111,6 +113,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Socket(#[from] socket::SocketError),
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
     #[error("{0}")]
     Io(String),
 }
@@ -197,18 +201,25 @@ pub async fn run_until(
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
     // Checked at load too; again here for a socket given by `--socket`.
     config.daemon.check_paths().map_err(StartError::Config)?;
-    // The socket before the database: a second daemon started while one runs must refuse
-    // before its recovery step takes the live daemon's in-flight deliveries for a crash's
-    // leftovers (requeued, flagged, sent twice).
+    // The database's lock first, held until the database is closed: a second daemon on the
+    // same database must refuse before its recovery step takes the live daemon's in-flight
+    // deliveries for a crash's leftovers (requeued, flagged, sent twice), and before it
+    // touches the socket path (its socket file may have been deleted).
+    let database_dir = config.daemon.database.parent().unwrap_or(Path::new(""));
+    create_dir_all(database_dir)?;
+    let lock = crate::lockfile::lock(&config.daemon.database)?;
     let (listener, bound) = match socket::inherited()? {
-        Some(l) => (l, false),
-        None => (socket::bind(&config.daemon.socket)?, true),
+        Some(l) => (l, None),
+        None => {
+            let (l, bound) = socket::bind(&config.daemon.socket)?;
+            (l, Some(bound))
+        }
     };
     let (store, store_thread) = match open_store(&config).await {
         Ok(opened) => opened,
         Err(e) => {
-            if bound {
-                let _ = std::fs::remove_file(&config.daemon.socket);
+            if let Some(bound) = &bound {
+                bound.remove_if_ours();
             }
             return Err(e);
         }
@@ -292,7 +303,9 @@ pub async fn run_until(
     let _ = listener_task.await;
     discovery.join().await;
     let _ = upkeep_task.await;
-    let _ = std::fs::remove_file(&config.daemon.socket);
+    if let Some(bound) = &bound {
+        bound.remove_if_ours();
+    }
     dispatcher_task.abort();
     drop(shared);
     drop(scheduler);
@@ -306,6 +319,8 @@ pub async fn run_until(
     if joined.is_err() {
         tracing::error!("the database thread did not stop within 10 s");
     }
+    // Only now may another daemon open the database.
+    drop(lock);
     Ok(())
 }
 
@@ -355,20 +370,20 @@ fn join_pool(
         .collect()
 }
 
-/// Opens (creating its directory) and migrates the database, then applies the in-flight
+/// Creates `dir` and its missing parents (nothing for an empty path).
+fn create_dir_all(dir: &Path) -> Result<(), StartError> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))
+}
+
+/// Opens and migrates the database (its directory exists), then applies the in-flight
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
     config: &Config,
 ) -> Result<(StoreHandle, std::thread::JoinHandle<()>), StartError> {
-    if let Some(dir) = config
-        .daemon
-        .database
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    }
     // Fault matrix (issue 7): a database the daemon may not write (read-only file) failed
     // start-up with a bare "attempt to write a readonly database"; name the file.
     let path = config.daemon.database.display().to_string();

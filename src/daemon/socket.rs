@@ -2,11 +2,13 @@
 //! configured path with mode 0660. A stale socket file left by a crash (a socket nobody
 //! listens on) is replaced; a live daemon on the path makes the start fail; anything that is
 //! not a socket (a regular file, a directory, a symbolic link) is never removed: the start
-//! fails naming it.
+//! fails naming it. At exit the daemon removes the socket file only if it is still the one it
+//! bound (same device and inode, recorded at bind): after someone deleted it, another daemon's
+//! socket may sit at that path now. An inherited socket belongs to systemd and is never removed.
 
 use std::os::fd::FromRawFd;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
 
@@ -52,8 +54,36 @@ pub fn inherited() -> Result<Option<UnixListener>, SocketError> {
         .map_err(SocketError::Inherited)
 }
 
+/// The socket file this daemon bound: its path and identity.
+#[derive(Debug)]
+pub struct Bound {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl Bound {
+    /// Removes the socket file if it is still the one bound (never a file someone put there
+    /// since). True when it was removed.
+    pub fn remove_if_ours(&self) -> bool {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => {
+                std::fs::remove_file(&self.path).is_ok()
+            }
+            Ok(_) => {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "the socket file is no longer the one this daemon bound: left in place"
+                );
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// Binds `path` (creating its directory), replacing a stale socket file (never anything else).
-pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
+pub fn bind(path: &Path) -> Result<(UnixListener, Bound), SocketError> {
     let shown = path.display().to_string();
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
@@ -83,5 +113,11 @@ pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
     }
     let listener = UnixListener::bind(path).map_err(bind_err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err)?;
-    Ok(listener)
+    let meta = std::fs::symlink_metadata(path).map_err(bind_err)?;
+    let bound = Bound {
+        path: path.to_path_buf(),
+        dev: meta.dev(),
+        ino: meta.ino(),
+    };
+    Ok((listener, bound))
 }
