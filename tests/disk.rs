@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -53,6 +53,14 @@ fn refused(mut cmd: Command) -> (Option<i32>, String) {
     let status = wait_exit(&mut child, Duration::from_secs(15));
     let said = reader.join().unwrap();
     (status.and_then(|s| s.code()), said)
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 fn stderr(out: &Output) -> String {
@@ -201,4 +209,44 @@ fn one_daemon_per_database_and_only_its_own_socket_is_removed() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Finding 4: outside systemd the database and its WAL were created 0644 in a 0755 directory.
+#[test]
+fn the_database_is_private_whatever_the_umask() {
+    let mut w = World::prepare(1, |c| c, "", "");
+    let state = w.dir.path().join("state");
+    set_key(
+        &w,
+        "database",
+        &format!("\"{}\"", state.join("groupsms.db").display()),
+    );
+    let umask_022 = |cmd: &mut std::process::Command| {
+        // SAFETY: umask is async-signal-safe and touches only the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(cmd, || {
+                libc::umask(0o022);
+                Ok(())
+            });
+        }
+    };
+    w.start_daemon_with(umask_022);
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    assert_eq!(mode(&state), 0o750, "the database directory");
+    for file in ["groupsms.db", "groupsms.db-wal", "groupsms.db-shm"] {
+        assert_eq!(mode(&state.join(file)), 0o640, "{file}");
+    }
+    assert!(!w.daemon_log().contains("readable by others"));
+    w.stop_daemon();
+
+    // A database someone made readable by all: the daemon says so at start.
+    std::fs::set_permissions(
+        state.join("groupsms.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    w.start_daemon_with(umask_022);
+    let log = w.daemon_log();
+    assert!(log.contains("readable by others"), "{log}");
+    w.stop_daemon();
 }

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `mod.rs` | [`run`]: start-up order, shutdown, what handlers share ([`Shared`]) |
 //! | [`socket`] | binding the socket (stale file, live daemon, systemd socket activation) |
+//! | [`files`] | the umask, private directories, the database's mode, world-writable places |
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
@@ -37,6 +38,7 @@ use crate::scheduler::{upkeep, Caps, ModemView, Scheduler};
 use crate::service::{self, Country, SensitiveFilter, Settings};
 use crate::store::{GroupId, OpenOptions, RecoveryPolicy, StoreError, StoreHandle};
 
+pub mod files;
 pub mod handlers;
 pub mod listener;
 pub mod notify;
@@ -140,8 +142,11 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
     })
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
+/// Runs the daemon until SIGTERM or SIGINT. The daemon process's umask gets 027 added first
+/// (see [`files`]); a daemon run inside another process ([`run_until`]) leaves that process's
+/// umask alone and relies on the modes it asks for.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    files::tighten_umask();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| StartError::Io(e.to_string()))?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
@@ -206,7 +211,8 @@ pub async fn run_until(
     // deliveries for a crash's leftovers (requeued, flagged, sent twice), and before it
     // touches the socket path (its socket file may have been deleted).
     let database_dir = config.daemon.database.parent().unwrap_or(Path::new(""));
-    create_dir_all(database_dir)?;
+    files::create_private_dir(database_dir)
+        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", database_dir.display())))?;
     let lock = crate::lockfile::lock(&config.daemon.database)?;
     let (listener, bound) = match socket::inherited()? {
         Some(l) => (l, None),
@@ -370,15 +376,6 @@ fn join_pool(
         .collect()
 }
 
-/// Creates `dir` and its missing parents (nothing for an empty path).
-fn create_dir_all(dir: &Path) -> Result<(), StartError> {
-    if dir.as_os_str().is_empty() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))
-}
-
 /// Opens and migrates the database (its directory exists), then applies the in-flight
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
@@ -388,6 +385,11 @@ async fn open_store(
     // start-up with a bare "attempt to write a readonly database"; name the file.
     let path = config.daemon.database.display().to_string();
     let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
+    files::create_database_file(&config.daemon.database)
+        .map_err(|e| StartError::Io(format!("database {path}: {e}")))?;
+    if let Some(warning) = files::readable_by_others(&config.daemon.database) {
+        tracing::warn!("{warning}");
+    }
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
     let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;

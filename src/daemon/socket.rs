@@ -86,12 +86,10 @@ impl Bound {
 pub fn bind(path: &Path) -> Result<(UnixListener, Bound), SocketError> {
     let shown = path.display().to_string();
     if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|source| SocketError::Bind {
-                path: shown.clone(),
-                source,
-            })?;
-        }
+        super::files::create_private_dir(dir).map_err(|source| SocketError::Bind {
+            path: shown.clone(),
+            source,
+        })?;
     }
     let bind_err = |source| SocketError::Bind {
         path: shown.clone(),
