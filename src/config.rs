@@ -32,6 +32,8 @@ pub struct DaemonConfig {
     pub admin_uids: Vec<u32>,
     /// What to do at start with deliveries a crash left in `sending`.
     pub in_flight_policy: InFlightPolicy,
+    /// Start even when the socket or a modem glob is in a world-writable directory (warns).
+    pub allow_world_writable: bool,
 }
 
 /// Policy for parts that may or may not have left the modem (crash, silent modem after Ctrl-Z).
@@ -152,6 +154,7 @@ impl Default for DaemonConfig {
             default_country: "CN".into(),
             admin_uids: Vec::new(),
             in_flight_policy: InFlightPolicy::Resend,
+            allow_world_writable: false,
         }
     }
 }

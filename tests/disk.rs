@@ -31,6 +31,13 @@ fn set_key(w: &World, key: &str, value: &str) {
     std::fs::write(w.config(), text.join("\n") + "\n").unwrap();
 }
 
+/// Adds lines to the `[daemon]` table.
+fn daemon_keys(w: &World, lines: &str) {
+    let text = std::fs::read_to_string(w.config()).unwrap();
+    let text = text.replacen("[daemon]\n", &format!("[daemon]\n{lines}\n"), 1);
+    std::fs::write(w.config(), text).unwrap();
+}
+
 /// Starts a daemon that is expected to refuse: its exit status and what it said (killed
 /// after 15 s, `None`, if it ran instead).
 fn refused_start(w: &World) -> (Option<i32>, String) {
@@ -248,5 +255,66 @@ fn the_database_is_private_whatever_the_umask() {
     w.start_daemon_with(umask_022);
     let log = w.daemon_log();
     assert!(log.contains("readable by others"), "{log}");
+    w.stop_daemon();
+}
+
+/// Finding 5: a modem glob or the socket in a world-writable directory let any local user add
+/// a fake "modem" (which then reads every message) or squat the socket.
+#[test]
+fn world_writable_directories_are_refused_unless_allowed() {
+    let mut w = World::prepare(1, |c| c, "", "");
+    let public = w.dir.path().join("public");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o1777)).unwrap();
+
+    // A modem glob in a sticky world-writable directory (like /tmp).
+    set_key(
+        &w,
+        "device",
+        &format!("\"{}\"", public.join("modem*").display()),
+    );
+    let (code, said) = refused_start(&w);
+    assert_eq!(code, Some(69), "{said}");
+    assert!(
+        said.contains("world-writable")
+            && said.contains(public.to_str().unwrap())
+            && said.contains("allow_world_writable"),
+        "{said}"
+    );
+    // A glob under a directory that does not exist yet counts its nearest existing ancestor.
+    set_key(
+        &w,
+        "device",
+        &format!("\"{}\"", public.join("later/modem*").display()),
+    );
+    let (code, said) = refused_start(&w);
+    assert_eq!(code, Some(69), "{said}");
+
+    // The socket in such a directory.
+    set_key(
+        &w,
+        "device",
+        &format!("\"{}\"", w.dir.path().join("dev/modem*").display()),
+    );
+    set_key(
+        &w,
+        "socket",
+        &format!("\"{}\"", public.join("groupsms.sock").display()),
+    );
+    let (code, said) = refused_start(&w);
+    assert_eq!(code, Some(69), "{said}");
+    assert!(said.contains("world-writable"), "{said}");
+    assert!(!public.join("groupsms.sock").exists());
+
+    // Allowed explicitly: the daemon starts, and warns.
+    daemon_keys(&w, "allow_world_writable = true");
+    w.start_daemon();
+    w.ok(&["status"]);
+    assert!(public.join("groupsms.sock").exists());
+    assert!(
+        w.daemon_log().contains("world-writable"),
+        "{}",
+        w.daemon_log()
+    );
     w.stop_daemon();
 }

@@ -206,6 +206,16 @@ pub async fn run_until(
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
     // Checked at load too; again here for a socket given by `--socket`.
     config.daemon.check_paths().map_err(StartError::Config)?;
+    let allowed = config.daemon.allow_world_writable;
+    for entry in &config.modems {
+        files::check_not_world_writable(
+            files::Exposed::Modems,
+            &format!("[[modem]] device {}", entry.device),
+            &files::glob_dir(&entry.device),
+            allowed,
+        )
+        .map_err(StartError::Config)?;
+    }
     // The database's lock first, held until the database is closed: a second daemon on the
     // same database must refuse before its recovery step takes the live daemon's in-flight
     // deliveries for a crash's leftovers (requeued, flagged, sent twice), and before it
@@ -217,6 +227,14 @@ pub async fn run_until(
     let (listener, bound) = match socket::inherited()? {
         Some(l) => (l, None),
         None => {
+            let socket_dir = config.daemon.socket.parent().unwrap_or(Path::new(""));
+            files::check_not_world_writable(
+                files::Exposed::Socket,
+                &format!("[daemon] socket {}", config.daemon.socket.display()),
+                socket_dir,
+                allowed,
+            )
+            .map_err(StartError::Config)?;
             let (l, bound) = socket::bind(&config.daemon.socket)?;
             (l, Some(bound))
         }
