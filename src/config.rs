@@ -41,6 +41,8 @@ pub struct DaemonConfig {
     pub admin_uids: Vec<u32>,
     /// What to do at start with deliveries a crash left in `sending`.
     pub in_flight_policy: InFlightPolicy,
+    /// Start even when the socket or a modem glob is in a world-writable directory (warns).
+    pub allow_world_writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -150,6 +152,7 @@ impl Default for DaemonConfig {
             default_country: Country::default().iso().into(),
             admin_uids: Vec::new(),
             in_flight_policy: InFlightPolicy::default(),
+            allow_world_writable: false,
         }
     }
 }
@@ -182,6 +185,45 @@ impl Default for SchedulerConfig {
             send_timeout_secs: 15,
             reprobe_secs: 10,
         }
+    }
+}
+
+impl DaemonConfig {
+    /// The socket may not be the database (or one of SQLite's files beside it, or the daemon's
+    /// lock file), nor inside it,
+    /// nor contain it: the daemon replaces a stale socket at its path, and a socket path that
+    /// named the database once cost the whole database. Compared as written (`.` and repeated
+    /// `/` ignored); the daemon also never removes anything at the socket path that is not a
+    /// socket.
+    pub fn check_paths(&self) -> Result<(), String> {
+        let plain = |p: &Path| -> PathBuf {
+            p.components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect()
+        };
+        let socket = plain(&self.socket);
+        let database = plain(&self.database);
+        let mut beside: Vec<PathBuf> = ["-wal", "-shm", "-journal"]
+            .iter()
+            .map(|suffix| {
+                let mut name = database.as_os_str().to_owned();
+                name.push(suffix);
+                PathBuf::from(name)
+            })
+            .collect();
+        beside.push(crate::lockfile::path_for(&database));
+        if socket.starts_with(&database)
+            || database.starts_with(&socket)
+            || beside.contains(&socket)
+        {
+            return Err(format!(
+                "[daemon] socket ({}) and database ({}) must be different files, neither inside \
+                 the other",
+                self.socket.display(),
+                self.database.display()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -256,6 +298,9 @@ impl Config {
                 at("max_attempts")
             ));
         }
+        self.daemon
+            .check_paths()
+            .map_err(|e| format!("{}{e}", at("socket")))?;
         for m in &self.modems {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("device")));
@@ -397,5 +442,38 @@ prompt_timeout_secs = 4
         let e =
             Config::parse("[[modem]]\ndevice = \"/dev/x\"\nprompt_timeout_secs = 0\n").unwrap_err();
         assert!(e.starts_with("line 3:"), "{e}");
+    }
+
+    #[test]
+    fn the_socket_is_never_the_database_nor_inside_it() {
+        let paths = |socket: &str, database: &str| {
+            Config::parse(&format!(
+                "[daemon]\nsocket = \"{socket}\"\ndatabase = \"{database}\"\n"
+            ))
+        };
+        let e = paths("/var/lib/g/g.db", "/var/lib/g/g.db").unwrap_err();
+        assert_eq!(
+            e,
+            "line 2: [daemon] socket (/var/lib/g/g.db) and database (/var/lib/g/g.db) must be \
+             different files, neither inside the other"
+        );
+        for (socket, database) in [
+            ("/var/lib/g/./g.db", "/var/lib/g/g.db"),
+            ("/var/lib//g/g.db-wal", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db-shm", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db.lock", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db/s.sock", "/var/lib/g/g.db"),
+            ("/var/lib/g", "/var/lib/g/g.db"),
+            ("g.db", "./g.db"),
+        ] {
+            assert!(paths(socket, database).is_err(), "{socket} {database}");
+        }
+        for (socket, database) in [
+            ("/run/g/g.sock", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.sock", "/var/lib/g/g.db"),
+            ("/var/lib/g/g.db2", "/var/lib/g/g.db"),
+        ] {
+            assert!(paths(socket, database).is_ok(), "{socket} {database}");
+        }
     }
 }

@@ -17,7 +17,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     let store = Store::open(&path).unwrap();
     let p = store.pragmas().unwrap();
     assert_eq!(p.journal_mode, "wal");
-    assert_eq!(p.synchronous, "NORMAL");
+    assert_eq!(p.synchronous, "FULL");
     assert!(p.foreign_keys);
     assert_eq!(p.busy_timeout_ms, 10_000);
     assert_eq!(p.user_version, SCHEMA_VERSION);

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
+use crate::lockfile::{self, Holder};
 use crate::protocol::{
     ErrorBody, Hello, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION,
 };
@@ -24,12 +25,15 @@ pub struct Client {
 impl Client {
     /// Connects and exchanges `hello`; a clear failure when the daemon is not there.
     pub fn connect(path: &Path) -> Result<Client, Failure> {
+        Client::connect_to(path, None)
+    }
+
+    /// [`connect`](Client::connect) to the daemon of `database`: when nothing answers at
+    /// `path`, its lock file tells "no daemon" from "a daemon runs but its socket is gone".
+    pub fn connect_to(path: &Path, database: Option<&Path>) -> Result<Client, Failure> {
         let stream = UnixStream::connect(path).map_err(|e| Failure {
             daemon_error: None,
-            message: format!(
-                "daemon not running at {} ({e}); start it with `groupsms daemon`",
-                path.display()
-            ),
+            message: unreachable(path, &e, database),
             code: EXIT_DAEMON_DOWN,
         })?;
         let writer = stream.try_clone().map_err(|e| down(path, e))?;
@@ -114,6 +118,26 @@ pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
         message: format!("unexpected answer from the daemon: {e}"),
         code: EXIT_DAEMON_DOWN,
     })
+}
+
+/// Why nothing answers at `path`, as far as the CLI can tell.
+fn unreachable(path: &Path, e: &std::io::Error, database: Option<&Path>) -> String {
+    let at = path.display();
+    match database.map(|db| (db, lockfile::holder(db))) {
+        Some((db, Holder::Daemon(pid))) => format!(
+            "no daemon answers at {at} ({e}), but a groupsms daemon{} holds the database {}: \
+             it is starting or stopping, or its socket file was removed (restart it to get the \
+             socket back: `systemctl restart groupsms`), or it listens elsewhere (--socket)",
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            db.display()
+        ),
+        Some((db, Holder::Unknown(le))) => format!(
+            "daemon not reachable at {at} ({e}); whether a daemon holds the database {} is \
+             unknown ({le}); if none runs, start it with `groupsms daemon`",
+            db.display()
+        ),
+        _ => format!("daemon not running at {at} ({e}); start it with `groupsms daemon`"),
+    }
 }
 
 fn down(path: &Path, e: std::io::Error) -> Failure {

@@ -99,9 +99,10 @@ impl Context {
         })
     }
 
-    /// A greeted connection to the daemon.
+    /// A greeted connection to the daemon (of the configured database, for the message when
+    /// none answers).
     pub fn client(&self) -> Result<client::Client, Failure> {
-        client::Client::connect(&self.socket)
+        client::Client::connect_to(&self.socket, Some(&self.config.daemon.database))
     }
 }
 

@@ -6,16 +6,19 @@
 //! | --- | --- |
 //! | `mod.rs` | [`run`]: start-up order, shutdown, what handlers share ([`Shared`]) |
 //! | [`socket`] | binding the socket (stale file, live daemon, systemd socket activation) |
+//! | [`files`] | the umask, private directories, the database's mode, world-writable places |
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //!
-//! Start-up: configuration checked, database opened and migrated, deliveries a crash left
-//! in `sending` recovered by policy, socket bound, queued deliveries handed to the scheduler,
-//! modems probed, `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
+//! Start-up: configuration checked, the database's lock taken (one daemon per database, see
+//! [`crate::lockfile`]), socket bound, database opened and migrated, deliveries a crash left
+//! in `sending` recovered by policy, queued deliveries handed to the scheduler, modems probed,
+//! `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
 //! message it is sending, leave the rest queued for the next start.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +38,7 @@ use crate::scheduler::{upkeep, Caps, ModemView, Scheduler};
 use crate::service::{Country, SensitiveFilter, Settings};
 use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
+pub mod files;
 pub mod handlers;
 pub mod listener;
 pub mod notify;
@@ -115,6 +119,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Socket(#[from] socket::SocketError),
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
     #[error("{0}")]
     Io(String),
 }
@@ -137,8 +143,11 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
     })
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
+/// Runs the daemon until SIGTERM or SIGINT. The daemon process's umask gets 027 added first
+/// (see [`files`]); a daemon run inside another process ([`run_until`]) leaves that process's
+/// umask alone and relies on the modes it asks for.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    files::tighten_umask();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| StartError::Io(e.to_string()))?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
@@ -196,18 +205,46 @@ pub async fn run_until(
 ) -> Result<(), StartError> {
     let notifier = notify::Notifier::from_env();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
-    // The socket before the database: a second daemon started while one runs must refuse
-    // before its recovery step takes the live daemon's in-flight deliveries for a crash's
-    // leftovers (requeued, flagged, sent twice).
+    // Checked at load too; again here for a socket given by `--socket`.
+    config.daemon.check_paths().map_err(StartError::Config)?;
+    let allowed = config.daemon.allow_world_writable;
+    for entry in &config.modems {
+        files::check_not_world_writable(
+            files::Exposed::Modems,
+            &format!("[[modem]] device {}", entry.device),
+            &files::glob_dir(&entry.device),
+            allowed,
+        )
+        .map_err(StartError::Config)?;
+    }
+    // The database's lock first, held until the database is closed: a second daemon on the
+    // same database must refuse before its recovery step takes the live daemon's in-flight
+    // deliveries for a crash's leftovers (requeued, flagged, sent twice), and before it
+    // touches the socket path (its socket file may have been deleted).
+    let database_dir = config.daemon.database.parent().unwrap_or(Path::new(""));
+    files::create_private_dir(database_dir)
+        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", database_dir.display())))?;
+    let lock = crate::lockfile::lock(&config.daemon.database)?;
     let (listener, bound) = match socket::inherited()? {
-        Some(l) => (l, false),
-        None => (socket::bind(&config.daemon.socket)?, true),
+        Some(l) => (l, None),
+        None => {
+            let socket_dir = config.daemon.socket.parent().unwrap_or(Path::new(""));
+            files::check_not_world_writable(
+                files::Exposed::Socket,
+                &format!("[daemon] socket {}", config.daemon.socket.display()),
+                socket_dir,
+                allowed,
+            )
+            .map_err(StartError::Config)?;
+            let (l, bound) = socket::bind(&config.daemon.socket)?;
+            (l, Some(bound))
+        }
     };
     let (store, store_thread) = match open_store(&config).await {
         Ok(opened) => opened,
         Err(e) => {
-            if bound {
-                let _ = std::fs::remove_file(&config.daemon.socket);
+            if let Some(bound) = &bound {
+                bound.remove_if_ours();
             }
             return Err(e);
         }
@@ -291,7 +328,9 @@ pub async fn run_until(
     let _ = listener_task.await;
     discovery.join().await;
     let _ = upkeep_task.await;
-    let _ = std::fs::remove_file(&config.daemon.socket);
+    if let Some(bound) = &bound {
+        bound.remove_if_ours();
+    }
     dispatcher_task.abort();
     drop(shared);
     drop(scheduler);
@@ -305,6 +344,8 @@ pub async fn run_until(
     if joined.is_err() {
         tracing::error!("the database thread did not stop within 10 s");
     }
+    // Only now may another daemon open the database.
+    drop(lock);
     Ok(())
 }
 
@@ -354,26 +395,29 @@ fn join_pool(
         .collect()
 }
 
-/// Opens (creating its directory) and migrates the database, then applies the in-flight
+/// Opens and migrates the database (its directory exists), then applies the in-flight
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
     config: &Config,
 ) -> Result<(StoreHandle, std::thread::JoinHandle<()>), StartError> {
-    if let Some(dir) = config
-        .daemon
-        .database
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    }
     // Fault matrix (issue 7): a database the daemon may not write (read-only file) failed
     // start-up with a bare "attempt to write a readonly database"; name the file.
     let path = config.daemon.database.display().to_string();
     let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
+    files::create_database_file(&config.daemon.database)
+        .map_err(|e| StartError::Io(format!("database {path}: {e}")))?;
+    if let Some(warning) = files::readable_by_others(&config.daemon.database) {
+        tracing::warn!("{warning}");
+    }
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
+    let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;
+    tracing::info!(
+        database = %path,
+        journal_mode = %pragmas.journal_mode,
+        synchronous = %pragmas.synchronous,
+        "database opened"
+    );
     let policy = config.daemon.in_flight_policy;
     let recovered = store
         .call(move |s| s.recover_on_start(policy, clock::now()))

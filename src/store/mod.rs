@@ -4,7 +4,7 @@
 //!
 //! | file | owns |
 //! | --- | --- |
-//! | `mod.rs` | [`Store`]: opening (WAL, foreign keys, busy timeout, `synchronous=NORMAL`), transactions |
+//! | `mod.rs` | [`Store`]: opening (WAL, foreign keys, busy timeout, `synchronous=FULL`), transactions |
 //! | [`migrate`] | numbered migrations (`migrations/*.sql`) tracked by `user_version` |
 //! | [`model`] | the rows handed out and taken in, ids, roles, delivery states, value checks |
 //! | `groups.rs` | groups, members, memberships (CRUD) |
@@ -124,7 +124,11 @@ impl Store {
                 reason: format!("the file system refused WAL mode (journal mode is {mode})"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        // FULL, not NORMAL: in WAL mode NORMAL syncs only at checkpoints, so an OS crash or a
+        // power cut after a commit can lose it: a broadcast the client was told was accepted,
+        // its quota use, the record that a part was sent (sent again after the restart). FULL
+        // syncs the WAL at every commit; BENCHMARKS.md ("Durability") has what it costs.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(not_db)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate::migrate(&mut conn, &path, migrate::MIGRATIONS)?;
