@@ -492,3 +492,59 @@ fn the_handle_works_without_a_runtime_and_ends_with_its_last_clone() {
     drop(h2);
     thread.join().unwrap();
 }
+
+/// Group commit: writes queued together share one transaction, each in its own savepoint. A
+/// failing or panicking one is rolled back alone, the others hold, and everything answered
+/// `Ok` is in the file when the database is opened again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_writes_commit_together_and_fail_alone() {
+    let (dir, store, b, ids) = with_broadcast(40);
+    let (handle, thread) = StoreHandle::spawn(store).unwrap();
+    let now = utc(T0);
+    // Hold the store thread so the writes below queue up behind it and form batches.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = handle.call(move |_s| -> Result<(), StoreError> {
+        let _ = held.recv();
+        Ok(())
+    });
+    let tasks: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| {
+            let h = handle.clone();
+            tokio::spawn(async move {
+                h.write_batched(move |tx| {
+                    tx.mark_sending(id, "460001111111111", now)?;
+                    match i {
+                        // A refused transition: its own changes roll back.
+                        3 => tx.mark_sending(id, "460001111111111", now).map(drop),
+                        7 => panic!("boom"),
+                        _ => Ok(()),
+                    }
+                })
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    release.send(()).unwrap();
+    blocker.await.unwrap();
+    let mut ok = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match (i, t.await.unwrap()) {
+            (3, Err(StoreError::BadTransition { .. })) => {}
+            (7, Err(StoreError::Panicked(what))) => assert_eq!(what, "boom"),
+            (3 | 7, other) => panic!("write {i}: {other:?}"),
+            (_, r) => {
+                r.unwrap();
+                ok += 1;
+            }
+        }
+    }
+    assert_eq!(ok, ids.len() - 2);
+    drop(handle);
+    thread.join().unwrap();
+    let mut again = Store::open(dir.path().join("groupsms.db")).unwrap();
+    let p = again.broadcast_progress(b).unwrap();
+    assert_eq!((p.sending, p.queued), (ok as u32, 2), "{p:?}");
+}

@@ -47,9 +47,11 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
     };
     let (delivery, device) = (job.delivery, modem.device().to_string());
     let dev = device.clone();
+    // Each state change below is a group commit: durable when the call returns, and one sync
+    // to disk for every modem whose change arrived at the same moment.
     let started = match d
         .store
-        .call(move |s| s.mark_sending(delivery, &dev, clock::now()))
+        .write_batched(move |tx| tx.mark_sending(delivery, &dev, clock::now()))
         .await
     {
         Ok(update) => update,
@@ -104,7 +106,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
                     let released = d
                         .store
-                        .call(move |s| s.release_unsent(delivery, clock::now()))
+                        .write_batched(move |tx| tx.release_unsent(delivery, clock::now()))
                         .await;
                     if let Err(e) = released {
                         // It stays `sending`; the next start applies the in-flight policy.
@@ -132,31 +134,29 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
     let commit = decision.clone();
     let committed = d
         .store
-        .call(move |s| {
-            s.write(|tx| -> Result<(), StoreError> {
-                let now = clock::now();
-                if parts_sent > 0 {
-                    tx.record_sim_send(&sim, parts_sent, now)?;
-                }
-                match commit {
-                    Decision::Sent { refs } => tx.mark_sent(delivery, &refs, now).map(drop),
-                    Decision::Failed { reason } => tx.mark_failed(delivery, &reason, now).map(drop),
-                    Decision::Retry {
-                        error,
-                        not_before,
-                        possible_duplicate,
-                        ..
-                    } => {
-                        if possible_duplicate {
-                            tx.flag_possible_duplicate(delivery)?;
-                        }
-                        tx.requeue(delivery, &error, not_before, now).map(drop)
+        .write_batched(move |tx| -> Result<(), StoreError> {
+            let now = clock::now();
+            if parts_sent > 0 {
+                tx.record_sim_send(&sim, parts_sent, now)?;
+            }
+            match commit {
+                Decision::Sent { refs } => tx.mark_sent(delivery, &refs, now).map(drop),
+                Decision::Failed { reason } => tx.mark_failed(delivery, &reason, now).map(drop),
+                Decision::Retry {
+                    error,
+                    not_before,
+                    possible_duplicate,
+                    ..
+                } => {
+                    if possible_duplicate {
+                        tx.flag_possible_duplicate(delivery)?;
                     }
-                    Decision::Uncertain { reason } => {
-                        tx.mark_uncertain(delivery, &reason, now).map(drop)
-                    }
+                    tx.requeue(delivery, &error, not_before, now).map(drop)
                 }
-            })
+                Decision::Uncertain { reason } => {
+                    tx.mark_uncertain(delivery, &reason, now).map(drop)
+                }
+            }
         })
         .await;
     if let Err(e) = committed {

@@ -9,9 +9,17 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use super::{OpenOptions, Store, StoreError};
+use super::{BatchJob, OpenOptions, Store, StoreError, Tx};
 
-type Job = Box<dyn FnOnce(&mut Store) + Send>;
+/// What the store thread runs: an operation with the store to itself, or a small write that
+/// may share a commit with others queued at the same moment.
+enum Job {
+    Alone(Box<dyn FnOnce(&mut Store) + Send>),
+    Batched(BatchJob),
+}
+
+/// Most writes one group commit takes.
+const MAX_BATCH: usize = 128;
 
 /// A cloneable handle to a store thread. The thread ends (closing the database) when the last
 /// handle is dropped.
@@ -44,8 +52,33 @@ impl StoreHandle {
         let thread = std::thread::Builder::new()
             .name("groupsms-store".into())
             .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut store);
+                let mut next: Option<Job> = None;
+                loop {
+                    let job = match next.take() {
+                        Some(job) => job,
+                        None => match rx.recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        },
+                    };
+                    match job {
+                        Job::Alone(f) => f(&mut store),
+                        Job::Batched(first) => {
+                            // Only what is already waiting joins: a lone write is not delayed.
+                            let mut batch = vec![first];
+                            while batch.len() < MAX_BATCH {
+                                match rx.try_recv() {
+                                    Ok(Job::Batched(f)) => batch.push(f),
+                                    Ok(other) => {
+                                        next = Some(other);
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            store.run_batch(batch);
+                        }
+                    }
                 }
             })
             .map_err(|e| StoreError::Thread(e.to_string()))?;
@@ -61,23 +94,48 @@ impl StoreHandle {
         E: From<StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |store| {
+        let job = Job::Alone(Box::new(move |store| {
             // A panicking operation has its transaction rolled back by the unwinding; the
             // caller gets an error and the thread goes on serving others.
-            let out = catch_unwind(AssertUnwindSafe(|| f(store))).unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(E::from(StoreError::Panicked(what)))
-            });
+            let out = catch_unwind(AssertUnwindSafe(|| f(store)))
+                .unwrap_or_else(|panic| Err(E::from(StoreError::Panicked(panic_text(&*panic)))));
             let _ = reply.send(out);
-        });
+        }));
         self.jobs
             .send(job)
             .map_err(|_| E::from(StoreError::Closed))?;
         Ok(answer)
+    }
+
+    /// A small write that may share its commit with others queued at the same moment (group
+    /// commit): `f` runs in a savepoint of a shared transaction, and the answer comes once
+    /// that transaction is committed (so it is as durable as a write of its own). A failing
+    /// `f` rolls back its own changes only.
+    pub async fn write_batched<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
+        let job: BatchJob = Box::new(move |tx| {
+            let out = match tx {
+                None => Err(StoreError::Closed),
+                Some(tx) => catch_unwind(AssertUnwindSafe(|| f(tx)))
+                    .unwrap_or_else(|panic| Err(StoreError::Panicked(panic_text(&*panic)))),
+            };
+            let ok = out.is_ok();
+            let finish: Box<dyn FnOnce(Result<(), StoreError>) + Send> =
+                Box::new(move |committed| {
+                    let _ = reply.send(committed.and(out));
+                });
+            (ok, finish)
+        });
+        self.jobs
+            .send(Job::Batched(job))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Runs `f` on the store thread and awaits its result:
@@ -108,4 +166,13 @@ impl StoreHandle {
             .blocking_recv()
             .map_err(|_| E::from(StoreError::Closed))?
     }
+}
+
+/// What a caught panic said.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

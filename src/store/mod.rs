@@ -186,6 +186,52 @@ impl Store {
         self.transaction(TransactionBehavior::Deferred, f)
     }
 
+    /// Group commit: runs each of `batch` in a savepoint of one `BEGIN IMMEDIATE`
+    /// transaction (a job that fails is rolled back alone), commits once, then tells every job
+    /// the commit's outcome. One sync to disk for many small writes: with `synchronous = FULL`
+    /// each commit waits for the disk, and the modems' state changes arrive together.
+    pub(crate) fn run_batch(&mut self, batch: Vec<BatchJob>) {
+        let tx = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = StoreError::from(e);
+                // Nothing ran: each job learns why.
+                for job in batch {
+                    let (_, finish) = job(None);
+                    finish(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut finishers = Vec::with_capacity(batch.len());
+        for job in batch {
+            if let Err(e) = tx.execute_batch("SAVEPOINT batch_job") {
+                let (_, finish) = job(None);
+                finishers.push((finish, Some(StoreError::from(e))));
+                continue;
+            }
+            let (ok, finish) = job(Some(&Tx { conn: &tx }));
+            let end = if ok {
+                "RELEASE batch_job"
+            } else {
+                "ROLLBACK TO batch_job; RELEASE batch_job"
+            };
+            let ended = tx.execute_batch(end).err().map(StoreError::from);
+            finishers.push((finish, ended));
+        }
+        let committed = tx.commit().map_err(StoreError::from);
+        for (finish, own) in finishers {
+            finish(match (&committed, own) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), Some(e)) => Err(e),
+                (Ok(()), None) => Ok(()),
+            });
+        }
+    }
+
     fn transaction<T, E: From<StoreError>>(
         &mut self,
         behavior: TransactionBehavior,
@@ -281,6 +327,13 @@ delegate! { read:
     fn sim_sends_between(sim: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> SendCount;
     fn audit_log(limit: u32) -> Vec<AuditEntry>;
 }
+
+/// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it
+/// could not start), it does its work and says whether it succeeded; the returned finisher
+/// learns whether the commit (and its own savepoint) held.
+pub(crate) type BatchJob = Box<
+    dyn FnOnce(Option<&Tx<'_>>) -> (bool, Box<dyn FnOnce(Result<(), StoreError>) + Send>) + Send,
+>;
 
 /// Shared text of one broadcast, handed to every queued delivery of it.
 pub(crate) type SharedText = Arc<str>;
