@@ -195,7 +195,8 @@ impl Emulator {
             return Err(EmulatorError::NoModems);
         }
         for (index, m) in cfg.modems.iter().enumerate() {
-            check_knobs(&m.knobs).map_err(|message| EmulatorError::BadKnob { index, message })?;
+            check_knobs(m.profile, &m.knobs)
+                .map_err(|message| EmulatorError::BadKnob { index, message })?;
         }
         std::fs::create_dir_all(&cfg.dir).map_err(|source| EmulatorError::Dir {
             path: cfg.dir.clone(),
@@ -269,7 +270,15 @@ impl Emulator {
     }
 }
 
-fn check_knobs(k: &Knobs) -> Result<(), String> {
+fn check_knobs(profile: Profile, k: &Knobs) -> Result<(), String> {
+    if k.lte_only && !profile.has_lte() {
+        return Err(format!(
+            "lte-only registration needs an LTE family (generic, quectel), not {profile}"
+        ));
+    }
+    if !k.smsc.is_empty() && crate::sms::Address::parse(&k.smsc).is_err() {
+        return Err(format!("SMSC {:?} is not a phone number", k.smsc));
+    }
     for (name, p) in [
         ("error rate", k.error_rate),
         ("noise-in-answers probability", k.noise_in_answers),
