@@ -1034,6 +1034,25 @@ impl Machine {
             },
             "+CFUN" => self.cfun_cmd(cmd),
             "+CPAS" => done("+CPAS: 0"),
+            // The clock, set from the network (NITZ) as on a registered stick: the host's time.
+            "+CCLK" => match form {
+                Form::Read => {
+                    let t = super::inbound::now_timestamp();
+                    let sign = if t.tz_quarters < 0 { '-' } else { '+' };
+                    done(format!(
+                        "+CCLK: \"{:02}/{:02}/{:02},{:02}:{:02}:{:02}{sign}{:02}\"",
+                        t.year % 100,
+                        t.month,
+                        t.day,
+                        t.hour,
+                        t.minute,
+                        t.second,
+                        t.tz_quarters.unsigned_abs()
+                    ))
+                }
+                Form::Set(_) | Form::Test => ok(),
+                Form::Exec => Reply::Fail(Fail::Cme(50)),
+            },
             "+CMMS" if self.profile == Profile::Huawei => Reply::Fail(Fail::Cms(500)),
             "+CLIP" | "+CRC" | "+CVHU" | "+CLIR" | "+COLP" | "+CSDH" | "+CGEREP" | "+CMMS" => {
                 match form {
