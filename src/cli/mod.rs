@@ -13,6 +13,7 @@ pub mod admin;
 pub mod client;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod emulate;
 pub mod modem;
 pub mod output;
@@ -73,6 +74,9 @@ pub enum Command {
     Broadcast(admin::BroadcastCommand),
     /// The daemon's state: modems, queue, quotas.
     Status,
+    /// Check the installation: configuration, database, socket, each modem, carrier blocks, clock.
+    #[command(after_help = doctor::EXIT_HELP)]
+    Doctor,
 }
 
 /// What every subcommand may need: the configuration and where the daemon listens.
@@ -107,6 +111,10 @@ impl Context {
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Command::Doctor = cli.command {
+        // Reports a broken configuration as one of its checks instead of refusing it.
+        return doctor::run(&cli);
+    }
     let result = Context::new(&cli).and_then(|ctx| match cli.command {
         Command::Daemon => daemon::run(ctx),
         Command::Demo(args) => demo::run(args),
@@ -118,6 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
         Command::Status => admin::status(&ctx),
         Command::Modem(cmd) => modem::run(&ctx, cmd),
+        Command::Doctor => Ok(()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
