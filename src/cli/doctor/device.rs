@@ -443,8 +443,19 @@ where
             "no network: check the antenna and the coverage, and that the SIM is activated; a stick just plugged in needs a minute"
         };
         r.fail(check, format!("not registered ({detail})"), advice);
-    } else if registered == ["+CEREG"] {
-        r.ok(check, format!("registered on LTE only ({detail})"));
+    } else if !registered.contains(&"+CREG") {
+        // Registered it is, but the daemon's init (src/modem/init.rs, step 10) still waits
+        // for +CREG: say so rather than promise a modem the daemon will not take.
+        let on = if registered == ["+CEREG"] {
+            "LTE only"
+        } else {
+            "packet service only"
+        };
+        r.warn(
+            check,
+            format!("registered on {on} ({detail})"),
+            "the daemon's init still waits for +CREG and will call this modem not-registered; until it accepts +CGREG/+CEREG, use a SIM with 2G/3G (circuit-switched) service here",
+        );
     } else {
         r.ok(check, format!("registered ({detail})"));
     }
