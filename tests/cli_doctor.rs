@@ -565,3 +565,56 @@ fn help_documents_the_exit_statuses() {
     );
     assert!(Path::new(BIN).exists());
 }
+
+#[test]
+fn a_database_this_binary_cannot_use_fails() {
+    let (dir, config) =
+        setup("[daemon]\nsocket = \"{d}/s.sock\"\ndatabase = \"{d}/groupsms.db\"\n");
+    let db = dir.path().join("groupsms.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let run = || {
+        let out = Command::new(BIN)
+            .args(["--config", &config, "doctor"])
+            .output()
+            .unwrap();
+        (out.status.code(), lines(&out))
+    };
+    let (code, got) = run();
+    assert_eq!(code, Some(1));
+    let l = assert_line(
+        &got,
+        "database schema",
+        "fail",
+        &format!(
+            "version 99, newer than this binary's {}",
+            groupsms::store::SCHEMA_VERSION
+        ),
+    );
+    assert_eq!(
+        l.advice.unwrap(),
+        "install the groupsms that wrote it, or restore a backup"
+    );
+    // Doctor looked without touching: no WAL made, still 99.
+    assert!(!dir.path().join("groupsms.db-wal").exists());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 99);
+    drop(conn);
+    std::fs::write(
+        &db,
+        "not a database, just text that is long enough to have a header\n".repeat(10),
+    )
+    .unwrap();
+    let (code, got) = run();
+    assert_eq!(code, Some(1));
+    assert_line(
+        &got,
+        "database schema",
+        "fail",
+        &format!("{} is not an SQLite database", db.display()),
+    );
+}

@@ -310,7 +310,9 @@ async fn direct(r: &mut Report, entry: &ModemEntry, path: &str) -> Option<ClockS
         // Only a clock with a zone and a plausible year is network time (NITZ); an unset
         // clock reads 1980 or 2000, or 2080 with a two-digit year.
         let offset = offset?;
-        let time: DateTime<Utc> = (local - chrono::Duration::seconds(i64::from(offset))).and_utc();
+        let time: DateTime<Utc> = local
+            .checked_sub_signed(chrono::Duration::seconds(i64::from(offset)))?
+            .and_utc();
         let year = chrono::Datelike::year(&time);
         (2024..2080).contains(&year).then(|| ClockSample {
             device: path.to_string(),
