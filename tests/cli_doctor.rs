@@ -618,3 +618,38 @@ fn a_database_this_binary_cannot_use_fails() {
         &format!("{} is not an SQLite database", db.display()),
     );
 }
+
+#[test]
+fn a_modem_left_at_the_sms_prompt_still_answers() {
+    use std::io::{Read, Write};
+    let w = World::prepare(1, |c| c, "", "");
+    let dev = w.emulator().path(0).to_path_buf();
+    // Another program asked for the prompt and went away without ending the message.
+    let mut port = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&dev)
+        .unwrap();
+    port.write_all(b"ATE0\rAT+CMGS=18\r").unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64];
+    while !seen.ends_with(b"> ") {
+        let n = port.read(&mut buf).unwrap();
+        seen.extend_from_slice(&buf[..n]);
+    }
+    drop(port);
+    // (The engine logs its re-sync on stderr.)
+    let got = lines(&w.cli(&["doctor"]));
+    assert_line(
+        &got,
+        &format!("modem {}", dev.display()),
+        "ok",
+        "answers AT",
+    );
+    assert_line(
+        &got,
+        &format!("sim {}", dev.display()),
+        "ok",
+        "present, ready",
+    );
+}

@@ -229,16 +229,10 @@ async fn direct(r: &mut Report, entry: &ModemEntry, path: &str) -> Option<ClockS
         }
     };
     let mut engine = Engine::new(port, quick(entry));
-    match engine.command("AT").await {
-        Ok(resp) if resp.result.is_ok() => {}
-        Ok(resp) => {
-            r.fail(
-                check,
-                format!("answers {} to AT", resp.result),
-                "unplug the stick and plug it in again",
-            );
-            return None;
-        }
+    // The engine's wake-up, as init's first step: ESC (leaves a `>` prompt or a half-typed
+    // line someone left), then `AT` until `OK`.
+    match engine.abort_and_resync().await {
+        Ok(_) => {}
         Err(e) => {
             drop(engine);
             let others = answering_siblings(Path::new("/sys"), Path::new(path), entry.baud).await;
@@ -672,13 +666,12 @@ async fn answering_siblings(sys: &Path, device: &Path, baud: u32) -> Vec<String>
         let mut engine = Engine::new(
             port,
             ModemConfig {
-                command_timeout: Duration::from_secs(1),
                 resync_timeout: Duration::from_millis(500),
                 resync_attempts: 1,
                 ..ModemConfig::default()
             },
         );
-        if matches!(engine.command("AT").await, Ok(r) if r.result.is_ok()) {
+        if engine.abort_and_resync().await.is_ok() {
             answering.push(match iface {
                 Some(i) => format!("{} (interface {i})", path.display()),
                 None => path.display().to_string(),
