@@ -653,3 +653,36 @@ fn a_modem_left_at_the_sms_prompt_still_answers() {
         "present, ready",
     );
 }
+
+#[test]
+fn a_device_you_may_not_open_names_its_group() {
+    let w = World::prepare(1, |c| c, "", "");
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dev = w.emulator().path(0).display().to_string();
+    let out = w
+        .command(&["doctor"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let got = lines(&out);
+    let l = assert_line(
+        &got,
+        &format!("modem {dev}"),
+        "fail",
+        &format!("permission denied: {dev} is group "),
+    );
+    assert!(l.detail.ends_with("and you are nobody, uid 65534"), "{l:?}");
+    assert!(l
+        .advice
+        .unwrap()
+        .starts_with("add yourself (and the daemon's user) to group "));
+    // The database directory (the test's, root's) is not the user's either.
+    assert_line(
+        &got,
+        "database",
+        "fail",
+        "is not writable by you (nobody, uid 65534; it is root:root, mode 0755)",
+    );
+}

@@ -675,6 +675,73 @@ mod tests {
         assert!(cms_codes("+CMS ERROR: ").is_empty());
     }
 
+    fn outcome(modem: &str, sent: bool, error: Option<&str>) -> inspect::RecentOutcome {
+        inspect::RecentOutcome {
+            modem: Some(modem.into()),
+            sent,
+            error: error.map(str::to_string),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn carrier_signs_barring_fails_repetition_warns() {
+        let e38 = Some("+CMS ERROR: 38 (gave up after 5 tries)");
+        let db = Inspection {
+            schema_version: SCHEMA_VERSION,
+            recent: vec![
+                // Three failures, nothing sent: the heuristic.
+                outcome("/dev/a", false, e38),
+                outcome("/dev/a", false, e38),
+                outcome("/dev/a", false, Some("+CMS ERROR: 500")),
+                // The same codes with sends in between: ordinary trouble.
+                outcome("/dev/b", false, e38),
+                outcome("/dev/b", false, e38),
+                outcome("/dev/b", false, e38),
+                outcome("/dev/b", true, None),
+            ],
+        };
+        let daemon = vec![
+            serde_json::json!({"device": "/dev/c", "problem": "+CMS ERROR: 10 (Call barred)"}),
+            serde_json::json!({"device": "/dev/d", "problem": "SIM: no SIM card inserted"}),
+        ];
+        let mut r = Report {
+            json: true,
+            checks: Vec::new(),
+        };
+        check_carrier(&mut r, Some(&daemon), Some(&db));
+        let got: Vec<(&str, Status)> = r
+            .checks
+            .iter()
+            .map(|c| (c.check.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("carrier block /dev/a", Status::Warn),
+                ("carrier block /dev/c", Status::Fail)
+            ]
+        );
+        assert!(r.checks[0].detail.starts_with(
+            "3 failures (2 x +CMS ERROR: 38 (Network out of order), 1 x +CMS ERROR: 500 ("
+        ));
+        assert!(r.checks[0].detail.contains("a heuristic"));
+        assert!(r.checks[1]
+            .detail
+            .starts_with("1 x +CMS ERROR: 10 (Call barred) in the last 24 h"));
+
+        let mut r = Report {
+            json: true,
+            checks: Vec::new(),
+        };
+        check_carrier(&mut r, None, None);
+        assert_eq!(r.checks[0].status, Status::Ok);
+        assert_eq!(
+            r.checks[0].detail,
+            "nothing to look at yet (no database, no daemon)"
+        );
+    }
+
     #[test]
     fn report_lines_and_exit() {
         let mut r = Report {
