@@ -420,7 +420,7 @@ fn a_missing_device_and_a_database_directory_you_may_not_write() {
     let got = lines(&out);
     let l = assert_line(
         &got,
-        "database",
+        "database directory",
         "fail",
         &format!(
             "{}/groupsms.db: the directory {} is not writable by you (nobody, uid 65534; it is root:root, mode 0555)",
@@ -451,7 +451,7 @@ fn a_missing_device_and_a_database_directory_you_may_not_write() {
         .output()
         .unwrap();
     let got = lines(&out);
-    let l = assert_line(&got, "database", "fail", "gone does not exist");
+    let l = assert_line(&got, "database directory", "fail", "gone does not exist");
     assert!(l
         .advice
         .unwrap()
@@ -681,8 +681,51 @@ fn a_device_you_may_not_open_names_its_group() {
     // The database directory (the test's, root's) is not the user's either.
     assert_line(
         &got,
-        "database",
+        "database directory",
         "fail",
         "is not writable by you (nobody, uid 65534; it is root:root, mode 0755)",
     );
+}
+
+#[test]
+fn a_database_the_daemon_left_is_read_without_it() {
+    // WAL mode, closed cleanly (no -wal, no -shm left): a read-only open must still work.
+    let (dir, config) =
+        setup("[daemon]\nsocket = \"{d}/s.sock\"\ndatabase = \"{d}/groupsms.db\"\n");
+    let db = dir.path().join("groupsms.db");
+    drop(groupsms::store::Store::open(&db).unwrap());
+    assert!(!dir.path().join("groupsms.db-shm").exists());
+    let out = Command::new(BIN)
+        .args(["--config", &config, "doctor"])
+        .output()
+        .unwrap();
+    let got = lines(&out);
+    assert_line(
+        &got,
+        "database schema",
+        "ok",
+        "version 1, the one this binary writes",
+    );
+    assert_line(
+        &got,
+        "carrier block",
+        "ok",
+        "no sign in the last 24 h (0 recent outcomes in the database)",
+    );
+    // As a user who may only read it (the daemon's file, a curious admin).
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", &config, "doctor"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let got = lines(&out);
+    assert_line(
+        &got,
+        "database",
+        "fail",
+        "not readable and writable by you (nobody, uid 65534; it is root:root, mode 0644)",
+    );
+    assert_line(&got, "database schema", "ok", "version 1");
 }

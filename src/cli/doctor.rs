@@ -270,7 +270,7 @@ fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
         Ok(m) if m.is_dir() => m,
         _ => {
             r.fail(
-                "database",
+                "database directory",
                 format!("{shown}: the directory {} does not exist", dir.display()),
                 format!(
                     "create it for the daemon's user: install -d -o groupsms -g groupsms -m 0750 {} (the systemd unit's StateDirectory does this)",
@@ -283,7 +283,7 @@ fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
     let dir_writable = may(&dir, A::W_OK | A::X_OK);
     if !dir_writable {
         r.fail(
-            "database",
+            "database directory",
             format!(
                 "{shown}: the directory {} is not writable by you ({}; it is {})",
                 dir.display(),
