@@ -303,6 +303,77 @@ async fn pin_required_counts_down_to_puk() {
 }
 
 #[tokio::test]
+async fn no_sim_in_the_slot() {
+    let (_d, h) = start(2, |m| {
+        m.knobs.sim_absent = true;
+        m.profile = Profile::Quectel;
+    });
+    let mut p = ready(&h, 0).await;
+    assert_eq!(p.cmd("AT+CPIN?").await, "\r\n+CME ERROR: 10\r\n");
+    assert_eq!(p.cmd("AT+CIMI").await, "\r\n+CME ERROR: 10\r\n");
+    assert_eq!(p.cmd("AT+CSCA?").await, "\r\n+CMS ERROR: 310\r\n");
+    assert_eq!(p.cmd("AT+CREG?").await, "\r\n+CREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(p.cmd("AT+CMGS=18").await, "\r\n+CMS ERROR: 310\r\n");
+    assert!(p.cmd("AT+CGMI").await.contains("Quectel"));
+    assert!(h.deliver_sms(0, "10086", "x").await.is_err());
+    // A Quectel says so when it boots.
+    h.reboot(0).await.unwrap();
+    p.read_until("+CPIN: NOT INSERTED\r\n").await;
+}
+
+#[tokio::test]
+async fn sim_without_an_smsc() {
+    let (_d, h) = start(1, |m| m.knobs.smsc = String::new());
+    let mut p = ready(&h, 0).await;
+    assert_eq!(p.cmd("AT+CSCA?").await, "\r\n+CSCA: \"\",129\r\n\r\nOK\r\n");
+    // Our PDUs carry no SMSC of their own (00): the modem has none to use.
+    assert_eq!(send(&mut p).await, "\r\n+CMS ERROR: 330\r\n");
+    assert_eq!(p.cmd("AT+CSCA=\"+8613800100500\",145").await, "\r\nOK\r\n");
+    assert!(mr_of(&send(&mut p).await).is_some());
+}
+
+#[tokio::test]
+async fn lte_only_registers_on_cereg_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EmulatorConfig::new(dir.path().join("dev"), 2)
+        .all(|m| m.knobs.boot_time = Duration::from_millis(50))
+        .modem(0, |m| {
+            m.profile = Profile::Quectel;
+            m.knobs.lte_only = true;
+        })
+        .modem(1, |m| m.profile = Profile::Huawei);
+    let h = Emulator::start(cfg).unwrap();
+    let mut p = ready(&h, 0).await;
+    assert_eq!(p.cmd("AT+CREG?").await, "\r\n+CREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(p.cmd("AT+CGREG?").await, "\r\n+CGREG: 0,0\r\n\r\nOK\r\n");
+    assert_eq!(p.cmd("AT+CEREG?").await, "\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    p.cmd("AT+CEREG=2").await;
+    let long = p.cmd("AT+CEREG?").await;
+    assert!(
+        long.starts_with("\r\n+CEREG: 2,1,\"") && long.ends_with(",7\r\n\r\nOK\r\n"),
+        "{long}"
+    );
+    assert!(
+        mr_of(&send(&mut p).await).is_some(),
+        "SMS goes over SGs/IMS"
+    );
+    h.lose_registration(0).await.unwrap();
+    p.read_until("\r\n+CEREG: 2\r\n").await;
+    // A 3G Huawei does not know the command.
+    let mut q = ready(&h, 1).await;
+    assert_eq!(q.cmd("AT+CEREG?").await, "\r\nCOMMAND NOT SUPPORT\r\n");
+    // And the knob is refused there.
+    let cfg = EmulatorConfig::new(dir.path().join("dev2"), 1).all(|m| {
+        m.profile = Profile::Huawei;
+        m.knobs.lte_only = true;
+    });
+    match Emulator::start(cfg) {
+        Err(e) => assert!(e.to_string().contains("LTE"), "{e}"),
+        Ok(_) => panic!("lte_only was accepted on a 3G profile"),
+    }
+}
+
+#[tokio::test]
 async fn per_sim_cap_blocks_like_a_carrier() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = EmulatorConfig::new(dir.path().join("dev"), 2)

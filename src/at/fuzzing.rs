@@ -52,6 +52,7 @@ pub fn parse_everything(line: &str) -> usize {
         parse::parse_clip(line).is_ok(),
         parse::parse_hcsq(line).is_ok(),
         parse::parse_time(line).is_ok(),
+        parse::parse_cclk(line).is_ok(),
         super::codes::Final::parse(line).is_some(),
     ];
     let _ = urc::parse_urc(line, Some(line));

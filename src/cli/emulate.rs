@@ -95,6 +95,17 @@ pub struct EmulateArgs {
     /// Signal quality for +CSQ and ^RSSI (0-31) [default: 20].
     #[arg(long, value_name = "[I=]RSSI")]
     rssi: Vec<String>,
+    /// `absent`: no SIM in the slot (`AT+CPIN?` answers `+CME ERROR: 10`); `inserted` [default].
+    #[arg(long, value_name = "[I=]inserted|absent")]
+    sim: Vec<String>,
+    /// The SMSC address stored on the SIM (`AT+CSCA?`), or `empty` for a SIM without one
+    /// [default: +8613800100500].
+    #[arg(long, value_name = "[I=]NUMBER|empty")]
+    smsc: Vec<String>,
+    /// `yes`: the SIM registers on LTE only: `+CEREG` registered, `+CREG`/`+CGREG` not
+    /// (generic and quectel only) [default: no].
+    #[arg(long, value_name = "[I=]yes|no")]
+    lte_only: Vec<String>,
 }
 
 type Setter = fn(&mut EmulatedModem, &str) -> Result<(), String>;
@@ -159,7 +170,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     for (i, m) in cfg.modems.iter_mut().enumerate() {
         m.profile = ALL_PROFILES[i % ALL_PROFILES.len()];
     }
-    let table: [(&str, &[String], Setter); 21] = [
+    let table: [(&str, &[String], Setter); 24] = [
         ("profile", &args.profile, |m, v| {
             if v.eq_ignore_ascii_case("mixed") {
                 return Ok(());
@@ -253,6 +264,38 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
         }),
         ("rssi", &args.rssi, |m, v| {
             m.knobs.rssi = num(v)?;
+            Ok(())
+        }),
+        ("sim", &args.sim, |m, v| {
+            m.knobs.sim_absent = match v {
+                "absent" => true,
+                "inserted" => false,
+                _ => return Err("give inserted or absent".into()),
+            };
+            Ok(())
+        }),
+        ("smsc", &args.smsc, |m, v| {
+            m.knobs.smsc = if v == "empty" {
+                String::new()
+            } else {
+                crate::sms::Address::parse(v)
+                    .map_err(|e| format!("not a phone number: {e}"))?
+                    .to_string()
+            };
+            Ok(())
+        }),
+        ("lte-only", &args.lte_only, |m, v| {
+            m.knobs.lte_only = match v {
+                "yes" => true,
+                "no" => false,
+                _ => return Err("give yes or no".into()),
+            };
+            if m.knobs.lte_only && !m.profile.has_lte() {
+                return Err(format!(
+                    "the {} profile has no LTE (use generic or quectel)",
+                    m.profile
+                ));
+            }
             Ok(())
         }),
     ];
@@ -425,5 +468,37 @@ mod tests {
         assert_eq!(e, "--modems 0: give 1 to 256");
         let e = parse(&["--cap", "many"]).unwrap_err();
         assert_eq!(e, "--cap many: \"many\" is not a valid number");
+    }
+
+    #[test]
+    fn sim_smsc_and_lte_only() {
+        let c = parse(&[
+            "--modems",
+            "4",
+            "--sim",
+            "1=absent",
+            "--smsc",
+            "2=empty",
+            "--smsc",
+            "3=+8613010112500",
+            "--lte-only",
+            "2=yes",
+        ])
+        .unwrap();
+        assert!(c.modems[1].knobs.sim_absent && !c.modems[0].knobs.sim_absent);
+        assert_eq!(c.modems[2].knobs.smsc, "");
+        assert_eq!(c.modems[3].knobs.smsc, "+8613010112500");
+        assert_eq!(c.modems[0].knobs.smsc, "+8613800100500");
+        assert!(c.modems[2].knobs.lte_only && !c.modems[3].knobs.lte_only);
+        // Modem 0 is a Huawei E1752 (3G): no LTE to register on.
+        let e = parse(&["--lte-only", "0=yes"]).unwrap_err();
+        assert_eq!(
+            e,
+            "--lte-only 0=yes: the huawei profile has no LTE (use generic or quectel)"
+        );
+        let e = parse(&["--sim", "gone"]).unwrap_err();
+        assert_eq!(e, "--sim gone: give inserted or absent");
+        let e = parse(&["--smsc", "centre"]).unwrap_err();
+        assert!(e.starts_with("--smsc centre: not a phone number"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod client;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod emulate;
 pub mod modem;
 pub mod output;
@@ -73,6 +74,9 @@ pub enum Command {
     Broadcast(admin::BroadcastCommand),
     /// The daemon's state: modems, queue, quotas.
     Status,
+    /// Check the installation: configuration, database, socket, each modem, carrier blocks, clock.
+    #[command(after_help = doctor::EXIT_HELP)]
+    Doctor,
 }
 
 /// What every subcommand may need: the configuration and where the daemon listens.
@@ -109,6 +113,10 @@ impl Context {
 /// Runs a parsed command line and returns the process exit status (a failure is reported on
 /// standard error).
 pub fn run(cli: Cli) -> ExitCode {
+    if let Command::Doctor = cli.command {
+        // Reports a broken configuration as one of its checks instead of refusing it.
+        return doctor::run(&cli);
+    }
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -123,7 +131,8 @@ pub fn report(failure: &Failure) {
     eprintln!("groupsms: {}", failure.message);
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line (`doctor` goes through [`run`], before any configuration is
+/// read).
 pub fn execute(cli: Cli) -> Result<(), Failure> {
     Context::new(&cli).and_then(|ctx| match cli.command {
         Command::Daemon => daemon::run(ctx),
@@ -136,6 +145,14 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
         Command::Status => admin::status(&ctx),
         Command::Modem(cmd) => modem::run(&ctx, cmd),
+        Command::Doctor => doctor::run(&cli)
+            .eq(&ExitCode::SUCCESS)
+            .then_some(())
+            .ok_or(Failure {
+                daemon_error: None,
+                message: "doctor found problems (see above)".into(),
+                code: 1,
+            }),
     })
 }
 

@@ -75,6 +75,18 @@ pub struct Knobs {
     pub boot_time: Duration,
     /// Signal quality reported by `+CSQ` and `^RSSI` (0..=31).
     pub rssi: u8,
+    /// No SIM in the slot: `AT+CPIN?` answers `+CME ERROR: 10` (SIM not inserted), SIM commands
+    /// fail likewise, the modem never registers.
+    pub sim_absent: bool,
+    /// The SMSC address stored on the SIM, as `AT+CSCA?` shows it; empty: a SIM with none
+    /// (`+CSCA: "",129`, seen on fresh data SIMs), and a PDU without its own SMSC is then
+    /// refused with `+CMS ERROR: 330` (SMSC address unknown).
+    pub smsc: String,
+    /// The SIM registers on LTE only (a data-only or VoLTE-only subscription without circuit
+    /// switched fallback): `+CEREG` says registered while `+CREG` and `+CGREG` say 0 (not
+    /// registered, not searching); SMS still goes out (over SGs/IMS). Only for families with
+    /// LTE (`generic`, `quectel`); the 3G/2G families do not know `AT+CEREG` at all.
+    pub lte_only: bool,
 }
 
 impl Default for Knobs {
@@ -102,9 +114,15 @@ impl Default for Knobs {
             reboot_after_sends: None,
             boot_time: Duration::from_millis(200),
             rssi: 20,
+            sim_absent: false,
+            smsc: DEFAULT_SMSC.to_string(),
+            lte_only: false,
         }
     }
 }
+
+/// The SMSC address an emulated SIM carries unless told otherwise (China Mobile's).
+pub const DEFAULT_SMSC: &str = "+8613800100500";
 
 /// One modem: its family and its knobs.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -139,6 +139,8 @@ struct Stored {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sim {
+    /// No card in the slot (the `sim_absent` knob); stays so across reboots.
+    Absent,
     Ready,
     NeedPin,
     NeedPuk,
@@ -223,6 +225,7 @@ pub struct Machine {
     cnmi: [u8; 5],
     creg_n: u8,
     cgreg_n: u8,
+    cereg_n: u8,
     cops_format: u8,
     curc: bool,
     cfun: u8,
@@ -286,12 +289,15 @@ impl Machine {
             cnmi: [2, 1, 0, 0, 0],
             creg_n: 0,
             cgreg_n: 0,
+            cereg_n: 0,
             cops_format: 0,
             curc: true,
             cfun: 1,
             cpms: [Mem::Sm; 3],
             sregs: [0; 13],
-            sim: if pin.is_some() {
+            sim: if cfg.knobs.sim_absent {
+                Sim::Absent
+            } else if pin.is_some() {
                 Sim::NeedPin
             } else {
                 Sim::Ready
@@ -299,7 +305,7 @@ impl Machine {
             pin,
             pin_left: 3,
             puk_left: 10,
-            smsc: "+8613800100500".into(),
+            smsc: cfg.knobs.smsc.clone(),
             reg_lost: false,
             sm: vec![None; profile.sim_slots()],
             me: vec![None; 100],
@@ -371,6 +377,8 @@ impl Machine {
             Sim::NeedPin => "+CPIN: SIM PIN",
             Sim::NeedPuk => "+CPIN: SIM PUK",
             Sim::Blocked => "+CPIN: NOT READY",
+            // Quectel and SIMCom announce an empty slot so (EC25 and SIM800 manuals).
+            Sim::Absent => "+CPIN: NOT INSERTED",
         };
         for line in self.profile.boot_urcs(sim_line) {
             self.urcs.push(line);
@@ -449,7 +457,7 @@ impl Machine {
             .find(|(m, _, _)| *m == mr)
             .cloned()
             .ok_or(InboundError::UnknownReference(mr))?;
-        let smsc = Address::parse(&self.smsc)?;
+        let smsc = Address::parse(self.network_smsc())?;
         let pdu = inbound::status_report(&smsc, mr, &to, sent, inbound::now_timestamp(), status)?;
         if matches!(self.state, State::Hung | State::Booting) {
             return Ok((ReportRoute::NotRouted, Vec::new()));
@@ -491,7 +499,7 @@ impl Machine {
         if self.sim != Sim::Ready {
             return Err(InboundError::SimNotReady);
         }
-        let smsc = Address::parse(&self.smsc)?;
+        let smsc = Address::parse(self.network_smsc())?;
         let originator = Address::parse(from)?;
         let reference = self.next_concat;
         self.next_concat = self.next_concat.wrapping_add(1);
@@ -541,6 +549,7 @@ impl Machine {
         self.cnmi = [2, 1, 0, 0, 0];
         self.creg_n = 0;
         self.cgreg_n = 0;
+        self.cereg_n = 0;
         self.cops_format = 0;
         self.curc = true;
         self.cfun = 1;
@@ -736,6 +745,7 @@ impl Machine {
 
     fn sim_fail_cme(&self) -> Option<Fail> {
         match self.sim {
+            Sim::Absent => Some(Fail::Cme(10)),
             Sim::Ready => None,
             Sim::NeedPin => Some(Fail::Cme(11)),
             Sim::NeedPuk => Some(Fail::Cme(12)),
@@ -745,6 +755,7 @@ impl Machine {
 
     fn sim_fail_cms(&self) -> Option<Fail> {
         match self.sim {
+            Sim::Absent => Some(Fail::Cms(310)),
             Sim::Ready => None,
             Sim::NeedPin => Some(Fail::Cms(311)),
             Sim::NeedPuk => Some(Fail::Cms(316)),
@@ -762,14 +773,28 @@ impl Machine {
         }
     }
 
-    fn reg_line(&self, name: &str, n: u8, solicited: bool) -> String {
+    /// The `<stat>` one registration command reports: an LTE-only SIM is registered for EPS
+    /// (`+CEREG`) and for nothing else.
+    fn reg_stat_of(&self, name: &str) -> u8 {
         let stat = self.reg_stat();
+        if self.cfg.knobs.lte_only && name != "+CEREG" && stat == 1 {
+            0
+        } else {
+            stat
+        }
+    }
+
+    fn reg_line(&self, name: &str, n: u8, solicited: bool) -> String {
+        let stat = self.reg_stat_of(name);
         let prefix = if solicited {
             format!("{name}: {n},{stat}")
         } else {
             format!("{name}: {stat}")
         };
-        if n == 2 && stat == 1 {
+        if n == 2 && stat == 1 && name == "+CEREG" {
+            // TAC, CI and AcT 7 (E-UTRAN), as an EC25 reports them.
+            format!("{prefix},\"{:04X}\",\"{:07X}\",7", self.lac, self.ci)
+        } else if n == 2 && stat == 1 {
             format!("{prefix},\"{:04X}\",\"{:07X}\"", self.lac, self.ci)
         } else {
             prefix
@@ -787,6 +812,20 @@ impl Machine {
         if self.cgreg_n > 0 {
             let l = self.reg_line("+CGREG", self.cgreg_n, false);
             self.urcs.push(l);
+        }
+        if self.cereg_n > 0 {
+            let l = self.reg_line("+CEREG", self.cereg_n, false);
+            self.urcs.push(l);
+        }
+    }
+
+    /// The service centre that delivers to this SIM: the one on the SIM, or the network's when
+    /// the SIM has none.
+    fn network_smsc(&self) -> &str {
+        if self.smsc.is_empty() {
+            super::config::DEFAULT_SMSC
+        } else {
+            &self.smsc
         }
     }
 
@@ -902,19 +941,20 @@ impl Machine {
                 Form::Test => done("+CSQ: (0-31,99),(0-7,99)"),
                 _ => Reply::Fail(Fail::Cme(50)),
             },
-            "+CREG" | "+CGREG" => {
-                let n = if name == "+CREG" {
-                    self.creg_n
-                } else {
-                    self.cgreg_n
+            "+CEREG" if !self.profile.has_lte() => Reply::Fail(Fail::Unknown),
+            "+CREG" | "+CGREG" | "+CEREG" => {
+                let n = match name {
+                    "+CREG" => self.creg_n,
+                    "+CGREG" => self.cgreg_n,
+                    _ => self.cereg_n,
                 };
                 match form {
                     Form::Set(_) => match cmd.num(0) {
                         Some(Ok(v)) if v <= 2 => {
-                            if name == "+CREG" {
-                                self.creg_n = v as u8;
-                            } else {
-                                self.cgreg_n = v as u8;
+                            match name {
+                                "+CREG" => self.creg_n = v as u8,
+                                "+CGREG" => self.cgreg_n = v as u8,
+                                _ => self.cereg_n = v as u8,
                             }
                             ok()
                         }
@@ -994,6 +1034,25 @@ impl Machine {
             },
             "+CFUN" => self.cfun_cmd(cmd),
             "+CPAS" => done("+CPAS: 0"),
+            // The clock, set from the network (NITZ) as on a registered stick: the host's time.
+            "+CCLK" => match form {
+                Form::Read => {
+                    let t = super::inbound::now_timestamp();
+                    let sign = if t.tz_quarters < 0 { '-' } else { '+' };
+                    done(format!(
+                        "+CCLK: \"{:02}/{:02}/{:02},{:02}:{:02}:{:02}{sign}{:02}\"",
+                        t.year % 100,
+                        t.month,
+                        t.day,
+                        t.hour,
+                        t.minute,
+                        t.second,
+                        t.tz_quarters.unsigned_abs()
+                    ))
+                }
+                Form::Set(_) | Form::Test => ok(),
+                Form::Exec => Reply::Fail(Fail::Cme(50)),
+            },
             "+CMMS" if self.profile == Profile::Huawei => Reply::Fail(Fail::Cms(500)),
             "+CLIP" | "+CRC" | "+CVHU" | "+CLIR" | "+COLP" | "+CSDH" | "+CGEREP" | "+CMMS" => {
                 match form {
@@ -1032,6 +1091,7 @@ impl Machine {
     fn cpin(&mut self, cmd: &Cmd) -> Reply {
         match &cmd.form {
             Form::Read => match self.sim {
+                Sim::Absent => Reply::Fail(Fail::Cme(10)),
                 Sim::Ready => done("+CPIN: READY"),
                 Sim::NeedPin => done("+CPIN: SIM PIN"),
                 Sim::NeedPuk => done("+CPIN: SIM PUK"),
@@ -1042,6 +1102,7 @@ impl Machine {
             Form::Set(args) => {
                 let before = self.reg_stat();
                 let reply = match self.sim {
+                    Sim::Absent => Reply::Fail(Fail::Cme(10)),
                     Sim::Ready => Reply::Fail(Fail::Cme(3)),
                     Sim::Blocked => Reply::Fail(Fail::Cme(13)),
                     Sim::NeedPin => {
@@ -1389,6 +1450,9 @@ impl Machine {
         let latency = knobs.send_latency + jitter;
         let result = if self.reg_stat() != 1 {
             Err(331)
+        } else if self.smsc.is_empty() && hex.starts_with(b"00") {
+            // No SMSC in the PDU and none on the SIM.
+            Err(330)
         } else {
             let mr = self.next_mr;
             self.next_mr = self.next_mr.wrapping_add(1);

@@ -1,7 +1,8 @@
 //! Virtual GSM modems on pseudo-terminals, for the demo, the end-to-end tests and everyone
 //! without hardware. Each modem is a PTY with a stable symlink (`DIR/modem0`, ...) that speaks
 //! AT like a real stick of its [`Profile`], misbehaves as its [`Knobs`] say (latency, errors,
-//! hangs, unplugging, registration loss, noise, PIN, carrier cap, reboots), logs every accepted
+//! hangs, unplugging, registration loss, noise, PIN, no SIM, no SMSC, LTE-only registration,
+//! carrier cap, reboots), logs every accepted
 //! SMS part as one JSON line ([`log`]) and can be handed inbound traffic (status reports,
 //! incoming messages) through the [`EmulatorHandle`].
 //!
@@ -30,6 +31,9 @@
 //! | past the per-SIM cap | `+CMS ERROR: 38` by default ("network out of order", what Gammu users report when an operator stops a SIM), [`Knobs::cap_error`] to change |
 //! | random failure ([`Knobs::error_rate`]) | one of [`Knobs::error_codes`], default 38 and 500 (both common in the field notes) |
 //! | SIM PIN / PUK not entered | `+CME ERROR: 11` / `12`, SMS commands `+CMS ERROR: 311` / `316` |
+//! | no SIM ([`Knobs::sim_absent`]) | `+CME ERROR: 10` ("SIM not inserted"), SMS commands `+CMS ERROR: 310`; Quectel/SIMCom boot with `+CPIN: NOT INSERTED` |
+//! | no SMSC on the SIM ([`Knobs::smsc`] empty) and none in the PDU | `+CMS ERROR: 330` ("SMSC address unknown") |
+//! | `AT+CEREG` on a 3G/2G family (Huawei E1752, SIM800) | their unknown-command answer |
 //! | text mode (`AT+CMGF=1`) SMS commands | `+CMS ERROR: 302`: the emulator speaks PDU mode only |
 //!
 //! With `AT+CMEE=0` (the power-on default) every one of them is a plain `ERROR`.
@@ -195,7 +199,8 @@ impl Emulator {
             return Err(EmulatorError::NoModems);
         }
         for (index, m) in cfg.modems.iter().enumerate() {
-            check_knobs(&m.knobs).map_err(|message| EmulatorError::BadKnob { index, message })?;
+            check_knobs(m.profile, &m.knobs)
+                .map_err(|message| EmulatorError::BadKnob { index, message })?;
         }
         std::fs::create_dir_all(&cfg.dir).map_err(|source| EmulatorError::Dir {
             path: cfg.dir.clone(),
@@ -269,7 +274,15 @@ impl Emulator {
     }
 }
 
-fn check_knobs(k: &Knobs) -> Result<(), String> {
+fn check_knobs(profile: Profile, k: &Knobs) -> Result<(), String> {
+    if k.lte_only && !profile.has_lte() {
+        return Err(format!(
+            "lte-only registration needs an LTE family (generic, quectel), not {profile}"
+        ));
+    }
+    if !k.smsc.is_empty() && crate::sms::Address::parse(&k.smsc).is_err() {
+        return Err(format!("SMSC {:?} is not a phone number", k.smsc));
+    }
     for (name, p) in [
         ("error rate", k.error_rate),
         ("noise-in-answers probability", k.noise_in_answers),

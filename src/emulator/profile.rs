@@ -184,6 +184,12 @@ impl Profile {
         }
     }
 
+    /// Whether the family has an LTE radio and answers `AT+CEREG` (EPS registration, TS 27.007
+    /// 10.1.22); the Huawei E1752 (3G) and SIM800 (2G) answer it as an unknown command.
+    pub fn has_lte(self) -> bool {
+        matches!(self, Profile::Quectel | Profile::Generic)
+    }
+
     /// Access technology reported in `+COPS?` (0 GSM, 2 UTRAN, 7 E-UTRAN).
     pub fn access_technology(self) -> u8 {
         match self {

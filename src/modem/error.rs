@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::at::Final;
+use crate::at::{CmeError, CmsError, Final};
 
 /// A SIM that cannot be used as it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +23,27 @@ pub enum SimProblem {
     Failure,
     #[error("the SIM stayed busy for {0:?}")]
     Busy(Duration),
+}
+
+impl SimProblem {
+    /// The SIM trouble an error answer names (not inserted, failure, PUK, wrong SIM), if any.
+    pub fn from_final(result: &Final) -> Option<SimProblem> {
+        match result {
+            Final::Cme(CmeError::SimNotInserted) | Final::Cms(CmsError::SimNotInserted) => {
+                Some(SimProblem::NotInserted)
+            }
+            Final::Cme(CmeError::SimFailure) | Final::Cms(CmsError::SimFailure) => {
+                Some(SimProblem::Failure)
+            }
+            Final::Cme(CmeError::SimPukRequired) | Final::Cms(CmsError::SimPukRequired) => {
+                Some(SimProblem::Locked("SIM PUK".into()))
+            }
+            Final::Cme(CmeError::SimWrong) | Final::Cms(CmsError::SimWrong) => {
+                Some(SimProblem::Locked("SIM wrong".into()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One modem's failure.

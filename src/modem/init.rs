@@ -27,7 +27,7 @@ use super::error::{ModemError, SimProblem};
 use super::types::{Health, Identity};
 use crate::at::command;
 use crate::at::parse::{self, CnmiSupport, PinState};
-use crate::at::{CmeError, CmsError, ErrorClass, Final};
+use crate::at::{CmeError, ErrorClass, Final};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Vendor {
@@ -63,21 +63,7 @@ fn choose_cnmi(s: &CnmiSupport, status_reports: bool) -> (u32, u32, u32, u32, u3
 }
 
 fn sim_error(result: &Final) -> Option<SimProblem> {
-    match result {
-        Final::Cme(CmeError::SimNotInserted) | Final::Cms(CmsError::SimNotInserted) => {
-            Some(SimProblem::NotInserted)
-        }
-        Final::Cme(CmeError::SimFailure) | Final::Cms(CmsError::SimFailure) => {
-            Some(SimProblem::Failure)
-        }
-        Final::Cme(CmeError::SimPukRequired) | Final::Cms(CmsError::SimPukRequired) => {
-            Some(SimProblem::Locked("SIM PUK".into()))
-        }
-        Final::Cme(CmeError::SimWrong) | Final::Cms(CmsError::SimWrong) => {
-            Some(SimProblem::Locked("SIM wrong".into()))
-        }
-        _ => None,
-    }
+    SimProblem::from_final(result)
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {

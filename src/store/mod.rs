@@ -12,6 +12,7 @@
 //! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start |
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `audit.rs` | the audit log |
+//! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
 //!
 //! Every operation is a method of [`Tx`], a transaction. [`Store::write`] runs a closure in one
@@ -36,6 +37,7 @@ mod deliveries;
 mod error;
 mod groups;
 pub mod handle;
+pub mod inspect;
 pub mod migrate;
 pub mod model;
 mod sims;

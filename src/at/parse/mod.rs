@@ -22,8 +22,9 @@ mod sms;
 mod ussd;
 
 pub use network::{
-    parse_cops_read, parse_cops_test, parse_csq, parse_hcsq, parse_registration, parse_time,
-    AccessTech, Hcsq, Network, NetworkStatus, Operator, RegKind, RegStat, Registration, Signal,
+    parse_cclk, parse_cops_read, parse_cops_test, parse_csq, parse_hcsq, parse_registration,
+    parse_time, AccessTech, Hcsq, Network, NetworkStatus, Operator, RegKind, RegStat, Registration,
+    Signal,
 };
 pub use sim::{
     parse_cnum, parse_cpin, parse_identity, parse_imei, parse_imsi, parse_model_lines, PinState,

@@ -1,6 +1,7 @@
 //! Network registration, operator and signal: `+CREG`/`+CGREG`/`+CEREG`/`+C5GREG`, `+COPS`,
 //! `+CSQ`, and Huawei's `^HCSQ`, `^SYSINFO`, `^SYSINFOEX`, `^TIME`.
 
+use nom::branch::alt;
 use nom::bytes::complete::tag;
 use nom::character::complete::{char, digit1};
 use nom::combinator::{all_consuming, map_res};
@@ -605,9 +606,63 @@ pub fn parse_time(line: &str) -> Result<chrono::NaiveDateTime, ParseError> {
         .ok_or_else(|| ParseError::new(WHAT, line))
 }
 
+/// `+CCLK: "yy/MM/dd,hh:mm:ss±zz"`, TS 27.007 8.15: the modem's clock, `±zz` the zone in
+/// quarters of an hour (network time when the modem takes NITZ). Tolerated: no zone (taken as
+/// UTC: `None` offset), a four-digit year, no quotes, a space instead of the comma (SIMCom).
+/// Returns the local time and the zone offset in seconds.
+pub fn parse_cclk(line: &str) -> Result<(chrono::NaiveDateTime, Option<i32>), ParseError> {
+    const WHAT: &str = "+CCLK clock";
+    let rest = expect_name(line, "+CCLK", WHAT)?.trim();
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let rest = rest.strip_suffix('"').unwrap_or(rest);
+    let n = |i| small_number(i);
+    let zone = nom::combinator::opt(nom::sequence::pair(
+        alt((char('+'), char('-'))),
+        map_res(digit1, |d: &str| d.parse::<i32>()),
+    ));
+    let parsed: IResult<&str, _> = all_consuming(tuple((
+        two_or_four_digit_year,
+        preceded(char('/'), n),
+        preceded(char('/'), n),
+        preceded(alt((char(','), char(' '))), n),
+        preceded(char(':'), n),
+        preceded(char(':'), n),
+        zone,
+    )))(rest);
+    let (_, (y, mo, d, h, mi, s, zone)) = parsed.map_err(|_| ParseError::new(WHAT, line))?;
+    let offset = match zone {
+        Some((sign, q)) if q <= 96 => Some(if sign == '-' { -q } else { q } * 900),
+        Some(_) => return Err(ParseError::new(WHAT, line)),
+        None => None,
+    };
+    let time = chrono::NaiveDate::from_ymd_opt(y, mo, d)
+        .and_then(|date| date.and_hms_opt(h, mi, s))
+        .ok_or_else(|| ParseError::new(WHAT, line))?;
+    Ok((time, offset))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cclk() {
+        let (t, z) = parse_cclk("+CCLK: \"24/05/01,08:30:15+32\"").unwrap();
+        assert_eq!(
+            (t.to_string().as_str(), z),
+            ("2024-05-01 08:30:15", Some(8 * 3600))
+        );
+        let (t, z) = parse_cclk("+CCLK: \"80/01/06,00:01:02-14\"").unwrap();
+        assert_eq!(
+            (t.to_string().as_str(), z),
+            ("2080-01-06 00:01:02", Some(-14 * 900))
+        );
+        let (t, z) = parse_cclk("+CCLK: 2024/05/01 08:30:15").unwrap();
+        assert_eq!((t.to_string().as_str(), z), ("2024-05-01 08:30:15", None));
+        assert!(parse_cclk("+CCLK: \"24/13/01,08:30:15+32\"").is_err());
+        assert!(parse_cclk("+CCLK: \"24/05/01,08:30:15+99\"").is_err());
+        assert!(parse_cclk("+CCLK: \"\"").is_err());
+    }
 
     fn reg(line: &str, solicited: bool) -> (RegStat, u32, u32, Option<AccessTech>) {
         let r = parse_registration(line, solicited).unwrap();
