@@ -33,8 +33,9 @@ pub const EXIT_DAEMON_DOWN: u8 = 69;
     about = "Send a message to a whole group by SMS through a pool of GSM modems"
 )]
 pub struct Cli {
-    /// Configuration file (TOML); without it, built-in defaults.
-    #[arg(long, global = true, env = "GROUPSMS_CONFIG")]
+    /// Configuration file (TOML) [default: /etc/groupsms/groupsms.toml; when that file does not
+    /// exist, the built-in defaults]
+    #[arg(long, global = true, env = "GROUPSMS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The daemon's socket (default: from the configuration).
     #[arg(long, global = true, env = "GROUPSMS_SOCKET")]
@@ -86,7 +87,10 @@ impl Context {
     fn new(cli: &Cli) -> Result<Context, Failure> {
         let config = match &cli.config {
             Some(path) => Config::load(path).map_err(|e| Failure::bad_input(e.to_string()))?,
-            None => Config::default(),
+            None => {
+                Config::load_or_default(std::path::Path::new(crate::config::DEFAULT_CONFIG_PATH))
+                    .map_err(|e| Failure::bad_input(e.to_string()))?
+            }
         };
         let socket = cli
             .socket
