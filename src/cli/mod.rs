@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 pub mod admin;
+pub mod backup;
 pub mod client;
 pub mod daemon;
 pub mod demo;
@@ -74,6 +75,10 @@ pub enum Command {
     Broadcast(admin::BroadcastCommand),
     /// The daemon's state: modems, queue, quotas.
     Status,
+    /// Copy the database to FILE, consistently, while the daemon runs (or not).
+    Backup(backup::BackupArgs),
+    /// Replace the database by a backup (the daemon must be stopped); the old one is kept.
+    Restore(backup::RestoreArgs),
 }
 
 /// What every subcommand may need: the configuration and where the daemon listens.
@@ -122,6 +127,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
         Command::Status => admin::status(&ctx),
         Command::Modem(cmd) => modem::run(&ctx, cmd),
+        Command::Backup(args) => backup::backup(&ctx, args),
+        Command::Restore(args) => backup::restore(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

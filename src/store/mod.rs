@@ -12,6 +12,7 @@
 //! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start |
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `audit.rs` | the audit log |
+//! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
 //!
 //! Every operation is a method of [`Tx`], a transaction. [`Store::write`] runs a closure in one
@@ -31,6 +32,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 mod audit;
+pub mod backup;
 mod broadcasts;
 mod deliveries;
 mod error;
@@ -40,6 +42,7 @@ pub mod migrate;
 pub mod model;
 mod sims;
 
+pub use backup::{BackupReport, RestoreReport};
 pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use migrate::SCHEMA_VERSION;
