@@ -15,6 +15,7 @@ pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod emulate;
+pub mod generate;
 pub mod modem;
 pub mod output;
 pub mod pdu;
@@ -79,6 +80,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Replace the database by a backup (the daemon must be stopped); the old one is kept.
     Restore(backup::RestoreArgs),
+    /// Man pages and shell completions, for packaging.
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 /// What every subcommand may need: the configuration and where the daemon listens.
@@ -129,6 +133,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Modem(cmd) => modem::run(&ctx, cmd),
         Command::Backup(args) => backup::backup(&ctx, args),
         Command::Restore(args) => backup::restore(&ctx, args),
+        Command::Generate(cmd) => generate::run(cmd),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
