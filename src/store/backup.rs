@@ -258,7 +258,7 @@ pub fn restore(backup: &Path, db: &Path) -> Result<RestoreReport, StoreError> {
         .map_err(|e| io_err(backup, e))?;
         let version = copy_database(&source, &incoming, super::DEFAULT_BUSY_TIMEOUT)?;
         // The daemon runs as its own user: the new file gets the old one's owner and mode (or
-        // the directory's owner and the daemon's mode). Changing the owner needs root; anyone
+        // the directory's owner and the mode SQLite gives a new file under the unit's UMask). Changing the owner needs root; anyone
         // else restores a file they own already.
         let (uid, gid, mode) = match &old {
             Some((_, meta)) => (meta.uid(), meta.gid(), meta.mode() & 0o7777),
@@ -266,7 +266,7 @@ pub fn restore(backup: &Path, db: &Path) -> Result<RestoreReport, StoreError> {
                 let dir = db.parent().filter(|p| !p.as_os_str().is_empty());
                 let meta =
                     std::fs::metadata(dir.unwrap_or(Path::new("."))).map_err(|e| io_err(db, e))?;
-                (meta.uid(), meta.gid(), 0o660)
+                (meta.uid(), meta.gid(), 0o640)
             }
         };
         match std::os::unix::fs::chown(&incoming, Some(uid), Some(gid)) {
