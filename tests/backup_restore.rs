@@ -221,3 +221,41 @@ fn restore_is_refused_while_another_process_has_the_database_open() {
     );
     Store::open(&db).unwrap();
 }
+
+#[test]
+fn backup_refuses_a_missing_or_foreign_database_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("groupsms.toml");
+    let run = |db: &Path| {
+        std::fs::write(
+            &config,
+            format!("[daemon]\ndatabase = \"{}\"\n", db.display()),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"))
+            .arg("--config")
+            .arg(&config)
+            .arg("backup")
+            .arg(dir.path().join("out.db"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&dir.path().join("missing.db"));
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("missing.db").exists(),
+        "backup created the database"
+    );
+    let text = dir.path().join("words.txt");
+    std::fs::write(&text, "these are words, not pages\n".repeat(100)).unwrap();
+    let out = run(&text);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an SQLite database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("out.db").exists());
+    assert!(!dir.path().join("out.db.partial").exists());
+}

@@ -139,7 +139,14 @@ impl Store {
             reason: e.to_string(),
         })?;
         conn.busy_timeout(super::DEFAULT_BUSY_TIMEOUT)?;
-        check_integrity(&conn, &path)?;
+        // A cheap look at the header: a file that is no database is refused here; the
+        // integrity check is run on the copy (reading everything once, not twice).
+        migrate::user_version(&conn).map_err(|e| match e {
+            StoreError::Sql(reason) if reason.contains("not a database") => {
+                StoreError::NotADatabase { path: path.clone() }
+            }
+            e => e,
+        })?;
         Ok(Store { conn, path })
     }
 
