@@ -77,8 +77,17 @@ pub enum Command {
     /// The daemon's state: modems, queue, quotas.
     Status,
     /// Copy the database to FILE, consistently, while the daemon runs (or not).
+    ///
+    /// Reads the database file named by the configuration directly (SQLite's online backup:
+    /// one snapshot while the daemon goes on writing), so run it as root or as user groupsms.
+    /// FILE is one self-contained SQLite file; `groupsms restore FILE` puts it back.
     Backup(backup::BackupArgs),
     /// Replace the database by a backup (the daemon must be stopped); the old one is kept.
+    ///
+    /// Refused while the daemon's socket answers (stop groupsms.socket and groupsms.service)
+    /// or another process has the database open, and for a backup whose schema is newer than
+    /// this groupsms knows. The replaced database is kept as <database>.before-restore; the
+    /// daemon brings an older backup's schema up to date when it starts.
     Restore(backup::RestoreArgs),
     /// Man pages and shell completions, for packaging.
     #[command(subcommand, hide = true)]
