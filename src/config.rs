@@ -15,6 +15,10 @@ use crate::service::{
     DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
 };
 
+/// Where the CLI and the daemon look for the configuration when neither `--config` nor
+/// `GROUPSMS_CONFIG` names one; a missing file there means the built-in defaults.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/groupsms/groupsms.toml";
+
 /// Where the daemon listens and keeps its state, and the rules' parameters.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -250,6 +254,19 @@ impl Config {
             path: path.into(),
             message,
         })
+    }
+
+    /// [`Config::load`] when `path` exists, the built-in defaults when it does not (any other
+    /// error, such as a file that cannot be read, is reported).
+    pub fn load_or_default(path: &Path) -> Result<Config, ConfigError> {
+        match Config::load(path) {
+            Err(ConfigError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(Config::default())
+            }
+            other => other,
+        }
     }
 
     /// Parses and checks TOML text; the error names the key and the line.

@@ -481,7 +481,10 @@ fn with_a_running_daemon_the_modems_are_read_through_it() {
         &got,
         "database schema",
         "ok",
-        "version 1, the one this binary writes",
+        &format!(
+            "version {}, the one this binary writes",
+            groupsms::store::SCHEMA_VERSION
+        ),
     );
     for i in 0..2 {
         let dev = w.emulator().path(i).display().to_string();
@@ -704,7 +707,10 @@ fn a_database_the_daemon_left_is_read_without_it() {
         &got,
         "database schema",
         "ok",
-        "version 1, the one this binary writes",
+        &format!(
+            "version {}, the one this binary writes",
+            groupsms::store::SCHEMA_VERSION
+        ),
     );
     assert_line(
         &got,
@@ -727,5 +733,10 @@ fn a_database_the_daemon_left_is_read_without_it() {
         "fail",
         "not readable and writable by you (nobody, uid 65534; it is root:root, mode 0644)",
     );
-    assert_line(&got, "database schema", "ok", "version 1");
+    assert_line(
+        &got,
+        "database schema",
+        "ok",
+        &format!("version {}", groupsms::store::SCHEMA_VERSION),
+    );
 }

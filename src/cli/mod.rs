@@ -10,11 +10,13 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 pub mod admin;
+pub mod backup;
 pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod emulate;
+pub mod generate;
 pub mod modem;
 pub mod output;
 pub mod pdu;
@@ -34,8 +36,9 @@ pub const EXIT_DAEMON_DOWN: u8 = 69;
     about = "Send a message to a whole group by SMS through a pool of GSM modems"
 )]
 pub struct Cli {
-    /// Configuration file (TOML); without it, built-in defaults.
-    #[arg(long, global = true, env = "GROUPSMS_CONFIG")]
+    /// Configuration file (TOML) [default: /etc/groupsms/groupsms.toml; when that file does not
+    /// exist, the built-in defaults]
+    #[arg(long, global = true, env = "GROUPSMS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The daemon's socket (default: from the configuration).
     #[arg(long, global = true, env = "GROUPSMS_SOCKET")]
@@ -77,6 +80,22 @@ pub enum Command {
     /// Check the installation: configuration, database, socket, each modem, carrier blocks, clock.
     #[command(after_help = doctor::EXIT_HELP)]
     Doctor,
+    /// Copy the database to FILE, consistently, while the daemon runs (or not).
+    ///
+    /// Reads the database file named by the configuration directly (SQLite's online backup:
+    /// one snapshot while the daemon goes on writing), so run it as root or as user groupsms.
+    /// FILE is one self-contained SQLite file; `groupsms restore FILE` puts it back.
+    Backup(backup::BackupArgs),
+    /// Replace the database by a backup (the daemon must be stopped); the old one is kept.
+    ///
+    /// Refused while the daemon's socket answers (stop groupsms.socket and groupsms.service)
+    /// or another process has the database open, and for a backup whose schema is newer than
+    /// this groupsms knows. The replaced database is kept as <database>.before-restore; the
+    /// daemon brings an older backup's schema up to date when it starts.
+    Restore(backup::RestoreArgs),
+    /// Man pages and shell completions, for packaging.
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 /// What every subcommand may need: the configuration and where the daemon listens.
@@ -90,7 +109,10 @@ impl Context {
     fn new(cli: &Cli) -> Result<Context, Failure> {
         let config = match &cli.config {
             Some(path) => Config::load(path).map_err(|e| Failure::bad_input(e.to_string()))?,
-            None => Config::default(),
+            None => {
+                Config::load_or_default(std::path::Path::new(crate::config::DEFAULT_CONFIG_PATH))
+                    .map_err(|e| Failure::bad_input(e.to_string()))?
+            }
         };
         let socket = cli
             .socket
@@ -153,6 +175,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 message: "doctor found problems (see above)".into(),
                 code: 1,
             }),
+        Command::Backup(args) => backup::backup(&ctx, args),
+        Command::Restore(args) => backup::restore(&ctx, args),
+        Command::Generate(cmd) => generate::run(cmd),
     })
 }
 

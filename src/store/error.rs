@@ -60,6 +60,18 @@ pub enum StoreError {
         to: &'static str,
     },
 
+    #[error(
+        "the database {path} is in use by another process; stop the daemon first \
+         (systemctl stop groupsms.socket groupsms.service)"
+    )]
+    InUse { path: PathBuf },
+    #[error("{path} is an SQLite database but not a groupsms one (it has no schema version)")]
+    NotGroupsms { path: PathBuf },
+    #[error("{path} failed SQLite's integrity check: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+
     #[error("cannot start the store thread: {0}")]
     Thread(String),
     #[error("the store thread has stopped")]
@@ -85,6 +97,9 @@ impl StoreError {
                 | StoreError::Migration { .. }
                 | StoreError::Busy
                 | StoreError::Sql(_)
+                | StoreError::InUse { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::Io { .. }
                 | StoreError::Thread(_)
                 | StoreError::Closed
                 | StoreError::Panicked(_)

@@ -13,6 +13,7 @@
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `audit.rs` | the audit log |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
+//! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
 //!
 //! Every operation is a method of [`Tx`], a transaction. [`Store::write`] runs a closure in one
@@ -32,6 +33,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 mod audit;
+pub mod backup;
 mod broadcasts;
 mod deliveries;
 mod error;
@@ -42,6 +44,7 @@ pub mod migrate;
 pub mod model;
 mod sims;
 
+pub use backup::{BackupReport, RestoreReport};
 pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use migrate::SCHEMA_VERSION;
