@@ -351,6 +351,14 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
         .call(move |st| service::submit_broadcast(st, &settings, req))
         .await?;
     let id = accepted.broadcast_id;
+    tracing::info!(
+        broadcast = id.0,
+        group = %accepted.group.handle,
+        caller = %caller.label(),
+        recipients = accepted.recipients,
+        parts = accepted.parts,
+        "broadcast accepted"
+    );
     shared.board.track(
         id,
         Progress {
