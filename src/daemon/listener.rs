@@ -182,16 +182,30 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                     Err(e) => Response::err(id, ErrorCode::Internal, e.to_string()),
                 }
             }
-            Request::Hello(h) => Response::err(
+            Request::Hello(h) => {
+                // A wrong hello ends the greeting: the next request must say hello again.
+                greeted = false;
+                Response::err(
+                    id,
+                    ErrorCode::VersionMismatch,
+                    format!(
+                        "client speaks protocol {}, this daemon speaks {PROTOCOL_VERSION}: use \
+                         matching versions of groupsms",
+                        h.version
+                    ),
+                )
+            }
+            _ if !greeted => Response::err(
                 id,
                 ErrorCode::VersionMismatch,
-                format!("client speaks protocol {}, this daemon speaks {PROTOCOL_VERSION}: use matching versions of groupsms", h.version),
+                format!("say hello with protocol version {PROTOCOL_VERSION} first"),
             ),
-            _ if !greeted => Response::err(id, ErrorCode::VersionMismatch, format!("say hello with protocol version {PROTOCOL_VERSION} first")),
-            Request::Subscribe(b) => match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast)).await {
-                Ok(final_answer) => final_answer,
-                Err(()) => return,
-            },
+            Request::Subscribe(b) => {
+                match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast)).await {
+                    Ok(final_answer) => final_answer,
+                    Err(()) => return,
+                }
+            }
             request => match handlers::handle(&shared, peer, request).await {
                 Ok(result) => Response::ok(id, result),
                 Err(failure) => failure.into_response(id),
