@@ -107,3 +107,92 @@ fn duplicate_keys_non_object_args_and_a_wrong_hello_are_refused() {
     assert_eq!(a["ok"], true, "{a}");
     assert_eq!(broadcast_count(&w), 0);
 }
+
+/// Names, headers and CSV rows with control characters, or too long, are refused with
+/// `invalid_value` naming the field, by `member add/set`, `group create/set` and the import.
+#[test]
+fn names_and_headers_with_control_characters_or_too_long_are_refused() {
+    let w = World::start(1, |c| c, "");
+    ops_group(&w, 0);
+    let refused = |args: &[&str], message: &str| {
+        let out = w.cli(args);
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).as_ref()
+            ),
+            (Some(65), format!("groupsms: {message}\n").as_str()),
+            "{args:?}"
+        );
+    };
+    refused(
+        &["group", "create", "x", "--name", "X\u{1b}[2J"],
+        "the group name holds the control character U+001B (character 2); control characters \
+         are not allowed",
+    );
+    refused(
+        &["group", "set", "ops", "--header", "【运维\u{7}】"],
+        "the group header holds the control character U+0007 (character 4); control \
+         characters are not allowed",
+    );
+    let handle = "h".repeat(20_000);
+    refused(
+        &["group", "create", &handle, "--name", "H"],
+        &format!(
+            "'{}…' is not a usable handle: it is longer than 32 characters",
+            "h".repeat(64)
+        ),
+    );
+    let long = "名".repeat(65);
+    refused(
+        &[
+            "member",
+            "add",
+            "eve",
+            "--name",
+            &long,
+            "--phone",
+            "13900000007",
+        ],
+        "the member name is 65 characters long, at most 64 are allowed",
+    );
+    refused(
+        &["member", "set", "alice", "--name", "Alice\nBob"],
+        "the member name holds the control character U+000A (character 6); control characters \
+         are not allowed",
+    );
+    let csv = w.dir.path().join("evil.csv");
+    std::fs::write(
+        &csv,
+        "handle,name,phone\nmallory,Mallory\u{1b}]0;owned\u{7},13900000006\nbob,Bob,13900000005\n",
+    )
+    .unwrap();
+    refused(
+        &["member", "import", csv.to_str().unwrap()],
+        "1 bad row, nothing was imported (skip bad rows to import the others):\n  line 2: the \
+         member name holds the control character U+001B (character 8); control characters are \
+         not allowed",
+    );
+    // Nothing of that was stored; names of CJK and emoji are fine.
+    w.ok(&[
+        "member",
+        "add",
+        "bo",
+        "--name",
+        "鲍勃 😀",
+        "--phone",
+        "13900000005",
+    ]);
+    let members = w.json(&["member", "list"]);
+    let names: Vec<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alice", "鲍勃 😀"]);
+    assert_eq!(
+        w.json(&["group", "list"])["groups"][0]["header"],
+        "【运维组】"
+    );
+}

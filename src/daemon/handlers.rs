@@ -31,9 +31,10 @@ impl From<ServiceError> for ErrorBody {
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
             ServiceError::TooManyParts(_) => ErrorCode::TooManyParts,
             ServiceError::NoRecipients(_) => ErrorCode::NoRecipients,
-            ServiceError::EmptyBody(_) | ServiceError::Phone { .. } | ServiceError::Import(_) => {
-                ErrorCode::InvalidValue
-            }
+            ServiceError::EmptyBody(_)
+            | ServiceError::Field(_)
+            | ServiceError::Phone { .. }
+            | ServiceError::Import(_) => ErrorCode::InvalidValue,
             ServiceError::Store(s) => return ErrorBody::from(s.clone()),
         };
         ErrorBody::new(code, e.to_string())

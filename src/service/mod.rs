@@ -13,6 +13,7 @@
 //! | [`quota`] | daily and monthly quotas per group |
 //! | [`recipients`] | group -> members -> numbers, dropped members by reason |
 //! | [`period`] | local days, months and hours in the configured zone |
+//! | [`fields`] | lengths and characters of names, headers, modems, phone numbers, texts |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
 //!
@@ -23,6 +24,7 @@ use chrono_tz::Tz;
 pub mod admin;
 pub mod caller;
 pub mod compose;
+pub mod fields;
 pub mod import;
 pub mod period;
 pub mod phone;
@@ -34,6 +36,7 @@ mod submit;
 pub use admin::{apply, AdminChange, AdminOutcome};
 pub use caller::{Caller, NotYou};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
+pub use fields::InvalidField;
 pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport};
 pub use period::{sim_windows, Periods};
 pub use phone::{Country, PhoneError};
@@ -109,6 +112,8 @@ pub enum ServiceError {
     TooManyParts(#[from] TooManyParts),
     #[error(transparent)]
     NoRecipients(#[from] NoRecipients),
+    #[error(transparent)]
+    Field(#[from] InvalidField),
     #[error("{input}: {error}")]
     Phone { input: String, error: PhoneError },
     #[error(transparent)]
