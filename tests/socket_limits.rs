@@ -9,8 +9,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use common::daemon::{ops_group, World};
-use serde_json::Value;
+use common::daemon::{connect_as, open_to_others, ops_group, World};
+use groupsms::service::refusals::{MORE_REFUSED, REFUSED_SENDS_LOGGED_PER_MINUTE};
+use groupsms::store::{Store, MAX_AUDIT_TEXT};
+use serde_json::{json, Value};
+
+/// The ordinary local user of these tests.
+const NOBODY: u32 = 65534;
 
 /// A raw connection to the daemon's socket (answers awaited at most 20 s).
 fn connect(w: &World) -> BufReader<UnixStream> {
@@ -34,6 +39,15 @@ fn ask(c: &mut BufReader<UnixStream>, line: &str) -> Value {
         .write_all(format!("{line}\n").as_bytes())
         .unwrap();
     answer(c)
+}
+
+/// Whether the test may act as other users; says so when it may not.
+fn root() -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    eprintln!("SKIPPED: this test needs root (to connect as uid 65534)");
+    false
 }
 
 fn hello(c: &mut BufReader<UnixStream>) {
@@ -105,6 +119,90 @@ fn duplicate_keys_non_object_args_and_a_wrong_hello_are_refused() {
     hello(&mut c);
     let a = ask(&mut c, r#"{"id":6,"op":"status"}"#);
     assert_eq!(a["ok"], true, "{a}");
+    assert_eq!(broadcast_count(&w), 0);
+}
+
+/// A user refused in a loop cannot fill the disk: over-long handles and texts are refused
+/// before anything reads them (and are not audited), refused sends reach the audit log at most
+/// ten a minute per caller and then once more as a summary, and every text of an audit entry
+/// is cut to 512 bytes.
+#[test]
+fn refused_sends_cannot_fill_the_disk() {
+    if !root() {
+        return;
+    }
+    let w = World::start(1, |c| c, "");
+    open_to_others(&w);
+    ops_group(&w, 0);
+    let mut c = BufReader::new(connect_as(NOBODY, &w.socket(), 1, |_| {}).remove(0));
+    hello(&mut c);
+    let big = "x".repeat(30_000);
+    let send = |group: &str, as_member: &str, text: &str| {
+        json!({"id": 2, "op": "send", "args": {"group": group, "as": as_member, "text": text}})
+            .to_string()
+    };
+    let a = ask(&mut c, &send(&big, "alice", "hi"));
+    assert_error(
+        &a,
+        2,
+        "invalid_value",
+        "the group handle is 30000 bytes long, at most 32 are allowed",
+    );
+    let a = ask(&mut c, &send("ops", &big, "hi"));
+    assert_error(
+        &a,
+        2,
+        "invalid_value",
+        "the member handle is 30000 bytes long, at most 32 are allowed",
+    );
+    let a = ask(&mut c, &send("ops", "alice", &"开".repeat(801)));
+    assert_error(
+        &a,
+        2,
+        "invalid_value",
+        "the text is 801 characters long, at most 800 are allowed",
+    );
+    for i in 0..30 {
+        let a = ask(&mut c, &send("ops", "alice", &format!("try {i}")));
+        assert_eq!(a["error"]["code"], "permission_denied", "{a}");
+    }
+    let audit = Store::open(w.database()).unwrap().audit_log(1000).unwrap();
+    let mine: Vec<_> = audit.iter().filter(|e| e.actor == "uid:65534").collect();
+    assert_eq!(
+        mine.len(),
+        REFUSED_SENDS_LOGGED_PER_MINUTE as usize + 1,
+        "{mine:#?}"
+    );
+    assert_eq!(
+        (mine[0].action.as_str(), mine[0].detail.as_str()),
+        ("send_refused", MORE_REFUSED)
+    );
+    assert!(mine[1..].iter().all(|e| e
+        .detail
+        .starts_with("as 'alice': member 'alice' is not bound")));
+
+    // An administrator's change that says a lot is cut in the audit log.
+    let modems: Vec<String> = (0..16)
+        .map(|i| format!("/dev/gsm/{i:02}-{}", "m".repeat(100)))
+        .collect();
+    let mut root_c = connect(&w);
+    hello(&mut root_c);
+    let a = ask(
+        &mut root_c,
+        &json!({"id": 3, "op": "group_set",
+                "args": {"group": "ops", "pinned_modems": modems, "pin_fallback": true}})
+        .to_string(),
+    );
+    assert_eq!(a["ok"], true, "{a}");
+    let audit = Store::open(w.database()).unwrap().audit_log(1000).unwrap();
+    assert_eq!(audit[0].action, "update_group");
+    assert_eq!(audit[0].detail.len(), MAX_AUDIT_TEXT + "…".len());
+    assert!(audit[0].detail.ends_with("…"), "{}", audit[0].detail);
+    for e in &audit {
+        for text in [&e.actor, &e.action, &e.subject, &e.detail] {
+            assert!(text.len() <= MAX_AUDIT_TEXT + "…".len(), "{e:?}");
+        }
+    }
     assert_eq!(broadcast_count(&w), 0);
 }
 

@@ -134,6 +134,7 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
         max_parts: config.message.max_parts,
         sensitive,
         sensitive_policy: config.message.sensitive_policy,
+        refusals: Arc::default(),
     })
 }
 

@@ -14,10 +14,13 @@
 //! | [`recipients`] | group -> members -> numbers, dropped members by reason |
 //! | [`period`] | local days, months and hours in the configured zone |
 //! | [`fields`] | lengths and characters of names, headers, modems, phone numbers, texts |
+//! | [`refusals`] | how many refused sends of one caller reach the audit log |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
 //!
 //! Nothing here reads the clock: every function takes `now`.
+
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 
@@ -30,6 +33,7 @@ pub mod period;
 pub mod phone;
 pub mod quota;
 pub mod recipients;
+pub mod refusals;
 pub mod sensitive;
 mod submit;
 
@@ -73,6 +77,8 @@ pub struct Settings {
     pub max_parts: usize,
     pub sensitive: SensitiveFilter,
     pub sensitive_policy: SensitivePolicy,
+    /// Refused sends per caller this minute, for the audit log's limit (shared by clones).
+    pub refusals: Arc<refusals::RefusalLog>,
 }
 
 impl Default for Settings {
@@ -86,6 +92,7 @@ impl Default for Settings {
             max_parts: DEFAULT_MAX_PARTS,
             sensitive: SensitiveFilter::default(),
             sensitive_policy: SensitivePolicy::default(),
+            refusals: Arc::default(),
         }
     }
 }

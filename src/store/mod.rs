@@ -40,6 +40,7 @@ pub mod migrate;
 pub mod model;
 mod sims;
 
+pub use audit::MAX_AUDIT_TEXT;
 pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use migrate::SCHEMA_VERSION;
