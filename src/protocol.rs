@@ -684,6 +684,12 @@ pub enum ErrorCode {
     NoRecipients,
     /// The database refused to store (read-only, disk full): nothing was accepted.
     Storage,
+    /// The connection was turned away: its user has too many open, or the daemon keeps the
+    /// rest for administrators. Sent with id 0, then the connection is closed.
+    TooManyConnections,
+    /// No request for too long, or a request line not finished in time. Sent with id 0, then
+    /// the connection is closed.
+    TimedOut,
     ShuttingDown,
     Internal,
 }
@@ -707,7 +713,11 @@ impl ErrorCode {
     pub fn is_unavailable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Storage | ErrorCode::ShuttingDown | ErrorCode::Internal
+            ErrorCode::Storage
+                | ErrorCode::TooManyConnections
+                | ErrorCode::TimedOut
+                | ErrorCode::ShuttingDown
+                | ErrorCode::Internal
         )
     }
 }

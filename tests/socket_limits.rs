@@ -50,9 +50,26 @@ fn root() -> bool {
     false
 }
 
+/// Says hello on a raw stream and checks the answer.
+fn hello_on(s: &mut UnixStream) {
+    s.write_all(b"{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}\n")
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":true"), "{line}");
+}
+
 fn hello(c: &mut BufReader<UnixStream>) {
     let a = ask(c, r#"{"id":1,"op":"hello","args":{"version":1}}"#);
     assert_eq!(a["ok"], true, "{a}");
+}
+
+/// The connection's last words: one answer, then the end of the stream.
+fn last_words(c: &mut BufReader<UnixStream>) -> Value {
+    let a = answer(c);
+    let mut rest = String::new();
+    assert_eq!(c.read_line(&mut rest).unwrap(), 0, "not closed: {rest:?}");
+    a
 }
 
 /// The answer is error `code` with exactly `message`, for request `id`.
@@ -292,5 +309,135 @@ fn names_and_headers_with_control_characters_or_too_long_are_refused() {
     assert_eq!(
         w.json(&["group", "list"])["groups"][0]["header"],
         "【运维组】"
+    );
+}
+
+/// One user's crowd of connections: past 64 the next is turned away with a clear error (the
+/// CLI says so too), and root still gets in.
+#[test]
+fn a_user_with_too_many_connections_is_turned_away_and_root_still_gets_in() {
+    if !root() {
+        return;
+    }
+    let w = World::start(1, |c| c, "");
+    open_to_others(&w);
+    let mut crowd = connect_as(NOBODY, &w.socket(), 64, hello_on);
+    let message = "unix user 65534 already has 64 connections open, at most 64 are allowed; \
+                   close some and try again";
+    let mut one_more = BufReader::new(connect_as(NOBODY, &w.socket(), 1, |_| {}).remove(0));
+    assert_error(
+        &last_words(&mut one_more),
+        0,
+        "too_many_connections",
+        message,
+    );
+    let out = w.cli_as(NOBODY, NOBODY, &["status"]);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (Some(69), format!("groupsms: {message}\n").as_str())
+    );
+    w.ok(&["status"]);
+    // A closed connection makes room again (the daemon notices the end of the stream).
+    drop(crowd.pop());
+    let mut tries = 0;
+    loop {
+        let out = w.cli_as(NOBODY, NOBODY, &["status"]);
+        if out.status.success() {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "{}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Past `max_connections` open in all, users are turned away but administrators get in; the
+/// daemon raised its open-file limit to the hard limit at start.
+#[test]
+fn past_the_global_limit_only_administrators_get_in() {
+    if !root() {
+        return;
+    }
+    let mut w = World::prepare(1, |c| c, "max_connections = 8", "");
+    w.start_daemon_with(|cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: getrlimit/setrlimit are async-signal-safe and touch only the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut l = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
+                l.rlim_cur = 256.min(l.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+                Ok(())
+            });
+        }
+    });
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", w.daemon_pid().unwrap())).unwrap();
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        files[3], files[4],
+        "soft limit not raised to the hard one: {limits}"
+    );
+    open_to_others(&w);
+    let _crowd = connect_as(NOBODY, &w.socket(), 8, hello_on);
+    let mut other = BufReader::new(connect_as(NOBODY - 1, &w.socket(), 1, |_| {}).remove(0));
+    assert_error(
+        &last_words(&mut other),
+        0,
+        "too_many_connections",
+        "the daemon has 8 connections open; the rest are kept for administrators, try again \
+         later",
+    );
+    w.ok(&["status"]);
+    let mut c = connect(&w);
+    hello(&mut c);
+}
+
+/// A greeted connection that says nothing, and one that starts a line and never ends it, are
+/// told why and closed; a `subscribe` streaming longer than the idle timeout is not cut.
+#[test]
+fn idle_and_half_sent_connections_time_out_but_subscribers_do_not() {
+    let mut w = World::prepare(
+        1,
+        |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(2500)),
+        "idle_timeout_secs = 1\nrequest_timeout_secs = 1",
+        "",
+    );
+    w.start_daemon();
+    ops_group(&w, 0);
+    let mut idle = connect(&w);
+    hello(&mut idle);
+    assert_error(
+        &last_words(&mut idle),
+        0,
+        "timed_out",
+        "no request for 1 s; closing the connection",
+    );
+    let mut half = connect(&w);
+    hello(&mut half);
+    half.get_mut().write_all(br#"{"id":2,"op":"#).unwrap();
+    assert_error(
+        &last_words(&mut half),
+        0,
+        "timed_out",
+        "the request line was not finished within 1 s of its start; closing the connection",
+    );
+    let id = w.send("ops", "alice", "慢慢来");
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (&totals["sent"], &totals["finished"]),
+        (&json!(1), &json!(true))
     );
 }

@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | `mod.rs` | [`run`]: start-up order, shutdown, what handlers share ([`Shared`]) |
 //! | [`socket`] | binding the socket (stale file, live daemon, systemd socket activation) |
-//! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams |
+//! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //!
@@ -48,6 +48,8 @@ pub struct Shared {
     pub board: Arc<Board>,
     pub scheduler: Scheduler,
     pub started: Instant,
+    /// Open connections, and who may open another.
+    pub connections: listener::Admission,
     shutdown: watch::Sender<bool>,
 }
 
@@ -196,6 +198,7 @@ pub async fn run_until(
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), StartError> {
     let notifier = notify::Notifier::from_env();
+    let open_files = listener::raise_open_files_limit();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
     // The socket before the database: a second daemon started while one runs must refuse
     // before its recovery step takes the live daemon's in-flight deliveries for a crash's
@@ -232,6 +235,7 @@ pub async fn run_until(
         board,
         scheduler: scheduler.clone(),
         started: Instant::now(),
+        connections: listener::Admission::new(&config.daemon, open_files),
         shutdown,
     });
     requeue_waiting(&shared).await?;
