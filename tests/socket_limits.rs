@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::daemon::{connect_as, open_to_others, ops_group, World};
 use groupsms::service::refusals::{MORE_REFUSED, REFUSED_SENDS_LOGGED_PER_MINUTE};
-use groupsms::store::{Store, MAX_AUDIT_TEXT};
+use groupsms::store::{NewMember, Store, MAX_AUDIT_TEXT};
 use serde_json::{json, Value};
 
 /// The ordinary local user of these tests.
@@ -310,6 +310,33 @@ fn names_and_headers_with_control_characters_or_too_long_are_refused() {
         w.json(&["group", "list"])["groups"][0]["header"],
         "【运维组】"
     );
+}
+
+/// The CLI shows control characters in names as escapes, so a name cannot rewrite the
+/// administrator's screen (a database from before the name rules may hold one); `--json`
+/// stays exact.
+#[test]
+fn the_cli_shows_control_characters_escaped_and_json_exact() {
+    let w = World::start(1, |c| c, "");
+    ops_group(&w, 0);
+    let evil = "Eve\u{1b}]0;owned\u{7}\u{1b}[2J";
+    Store::open(w.database())
+        .unwrap()
+        .create_member(
+            &NewMember::new("eve", evil, "+8613900000005"),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    for args in [&["member", "list"][..], &["member", "show", "eve"][..]] {
+        let human = w.ok(args);
+        assert!(
+            human.contains("Eve\\e]0;owned\\x07\\e[2J"),
+            "{args:?}: {human}"
+        );
+        assert!(!human.contains(['\u{1b}', '\u{7}']), "{args:?}: {human:?}");
+    }
+    assert!(w.ok(&["group", "list"]).contains("【运维组】"));
+    assert_eq!(w.json(&["member", "show", "eve"])["name"], evil);
 }
 
 /// One user's crowd of connections: past 64 the next is turned away with a clear error (the
