@@ -47,6 +47,16 @@ pub struct DaemonConfig {
     pub in_flight_policy: InFlightPolicy,
     /// Start even when the socket or a modem glob is in a world-writable directory (warns).
     pub allow_world_writable: bool,
+    /// Socket connections one Unix user who is not an administrator may have open at once.
+    pub max_connections_per_uid: usize,
+    /// Connections open in all above which users who are not administrators are turned away
+    /// (administrators still get in); `None`: three quarters of the open-file limit.
+    pub max_connections: Option<usize>,
+    /// Seconds a greeted connection may go without a request (not counting a `subscribe`
+    /// being streamed) before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request line may take from its first byte to its newline.
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -157,6 +167,10 @@ impl Default for DaemonConfig {
             admin_uids: Vec::new(),
             in_flight_policy: InFlightPolicy::default(),
             allow_world_writable: false,
+            max_connections_per_uid: 64,
+            max_connections: None,
+            idle_timeout_secs: 600,
+            request_timeout_secs: 10,
         }
     }
 }

@@ -21,8 +21,9 @@
 //! Error codes are stable strings ([`ErrorCode`]); messages are sentences for people.
 //! No tokio, no SQL here: only types and their JSON form.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 pub use crate::domain::Role;
 
@@ -683,6 +684,12 @@ pub enum ErrorCode {
     NoRecipients,
     /// The database refused to store (read-only, disk full): nothing was accepted.
     Storage,
+    /// The connection was turned away: its user has too many open, or the daemon keeps the
+    /// rest for administrators. Sent with id 0, then the connection is closed.
+    TooManyConnections,
+    /// No request for too long, or a request line not finished in time. Sent with id 0, then
+    /// the connection is closed.
+    TimedOut,
     ShuttingDown,
     Internal,
 }
@@ -706,7 +713,11 @@ impl ErrorCode {
     pub fn is_unavailable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Storage | ErrorCode::ShuttingDown | ErrorCode::Internal
+            ErrorCode::Storage
+                | ErrorCode::TooManyConnections
+                | ErrorCode::TimedOut
+                | ErrorCode::ShuttingDown
+                | ErrorCode::Internal
         )
     }
 }
@@ -736,8 +747,10 @@ pub fn parse_request(line: &[u8]) -> Result<RequestLine, LineError> {
     }
     let text =
         std::str::from_utf8(line).map_err(|e| bad(0, format!("request is not UTF-8: {e}")))?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| bad(0, format!("request is not JSON: {e}")))?;
+    let Strict(value) = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => bad(0, format!("request refused: {e}")),
+        _ => bad(0, format!("request is not JSON: {e}")),
+    })?;
     let Value::Object(mut obj) = value else {
         return Err(bad(0, "request must be a JSON object".into()));
     };
@@ -752,12 +765,76 @@ pub fn parse_request(line: &[u8]) -> Result<RequestLine, LineError> {
             format!("unknown field {k:?} (a request has id, op, args)"),
         ));
     }
-    if !obj.contains_key("args") {
-        obj.insert("args".into(), Value::Object(Default::default()));
+    match obj.get("args") {
+        None => {
+            obj.insert("args".into(), Value::Object(Default::default()));
+        }
+        Some(Value::Object(_)) => {}
+        Some(_) => return Err(bad(id, "\"args\" must be an object".into())),
     }
     let request: Request = serde_json::from_value(Value::Object(obj))
         .map_err(|e| bad(id, format!("bad request: {e}")))?;
     Ok(RequestLine { id, request })
+}
+
+/// A JSON value whose objects have no key twice, at any depth. serde_json alone keeps the
+/// last of two equal keys, so `{"text":"a","text":"b"}` would mean what a filter that read the
+/// first one did not see.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut obj = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if obj.contains_key(&key) {
+                return Err(A::Error::custom(format!("the key {key:?} appears twice")));
+            }
+            let Strict(v) = map.next_value()?;
+            obj.insert(key, v);
+        }
+        Ok(Value::Object(obj))
+    }
 }
 
 /// `Option<Option<T>>` that tells an absent field (`None`) from an explicit null (`Some(None)`).
@@ -826,6 +903,45 @@ mod tests {
         assert!(e.message.contains("UTF-8"));
         let e = parse_request(&vec![b' '; MAX_LINE + 1]).unwrap_err();
         assert_eq!(e.code, ErrorCode::LineTooLong);
+    }
+
+    #[test]
+    fn duplicate_keys_and_args_that_are_not_objects_are_refused() {
+        let e = parse_request(
+            br#"{"id":2,"op":"send","args":{"group":"g","as":"a","text":"x","text":"y"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!((e.id, e.code), (0, ErrorCode::BadRequest));
+        assert_eq!(
+            e.message,
+            "request refused: the key \"text\" appears twice at line 1 column 66"
+        );
+        let e = parse_request(br#"{"id":3,"id":4,"op":"status"}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            "request refused: the key \"id\" appears twice at line 1 column 12"
+        );
+        let e = parse_request(br#"{"id":5,"op":"status","args":{"a":{"b":1,"b":2}}}"#).unwrap_err();
+        assert!(e.message.contains("\"b\" appears twice"), "{}", e.message);
+        for args in ["[]", "null", "1", "\"x\"", "[1]"] {
+            let line = format!(r#"{{"id":6,"op":"hello","args":{args}}}"#);
+            let e = parse_request(line.as_bytes()).unwrap_err();
+            assert_eq!(
+                (e.id, e.code, e.message.as_str()),
+                (6, ErrorCode::BadRequest, "\"args\" must be an object"),
+                "{line}"
+            );
+        }
+        // Numbers, nesting and order survive the strict reading.
+        let r = parse_request(br#"{"id":7,"op":"broadcast_list","args":{"limit":5,"group":"g"}}"#)
+            .unwrap();
+        assert_eq!(
+            r.request,
+            Request::BroadcastList(BroadcastList {
+                group: Some("g".into()),
+                limit: Some(5)
+            })
+        );
     }
 
     #[test]

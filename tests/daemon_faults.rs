@@ -7,12 +7,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::daemon::{ops_group, wait_exit, Seen, World};
+use common::daemon::{connect_as, open_to_others, ops_group, wait_exit, Seen, World};
 use groupsms::store::{BroadcastId, DeliveryState, Store};
 use serde_json::{json, Value};
 
@@ -625,29 +624,11 @@ fn the_socket_replaces_stale_files_refuses_a_second_daemon_and_survives_bad_line
     );
 }
 
-/// Connects to the socket as another user (a thread of our own with its own credentials:
-/// the raw `setresuid` syscall changes the calling thread only) and sends `lines`.
+/// Connects to the socket as another user and sends `lines`.
 fn raw_as(uid: u32, socket: &std::path::Path, lines: Vec<String>) -> Vec<Value> {
-    let socket = socket.to_path_buf();
-    std::thread::spawn(move || {
-        // SAFETY: plain syscalls on this thread's credentials; nothing else is touched.
-        unsafe {
-            assert_eq!(
-                libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
-                0
-            );
-            assert_eq!(libc::syscall(libc::SYS_setresgid, uid, uid, uid), 0);
-            assert_eq!(libc::syscall(libc::SYS_setresuid, uid, uid, uid), 0);
-        }
-        let stream = UnixStream::connect(&socket).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut c = BufReader::new(stream);
-        lines.iter().map(|l| ask(&mut c, l.as_bytes())).collect()
-    })
-    .join()
-    .unwrap()
+    let mut conn = connect_as(uid, socket, 1, |_| {});
+    let mut c = BufReader::new(conn.remove(0));
+    lines.iter().map(|l| ask(&mut c, l.as_bytes())).collect()
 }
 
 #[test]
@@ -659,9 +640,7 @@ fn unix_users_may_do_only_what_they_are_allowed() {
     const NOBODY: u32 = 65534;
     let w = World::start(1, |c| c, "");
     // Let nobody reach the socket (the daemon makes it 0660) and read the configuration.
-    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(w.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    open_to_others(&w);
     ops_group(&w, 0);
     for (handle, phone, uid) in [
         ("bob", "13900000009", "1234"),
@@ -933,9 +912,7 @@ fn reads_are_scoped_to_the_callers_groups() {
     const DAN: u32 = 65534;
     const STRANGER: u32 = 65533;
     let w = World::start(1, |c| c, "");
-    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(w.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    open_to_others(&w);
     ops_group(&w, 2);
     w.ok(&["group", "create", "hr", "--name", "人事"]);
     for (handle, phone, group, role) in [

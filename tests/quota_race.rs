@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 use common::*;
+use groupsms::service::refusals::{MORE_REFUSED, REFUSED_SENDS_LOGGED_PER_MINUTE};
 use groupsms::service::{quota_status, submit_broadcast, SendRequest, ServiceError, Settings};
 use groupsms::store::{GroupChange, Store};
 
@@ -61,12 +62,21 @@ fn fifty_concurrent_sends_never_pass_the_daily_quota() {
 
     assert_eq!(count(&path, "SELECT count(*) FROM broadcasts"), 3);
     assert_eq!(count(&path, "SELECT count(*) FROM deliveries"), 3 * 21);
+    // The refusals are audited one by one up to the limit per caller and minute, then once
+    // more as a summary.
     assert_eq!(
         count(
             &path,
             "SELECT count(*) FROM audit WHERE action = 'send_refused'"
         ),
-        (THREADS - 3) as i64
+        i64::from(REFUSED_SENDS_LOGGED_PER_MINUTE) + 1
+    );
+    assert_eq!(
+        count(
+            &path,
+            &format!("SELECT count(*) FROM audit WHERE detail = '{MORE_REFUSED}'")
+        ),
+        1
     );
     let mut store = Store::open(&path).unwrap();
     let q = quota_status(&mut store, &settings, "ops", utc(T0)).unwrap();

@@ -54,7 +54,10 @@ impl Client {
         let id = self.send(request)?;
         loop {
             let r = self.read()?;
-            if r.id != id || r.event.is_some() {
+            // An error with id 0 is about the connection (turned away, timed out, a line the
+            // daemon could not read): it answers whatever was asked.
+            let about_connection = r.id == 0 && r.error.is_some();
+            if (r.id != id && !about_connection) || r.event.is_some() {
                 continue;
             }
             return answer(r);
@@ -80,9 +83,16 @@ impl Client {
             )));
         }
         line.push('\n');
-        self.writer
-            .write_all(line.as_bytes())
-            .map_err(|e| down(&self.path, e))?;
+        if let Err(e) = self.writer.write_all(line.as_bytes()) {
+            // The daemon may have said why before it closed (turned away, timed out).
+            return Err(match self.read() {
+                Ok(r) if r.id == 0 && r.error.is_some() => match answer(r) {
+                    Err(said) => said,
+                    Ok(_) => down(&self.path, e),
+                },
+                _ => down(&self.path, e),
+            });
+        }
         Ok(id)
     }
 

@@ -150,7 +150,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// Prints a failure the way every command does: `groupsms: <sentence>`.
 pub fn report(failure: &Failure) {
-    eprintln!("groupsms: {}", failure.message);
+    eprintln!("groupsms: {}", output::escape_lines(&failure.message));
 }
 
 /// Runs a parsed command line (`doctor` goes through [`run`], before any configuration is

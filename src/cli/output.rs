@@ -1,5 +1,10 @@
 //! Printing the daemon's answers for people: objects as `key: value` lines, lists of objects
-//! as aligned tables; or the JSON itself with `--json`.
+//! as aligned tables; or the JSON itself with `--json`. Text meant for people goes through
+//! [`escape`] first, so a name or a message cannot move the cursor, clear the screen or set
+//! the terminal's title; the JSON is printed exactly as the daemon sent it.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -26,6 +31,34 @@ pub fn print_value(v: &Value, json: bool) {
     }
 }
 
+/// `s` made harmless for a terminal: ESC as `\e`, other control characters as `\xNN` (C0,
+/// DEL, C1), bidirectional controls as `\u{NNNN}`; everything else (CJK, emoji) unchanged.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    let bidi = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(|c| c.is_control() || bidi(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\u{1b}' => out.push_str("\\e"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02X}", u32::from(c));
+            }
+            c if bidi(c) => {
+                let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`escape`] line by line: a message of several lines keeps its line breaks.
+pub fn escape_lines(s: &str) -> String {
+    s.split('\n').map(escape).collect::<Vec<_>>().join("\n")
+}
+
 /// The human form of an answer.
 pub fn render(v: &Value) -> String {
     let mut out = String::new();
@@ -43,14 +76,14 @@ pub fn render(v: &Value) -> String {
                     }
                     _ => out.push_str(&format!(
                         "{:width$}  {}\n",
-                        format!("{k}:"),
+                        format!("{}:", escape(k)),
                         scalar(val),
                         width = width + 1
                     )),
                 }
             }
             for (k, items) in tables {
-                out.push_str(&format!("\n{k} ({}):\n", items.len()));
+                out.push_str(&format!("\n{} ({}):\n", escape(k), items.len()));
                 out.push_str(&table(items));
             }
         }
@@ -63,12 +96,12 @@ pub fn render(v: &Value) -> String {
 fn scalar(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => escape(s).into_owned(),
         Value::Array(items) if items.is_empty() => "-".into(),
         Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .map(|(k, v)| format!("{}={}", escape(k), scalar(v)))
             .collect::<Vec<_>>()
             .join(" "),
         other => other.to_string(),
@@ -136,7 +169,12 @@ fn table(items: &[Value]) -> String {
         s.push('\n');
         s
     };
-    let mut out = line(&columns.iter().map(|c| c.to_uppercase()).collect::<Vec<_>>());
+    let mut out = line(
+        &columns
+            .iter()
+            .map(|c| escape(c).to_uppercase())
+            .collect::<Vec<_>>(),
+    );
     for r in &rows {
         out.push_str(&line(r));
     }
@@ -147,6 +185,28 @@ fn table(items: &[Value]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn control_characters_are_shown_escaped_and_other_text_unchanged() {
+        assert_eq!(escape("运维组 😀 Ops"), "运维组 😀 Ops");
+        assert_eq!(
+            escape("a\u{1b}]0;pwned\u{7}b\u{1b}[2J\r\n\t\u{7f}\u{9b}"),
+            "a\\e]0;pwned\\x07b\\e[2J\\x0D\\x0A\\x09\\x7F\\x9B"
+        );
+        assert_eq!(escape("abc\u{202E}gpj.exe"), "abc\\u{202E}gpj.exe");
+        assert_eq!(
+            escape_lines("line 1: \u{1b}[H\nline 2"),
+            "line 1: \\e[H\nline 2"
+        );
+        let v =
+            json!([{"handle": "eve", "name": "Eve\u{1b}[2J"}, {"handle": "bo", "name": "鲍勃"}]);
+        assert_eq!(
+            render(&v),
+            "HANDLE  NAME\neve     Eve\\e[2J\nbo      鲍勃\n"
+        );
+        let v = json!({"name": "x\u{7}", "tags": ["\u{1b}"]});
+        assert_eq!(render(&v), "name:  x\\x07\ntags:  \\e\n");
+    }
 
     #[test]
     fn empty_lists_stay_on_their_line() {

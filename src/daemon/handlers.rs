@@ -13,7 +13,8 @@ use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
 use crate::scheduler::pool::{jobs, Pinning};
 use crate::scheduler::progress::ProgressEvent;
 use crate::service::{
-    self, AdminChange, AdminOutcome, Caller, ImportOptions, Reader, SendRequest, ServiceError,
+    self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, InvalidField, Reader,
+    SendRequest, ServiceError,
 };
 use crate::store::{
     BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
@@ -31,9 +32,10 @@ impl From<ServiceError> for ErrorBody {
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
             ServiceError::TooManyParts(_) => ErrorCode::TooManyParts,
             ServiceError::NoRecipients(_) => ErrorCode::NoRecipients,
-            ServiceError::EmptyBody(_) | ServiceError::Phone { .. } | ServiceError::Import(_) => {
-                ErrorCode::InvalidValue
-            }
+            ServiceError::EmptyBody(_)
+            | ServiceError::Field(_)
+            | ServiceError::Phone { .. }
+            | ServiceError::Import(_) => ErrorCode::InvalidValue,
             ServiceError::Store(s) => return ErrorBody::from(s.clone()),
         };
         ErrorBody::new(code, e.to_string())
@@ -86,6 +88,7 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             ),
         ));
     }
+    check_sizes(&request, shared.settings.max_parts).map_err(ServiceError::from)?;
     match request {
         Request::Hello(_) | Request::Subscribe(_) => Err(ErrorBody::new(
             ErrorCode::BadRequest,
@@ -212,6 +215,35 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             })
         }
         other => admin(shared, caller, other).await,
+    }
+}
+
+/// Refuses values longer than anything they could name or be, before anything reads them
+/// (the rules are `service::fields`'): handles given to find a group or member, and a `send`
+/// text longer than `max_parts` parts could hold. New names, headers and modems are checked
+/// with the change they belong to; `member_import`'s CSV only by the line length.
+fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> {
+    let group = |g: &str| fields::reference("group handle", g);
+    let member = |m: &str| fields::reference("member handle", m);
+    let both = |m: &str, g: &str| member(m).and_then(|()| group(g));
+    match request {
+        Request::Send(s) => {
+            group(&s.group)?;
+            member(&s.as_member)?;
+            fields::text(&s.text, max_parts)
+        }
+        Request::GroupShow(g) | Request::GroupDelete(g) => group(&g.group),
+        Request::GroupSet(g) => group(&g.group),
+        Request::MemberList(p::MemberList { group: Some(g) })
+        | Request::BroadcastList(p::BroadcastList { group: Some(g), .. }) => group(g),
+        Request::MemberShow(m) | Request::MemberRemove(m) => member(&m.member),
+        Request::MemberSet(m) => member(&m.member),
+        Request::MemberJoin(j) => both(&j.member, &j.group),
+        Request::MemberLeave(m) | Request::MemberOptOut(m) | Request::MemberOptIn(m) => {
+            both(&m.member, &m.group)
+        }
+        Request::MemberRole(r) => both(&r.member, &r.group),
+        _ => Ok(()),
     }
 }
 

@@ -2,8 +2,17 @@
 //! insists on `hello` first, checks the peer's uid (SO_PEERCRED), answers each request in
 //! order, and streams `subscribe` events. A bad line gets an error answer and the connection
 //! goes on; a client that stops reading is dropped after a timeout.
+//!
+//! Limits, so that no local user can lock the administrators out ([`Admission`]): at most
+//! `max_connections_per_uid` connections per user who is not an administrator, and none more
+//! from such users once `max_connections` are open in all (the rest of the open-file budget,
+//! raised to its hard limit at start, is kept for administrators). A greeted connection with
+//! no request for `idle_timeout_secs` (a `subscribe` being streamed does not count), and a
+//! request line not finished `request_timeout_secs` after its first byte, are answered with
+//! `timed_out` and closed. Each refusal is an answer with id 0, then the connection closes.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -13,6 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::handlers::{self, delivery_event, progress};
 use super::Shared;
+use crate::config::DaemonConfig;
 use crate::protocol::{
     parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeEvent, MAX_LINE,
     PROTOCOL_VERSION,
@@ -24,6 +34,118 @@ use crate::store::{BroadcastId, Progress};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Raises the soft limit of open files to the hard limit, so connections do not run out of
+/// descriptors long before the system would; returns the soft limit now in force.
+pub fn raise_open_files_limit() -> usize {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on this process's limits with a valid pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) != 0 {
+            return 1024;
+        }
+        if l.rlim_cur < l.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: l.rlim_max,
+                rlim_max: l.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                l = raised;
+            } else {
+                tracing::warn!(
+                    error = %std::io::Error::last_os_error(),
+                    "cannot raise the open-file limit"
+                );
+            }
+        }
+    }
+    usize::try_from(l.rlim_cur).unwrap_or(usize::MAX)
+}
+
+/// The connections open, per uid and in all, and who may open another.
+#[derive(Debug)]
+pub struct Admission {
+    per_uid: usize,
+    total: usize,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    by_uid: HashMap<u32, usize>,
+    all: usize,
+}
+
+/// One admitted connection; it counts as open until dropped.
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    admission: &'a Admission,
+    uid: u32,
+}
+
+impl Admission {
+    /// Limits from the configuration; `open_files` is the process's open-file limit.
+    pub fn new(config: &DaemonConfig, open_files: usize) -> Admission {
+        Admission {
+            per_uid: config.max_connections_per_uid,
+            total: config
+                .max_connections
+                .unwrap_or(open_files.saturating_mul(3) / 4),
+            open: Mutex::default(),
+        }
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a new connection of `caller` as open, or says why it is turned away.
+    /// Administrators are never turned away.
+    pub fn admit(&self, caller: Caller) -> Result<Ticket<'_>, String> {
+        let mut open = self.open();
+        let mine = open.by_uid.get(&caller.uid).copied().unwrap_or(0);
+        if !caller.admin {
+            if mine >= self.per_uid {
+                return Err(format!(
+                    "unix user {} already has {mine} connections open, at most {} are allowed; \
+                     close some and try again",
+                    caller.uid, self.per_uid
+                ));
+            }
+            if open.all >= self.total {
+                return Err(format!(
+                    "the daemon has {} connections open; the rest are kept for administrators, \
+                     try again later",
+                    open.all
+                ));
+            }
+        }
+        open.by_uid.insert(caller.uid, mine + 1);
+        open.all += 1;
+        Ok(Ticket {
+            admission: self,
+            uid: caller.uid,
+        })
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut open = self.admission.open();
+        open.all = open.all.saturating_sub(1);
+        if let Some(n) = open.by_uid.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_uid.remove(&self.uid);
+            }
+        }
+    }
+}
 
 /// Accepts connections until shutdown.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
@@ -91,6 +213,38 @@ async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
     }
 }
 
+/// What came of waiting for the next request line.
+#[derive(Debug, PartialEq)]
+enum Next {
+    /// A line in the buffer (`Err(len)`: over-long, dropped).
+    Line(Result<(), usize>),
+    /// End of stream, or the connection failed.
+    Gone,
+    /// No line started within the wait.
+    Idle,
+    /// A line started but was not finished in time.
+    Unfinished,
+}
+
+/// Waits at most `wait` for a line to start, then at most `finish` for it to end.
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    wait: Duration,
+    finish: Duration,
+) -> Next {
+    match tokio::time::timeout(wait, r.fill_buf()).await {
+        Err(_) => return Next::Idle,
+        Ok(Ok(chunk)) if !chunk.is_empty() => {}
+        Ok(_) => return Next::Gone,
+    }
+    match tokio::time::timeout(finish, read_line(r, buf)).await {
+        Err(_) => Next::Unfinished,
+        Ok(Ok(Some(line))) => Next::Line(line),
+        Ok(_) => Next::Gone,
+    }
+}
+
 async fn write(w: &mut OwnedWriteHalf, r: &Response) -> bool {
     let mut line = serde_json::to_vec(r).expect("responses serialize");
     line.push(b'\n');
@@ -109,6 +263,20 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
         }
     };
     let (read, mut w) = stream.into_split();
+    let _ticket = match shared.connections.admit(peer) {
+        Ok(ticket) => ticket,
+        Err(why) => {
+            tracing::info!(uid = peer.uid, "{why}");
+            let _ = write(
+                &mut w,
+                &Response::err(0, ErrorCode::TooManyConnections, why),
+            )
+            .await;
+            return;
+        }
+    };
+    let idle = Duration::from_secs(shared.config.daemon.idle_timeout_secs);
+    let finish = Duration::from_secs(shared.config.daemon.request_timeout_secs);
     let mut r = BufReader::new(read);
     let mut buf = Vec::new();
     let mut greeted = false;
@@ -117,15 +285,9 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     // idle client would keep a stopped daemon from exiting. A request being answered finishes.
     let mut stop = shared.shutdown_signal();
     loop {
-        let next = async {
-            if greeted {
-                Ok::<_, tokio::time::error::Elapsed>(read_line(&mut r, &mut buf).await)
-            } else {
-                tokio::time::timeout(HELLO_TIMEOUT, read_line(&mut r, &mut buf)).await
-            }
-        };
+        let wait = if greeted { idle } else { HELLO_TIMEOUT };
         let line = tokio::select! {
-            line = next => line,
+            line = next_line(&mut r, &mut buf, wait, finish) => line,
             _ = stopping(&mut stop) => {
                 let _ = write(
                     &mut w,
@@ -135,27 +297,42 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                 return;
             }
         };
+        let closing = |code, message: String| Response::err(0, code, message);
         let line = match line {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = write(
-                    &mut w,
-                    &Response::err(0, ErrorCode::VersionMismatch, "no hello within 30 s"),
-                )
-                .await;
-                return;
-            }
-        };
-        let line = match line {
-            Ok(Some(Ok(()))) => &buf,
-            Ok(Some(Err(len))) => {
+            Next::Line(Ok(())) => &buf,
+            Next::Line(Err(len)) => {
                 let msg = format!("request line is {len} bytes, at most {MAX_LINE}");
                 if !write(&mut w, &Response::err(0, ErrorCode::LineTooLong, msg)).await {
                     return;
                 }
                 continue;
             }
-            Ok(None) | Err(_) => return,
+            Next::Gone => return,
+            Next::Idle if !greeted => {
+                let _ = write(
+                    &mut w,
+                    &closing(ErrorCode::VersionMismatch, "no hello within 30 s".into()),
+                )
+                .await;
+                return;
+            }
+            Next::Idle => {
+                let msg = format!(
+                    "no request for {} s; closing the connection",
+                    idle.as_secs()
+                );
+                let _ = write(&mut w, &closing(ErrorCode::TimedOut, msg)).await;
+                return;
+            }
+            Next::Unfinished => {
+                let msg = format!(
+                    "the request line was not finished within {} s of its start; closing the \
+                     connection",
+                    finish.as_secs()
+                );
+                let _ = write(&mut w, &closing(ErrorCode::TimedOut, msg)).await;
+                return;
+            }
         };
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -182,18 +359,32 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                     Err(e) => Response::err(id, ErrorCode::Internal, e.to_string()),
                 }
             }
-            Request::Hello(h) => Response::err(
+            Request::Hello(h) => {
+                // A wrong hello ends the greeting: the next request must say hello again.
+                greeted = false;
+                Response::err(
+                    id,
+                    ErrorCode::VersionMismatch,
+                    format!(
+                        "client speaks protocol {}, this daemon speaks {PROTOCOL_VERSION}: use \
+                         matching versions of groupsms",
+                        h.version
+                    ),
+                )
+            }
+            _ if !greeted => Response::err(
                 id,
                 ErrorCode::VersionMismatch,
-                format!("client speaks protocol {}, this daemon speaks {PROTOCOL_VERSION}: use matching versions of groupsms", h.version),
+                format!("say hello with protocol version {PROTOCOL_VERSION} first"),
             ),
-            _ if !greeted => Response::err(id, ErrorCode::VersionMismatch, format!("say hello with protocol version {PROTOCOL_VERSION} first")),
             Request::Subscribe(b) => match handlers::may_follow(&shared, peer, b.broadcast).await {
                 Err(refused) => refused.into_response(id),
-                Ok(numbers) => match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast), numbers).await {
-                    Ok(final_answer) => final_answer,
-                    Err(()) => return,
-                },
+                Ok(numbers) => {
+                    match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast), numbers).await {
+                        Ok(final_answer) => final_answer,
+                        Err(()) => return,
+                    }
+                }
             },
             request => match handlers::handle(&shared, peer, request).await {
                 Ok(result) => Response::ok(id, result),
@@ -311,5 +502,61 @@ mod tests {
         assert_eq!(read_line(&mut r, &mut buf).await.unwrap(), Some(Ok(())));
         assert_eq!(buf, b"last");
         assert_eq!(read_line(&mut r, &mut buf).await.unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_and_a_half_sent_line_time_out() {
+        let (wait, finish) = (Duration::from_secs(600), Duration::from_secs(10));
+        let mut buf = Vec::new();
+        let (client, server) = tokio::io::duplex(1024);
+        let mut r = BufReader::new(server);
+        assert_eq!(next_line(&mut r, &mut buf, wait, finish).await, Next::Idle);
+        let (_client_r, mut client_w) = tokio::io::split(client);
+        client_w.write_all(b"{\"id\":2,").await.unwrap();
+        assert_eq!(
+            next_line(&mut r, &mut buf, wait, finish).await,
+            Next::Unfinished
+        );
+        let (client, server) = tokio::io::duplex(1024);
+        let mut r = BufReader::new(server);
+        let (_, mut client_w) = tokio::io::split(client);
+        client_w.write_all(b"{}\n").await.unwrap();
+        assert_eq!(
+            next_line(&mut r, &mut buf, wait, finish).await,
+            Next::Line(Ok(()))
+        );
+    }
+
+    #[test]
+    fn users_are_limited_and_administrators_always_get_in() {
+        let config = DaemonConfig {
+            max_connections_per_uid: 2,
+            max_connections: Some(3),
+            ..DaemonConfig::default()
+        };
+        let a = Admission::new(&config, 1024);
+        let user = Caller::unix(1000, &[]);
+        let other = Caller::unix(1001, &[]);
+        let root = Caller::unix(0, &[]);
+        let first = a.admit(user).unwrap();
+        let _second = a.admit(user).unwrap();
+        assert_eq!(
+            a.admit(user).unwrap_err(),
+            "unix user 1000 already has 2 connections open, at most 2 are allowed; close \
+             some and try again"
+        );
+        let _third = a.admit(other).unwrap();
+        assert_eq!(
+            a.admit(other).unwrap_err(),
+            "the daemon has 3 connections open; the rest are kept for administrators, try \
+             again later"
+        );
+        let _root = a.admit(root).unwrap();
+        drop(first);
+        drop(_root);
+        assert!(a.admit(user).is_ok());
+        // The default share of the open-file budget.
+        let d = Admission::new(&DaemonConfig::default(), 1024);
+        assert_eq!((d.per_uid, d.total), (64, 768));
     }
 }

@@ -7,7 +7,7 @@
 //! | `mod.rs` | [`run`]: start-up order, shutdown, what handlers share ([`Shared`]) |
 //! | [`socket`] | binding the socket (stale file, live daemon, systemd socket activation) |
 //! | [`files`] | the umask, private directories, the database's mode, world-writable places |
-//! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams |
+//! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //!
@@ -52,6 +52,8 @@ pub struct Shared {
     pub board: Arc<Board>,
     pub scheduler: Scheduler,
     pub started: Instant,
+    /// Open connections, and who may open another.
+    pub connections: listener::Admission,
     shutdown: watch::Sender<bool>,
 }
 
@@ -140,6 +142,7 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
         max_parts: config.message.max_parts,
         sensitive,
         sensitive_policy: config.message.sensitive_policy,
+        refusals: Arc::default(),
     })
 }
 
@@ -204,6 +207,7 @@ pub async fn run_until(
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), StartError> {
     let notifier = notify::Notifier::from_env();
+    let open_files = listener::raise_open_files_limit();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
     // Checked at load too; again here for a socket given by `--socket`.
     config.daemon.check_paths().map_err(StartError::Config)?;
@@ -268,6 +272,7 @@ pub async fn run_until(
         board,
         scheduler: scheduler.clone(),
         started: Instant::now(),
+        connections: listener::Admission::new(&config.daemon, open_files),
         shutdown,
     });
     requeue_waiting(&shared).await?;

@@ -1,10 +1,11 @@
 //! Administrative changes, each written together with its audit entry in one transaction.
-//! Phone numbers given here are normalized with the configured default country.
+//! Names, headers and modems are checked by [`fields`] first; phone numbers given here are
+//! normalized with the configured default country.
 
 use chrono::{DateTime, Utc};
 
 use super::phone::normalize;
-use super::{ServiceError, Settings};
+use super::{fields, ServiceError, Settings};
 use crate::store::{
     Group, GroupChange, Member, MemberChange, Membership, NewAudit, NewGroup, NewMember, Role,
     Store,
@@ -82,11 +83,21 @@ pub fn apply(
 ) -> Result<AdminOutcome, ServiceError> {
     use AdminChange::*;
     let change = match change {
+        CreateGroup(g) => {
+            fields::new_group(&g)?;
+            CreateGroup(g)
+        }
+        UpdateGroup { handle, change } => {
+            fields::group_change(&change)?;
+            UpdateGroup { handle, change }
+        }
         AddMember(mut m) => {
+            fields::new_member(&m)?;
             m.phone = phone(settings, &m.phone)?;
             AddMember(m)
         }
         UpdateMember { handle, mut change } => {
+            fields::member_change(&change)?;
             if let Some(p) = &change.phone {
                 change.phone = Some(phone(settings, p)?);
             }

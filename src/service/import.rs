@@ -2,8 +2,9 @@
 //! `phone` are required; `group`, `role` (`super_admin`, `admin`, `member`; default member)
 //! and `opt_out` (`yes`/`no`, `true`/`false`, `1`/`0`) are optional and add or change the
 //! member's place in that group, which must exist. A member already in the database is
-//! updated. Every row is checked first: if any is bad, nothing is imported (unless
-//! `skip_bad`), and each bad row is reported with its line number.
+//! updated. Names and phone numbers follow the rules of `member add` ([`fields`]). Every row is
+//! checked first: if any is bad, nothing is imported (unless `skip_bad`), and each bad row is
+//! reported with its line number.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +13,7 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 
 use super::phone::normalize;
-use super::{ServiceError, Settings};
+use super::{fields, ServiceError, Settings};
 use crate::store::{check_handle, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx};
 
 /// Options for [`import_members_csv`].
@@ -142,6 +143,7 @@ fn check_row(
         return Err("the name is empty".into());
     }
     let raw = cols.get(rec, 2);
+    fields::new_member(&NewMember::new(handle, name, raw)).map_err(|e| e.to_string())?;
     let phone = normalize(raw, settings.default_country).map_err(|e| {
         if raw.is_empty() {
             e.to_string()

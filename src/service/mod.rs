@@ -14,10 +14,14 @@
 //! | [`quota`] | daily and monthly quotas per group |
 //! | [`recipients`] | group -> members -> numbers, dropped members by reason |
 //! | [`period`] | local days, months and hours in the configured zone |
+//! | [`fields`] | lengths and characters of names, headers, modems, phone numbers, texts |
+//! | [`refusals`] | how many refused sends of one caller reach the audit log |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
 //!
 //! Nothing here reads the clock: every function takes `now`.
+
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 
@@ -25,11 +29,13 @@ pub mod access;
 pub mod admin;
 pub mod caller;
 pub mod compose;
+pub mod fields;
 pub mod import;
 pub mod period;
 pub mod phone;
 pub mod quota;
 pub mod recipients;
+pub mod refusals;
 pub mod sensitive;
 mod submit;
 
@@ -37,6 +43,7 @@ pub use access::{mask_number, NotYours, Reader};
 pub use admin::{apply, AdminChange, AdminOutcome};
 pub use caller::{Caller, NotYou};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
+pub use fields::InvalidField;
 pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport};
 pub use period::{sim_windows, Periods};
 pub use phone::{Country, PhoneError};
@@ -73,6 +80,8 @@ pub struct Settings {
     pub max_parts: usize,
     pub sensitive: SensitiveFilter,
     pub sensitive_policy: SensitivePolicy,
+    /// Refused sends per caller this minute, for the audit log's limit (shared by clones).
+    pub refusals: Arc<refusals::RefusalLog>,
 }
 
 impl Default for Settings {
@@ -86,6 +95,7 @@ impl Default for Settings {
             max_parts: DEFAULT_MAX_PARTS,
             sensitive: SensitiveFilter::default(),
             sensitive_policy: SensitivePolicy::default(),
+            refusals: Arc::default(),
         }
     }
 }
@@ -114,6 +124,8 @@ pub enum ServiceError {
     TooManyParts(#[from] TooManyParts),
     #[error(transparent)]
     NoRecipients(#[from] NoRecipients),
+    #[error(transparent)]
+    Field(#[from] InvalidField),
     #[error("{input}: {error}")]
     Phone { input: String, error: PhoneError },
     #[error(transparent)]

@@ -8,6 +8,7 @@ use super::compose::compose;
 use super::period::{sim_windows, Periods};
 use super::quota::{self, QuotaStatus};
 use super::recipients::resolve;
+use super::refusals::{Entry, MORE_REFUSED};
 use super::{Caller, ServiceError, Settings};
 use crate::sms::Encoding;
 use crate::store::{
@@ -89,7 +90,8 @@ pub struct Accepted {
 
 /// Checks every rule and, if all pass, writes the broadcast and its deliveries and uses one
 /// quota slot, all in one `BEGIN IMMEDIATE` transaction: concurrent requests on the same
-/// database never pass more than the quota. A refusal is written to the audit log.
+/// database never pass more than the quota. A refusal is written to the audit log, at most
+/// [`super::refusals::REFUSED_SENDS_LOGGED_PER_MINUTE`] a minute per caller.
 ///
 /// Order: group exists, sender exists, the caller may act as the sender, sender is a
 /// super-admin, body not blank, sensitive words, part count, quota, recipients (none:
@@ -101,12 +103,22 @@ pub fn submit_broadcast(
 ) -> Result<Accepted, ServiceError> {
     let result = store.write(|tx| accept(tx, settings, &req));
     if let Err(e) = &result {
-        if e.is_refusal() {
+        let actor = req.caller.label();
+        let detail = if !e.is_refusal() {
+            None
+        } else {
+            match settings.refusals.count(&actor, req.now) {
+                Entry::Refusal => Some(format!("as '{}': {e}", req.as_member)),
+                Entry::Summary => Some(MORE_REFUSED.to_string()),
+                Entry::Nothing => None,
+            }
+        };
+        if let Some(detail) = detail {
             let entry = NewAudit {
-                actor: req.caller.label(),
+                actor,
                 action: "send_refused".into(),
                 subject: req.group.clone(),
-                detail: format!("as '{}': {e}", req.as_member),
+                detail,
             };
             if let Err(audit_err) = store.audit(&entry, req.now) {
                 tracing::warn!(error = %audit_err, "cannot write a refused send to the audit log");

@@ -44,6 +44,7 @@ pub mod migrate;
 pub mod model;
 mod sims;
 
+pub use audit::MAX_AUDIT_TEXT;
 pub use backup::{BackupReport, RestoreReport};
 pub use error::StoreError;
 pub use handle::StoreHandle;

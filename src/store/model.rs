@@ -519,8 +519,13 @@ pub const MAX_HANDLE_LEN: usize = 32;
 /// or digit.
 pub fn check_handle(handle: &str) -> Result<(), StoreError> {
     let bad = |reason| {
+        // A far too long handle is shown by its start only.
+        let shown = match handle.char_indices().nth(2 * MAX_HANDLE_LEN) {
+            Some((end, _)) => format!("{}…", &handle[..end]),
+            None => handle.to_string(),
+        };
         Err(StoreError::BadHandle {
-            handle: handle.to_string(),
+            handle: shown,
             reason,
         })
     };

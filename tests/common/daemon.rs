@@ -417,3 +417,45 @@ pub fn ops_group(w: &World, n: usize) -> Vec<String> {
     w.ok(&["member", "import", file.to_str().unwrap()]);
     numbers
 }
+
+/// `count` connections to `socket` as Unix user `uid` (from a thread of our own with its own
+/// credentials: the raw `setresuid` syscall changes the calling thread only), each made on a
+/// thread that is then gone. `each` runs on every new connection (say hello, ...).
+pub fn connect_as(
+    uid: u32,
+    socket: &std::path::Path,
+    count: usize,
+    each: impl Fn(&mut UnixStream) + Send + 'static,
+) -> Vec<UnixStream> {
+    let socket = socket.to_path_buf();
+    std::thread::spawn(move || {
+        // SAFETY: plain syscalls on this thread's credentials; nothing else is touched.
+        unsafe {
+            assert_eq!(
+                libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
+                0
+            );
+            assert_eq!(libc::syscall(libc::SYS_setresgid, uid, uid, uid), 0);
+            assert_eq!(libc::syscall(libc::SYS_setresuid, uid, uid, uid), 0);
+        }
+        (0..count)
+            .map(|_| {
+                let mut s = UnixStream::connect(&socket).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                each(&mut s);
+                s
+            })
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Lets other users reach the socket and read the configuration (for tests that run the CLI
+/// or connect as uid 65534).
+pub fn open_to_others(w: &World) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(w.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+}
