@@ -14,6 +14,7 @@
 //! | [`period`] | local days, months and hours in the configured zone |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
+//! | [`reports`] | status reports matched to the parts sent, delivery outcomes, unmatched reports |
 //!
 //! Nothing here reads the clock: every function takes `now`.
 
@@ -26,6 +27,7 @@ pub mod period;
 pub mod phone;
 pub mod quota;
 pub mod recipients;
+pub mod reports;
 pub mod sensitive;
 mod submit;
 

@@ -114,6 +114,7 @@ impl FromSql for Role {
 ///
 /// ```text
 /// queued ──mark_sending──▶ sending ──mark_sent──▶ sent ──mark_delivered──▶ delivered
+///                                                     ╲─mark_undelivered─▶ undelivered
 ///   ▲   ╲                     │ ╲──mark_failed──▶ failed
 ///   │    ╲──mark_failed──▶    │  ╲─mark_uncertain─▶ uncertain
 ///   └────────requeue──────────┘ (also from failed and uncertain, by an operator)
@@ -128,16 +129,19 @@ pub enum DeliveryState {
     Uncertain,
     /// A status report confirmed it reached the handset.
     Delivered,
+    /// A status report said the network gave up on it for good.
+    Undelivered,
 }
 
 impl DeliveryState {
-    pub const ALL: [DeliveryState; 6] = [
+    pub const ALL: [DeliveryState; 7] = [
         DeliveryState::Queued,
         DeliveryState::Sending,
         DeliveryState::Sent,
         DeliveryState::Failed,
         DeliveryState::Uncertain,
         DeliveryState::Delivered,
+        DeliveryState::Undelivered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +152,7 @@ impl DeliveryState {
             DeliveryState::Failed => "failed",
             DeliveryState::Uncertain => "uncertain",
             DeliveryState::Delivered => "delivered",
+            DeliveryState::Undelivered => "undelivered",
         }
     }
 
@@ -407,11 +412,18 @@ pub struct Progress {
     pub failed: u32,
     pub uncertain: u32,
     pub delivered: u32,
+    pub undelivered: u32,
 }
 
 impl Progress {
     pub fn total(&self) -> u32 {
-        self.queued + self.sending + self.sent + self.failed + self.uncertain + self.delivered
+        self.queued
+            + self.sending
+            + self.sent
+            + self.failed
+            + self.uncertain
+            + self.delivered
+            + self.undelivered
     }
 
     /// Nothing is queued or being sent.
@@ -427,6 +439,7 @@ impl Progress {
             DeliveryState::Failed => self.failed += n,
             DeliveryState::Uncertain => self.uncertain += n,
             DeliveryState::Delivered => self.delivered += n,
+            DeliveryState::Undelivered => self.undelivered += n,
         }
     }
 }
