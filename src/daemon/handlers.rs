@@ -393,6 +393,19 @@ async fn status(shared: &Arc<Shared>) -> Answer {
         .iter()
         .filter(|m| m["state"] == "ready" || m["state"] == "busy")
         .count();
+    let (unmatched, recent) = shared
+        .store
+        .call(|s| Ok::<_, StoreError>((s.unmatched_report_count()?, s.unmatched_reports(10)?)))
+        .await?;
+    let recent: Vec<Value> = recent
+        .iter()
+        .map(|u| {
+            json!({
+                "at": u.at.to_rfc3339(), "sim": u.report.sim, "mr": u.report.mr,
+                "recipient": u.report.recipient, "status": u.report.status, "reason": u.report.reason,
+            })
+        })
+        .collect();
     Ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": shared.started.elapsed().as_secs(),
@@ -401,7 +414,9 @@ async fn status(shared: &Arc<Shared>) -> Answer {
         "modems_total": modems.len(),
         "broadcasts_sending": shared.board.active(),
         "deliveries_waiting": shared.scheduler.pending().await,
+        "unmatched_reports": unmatched,
         "modems": modems,
+        "recent_unmatched_reports": recent,
     }))
 }
 
@@ -505,8 +520,8 @@ fn dropped_json(d: &crate::store::Dropped) -> Value {
 /// Counts of a broadcast, as `subscribe` events and final answers carry them.
 pub fn progress_json(id: BroadcastId, p: &Progress) -> Value {
     json!({
-        "broadcast": id.0, "total": p.total(), "queued": p.queued, "sending": p.sending, "sent": p.sent + p.delivered,
-        "delivered": p.delivered, "failed": p.failed, "uncertain": p.uncertain, "finished": p.is_finished(),
+        "broadcast": id.0, "total": p.total(), "queued": p.queued, "sending": p.sending, "sent": p.sent + p.delivered + p.undelivered,
+        "delivered": p.delivered, "undelivered": p.undelivered, "failed": p.failed, "uncertain": p.uncertain, "finished": p.is_finished(),
     })
 }
 
@@ -514,7 +529,8 @@ fn summary_json(b: &BroadcastSummary) -> Value {
     json!({
         "id": b.id.0, "group": b.group_handle, "sender": b.sender_handle, "created_at": b.created_at.to_rfc3339(),
         "recipients": b.recipients, "parts": b.parts, "encoding": b.encoding.name(),
-        "sent": b.progress.sent + b.progress.delivered, "failed": b.progress.failed, "uncertain": b.progress.uncertain,
+        "sent": b.progress.sent + b.progress.delivered + b.progress.undelivered, "failed": b.progress.failed, "uncertain": b.progress.uncertain,
+        "delivered": b.progress.delivered, "undelivered": b.progress.undelivered,
         "waiting": b.progress.queued + b.progress.sending, "finished": b.finished, "text": b.text,
     })
 }
