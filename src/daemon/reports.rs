@@ -60,8 +60,15 @@ impl Reports {
                         .apply(&sim, &event.device, entry.pdu, entry.length)
                         .await;
                     if committed.is_ok() {
-                        if let Err(e) = modem.delete_stored(at).await {
-                            tracing::warn!(error = %e, "cannot delete a stored status report");
+                        match modem.delete_stored(at.clone()).await {
+                            Ok(()) => tracing::info!(
+                                storage = at.storage.name(),
+                                index = at.index,
+                                "stored status report deleted"
+                            ),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot delete a stored status report")
+                            }
                         }
                     }
                 }
