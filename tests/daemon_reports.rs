@@ -49,10 +49,16 @@ fn reports_from_the_network_make_deliveries_delivered() {
         "ops",
         "--as",
         "alice",
-        "--wait",
+        "--wait-delivered",
+        "--timeout",
+        "30",
         "今晚停机维护",
     ]);
     assert!(out.contains("6 sent"), "{out}");
+    assert!(
+        out.contains("reports: 6 delivered, 0 undelivered, 0 without a report"),
+        "{out}"
+    );
     let shown = w.wait_show(1, "every delivery delivered", |s| {
         count(s, "delivered") == 6
     });
@@ -85,7 +91,20 @@ fn a_permanent_failure_makes_deliveries_undelivered_with_the_reason() {
         "",
     );
     ops_group(&w, 2);
-    w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "x"]);
+    let summary = w.json(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait-delivered",
+        "x",
+    ]);
+    assert_eq!(
+        (&summary["undelivered"], &summary["waiting_for_reports"]),
+        (&Value::from(3), &Value::from(0)),
+        "{summary:#}"
+    );
     let shown = w.wait_show(1, "every delivery undelivered", |s| {
         count(s, "undelivered") == 3
     });
@@ -114,12 +133,16 @@ fn stored_reports_are_read_and_deleted_when_routing_is_refused() {
     w.wait_show(1, "every delivery delivered", |s| {
         count(s, "delivered") == 4
     });
-    let log = w.daemon_log();
-    assert_eq!(
-        log.matches("stored status report deleted").count(),
-        4,
-        "{log}"
-    );
+    // Deleted from the modem after the commit, so possibly just after the show above.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let log = loop {
+        let log = w.daemon_log();
+        if log.matches("stored status report deleted").count() == 4 {
+            break log;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(!log.contains("cannot delete"), "{log}");
     assert!(!log.contains("cannot read"), "{log}");
 }
@@ -152,6 +175,29 @@ fn references_wrap_and_shuffled_reports_each_find_their_part() {
     assert_eq!(shown["delivered"], 301);
     let status = w.json(&["status"]);
     assert_eq!(status["unmatched_reports"], 0, "{status:#}");
+}
+
+#[test]
+fn waiting_for_reports_that_never_come_stops_at_the_timeout() {
+    let w = World::start(1, |c| c, "");
+    ops_group(&w, 1);
+    let started = std::time::Instant::now();
+    let out = w.ok(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait-delivered",
+        "--timeout",
+        "1",
+        "x",
+    ]);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert!(
+        out.contains("reports: 0 delivered, 0 undelivered, 2 without a report"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! `groupsms send --group G --as MEMBER [--wait] TEXT|-`: submit a group message; with
-//! `--wait`, follow its progress (sent / failed / remaining, rate, ETA) until it finishes.
+//! `groupsms send --group G --as MEMBER [--wait] [--wait-delivered [--timeout S]] TEXT|-`:
+//! submit a group message; with `--wait`, follow its progress (sent / failed / remaining,
+//! rate, ETA) until it finishes; with `--wait-delivered`, then wait for the status reports
+//! until no delivery is left `sent` (or `--timeout` seconds passed).
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
@@ -22,11 +24,24 @@ pub struct SendArgs {
     /// Follow the deliveries until every recipient is done.
     #[arg(long)]
     wait: bool,
+    /// Like --wait, then wait for the status reports until every sent message is delivered
+    /// or undelivered.
+    #[arg(long)]
+    wait_delivered: bool,
+    /// With --wait-delivered: stop waiting for reports after this many seconds.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 600,
+        requires = "wait_delivered"
+    )]
+    timeout: u64,
     /// The message, or - to read it from standard input.
     text: String,
 }
 
-pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
+pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
+    args.wait |= args.wait_delivered;
     let text = arg_or_stdin(&args.text)?;
     let mut client = ctx.client()?;
     let accepted = client.call(Request::Send(p::Send {
@@ -78,6 +93,11 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
     if tty && !ctx.json {
         eprintln!();
     }
+    let summary = if args.wait_delivered {
+        wait_for_reports(&mut client, id, args.timeout)?
+    } else {
+        summary
+    };
     if ctx.json {
         print_value(&summary, true);
     } else {
@@ -89,6 +109,12 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
             summary["failed"],
             summary["uncertain"]
         );
+        if args.wait_delivered {
+            println!(
+                "reports: {} delivered, {} undelivered, {} without a report",
+                summary["delivered"], summary["undelivered"], summary["waiting_for_reports"]
+            );
+        }
     }
     if summary["failed"].as_u64().unwrap_or(0) > 0 && summary["sent"].as_u64().unwrap_or(0) == 0 {
         return Err(Failure {
@@ -97,6 +123,33 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
         });
     }
     Ok(())
+}
+
+/// How often `--wait-delivered` asks for the broadcast while reports come in.
+const REPORT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Asks for the broadcast until none of its deliveries is still `sent` (waiting for a status
+/// report), or `timeout_secs` passed; returns its summary with `waiting_for_reports`.
+fn wait_for_reports(
+    client: &mut super::client::Client,
+    id: i64,
+    timeout_secs: u64,
+) -> Result<Value, Failure> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    loop {
+        let mut shown = client.call(Request::BroadcastShow(p::BroadcastRef { broadcast: id }))?;
+        let waiting = shown["deliveries"]
+            .as_array()
+            .map_or(0, |ds| ds.iter().filter(|d| d["state"] == "sent").count());
+        if waiting == 0 || Instant::now() >= deadline {
+            if let Some(o) = shown.as_object_mut() {
+                o.remove("deliveries");
+                o.insert("waiting_for_reports".into(), waiting.into());
+            }
+            return Ok(shown);
+        }
+        std::thread::sleep(REPORT_POLL);
+    }
 }
 
 fn count(ev: &Value, key: &str) -> u64 {
