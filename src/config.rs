@@ -78,6 +78,9 @@ pub struct MessageConfig {
     /// Files of sensitive words, one per line (`#` starts a comment).
     pub sensitive_words: Vec<PathBuf>,
     pub sensitive_policy: SensitivePolicy,
+    /// Ask for a status report on every part (TP-SRR) and route reports from the modems, so
+    /// deliveries become `delivered` or `undelivered`.
+    pub delivery_reports: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -191,6 +194,7 @@ impl Default for MessageConfig {
             max_parts: DEFAULT_MAX_PARTS,
             sensitive_words: Vec::new(),
             sensitive_policy: SensitivePolicy::default(),
+            delivery_reports: true,
         }
     }
 }
@@ -400,6 +404,7 @@ header = "【{name}】"
 max_parts = 5
 sensitive_words = ["/etc/groupsms/words.txt"]
 sensitive_policy = "reject"
+delivery_reports = false
 [[modem]]
 device = "/dev/gsm/modem0"
 baud = 115200
@@ -419,6 +424,8 @@ prompt_timeout_secs = 4
         assert_eq!(d.modems[0].command_gap_ms, 20);
         assert_eq!(c.modems[0].pin.as_deref(), Some("1234"));
         assert_eq!(c.message.sensitive_policy, SensitivePolicy::Reject);
+        assert!(!c.message.delivery_reports);
+        assert!(Config::default().message.delivery_reports);
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }
 

@@ -305,10 +305,12 @@ pub struct BroadcastProgress {
     pub total: u32,
     pub queued: u32,
     pub sending: u32,
-    /// Sent, delivered included.
+    /// Sent, delivered and undelivered included.
     pub sent: u32,
     /// Confirmed by a status report.
     pub delivered: u32,
+    /// A status report said the network gave up on it.
+    pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
     /// Nothing is queued or being sent.
@@ -363,8 +365,12 @@ pub struct BroadcastInfo {
     pub recipients: u32,
     pub parts: u32,
     pub encoding: String,
-    /// Sent, delivered included.
+    /// Sent, delivered and undelivered included.
     pub sent: u32,
+    /// Confirmed by a status report.
+    pub delivered: u32,
+    /// A status report said the network gave up on it.
+    pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
     /// Queued or being sent.
@@ -553,6 +559,9 @@ pub struct ModemEntry {
     pub signal_dbm: Option<i32>,
     pub imsi: Option<String>,
     pub model: Option<String>,
+    /// How the modem gives status reports: `routed` (+CDS), `stored` (+CDSI), `none`
+    /// (`null` before it is identified).
+    pub reports: Option<String>,
     /// Parts sent through this SIM in the current hour / day (`null` before the SIM is known).
     pub sent_this_hour: Option<u32>,
     pub sent_today: Option<u32>,
@@ -585,7 +594,27 @@ pub struct StatusResult {
     pub modems_total: usize,
     pub broadcasts_sending: usize,
     pub deliveries_waiting: usize,
+    /// Status reports that matched no part sent (kept in the database).
+    pub unmatched_reports: u64,
     pub modems: Vec<ModemEntry>,
+    /// The latest of them, newest first (administrators only: they carry phone numbers).
+    pub recent_unmatched_reports: Vec<UnmatchedReportInfo>,
+}
+
+/// A status report that matched no part sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnmatchedReportInfo {
+    /// RFC 3339: when it arrived.
+    pub at: String,
+    /// The IMSI of the SIM it came through.
+    pub sim: String,
+    /// Its TP-MR, when the PDU could be read.
+    pub mr: Option<u8>,
+    pub recipient: Option<String>,
+    /// Its TP-ST.
+    pub status: Option<u8>,
+    /// Why it matched nothing.
+    pub reason: String,
 }
 
 /// An answer line. Exactly one of `result`, `error`, `event` is present.
@@ -957,7 +986,7 @@ mod tests {
 
     #[test]
     fn subscribe_events_have_the_documented_shape() {
-        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"failed":0,"uncertain":0,"finished":false}}}"#;
+        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"undelivered":0,"failed":0,"uncertain":0,"finished":false}}}"#;
         let r: Response = serde_json::from_str(line).unwrap();
         let ev = r.event.clone().unwrap();
         assert_eq!((ev.totals.total, ev.totals.done()), (3, 2));

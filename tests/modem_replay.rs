@@ -26,7 +26,11 @@ const CHUNKINGS: [Chunking; 9] = [
 ];
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    fixtures_in("fixtures")
+}
+
+fn fixtures_in(sub: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(sub);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -84,6 +88,29 @@ async fn every_fixture_replays_in_every_chunking() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(files.len() >= 5, "only {} fixtures", files.len());
     assert!(families.len() >= 5, "only families {families:?}");
+}
+
+/// Status reports as real modems give them (`fixtures/reports/`): routed `+CDS` acknowledged
+/// where expected, stored `+CDSI` read and deleted, Quectel's empty read.
+#[tokio::test(start_paused = true)]
+async fn report_fixtures_replay_in_every_chunking() {
+    let files = fixtures_in("fixtures/reports");
+    let mut families = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let t = transcript::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        families.insert(name.split('-').next().unwrap().to_string());
+        for chunking in CHUNKINGS {
+            if let Err(e) = run(&name, &t, chunking).await {
+                failures.push(e);
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(families.len() >= 3, "only families {families:?}");
 }
 
 /// Each family's fixture covers what the issue asks: init, a single-part send, a multi-part

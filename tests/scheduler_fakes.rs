@@ -192,6 +192,7 @@ async fn rig(
             backoff: chrono::Duration::zero(),
             in_flight,
         },
+        status_reports: true,
     };
     let (scheduler, _task) = Scheduler::spawn(Pool::new(chrono_tz::Asia::Shanghai), deliverer);
     let asked = Arc::new(Mutex::new(Asked::default()));

@@ -43,8 +43,10 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "groups",
             "members",
             "memberships",
+            "parts",
             "quota_usage",
-            "sim_sends"
+            "sim_sends",
+            "unmatched_reports"
         ]
     );
     drop(st);
@@ -218,4 +220,54 @@ fn a_lock_held_longer_than_the_busy_timeout_is_a_clear_transient_error() {
     store
         .create_group(&groupsms::store::NewGroup::new("ops", "运维组"), utc(T0))
         .unwrap();
+}
+
+#[test]
+fn a_version_1_database_keeps_its_deliveries_through_migration_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../src/store/migrations/0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO broadcasts VALUES (1, NULL, 'ops', NULL, 'boss', 'b', 't', 'gsm7', 1, 2,
+                 0, 0, 0, 0, '2024-05-10', '2024-05', 'finished', 0, 1);
+             INSERT INTO deliveries (id, broadcast_id, number, state, part_refs, created_at,
+                 updated_at) VALUES (7, 1, '+8613800000001', 'sent', '12', 0, 1),
+                 (8, 1, '+8613800000002', 'delivered', '13', 0, 1);",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.pragmas().unwrap().user_version, SCHEMA_VERSION);
+    assert!(
+        store.pragmas().unwrap().foreign_keys,
+        "foreign keys on again"
+    );
+    let shown = store
+        .show_broadcast(groupsms::store::BroadcastId(1))
+        .unwrap();
+    let rows: Vec<_> = shown
+        .deliveries
+        .iter()
+        .map(|d| (d.id.0, d.state.as_str(), d.part_refs.clone()))
+        .collect();
+    assert_eq!(rows, [(7, "sent", vec![12]), (8, "delivered", vec![13])]);
+    // The new state is allowed, and the indexes came back.
+    let now = chrono::Utc::now();
+    store
+        .mark_undelivered(groupsms::store::DeliveryId(7), "no", now)
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' \
+             AND name LIKE 'deliveries_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 3);
 }

@@ -336,6 +336,8 @@ mod tests {
                 parts: 2,
                 encoding: "ucs2".into(),
                 sent: 4,
+                delivered: 0,
+                undelivered: 0,
                 failed: 0,
                 uncertain: 0,
                 waiting: 0,

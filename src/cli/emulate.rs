@@ -106,6 +106,22 @@ pub struct EmulateArgs {
     /// (generic and quectel only) [default: no].
     #[arg(long, value_name = "[I=]yes|no")]
     lte_only: Vec<String>,
+    /// Send a status report (+CDS or +CDSI, as the host's AT+CNMI asks) for every part that
+    /// requested one, about this long after it (0.5x to 1.5x each, so they come out of order)
+    /// [default: none].
+    #[arg(long, value_name = "[I=]DURATION")]
+    report_delay: Vec<String>,
+    /// Probability (0-1) that such a report says the network gave up [default: 0].
+    #[arg(long, value_name = "[I=]P")]
+    report_failure_rate: Vec<String>,
+    /// The TP-ST of a failed report, decimal or 0x.. (0x41 incompatible destination, 0x45 no
+    /// interworking, 0x46 validity period expired) [default: 0x45].
+    #[arg(long, value_name = "[I=]STATUS")]
+    report_failure_status: Vec<String>,
+    /// Refuse AT+CNMI with ds=1 although AT+CNMI=? lists it (true/false), so reports are
+    /// stored and announced with +CDSI [default: false].
+    #[arg(long, value_name = "[I=]BOOL")]
+    refuse_routed_reports: Vec<String>,
 }
 
 type Setter = fn(&mut EmulatedModem, &str) -> Result<(), String>;
@@ -170,7 +186,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     for (i, m) in cfg.modems.iter_mut().enumerate() {
         m.profile = ALL_PROFILES[i % ALL_PROFILES.len()];
     }
-    let table: [(&str, &[String], Setter); 24] = [
+    let table: [(&str, &[String], Setter); 28] = [
         ("profile", &args.profile, |m, v| {
             if v.eq_ignore_ascii_case("mixed") {
                 return Ok(());
@@ -186,6 +202,45 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
             m.knobs.send_jitter = parse_duration(v)?;
             Ok(())
         }),
+        ("report-delay", &args.report_delay, |m, v| {
+            m.knobs.report_delay = Some(parse_duration(v)?);
+            Ok(())
+        }),
+        (
+            "refuse-routed-reports",
+            &args.refuse_routed_reports,
+            |m, v| {
+                m.knobs.refuse_routed_reports = match v {
+                    "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => return Err(format!("{v:?} is not true/false")),
+                };
+                Ok(())
+            },
+        ),
+        ("report-failure-rate", &args.report_failure_rate, |m, v| {
+            m.knobs.report_failure_rate = prob(v)?;
+            Ok(())
+        }),
+        (
+            "report-failure-status",
+            &args.report_failure_status,
+            |m, v| {
+                let st = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                    Some(hex) => {
+                        u8::from_str_radix(hex, 16).map_err(|_| format!("{v:?} is not a TP-ST"))?
+                    }
+                    None => num::<u8>(v)?,
+                };
+                if crate::sms::decode::status_class(st)
+                    == crate::sms::decode::StatusClass::Completed
+                {
+                    return Err(format!("{v} is a success, not a failure"));
+                }
+                m.knobs.report_failure_status = st;
+                Ok(())
+            },
+        ),
         ("error-rate", &args.error_rate, |m, v| {
             m.knobs.error_rate = prob(v)?;
             Ok(())
@@ -468,6 +523,38 @@ mod tests {
         assert_eq!(e, "--modems 0: give 1 to 256");
         let e = parse(&["--cap", "many"]).unwrap_err();
         assert_eq!(e, "--cap many: \"many\" is not a valid number");
+        let e = parse(&["--report-failure-status", "0x00"]).unwrap_err();
+        assert_eq!(
+            e,
+            "--report-failure-status 0x00: 0x00 is a success, not a failure"
+        );
+    }
+
+    #[test]
+    fn report_knobs() {
+        let c = parse(&[
+            "--modems",
+            "2",
+            "--report-delay",
+            "2s",
+            "--report-failure-rate",
+            "1=0.5",
+            "--report-failure-status",
+            "0x41",
+        ])
+        .unwrap();
+        let k = &c.modems[1].knobs;
+        assert_eq!(k.report_delay, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            (k.report_failure_rate, k.report_failure_status),
+            (0.5, 0x41)
+        );
+        assert_eq!(c.modems[0].knobs.report_failure_rate, 0.0);
+        let c = parse(&["--report-failure-status", "70"]).unwrap();
+        assert_eq!(c.modems[0].knobs.report_failure_status, 0x46);
+        assert_eq!(parse(&[]).unwrap().modems[0].knobs.report_delay, None);
+        let c = parse(&["--refuse-routed-reports", "true"]).unwrap();
+        assert!(c.modems[0].knobs.refuse_routed_reports);
     }
 
     #[test]

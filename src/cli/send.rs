@@ -1,10 +1,13 @@
-//! `groupsms send --group G --as MEMBER [--wait] TEXT|-`: submit a group message; with
-//! `--wait`, follow its progress (sent / failed / remaining, rate, ETA) until it finishes.
+//! `groupsms send --group G --as MEMBER [--wait] [--wait-delivered [--timeout S]] TEXT|-`:
+//! submit a group message; with `--wait`, follow its progress (sent / failed / remaining,
+//! rate, ETA) until it finishes; with `--wait-delivered`, then wait for the status reports
+//! until no delivery is left `sent` (or `--timeout` seconds passed).
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use clap::Args;
+use serde::Serialize;
 
 use super::client::{answer, typed, Client};
 use super::output::print_result;
@@ -22,11 +25,24 @@ pub struct SendArgs {
     /// Follow the deliveries until every recipient is done.
     #[arg(long)]
     wait: bool,
+    /// Like --wait, then wait for the status reports until every sent message is delivered
+    /// or undelivered.
+    #[arg(long)]
+    wait_delivered: bool,
+    /// With --wait-delivered: stop waiting for reports after this many seconds.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 600,
+        requires = "wait_delivered"
+    )]
+    timeout: u64,
     /// The message, or - to read it from standard input.
     text: String,
 }
 
-pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
+pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
+    args.wait |= args.wait_delivered;
     let text = arg_or_stdin(&args.text)?;
     let mut client = ctx.client()?;
     let accepted: p::SendResult = client.call_as(Request::Send(p::Send {
@@ -48,7 +64,19 @@ pub fn run(ctx: &Context, args: SendArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let summary = follow(&mut client, id, !ctx.json)?;
-    if ctx.json {
+    if args.wait_delivered {
+        let reports = wait_for_reports(&mut client, id, args.timeout)?;
+        if ctx.json {
+            print_result(&reports, true)?;
+        } else {
+            println!(
+                "reports: {} delivered, {} undelivered, {} without a report",
+                reports.broadcast.delivered,
+                reports.broadcast.undelivered,
+                reports.waiting_for_reports
+            );
+        }
+    } else if ctx.json {
         print_result(&summary, true)?;
     }
     if summary.failed > 0 && summary.sent == 0 {
@@ -114,6 +142,42 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
         );
     }
     Ok(summary)
+}
+
+/// What `--wait-delivered` prints: the broadcast's counts and how many deliveries were still
+/// waiting for their status report when it stopped waiting.
+#[derive(Debug, Serialize)]
+pub struct ReportsAwaited {
+    #[serde(flatten)]
+    pub broadcast: p::BroadcastInfo,
+    /// Sent, and neither delivered nor undelivered yet.
+    pub waiting_for_reports: u32,
+}
+
+/// How often `--wait-delivered` asks for the broadcast while reports come in.
+const REPORT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Asks for the broadcast until none of its deliveries is still `sent` (waiting for a status
+/// report), or `timeout_secs` passed.
+fn wait_for_reports(
+    client: &mut Client,
+    id: i64,
+    timeout_secs: u64,
+) -> Result<ReportsAwaited, Failure> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    loop {
+        let shown: p::BroadcastShow =
+            client.call_as(Request::BroadcastShow(p::BroadcastRef { broadcast: id }))?;
+        let b = shown.broadcast;
+        let waiting = b.sent.saturating_sub(b.delivered + b.undelivered);
+        if waiting == 0 || Instant::now() >= deadline {
+            return Ok(ReportsAwaited {
+                broadcast: b,
+                waiting_for_reports: waiting,
+            });
+        }
+        std::thread::sleep(REPORT_POLL);
+    }
 }
 
 /// `[#########-----------]  45/100 sent 2 failed  12.3/s  ETA 4 s`

@@ -452,6 +452,29 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         snapshot.modems.iter().map(super::modem_entry).collect(),
         reader,
     );
+    let admin = reader.is_admin();
+    let (unmatched, recent) = shared
+        .store
+        .call(move |s| {
+            let recent = if admin {
+                s.unmatched_reports(10)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, StoreError>((s.unmatched_report_count()?, recent))
+        })
+        .await?;
+    let recent_unmatched_reports = recent
+        .into_iter()
+        .map(|u| p::UnmatchedReportInfo {
+            at: u.at.to_rfc3339(),
+            sim: u.report.sim,
+            mr: u.report.mr,
+            recipient: u.report.recipient,
+            status: u.report.status,
+            reason: u.report.reason,
+        })
+        .collect();
     answer(&p::StatusResult {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: shared.started.elapsed().as_secs(),
@@ -460,7 +483,9 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         modems_total: modems.len(),
         broadcasts_sending: shared.board.active(),
         deliveries_waiting: snapshot.waiting,
+        unmatched_reports: unmatched,
         modems,
+        recent_unmatched_reports,
     })
 }
 
@@ -608,8 +633,9 @@ pub fn progress(id: BroadcastId, p: &Progress) -> p::BroadcastProgress {
         total: p.total(),
         queued: p.queued,
         sending: p.sending,
-        sent: p.sent + p.delivered,
+        sent: p.sent + p.delivered + p.undelivered,
         delivered: p.delivered,
+        undelivered: p.undelivered,
         failed: p.failed,
         uncertain: p.uncertain,
         finished: p.is_finished(),
@@ -664,7 +690,9 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
         recipients: b.recipients,
         parts: b.parts,
         encoding: b.encoding.name().to_string(),
-        sent: b.progress.sent + b.progress.delivered,
+        sent: b.progress.sent + b.progress.delivered + b.progress.undelivered,
+        delivered: b.progress.delivered,
+        undelivered: b.progress.undelivered,
         failed: b.progress.failed,
         uncertain: b.progress.uncertain,
         waiting: b.progress.queued + b.progress.sending,

@@ -10,6 +10,7 @@
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
+//! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
 //!
 //! Start-up: configuration checked, the database's lock taken (one daemon per database, see
 //! [`crate::lockfile`]), socket bound, database opened and migrated, deliveries a crash left
@@ -42,6 +43,7 @@ pub mod files;
 pub mod handlers;
 pub mod listener;
 pub mod notify;
+pub mod reports;
 pub mod socket;
 
 /// What every connection and handler shares.
@@ -102,6 +104,7 @@ pub fn modem_entry(view: &ModemView) -> ModemEntry {
             .clone()
             .or_else(|| status.imsi().map(str::to_string)),
         model: ident.and_then(|i| i.model.clone()),
+        reports: ident.map(|i| i.reports.name().to_string()),
         sent_this_hour: slot.usage.map(|u| u.hour_parts),
         sent_today: slot.usage.map(|u| u.day_parts),
         max_per_hour: slot.max_per_hour,
@@ -262,6 +265,7 @@ pub async fn run_until(
             backoff: chrono::Duration::seconds(config.scheduler.retry_backoff_secs as i64),
             in_flight: config.daemon.in_flight_policy,
         },
+        status_reports: config.message.delivery_reports,
     };
     let (scheduler, dispatcher_task) = Scheduler::spawn(Pool::new(config.tz()), deliverer);
     let (shutdown, _) = watch::channel(false);
@@ -282,8 +286,20 @@ pub async fn run_until(
         shared.shutdown_signal(),
     ));
 
+    let reports = reports::Reports {
+        store: store.clone(),
+        board: shared.board.clone(),
+        settings: crate::service::reports::ReportSettings {
+            country: shared.settings.default_country,
+            ..Default::default()
+        },
+    };
+    let mut report_tasks = Vec::new();
     let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());
     let first = join_pool(&scheduler, &config, discovery.scan());
+    for handle in &first {
+        report_tasks.push(reports.spawn(handle.clone(), shared.shutdown_signal()));
+    }
     // READY once every modem present at start was tried (bounded: init can take a while).
     let _ = tokio::time::timeout(Duration::from_secs(90), async {
         for handle in &first {
@@ -319,7 +335,9 @@ pub async fn run_until(
             }
             changed = hotplug.changed(), if hotplug.active() => {
                 if changed {
-                    join_pool(&scheduler, &config, discovery.scan());
+                    for handle in join_pool(&scheduler, &config, discovery.scan()) {
+                        report_tasks.push(reports.spawn(handle, shared.shutdown_signal()));
+                    }
                 }
             }
         }
@@ -332,6 +350,10 @@ pub async fn run_until(
     scheduler.stop().await;
     let _ = listener_task.await;
     discovery.join().await;
+    for task in report_tasks {
+        let _ = task.await;
+    }
+    drop(reports);
     let _ = upkeep_task.await;
     if let Some(bound) = &bound {
         bound.remove_if_ours();
@@ -368,8 +390,7 @@ fn device_specs(config: &Config) -> Vec<DeviceSpec> {
                     cmgs_timeout: config.send_timeout(),
                     command_gap: Duration::from_millis(entry.command_gap_ms),
                     prompt_timeout: Duration::from_secs(entry.prompt_timeout_secs),
-                    // Nothing reads status reports yet: do not ask the modem for them.
-                    status_reports: false,
+                    status_reports: config.message.delivery_reports,
                     ..ModemConfig::default()
                 },
                 reprobe: Duration::from_secs(config.scheduler.reprobe_secs),

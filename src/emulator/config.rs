@@ -87,6 +87,18 @@ pub struct Knobs {
     /// registered, not searching); SMS still goes out (over SGs/IMS). Only for families with
     /// LTE (`generic`, `quectel`); the 3G/2G families do not know `AT+CEREG` at all.
     pub lte_only: bool,
+    /// A status report for every accepted part that asked for one (TP-SRR), this long after
+    /// it (0.5x to 1.5x, drawn per report, so reports come out of order); `None`: only
+    /// [`super::EmulatorHandle::deliver_status_report`] sends them.
+    pub report_delay: Option<Duration>,
+    /// Probability (0..=1) that an automatic report says the network gave up.
+    pub report_failure_rate: f64,
+    /// The TP-ST of such a failure (0x45 "no interworking available" by default; 0x41
+    /// "incompatible destination", 0x46 "validity period expired"...).
+    pub report_failure_status: u8,
+    /// `AT+CNMI` with `<ds>`=1 is refused although `AT+CNMI=?` lists it (ModemManager's note on
+    /// many Qualcomm-based modems): the host has to fall back to stored reports (`+CDSI`).
+    pub refuse_routed_reports: bool,
 }
 
 impl Default for Knobs {
@@ -117,6 +129,10 @@ impl Default for Knobs {
             sim_absent: false,
             smsc: DEFAULT_SMSC.to_string(),
             lte_only: false,
+            report_delay: None,
+            report_failure_rate: 0.0,
+            report_failure_status: 0x45,
+            refuse_routed_reports: false,
         }
     }
 }

@@ -40,6 +40,13 @@ pub enum Effect {
     Unplug,
     /// Registration was lost: call `set_registration(true)` after this long.
     RegainAfter(Duration),
+    /// An automatic status report is due: call [`Machine::status_report_to`] after this long.
+    Report {
+        after: Duration,
+        mr: u8,
+        to: String,
+        status: u8,
+    },
 }
 
 /// One accepted SMS part, decoded.
@@ -52,6 +59,8 @@ pub struct AcceptedPart {
     pub concat: Option<Concat>,
     /// The PDU as the host sent it (SMSC field included), upper-case hex.
     pub pdu: String,
+    /// TP-SRR: the host asked for a status report.
+    pub status_report: bool,
 }
 
 /// Where a status report went.
@@ -211,6 +220,7 @@ pub struct Machine {
     cfg: EmulatedModem,
     rng: StdRng,
     noise_rng: StdRng,
+    report_rng: StdRng,
     // identity
     imei: String,
     imsi: String,
@@ -277,6 +287,7 @@ impl Machine {
             profile,
             rng,
             noise_rng: StdRng::seed_from_u64(mix(seed ^ 0x5EED_0015E)),
+            report_rng: StdRng::seed_from_u64(mix(seed ^ 0x5EED_2E9027)),
             imei,
             imsi,
             own_number,
@@ -450,13 +461,30 @@ impl Machine {
         mr: u8,
         status: u8,
     ) -> Result<(ReportRoute, Vec<Effect>), InboundError> {
-        let (_, to, sent) = self
-            .sent
-            .iter()
-            .rev()
-            .find(|(m, _, _)| *m == mr)
-            .cloned()
+        self.status_report_to(mr, None, status)
+    }
+
+    /// Delivers a status report for message reference `mr`: about the newest part sent with
+    /// it to `to` when given (references wrap at 256), naming `to` as the recipient even when
+    /// no part went there (a network mixing reports up).
+    pub fn status_report_to(
+        &mut self,
+        mr: u8,
+        to: Option<&str>,
+        status: u8,
+    ) -> Result<(ReportRoute, Vec<Effect>), InboundError> {
+        let wanted = to.map(Address::parse).transpose()?;
+        let newest = |same_to: bool| {
+            self.sent
+                .iter()
+                .rev()
+                .find(|(m, t, _)| *m == mr && (!same_to || wanted.as_ref() == Some(t)))
+                .cloned()
+        };
+        let (_, sent_to, sent) = newest(true)
+            .or_else(|| newest(false))
             .ok_or(InboundError::UnknownReference(mr))?;
+        let to = wanted.unwrap_or(sent_to);
         let smsc = Address::parse(self.network_smsc())?;
         let pdu = inbound::status_report(&smsc, mr, &to, sent, inbound::now_timestamp(), status)?;
         if matches!(self.state, State::Hung | State::Booting) {
@@ -488,6 +516,23 @@ impl Machine {
         };
         self.process();
         Ok((route, std::mem::take(&mut self.fx)))
+    }
+
+    /// The TP-ST of an automatic status report (see [`Knobs::report_failure_rate`]).
+    pub fn draw_report_status(&mut self) -> u8 {
+        let knobs = &self.cfg.knobs;
+        let p = knobs.report_failure_rate.clamp(0.0, 1.0);
+        if p > 0.0 && self.report_rng.gen_bool(p) {
+            knobs.report_failure_status
+        } else {
+            0x00
+        }
+    }
+
+    /// How long after its part an automatic status report comes, if at all.
+    pub fn report_delay(&mut self) -> Option<Duration> {
+        let d = self.cfg.knobs.report_delay?;
+        Some(d.mul_f64(self.report_rng.gen_range(0.5..1.5)))
     }
 
     /// Delivers an incoming message (several parts when long) from `from`.
@@ -1236,6 +1281,9 @@ impl Machine {
                         _ => return Reply::Fail(Fail::Cms(303)),
                     }
                 }
+                if new[3] == 1 && self.cfg.knobs.refuse_routed_reports {
+                    return Reply::Fail(Fail::Cms(303));
+                }
                 self.cnmi = new;
                 ok()
             }
@@ -1499,7 +1547,17 @@ impl Machine {
                         self.sent.pop_front();
                     }
                 }
+                let report = (part.status_report, part.to.clone());
                 self.fx.push(Effect::Accepted(part));
+                if let (true, Some(after)) = (report.0, self.report_delay()) {
+                    let status = self.draw_report_status();
+                    self.fx.push(Effect::Report {
+                        after,
+                        mr,
+                        to: report.1,
+                        status,
+                    });
+                }
                 let knobs = self.cfg.knobs.clone();
                 if knobs.die_after_ctrl_z == Some(n) {
                     self.hang();
@@ -1576,6 +1634,7 @@ fn check_pdu(len: usize, hex: &[u8]) -> Result<AcceptedPart, ()> {
         text: ud.text.clone(),
         concat: ud.concat(),
         pdu: sms::hex::encode(&bytes),
+        status_report: submit.status_report_request,
     })
 }
 

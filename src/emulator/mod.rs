@@ -401,8 +401,33 @@ impl EmulatorHandle {
         mr: u8,
         status: u8,
     ) -> Result<ReportRoute, EmulatorError> {
-        self.ask(i, |reply| Control::StatusReport { mr, status, reply })
-            .await?
+        self.ask(i, |reply| Control::StatusReport {
+            mr,
+            to: None,
+            status,
+            reply,
+        })
+        .await?
+    }
+
+    /// Delivers a status report for message reference `mr` naming `to` as the recipient: about
+    /// the newest part sent with `mr` to `to` (references wrap at 256), or, when none went
+    /// there, a report the host cannot match (a network mixing reports up).
+    pub async fn deliver_status_report_to(
+        &self,
+        i: usize,
+        mr: u8,
+        to: &str,
+        status: u8,
+    ) -> Result<ReportRoute, EmulatorError> {
+        let to = Some(to.to_string());
+        self.ask(i, |reply| Control::StatusReport {
+            mr,
+            to,
+            status,
+            reply,
+        })
+        .await?
     }
 
     /// Delivers an incoming message from `from` (several parts when long): stored and

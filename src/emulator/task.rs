@@ -26,6 +26,7 @@ pub(crate) enum Control {
     Registration(bool, oneshot::Sender<()>),
     StatusReport {
         mr: u8,
+        to: Option<String>,
         status: u8,
         reply: oneshot::Sender<Result<ReportRoute, EmulatorError>>,
     },
@@ -54,6 +55,8 @@ pub(crate) struct ModemTask {
     unplug_at: Option<Instant>,
     unplugs: u32,
     replugs: u32,
+    /// Automatic status reports waiting for their time.
+    reports: Vec<(Instant, u8, String, u8)>,
 }
 
 async fn sleep_opt(at: Option<Instant>) {
@@ -101,6 +104,7 @@ impl ModemTask {
             unplug_at: None,
             unplugs: 0,
             replugs: 0,
+            reports: Vec::new(),
         }
     }
 
@@ -161,6 +165,18 @@ impl ModemTask {
                 _ = sleep_opt(self.unplug_at) => {
                     self.unplug_at = None;
                     self.unplug();
+                }
+                _ = sleep_opt(self.reports.iter().map(|r| r.0).min()) => {
+                    let now = Instant::now();
+                    let (due, later): (Vec<_>, Vec<_>) =
+                        std::mem::take(&mut self.reports).into_iter().partition(|r| r.0 <= now);
+                    self.reports = later;
+                    for (_, mr, to, status) in due {
+                        match self.machine.status_report_to(mr, Some(&to), status) {
+                            Ok((_, fx)) => self.apply(fx).await,
+                            Err(e) => tracing::debug!(modem = self.index, "no status report: {e}"),
+                        }
+                    }
                 }
                 _ = sleep_opt(self.noise_at) => {
                     self.noise_at = None;
@@ -223,6 +239,12 @@ impl ModemTask {
                 Effect::Boot(d) => self.boot_until = Some(Instant::now() + d),
                 Effect::RegainAfter(d) => self.regain_at = Some(Instant::now() + d),
                 Effect::Unplug => self.unplug_at = Some(Instant::now() + UNPLUG_GRACE),
+                Effect::Report {
+                    after,
+                    mr,
+                    to,
+                    status,
+                } => self.reports.push((Instant::now() + after, mr, to, status)),
             }
         }
     }
@@ -286,8 +308,13 @@ impl ModemTask {
                 self.apply(fx).await;
                 let _ = reply.send(());
             }
-            Control::StatusReport { mr, status, reply } => {
-                let r = match self.machine.status_report(mr, status) {
+            Control::StatusReport {
+                mr,
+                to,
+                status,
+                reply,
+            } => {
+                let r = match self.machine.status_report_to(mr, to.as_deref(), status) {
                     Ok((route, fx)) => {
                         self.apply(fx).await;
                         Ok(route)

@@ -23,6 +23,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::Instrument;
 
 use super::{Engine, Health, Identity, ModemConfig, ModemError, PartOutcome, SimProblem};
+use crate::at::parse::{MessageEntry, StoredAt};
 use crate::at::{ErrorClass, Urc};
 use crate::sms::SubmitPdu;
 
@@ -87,6 +88,25 @@ pub enum ModemRequest {
     },
     /// Probe again now if waiting to (the device reappeared).
     Probe,
+    /// Read a stored message (a status report announced by `+CDSI`); `None`: the place is empty.
+    ReadStored {
+        at: StoredAt,
+        reply: oneshot::Sender<Result<Option<MessageEntry>, StoredError>>,
+    },
+    /// Delete a stored message (once what was read from it is committed).
+    DeleteStored {
+        at: StoredAt,
+        reply: oneshot::Sender<Result<(), StoredError>>,
+    },
+}
+
+/// Why a stored message could not be read or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredError {
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("{0}")]
+    Modem(String),
 }
 
 /// The cheap, cloneable way to one modem's actor.
@@ -176,6 +196,37 @@ impl ModemHandle {
         answer.await.unwrap_or_else(|_| Err(unavailable()))
     }
 
+    /// Reads the message stored at `at` (`AT+CPMS`, `AT+CMGR`), between messages.
+    pub async fn read_stored(&self, at: StoredAt) -> Result<Option<MessageEntry>, StoredError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(ModemRequest::ReadStored { at, reply }, answer)
+            .await
+    }
+
+    /// Deletes the message stored at `at` (`AT+CPMS`, `AT+CMGD`), between messages.
+    pub async fn delete_stored(&self, at: StoredAt) -> Result<(), StoredError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(ModemRequest::DeleteStored { at, reply }, answer)
+            .await
+    }
+
+    async fn ask<T>(
+        &self,
+        request: ModemRequest,
+        answer: oneshot::Receiver<Result<T, StoredError>>,
+    ) -> Result<T, StoredError> {
+        let stopped = || {
+            StoredError::Unavailable(Unavailable {
+                device: self.device.to_string(),
+                health: Health::Stopped,
+            })
+        };
+        if self.requests.send(request).await.is_err() {
+            return Err(stopped());
+        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
     /// Asks a modem waiting to be probed again to probe now (hot-plug: its device reappeared).
     pub fn probe(&self) {
         let _ = self.requests.try_send(ModemRequest::Probe);
@@ -210,6 +261,14 @@ impl ActorEnd {
                 false
             }
             ModemRequest::Probe => true,
+            ModemRequest::ReadStored { reply, .. } => {
+                let _ = reply.send(Err(self.unavailable().into()));
+                false
+            }
+            ModemRequest::DeleteStored { reply, .. } => {
+                let _ = reply.send(Err(self.unavailable().into()));
+                false
+            }
         }
     }
 }
@@ -436,10 +495,27 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                         return leave;
                     }
                 }
+                Some(ModemRequest::ReadStored { at, reply }) => {
+                    let read = engine.read_stored(&at).await;
+                    if let Some(leave) = transport_leave(&read, engine, end) {
+                        let _ = reply.send(Err(StoredError::Modem(leave.problem().to_string())));
+                        return leave;
+                    }
+                    let _ = reply.send(read.map_err(|e| StoredError::Modem(e.to_string())));
+                }
+                Some(ModemRequest::DeleteStored { at, reply }) => {
+                    let deleted = engine.delete_stored(&at).await;
+                    if let Some(leave) = transport_leave(&deleted, engine, end) {
+                        let _ = reply.send(Err(StoredError::Modem(leave.problem().to_string())));
+                        return leave;
+                    }
+                    let _ = reply.send(deleted.map_err(|e| StoredError::Modem(e.to_string())));
+                }
             },
             urc = engine.next_urc() => match urc {
                 Ok(urc) => {
                     tracing::debug!(?urc, "unsolicited");
+                    let report = matches!(urc, Urc::StatusReport { .. });
                     let imsi = end.status.borrow().imsi().map(str::to_string);
                     // Nobody listening is fine: the codes are published, not queued forever.
                     let _ = end.events.send(ModemEvent {
@@ -447,6 +523,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                         imsi,
                         urc,
                     });
+                    if report {
+                        // Acknowledged where the modem waits for it, before anything else.
+                        let acked = engine.ack_status_report().await;
+                        if let Some(leave) = transport_leave(&acked, engine, end) {
+                            return leave;
+                        }
+                    }
                 }
                 Err(e) => {
                     let leave = Leave::Transport(engine.health(), e.to_string());
@@ -458,6 +541,30 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             },
         }
+    }
+}
+
+/// When a stored-message or acknowledgement command lost the modem (port gone, hung): the
+/// leave, already published.
+fn transport_leave<T, S: AsyncRead + AsyncWrite + Unpin>(
+    result: &Result<T, ModemError>,
+    engine: &Engine<S>,
+    end: &ActorEnd,
+) -> Option<Leave> {
+    match result {
+        Err(e) if e.is_transport() => {
+            let leave = if engine.needs_reinit() {
+                Leave::Restarted
+            } else {
+                Leave::Transport(engine.health(), e.to_string())
+            };
+            end.publish(|s| {
+                s.health = leave.health();
+                s.problem = Some(leave.problem().to_string());
+            });
+            Some(leave)
+        }
+        _ => None,
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Engine<S> {
     /// When the modem last sent us anything: the next command waits until `command_gap`
     /// after it.
     last_heard: Option<Instant>,
+    /// Whether a routed `+CDS` may need `AT+CNMA` (until the modem says it does not).
+    pub(crate) cnma_expected: bool,
 }
 
 enum Outcome {
@@ -90,6 +92,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             recorder: None,
             buf: vec![0; 1024],
             last_heard: None,
+            cnma_expected: true,
         }
     }
 

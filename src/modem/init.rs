@@ -14,7 +14,9 @@
 //!    `SMS Ready`), waking early on `SMS Ready`/`SMS DONE`
 //! 8. `AT+CSCA?` until it names an SMSC (`+CMS ERROR: 330` right after boot is retried)
 //! 9. `AT+CNMI=?`, then `AT+CNMI=<mode>,<mt>,0,<ds>,<bfr>` chosen from what is offered
-//!    (`+CMTI` for new messages, `+CDS` for status reports)
+//!    and the family's quirks (`+CMTI` for new messages; status reports as `+CDS` (ds=1),
+//!    else stored and announced by `+CDSI` (ds=2), else none); a refused choice is followed
+//!    by the next one
 //! 10. `AT+CREG?` until registered (home, roaming, SMS-only), waking early on a `+CREG` URC
 //! 11. `AT+CIMI`, `AT+COPS?`, `AT+CNUM`, `AT+CSQ` (identity; errors ignored)
 
@@ -24,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use super::engine::{Engine, Response};
 use super::error::{ModemError, SimProblem};
-use super::types::{Health, Identity};
+use super::types::{Health, Identity, ReportRoute};
 use crate::at::command;
 use crate::at::parse::{self, CnmiSupport, PinState};
 use crate::at::{CmeError, ErrorClass, Final};
@@ -47,19 +49,63 @@ fn pick(offered: &[u32], preferred: &[u32], fallback: u32) -> u32 {
         .unwrap_or(offered[0])
 }
 
-/// `<mode>` 2 (buffer while the link is busy) or 1; `<mt>` 1 (`+CMTI`); `<bm>` 0; `<ds>` 1
-/// (`+CDS`) or 2 (`+CDSI`) when status reports are wanted; `<bfr>` 0.
-fn choose_cnmi(s: &CnmiSupport, status_reports: bool) -> (u32, u32, u32, u32, u32) {
+/// What a modem family does with status reports, beyond what `AT+CNMI=?` says (field notes,
+/// "Where reports land").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ReportQuirks {
+    /// `<ds>`=2 loses the reports: never ask for it.
+    no_stored: bool,
+    /// Neither route works: ask for none.
+    none: bool,
+}
+
+fn report_quirks(manufacturer: Option<&str>, model: Option<&str>) -> ReportQuirks {
+    let maker = manufacturer.unwrap_or("").to_ascii_lowercase();
+    let model = model.unwrap_or("").to_ascii_uppercase();
+    if model.contains("MU509") {
+        // Huawei MU509: ds=2 announces "SR", which it cannot read; ds=1 is refused with mode 0
+        // or 2 (MU509 AT spec 6.3, 6.6).
+        return ReportQuirks {
+            none: true,
+            ..ReportQuirks::default()
+        };
+    }
+    if maker.contains("quectel") {
+        // Quectel EC25/EG25: with ds=2 the report is stored in "SR" but announced as "SM", and
+        // reading it gives a bare OK (asterisk-chan-quectel PR #75).
+        return ReportQuirks {
+            no_stored: true,
+            ..ReportQuirks::default()
+        };
+    }
+    ReportQuirks::default()
+}
+
+/// `<mode>` 2 (buffer while the link is busy) or 1; `<mt>` 1 (`+CMTI`); `<bm>` 0; `<bfr>` 0;
+/// and the `<ds>` values to try in order: 1 (`+CDS`), then 2 (`+CDSI`) when status reports are
+/// wanted (some modems list ds=1 and refuse it: ModemManager's CNMI sequence), then none.
+fn choose_cnmi(
+    s: &CnmiSupport,
+    status_reports: bool,
+    quirks: ReportQuirks,
+) -> ((u32, u32, u32, u32), Vec<u32>) {
     let mode = pick(&s.mode, &[2, 1], 2);
     let mt = pick(&s.mt, &[1], 1);
     let bm = pick(&s.bm, &[0], 0);
-    let ds = if status_reports {
-        pick(&s.ds, &[1, 2], 1)
-    } else {
-        pick(&s.ds, &[0], 0)
-    };
     let bfr = pick(&s.bfr, &[0], 0);
-    (mode, mt, bm, ds, bfr)
+    let offered = |ds: u32| s.ds.is_empty() || s.ds.contains(&ds);
+    let mut ds: Vec<u32> = Vec::new();
+    if status_reports && !quirks.none {
+        ds.extend([1, 2].into_iter().filter(|d| offered(*d)));
+        if quirks.no_stored {
+            ds.retain(|d| *d != 2);
+        }
+    }
+    let off = pick(&s.ds, &[0], 0);
+    if !ds.contains(&off) {
+        ds.push(off);
+    }
+    ((mode, mt, bm, bfr), ds)
 }
 
 fn sim_error(result: &Final) -> Option<SimProblem> {
@@ -188,7 +234,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         // 8.
         id.smsc = self.smsc(deadline).await?;
         // 9.
-        self.route_indications().await?;
+        let quirks = report_quirks(id.manufacturer.as_deref(), id.model.as_deref());
+        id.reports = self.route_indications(quirks).await?;
         // 10.
         self.wait_registered().await?;
         // 11.
@@ -319,24 +366,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         }
     }
 
-    async fn route_indications(&mut self) -> Result<(), ModemError> {
+    async fn route_indications(&mut self, quirks: ReportQuirks) -> Result<ReportRoute, ModemError> {
         let Some(lines) = self.optional("AT+CNMI=?").await? else {
             warn!("AT+CNMI=? refused: incoming messages and reports will not be announced");
-            return Ok(());
+            return Ok(ReportRoute::None);
         };
         let support = lines
             .iter()
             .find_map(|l| parse::parse_cnmi_test(l).ok())
             .unwrap_or_default();
-        let (mode, mt, bm, ds, bfr) = choose_cnmi(&support, self.config.status_reports);
-        let cmd = command::cnmi(mode, mt, bm, ds, bfr);
-        if self.optional(&cmd).await?.is_none() {
-            warn!(
-                cmd,
-                "refused: incoming messages and reports will not be announced"
-            );
+        let ((mode, mt, bm, bfr), choices) =
+            choose_cnmi(&support, self.config.status_reports, quirks);
+        for ds in choices {
+            let cmd = command::cnmi(mode, mt, bm, ds, bfr);
+            if self.optional(&cmd).await?.is_some() {
+                let route = match ds {
+                    1 => ReportRoute::Routed,
+                    2 => ReportRoute::Stored,
+                    _ => ReportRoute::None,
+                };
+                if self.config.status_reports && route == ReportRoute::None {
+                    warn!("this modem cannot route status reports: deliveries stay 'sent'");
+                }
+                return Ok(route);
+            }
+            warn!(cmd, "refused");
         }
-        Ok(())
+        warn!("every AT+CNMI refused: incoming messages and reports will not be announced");
+        Ok(ReportRoute::None)
     }
 
     async fn wait_registered(&mut self) -> Result<(), ModemError> {
@@ -425,11 +482,24 @@ mod tests {
 
     #[test]
     fn cnmi_choice() {
+        let none = ReportQuirks::default();
         let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)").unwrap();
-        assert_eq!(choose_cnmi(&s, true), (2, 1, 0, 1, 0));
+        assert_eq!(choose_cnmi(&s, true, none), ((2, 1, 0, 0), vec![1, 0]));
         let s = parse::parse_cnmi_test("+CNMI: (1),(0-1,3),(0,2),(0,2),(0)").unwrap();
-        assert_eq!(choose_cnmi(&s, true), (1, 1, 0, 2, 0));
-        assert_eq!(choose_cnmi(&s, false), (1, 1, 0, 0, 0));
-        assert_eq!(choose_cnmi(&CnmiSupport::default(), true), (2, 1, 0, 1, 0));
+        assert_eq!(choose_cnmi(&s, true, none), ((1, 1, 0, 0), vec![2, 0]));
+        assert_eq!(choose_cnmi(&s, false, none), ((1, 1, 0, 0), vec![0]));
+        assert_eq!(
+            choose_cnmi(&CnmiSupport::default(), true, none),
+            ((2, 1, 0, 0), vec![1, 2, 0])
+        );
+        let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0-2),(0,1)").unwrap();
+        assert_eq!(choose_cnmi(&s, true, none).1, [1, 2, 0]);
+        let quectel = report_quirks(Some("Quectel"), Some("EC25"));
+        assert_eq!(choose_cnmi(&s, true, quectel).1, [1, 0]);
+        let mu509 = report_quirks(Some("Huawei"), Some("MU509"));
+        assert_eq!(choose_cnmi(&s, true, mu509).1, [0]);
+        // Neither 1 nor 2 offered: none.
+        let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0),(0,1)").unwrap();
+        assert_eq!(choose_cnmi(&s, true, none).1, [0]);
     }
 }

@@ -133,6 +133,32 @@ pub struct Identity {
     pub own_number: Option<String>,
     pub smsc: Option<String>,
     pub signal: Option<Signal>,
+    /// Where status reports go, as init set `AT+CNMI`.
+    pub reports: ReportRoute,
+}
+
+/// Where a modem puts status reports (`AT+CNMI` `<ds>`, TS 27.005 3.4.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportRoute {
+    /// Not asked for, not offered, or refused: the modem will not tell.
+    #[default]
+    None,
+    /// `<ds>`=1: `+CDS: <length>` and the PDU, straight to us.
+    Routed,
+    /// `<ds>`=2: stored, announced by `+CDSI: <mem>,<index>`; read it, then delete it.
+    Stored,
+}
+
+impl ReportRoute {
+    /// `routed`, `stored` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportRoute::None => "none",
+            ReportRoute::Routed => "routed",
+            ReportRoute::Stored => "stored",
+        }
+    }
 }
 
 /// Why a part was not submitted although nothing says it failed for good.

@@ -19,6 +19,8 @@ pub struct Deliverer {
     pub store: StoreHandle,
     pub board: Arc<Board>,
     pub retry: RetryPolicy,
+    /// Ask for a status report on every part (TP-SRR).
+    pub status_reports: bool,
 }
 
 /// How a try ended, for the pool.
@@ -87,6 +89,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             let mut opts = SubmitOptions::to(to);
             opts.concat_ref = (job.delivery.0 % 256) as u8;
             opts.max_parts = sms::segment::MAX_PARTS_LIMIT;
+            opts.status_report = d.status_reports;
             sms::encode_submit(&job.text, &opts).map_err(|e| e.to_string())
         });
     let (result, sim) = match encoded {
@@ -140,7 +143,11 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                 tx.record_sim_send(&sim, parts_sent, now)?;
             }
             match commit {
-                Decision::Sent { refs } => tx.mark_sent(delivery, &refs, now).map(drop),
+                Decision::Sent { refs } => {
+                    // Each part's SIM and reference, for its status report.
+                    tx.record_parts(delivery, &sim, &refs, now)?;
+                    tx.mark_sent(delivery, &refs, now).map(drop)
+                }
                 Decision::Failed { reason } => tx.mark_failed(delivery, &reason, now).map(drop),
                 Decision::Retry {
                     error,

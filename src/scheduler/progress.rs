@@ -116,6 +116,7 @@ fn sub(p: &mut Progress, state: DeliveryState) {
         DeliveryState::Failed => &mut p.failed,
         DeliveryState::Uncertain => &mut p.uncertain,
         DeliveryState::Delivered => &mut p.delivered,
+        DeliveryState::Undelivered => &mut p.undelivered,
     };
     *field = field.saturating_sub(1);
 }

@@ -18,6 +18,7 @@
 //! | [`refusals`] | how many refused sends of one caller reach the audit log |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
+//! | [`reports`] | status reports matched to the parts sent, delivery outcomes, unmatched reports |
 //!
 //! Nothing here reads the clock: every function takes `now`.
 
@@ -36,6 +37,7 @@ pub mod phone;
 pub mod quota;
 pub mod recipients;
 pub mod refusals;
+pub mod reports;
 pub mod sensitive;
 mod submit;
 

@@ -162,7 +162,7 @@ impl Tx<'_> {
         self.set_final(id, &[Sending], Uncertain, reason, now)
     }
 
-    fn set_final(
+    pub(super) fn set_final(
         &self,
         id: DeliveryId,
         from: &[DeliveryState],

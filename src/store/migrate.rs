@@ -22,6 +22,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("migrations/0002_callers.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/0003_reports.sql"),
+    },
 ];
 
 /// The schema version this build writes.
@@ -55,6 +59,21 @@ pub(crate) fn migrate(
     if found == latest {
         return Ok(found);
     }
+    // Foreign keys off while the schema changes (a table rebuilt to change a constraint must
+    // not cascade when its old copy is dropped), checked before the commit, then on again.
+    let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let out = run_steps(conn, migrations, latest, &newer);
+    conn.pragma_update(None, "foreign_keys", fk)?;
+    out
+}
+
+fn run_steps(
+    conn: &mut Connection,
+    migrations: &[Migration],
+    latest: u32,
+    newer: &dyn Fn(u32) -> StoreError,
+) -> Result<u32, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let start = user_version(&tx)?;
     if start > latest {
@@ -69,6 +88,15 @@ pub(crate) fn migrate(
                 reason: e.to_string(),
             })?;
         current = m.version;
+    }
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(StoreError::Migration {
+            version: current,
+            reason: format!("{broken} rows break a foreign key"),
+        });
     }
     tx.commit()?;
     Ok(current)

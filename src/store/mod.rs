@@ -11,6 +11,7 @@
 //! | `broadcasts.rs` | writing a broadcast with all its deliveries, quota usage, listing, progress |
 //! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start |
 //! | `sims.rs` | per-SIM send counters that survive a restart |
+//! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
@@ -42,6 +43,7 @@ pub mod handle;
 pub mod inspect;
 pub mod migrate;
 pub mod model;
+mod reports;
 mod sims;
 
 pub use audit::MAX_AUDIT_TEXT;
@@ -50,6 +52,7 @@ pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use migrate::SCHEMA_VERSION;
 pub use model::*;
+pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};
 
 /// How long a connection waits for another one's write lock before giving up with
 /// [`StoreError::Busy`].
@@ -302,6 +305,9 @@ delegate! { write:
     fn mark_failed(id: DeliveryId, reason: &str, now: DateTime<Utc>) -> DeliveryUpdate;
     fn mark_uncertain(id: DeliveryId, reason: &str, now: DateTime<Utc>) -> DeliveryUpdate;
     fn mark_delivered(id: DeliveryId, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn mark_undelivered(id: DeliveryId, reason: &str, now: DateTime<Utc>) -> DeliveryUpdate;
+    fn record_parts(id: DeliveryId, sim: &str, refs: &[u8], at: DateTime<Utc>) -> ();
+    fn insert_unmatched_report(r: &NewUnmatchedReport, at: DateTime<Utc>) -> i64;
     fn requeue(id: DeliveryId, error: &str, not_before: DateTime<Utc>, now: DateTime<Utc>) -> DeliveryUpdate;
     fn release_unsent(id: DeliveryId, now: DateTime<Utc>) -> DeliveryUpdate;
     fn flag_possible_duplicate(id: DeliveryId) -> ();
@@ -332,6 +338,10 @@ delegate! { read:
     fn queued_for_broadcast(id: BroadcastId) -> Vec<QueuedDelivery>;
     fn sim_sends_between(sim: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> SendCount;
     fn audit_log(limit: u32) -> Vec<AuditEntry>;
+    fn report_candidates(sim: &str, mr: u8, since: DateTime<Utc>) -> Vec<PartCandidate>;
+    fn part_statuses(id: DeliveryId) -> Vec<Option<u8>>;
+    fn unmatched_reports(limit: u32) -> Vec<UnmatchedReport>;
+    fn unmatched_report_count() -> u64;
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it

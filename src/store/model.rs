@@ -73,6 +73,7 @@ impl FromSql for Role {
 ///
 /// ```text
 /// queued ──mark_sending──▶ sending ──mark_sent──▶ sent ──mark_delivered──▶ delivered
+///                                                     ╲─mark_undelivered─▶ undelivered
 ///   ▲   ╲                     │ ╲──mark_failed──▶ failed
 ///   │    ╲──mark_failed──▶    │  ╲─mark_uncertain─▶ uncertain
 ///   └────────requeue──────────┘ (also from failed and uncertain, by an operator)
@@ -87,16 +88,19 @@ pub enum DeliveryState {
     Uncertain,
     /// A status report confirmed it reached the handset.
     Delivered,
+    /// A status report said the network gave up on it for good.
+    Undelivered,
 }
 
 impl DeliveryState {
-    pub const ALL: [DeliveryState; 6] = [
+    pub const ALL: [DeliveryState; 7] = [
         DeliveryState::Queued,
         DeliveryState::Sending,
         DeliveryState::Sent,
         DeliveryState::Failed,
         DeliveryState::Uncertain,
         DeliveryState::Delivered,
+        DeliveryState::Undelivered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +111,7 @@ impl DeliveryState {
             DeliveryState::Failed => "failed",
             DeliveryState::Uncertain => "uncertain",
             DeliveryState::Delivered => "delivered",
+            DeliveryState::Undelivered => "undelivered",
         }
     }
 
@@ -368,11 +373,18 @@ pub struct Progress {
     pub failed: u32,
     pub uncertain: u32,
     pub delivered: u32,
+    pub undelivered: u32,
 }
 
 impl Progress {
     pub fn total(&self) -> u32 {
-        self.queued + self.sending + self.sent + self.failed + self.uncertain + self.delivered
+        self.queued
+            + self.sending
+            + self.sent
+            + self.failed
+            + self.uncertain
+            + self.delivered
+            + self.undelivered
     }
 
     /// Nothing is queued or being sent.
@@ -388,6 +400,7 @@ impl Progress {
             DeliveryState::Failed => self.failed += n,
             DeliveryState::Uncertain => self.uncertain += n,
             DeliveryState::Delivered => self.delivered += n,
+            DeliveryState::Undelivered => self.undelivered += n,
         }
     }
 }

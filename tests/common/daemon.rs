@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use groupsms::emulator::log::Phones;
+use groupsms::emulator::log::{read_log, LogRecord, Phones};
 use groupsms::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use serde_json::Value;
 
@@ -314,6 +314,29 @@ impl World {
 
     pub fn phones(&self) -> Phones {
         Phones::from_log(&self.dir.path().join("sms.jsonl")).unwrap()
+    }
+
+    /// Every part the emulated network accepted, in order (with its TP-MR).
+    pub fn sent_parts(&self) -> Vec<LogRecord> {
+        read_log(&self.dir.path().join("sms.jsonl")).unwrap()
+    }
+
+    /// Asks `broadcast show` until `done` holds (bounded: 30 s): for changes that come from
+    /// the network (status reports), which nobody can wait on. Returns the last answer.
+    pub fn wait_show(&self, id: i64, what: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let shown = self.show(id);
+            if done(&shown) {
+                return shown;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not after 30 s; broadcast: {shown:#}\n{}",
+                self.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn emulator(&self) -> &EmulatorHandle {

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use groupsms::at::parse::{Storage, StoredAt};
+use groupsms::at::Urc;
 use groupsms::modem::transcript::Step;
 use groupsms::modem::Engine;
+use groupsms::service::reports::decode_report;
 use groupsms::sms::{encode_submit, Address, SubmitOptions};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -60,8 +63,61 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         }
         "health" => engine.check_health().await.name().to_string(),
         "reinit-needed" => if engine.needs_reinit() { "yes" } else { "no" }.to_string(),
+        "reports" => {
+            // What the actor does with queued codes: a routed report is decoded and
+            // acknowledged (AT+CNMA where the modem expects it); a stored one is named.
+            let mut out = Vec::new();
+            for urc in engine.take_urcs() {
+                match urc {
+                    Urc::StatusReport { length, pdu } => {
+                        out.push(report_line(&pdu, Some(length)));
+                        if let Err(e) = engine.ack_status_report().await {
+                            out.push(format!("error: {e}"));
+                        }
+                    }
+                    Urc::StatusReportStored(at) => {
+                        out.push(format!("stored {} {}", at.storage.name(), at.index))
+                    }
+                    _ => {}
+                }
+            }
+            if out.is_empty() {
+                "none".into()
+            } else {
+                out.join(", ")
+            }
+        }
+        "read-stored" => match engine.read_stored(&stored_at(args)?).await {
+            Ok(Some(entry)) => report_line(&entry.pdu, entry.length),
+            Ok(None) => "empty".into(),
+            Err(e) => format!("error: {e}"),
+        },
+        "delete-stored" => match engine.delete_stored(&stored_at(args)?).await {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("error: {e}"),
+        },
         other => return Err(format!("unknown step `{other}`")),
     })
+}
+
+/// `SR 1`: a memory and an index.
+fn stored_at(args: &str) -> Result<StoredAt, String> {
+    let (mem, index) = args.split_once(' ').ok_or("needs <memory> <index>")?;
+    Ok(StoredAt {
+        storage: Storage::from_name(mem),
+        index: index.parse().map_err(|_| format!("bad index {index}"))?,
+    })
+}
+
+/// A status report as fixtures write it: `report mr=64 to=+919790193746 status=0x00`.
+fn report_line(pdu: &str, length: Option<usize>) -> String {
+    match decode_report(pdu, length) {
+        Ok(r) => format!(
+            "report mr={} to={} status=0x{:02X}",
+            r.message_ref, r.recipient, r.status
+        ),
+        Err(e) => format!("unreadable report: {e}"),
+    }
 }
 
 /// `to=+86... ref=3 [srr] text=...` (text runs to the end of the line).

@@ -1,0 +1,144 @@
+//! Status reports, from each modem's events into the store: a routed `+CDS` is applied at
+//! once; a stored one (`+CDSI`) is read from the modem, applied, and deleted from the modem
+//! only after the commit, so a crash in between leaves it on the SIM rather than lost. What a
+//! report means is decided in [`crate::service::reports`]; this is the plumbing.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::at::Urc;
+use crate::clock;
+use crate::modem::{ModemEvent, ModemHandle};
+use crate::scheduler::progress::{Board, Transition};
+use crate::service::reports::{apply_report, IncomingReport, ReportOutcome, ReportSettings};
+use crate::store::{StoreError, StoreHandle};
+
+/// What the report consumers share.
+#[derive(Clone)]
+pub struct Reports {
+    pub store: StoreHandle,
+    pub board: Arc<Board>,
+    pub settings: ReportSettings,
+}
+
+impl Reports {
+    /// Follows `modem`'s events until `shutdown` turns true or the modem's actor ends.
+    pub fn spawn(
+        &self,
+        modem: ModemHandle,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        let mut events = modem.events();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    event = events.recv() => match event {
+                        Ok(e) => this.on_event(&modem, e).await,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(device = modem.device(), missed = n,
+                                "unsolicited codes came faster than they were handled; some were missed");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        })
+    }
+
+    async fn on_event(&self, modem: &ModemHandle, event: ModemEvent) {
+        let sim = event.imsi.unwrap_or_else(|| event.device.to_string());
+        match event.urc {
+            Urc::StatusReport { length, pdu } => {
+                let _ = self.apply(&sim, &event.device, pdu, Some(length)).await;
+            }
+            Urc::StatusReportStored(at) => match modem.read_stored(at.clone()).await {
+                Ok(Some(entry)) => {
+                    let committed = self
+                        .apply(&sim, &event.device, entry.pdu, entry.length)
+                        .await;
+                    if committed.is_ok() {
+                        match modem.delete_stored(at.clone()).await {
+                            Ok(()) => tracing::info!(
+                                storage = at.storage.name(),
+                                index = at.index,
+                                "stored status report deleted"
+                            ),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot delete a stored status report")
+                            }
+                        }
+                    }
+                }
+                Ok(None) => tracing::warn!(
+                    storage = at.storage.name(),
+                    index = at.index,
+                    "a status report was announced, but its place is empty: lost"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot read a stored status report"),
+            },
+            _ => {}
+        }
+    }
+
+    async fn apply(
+        &self,
+        sim: &str,
+        device: &str,
+        pdu: String,
+        length: Option<usize>,
+    ) -> Result<(), StoreError> {
+        let (sim2, device2, settings) = (sim.to_string(), device.to_string(), self.settings);
+        let outcome = self
+            .store
+            .call(move |s| {
+                s.write(|tx| {
+                    let report = IncomingReport {
+                        sim: &sim2,
+                        device: &device2,
+                        pdu: &pdu,
+                        length,
+                    };
+                    apply_report(tx, &settings, report, clock::now())
+                })
+            })
+            .await;
+        match outcome {
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record a status report");
+                Err(e)
+            }
+            Ok(ReportOutcome::Unmatched { reason }) => {
+                tracing::warn!(sim, %reason, "status report matched no part; kept");
+                Ok(())
+            }
+            Ok(ReportOutcome::Applied {
+                delivery,
+                broadcast,
+                number,
+                modem,
+                part,
+                status,
+                before,
+                update,
+                reason,
+            }) => {
+                tracing::info!(delivery = delivery.0, part, status, "status report");
+                if let Some(u) = update {
+                    self.board.transition(Transition {
+                        broadcast,
+                        delivery,
+                        number: &number,
+                        from: before,
+                        to: u.state,
+                        modem: modem.as_deref(),
+                        error: reason.as_deref(),
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
