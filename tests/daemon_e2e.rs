@@ -194,6 +194,26 @@ fn a_modem_failing_half_the_time_costs_only_retries() {
     assert!(errors > 0, "modem 0 must have failed some sends");
     // Each error costs one retry elsewhere, nothing more.
     assert_eq!(retried as u32, errors, "{summary}");
+    // Every log line says what it is about: the connection (peer uid) that asked for the
+    // broadcast; a part sent, its modem (with the IMSI) and its delivery and broadcast.
+    let log = w.daemon_log();
+    assert!(
+        log.lines().any(|l| l.contains("connection{uid=")
+            && l.contains("broadcast accepted")
+            && l.contains(&format!("broadcast={id}"))),
+        "no 'broadcast accepted' line in its connection's span:\n{log}"
+    );
+    let sent = log
+        .lines()
+        .find(|l| l.contains("part sent"))
+        .unwrap_or_else(|| panic!("no 'part sent' line:\n{log}"));
+    assert!(
+        sent.contains("modem{device=")
+            && sent.contains("imsi=")
+            && sent.contains("}:delivery{id=")
+            && sent.contains(&format!("broadcast={id}}}")),
+        "a part sent names neither its modem nor its delivery: {sent}"
+    );
 }
 
 #[test]

@@ -89,7 +89,7 @@ async fn play(mut end: ActorEnd, i: usize, mut script: Script, asked: Arc<Mutex<
     ready(&end, i);
     let mut n = 0;
     while let Some(request) = end.requests.recv().await {
-        let ModemRequest::Send { pdus, reply } = request else {
+        let ModemRequest::Send { pdus, reply, .. } = request else {
             continue;
         };
         {

@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
+use tracing::Instrument;
 
 use super::handlers::{self, delivery_event, progress};
 use super::Shared;
@@ -155,7 +156,9 @@ pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let shared = shared.clone();
-                    tokio::spawn(async move { connection(stream, shared).await });
+                    // Every line logged while serving it says whose connection it is.
+                    let span = tracing::info_span!("connection", uid = tracing::field::Empty);
+                    tokio::spawn(connection(stream, shared).instrument(span));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -256,7 +259,10 @@ async fn write(w: &mut OwnedWriteHalf, r: &Response) -> bool {
 
 async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let peer = match stream.peer_cred() {
-        Ok(c) => Caller::unix(c.uid(), &shared.config.daemon.admin_uids),
+        Ok(c) => {
+            tracing::Span::current().record("uid", c.uid());
+            Caller::unix(c.uid(), &shared.config.daemon.admin_uids)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the peer's credentials; closing");
             return;

@@ -85,6 +85,8 @@ pub enum ModemRequest {
     Send {
         pdus: Vec<SubmitPdu>,
         reply: oneshot::Sender<Result<Vec<PartOutcome>, Unavailable>>,
+        /// The sender's span (a delivery's): the actor logs the sending inside it.
+        span: tracing::Span,
     },
     /// Probe again now if waiting to (the device reappeared).
     Probe,
@@ -113,6 +115,8 @@ pub enum StoredError {
 #[derive(Debug, Clone)]
 pub struct ModemHandle {
     device: Arc<str>,
+    /// The actor's span (`modem{device, imsi}`); none for a handle without a real actor.
+    span: tracing::Span,
     requests: mpsc::Sender<ModemRequest>,
     status: watch::Receiver<ModemStatus>,
     events: broadcast::Sender<ModemEvent>,
@@ -140,6 +144,7 @@ pub fn channel(device: &str) -> (ModemHandle, ActorEnd) {
     (
         ModemHandle {
             device: device.clone(),
+            span: tracing::Span::none(),
             requests: req_tx,
             status: status_rx,
             events: events.clone(),
@@ -157,6 +162,11 @@ impl ModemHandle {
     /// The device path (or what the configuration calls it).
     pub fn device(&self) -> &str {
         &self.device
+    }
+
+    /// The actor's span: a span made its child (a delivery's) names the modem and its IMSI.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// The status now.
@@ -184,7 +194,11 @@ impl ModemHandle {
         let (reply, answer) = oneshot::channel();
         if self
             .requests
-            .send(ModemRequest::Send { pdus, reply })
+            .send(ModemRequest::Send {
+                pdus,
+                reply,
+                span: tracing::Span::current(),
+            })
             .await
             .is_err()
         {
@@ -293,8 +307,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: FnMut() -> Result<S, ModemError> + Send + 'static,
 {
-    let (handle, end) = channel(device);
+    let (mut handle, end) = channel(device);
     let span = tracing::info_span!("modem", device = %device, imsi = tracing::field::Empty);
+    handle.span = span.clone();
     let task = tokio::spawn(run(end, open, settings, shutdown).instrument(span));
     (handle, task)
 }
@@ -473,8 +488,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             request = end.requests.recv() => match request {
                 None => return Leave::Shutdown,
                 Some(ModemRequest::Probe) => {}
-                Some(ModemRequest::Send { pdus, reply }) => {
-                    let outcomes = engine.send_message(&pdus).await;
+                Some(ModemRequest::Send { pdus, reply, span }) => {
+                    let outcomes = engine.send_message(&pdus).instrument(span).await;
                     let all_sent = outcomes.iter().all(PartOutcome::is_sent);
                     let leave = leave_after(&outcomes, engine);
                     // The status changes before the answer goes out, so whoever reads the

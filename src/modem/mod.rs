@@ -22,7 +22,11 @@
 //! by [`crate::at`] and queued by the engine; between messages the actor takes each one off
 //! the queue and publishes it as a [`ModemEvent`] (device, IMSI, the parsed code) on the
 //! broadcast channel behind [`ModemHandle::events`]. A restart also makes the actor run init
-//! again. Whoever needs the codes subscribes; codes nobody subscribed to are dropped.
+//! again. Whoever needs the codes subscribes; codes nobody subscribed to are dropped. Today
+//! the daemon subscribes once per modem (`daemon::reports`): a `+CDS` (a routed status report)
+//! goes to [`crate::service::reports`], which matches it to the part sent and settles the
+//! delivery; a `+CDSI` makes the actor read the stored report (`stored.rs`), and delete it
+//! once that is committed.
 //!
 //! # API of the engine
 //!

@@ -172,11 +172,14 @@ impl Dispatcher {
                     self.modems[id].clone(),
                     self.me.clone(),
                 );
+                // A child of the modem's span: its lines read
+                // `modem{device, imsi}:delivery{id, broadcast}`, the modem's own lines while
+                // sending it included.
                 let span = tracing::info_span!(
+                    parent: modem.span(),
                     "delivery",
                     id = job.delivery.0,
-                    broadcast = job.broadcast.0,
-                    modem = modem.device()
+                    broadcast = job.broadcast.0
                 );
                 tokio::spawn(
                     async move {
