@@ -132,8 +132,12 @@ pub struct ActorEnd {
     pub events: broadcast::Sender<ModemEvent>,
 }
 
-/// Unsolicited codes kept for a slow subscriber before it starts missing some.
-const EVENT_BACKLOG: usize = 1024;
+/// Unsolicited codes kept for a slow subscriber before it starts missing some. The channel
+/// allocates every slot up front (about 150 bytes each): 1 024 cost 64 modems 9 MB of RSS
+/// (BENCHMARKS.md, section 1). A modem says a few codes per message sent (a report per
+/// part at most), and its subscriber handles each in one commit: falling 128 behind means it
+/// has stopped, and it logs what it missed.
+const EVENT_BACKLOG: usize = 128;
 
 /// A handle and its actor end, connected. The status starts as [`Health::Probing`].
 pub fn channel(device: &str) -> (ModemHandle, ActorEnd) {
