@@ -1,11 +1,12 @@
 //! Administrative changes, each written together with its audit entry in one transaction.
 //! Names, headers and modems are checked by [`fields`] first; phone numbers given here are
-//! normalized with the configured default country.
+//! normalized with the configured default country. A group's quotas, once created or
+//! changed, must pass [`quota::check_group`] or the change is not made.
 
 use chrono::{DateTime, Utc};
 
 use super::phone::normalize;
-use super::{fields, ServiceError, Settings};
+use super::{fields, quota, ServiceError, Settings};
 use crate::store::{
     Group, GroupChange, Member, MemberChange, Membership, NewAudit, NewGroup, NewMember, Role,
     Store,
@@ -106,7 +107,7 @@ pub fn apply(
         other => other,
     };
     store
-        .write(|tx| {
+        .write(|tx| -> Result<AdminOutcome, ServiceError> {
             let (outcome, action, subject, detail) = match &change {
                 CreateGroup(g) => (
                     AdminOutcome::Group(tx.create_group(g, now)?),
@@ -192,6 +193,14 @@ pub fn apply(
                     format!("'{member}' opted back in to group '{group}'"),
                 ),
             };
+            // A group's quotas as they now apply (see `quota::check_group`); a refusal rolls
+            // the change back.
+            if let AdminOutcome::Group(g) = &outcome {
+                quota::check_group(settings, g).map_err(|error| ServiceError::InvalidQuota {
+                    group: g.handle.clone(),
+                    error,
+                })?;
+            }
             tx.audit(
                 &NewAudit {
                     actor: actor.to_string(),
@@ -203,5 +212,8 @@ pub fn apply(
             )?;
             Ok(outcome)
         })
-        .map_err(ServiceError::lift)
+        .map_err(|e| match e {
+            ServiceError::Store(e) => ServiceError::lift(e),
+            e => e,
+        })
 }
