@@ -71,3 +71,65 @@ fn long_messages_to_a_phone_never_share_a_reference_even_across_a_restart() {
         assert!(phone.incomplete.is_empty(), "{number}: {phone:?}");
     }
 }
+
+/// A try that fails after its first part went out (the SIM is blocked by its carrier after
+/// three parts) is tried again through the other modem, which gives it its own SIM's next
+/// reference for that phone: for each phone and each SIM, the references of the long
+/// messages that SIM started to it run 0, 1, 2, ... with none skipped or borrowed.
+#[test]
+fn each_try_takes_the_next_reference_of_the_sim_it_goes_through() {
+    let w = World::start(
+        2,
+        |c| {
+            c.all(|m| m.knobs.send_latency = std::time::Duration::from_millis(20))
+                .modem(0, |m| {
+                    m.knobs.cap = Some(3);
+                    m.knobs.cap_error = 38;
+                })
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 3);
+    for n in 1..=3 {
+        let text = format!("第{n}条：{}", "两个模块轮流发送".repeat(10));
+        let out = w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", &text]);
+        assert!(out.contains("4 sent"), "{out}");
+    }
+    let parts = w.sent_parts();
+    let refused: u32 = w.emulator().summary().modems[0].stats.failed.values().sum();
+    assert!(refused >= 1, "the carrier block must have fired");
+    let mut started: BTreeMap<(String, usize), Vec<u16>> = BTreeMap::new();
+    for p in &parts {
+        let c = p.concat.expect("long messages only");
+        if c.seq == 1 {
+            started
+                .entry((p.to.clone(), p.modem))
+                .or_default()
+                .push(c.reference);
+        }
+    }
+    // The block hit modem 0 between the two parts of a message (3 parts = one message and a
+    // half): that message's first part went out, then the whole message again elsewhere.
+    let half_sent = parts.iter().filter(|p| p.modem == 0).any(|p| {
+        let c = p.concat.unwrap();
+        c.seq == 1
+            && !parts.iter().any(|q| {
+                q.modem == 0
+                    && q.to == p.to
+                    && q.concat
+                        .is_some_and(|d| (d.reference, d.seq) == (c.reference, 2))
+            })
+    });
+    assert!(
+        half_sent,
+        "a message was cut after its first part: {parts:#?}"
+    );
+    for ((number, modem), refs) in &started {
+        let want: Vec<u16> = (0..refs.len() as u16).collect();
+        assert_eq!(refs, &want, "{number} through modem {modem}");
+    }
+    let phones = w.phones();
+    for number in &numbers {
+        assert_eq!(phones.phone(number).texts().len(), 3, "{number}");
+    }
+}
