@@ -480,8 +480,8 @@ impl Config {
             };
             out.extend([
                 modem("baud", m.baud.into()).range(300, 4_000_000, ""),
-                modem("max_per_hour", m.max_per_hour.into()).range(1, 100_000, " parts"),
-                modem("max_per_day", m.max_per_day.into()).range(1, 1_000_000, " parts"),
+                modem("max_per_hour", m.max_per_hour.into()).range(1, 1_000_000, " parts"),
+                modem("max_per_day", m.max_per_day.into()).range(1, 10_000_000, " parts"),
                 modem("command_gap_ms", m.command_gap_ms).range(0, 1_000, " ms"),
                 modem("prompt_timeout_secs", m.prompt_timeout_secs).range(1, 120, " seconds"),
             ]);

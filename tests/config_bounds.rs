@@ -133,11 +133,11 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
         ),
         (
             format!("{modem}max_per_hour = 0\n"),
-            "line 6: modem /nonexistent/modem*: max_per_hour must be 1 to 100000 parts, not 0",
+            "line 6: modem /nonexistent/modem*: max_per_hour must be 1 to 1000000 parts, not 0",
         ),
         (
             format!("{modem}max_per_day = 4294967295\n"),
-            "line 6: modem /nonexistent/modem*: max_per_day must be 1 to 1000000 parts, not \
+            "line 6: modem /nonexistent/modem*: max_per_day must be 1 to 10000000 parts, not \
              4294967295",
         ),
         (
@@ -172,7 +172,7 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
                 [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\n\
                 send_timeout_secs = 600\nreprobe_secs = 3600\n\
                 [[modem]]\ndevice = \"/nonexistent/modem*\"\nbaud = 4000000\n\
-                max_per_hour = 100000\nmax_per_day = 1000000\ncommand_gap_ms = 1000\n\
+                max_per_hour = 1000000\nmax_per_day = 10000000\ncommand_gap_ms = 1000\n\
                 prompt_timeout_secs = 120\n";
     let config = dir.path().join("edge.toml");
     std::fs::write(
