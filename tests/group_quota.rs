@@ -110,3 +110,27 @@ fn overrides_that_could_never_work_are_refused_and_change_nothing() {
     ]);
     assert_eq!(quotas(&w, "small"), (1, 2));
 }
+
+/// When the configured default changes under a group's override (daily 20, then a month of
+/// 10 configured), a change that leaves the quotas alone still goes through; one that sets a
+/// quota must leave the pair valid.
+#[test]
+fn a_change_that_leaves_the_quotas_alone_is_not_refused_for_them() {
+    let mut w = World::start(1, |c| c, "");
+    ops_group(&w, 0);
+    w.ok(&["group", "set", "ops", "--daily", "20"]);
+    w.stop_daemon();
+    let config = std::fs::read_to_string(w.config()).unwrap() + "\n[quota]\nmonthly = 10\n";
+    std::fs::write(w.config(), config).unwrap();
+    w.start_daemon();
+    assert_eq!(quotas(&w, "ops"), (20, 10));
+    w.ok(&["group", "set", "ops", "--name", "运维二组"]);
+    refused(
+        &w,
+        &["group", "set", "ops", "--monthly", "default"],
+        "group 'ops': the daily quota (20) is more than the monthly quota (10, the configured \
+         default)",
+    );
+    w.ok(&["group", "set", "ops", "--daily", "5"]);
+    assert_eq!(quotas(&w, "ops"), (5, 10));
+}

@@ -193,9 +193,17 @@ pub fn apply(
                     format!("'{member}' opted back in to group '{group}'"),
                 ),
             };
-            // A group's quotas as they now apply (see `quota::check_group`); a refusal rolls
-            // the change back.
-            if let AdminOutcome::Group(g) = &outcome {
+            // A new group's quotas, or the quotas a change sets, as they now apply (see
+            // `quota::check_group`); a refusal rolls the change back. A change that leaves
+            // the quotas alone (a new name) is not refused for them.
+            let sets_quotas = match &change {
+                CreateGroup(_) => true,
+                UpdateGroup { change, .. } => {
+                    change.daily_quota.is_some() || change.monthly_quota.is_some()
+                }
+                _ => false,
+            };
+            if let (true, AdminOutcome::Group(g)) = (sets_quotas, &outcome) {
                 quota::check_group(settings, g).map_err(|error| ServiceError::InvalidQuota {
                     group: g.handle.clone(),
                     error,
