@@ -1,7 +1,7 @@
 //! Administrative changes, each written together with its audit entry in one transaction.
 //! Names, headers and modems are checked by [`fields`] first; phone numbers given here are
-//! normalized with the configured default country. A group's quotas, once created or
-//! changed, must pass [`quota::check_group`] or the change is not made.
+//! normalized with the configured default country. A new group's quotas, and a group's
+//! quotas after a change that sets one, must pass [`quota::check_group`] or nothing is made.
 
 use chrono::{DateTime, Utc};
 

@@ -5,7 +5,7 @@
 //! What a quota may be is one rule, [`check_limits`]: each 1 to [`MAX_QUOTA`], the daily one
 //! not above the monthly one. The configuration's `[quota]` is checked with it when the file is
 //! read, and a group's overrides, with the configured defaults filling what they leave out,
-//! by [`check_group`] whenever a group is created or changed.
+//! by [`check_group`] when a group is created or one of its quotas set.
 
 use std::fmt;
 
