@@ -14,6 +14,7 @@ use crate::service::{
     Country, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER, DEFAULT_MAX_PARTS,
     DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
 };
+use crate::store::QuotaPeriod;
 
 /// Where the CLI and the daemon look for the configuration when neither `--config` nor
 /// `GROUPSMS_CONFIG` names one; a missing file there means the built-in defaults.
@@ -261,6 +262,75 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// One number of the configuration and what it may be.
+struct Bound {
+    table: &'static str,
+    /// Which `[[modem]]` table, for their keys.
+    modem: Option<usize>,
+    key: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+    /// After the bounds in the message: " seconds", " ms", ...
+    unit: &'static str,
+}
+
+impl Bound {
+    fn new(table: &'static str, key: &'static str, value: u64) -> Bound {
+        Bound {
+            table,
+            modem: None,
+            key,
+            value,
+            min: 0,
+            max: u64::MAX,
+            unit: "",
+        }
+    }
+
+    fn range(self, min: u64, max: u64, unit: &'static str) -> Bound {
+        Bound {
+            min,
+            max,
+            unit,
+            ..self
+        }
+    }
+}
+
+/// The 1-based line of `key = ...` in the `nth` (0-based) table named `table` (`[table]` or
+/// `[[table]]`), if it is written there.
+fn line_of(text: &str, table: &str, nth: usize, key: &str) -> Option<usize> {
+    let mut current: Option<(String, usize)> = None;
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let name = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let count = seen.entry(name.clone()).or_default();
+            current = Some((name, *count));
+            *count += 1;
+            continue;
+        }
+        let here = current
+            .as_ref()
+            .is_some_and(|(name, n)| name == table && *n == nth);
+        let is_key = line
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if here && is_key {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -302,73 +372,121 @@ impl Config {
     }
 
     fn check(&self, text: &str) -> Result<(), String> {
-        let at = |key: &str| {
-            text.lines()
-                .position(|l| l.trim_start().starts_with(key))
-                .map(|i| format!("line {}: ", i + 1))
+        // "line N: " of `key` in the `nth` table called `table` (the first for plain tables).
+        let at = |table: &str, nth: usize, key: &str| {
+            line_of(text, table, nth, key)
+                .map(|l| format!("line {l}: "))
                 .unwrap_or_default()
         };
         let country = &self.daemon.default_country;
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(format!(
                 "{}default_country {country:?} is not an ISO 3166 two-letter code",
-                at("default_country")
+                at("daemon", 0, "default_country")
             ));
         }
-        if self.quota.daily == 0 || self.quota.monthly == 0 || self.quota.daily > self.quota.monthly
-        {
+        if self.daemon.admin_uids.contains(&u32::MAX) {
             return Err(format!(
-                "{}quota: daily ({}) and monthly ({}) must be positive and daily <= monthly",
-                at("daily"),
-                self.quota.daily,
-                self.quota.monthly
+                "{}[daemon] admin_uids: 4294967295 is not a user id (it stands for \"no user\")",
+                at("daemon", 0, "admin_uids")
             ));
         }
-        if !(1..=crate::sms::segment::MAX_PARTS_LIMIT).contains(&self.message.max_parts) {
-            return Err(format!("{}max_parts must be 1 to 255", at("max_parts")));
+        if let Err(e) = crate::service::quota::check_limits(self.quota.daily, self.quota.monthly) {
+            let key = match e.period() {
+                QuotaPeriod::Day => "daily",
+                QuotaPeriod::Month => "monthly",
+            };
+            return Err(format!("{}[quota] {e}", at("quota", 0, key)));
         }
-        if self.scheduler.max_attempts == 0 || self.scheduler.send_timeout_secs == 0 {
-            return Err(format!(
-                "{}scheduler: max_attempts and send_timeout_secs must be positive",
-                at("max_attempts")
-            ));
+        for bound in self.bounds() {
+            if !(bound.min..=bound.max).contains(&bound.value) {
+                let (table, nth) = match bound.modem {
+                    Some(i) => ("modem", i),
+                    None => (bound.table, 0),
+                };
+                let label = match bound.modem {
+                    Some(i) => format!("modem {}:", self.modems[i].device),
+                    None => format!("[{}]", bound.table),
+                };
+                return Err(format!(
+                    "{}{label} {} must be {} to {}{}, not {}",
+                    at(table, nth, bound.key),
+                    bound.key,
+                    bound.min,
+                    bound.max,
+                    bound.unit,
+                    bound.value
+                ));
+            }
         }
         self.daemon
             .check_paths()
-            .map_err(|e| format!("{}{e}", at("socket")))?;
-        for m in &self.modems {
+            .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
+        for (i, m) in self.modems.iter().enumerate() {
             if m.device.trim().is_empty() {
-                return Err(format!("{}modem device is empty", at("device")));
-            }
-            if m.max_per_hour == 0 || m.max_per_day == 0 {
-                return Err(format!(
-                    "{}modem {}: max_per_hour and max_per_day must be positive",
-                    at("max_per_"),
-                    m.device
-                ));
-            }
-            if m.command_gap_ms > 1000 || !(1..=120).contains(&m.prompt_timeout_secs) {
-                return Err(format!(
-                    "{}modem {}: command_gap_ms is 0 to 1000, prompt_timeout_secs 1 to 120",
-                    at(if m.command_gap_ms > 1000 {
-                        "command_gap_ms"
-                    } else {
-                        "prompt_timeout_secs"
-                    }),
-                    m.device
-                ));
+                return Err(format!("{}modem device is empty", at("modem", i, "device")));
             }
             if let Some(pin) = &m.pin {
                 if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
                     return Err(format!(
                         "{}modem {}: a PIN is 4 to 8 digits",
-                        at("pin"),
+                        at("modem", i, "pin"),
                         m.device
                     ));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Every number of the configuration with its bounds (the quotas have their own rule,
+    /// `service::quota::check_limits`). The upper bounds keep durations and counters far from
+    /// overflowing and name values no installation needs; zero is refused wherever it would
+    /// mean "never" or "at once, in a loop".
+    fn bounds(&self) -> Vec<Bound> {
+        let d = &self.daemon;
+        let s = &self.scheduler;
+        let mut out = vec![
+            Bound::new(
+                "daemon",
+                "max_connections_per_uid",
+                d.max_connections_per_uid as u64,
+            )
+            .range(1, 65_536, ""),
+            Bound::new("daemon", "idle_timeout_secs", d.idle_timeout_secs)
+                .range(1, 86_400, " seconds"),
+            Bound::new("daemon", "request_timeout_secs", d.request_timeout_secs)
+                .range(1, 3_600, " seconds"),
+            Bound::new("message", "max_parts", self.message.max_parts as u64).range(
+                1,
+                crate::sms::segment::MAX_PARTS_LIMIT as u64,
+                "",
+            ),
+            Bound::new("scheduler", "max_attempts", s.max_attempts.into()).range(1, 100, ""),
+            // Retries never wait more than 5 minutes (`scheduler::policy`), whatever this is.
+            Bound::new("scheduler", "retry_backoff_secs", s.retry_backoff_secs)
+                .range(0, 300, " seconds"),
+            Bound::new("scheduler", "send_timeout_secs", s.send_timeout_secs)
+                .range(1, 600, " seconds"),
+            Bound::new("scheduler", "reprobe_secs", s.reprobe_secs).range(1, 3_600, " seconds"),
+        ];
+        if let Some(total) = d.max_connections {
+            out.push(Bound::new("daemon", "max_connections", total as u64).range(1, 1_048_576, ""));
+        }
+        for (i, m) in self.modems.iter().enumerate() {
+            let modem = |key, value| Bound {
+                modem: Some(i),
+                ..Bound::new("modem", key, value)
+            };
+            out.extend([
+                modem("baud", m.baud.into()).range(300, 4_000_000, ""),
+                modem("max_per_hour", m.max_per_hour.into()).range(1, 1_000_000, " parts"),
+                modem("max_per_day", m.max_per_day.into()).range(1, 10_000_000, " parts"),
+                modem("command_gap_ms", m.command_gap_ms).range(0, 1_000, " ms"),
+                modem("prompt_timeout_secs", m.prompt_timeout_secs).range(1, 120, " seconds"),
+            ]);
+        }
+        out
     }
 
     /// The time zone of quota days and months.
@@ -475,11 +593,20 @@ prompt_timeout_secs = 4
             Config::parse("[[modem]]\ndevice = \"/dev/x\"\ncommand_gap_ms = 5000\n").unwrap_err();
         assert_eq!(
             e,
-            "line 3: modem /dev/x: command_gap_ms is 0 to 1000, prompt_timeout_secs 1 to 120"
+            "line 3: modem /dev/x: command_gap_ms must be 0 to 1000 ms, not 5000"
         );
         let e =
             Config::parse("[[modem]]\ndevice = \"/dev/x\"\nprompt_timeout_secs = 0\n").unwrap_err();
         assert!(e.starts_with("line 3:"), "{e}");
+        // The second of two modem tables is named by its own line.
+        let e = Config::parse(
+            "[[modem]]\ndevice = \"/dev/a\"\nbaud = 9600\n[[modem]]\ndevice = \"/dev/b\"\nbaud = 7\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "line 6: modem /dev/b: baud must be 300 to 4000000, not 7"
+        );
     }
 
     #[test]

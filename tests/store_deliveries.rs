@@ -433,6 +433,34 @@ fn sim_counters_survive_a_restart_and_follow_local_hours_and_days() {
     );
 }
 
+#[test]
+fn concatenation_references_count_per_sim_and_recipient_and_survive_a_restart() {
+    let (dir, mut store) = temp_store();
+    let (sim, other_sim) = ("460001111111111", "460002222222222");
+    let (alice, bob) = ("+8613800138000", "+8613900000001");
+    let next =
+        |store: &mut Store, sim: &str, number: &str| store.next_concat_ref(sim, number).unwrap();
+    assert_eq!(next(&mut store, sim, alice), 0);
+    assert_eq!(next(&mut store, sim, alice), 1);
+    // Another recipient, or another SIM (another sender), has its own count.
+    assert_eq!(next(&mut store, sim, bob), 0);
+    assert_eq!(next(&mut store, other_sim, alice), 0);
+    drop(store);
+    let mut store = Store::open(dir.path().join("groupsms.db")).unwrap();
+    assert_eq!(next(&mut store, sim, alice), 2, "goes on after a restart");
+    let wrapped: Vec<u8> = (0..256).map(|_| next(&mut store, sim, alice)).collect();
+    assert_eq!(wrapped[..2], [3, 4]);
+    assert_eq!(
+        wrapped[252..],
+        [255, 0, 1, 2],
+        "wraps after 255, no value skipped"
+    );
+    assert_eq!(
+        store.next_concat_ref(" ", alice).unwrap_err().to_string(),
+        "the SIM id must not be empty"
+    );
+}
+
 #[tokio::test]
 async fn the_handle_serves_async_callers_from_its_own_thread() {
     let (_dir, store, b, ids) = with_broadcast(2);

@@ -38,6 +38,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
         [
             "audit",
             "broadcasts",
+            "concat_refs",
             "deliveries",
             "group_modems",
             "groups",

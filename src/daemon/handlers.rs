@@ -33,6 +33,7 @@ impl From<ServiceError> for ErrorBody {
             ServiceError::TooManyParts(_) => ErrorCode::TooManyParts,
             ServiceError::NoRecipients(_) => ErrorCode::NoRecipients,
             ServiceError::EmptyBody(_)
+            | ServiceError::InvalidQuota { .. }
             | ServiceError::Field(_)
             | ServiceError::Phone { .. }
             | ServiceError::Import(_) => ErrorCode::InvalidValue,

@@ -2,6 +2,29 @@
 //! `sending` (committed before a byte goes to the modem), encode, ask the modem, decide with
 //! [`policy::decide`], commit the outcome and the SIM's use, tell the progress board. The
 //! dispatcher runs one such try per busy modem and takes back what [`Finished`] says.
+//!
+//! # Concatenation references
+//!
+//! Every part of a long message carries the same reference (TS 23.040 9.2.3.24.1). It is taken
+//! from the store (`Tx::next_concat_ref`) when the message is about to go through a SIM, so it
+//! survives a restart.
+//!
+//! A handset reassembles the parts it holds by sender address (the SIM's number) and
+//! reference (some also by part count), and keeps an incomplete message waiting for a lost
+//! part for as long as it chooses (23.040 sets no limit). Only messages from the same SIM to
+//! the same phone can be confused, so the counter is kept per SIM *and recipient*: each long
+//! message from a SIM to a phone gets the reference after the previous one's, and a reference
+//! comes back to that phone from that SIM only after 256 long messages between the two. A
+//! counter per SIM alone would cycle every 256 long messages through the SIM to anyone: a
+//! group of 256 members on one SIM would get the same reference on every broadcast.
+//!
+//! Why 8 bits and not the 16-bit reference (IEI 0x08, 9.2.3.24.8, a 65 536 cycle): per
+//! recipient, 256 long messages take at least 2.5 hours even if a SIM sent nothing else to
+//! that one phone at the default cap (200 parts an hour: at most 100 two-part messages), and
+//! months at the group quotas (3 broadcasts a day by default). The 16-bit header costs every
+//! part one octet of user data (152 instead of 153 GSM 7-bit septets, 66 instead of 67 UCS-2
+//! characters), so a text could need more parts than users were told when it was accepted
+//! (`service::compose` counts with the 8-bit header), for no gain a phone would notice.
 
 use std::sync::Arc;
 
@@ -48,12 +71,29 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         retry,
     };
     let (delivery, device) = (job.delivery, modem.device().to_string());
-    let dev = device.clone();
+    // The SIM this try goes through (its IMSI; the device when the modem has not said).
+    let sim = modem
+        .status()
+        .imsi()
+        .map_or_else(|| device.clone(), str::to_string);
+    let (dev, ref_sim, number) = (device.clone(), sim.clone(), job.number.clone());
+    let long = job.parts > 1;
     // Each state change below is a group commit: durable when the call returns, and one sync
-    // to disk for every modem whose change arrived at the same moment.
+    // to disk for every modem whose change arrived at the same moment. A long message takes
+    // its SIM's next concatenation reference for this recipient in the same commit (see
+    // the module's notes), before a byte goes to the modem: a retry, here or on another
+    // modem, takes a new one from the SIM it then goes through.
     let started = match d
         .store
-        .write_batched(move |tx| tx.mark_sending(delivery, &dev, clock::now()))
+        .write_batched(move |tx| {
+            let update = tx.mark_sending(delivery, &dev, clock::now())?;
+            let concat_ref = if long {
+                tx.next_concat_ref(&ref_sim, &number)?
+            } else {
+                0
+            };
+            Ok((update, concat_ref))
+        })
         .await
     {
         Ok(update) => update,
@@ -81,29 +121,26 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             error,
         })
     };
+    let (started, concat_ref) = started;
     transition(DeliveryState::Queued, DeliveryState::Sending, None);
 
     let encoded = Address::parse(&job.number)
         .map_err(|e| e.to_string())
         .and_then(|to| {
             let mut opts = SubmitOptions::to(to);
-            opts.concat_ref = (job.delivery.0 % 256) as u8;
+            opts.concat_ref = concat_ref;
             opts.max_parts = sms::segment::MAX_PARTS_LIMIT;
             opts.status_report = d.status_reports;
             sms::encode_submit(&job.text, &opts).map_err(|e| e.to_string())
         });
-    let (result, sim) = match encoded {
-        Err(e) => (
-            TryResult::Recipient {
-                error: format!("cannot encode: {e}"),
-                parts_sent: 0,
-            },
-            None,
-        ),
+    let result = match encoded {
+        Err(e) => TryResult::Recipient {
+            error: format!("cannot encode: {e}"),
+            parts_sent: 0,
+        },
         Ok(pdus) => {
-            let sim = modem.status().imsi().map(str::to_string);
             match modem.send(pdus).await {
-                Ok(outcomes) => (TryResult::from_outcomes(&outcomes), sim),
+                Ok(outcomes) => TryResult::from_outcomes(&outcomes),
                 Err(unavailable) => {
                     // Nothing was written: the try did not happen.
                     tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
@@ -127,7 +164,6 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
     };
     let parts_sent = result.parts_sent();
     let decision = policy::decide(result, started.attempts, &d.retry, clock::now());
-    let sim = sim.unwrap_or_else(|| device.clone());
     let (state, error) = match &decision {
         Decision::Sent { .. } => (DeliveryState::Sent, None),
         Decision::Failed { reason } => (DeliveryState::Failed, Some(reason.clone())),

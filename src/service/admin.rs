@@ -1,11 +1,12 @@
 //! Administrative changes, each written together with its audit entry in one transaction.
 //! Names, headers and modems are checked by [`fields`] first; phone numbers given here are
-//! normalized with the configured default country.
+//! normalized with the configured default country. A new group's quotas, and a group's
+//! quotas after a change that sets one, must pass [`quota::check_group`] or nothing is made.
 
 use chrono::{DateTime, Utc};
 
 use super::phone::normalize;
-use super::{fields, ServiceError, Settings};
+use super::{fields, quota, ServiceError, Settings};
 use crate::store::{
     Group, GroupChange, Member, MemberChange, Membership, NewAudit, NewGroup, NewMember, Role,
     Store,
@@ -106,7 +107,7 @@ pub fn apply(
         other => other,
     };
     store
-        .write(|tx| {
+        .write(|tx| -> Result<AdminOutcome, ServiceError> {
             let (outcome, action, subject, detail) = match &change {
                 CreateGroup(g) => (
                     AdminOutcome::Group(tx.create_group(g, now)?),
@@ -192,6 +193,22 @@ pub fn apply(
                     format!("'{member}' opted back in to group '{group}'"),
                 ),
             };
+            // A new group's quotas, or the quotas a change sets, as they now apply (see
+            // `quota::check_group`); a refusal rolls the change back. A change that leaves
+            // the quotas alone (a new name) is not refused for them.
+            let sets_quotas = match &change {
+                CreateGroup(_) => true,
+                UpdateGroup { change, .. } => {
+                    change.daily_quota.is_some() || change.monthly_quota.is_some()
+                }
+                _ => false,
+            };
+            if let (true, AdminOutcome::Group(g)) = (sets_quotas, &outcome) {
+                quota::check_group(settings, g).map_err(|error| ServiceError::InvalidQuota {
+                    group: g.handle.clone(),
+                    error,
+                })?;
+            }
             tx.audit(
                 &NewAudit {
                     actor: actor.to_string(),
@@ -203,5 +220,8 @@ pub fn apply(
             )?;
             Ok(outcome)
         })
-        .map_err(ServiceError::lift)
+        .map_err(|e| match e {
+            ServiceError::Store(e) => ServiceError::lift(e),
+            e => e,
+        })
 }

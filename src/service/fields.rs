@@ -14,7 +14,10 @@
 //! | message text | [`TEXT_CHARS_PER_PART`] characters per allowed part |
 //!
 //! Control characters (`char::is_control`: C0, DEL, C1) are refused in names, headers, modems
-//! and phone numbers; a message text may hold them (a line break is a control character).
+//! and phone numbers; a message body may hold line breaks (`\n`, `\r`) and no other ([`body`]:
+//! a NUL, an ESC or a tab would reach the phones as whatever each shows for it, or end the
+//! text early on some). A body with nothing visible is the composer's refusal
+//! ([`super::EmptyBody`]).
 
 use crate::store::{GroupChange, MemberChange, NewGroup, NewMember};
 
@@ -52,6 +55,15 @@ pub enum InvalidField {
     )]
     Control {
         field: &'static str,
+        code: u32,
+        /// 1-based position in characters.
+        at: usize,
+    },
+    #[error(
+        "the message holds the control character U+{code:04X} (character {at}); a message may \
+         hold line breaks but no other control character"
+    )]
+    ControlInBody {
         code: u32,
         /// 1-based position in characters.
         at: usize,
@@ -106,6 +118,22 @@ pub fn text(value: &str, max_parts: usize) -> Result<(), InvalidField> {
         });
     }
     Ok(())
+}
+
+/// A message body: no control character but the line breaks `\n` and `\r` (NUL, ESC, tab,
+/// DEL and C1 are refused, the first one named by its position).
+pub fn body(value: &str) -> Result<(), InvalidField> {
+    match value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r'))
+    {
+        Some((i, c)) => Err(InvalidField::ControlInBody {
+            code: c.into(),
+            at: i + 1,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A phone number as typed, before it is normalized.
@@ -226,5 +254,29 @@ mod tests {
         );
         // A text may hold line breaks.
         assert_eq!(text("line one\nline two", 1), Ok(()));
+    }
+
+    #[test]
+    fn a_body_holds_line_breaks_and_no_other_control_character() {
+        assert_eq!(body("line one\r\nline two\n"), Ok(()));
+        assert_eq!(body("通知：明天\u{3000}开会 😀"), Ok(()));
+        for (text, code, at) in [
+            ("ab\u{0}c", 0, 3),
+            ("\u{1b}[2J", 0x1B, 1),
+            ("开会\t时间", 9, 3),
+            ("x\u{7f}", 0x7F, 2),
+            ("😀\u{85}", 0x85, 2),
+        ] {
+            assert_eq!(
+                body(text),
+                Err(InvalidField::ControlInBody { code, at }),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            body("hi\u{7}").unwrap_err().to_string(),
+            "the message holds the control character U+0007 (character 3); a message may hold \
+             line breaks but no other control character"
+        );
     }
 }

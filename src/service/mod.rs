@@ -49,7 +49,7 @@ pub use fields::InvalidField;
 pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport};
 pub use period::{sim_windows, Periods};
 pub use phone::{Country, PhoneError};
-pub use quota::{QuotaExceeded, QuotaStatus};
+pub use quota::{InvalidQuota, QuotaExceeded, QuotaStatus};
 pub use sensitive::{SensitiveFilter, SensitivePolicy, SensitiveWordsFound};
 pub use submit::{
     quota_status, sim_counts, submit_broadcast, Accepted, NoRecipients, NotSuperAdmin, SendRequest,
@@ -118,6 +118,8 @@ pub enum ServiceError {
     NotSuperAdmin(#[from] NotSuperAdmin),
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
+    #[error("group '{group}': {error}")]
+    InvalidQuota { group: String, error: InvalidQuota },
     #[error(transparent)]
     Sensitive(#[from] SensitiveWordsFound),
     #[error(transparent)]

@@ -1,6 +1,11 @@
 //! Quotas: broadcasts per group per local day and month (configured defaults, per-group
 //! overrides). Checked and consumed inside the same immediate transaction that writes the
 //! broadcast (see [`submit_broadcast`](super::submit_broadcast)).
+//!
+//! What a quota may be is one rule, [`check_limits`]: each 1 to [`MAX_QUOTA`], the daily one
+//! not above the monthly one. The configuration's `[quota]` is checked with it when the file is
+//! read, and a group's overrides, with the configured defaults filling what they leave out,
+//! by [`check_group`] when a group is created or one of its quotas set.
 
 use std::fmt;
 
@@ -94,6 +99,92 @@ impl QuotaStatus {
             None
         }
     }
+}
+
+/// The largest daily or monthly quota (a million broadcasts: far beyond what SIMs could send).
+pub const MAX_QUOTA: u32 = 1_000_000;
+
+/// Daily and monthly quotas that cannot work together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidQuota {
+    #[error(
+        "the {} quota must be 1 to {MAX_QUOTA} broadcasts, not {value}",
+        period_word(*.period)
+    )]
+    OutOfRange { period: QuotaPeriod, value: u32 },
+    #[error(
+        "the daily quota ({}) is more than the monthly quota ({}); a day may not allow more \
+         broadcasts than its month",
+        Limit(*.daily, *.daily_is_default),
+        Limit(*.monthly, *.monthly_is_default)
+    )]
+    DailyAboveMonthly {
+        daily: u32,
+        monthly: u32,
+        /// The value is the configured default, not the group's own.
+        daily_is_default: bool,
+        monthly_is_default: bool,
+    },
+}
+
+impl InvalidQuota {
+    /// The period whose value is wrong (the daily one when they do not fit together).
+    pub fn period(&self) -> QuotaPeriod {
+        match self {
+            InvalidQuota::OutOfRange { period, .. } => *period,
+            InvalidQuota::DailyAboveMonthly { .. } => QuotaPeriod::Day,
+        }
+    }
+}
+
+struct Limit(u32, bool);
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            true => write!(f, "{}, the configured default", self.0),
+            false => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// The rule for any pair of quotas: each 1 to [`MAX_QUOTA`], daily <= monthly.
+pub fn check_limits(daily: u32, monthly: u32) -> Result<(), InvalidQuota> {
+    check(daily, monthly, false, false)
+}
+
+/// [`check_limits`] on a group's quotas as they apply: its overrides, the configured defaults
+/// for what it does not override.
+pub fn check_group(settings: &Settings, group: &Group) -> Result<(), InvalidQuota> {
+    let (daily, monthly) = limits(settings, group);
+    check(
+        daily,
+        monthly,
+        group.daily_quota.is_none(),
+        group.monthly_quota.is_none(),
+    )
+}
+
+fn check(
+    daily: u32,
+    monthly: u32,
+    daily_is_default: bool,
+    monthly_is_default: bool,
+) -> Result<(), InvalidQuota> {
+    for (period, value) in [(QuotaPeriod::Day, daily), (QuotaPeriod::Month, monthly)] {
+        if !(1..=MAX_QUOTA).contains(&value) {
+            return Err(InvalidQuota::OutOfRange { period, value });
+        }
+    }
+    if daily > monthly {
+        return Err(InvalidQuota::DailyAboveMonthly {
+            daily,
+            monthly,
+            daily_is_default,
+            monthly_is_default,
+        });
+    }
+    Ok(())
 }
 
 /// The daily and monthly limits of a group.

@@ -395,6 +395,10 @@ fn class(c: char) -> Class {
         // Hangul fillers: letters by category, invisible on screen.
         return Class::Invisible;
     }
+    if c == '\u{2800}' {
+        // The blank Braille pattern: a symbol by category, an empty cell on screen.
+        return Class::Space;
+    }
     match c.general_category_group() {
         GeneralCategoryGroup::Mark => Class::Invisible,
         GeneralCategoryGroup::Separator => Class::Space,

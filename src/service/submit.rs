@@ -94,8 +94,8 @@ pub struct Accepted {
 /// [`super::refusals::REFUSED_SENDS_LOGGED_PER_MINUTE`] a minute per caller.
 ///
 /// Order: group exists, sender exists, the caller may act as the sender, sender is a
-/// super-admin, body not blank, sensitive words, part count, quota, recipients (none:
-/// refused, nothing used).
+/// super-admin, body not blank, no control character in the body but line breaks, sensitive
+/// words, part count, quota, recipients (none: refused, nothing used).
 pub fn submit_broadcast(
     store: &mut Store,
     settings: &Settings,
@@ -148,6 +148,7 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
     if super::sensitive::is_blank(&req.body) {
         return Err(super::EmptyBody.into());
     }
+    super::fields::body(&req.body)?;
     let (body, masked) = settings
         .sensitive
         .apply(&req.body, settings.sensitive_policy)?;

@@ -313,6 +313,7 @@ delegate! { write:
     fn flag_possible_duplicate(id: DeliveryId) -> ();
     fn recover_on_start(policy: InFlightPolicy, now: DateTime<Utc>) -> Recovery;
     fn record_sim_send(sim: &str, parts: u32, at: DateTime<Utc>) -> ();
+    fn next_concat_ref(sim: &str, number: &str) -> u8;
     fn prune_sim_sends(before: DateTime<Utc>) -> u64;
     fn audit(entry: &NewAudit, at: DateTime<Utc>) -> ();
 }

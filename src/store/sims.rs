@@ -1,6 +1,9 @@
 //! Per-SIM send counters: one row per message sent through a SIM (keyed by IMSI), so carrier
 //! limits such as "200 an hour, 1000 a day" hold across restarts. Windows are chosen by the
 //! caller (see `service::sim_windows`); old rows are removed with `prune_sim_sends`.
+//!
+//! Next to it, the last concatenation reference each SIM used towards each recipient
+//! ([`Tx::next_concat_ref`]), so long messages keep distinct references across restarts.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -50,6 +53,23 @@ impl Tx<'_> {
             .conn
             .prepare_cached("SELECT count(*) FROM sim_sends")?
             .query_row([], |r| r.get(0))?)
+    }
+
+    /// The concatenation reference for the next long message from `sim` to `number`: one more
+    /// (modulo 256) than the last one used between them, 0 for the first. Committed with the
+    /// transaction it runs in, so a restart continues where the last run stopped.
+    pub fn next_concat_ref(&self, sim: &str, number: &str) -> Result<u8, StoreError> {
+        check_not_empty("the SIM id", sim)?;
+        check_not_empty("the number", number)?;
+        let last: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO concat_refs (sim, number, last) VALUES (?, ?, 0) \
+                 ON CONFLICT (sim, number) DO UPDATE SET last = (last + 1) % 256 \
+                 RETURNING last",
+            )?
+            .query_row(params![sim, number], |r| r.get(0))?;
+        Ok(u8::try_from(last).unwrap_or_default())
     }
 
     /// Forgets sends before `before`; returns how many rows went.
