@@ -63,7 +63,10 @@ fn populate(path: &Path, members: u64) -> i64 {
         &mut store,
         &Settings::default(),
         SendRequest {
-            caller: Caller { uid: 0, admin: true },
+            caller: Caller {
+                uid: 0,
+                admin: true,
+            },
             group: "g".into(),
             as_member: "boss".into(),
             body,
@@ -127,7 +130,9 @@ fn round(socket: &Path, clients: usize, broadcast: i64, as_user: bool) -> (usize
     threads
         .into_iter()
         .map(|t| t.join().expect("a client"))
-        .fold((0, Duration::ZERO), |(l, w), (l2, w2)| (l.max(l2), w.max(w2)))
+        .fold((0, Duration::ZERO), |(l, w), (l2, w2)| {
+            (l.max(l2), w.max(w2))
+        })
 }
 
 fn mb(kb: u64) -> String {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::output::print_result;
 use super::{Context, Failure};
-use crate::protocol::{self as p, Request, Role};
+use crate::protocol::{self as p, Paged, Request, Role};
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
@@ -176,10 +176,16 @@ pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
                 monthly_quota: monthly,
             }),
         ),
-        GroupCommand::List => one::<p::GroupListResult>(ctx, Request::GroupList(p::Empty {})),
-        GroupCommand::Show { group } => {
-            one::<p::GroupShow>(ctx, Request::GroupShow(p::GroupRef { group }))
-        }
+        GroupCommand::List => all::<p::GroupListResult>(ctx, |after| {
+            Request::GroupList(p::GroupList { limit: None, after })
+        }),
+        GroupCommand::Show { group } => all::<p::GroupShow>(ctx, |after| {
+            Request::GroupShow(p::GroupShowArgs {
+                group: group.clone(),
+                limit: None,
+                after,
+            })
+        }),
         GroupCommand::Set(a) => one::<p::GroupInfo>(
             ctx,
             Request::GroupSet(p::GroupSet {
@@ -220,12 +226,20 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
                 uid,
             }),
         ),
-        MemberCommand::List { group } => {
-            one::<p::MemberListResult>(ctx, Request::MemberList(p::MemberList { group }))
-        }
-        MemberCommand::Show { member } => {
-            one::<p::MemberShow>(ctx, Request::MemberShow(p::MemberRef { member }))
-        }
+        MemberCommand::List { group } => all::<p::MemberListResult>(ctx, |after| {
+            Request::MemberList(p::MemberList {
+                group: group.clone(),
+                limit: None,
+                after,
+            })
+        }),
+        MemberCommand::Show { member } => all::<p::MemberShow>(ctx, |after| {
+            Request::MemberShow(p::MemberShowArgs {
+                member: member.clone(),
+                limit: None,
+                after,
+            })
+        }),
         MemberCommand::Set {
             member,
             name,
@@ -294,14 +308,30 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
 
 pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
     match cmd {
-        BroadcastCommand::List { group, limit } => one::<p::BroadcastListResult>(
-            ctx,
-            Request::BroadcastList(p::BroadcastList { group, limit }),
-        ),
-        BroadcastCommand::Show { id } => one::<p::BroadcastShow>(
-            ctx,
-            Request::BroadcastShow(p::BroadcastRef { broadcast: id }),
-        ),
+        BroadcastCommand::List { group, limit } => {
+            // The `limit` latest, over as many pages as they take.
+            let wanted = limit.unwrap_or(DEFAULT_BROADCASTS).max(1) as usize;
+            let mut client = ctx.client()?;
+            let mut list: p::BroadcastListResult = client.call_pages(
+                |after| {
+                    Request::BroadcastList(p::BroadcastList {
+                        group: group.clone(),
+                        limit: Some(wanted as u32),
+                        after,
+                    })
+                },
+                |got: &p::BroadcastListResult| got.broadcasts.len() >= wanted,
+            )?;
+            list.broadcasts.truncate(wanted);
+            list.next = None;
+            print_result(&list, ctx.json)
+        }
+        BroadcastCommand::Show { id } => all::<p::BroadcastShow>(ctx, |after| {
+            Request::BroadcastShow(p::BroadcastShowArgs {
+                after,
+                ..p::BroadcastShowArgs::first(id)
+            })
+        }),
     }
 }
 
@@ -311,6 +341,19 @@ pub fn status(ctx: &Context) -> Result<(), Failure> {
 
 pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
     one::<p::ModemListResult>(ctx, Request::ModemList(p::Empty {}))
+}
+
+/// Broadcasts `broadcast list` shows without `--limit`.
+const DEFAULT_BROADCASTS: u32 = 20;
+
+/// Every page of a paged answer, printed as one (`--json`: one document, `next` null).
+fn all<T: DeserializeOwned + Serialize + Paged>(
+    ctx: &Context,
+    request: impl Fn(Option<T::Cursor>) -> Request,
+) -> Result<(), Failure> {
+    let mut client = ctx.client()?;
+    let result: T = client.call_all(request)?;
+    print_result(&result, ctx.json)
 }
 
 /// One request, its answer read as `T` (the op's answer type) and printed.
