@@ -5,7 +5,8 @@
 //! of one non-administrator (uid 1000, a member of the group; an administrator if the bench
 //! does not run as root) each sending one `broadcast_show` at the same moment, `SHOW_LOAD_ROUNDS`
 //! (3) times. Prints the daemon's peak RSS (VmHWM), its RSS after each round, the largest
-//! answer line and how long the slowest client waited. The daemon is the binary of this build,
+//! answer line and how long the slowest client waited. `SHOW_LOAD_ALL_PAGES=1`: each client
+//! reads every page (following `next`, as the CLI does) instead of sending one request. The daemon is the binary of this build,
 //! a child process, so its memory is its own.
 //!
 //! `cargo bench --bench show_load`
@@ -91,7 +92,13 @@ fn populate(path: &Path, members: u64) -> i64 {
 }
 
 /// One round: `clients` connections, all asking at once; (largest line, slowest wait).
-fn round(socket: &Path, clients: usize, broadcast: i64, as_user: bool) -> (usize, Duration) {
+fn round(
+    socket: &Path,
+    clients: usize,
+    broadcast: i64,
+    as_user: bool,
+    all_pages: bool,
+) -> (usize, Duration) {
     let barrier = Arc::new(Barrier::new(clients));
     let threads: Vec<_> = (0..clients)
         .map(|_| {
@@ -115,15 +122,25 @@ fn round(socket: &Path, clients: usize, broadcast: i64, as_user: bool) -> (usize
                 assert!(line.contains("\"ok\":true"), "{line}");
                 barrier.wait();
                 let t = Instant::now();
-                let ask = format!(
-                    "{{\"id\":2,\"op\":\"broadcast_show\",\"args\":{{\"broadcast\":{broadcast}}}}}\n"
-                );
-                s.write_all(ask.as_bytes()).unwrap();
-                line.clear();
-                r.read_line(&mut line).unwrap();
-                let waited = t.elapsed();
-                assert!(line.contains("\"ok\":true"), "{}", &line[..line.len().min(300)]);
-                (line.trim_end().len(), waited)
+                let mut after = String::new();
+                let mut longest = 0;
+                loop {
+                    let ask = format!(
+                        "{{\"id\":2,\"op\":\"broadcast_show\",\"args\":{{\"broadcast\":{broadcast}{after}}}}}\n"
+                    );
+                    s.write_all(ask.as_bytes()).unwrap();
+                    line.clear();
+                    r.read_line(&mut line).unwrap();
+                    assert!(line.contains("\"ok\":true"), "{}", &line[..line.len().min(300)]);
+                    longest = line.trim_end().len().max(longest);
+                    // Every page (as the CLI reads it), when asked and when there are pages.
+                    let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    match answer["result"].get("next").and_then(|n| n.as_i64()) {
+                        Some(next) if all_pages => after = format!(",\"after\":{next}"),
+                        _ => break,
+                    }
+                }
+                (longest, t.elapsed())
             })
         })
         .collect();
@@ -143,6 +160,7 @@ fn main() {
     let members = env_list("SHOW_LOAD_MEMBERS", &[200])[0];
     let clients = env_list("SHOW_LOAD_CLIENTS", &[200])[0] as usize;
     let rounds = env_list("SHOW_LOAD_ROUNDS", &[3])[0];
+    let all_pages = env_list("SHOW_LOAD_ALL_PAGES", &[0])[0] != 0;
     // SAFETY: getuid has no preconditions.
     let as_user = unsafe { libc::getuid() } == 0;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -163,7 +181,12 @@ fn main() {
     // Let the start settle (modem discovery, recovery) before the first figure.
     std::thread::sleep(Duration::from_millis(500));
     println!(
-        "show_load: {members}-member broadcast, {clients} concurrent broadcast_show as {}, {rounds} rounds",
+        "show_load: {members}-member broadcast, {clients} concurrent broadcast_show ({}) as {}, {rounds} rounds",
+        if all_pages {
+            "every page"
+        } else {
+            "one request each"
+        },
         if as_user {
             format!("uid {USER} (a member, not an administrator)")
         } else {
@@ -177,7 +200,7 @@ fn main() {
     );
     for n in 1..=rounds {
         let t = Instant::now();
-        let (longest, slowest) = round(&daemon.socket, clients, broadcast, as_user);
+        let (longest, slowest) = round(&daemon.socket, clients, broadcast, as_user, all_pages);
         let took = t.elapsed();
         let peak = daemon.status_kb("VmHWM:");
         std::thread::sleep(Duration::from_secs(2));
