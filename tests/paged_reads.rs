@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::daemon::World;
+use common::daemon::{connect_as, open_to_others, World};
 use groupsms::protocol::MAX_LINE;
 use groupsms::service::pages::PageSizes;
 use groupsms::service::{submit_broadcast, Caller, SendRequest, Settings};
@@ -21,6 +21,8 @@ use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError, MAX_DELIVERY
 use serde_json::{json, Value};
 
 const MEMBERS: u64 = 300;
+/// A plain member of the group (`member-…01`), not an administrator.
+const NOBODY: u32 = 65534;
 
 /// 64 four-byte characters.
 fn longest_name(i: u64) -> String {
@@ -48,7 +50,9 @@ fn populate(w: &World) -> i64 {
             tx.join("g", &handle(0), Role::SuperAdmin, now)?;
             for i in 1..MEMBERS {
                 let phone = format!("+86139{i:09}");
-                tx.create_member(&NewMember::new(handle(i), longest_name(i), phone), now)?;
+                let mut m = NewMember::new(handle(i), longest_name(i), phone);
+                m.unix_uid = (i == 1).then_some(NOBODY);
+                tx.create_member(&m, now)?;
                 tx.join("g", &handle(i), Role::Member, now)?;
             }
             Ok(())
@@ -237,7 +241,7 @@ fn the_largest_rows_come_in_pages_each_row_once_and_every_line_within_max_line()
     let deliveries = shown["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), MEMBERS as usize);
     once_each(deliveries, "member");
-    assert_eq!(shown["next"], Value::Null);
+    assert!(shown.get("next").is_none(), "one document, as before pages");
     let human = w.ok(&["broadcast", "show", &id.to_string()]);
     for i in 0..MEMBERS {
         assert!(human.contains(&handle(i)), "{} missing", handle(i));
@@ -246,4 +250,51 @@ fn the_largest_rows_come_in_pages_each_row_once_and_every_line_within_max_line()
     once_each(group["members"].as_array().unwrap(), "handle");
     let list = w.json(&["member", "list"]);
     once_each(list["members"].as_array().unwrap(), "handle");
+}
+
+#[test]
+fn many_reads_of_one_user_at_once_wait_their_turn_and_are_all_answered() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: reading as another user needs root");
+        return;
+    }
+    let mut w = World::prepare(1, |c| c, "", "");
+    let id = populate(&w);
+    w.start_daemon();
+    open_to_others(&w);
+    // 60 connections of one user (the limit is 64), each asking at the same moment: the
+    // daemon answers 2 at a time and the rest wait, none is turned away.
+    let mut conns = connect_as(NOBODY, &w.socket(), 60, |s| {
+        s.write_all(b"{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}\n")
+            .unwrap();
+    });
+    let mut readers: Vec<BufReader<UnixStream>> = conns
+        .iter_mut()
+        .map(|s| {
+            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut hello = String::new();
+            r.read_line(&mut hello).unwrap();
+            assert!(hello.contains("\"ok\":true"), "{hello}");
+            r
+        })
+        .collect();
+    let ask = format!("{{\"id\":2,\"op\":\"broadcast_show\",\"args\":{{\"broadcast\":{id}}}}}\n");
+    for s in &mut conns {
+        s.write_all(ask.as_bytes()).unwrap();
+    }
+    for r in &mut readers {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(line.len() <= MAX_LINE + 1);
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(answer["ok"], true, "{answer}");
+        let page = answer["result"]["deliveries"].as_array().unwrap();
+        // A plain member sees the numbers masked.
+        assert!(
+            page[1]["number"].as_str().unwrap().contains("*****"),
+            "{}",
+            page[1]
+        );
+    }
 }

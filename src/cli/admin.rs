@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::output::print_result;
+use super::output::{print_result, print_value};
 use super::{Context, Failure};
 use crate::protocol::{self as p, Paged, Request, Role};
 
@@ -323,8 +323,7 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
                 |got: &p::BroadcastListResult| got.broadcasts.len() >= wanted,
             )?;
             list.broadcasts.truncate(wanted);
-            list.next = None;
-            print_result(&list, ctx.json)
+            print_merged(&list, ctx.json)
         }
         BroadcastCommand::Show { id } => all::<p::BroadcastShow>(ctx, |after| {
             Request::BroadcastShow(p::BroadcastShowArgs {
@@ -346,14 +345,29 @@ pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
 /// Broadcasts `broadcast list` shows without `--limit`.
 const DEFAULT_BROADCASTS: u32 = 20;
 
-/// Every page of a paged answer, printed as one (`--json`: one document, `next` null).
+/// Every page of a paged answer, printed as one.
 fn all<T: DeserializeOwned + Serialize + Paged>(
     ctx: &Context,
     request: impl Fn(Option<T::Cursor>) -> Request,
 ) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_all(request)?;
-    print_result(&result, ctx.json)
+    print_merged(&result, ctx.json)
+}
+
+/// Pages gathered into one answer, printed without `next` (which only says where a page
+/// ends): the document has the shape the answer had before it came in pages.
+fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
+    let mut value = serde_json::to_value(result).map_err(|e| Failure {
+        daemon_error: None,
+        message: format!("cannot print the daemon's answer: {e}"),
+        code: super::EXIT_DAEMON_DOWN,
+    })?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("next");
+    }
+    print_value(&value, json);
+    Ok(())
 }
 
 /// One request, its answer read as `T` (the op's answer type) and printed.
