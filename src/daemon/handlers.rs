@@ -128,7 +128,9 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             };
             let mut list = shared
                 .store
-                .call(move |s| s.broadcasts_page(groups.as_deref(), l.after, limit + 1))
+                .call(move |s| {
+                    s.broadcasts_page(groups.as_deref(), l.after, limit.saturating_add(1))
+                })
                 .await?;
             let end = more(&mut list, limit)
                 .then(|| list.last().map(|b| b.id.0))
@@ -153,7 +155,10 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                         let summary = tx
                             .broadcast(id)?
                             .ok_or(StoreError::UnknownBroadcast(id.0))?;
-                        Ok::<_, StoreError>((summary, tx.deliveries_page(id, after, limit + 1)?))
+                        Ok::<_, StoreError>((
+                            summary,
+                            tx.deliveries_page(id, after, limit.saturating_add(1))?,
+                        ))
                     })
                 })
                 .await?;
@@ -205,7 +210,7 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                 _ => {
                     shared
                         .store
-                        .call(move |s| s.groups_page(l.after.as_deref(), limit + 1))
+                        .call(move |s| s.groups_page(l.after.as_deref(), limit.saturating_add(1)))
                         .await?
                 }
             };
@@ -569,7 +574,8 @@ async fn group_show(
                 let g = tx
                     .group(&handle)?
                     .ok_or_else(|| StoreError::UnknownGroup(handle.clone()))?;
-                let members = tx.group_members_page(&handle, args.after.as_deref(), limit + 1)?;
+                let members =
+                    tx.group_members_page(&handle, args.after.as_deref(), limit.saturating_add(1))?;
                 let periods = service::Periods::at(now(), settings.timezone);
                 let quota = service::quota::status(tx, &settings, &g, periods)?;
                 Ok::<_, StoreError>((g, members, quota))
@@ -619,7 +625,7 @@ async fn member_list(
                 .store
                 .call({
                     let g = g.clone();
-                    move |s| s.group_members_page(&g, after.as_deref(), limit + 1)
+                    move |s| s.group_members_page(&g, after.as_deref(), limit.saturating_add(1))
                 })
                 .await?;
             let end = more(&mut rows, limit)
@@ -639,7 +645,7 @@ async fn member_list(
         None => {
             let mut rows = shared
                 .store
-                .call(move |s| s.members_page(after.as_deref(), limit + 1))
+                .call(move |s| s.members_page(after.as_deref(), limit.saturating_add(1)))
                 .await?;
             let end = more(&mut rows, limit)
                 .then(|| rows.last().map(|m| m.handle.clone()))
@@ -675,7 +681,8 @@ async fn member_show(shared: &Arc<Shared>, args: p::MemberShowArgs, limit: u32) 
                 let m = tx
                     .member(&handle)?
                     .ok_or_else(|| StoreError::UnknownMember(handle.clone()))?;
-                let groups = tx.member_groups_page(&handle, args.after.as_deref(), limit + 1)?;
+                let groups =
+                    tx.member_groups_page(&handle, args.after.as_deref(), limit.saturating_add(1))?;
                 Ok::<_, StoreError>((m, groups))
             })
         })
