@@ -639,8 +639,11 @@ pub struct ImportResult {
     pub members_unchanged: u32,
     pub memberships_added: u32,
     pub memberships_changed: u32,
-    /// Bad rows left out (only with `skip_bad`).
+    /// Bad rows left out (only with `skip_bad`): the first 32, each reason cut to 160 bytes.
     pub skipped: Vec<SkippedRow>,
+    /// How many bad rows were left out in all.
+    #[serde(default)]
+    pub skipped_total: u32,
 }
 
 /// A CSV row `member_import` left out, and why.

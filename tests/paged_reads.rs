@@ -3,7 +3,8 @@
 //! 15-digit numbers, delivery errors and devices far past what is kept), written into the
 //! database file before the daemon starts. Every answer line stays within `MAX_LINE`, each row
 //! is seen exactly once across the pages, the last page says `next: null`, bad `limit` and
-//! `after` values are `invalid_value`, and the CLI shows all 300.
+//! `after` values are `invalid_value`, and the CLI shows all 300. The one answer that grows
+//! with the request instead (`member_import`'s bad rows) names the first ones and counts all.
 
 mod common;
 
@@ -296,5 +297,34 @@ fn many_reads_of_one_user_at_once_wait_their_turn_and_are_all_answered() {
             "{}",
             page[1]
         );
+    }
+}
+
+#[test]
+fn an_import_of_thousands_of_bad_rows_answers_within_max_line() {
+    let w = World::start(1, |c| c, "");
+    let mut c = Conn::open(&w);
+    let rows = 5000;
+    let csv = format!("handle,name,phone\n{}", "Bad,x,1\n".repeat(rows));
+    for skip_bad in [false, true] {
+        let a = c.ask("member_import", json!({"csv": csv, "skip_bad": skip_bad}));
+        if skip_bad {
+            assert_eq!(a["ok"], true, "{a}");
+            assert_eq!(a["result"]["skipped_total"], rows);
+            let shown = a["result"]["skipped"].as_array().unwrap();
+            assert_eq!(shown.len(), 32);
+            assert_eq!(shown[0]["line"], 2);
+        } else {
+            assert_eq!(a["error"]["code"], "invalid_value", "{a}");
+            let message = a["error"]["message"].as_str().unwrap();
+            assert!(
+                message.starts_with("5000 bad rows, nothing was imported"),
+                "{message}"
+            );
+            assert!(
+                message.ends_with(&format!("… and {} more", rows - 32)),
+                "{message}"
+            );
+        }
     }
 }

@@ -272,14 +272,13 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                 members_unchanged: report.members_unchanged,
                 memberships_added: report.memberships_added,
                 memberships_changed: report.memberships_changed,
-                skipped: report
-                    .skipped
-                    .into_iter()
+                skipped: service::import::shown(&report.skipped)
                     .map(|b| p::SkippedRow {
                         line: b.line,
                         reason: b.reason,
                     })
                     .collect(),
+                skipped_total: u32::try_from(report.skipped.len()).unwrap_or(u32::MAX),
             })
         }
         other => admin(shared, caller, other).await,

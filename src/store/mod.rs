@@ -46,7 +46,7 @@ pub mod model;
 mod reports;
 mod sims;
 
-pub use audit::MAX_AUDIT_TEXT;
+pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
 pub use deliveries::{MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
