@@ -47,13 +47,13 @@ pub enum Request {
     Hello(Hello),
     Status(Empty),
     GroupCreate(GroupCreate),
-    GroupList(Empty),
-    GroupShow(GroupRef),
+    GroupList(GroupList),
+    GroupShow(GroupShowArgs),
     GroupSet(GroupSet),
     GroupDelete(GroupRef),
     MemberAdd(MemberAdd),
     MemberList(MemberList),
-    MemberShow(MemberRef),
+    MemberShow(MemberShowArgs),
     MemberSet(MemberSet),
     MemberRemove(MemberRef),
     MemberImport(MemberImport),
@@ -65,11 +65,25 @@ pub enum Request {
     Send(Send),
     Subscribe(BroadcastRef),
     BroadcastList(BroadcastList),
-    BroadcastShow(BroadcastRef),
+    BroadcastShow(BroadcastShowArgs),
     ModemList(Empty),
 }
 
 impl Request {
+    /// Whether the answer comes in pages ("Paged reads" below): the reads whose answers grow
+    /// with the data, which the daemon answers a few at a time.
+    pub fn is_paged_read(&self) -> bool {
+        matches!(
+            self,
+            Request::GroupList(_)
+                | Request::GroupShow(_)
+                | Request::MemberList(_)
+                | Request::MemberShow(_)
+                | Request::BroadcastList(_)
+                | Request::BroadcastShow(_)
+        )
+    }
+
     /// Whether the request changes groups or members (root or `admin_uids` only).
     pub fn is_management(&self) -> bool {
         matches!(
@@ -117,6 +131,72 @@ pub struct GroupCreate {
 #[serde(deny_unknown_fields)]
 pub struct GroupRef {
     pub group: String,
+}
+
+// Paged reads: every answer that grows with the data comes in pages. A request may give
+// `limit` (rows per page, 1 to the op's most; absent: the most) and `after` (the `next` of the
+// page before; absent: the first page); the answer's `next` is the `after` of the following
+// page, `null` on the last one. Rows are in a fixed order (handles or ids), and a page starts
+// after the key of the last row of the page before (keyset), so rows added or removed between
+// pages never make another row be seen twice or missed.
+
+/// `group_list`'s arguments: a page of groups, by handle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GroupList {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The handle of the last group seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// `group_show`'s arguments: the group and a page of its members, by member handle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupShowArgs {
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The handle of the last member seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// `member_show`'s arguments: the member and a page of their groups, by group handle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberShowArgs {
+    pub member: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The handle of the last group seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// `broadcast_show`'s arguments: the broadcast and a page of its deliveries, in the order
+/// they were queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastShowArgs {
+    pub broadcast: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `next` of the page before (a delivery id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+}
+
+impl BroadcastShowArgs {
+    /// The first page of broadcast `id`.
+    pub fn first(broadcast: i64) -> Self {
+        BroadcastShowArgs {
+            broadcast,
+            limit: None,
+            after: None,
+        }
+    }
 }
 
 /// Changes to a group; absent fields are left alone. `Some(None)` clears an override.
@@ -168,6 +248,11 @@ pub struct MemberAdd {
 pub struct MemberList {
     #[serde(default)]
     pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The handle of the last member seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -250,8 +335,13 @@ pub struct BroadcastRef {
 pub struct BroadcastList {
     #[serde(default)]
     pub group: Option<String>,
+    /// Broadcasts on this page (for compatibility a larger `limit` is taken as the most a
+    /// page holds, not refused).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// The `next` of the page before (a broadcast id: older ones follow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
 }
 
 // ---- Answers ------------------------------------------------------------------------------
@@ -348,6 +438,9 @@ pub struct DeliveryEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastListResult {
     pub broadcasts: Vec<BroadcastInfo>,
+    /// The `after` of the next page (older broadcasts), `null` on the last.
+    #[serde(default)]
+    pub next: Option<i64>,
 }
 
 /// One broadcast in a list.
@@ -379,13 +472,16 @@ pub struct BroadcastInfo {
     pub text: String,
 }
 
-/// `broadcast_show`'s result: the broadcast, who was left out, and every delivery.
+/// `broadcast_show`'s result: the broadcast, who was left out, and a page of its deliveries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastShow {
     #[serde(flatten)]
     pub broadcast: BroadcastInfo,
     pub dropped: Dropped,
     pub deliveries: Vec<DeliveryInfo>,
+    /// The `after` of the next page of deliveries, `null` on the last.
+    #[serde(default)]
+    pub next: Option<i64>,
 }
 
 /// One recipient of a broadcast.
@@ -408,6 +504,9 @@ pub struct DeliveryInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupListResult {
     pub groups: Vec<GroupInfo>,
+    /// The `after` of the next page, `null` on the last.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// A group with its effective settings (overrides or the configured defaults); also the
@@ -431,6 +530,9 @@ pub struct GroupShow {
     pub group: GroupInfo,
     pub quota: QuotaInfo,
     pub members: Vec<GroupMemberInfo>,
+    /// The `after` of the next page of members, `null` on the last.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// A group's quota use now.
@@ -473,6 +575,9 @@ pub struct MemberInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberListResult {
     pub members: Vec<MemberListEntry>,
+    /// The `after` of the next page, `null` on the last.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// A member in `member_list`; `role` and `opted_out` only when the list is of one group.
@@ -492,6 +597,9 @@ pub struct MemberShow {
     #[serde(flatten)]
     pub member: MemberInfo,
     pub groups: Vec<MemberGroupInfo>,
+    /// The `after` of the next page of groups, `null` on the last.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// One of a member's groups.
@@ -531,8 +639,11 @@ pub struct ImportResult {
     pub members_unchanged: u32,
     pub memberships_added: u32,
     pub memberships_changed: u32,
-    /// Bad rows left out (only with `skip_bad`).
+    /// Bad rows left out (only with `skip_bad`): the first 32, each reason cut to 160 bytes.
     pub skipped: Vec<SkippedRow>,
+    /// How many bad rows were left out in all.
+    #[serde(default)]
+    pub skipped_total: u32,
 }
 
 /// A CSV row `member_import` left out, and why.
@@ -615,6 +726,56 @@ pub struct UnmatchedReportInfo {
     pub status: Option<u8>,
     /// Why it matched nothing.
     pub reason: String,
+}
+
+/// An answer that comes in pages (see "Paged reads" above): a client that wants every row
+/// asks again with `after` set to [`next`](Paged::next) until it is `None`, and
+/// [`append`](Paged::append)s each page to the first.
+pub trait Paged {
+    /// What `after` and `next` hold.
+    type Cursor: Clone;
+    /// The `after` of the following page, `None` on the last.
+    fn next(&self) -> Option<&Self::Cursor>;
+    fn set_next(&mut self, next: Option<Self::Cursor>);
+    /// Rows on this page.
+    fn rows(&self) -> usize;
+    /// Keeps the first `n` rows.
+    fn truncate(&mut self, n: usize);
+    /// Adds the rows of the following page, and takes its `next`.
+    fn append(&mut self, page: Self);
+}
+
+macro_rules! paged {
+    ($($ty:ty => $rows:ident: $cursor:ty;)*) => {$(
+        impl Paged for $ty {
+            type Cursor = $cursor;
+            fn next(&self) -> Option<&$cursor> {
+                self.next.as_ref()
+            }
+            fn set_next(&mut self, next: Option<$cursor>) {
+                self.next = next;
+            }
+            fn rows(&self) -> usize {
+                self.$rows.len()
+            }
+            fn truncate(&mut self, n: usize) {
+                self.$rows.truncate(n);
+            }
+            fn append(&mut self, page: Self) {
+                self.$rows.extend(page.$rows);
+                self.next = page.next;
+            }
+        }
+    )*};
+}
+
+paged! {
+    BroadcastShow => deliveries: i64;
+    BroadcastListResult => broadcasts: i64;
+    GroupListResult => groups: String;
+    GroupShow => members: String;
+    MemberListResult => members: String;
+    MemberShow => groups: String;
 }
 
 /// An answer line. Exactly one of `result`, `error`, `event` is present.
@@ -968,7 +1129,8 @@ mod tests {
             r.request,
             Request::BroadcastList(BroadcastList {
                 group: Some("g".into()),
-                limit: Some(5)
+                limit: Some(5),
+                after: None
             })
         );
     }

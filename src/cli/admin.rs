@@ -5,9 +5,9 @@ use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::output::print_result;
+use super::output::{print_result, print_value};
 use super::{Context, Failure};
-use crate::protocol::{self as p, Request, Role};
+use crate::protocol::{self as p, Paged, Request, Role};
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
@@ -176,10 +176,16 @@ pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
                 monthly_quota: monthly,
             }),
         ),
-        GroupCommand::List => one::<p::GroupListResult>(ctx, Request::GroupList(p::Empty {})),
-        GroupCommand::Show { group } => {
-            one::<p::GroupShow>(ctx, Request::GroupShow(p::GroupRef { group }))
-        }
+        GroupCommand::List => all::<p::GroupListResult>(ctx, |after| {
+            Request::GroupList(p::GroupList { limit: None, after })
+        }),
+        GroupCommand::Show { group } => all::<p::GroupShow>(ctx, |after| {
+            Request::GroupShow(p::GroupShowArgs {
+                group: group.clone(),
+                limit: None,
+                after,
+            })
+        }),
         GroupCommand::Set(a) => one::<p::GroupInfo>(
             ctx,
             Request::GroupSet(p::GroupSet {
@@ -220,12 +226,20 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
                 uid,
             }),
         ),
-        MemberCommand::List { group } => {
-            one::<p::MemberListResult>(ctx, Request::MemberList(p::MemberList { group }))
-        }
-        MemberCommand::Show { member } => {
-            one::<p::MemberShow>(ctx, Request::MemberShow(p::MemberRef { member }))
-        }
+        MemberCommand::List { group } => all::<p::MemberListResult>(ctx, |after| {
+            Request::MemberList(p::MemberList {
+                group: group.clone(),
+                limit: None,
+                after,
+            })
+        }),
+        MemberCommand::Show { member } => all::<p::MemberShow>(ctx, |after| {
+            Request::MemberShow(p::MemberShowArgs {
+                member: member.clone(),
+                limit: None,
+                after,
+            })
+        }),
         MemberCommand::Set {
             member,
             name,
@@ -294,14 +308,29 @@ pub fn member(ctx: &Context, cmd: MemberCommand) -> Result<(), Failure> {
 
 pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
     match cmd {
-        BroadcastCommand::List { group, limit } => one::<p::BroadcastListResult>(
-            ctx,
-            Request::BroadcastList(p::BroadcastList { group, limit }),
-        ),
-        BroadcastCommand::Show { id } => one::<p::BroadcastShow>(
-            ctx,
-            Request::BroadcastShow(p::BroadcastRef { broadcast: id }),
-        ),
+        BroadcastCommand::List { group, limit } => {
+            // The `limit` latest, over as many pages as they take.
+            let wanted = limit.unwrap_or(DEFAULT_BROADCASTS).max(1) as usize;
+            let mut client = ctx.client()?;
+            let mut list: p::BroadcastListResult = client.call_pages(
+                |after| {
+                    Request::BroadcastList(p::BroadcastList {
+                        group: group.clone(),
+                        limit: Some(wanted as u32),
+                        after,
+                    })
+                },
+                |got: &p::BroadcastListResult| got.broadcasts.len() >= wanted,
+            )?;
+            list.broadcasts.truncate(wanted);
+            print_merged(&list, ctx.json)
+        }
+        BroadcastCommand::Show { id } => all::<p::BroadcastShow>(ctx, |after| {
+            Request::BroadcastShow(p::BroadcastShowArgs {
+                after,
+                ..p::BroadcastShowArgs::first(id)
+            })
+        }),
     }
 }
 
@@ -311,6 +340,34 @@ pub fn status(ctx: &Context) -> Result<(), Failure> {
 
 pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
     one::<p::ModemListResult>(ctx, Request::ModemList(p::Empty {}))
+}
+
+/// Broadcasts `broadcast list` shows without `--limit`.
+const DEFAULT_BROADCASTS: u32 = 20;
+
+/// Every page of a paged answer, printed as one.
+fn all<T: DeserializeOwned + Serialize + Paged>(
+    ctx: &Context,
+    request: impl Fn(Option<T::Cursor>) -> Request,
+) -> Result<(), Failure> {
+    let mut client = ctx.client()?;
+    let result: T = client.call_all(request)?;
+    print_merged(&result, ctx.json)
+}
+
+/// Pages gathered into one answer, printed without `next` (which only says where a page
+/// ends): the document has the shape the answer had before it came in pages.
+fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
+    let mut value = serde_json::to_value(result).map_err(|e| Failure {
+        daemon_error: None,
+        message: format!("cannot print the daemon's answer: {e}"),
+        code: super::EXIT_DAEMON_DOWN,
+    })?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("next");
+    }
+    print_value(&value, json);
+    Ok(())
 }
 
 /// One request, its answer read as `T` (the op's answer type) and printed.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
 use crate::lockfile::{self, Holder};
 use crate::protocol::{
-    ErrorBody, Hello, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION,
+    ErrorBody, Hello, Paged, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION,
 };
 
 /// An open, greeted connection to the daemon.
@@ -68,6 +68,33 @@ impl Client {
     pub fn call_as<T: DeserializeOwned>(&mut self, request: Request) -> Result<T, Failure> {
         let result = self.call(request)?;
         typed(result)
+    }
+
+    /// Every page of a paged answer as one: asks `request(after)` with `None`, then with each
+    /// answer's `next` until there is none, and appends the pages to the first.
+    pub fn call_all<T: DeserializeOwned + Paged>(
+        &mut self,
+        request: impl Fn(Option<T::Cursor>) -> Request,
+    ) -> Result<T, Failure> {
+        self.call_pages(request, |_| false)
+    }
+
+    /// Like [`call_all`](Self::call_all), stopping early once `enough` says so of the pages
+    /// gathered.
+    pub fn call_pages<T: DeserializeOwned + Paged>(
+        &mut self,
+        request: impl Fn(Option<T::Cursor>) -> Request,
+        enough: impl Fn(&T) -> bool,
+    ) -> Result<T, Failure> {
+        let mut all: T = self.call_as(request(None))?;
+        while let Some(after) = all.next().cloned() {
+            if enough(&all) {
+                break;
+            }
+            let page: T = self.call_as(request(Some(after)))?;
+            all.append(page);
+        }
+        Ok(all)
     }
 
     /// Sends a request and returns its id, for streamed answers (`subscribe`).

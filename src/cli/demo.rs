@@ -265,7 +265,12 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
             }
             let show: p::BroadcastShow = Client::connect(&socket)
                 .and_then(|mut c| {
-                    c.call_as(Request::BroadcastShow(p::BroadcastRef { broadcast: 1 }))
+                    c.call_all(|after| {
+                        Request::BroadcastShow(p::BroadcastShowArgs {
+                            after,
+                            ..p::BroadcastShowArgs::first(1)
+                        })
+                    })
                 })
                 .map_err(|f| f.message)?;
             delivered(&show)
@@ -346,6 +351,7 @@ mod tests {
             },
             dropped: p::Dropped::default(),
             deliveries: Vec::new(),
+            next: None,
         };
         assert_eq!(delivered(&show), Ok(()));
         show.broadcast.sent = 3;

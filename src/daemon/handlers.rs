@@ -9,16 +9,17 @@ use serde_json::Value;
 
 use super::Shared;
 use crate::clock;
-use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
+use crate::protocol::{self as p, ErrorBody, ErrorCode, Paged, Request};
 use crate::scheduler::pool::{jobs, Pinning};
 use crate::scheduler::progress::ProgressEvent;
+use crate::service::pages::{self, PageSizes};
 use crate::service::{
     self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, InvalidField, Reader,
     SendRequest, ServiceError,
 };
 use crate::store::{
-    BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
-    MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
+    BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member, MemberChange, NewGroup,
+    NewMember, Progress, Role, StoreError,
 };
 
 impl From<ServiceError> for ErrorBody {
@@ -90,6 +91,7 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
         ));
     }
     check_sizes(&request, shared.settings.max_parts).map_err(ServiceError::from)?;
+    let sizes = PageSizes::new(shared.settings.max_parts);
     match request {
         Request::Hello(_) | Request::Subscribe(_) => Err(ErrorBody::new(
             ErrorCode::BadRequest,
@@ -113,60 +115,122 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             if let Some(g) = &l.group {
                 reader.group(g)?;
             }
-            let limit = l.limit.unwrap_or(20).min(1000);
-            let groups: Option<Vec<String>> = match (&reader, &l.group) {
+            pages::after_id(l.after).map_err(ServiceError::from)?;
+            // Compatibility: a larger limit than a page holds is taken as a page, not refused.
+            let limit = l
+                .limit
+                .unwrap_or(sizes.broadcasts)
+                .clamp(1, sizes.broadcasts);
+            let groups: Option<Vec<String>> = match (&reader, l.group) {
+                // A member: the broadcasts of their groups.
                 (Reader::Member { groups, .. }, None) => Some(groups.keys().cloned().collect()),
-                _ => None,
+                (_, Some(g)) => Some(vec![g]),
+                (_, None) => None,
             };
-            let list = shared
+            let mut list = shared
                 .store
-                .call(move |s| match groups {
-                    // A member: the broadcasts of their groups, newest first.
-                    Some(groups) => {
-                        let mut all = Vec::new();
-                        for g in groups {
-                            all.extend(s.broadcasts(Some(&g), limit)?);
-                        }
-                        all.sort_by_key(|b| std::cmp::Reverse(b.id));
-                        all.truncate(limit as usize);
-                        Ok::<_, StoreError>(all)
-                    }
-                    None => s.broadcasts(l.group.as_deref(), limit),
+                .call(move |s| {
+                    s.broadcasts_page(groups.as_deref(), l.after, limit.saturating_add(1))
                 })
                 .await?;
-            answer(&p::BroadcastListResult {
-                broadcasts: list
-                    .iter()
-                    .filter(|b| reader.broadcast(b.id.0, group_of(b)).is_ok())
-                    .map(broadcast_info)
-                    .collect(),
-            })
+            let end = more(&mut list, limit)
+                .then(|| list.last().map(|b| b.id.0))
+                .flatten();
+            list.retain(|b| reader.broadcast(b.id.0, group_of(b)).is_ok());
+            let page = p::BroadcastListResult {
+                broadcasts: list.iter().map(broadcast_info).collect(),
+                next: None,
+            };
+            paged(page, list.iter().map(|b| b.id.0).collect(), end)
         }
         Request::BroadcastShow(b) => {
             let reader = reader(shared, caller).await?;
-            let detail = shared
+            let limit = pages::limit(b.limit, sizes.deliveries).map_err(ServiceError::from)?;
+            pages::after_id(b.after).map_err(ServiceError::from)?;
+            let id = BroadcastId(b.broadcast);
+            let after = b.after.unwrap_or(0);
+            let (summary, mut rows) = shared
                 .store
-                .call(move |s| s.show_broadcast(BroadcastId(b.broadcast)))
+                .call(move |s| {
+                    s.read(|tx| {
+                        let summary = tx
+                            .broadcast(id)?
+                            .ok_or(StoreError::UnknownBroadcast(id.0))?;
+                        Ok::<_, StoreError>((
+                            summary,
+                            tx.deliveries_page(id, after, limit.saturating_add(1))?,
+                        ))
+                    })
+                })
                 .await?;
-            reader.broadcast(b.broadcast, group_of(&detail.broadcast))?;
-            answer(&broadcast_show(&detail, &reader))
+            let group = group_of(&summary);
+            reader.broadcast(b.broadcast, group)?;
+            let end = more(&mut rows, limit)
+                .then(|| rows.last().map(|r| r.id.0))
+                .flatten();
+            let keys = rows.iter().map(|r| r.id.0).collect();
+            let page = p::BroadcastShow {
+                broadcast: broadcast_info(&summary),
+                dropped: dropped(&summary.dropped),
+                deliveries: rows
+                    .iter()
+                    .map(|r| delivery_info(r, &reader, group))
+                    .collect(),
+                next: None,
+            };
+            paged(page, keys, end)
         }
-        Request::GroupList(_) => {
+        Request::GroupList(l) => {
             let reader = reader(shared, caller).await?;
             reader.lists()?;
-            let groups = shared.store.call(|s| s.groups()).await?;
-            answer(&p::GroupListResult {
-                groups: groups
-                    .iter()
-                    .filter(|g| reader.sees_group(&g.handle))
-                    .map(|g| group_info(shared, g))
-                    .collect(),
-            })
+            let limit = pages::limit(l.limit, sizes.groups).map_err(ServiceError::from)?;
+            pages::after_handle(l.after.as_deref()).map_err(ServiceError::from)?;
+            let mut groups = match &reader {
+                // A member sees their own groups: few, and known already.
+                Reader::Member { groups, .. } => {
+                    let mut mine: Vec<String> = groups
+                        .keys()
+                        .filter(|g| l.after.as_ref().is_none_or(|a| *g > a))
+                        .cloned()
+                        .collect();
+                    mine.sort();
+                    mine.truncate(limit as usize + 1);
+                    shared
+                        .store
+                        .call(move |s| {
+                            s.read(|tx| {
+                                let mut found = Vec::new();
+                                for g in &mine {
+                                    found.extend(tx.group(g)?);
+                                }
+                                Ok::<_, StoreError>(found)
+                            })
+                        })
+                        .await?
+                }
+                _ => {
+                    shared
+                        .store
+                        .call(move |s| s.groups_page(l.after.as_deref(), limit.saturating_add(1)))
+                        .await?
+                }
+            };
+            let end = more(&mut groups, limit)
+                .then(|| groups.last().map(|g| g.handle.clone()))
+                .flatten();
+            groups.retain(|g| reader.sees_group(&g.handle));
+            let page = p::GroupListResult {
+                groups: groups.iter().map(|g| group_info(shared, g)).collect(),
+                next: None,
+            };
+            paged(page, groups.into_iter().map(|g| g.handle).collect(), end)
         }
         Request::GroupShow(g) => {
             let reader = reader(shared, caller).await?;
             reader.group(&g.group)?;
-            group_show(shared, g.group, &reader).await
+            let limit = pages::limit(g.limit, sizes.group_members).map_err(ServiceError::from)?;
+            pages::after_handle(g.after.as_deref()).map_err(ServiceError::from)?;
+            group_show(shared, g, limit, &reader).await
         }
         Request::MemberList(l) => {
             let reader = reader(shared, caller).await?;
@@ -174,12 +238,16 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                 Some(g) => reader.group(g)?,
                 None => reader.all_members()?,
             }
-            member_list(shared, l.group, &reader).await
+            let limit = pages::limit(l.limit, sizes.members).map_err(ServiceError::from)?;
+            pages::after_handle(l.after.as_deref()).map_err(ServiceError::from)?;
+            member_list(shared, l, limit, &reader).await
         }
         Request::MemberShow(m) => {
             let reader = reader(shared, caller).await?;
             reader.member(&m.member)?;
-            member_show(shared, m.member).await
+            let limit = pages::limit(m.limit, sizes.member_groups).map_err(ServiceError::from)?;
+            pages::after_handle(m.after.as_deref()).map_err(ServiceError::from)?;
+            member_show(shared, m, limit).await
         }
         Request::MemberImport(i) => {
             let settings = shared.settings.clone();
@@ -205,14 +273,13 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                 members_unchanged: report.members_unchanged,
                 memberships_added: report.memberships_added,
                 memberships_changed: report.memberships_changed,
-                skipped: report
-                    .skipped
-                    .into_iter()
+                skipped: service::import::shown(&report.skipped)
                     .map(|b| p::SkippedRow {
                         line: b.line,
                         reason: b.reason,
                     })
                     .collect(),
+                skipped_total: u32::try_from(report.skipped.len()).unwrap_or(u32::MAX),
             })
         }
         other => admin(shared, caller, other).await,
@@ -233,11 +300,13 @@ fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> 
             member(&s.as_member)?;
             fields::text(&s.text, max_parts)
         }
-        Request::GroupShow(g) | Request::GroupDelete(g) => group(&g.group),
+        Request::GroupShow(g) => group(&g.group),
+        Request::GroupDelete(g) => group(&g.group),
         Request::GroupSet(g) => group(&g.group),
-        Request::MemberList(p::MemberList { group: Some(g) })
+        Request::MemberList(p::MemberList { group: Some(g), .. })
         | Request::BroadcastList(p::BroadcastList { group: Some(g), .. }) => group(g),
-        Request::MemberShow(m) | Request::MemberRemove(m) => member(&m.member),
+        Request::MemberShow(m) => member(&m.member),
+        Request::MemberRemove(m) => member(&m.member),
         Request::MemberSet(m) => member(&m.member),
         Request::MemberJoin(j) => both(&j.member, &j.group),
         Request::MemberLeave(m) | Request::MemberOptOut(m) | Request::MemberOptIn(m) => {
@@ -490,21 +559,34 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
     })
 }
 
-async fn group_show(shared: &Arc<Shared>, handle: String, reader: &Reader) -> Answer {
+async fn group_show(
+    shared: &Arc<Shared>,
+    args: p::GroupShowArgs,
+    limit: u32,
+    reader: &Reader,
+) -> Answer {
     let settings = shared.settings.clone();
-    let (group, members, quota) = shared
+    let handle = args.group;
+    let (group, mut members, quota) = shared
         .store
         .call(move |s| {
-            let g = s
-                .group(&handle)?
-                .ok_or_else(|| StoreError::UnknownGroup(handle.clone()))?;
-            let members = s.group_members(&handle)?;
-            let periods = service::Periods::at(now(), settings.timezone);
-            let quota = s.read(|tx| service::quota::status(tx, &settings, &g, periods))?;
-            Ok::<_, StoreError>((g, members, quota))
+            s.read(|tx| {
+                let g = tx
+                    .group(&handle)?
+                    .ok_or_else(|| StoreError::UnknownGroup(handle.clone()))?;
+                let members =
+                    tx.group_members_page(&handle, args.after.as_deref(), limit.saturating_add(1))?;
+                let periods = service::Periods::at(now(), settings.timezone);
+                let quota = service::quota::status(tx, &settings, &g, periods)?;
+                Ok::<_, StoreError>((g, members, quota))
+            })
         })
         .await?;
-    answer(&p::GroupShow {
+    let end = more(&mut members, limit)
+        .then(|| members.last().map(|m| m.member.handle.clone()))
+        .flatten();
+    let keys = members.iter().map(|m| m.member.handle.clone()).collect();
+    let page = p::GroupShow {
         group: group_info(shared, &group),
         quota: p::QuotaInfo {
             day_used: quota.day_used,
@@ -525,52 +607,91 @@ async fn group_show(shared: &Arc<Shared>, handle: String, reader: &Reader) -> An
                 sms_enabled: m.member.sms_enabled,
             })
             .collect(),
-    })
-}
-
-async fn member_list(shared: &Arc<Shared>, group: Option<String>, reader: &Reader) -> Answer {
-    let members = match group {
-        Some(g) => shared
-            .store
-            .call({
-                let g = g.clone();
-                move |s| s.group_members(&g)
-            })
-            .await?
-            .iter()
-            .map(|m| p::MemberListEntry {
-                member: visible_member(&m.member, reader, Some(&g)),
-                role: Some(m.role),
-                opted_out: Some(m.opted_out),
-            })
-            .collect(),
-        None => shared
-            .store
-            .call(|s| s.members())
-            .await?
-            .iter()
-            .map(|m| p::MemberListEntry {
-                member: member_info(m),
-                role: None,
-                opted_out: None,
-            })
-            .collect(),
+        next: None,
     };
-    answer(&p::MemberListResult { members })
+    paged(page, keys, end)
 }
 
-async fn member_show(shared: &Arc<Shared>, handle: String) -> Answer {
-    let (member, groups) = shared
+async fn member_list(
+    shared: &Arc<Shared>,
+    args: p::MemberList,
+    limit: u32,
+    reader: &Reader,
+) -> Answer {
+    let after = args.after;
+    let (members, keys, end) = match args.group {
+        Some(g) => {
+            let mut rows = shared
+                .store
+                .call({
+                    let g = g.clone();
+                    move |s| s.group_members_page(&g, after.as_deref(), limit.saturating_add(1))
+                })
+                .await?;
+            let end = more(&mut rows, limit)
+                .then(|| rows.last().map(|m| m.member.handle.clone()))
+                .flatten();
+            let members = rows
+                .iter()
+                .map(|m| p::MemberListEntry {
+                    member: visible_member(&m.member, reader, Some(&g)),
+                    role: Some(m.role),
+                    opted_out: Some(m.opted_out),
+                })
+                .collect();
+            let keys = rows.into_iter().map(|m| m.member.handle).collect();
+            (members, keys, end)
+        }
+        None => {
+            let mut rows = shared
+                .store
+                .call(move |s| s.members_page(after.as_deref(), limit.saturating_add(1)))
+                .await?;
+            let end = more(&mut rows, limit)
+                .then(|| rows.last().map(|m| m.handle.clone()))
+                .flatten();
+            let members = rows
+                .iter()
+                .map(|m| p::MemberListEntry {
+                    member: member_info(m),
+                    role: None,
+                    opted_out: None,
+                })
+                .collect();
+            let keys = rows.into_iter().map(|m| m.handle).collect();
+            (members, keys, end)
+        }
+    };
+    paged(
+        p::MemberListResult {
+            members,
+            next: None,
+        },
+        keys,
+        end,
+    )
+}
+
+async fn member_show(shared: &Arc<Shared>, args: p::MemberShowArgs, limit: u32) -> Answer {
+    let handle = args.member;
+    let (member, mut groups) = shared
         .store
         .call(move |s| {
-            let m = s
-                .member(&handle)?
-                .ok_or_else(|| StoreError::UnknownMember(handle.clone()))?;
-            let groups = s.member_groups(&handle)?;
-            Ok::<_, StoreError>((m, groups))
+            s.read(|tx| {
+                let m = tx
+                    .member(&handle)?
+                    .ok_or_else(|| StoreError::UnknownMember(handle.clone()))?;
+                let groups =
+                    tx.member_groups_page(&handle, args.after.as_deref(), limit.saturating_add(1))?;
+                Ok::<_, StoreError>((m, groups))
+            })
         })
         .await?;
-    answer(&p::MemberShow {
+    let end = more(&mut groups, limit)
+        .then(|| groups.last().map(|g| g.group_handle.clone()))
+        .flatten();
+    let keys = groups.iter().map(|g| g.group_handle.clone()).collect();
+    let page = p::MemberShow {
         member: member_info(&member),
         groups: groups
             .into_iter()
@@ -581,7 +702,66 @@ async fn member_show(shared: &Arc<Shared>, handle: String) -> Answer {
                 opted_out: g.opted_out,
             })
             .collect(),
-    })
+        next: None,
+    };
+    paged(page, keys, end)
+}
+
+/// Bytes of an answer line besides its result: `{"id":N,"ok":true,"result":` and `}`.
+const ENVELOPE: usize = 64;
+
+/// Counts what is written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn json_len<T: Serialize>(value: &T) -> Result<usize, ErrorBody> {
+    let mut c = Counter(0);
+    serde_json::to_writer(&mut c, value).map_err(|e| {
+        ErrorBody::new(ErrorCode::Internal, format!("cannot write the answer: {e}"))
+    })?;
+    Ok(c.0)
+}
+
+/// Whether the store found more than `limit` rows (it is asked for `limit + 1`, to tell):
+/// then the one past the limit is dropped, and another page follows.
+fn more<R>(rows: &mut Vec<R>, limit: u32) -> bool {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    more
+}
+
+/// A page as the answer: `keys` are its rows' cursors, `end` the cursor of the last row the
+/// store gave when more follow (a row the reader may not see included). A page that would
+/// make the line longer than [`p::MAX_LINE`] (the page sizes of [`PageSizes`] leave room
+/// for the largest rows, unless a configured header is very long) ends early, at least one
+/// row in.
+fn paged<T: Paged + Serialize>(
+    mut page: T,
+    mut keys: Vec<T::Cursor>,
+    end: Option<T::Cursor>,
+) -> Answer {
+    let budget = p::MAX_LINE - ENVELOPE;
+    let mut next = end;
+    let mut len = json_len(&page)?;
+    while len > budget && page.rows() > 1 {
+        let rows = page.rows();
+        let keep = (rows * budget / len).clamp(1, rows - 1);
+        page.truncate(keep);
+        keys.truncate(keep);
+        next = keys.last().cloned();
+        len = json_len(&page)?;
+    }
+    page.set_next(next);
+    answer(&page)
 }
 
 fn group_info(shared: &Shared, g: &Group) -> p::GroupInfo {
@@ -699,19 +879,6 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
         waiting: b.progress.queued + b.progress.sending,
         finished: b.finished,
         text: b.text.clone(),
-    }
-}
-
-fn broadcast_show(d: &BroadcastDetail, reader: &Reader) -> p::BroadcastShow {
-    let group = group_of(&d.broadcast);
-    p::BroadcastShow {
-        broadcast: broadcast_info(&d.broadcast),
-        dropped: dropped(&d.broadcast.dropped),
-        deliveries: d
-            .deliveries
-            .iter()
-            .map(|r| delivery_info(r, reader, group))
-            .collect(),
     }
 }
 

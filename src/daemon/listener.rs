@@ -392,10 +392,23 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                     }
                 }
             },
-            request => match handlers::handle(&shared, peer, request).await {
-                Ok(result) => Response::ok(id, result),
-                Err(failure) => failure.into_response(id),
-            },
+            request => {
+                // A paged read waits its turn, kept until its answer is written.
+                let turn = match request.is_paged_read() {
+                    true => Some(shared.reads.enter(peer).await),
+                    false => None,
+                };
+                let answer = match handlers::handle(&shared, peer, request).await {
+                    Ok(result) => Response::ok(id, result),
+                    Err(failure) => failure.into_response(id),
+                };
+                let written = write(&mut w, &answer).await;
+                drop(turn);
+                if !written {
+                    return;
+                }
+                continue;
+            }
         };
         if !write(&mut w, &answer).await {
             return;

@@ -8,6 +8,7 @@
 //! | [`socket`] | binding the socket (stale file, live daemon, systemd socket activation) |
 //! | [`files`] | the umask, private directories, the database's mode, world-writable places |
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
+//! | [`reads`] | how many paged reads are answered at once, per user and in all |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
@@ -43,6 +44,7 @@ pub mod files;
 pub mod handlers;
 pub mod listener;
 pub mod notify;
+pub mod reads;
 pub mod reports;
 pub mod socket;
 
@@ -56,6 +58,8 @@ pub struct Shared {
     pub started: Instant,
     /// Open connections, and who may open another.
     pub connections: listener::Admission,
+    /// Paged reads answered at once.
+    pub reads: reads::ReadGate,
     shutdown: watch::Sender<bool>,
 }
 
@@ -277,6 +281,7 @@ pub async fn run_until(
         scheduler: scheduler.clone(),
         started: Instant::now(),
         connections: listener::Admission::new(&config.daemon, open_files),
+        reads: reads::ReadGate::default(),
         shutdown,
     });
     requeue_waiting(&shared).await?;

@@ -47,6 +47,10 @@ pub enum InvalidField {
         max: usize,
         unit: &'static str,
     },
+    #[error("\"limit\" must be 1 to {most}, not {asked}")]
+    Limit { asked: u32, most: u32 },
+    #[error("{0}")]
+    Cursor(String),
     #[error("a group may be pinned to at most {max} modems, not {count}")]
     TooManyModems { count: usize, max: usize },
     #[error(

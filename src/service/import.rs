@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 
 use super::phone::normalize;
 use super::{fields, ServiceError, Settings};
-use crate::store::{check_handle, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx};
+use crate::store::{
+    check_handle, cut, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx,
+};
 
 /// Options for [`import_members_csv`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,6 +39,29 @@ impl fmt::Display for BadRow {
     }
 }
 
+/// Bad rows an answer or an error names one by one; the others are counted. A CSV of 64 KiB
+/// can hold tens of thousands of bad rows, and their answer must fit in one protocol line.
+pub const MAX_BAD_ROWS_SHOWN: usize = 32;
+/// Longest reason shown for a bad row, in bytes (then `…`): a reason may quote the field.
+pub const MAX_REASON_SHOWN: usize = 160;
+
+/// The bad rows an answer names: the first [`MAX_BAD_ROWS_SHOWN`], each reason cut to
+/// [`MAX_REASON_SHOWN`] bytes.
+pub fn shown(rows: &[BadRow]) -> impl Iterator<Item = BadRow> + '_ {
+    rows.iter().take(MAX_BAD_ROWS_SHOWN).map(|r| BadRow {
+        line: r.line,
+        reason: cut(&r.reason, MAX_REASON_SHOWN).into_owned(),
+    })
+}
+
+fn listed(rows: &[BadRow]) -> String {
+    let mut lines: Vec<String> = shown(rows).map(|r| format!("  {r}")).collect();
+    if rows.len() > MAX_BAD_ROWS_SHOWN {
+        lines.push(format!("  … and {} more", rows.len() - MAX_BAD_ROWS_SHOWN));
+    }
+    lines.join("\n")
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -45,7 +70,7 @@ pub struct ImportReport {
     pub members_unchanged: u32,
     pub memberships_added: u32,
     pub memberships_changed: u32,
-    /// Bad rows left out (only with `skip_bad`).
+    /// Bad rows left out (only with `skip_bad`); answers name the first ones ([`shown`]).
     pub skipped: Vec<BadRow>,
 }
 
@@ -60,7 +85,7 @@ pub enum ImportError {
         "{} bad row{}, nothing was imported (skip bad rows to import the others):\n{}",
         .0.len(),
         if .0.len() == 1 { "" } else { "s" },
-        .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n")
+        listed(.0)
     )]
     BadRows(Vec<BadRow>),
 }

@@ -15,6 +15,7 @@
 //! | [`recipients`] | group -> members -> numbers, dropped members by reason |
 //! | [`period`] | local days, months and hours in the configured zone |
 //! | [`fields`] | lengths and characters of names, headers, modems, phone numbers, texts |
+//! | [`pages`] | how many rows a page of each paged answer holds, `limit` and `after` |
 //! | [`refusals`] | how many refused sends of one caller reach the audit log |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
@@ -32,6 +33,7 @@ pub mod caller;
 pub mod compose;
 pub mod fields;
 pub mod import;
+pub mod pages;
 pub mod period;
 pub mod phone;
 pub mod quota;

@@ -161,25 +161,46 @@ impl Tx<'_> {
         group: Option<&str>,
         limit: u32,
     ) -> Result<Vec<BroadcastSummary>, StoreError> {
-        let mut list: Vec<BroadcastSummary> = match group {
-            Some(handle) => {
+        let groups = group.map(|g| vec![g.to_string()]);
+        self.broadcasts_page(groups.as_deref(), None, limit)
+    }
+
+    /// A page of broadcasts, newest first: at most `limit` older than broadcast `before` (all
+    /// when `None`), of the groups (by handle) in `groups`, or of all.
+    pub fn broadcasts_page(
+        &self,
+        groups: Option<&[String]>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<BroadcastSummary>, StoreError> {
+        let before = before.unwrap_or(i64::MAX);
+        let mut list: Vec<BroadcastSummary> = match groups {
+            Some(groups) => {
+                // One placeholder per group: a member's groups are few.
+                let marks = vec!["?"; groups.len()].join(", ");
                 let sql = format!(
-                    "SELECT {SUMMARY_COLS} FROM broadcasts WHERE group_handle = ? \
-                     ORDER BY id DESC LIMIT ?"
+                    "SELECT {SUMMARY_COLS} FROM broadcasts WHERE group_handle IN ({marks}) \
+                     AND id < ? ORDER BY id DESC LIMIT ?"
                 );
+                let mut args: Vec<&dyn rusqlite::ToSql> =
+                    groups.iter().map(|g| g as &dyn rusqlite::ToSql).collect();
+                args.push(&before);
+                args.push(&limit);
                 let rows = self
                     .conn
-                    .prepare_cached(&sql)?
-                    .query_map(params![handle, limit], summary_row)?
+                    .prepare(&sql)?
+                    .query_map(args.as_slice(), summary_row)?
                     .collect::<Result<_, _>>()?;
                 rows
             }
             None => {
-                let sql = format!("SELECT {SUMMARY_COLS} FROM broadcasts ORDER BY id DESC LIMIT ?");
+                let sql = format!(
+                    "SELECT {SUMMARY_COLS} FROM broadcasts WHERE id < ? ORDER BY id DESC LIMIT ?"
+                );
                 let rows = self
                     .conn
                     .prepare_cached(&sql)?
-                    .query_map([limit], summary_row)?
+                    .query_map(params![before, limit], summary_row)?
                     .collect::<Result<_, _>>()?;
                 rows
             }
@@ -212,15 +233,30 @@ impl Tx<'_> {
         let broadcast = self
             .broadcast(id)?
             .ok_or(StoreError::UnknownBroadcast(id.0))?;
-        let deliveries = self
+        let deliveries = self.deliveries_page(id, 0, u32::MAX)?;
+        Ok(BroadcastDetail {
+            broadcast,
+            deliveries,
+        })
+    }
+
+    /// At most `limit` deliveries of a broadcast whose id is above `after`, in the order they
+    /// were queued (by id).
+    pub fn deliveries_page(
+        &self,
+        id: BroadcastId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        let rows = self
             .conn
             .prepare_cached(
                 "SELECT d.id, m.handle, m.name, d.number, d.state, d.modem, d.attempts, \
                  d.part_refs, d.last_error, d.not_before, d.possible_duplicate, d.updated_at \
                  FROM deliveries d LEFT JOIN members m ON m.id = d.member_id \
-                 WHERE d.broadcast_id = ? ORDER BY d.id",
+                 WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT ?",
             )?
-            .query_map([id], |r| {
+            .query_map(params![id, after, limit], |r| {
                 Ok(DeliveryRow {
                     id: r.get(0)?,
                     member_handle: r.get(1)?,
@@ -237,9 +273,6 @@ impl Tx<'_> {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(BroadcastDetail {
-            broadcast,
-            deliveries,
-        })
+        Ok(rows)
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use super::audit::cut;
 use super::{
     ms, opt_from_ms, BroadcastId, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
     InFlightPolicy, QueuedDelivery, Recovery, SharedText, StoreError, Tx,
@@ -18,6 +19,11 @@ struct Current {
     state: DeliveryState,
     attempts: u32,
 }
+
+/// Longest error kept with a delivery, in bytes (then `…`): what a modem said may be long.
+pub const MAX_DELIVERY_ERROR: usize = 256;
+/// Longest modem device path kept with a delivery, in bytes (then `…`).
+pub const MAX_DEVICE_LEN: usize = 256;
 
 /// What [`Tx::recover_on_start`] writes into `last_error`.
 pub const RECOVERED_RESEND: &str =
@@ -114,7 +120,7 @@ impl Tx<'_> {
                     "UPDATE deliveries SET state = 'sending', modem = ?, \
                      attempts = attempts + 1, updated_at = ? WHERE id = ?",
                 )?
-                .execute(params![modem, ms(now), id])?;
+                .execute(params![cut(modem, MAX_DEVICE_LEN), ms(now), id])?;
             Ok(())
         })
     }
@@ -176,7 +182,7 @@ impl Tx<'_> {
                     "UPDATE deliveries SET state = ?, last_error = ?, not_before = NULL, \
                      updated_at = ? WHERE id = ?",
                 )?
-                .execute(params![to, reason, ms(now), id])?;
+                .execute(params![to, cut(reason, MAX_DELIVERY_ERROR), ms(now), id])?;
             Ok(())
         })
     }
@@ -212,7 +218,12 @@ impl Tx<'_> {
                     "UPDATE deliveries SET state = 'queued', last_error = ?, not_before = ?, \
                      updated_at = ? WHERE id = ?",
                 )?
-                .execute(params![error, ms(not_before), ms(now), id])?;
+                .execute(params![
+                    cut(error, MAX_DELIVERY_ERROR),
+                    ms(not_before),
+                    ms(now),
+                    id
+                ])?;
             Ok(())
         })
     }

@@ -158,11 +158,17 @@ impl Tx<'_> {
 
     /// All groups, by handle.
     pub fn groups(&self) -> Result<Vec<Group>, StoreError> {
-        let sql = format!("SELECT {GROUP_COLS} FROM groups ORDER BY handle");
+        self.groups_page(None, u32::MAX)
+    }
+
+    /// At most `limit` groups whose handle sorts after `after`, by handle.
+    pub fn groups_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Group>, StoreError> {
+        let sql =
+            format!("SELECT {GROUP_COLS} FROM groups WHERE handle > ? ORDER BY handle LIMIT ?");
         let mut groups: Vec<Group> = self
             .conn
             .prepare_cached(&sql)?
-            .query_map([], group_row)?
+            .query_map(params![after.unwrap_or(""), limit], group_row)?
             .collect::<Result<_, _>>()?;
         for g in &mut groups {
             self.load_modems(g)?;
@@ -316,11 +322,17 @@ impl Tx<'_> {
 
     /// All members, by handle.
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
-        let sql = format!("SELECT {MEMBER_COLS} FROM members ORDER BY handle");
+        self.members_page(None, u32::MAX)
+    }
+
+    /// At most `limit` members whose handle sorts after `after`, by handle.
+    pub fn members_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Member>, StoreError> {
+        let sql =
+            format!("SELECT {MEMBER_COLS} FROM members WHERE handle > ? ORDER BY handle LIMIT ?");
         let rows = self
             .conn
             .prepare_cached(&sql)?
-            .query_map([], |r| member_row_at(r, 0))?
+            .query_map(params![after.unwrap_or(""), limit], |r| member_row_at(r, 0))?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
@@ -474,10 +486,22 @@ impl Tx<'_> {
 
     /// The members of a group with their roles, by member handle.
     pub fn group_members(&self, group: &str) -> Result<Vec<GroupMember>, StoreError> {
+        self.group_members_page(group, None, u32::MAX)
+    }
+
+    /// At most `limit` members of a group whose handle sorts after `after`, with their roles,
+    /// by member handle.
+    pub fn group_members_page(
+        &self,
+        group: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GroupMember>, StoreError> {
         let g = self.require_group(group)?;
         let sql = format!(
             "SELECT ms.role, ms.opted_out, {} FROM memberships ms \
-             JOIN members m ON m.id = ms.member_id WHERE ms.group_id = ? ORDER BY m.handle",
+             JOIN members m ON m.id = ms.member_id WHERE ms.group_id = ? AND m.handle > ? \
+             ORDER BY m.handle LIMIT ?",
             MEMBER_COLS
                 .split(", ")
                 .map(|c| format!("m.{c}"))
@@ -487,7 +511,7 @@ impl Tx<'_> {
         let rows = self
             .conn
             .prepare_cached(&sql)?
-            .query_map([g], |r| {
+            .query_map(params![g, after.unwrap_or(""), limit], |r| {
                 Ok(GroupMember {
                     role: r.get(0)?,
                     opted_out: r.get(1)?,
@@ -500,14 +524,25 @@ impl Tx<'_> {
 
     /// The groups a member is in, by group handle.
     pub fn member_groups(&self, member: &str) -> Result<Vec<MemberGroup>, StoreError> {
+        self.member_groups_page(member, None, u32::MAX)
+    }
+
+    /// At most `limit` of a member's groups whose handle sorts after `after`, by group handle.
+    pub fn member_groups_page(
+        &self,
+        member: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<MemberGroup>, StoreError> {
         let m = self.require_member(member)?;
         let rows = self
             .conn
             .prepare_cached(
                 "SELECT g.handle, g.name, ms.role, ms.opted_out FROM memberships ms \
-                 JOIN groups g ON g.id = ms.group_id WHERE ms.member_id = ? ORDER BY g.handle",
+                 JOIN groups g ON g.id = ms.group_id WHERE ms.member_id = ? AND g.handle > ? \
+                 ORDER BY g.handle LIMIT ?",
             )?
-            .query_map([m], |r| {
+            .query_map(params![m, after.unwrap_or(""), limit], |r| {
                 Ok(MemberGroup {
                     group_handle: r.get(0)?,
                     group_name: r.get(1)?,

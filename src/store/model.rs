@@ -561,6 +561,9 @@ pub fn check_handle(handle: &str) -> Result<(), StoreError> {
 }
 
 /// The store keeps numbers in E.164 form only; normalizing input is the service's job.
+/// Longest phone number stored: `+` and at most 15 digits (E.164).
+pub const MAX_E164_LEN: usize = 16;
+
 pub fn check_e164(phone: &str) -> Result<(), StoreError> {
     let ok = phone.strip_prefix('+').is_some_and(|digits| {
         (8..=15).contains(&digits.len())
