@@ -69,8 +69,8 @@ fn fill(path: &Path) -> u64 {
         }
     }
     // Smaller writes take the last partial block.
-    let mut small = [0u8; 512];
-    while let Ok(n) = f.write(&mut small) {
+    let small = [0u8; 512];
+    while let Ok(n) = f.write(&small) {
         if n == 0 {
             break;
         }
