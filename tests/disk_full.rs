@@ -146,7 +146,9 @@ fn a_full_disk_pauses_sending_and_everything_resumes_when_space_returns() {
     let (full_at, lines_before, bytes) = filled.expect("the broadcast got going");
     eprintln!("filled the tmpfs with {bytes} bytes");
 
-    // While full: the daemon stays up, says why it pauses, refuses new broadcasts cleanly.
+    // While full: the daemon stays up, says why it pauses (to systemd too), refuses new
+    // broadcasts cleanly.
+    let paused_note = w.notification(Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(3));
     let status = w.json(&["status"]);
     let refused = w.cli(&[
@@ -174,6 +176,8 @@ fn a_full_disk_pauses_sending_and_everything_resumes_when_space_returns() {
     std::fs::remove_file(&filler).unwrap();
     let freed_at = Instant::now();
     let totals = w.follow(id, |_| false);
+    let resumed_note = w.notification(Duration::from_secs(10));
+    eprintln!("systemd heard: {paused_note:?}, then {resumed_note:?}");
     eprintln!(
         "after the space returned: finished in {:.1} s: {totals}",
         freed_at.elapsed().as_secs_f64()
@@ -185,6 +189,18 @@ fn a_full_disk_pauses_sending_and_everything_resumes_when_space_returns() {
             .as_str()
             .is_some_and(|p| p.contains("full")),
         "status names the problem: {status:#}"
+    );
+    assert!(
+        paused_note.as_deref().is_some_and(|n| n.contains("STATUS=")
+            && n.contains("sending paused")
+            && n.contains("full")),
+        "{paused_note:?}"
+    );
+    assert!(
+        resumed_note
+            .as_deref()
+            .is_some_and(|n| n.contains("STATUS=") && !n.contains("paused")),
+        "{resumed_note:?}"
     );
     let said = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(
@@ -201,7 +217,7 @@ fn a_full_disk_pauses_sending_and_everything_resumes_when_space_returns() {
         "no more than one message per modem in flight when the disk filled: {full_states:?}"
     );
     assert!(
-        during <= 30,
+        during <= 12,
         "{during} log lines in {full_for:?} of a full disk:\n{}",
         episode.join("\n")
     );

@@ -190,6 +190,15 @@ impl World {
         }
     }
 
+    /// The next sd_notify message the daemon sends after `READY=1` (a `STATUS=` change,
+    /// `STOPPING=1`), waiting at most `limit`.
+    pub fn notification(&self, limit: Duration) -> Option<String> {
+        self.notify.set_read_timeout(Some(limit)).unwrap();
+        let mut buf = [0u8; 1024];
+        let n = self.notify.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
