@@ -212,6 +212,11 @@ fn a_full_disk_pauses_sending_and_everything_resumes_when_space_returns() {
         said.contains("nothing was accepted") && said.contains("disk holding the database is full"),
         "{said}"
     );
+    assert_eq!(
+        status["outcomes_held"].as_u64(),
+        Some(count(&full_states, "sending") as u64),
+        "every delivery left `sending` has its outcome held: {status:#}"
+    );
     assert!(
         count(&full_states, "sending") <= 2,
         "no more than one message per modem in flight when the disk filled: {full_states:?}"

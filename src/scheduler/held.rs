@@ -145,3 +145,110 @@ impl Held {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use std::sync::atomic::AtomicU32;
+
+    /// A store on a temp file whose next `faults` group commits fail as on a full disk.
+    fn store(faults: u32) -> (tempfile::TempDir, StoreHandle, Arc<AtomicU32>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("held.db")).unwrap();
+        let switch = store.commit_faults();
+        switch.store(faults, Ordering::SeqCst);
+        let (handle, _thread) = StoreHandle::spawn(store).unwrap();
+        (dir, handle, switch)
+    }
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_commits_are_retried_until_they_commit_in_the_order_they_were_refused() {
+        // The first commit is refused once directly and twice more while held.
+        let (_dir, store, faults) = store(3);
+        let (held, repeats) = (Held::default(), Arc::new(Repeats::default()));
+        let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..3usize {
+            let (held2, store2, repeats2, committed2) = (
+                held.clone(),
+                store.clone(),
+                repeats.clone(),
+                committed.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let out = held2
+                    .commit(&store2, &repeats2, "test", || {
+                        move |tx: &Tx<'_>| tx.rewrite_header().map(|()| i)
+                    })
+                    .await;
+                committed2.lock().unwrap().push(out.clone());
+                out
+            }));
+            until("the commit is held", || held.count() == i + 1).await;
+        }
+        assert_eq!(
+            *store.problem().borrow(),
+            Some(
+                StoreError::Full("database or disk is full (simulated by commit_faults)".into())
+                    .to_string()
+            )
+        );
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+        assert_eq!(
+            faults.load(Ordering::SeqCst),
+            0,
+            "every refusal was tried again"
+        );
+        assert_eq!(*committed.lock().unwrap(), vec![Ok(0), Ok(1), Ok(2)]);
+        assert_eq!(held.count(), 0);
+        assert_eq!(*store.problem().borrow(), None, "a commit went through");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_is_not_the_disk_is_not_held() {
+        let (_dir, store, _faults) = store(0);
+        let (held, repeats) = (Held::default(), Repeats::default());
+        let out: Result<(), StoreError> = held
+            .commit(&store, &repeats, "test", || {
+                |_: &Tx<'_>| Err(StoreError::UnknownDelivery(7))
+            })
+            .await;
+        assert_eq!(out, Err(StoreError::UnknownDelivery(7)));
+        assert_eq!(held.count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_held_commit_gives_up_after_one_more_try_when_the_daemon_stops() {
+        let (_dir, store, faults) = store(u32::MAX);
+        let (held, repeats) = (Held::default(), Arc::new(Repeats::default()));
+        let (held2, store2, repeats2) = (held.clone(), store.clone(), repeats.clone());
+        let task = tokio::spawn(async move {
+            held2
+                .commit(&store2, &repeats2, "test", || {
+                    |tx: &Tx<'_>| tx.rewrite_header()
+                })
+                .await
+        });
+        until("the commit is held", || held.count() == 1).await;
+        let before = faults.load(Ordering::SeqCst);
+        held.stop();
+        let out = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("it gives up at once")
+            .unwrap();
+        assert!(matches!(out, Err(StoreError::Full(_))), "{out:?}");
+        assert!(before - faults.load(Ordering::SeqCst) >= 1, "one more try");
+        assert_eq!(held.count(), 0);
+    }
+}
