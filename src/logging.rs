@@ -113,31 +113,6 @@ impl Repeats {
         })
     }
 
-    /// Lines held back whose kind has been quiet for a whole window (the trouble stopped, so
-    /// no next line will carry their count), each with its kind; they are forgotten here.
-    pub fn overdue(&self, now: Instant) -> Vec<(String, Repeated)> {
-        let mut kinds = self.kinds.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::new();
-        kinds.retain(|kind, k| {
-            let since = now.saturating_duration_since(k.written);
-            if since < self.window {
-                return true;
-            }
-            if k.held_back > 0 {
-                out.push((
-                    kind.clone(),
-                    Repeated {
-                        times: k.held_back,
-                        over: since,
-                    },
-                ));
-            }
-            false
-        });
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
     /// Every line held back so far, each with its kind, whatever the window (for a summary
     /// when the trouble is over); they are forgotten here.
     pub fn drain(&self, now: Instant) -> Vec<(String, Repeated)> {
@@ -221,20 +196,19 @@ mod tests {
         r.note("full", t0 + S);
         r.note("full", t0 + 2 * S);
         r.note("quiet", t0);
-        assert!(r.overdue(t0 + 30 * S).is_empty(), "the window is not over");
-        let due = r.overdue(t0 + 60 * S);
+        let drained = r.drain(t0 + 30 * S);
         assert_eq!(
-            due,
+            drained,
             vec![(
                 "full".to_string(),
                 Repeated {
                     times: 2,
-                    over: 60 * S
+                    over: 30 * S
                 }
             )],
             "a kind with nothing held back is forgotten silently"
         );
-        assert!(r.overdue(t0 + 200 * S).is_empty(), "summarised once");
+        assert!(r.drain(t0 + 31 * S).is_empty(), "summarised once");
         // Forgotten: the next one is written as a first.
         assert_eq!(r.note("full", t0 + 201 * S).unwrap().times, 0);
 
