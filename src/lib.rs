@@ -7,6 +7,7 @@
 //! | --- | --- | --- |
 //! | [`domain`] | words several layers share: a member's [`Role`](domain::Role), the in-flight policy | - |
 //! | [`clock`] | the one clock (settable where it starts, for tests) | - |
+//! | [`logging`] | log lines a loop could repeat per item: the first written, the rest counted and summarised at most once a minute per kind | - |
 //! | [`sms`] | the pure SMS codec: GSM 7-bit / UCS-2, concatenation, SMS-SUBMIT encode, SMS-DELIVER / STATUS-REPORT decode | - |
 //! | [`at`] | the AT layer, pure: digester, URCs, `+CMS`/`+CME` codes, nom parsers of responses | `sms` |
 //! | [`modem`] | one modem: the engine over any async byte stream, init, send, health; the actor behind a `ModemHandle` (typed status, URC events); discovery, hot-plug and serial ports; transcripts | `at`, `sms` |
@@ -32,6 +33,7 @@ pub mod daemon;
 pub mod domain;
 pub mod emulator;
 pub mod lockfile;
+pub mod logging;
 pub mod modem;
 pub mod protocol;
 pub mod scheduler;

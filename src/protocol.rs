@@ -705,6 +705,13 @@ pub struct StatusResult {
     pub modems_total: usize,
     pub broadcasts_sending: usize,
     pub deliveries_waiting: usize,
+    /// Why the database cannot commit (a full disk, an I/O error), while it cannot: nothing
+    /// new is sent meanwhile. `null` when all is well.
+    #[serde(default)]
+    pub store_problem: Option<String>,
+    /// Outcomes of messages already sent, held until the database takes them.
+    #[serde(default)]
+    pub outcomes_held: usize,
     /// Status reports that matched no part sent (kept in the database).
     pub unmatched_reports: u64,
     pub modems: Vec<ModemEntry>,

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ enum Act {
     Bounce,
     /// The modem's task dies with the request unanswered.
     Die,
+    /// Sent, and the disk fills as it goes out: the next `n` group commits fail as on a full
+    /// disk (the outcome of this very message among them).
+    SentAndDiskFull(u32),
 }
 
 type Script = Box<dyn FnMut(usize) -> Act + Send>;
@@ -51,6 +55,8 @@ type Script = Box<dyn FnMut(usize) -> Act + Send>;
 struct Asked {
     per_modem: HashMap<String, usize>,
     first_parts: Vec<String>,
+    /// Messages a modem was asked to send while the disk was full.
+    while_full: usize,
 }
 
 struct Rig {
@@ -59,6 +65,8 @@ struct Rig {
     scheduler: Scheduler,
     broadcasts: Vec<BroadcastId>,
     asked: Arc<Mutex<Asked>>,
+    /// The store's full-disk switch ([`Store::commit_faults`]).
+    faults: Arc<AtomicU32>,
 }
 
 fn device(i: usize) -> String {
@@ -85,7 +93,13 @@ fn rejected(class: ErrorClass, e: CmsError) -> PartOutcome {
 }
 
 /// Plays one modem: ready at once, answers each message as `script` says.
-async fn play(mut end: ActorEnd, i: usize, mut script: Script, asked: Arc<Mutex<Asked>>) {
+async fn play(
+    mut end: ActorEnd,
+    i: usize,
+    mut script: Script,
+    asked: Arc<Mutex<Asked>>,
+    faults: Arc<AtomicU32>,
+) {
     ready(&end, i);
     let mut n = 0;
     while let Some(request) = end.requests.recv().await {
@@ -96,6 +110,9 @@ async fn play(mut end: ActorEnd, i: usize, mut script: Script, asked: Arc<Mutex<
             let mut asked = asked.lock().unwrap();
             *asked.per_modem.entry(device(i)).or_default() += 1;
             asked.first_parts.push(pdus[0].hex());
+            if faults.load(Ordering::SeqCst) > 0 {
+                asked.while_full += 1;
+            }
         }
         let act = script(n);
         n += 1;
@@ -104,6 +121,10 @@ async fn play(mut end: ActorEnd, i: usize, mut script: Script, asked: Arc<Mutex<
         };
         let answer = match act {
             Act::Sent => Ok((0..pdus.len()).map(sent).collect()),
+            Act::SentAndDiskFull(n) => {
+                faults.store(n, Ordering::SeqCst);
+                Ok((0..pdus.len()).map(sent).collect())
+            }
             Act::Transient => Ok(vec![rejected(
                 ErrorClass::Transient,
                 CmsError::NetworkOutOfOrder,
@@ -183,6 +204,7 @@ async fn rig(
         queued.push(store.queued_for_broadcast(accepted.broadcast_id).unwrap());
     }
     let group = store.group("ops").unwrap();
+    let faults = store.commit_faults();
     let (store, _thread) = StoreHandle::spawn(store).unwrap();
     let deliverer = Deliverer {
         store: store.clone(),
@@ -193,12 +215,14 @@ async fn rig(
             in_flight,
         },
         status_reports: true,
+        held: Default::default(),
+        repeats: Default::default(),
     };
     let (scheduler, _task) = Scheduler::spawn(Pool::new(chrono_tz::Asia::Shanghai), deliverer);
     let asked = Arc::new(Mutex::new(Asked::default()));
     for (i, script) in scripts.into_iter().enumerate() {
         let (handle, end) = actor::channel(&device(i));
-        tokio::spawn(play(end, i, script, asked.clone()));
+        tokio::spawn(play(end, i, script, asked.clone(), faults.clone()));
         scheduler.add_modem(handle, caps);
     }
     for q in queued {
@@ -210,6 +234,7 @@ async fn rig(
         scheduler,
         broadcasts: ids,
         asked,
+        faults,
     }
 }
 
@@ -489,4 +514,49 @@ async fn broadcasts_take_turns_on_one_modem() {
         .max()
         .unwrap();
     assert!(longest_run <= 2, "broadcasts must alternate: {turns:?}");
+}
+
+#[tokio::test]
+async fn commits_refused_by_a_full_disk_are_held_and_retried_and_nothing_is_sent_twice() {
+    // Modem 0's third message fills the disk: the next 6 group commits fail as on a full disk
+    // (its own outcome among them, and whatever else comes along: the other modem's outcome,
+    // a `sending` mark, the dispatcher's probes). Then the disk takes writes again.
+    let rig = rig(
+        12,
+        &["水管检修，明天停水"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![
+            Box::new(|n| {
+                if n == 2 {
+                    Act::SentAndDiskFull(6)
+                } else {
+                    Act::Sent
+                }
+            }),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(
+        rig.faults.load(Ordering::SeqCst),
+        0,
+        "every refused commit was tried again"
+    );
+    assert_eq!(count(&rows, DeliveryState::Sent), 13, "{rows:#?}");
+    for d in &rows {
+        assert_eq!(d.attempts, 1, "one try each: {d:?}");
+        assert!(!d.possible_duplicate, "{d:?}");
+    }
+    let asked = rig.asked.lock().unwrap();
+    assert_eq!(asked.first_parts.len(), 13, "each recipient asked once");
+    let distinct: std::collections::HashSet<_> = asked.first_parts.iter().collect();
+    assert_eq!(distinct.len(), 13, "no message sent twice");
+    // Only the message the other modem had in hand when the disk filled went out meanwhile.
+    assert!(
+        asked.while_full <= 1,
+        "{} messages handed to modems while the disk was full",
+        asked.while_full
+    );
 }

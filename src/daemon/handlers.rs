@@ -553,6 +553,8 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         modems_total: modems.len(),
         broadcasts_sending: shared.board.active(),
         deliveries_waiting: snapshot.waiting,
+        store_problem: shared.store.problem().borrow().clone(),
+        outcomes_held: snapshot.held,
         unmatched_reports: unmatched,
         modems,
         recent_unmatched_reports,

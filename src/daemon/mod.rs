@@ -28,6 +28,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::clock;
 use crate::config::Config;
+use crate::logging::Repeats;
 use crate::modem::actor::ActorSettings;
 use crate::modem::discovery::{DeviceSpec, Discovery, Joined};
 use crate::modem::{Health, ModemConfig};
@@ -261,6 +262,8 @@ pub async fn run_until(
         }
     };
     let board = Arc::new(Board::default());
+    // Lines a loop could write once per item, once a minute per kind (shared by all loops).
+    let repeats = Arc::new(Repeats::default());
     let deliverer = Deliverer {
         store: store.clone(),
         board: board.clone(),
@@ -270,6 +273,8 @@ pub async fn run_until(
             in_flight: config.daemon.in_flight_policy,
         },
         status_reports: config.message.delivery_reports,
+        held: Default::default(),
+        repeats: repeats.clone(),
     };
     let (scheduler, dispatcher_task) = Scheduler::spawn(Pool::new(config.tz()), deliverer);
     let (shutdown, _) = watch::channel(false);
@@ -298,6 +303,7 @@ pub async fn run_until(
             country: shared.settings.default_country,
             ..Default::default()
         },
+        repeats: repeats.clone(),
     };
     let mut report_tasks = Vec::new();
     let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());
@@ -321,7 +327,11 @@ pub async fn run_until(
                 .iter()
                 .filter(|m| m.status.health == Health::Ready)
                 .count();
-            format!("STATUS={ready} of {} modems ready", modems.len())
+            let store = match shared.store.problem().borrow().clone() {
+                Some(problem) => format!("; sending paused, the database cannot commit: {problem}"),
+                None => String::new(),
+            };
+            format!("STATUS={ready} of {} modems ready{store}", modems.len())
         }
     };
     notifier.notify(&format!("READY=1\n{}", status(&shared).await));
@@ -332,9 +342,18 @@ pub async fn run_until(
     tokio::pin!(stop);
     let watchdog = notifier.watchdog_interval();
     let mut hotplug = discovery.watch();
+    // systemd's STATUS= says so while the database cannot commit.
+    let mut store_problem = store.problem();
+    let mut store_alive = true;
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            changed = store_problem.changed(), if store_alive => {
+                match changed {
+                    Ok(()) => notifier.notify(&status(&shared).await),
+                    Err(_) => store_alive = false,
+                }
+            }
             _ = async { tokio::time::sleep(watchdog.expect("guarded")).await }, if watchdog.is_some() => {
                 notifier.notify(&format!("WATCHDOG=1\n{}", status(&shared).await));
             }

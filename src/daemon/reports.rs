@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::at::Urc;
 use crate::clock;
+use crate::logging::Repeats;
 use crate::modem::{ModemEvent, ModemHandle};
 use crate::scheduler::progress::{Board, Transition};
 use crate::service::reports::{apply_report, IncomingReport, ReportOutcome, ReportSettings};
@@ -20,6 +21,8 @@ pub struct Reports {
     pub store: StoreHandle,
     pub board: Arc<Board>,
     pub settings: ReportSettings,
+    /// Lines written once a minute per kind (a full disk fails every report).
+    pub repeats: Arc<Repeats>,
 }
 
 impl Reports {
@@ -107,7 +110,10 @@ impl Reports {
             .await;
         match outcome {
             Err(e) => {
-                tracing::error!(error = %e, "cannot record a status report");
+                let kind = format!("status report: {e}");
+                if let Some(repeated) = self.repeats.note(&kind, std::time::Instant::now()) {
+                    tracing::error!(error = %e, "cannot record a status report{repeated}");
+                }
                 Err(e)
             }
             Ok(ReportOutcome::Unmatched { reason }) => {

@@ -3,6 +3,10 @@
 //! [`policy::decide`], commit the outcome and the SIM's use, tell the progress board. The
 //! dispatcher runs one such try per busy modem and takes back what [`Finished`] says.
 //!
+//! A state commit after the message reached the modem is not lost to a full disk: it is
+//! [`Held`] and tried again until it commits; the try (and its modem) waits for it. Errors a
+//! try can repeat once per delivery are logged through [`Repeats`].
+//!
 //! # Concatenation references
 //!
 //! Every part of a long message carries the same reference (TS 23.040 9.2.3.24.1). It is taken
@@ -27,11 +31,14 @@
 //! (`service::compose` counts with the 8-bit header), for no gain a phone would notice.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::held::Held;
 use super::policy::{self, Decision, RetryPolicy, TryResult};
 use super::pool::{Job, ModemId};
 use super::progress::{Board, Transition};
 use crate::clock;
+use crate::logging::Repeats;
 use crate::modem::ModemHandle;
 use crate::sms::{self, Address, SubmitOptions};
 use crate::store::{DeliveryState, StoreError, StoreHandle};
@@ -44,6 +51,10 @@ pub struct Deliverer {
     pub retry: RetryPolicy,
     /// Ask for a status report on every part (TP-SRR).
     pub status_reports: bool,
+    /// Commits waiting for the disk (shared by every try).
+    pub held: Held,
+    /// Log lines said once a minute per kind.
+    pub repeats: Arc<Repeats>,
 }
 
 /// How a try ended, for the pool.
@@ -98,7 +109,12 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
     {
         Ok(update) => update,
         Err(e) => {
-            tracing::error!(error = %e, "cannot mark the delivery as sending; not sent");
+            if let Some(repeated) = d
+                .repeats
+                .note(&format!("mark sending: {e}"), Instant::now())
+            {
+                tracing::error!(error = %e, "cannot mark the delivery as sending; not sent{repeated}");
+            }
             // When the database is failing (disk full, I/O error) nothing was sent and no try
             // was spent: hand it back to be tried again a little later. Any other refusal
             // means it is no longer ours to send (its state changed).
@@ -145,8 +161,17 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     // Nothing was written: the try did not happen.
                     tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
                     let released = d
-                        .store
-                        .write_batched(move |tx| tx.release_unsent(delivery, clock::now()))
+                        .held
+                        .commit(
+                            &d.store,
+                            &d.repeats,
+                            "putting a delivery back in the queue",
+                            || {
+                                move |tx: &crate::store::Tx<'_>| {
+                                    tx.release_unsent(delivery, clock::now())
+                                }
+                            },
+                        )
                         .await;
                     if let Err(e) = released {
                         // It stays `sending`; the next start applies the in-flight policy.
@@ -170,41 +195,53 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         Decision::Retry { error, .. } => (DeliveryState::Queued, Some(error.clone())),
         Decision::Uncertain { reason } => (DeliveryState::Uncertain, Some(reason.clone())),
     };
-    let commit = decision.clone();
+    // The time the message went out, whenever the commit gets through.
+    let sent_at = clock::now();
     let committed = d
-        .store
-        .write_batched(move |tx| -> Result<(), StoreError> {
-            let now = clock::now();
-            if parts_sent > 0 {
-                tx.record_sim_send(&sim, parts_sent, now)?;
-            }
-            match commit {
-                Decision::Sent { refs } => {
-                    // Each part's SIM and reference, for its status report.
-                    tx.record_parts(delivery, &sim, &refs, now)?;
-                    tx.mark_sent(delivery, &refs, now).map(drop)
-                }
-                Decision::Failed { reason } => tx.mark_failed(delivery, &reason, now).map(drop),
-                Decision::Retry {
-                    error,
-                    not_before,
-                    possible_duplicate,
-                    ..
-                } => {
-                    if possible_duplicate {
-                        tx.flag_possible_duplicate(delivery)?;
+        .held
+        .commit(
+            &d.store,
+            &d.repeats,
+            "recording the outcome of a send",
+            || {
+                let (commit, sim) = (decision.clone(), sim.clone());
+                move |tx: &crate::store::Tx<'_>| -> Result<(), StoreError> {
+                    let now = sent_at;
+                    if parts_sent > 0 {
+                        tx.record_sim_send(&sim, parts_sent, now)?;
                     }
-                    tx.requeue(delivery, &error, not_before, now).map(drop)
+                    match commit {
+                        Decision::Sent { refs } => {
+                            // Each part's SIM and reference, for its status report.
+                            tx.record_parts(delivery, &sim, &refs, now)?;
+                            tx.mark_sent(delivery, &refs, now).map(drop)
+                        }
+                        Decision::Failed { reason } => {
+                            tx.mark_failed(delivery, &reason, now).map(drop)
+                        }
+                        Decision::Retry {
+                            error,
+                            not_before,
+                            possible_duplicate,
+                            ..
+                        } => {
+                            if possible_duplicate {
+                                tx.flag_possible_duplicate(delivery)?;
+                            }
+                            tx.requeue(delivery, &error, not_before, now).map(drop)
+                        }
+                        Decision::Uncertain { reason } => {
+                            tx.mark_uncertain(delivery, &reason, now).map(drop)
+                        }
+                    }
                 }
-                Decision::Uncertain { reason } => {
-                    tx.mark_uncertain(delivery, &reason, now).map(drop)
-                }
-            }
-        })
+            },
+        )
         .await;
     if let Err(e) = committed {
-        // The delivery stays `sending` in the database; the next start applies the in-flight
-        // policy to it. Keep it out of this run's queue to avoid a second send now.
+        // Not a full disk (that is held until it commits), or the daemon stopped while it was
+        // held: the delivery stays `sending` in the database; the next start applies the
+        // in-flight policy to it. Keep it out of this run's queue to avoid a second send now.
         tracing::error!(error = %e, "cannot record the outcome of a send");
         return finished(parts_sent, None);
     }

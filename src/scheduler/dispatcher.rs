@@ -4,16 +4,23 @@
 //! comes back as one [`Finished`], whatever happens to the modem meanwhile, so nothing can be
 //! stranded. It never touches a port and never waits on the database itself; it sleeps until
 //! the next event or the pool's next wake time.
+//!
+//! While the store cannot commit ([`StoreHandle::problem`]: a full disk, an I/O error) it
+//! hands out nothing: what a modem would send could not be recorded. It probes the disk with
+//! a write that changes nothing, after 0.5 s, then less and less often (every 8 s at most),
+//! until a commit goes through; then everything resumes.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
 use super::deliver::{deliver, Deliverer, Finished};
+use super::held;
 use super::pool::{Job, ModemId, Pinning, Pool, Slot};
 use crate::clock;
+use crate::logging::Repeats;
 use crate::modem::{Health, ModemHandle, ModemStatus};
 use crate::store::{GroupId, StoreHandle};
 use chrono_tz::Tz;
@@ -38,6 +45,8 @@ pub struct ModemView {
 pub struct Snapshot {
     pub modems: Vec<ModemView>,
     pub waiting: usize,
+    /// Outcomes of tries held until the database takes them.
+    pub held: usize,
 }
 
 /// What the dispatcher is told.
@@ -72,7 +81,23 @@ enum Command {
     Snapshot(oneshot::Sender<Snapshot>),
     /// Give out no more work; answer once no try is running.
     Stop(oneshot::Sender<()>),
+    /// A probe of the disk ended (its answer is in the store's problem).
+    Probed,
 }
+
+/// What woke the dispatcher.
+enum Wake {
+    Command(Command),
+    /// The pool's next wake time.
+    Timer,
+    /// The store's problem changed.
+    Store,
+    /// Time to probe the disk.
+    Probe,
+}
+
+/// First wait before the disk is probed while the store cannot commit.
+const FIRST_PROBE: Duration = Duration::from_millis(500);
 
 /// A cheap, cloneable way to talk to the dispatcher.
 #[derive(Debug, Clone)]
@@ -91,6 +116,11 @@ impl Scheduler {
             modems: Vec::new(),
             me: me.clone(),
             stopping: None,
+            paused_since: None,
+            probe_at: None,
+            probe_wait: FIRST_PROBE,
+            probing: false,
+            transitions: Repeats::default(),
         };
         (me.clone(), tokio::spawn(dispatcher.run(rx)))
     }
@@ -141,29 +171,55 @@ struct Dispatcher {
     modems: Vec<ModemHandle>,
     me: Scheduler,
     stopping: Option<oneshot::Sender<()>>,
+    /// Since when the store cannot commit (nothing is handed out meanwhile).
+    paused_since: Option<Instant>,
+    /// When to probe the disk next, while paused and no probe runs.
+    probe_at: Option<tokio::time::Instant>,
+    probe_wait: Duration,
+    probing: bool,
+    /// The pause and resume lines, once a minute each (a disk on the edge of full flaps).
+    transitions: Repeats,
 }
 
 impl Dispatcher {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut problem = self.deliverer.store.problem();
         loop {
             let wake = self.pool.next_wake(clock::now()).map(|t| {
                 let ms = (t - clock::now()).num_milliseconds().max(0) as u64;
                 tokio::time::Instant::now() + Duration::from_millis(ms)
             });
-            let command = tokio::select! {
+            let probe_at = self.probe_at;
+            let woke = tokio::select! {
                 c = rx.recv() => match c {
-                    Some(c) => Some(c),
+                    Some(c) => Wake::Command(c),
                     None => return,
                 },
-                _ = async { tokio::time::sleep_until(wake.expect("guarded")).await }, if wake.is_some() => None,
+                _ = async { tokio::time::sleep_until(wake.expect("guarded")).await }, if wake.is_some() => Wake::Timer,
+                changed = problem.changed() => match changed {
+                    Ok(()) => Wake::Store,
+                    // The store thread is gone: nothing to wait for there.
+                    Err(_) => {
+                        problem = watch::channel(None).1;
+                        Wake::Timer
+                    }
+                },
+                _ = async { tokio::time::sleep_until(probe_at.expect("guarded")).await }, if probe_at.is_some() => Wake::Probe,
             };
-            if let Some(c) = command {
-                self.handle(c);
+            match woke {
+                Wake::Command(c) => self.handle(c),
+                Wake::Timer | Wake::Store => {}
+                Wake::Probe => self.probe(),
             }
+            let trouble = problem.borrow_and_update().clone();
+            self.follow_store(trouble);
             if self.stopping.is_some() {
                 if self.pool.running() == 0 {
                     let _ = self.stopping.take().map(|s| s.send(()));
                 }
+                continue;
+            }
+            if self.paused_since.is_some() {
                 continue;
             }
             for (id, job) in self.pool.assign(clock::now()) {
@@ -192,8 +248,64 @@ impl Dispatcher {
         }
     }
 
+    /// Pauses while the store has a problem (probing the disk meanwhile), resumes when a
+    /// commit went through.
+    fn follow_store(&mut self, trouble: Option<String>) {
+        let repeats = self.deliverer.repeats.clone();
+        match (trouble, self.paused_since) {
+            (Some(problem), None) => {
+                self.paused_since = Some(Instant::now());
+                self.probe_wait = FIRST_PROBE;
+                self.probe_at = Some(tokio::time::Instant::now() + self.probe_wait);
+                if let Some(repeated) = self.transitions.note("paused", Instant::now()) {
+                    tracing::error!(
+                        %problem,
+                        "the database cannot commit: nothing new is sent until it can; \
+                         outcomes of messages already sent are held{repeated}"
+                    );
+                }
+            }
+            (Some(_), Some(_)) => {
+                if !self.probing && self.probe_at.is_none() {
+                    self.probe_at = Some(tokio::time::Instant::now() + self.probe_wait);
+                }
+            }
+            (None, Some(since)) => {
+                self.paused_since = None;
+                self.probe_at = None;
+                if let Some(repeated) = self.transitions.note("resumed", Instant::now()) {
+                    tracing::warn!(
+                        paused_secs = since.elapsed().as_secs(),
+                        held = self.deliverer.held.count(),
+                        "the database commits again: sending resumes{repeated}"
+                    );
+                }
+                // What the quiet minute held back, now that the trouble is over.
+                for (kind, repeated) in repeats.drain(Instant::now()) {
+                    tracing::warn!("{kind}{repeated}");
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Writes a page that changes nothing; the answer comes through the store's problem.
+    fn probe(&mut self) {
+        self.probe_at = None;
+        self.probing = true;
+        let (store, me) = (self.deliverer.store.clone(), self.me.clone());
+        tokio::spawn(async move {
+            let _ = store.probe().await;
+            me.send(Command::Probed);
+        });
+    }
+
     fn handle(&mut self, command: Command) {
         match command {
+            Command::Probed => {
+                self.probing = false;
+                self.probe_wait = held::backoff(self.probe_wait);
+            }
             Command::Enqueue(jobs) => self.pool.enqueue(jobs, clock::now()),
             Command::AddModem { handle, caps } => {
                 let id = self
@@ -238,9 +350,14 @@ impl Dispatcher {
                 let _ = reply.send(Snapshot {
                     modems,
                     waiting: self.pool.pending(),
+                    held: self.deliverer.held.count(),
                 });
             }
-            Command::Stop(reply) => self.stopping = Some(reply),
+            Command::Stop(reply) => {
+                // A commit held for the disk gives up after one more try: the stop must end.
+                self.deliverer.held.stop();
+                self.stopping = Some(reply);
+            }
         }
     }
 }

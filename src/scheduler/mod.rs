@@ -5,17 +5,21 @@
 //! | [`pool`] | pure bookkeeping: queues per broadcast, fair choice of the next job for an idle modem, per-SIM caps, pinning |
 //! | [`dispatcher`] | [`Scheduler`]: the task that owns the pool and the modems' handles, follows each modem's status, hands idle modems their jobs |
 //! | [`deliver`] | one try of one delivery through a [`crate::modem::ModemHandle`]: mark sending, encode, send, decide, commit |
+//! | [`held`] | state commits refused by a full or failing disk, held and retried in order until they commit |
 //! | [`policy`] | pure decision after one try: sent, failed, retry (with back-off, elsewhere), uncertain |
 //! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |
 //! | [`upkeep`] | housekeeping on a timer: forgetting SIM sends no cap window needs |
 //!
 //! Event-driven: nothing polls. The dispatcher wakes on a new broadcast, a modem's status
 //! changing, a try ending, or the earliest back-off / cap-window end that
-//! [`pool::Pool::next_wake`] names. The modems themselves (ports, init, health) belong to
+//! [`pool::Pool::next_wake`] names. While the store cannot commit ([`crate::store::StoreHandle::problem`])
+//! the dispatcher hands nothing out and probes the disk now and then (with back-off) until
+//! a commit goes through. The modems themselves (ports, init, health) belong to
 //! [`crate::modem`]; the scheduler only reads their status and asks them to send.
 
 pub mod deliver;
 pub mod dispatcher;
+pub mod held;
 pub mod policy;
 pub mod pool;
 pub mod progress;

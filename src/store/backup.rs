@@ -147,7 +147,11 @@ impl Store {
             }
             e => e,
         })?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            commit_faults: Default::default(),
+        })
     }
 
     /// Writes a consistent copy of the whole database to `dest`, which must not exist yet

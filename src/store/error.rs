@@ -25,6 +25,15 @@ pub enum StoreError {
     Busy,
     #[error("database error: {0}")]
     Sql(String),
+    /// SQLITE_FULL: the file system holding the database (or its journal) has no room left.
+    #[error(
+        "the disk holding the database is full ({0}); free some space: the daemon carries on \
+         by itself once it can write again"
+    )]
+    Full(String),
+    /// SQLITE_IOERR, SQLITE_READONLY: the file system refused a write.
+    #[error("the database cannot be written ({0}); check the disk and its file system")]
+    DiskIo(String),
 
     #[error("there is no group with the handle '{0}'")]
     UnknownGroup(String),
@@ -86,6 +95,12 @@ impl StoreError {
         matches!(self, StoreError::Busy)
     }
 
+    /// True when the file system refused a write (full, I/O error, read-only): the same write
+    /// may well succeed once an operator has made room or fixed the disk.
+    pub fn is_storage(&self) -> bool {
+        matches!(self, StoreError::Full(_) | StoreError::DiskIo(_))
+    }
+
     /// True when the database or the store thread failed, as opposed to a request the store
     /// refused (an unknown handle, a duplicate, a bad value, a forbidden transition).
     pub fn is_internal(&self) -> bool {
@@ -97,6 +112,8 @@ impl StoreError {
                 | StoreError::Migration { .. }
                 | StoreError::Busy
                 | StoreError::Sql(_)
+                | StoreError::Full(_)
+                | StoreError::DiskIo(_)
                 | StoreError::InUse { .. }
                 | StoreError::Corrupt { .. }
                 | StoreError::Io { .. }
@@ -112,6 +129,10 @@ impl From<rusqlite::Error> for StoreError {
         use rusqlite::ErrorCode;
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
+            Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+            Some(ErrorCode::SystemIoFailure | ErrorCode::ReadOnly) => {
+                StoreError::DiskIo(e.to_string())
+            }
             _ => StoreError::Sql(e.to_string()),
         }
     }

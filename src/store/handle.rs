@@ -1,13 +1,17 @@
 //! [`StoreHandle`]: the [`Store`] on a thread of its own, for callers on tokio. rusqlite
 //! blocks, so no async task ever touches the connection; tasks send closures and await the
 //! answer. Operations run one at a time, in the order they were sent.
+//!
+//! The handle also says whether the disk takes the group commits ([`StoreHandle::problem`]):
+//! a commit refused by the file system (full, I/O error) sets the problem, the next one that
+//! goes through clears it. The scheduler pauses on it; `status` shows it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::{BatchJob, OpenOptions, Store, StoreError, Tx};
 
@@ -26,6 +30,7 @@ const MAX_BATCH: usize = 128;
 #[derive(Clone)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
+    problem: watch::Receiver<Option<String>>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -49,6 +54,7 @@ impl StoreHandle {
     /// handle to be sure the database is closed.
     pub fn spawn(mut store: Store) -> Result<(StoreHandle, JoinHandle<()>), StoreError> {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let (health, problem) = watch::channel::<Option<String>>(None);
         let thread = std::thread::Builder::new()
             .name("groupsms-store".into())
             .spawn(move || {
@@ -76,13 +82,22 @@ impl StoreHandle {
                                     Err(_) => break,
                                 }
                             }
-                            store.run_batch(batch);
+                            let now = match store.run_batch(batch) {
+                                Err(e) => Some(e.to_string()),
+                                Ok(true) => None,
+                                Ok(false) => continue,
+                            };
+                            health.send_if_modified(|was| {
+                                let changed = *was != now;
+                                *was = now;
+                                changed
+                            });
                         }
                     }
                 }
             })
             .map_err(|e| StoreError::Thread(e.to_string()))?;
-        Ok((StoreHandle { jobs }, thread))
+        Ok((StoreHandle { jobs, problem }, thread))
     }
 
     fn submit<T, E>(
@@ -125,17 +140,30 @@ impl StoreHandle {
                 Some(tx) => catch_unwind(AssertUnwindSafe(|| f(tx)))
                     .unwrap_or_else(|panic| Err(StoreError::Panicked(panic_text(&*panic)))),
             };
-            let ok = out.is_ok();
+            let own = out.as_ref().map(drop).map_err(StoreError::clone);
             let finish: Box<dyn FnOnce(Result<(), StoreError>) + Send> =
                 Box::new(move |committed| {
                     let _ = reply.send(committed.and(out));
                 });
-            (ok, finish)
+            (own, finish)
         });
         self.jobs
             .send(Job::Batched(job))
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// What keeps the group commits from reaching the disk (full, I/O error), as a sentence;
+    /// `None` while they commit. Changes when a commit fails after one went through, or the
+    /// other way round.
+    pub fn problem(&self) -> watch::Receiver<Option<String>> {
+        self.problem.clone()
+    }
+
+    /// A group commit that writes a page and changes nothing, to find out whether the disk
+    /// takes writes again (the answer also reaches [`problem`](StoreHandle::problem)).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.write_batched(|tx| tx.rewrite_header()).await
     }
 
     /// Runs `f` on the store thread and awaits its result:

@@ -27,6 +27,7 @@
 //! never reads the clock.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +89,8 @@ pub struct Pragmas {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// See [`Store::commit_faults`].
+    commit_faults: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Store {
@@ -142,7 +145,11 @@ impl Store {
             .map_err(not_db)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate::migrate(&mut conn, &path, migrate::MIGRATIONS)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            commit_faults: Arc::default(),
+        })
     }
 
     /// The connection settings in force, as SQLite reports them.
@@ -200,7 +207,11 @@ impl Store {
     /// transaction (a job that fails is rolled back alone), commits once, then tells every job
     /// the commit's outcome. One sync to disk for many small writes: with `synchronous = FULL`
     /// each commit waits for the disk, and the modems' state changes arrive together.
-    pub(crate) fn run_batch(&mut self, batch: Vec<BatchJob>) {
+    ///
+    /// Returns what the batch says of the disk: `Err` with the first error of the file system
+    /// ([`StoreError::is_storage`]: full, I/O) met on the way, `Ok(true)` when it committed.
+    pub(crate) fn run_batch(&mut self, batch: Vec<BatchJob>) -> Result<bool, StoreError> {
+        let faults = self.commit_faults.clone();
         let tx = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -213,18 +224,28 @@ impl Store {
                     let (_, finish) = job(None);
                     finish(Err(e.clone()));
                 }
-                return;
+                return if e.is_storage() { Err(e) } else { Ok(false) };
             }
         };
+        let mut storage: Option<StoreError> = None;
         let mut finishers = Vec::with_capacity(batch.len());
         for job in batch {
             if let Err(e) = tx.execute_batch("SAVEPOINT batch_job") {
+                let e = StoreError::from(e);
+                if e.is_storage() {
+                    storage.get_or_insert(e.clone());
+                }
                 let (_, finish) = job(None);
-                finishers.push((finish, Some(StoreError::from(e))));
+                finishers.push((finish, Some(e)));
                 continue;
             }
-            let (ok, finish) = job(Some(&Tx { conn: &tx }));
-            let end = if ok {
+            let (own, finish) = job(Some(&Tx { conn: &tx }));
+            if let Err(e) = &own {
+                if e.is_storage() {
+                    storage.get_or_insert(e.clone());
+                }
+            }
+            let end = if own.is_ok() {
                 "RELEASE batch_job"
             } else {
                 "ROLLBACK TO batch_job; RELEASE batch_job"
@@ -232,7 +253,18 @@ impl Store {
             let ended = tx.execute_batch(end).err().map(StoreError::from);
             finishers.push((finish, ended));
         }
-        let committed = tx.commit().map_err(StoreError::from);
+        let drill = faults
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let committed = if drill {
+            // Dropping the transaction rolls it back, as SQLite does with a failed commit.
+            drop(tx);
+            Err(StoreError::Full(
+                "database or disk is full (simulated by commit_faults)".into(),
+            ))
+        } else {
+            tx.commit().map_err(StoreError::from)
+        };
         for (finish, own) in finishers {
             finish(match (&committed, own) {
                 (Err(e), _) => Err(e.clone()),
@@ -240,6 +272,19 @@ impl Store {
                 (Ok(()), None) => Ok(()),
             });
         }
+        match (committed, storage) {
+            (Err(e), _) if e.is_storage() => Err(e),
+            (_, Some(e)) => Err(e),
+            (Ok(()), None) => Ok(true),
+            (Err(_), None) => Ok(false),
+        }
+    }
+
+    /// A test's switch for a full disk: while it is above zero, each group commit
+    /// ([`StoreHandle::write_batched`]) fails with [`StoreError::Full`] as a commit on a full
+    /// disk does (its changes rolled back) and takes one off. Zero unless a test sets it.
+    pub fn commit_faults(&self) -> Arc<AtomicU32> {
+        self.commit_faults.clone()
     }
 
     fn transaction<T, E: From<StoreError>>(
@@ -254,6 +299,17 @@ impl Store {
         let out = f(&Tx { conn: &tx })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
+    }
+}
+
+impl Tx<'_> {
+    /// A write that changes nothing yet needs room on the disk like any commit: the schema
+    /// version written over with itself (one page into the journal). It tells whether the
+    /// disk takes writes again.
+    pub fn rewrite_header(&self) -> Result<(), StoreError> {
+        let version = migrate::user_version(self.conn)?;
+        self.conn.pragma_update(None, "user_version", version)?;
+        Ok(())
     }
 }
 
@@ -354,9 +410,15 @@ delegate! { read:
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it
 /// could not start), it does its work and says whether it succeeded; the returned finisher
-/// learns whether the commit (and its own savepoint) held.
+/// learns whether the commit (and its own savepoint) held. The job says how it went itself
+/// (its own error), so the batch can tell a full disk from a refused change.
 pub(crate) type BatchJob = Box<
-    dyn FnOnce(Option<&Tx<'_>>) -> (bool, Box<dyn FnOnce(Result<(), StoreError>) + Send>) + Send,
+    dyn FnOnce(
+            Option<&Tx<'_>>,
+        ) -> (
+            Result<(), StoreError>,
+            Box<dyn FnOnce(Result<(), StoreError>) + Send>,
+        ) + Send,
 >;
 
 /// Shared text of one broadcast, handed to every queued delivery of it.

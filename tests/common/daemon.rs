@@ -108,7 +108,21 @@ impl World {
 
     /// A `groupsms daemon` process on this world's configuration (not waited for).
     pub fn daemon_command(&self, notify: bool) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsms"));
+        self.daemon_command_via(&[], notify)
+    }
+
+    /// [`daemon_command`](Self::daemon_command) run through `via` (a program and its leading
+    /// arguments, e.g. `unshare --mount ... sh -c '...; exec "$@"' sh`); empty: directly.
+    pub fn daemon_command_via(&self, via: &[&str], notify: bool) -> Command {
+        let bin = env!("CARGO_BIN_EXE_groupsms");
+        let mut cmd = match via.split_first() {
+            None => Command::new(bin),
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(bin);
+                cmd
+            }
+        };
         cmd.args(["--config", self.config().to_str().unwrap(), "daemon"])
             .env("GROUPSMS_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
@@ -142,12 +156,22 @@ impl World {
     /// Like [`start_daemon`](Self::start_daemon), with `tweak` applied to the command first
     /// (e.g. an extra `pre_exec`).
     pub fn start_daemon_with(&mut self, tweak: impl FnOnce(&mut Command)) {
+        self.start_daemon_cmd(self.daemon_command(true), tweak);
+    }
+
+    /// Like [`start_daemon`](Self::start_daemon), the daemon run through `via` (see
+    /// [`daemon_command_via`](Self::daemon_command_via)); it must end in an `exec`, so the
+    /// process started is the daemon's.
+    pub fn start_daemon_via(&mut self, via: &[&str]) {
+        self.start_daemon_cmd(self.daemon_command_via(via, true), |_| {});
+    }
+
+    fn start_daemon_cmd(&mut self, mut cmd: Command, tweak: impl FnOnce(&mut Command)) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
-        let mut cmd = self.daemon_command(true);
         cmd.stdout(Stdio::null()).stderr(log);
         tweak(&mut cmd);
         let child = cmd.spawn().unwrap();
@@ -164,6 +188,15 @@ impl World {
                 return;
             }
         }
+    }
+
+    /// The next sd_notify message the daemon sends after `READY=1` (a `STATUS=` change,
+    /// `STOPPING=1`), waiting at most `limit`.
+    pub fn notification(&self, limit: Duration) -> Option<String> {
+        self.notify.set_read_timeout(Some(limit)).unwrap();
+        let mut buf = [0u8; 1024];
+        let n = self.notify.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
     pub fn daemon_log(&self) -> String {
