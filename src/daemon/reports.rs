@@ -39,7 +39,7 @@ impl Reports {
                 tokio::select! {
                     _ = shutdown.changed() => break,
                     event = events.recv() => match event {
-                        Ok(e) => this.on_event(&modem, e).await,
+                        Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e)).await,
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             tracing::warn!(device = modem.device(), missed = n,
                                 "unsolicited codes came faster than they were handled; some were missed");

@@ -119,7 +119,7 @@ pub struct ModemHandle {
     span: tracing::Span,
     requests: mpsc::Sender<ModemRequest>,
     status: watch::Receiver<ModemStatus>,
-    events: broadcast::Sender<ModemEvent>,
+    events: broadcast::Sender<Arc<ModemEvent>>,
 }
 
 /// The actor's side of a handle: the requests it serves and what it publishes. The real actor
@@ -129,15 +129,16 @@ pub struct ActorEnd {
     pub device: Arc<str>,
     pub requests: mpsc::Receiver<ModemRequest>,
     pub status: watch::Sender<ModemStatus>,
-    pub events: broadcast::Sender<ModemEvent>,
+    pub events: broadcast::Sender<Arc<ModemEvent>>,
 }
 
-/// Unsolicited codes kept for a slow subscriber before it starts missing some. The channel
-/// allocates every slot up front (about 150 bytes each): 1 024 cost 64 modems 9 MB of RSS
-/// (BENCHMARKS.md, section 1). A modem says a few codes per message sent (a report per
-/// part at most), and its subscriber handles each in one commit: falling 128 behind means it
-/// has stopped, and it logs what it missed.
-const EVENT_BACKLOG: usize = 128;
+/// Unsolicited codes kept for a slow subscriber before it starts missing some. A network
+/// hands a modem its status reports in bursts (301 at once in tests/daemon_reports.rs), each
+/// applied in its own commit, so the backlog must hold a burst: a routed report (`+CDS`)
+/// missed is lost for good (its delivery stays `sent`). The channel allocates every slot up
+/// front, so the events travel behind an `Arc`: a slot is then about 50 bytes instead of 140
+/// (64 modems: 3 MB instead of 9 MB; BENCHMARKS.md, section 1).
+const EVENT_BACKLOG: usize = 1024;
 
 /// A handle and its actor end, connected. The status starts as [`Health::Probing`].
 pub fn channel(device: &str) -> (ModemHandle, ActorEnd) {
@@ -184,7 +185,7 @@ impl ModemHandle {
     }
 
     /// Unsolicited codes from now on.
-    pub fn events(&self) -> broadcast::Receiver<ModemEvent> {
+    pub fn events(&self) -> broadcast::Receiver<Arc<ModemEvent>> {
         self.events.subscribe()
     }
 
@@ -537,11 +538,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     let report = matches!(urc, Urc::StatusReport { .. });
                     let imsi = end.status.borrow().imsi().map(str::to_string);
                     // Nobody listening is fine: the codes are published, not queued forever.
-                    let _ = end.events.send(ModemEvent {
+                    let _ = end.events.send(Arc::new(ModemEvent {
                         device: end.device.clone(),
                         imsi,
                         urc,
-                    });
+                    }));
                     if report {
                         // Acknowledged where the modem waits for it, before anything else.
                         let acked = engine.ack_status_report().await;
