@@ -32,6 +32,7 @@ pub mod caller;
 pub mod compose;
 pub mod fields;
 pub mod import;
+pub mod inbox;
 pub mod period;
 pub mod phone;
 pub mod quota;

@@ -26,6 +26,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("migrations/0003_reports.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("migrations/0004_inbox.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -40,6 +40,7 @@ mod deliveries;
 mod error;
 mod groups;
 pub mod handle;
+mod inbox;
 pub mod inspect;
 pub mod migrate;
 pub mod model;
@@ -50,6 +51,10 @@ pub use audit::MAX_AUDIT_TEXT;
 pub use backup::{BackupReport, RestoreReport};
 pub use error::StoreError;
 pub use handle::StoreHandle;
+pub use inbox::{
+    Handling, InboxFilter, InboxMessage, NewInboxMessage, NewInboxPart, PartKey, ReplyLink,
+    StoredPart,
+};
 pub use migrate::SCHEMA_VERSION;
 pub use model::*;
 pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};
