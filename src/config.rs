@@ -27,6 +27,7 @@ pub struct Config {
     pub quota: QuotaConfig,
     pub message: MessageConfig,
     pub scheduler: SchedulerConfig,
+    pub inbox: InboxConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
 }
@@ -94,6 +95,38 @@ pub struct SchedulerConfig {
     pub send_timeout_secs: u64,
     /// Seconds between probes of a quarantined or missing modem.
     pub reprobe_secs: u64,
+}
+
+/// Incoming messages.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InboxConfig {
+    /// A member's message arriving on a SIM that sent them a broadcast within this many hours
+    /// is linked to that broadcast as its reply.
+    pub reply_window_hours: u64,
+    /// Seconds an incomplete concatenated message waits for its missing parts before it is
+    /// shown (as incomplete, with the parts it has).
+    pub incomplete_after_secs: u64,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        InboxConfig {
+            reply_window_hours: crate::service::inbox::DEFAULT_REPLY_WINDOW_HOURS,
+            incomplete_after_secs: crate::service::inbox::DEFAULT_INCOMPLETE_AFTER_SECS,
+        }
+    }
+}
+
+impl InboxConfig {
+    /// The rules' settings, numbers read as `country`'s.
+    pub fn settings(&self, country: Country) -> crate::service::inbox::InboxSettings {
+        crate::service::inbox::InboxSettings {
+            country,
+            reply_window: chrono::Duration::hours(self.reply_window_hours as i64),
+            incomplete_after: chrono::Duration::seconds(self.incomplete_after_secs as i64),
+        }
+    }
 }
 
 /// One `[[modem]]` table: a device path or glob and its SIM's limits.
@@ -331,6 +364,17 @@ impl Config {
             return Err(format!(
                 "{}scheduler: max_attempts and send_timeout_secs must be positive",
                 at("max_attempts")
+            ));
+        }
+        if self.inbox.reply_window_hours > 24 * 365 || self.inbox.incomplete_after_secs > 86_400 * 30
+        {
+            return Err(format!(
+                "{}inbox: reply_window_hours is at most 8760, incomplete_after_secs at most 2592000",
+                at(if self.inbox.reply_window_hours > 24 * 365 {
+                    "reply_window_hours"
+                } else {
+                    "incomplete_after_secs"
+                })
             ));
         }
         self.daemon

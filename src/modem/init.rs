@@ -90,7 +90,9 @@ fn choose_cnmi(
     quirks: ReportQuirks,
 ) -> ((u32, u32, u32, u32), Vec<u32>) {
     let mode = pick(&s.mode, &[2, 1], 2);
-    let mt = pick(&s.mt, &[1], 1);
+    // mt=1: stored, announced by +CMTI, read and deleted after the commit (nothing lost in a
+    // crash); mt=2 (+CMT, acknowledged with AT+CNMA where required) only when 1 is refused.
+    let mt = pick(&s.mt, &[1, 2], 1);
     let bm = pick(&s.bm, &[0], 0);
     let bfr = pick(&s.bfr, &[0], 0);
     let offered = |ds: u32| s.ds.is_empty() || s.ds.contains(&ds);

@@ -71,7 +71,7 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
                 match urc {
                     Urc::StatusReport { length, pdu } => {
                         out.push(report_line(&pdu, Some(length)));
-                        if let Err(e) = engine.ack_status_report().await {
+                        if let Err(e) = engine.ack_routed().await {
                             out.push(format!("error: {e}"));
                         }
                     }
