@@ -366,7 +366,8 @@ impl Config {
                 at("max_attempts")
             ));
         }
-        if self.inbox.reply_window_hours > 24 * 365 || self.inbox.incomplete_after_secs > 86_400 * 30
+        if self.inbox.reply_window_hours > 24 * 365
+            || self.inbox.incomplete_after_secs > 86_400 * 30
         {
             return Err(format!(
                 "{}inbox: reply_window_hours is at most 8760, incomplete_after_secs at most 2592000",

@@ -15,7 +15,7 @@ use crate::at::parse::StoredAt;
 use crate::at::Urc;
 use crate::clock;
 use crate::modem::{Health, ModemEvent, ModemHandle};
-use crate::service::inbox::{ingest, Committed, IncomingPdu, InboxSettings, Ingested};
+use crate::service::inbox::{ingest, Committed, InboxSettings, IncomingPdu, Ingested};
 use crate::store::{StoreError, StoreHandle};
 
 /// How often the receive memory is listed even without a notice.
@@ -99,7 +99,9 @@ impl Inbox {
             }
             Urc::NewMessage(at) => match modem.read_stored(at.clone()).await {
                 Ok(Some(entry)) => {
-                    let fate = self.commit(&sim, &event.device, &entry.pdu, entry.length).await;
+                    let fate = self
+                        .commit(&sim, &event.device, &entry.pdu, entry.length)
+                        .await;
                     self.after(modem, &at, fate).await;
                 }
                 Ok(None) => tracing::warn!(
@@ -130,10 +132,7 @@ impl Inbox {
                 return;
             }
         };
-        let (used, total) = list
-            .memory
-            .as_ref()
-            .map_or((0, 0), |m| (m.used, m.total));
+        let (used, total) = list.memory.as_ref().map_or((0, 0), |m| (m.used, m.total));
         let full = total > 0 && used >= total;
         let received: Vec<_> = list
             .messages
@@ -153,11 +152,16 @@ impl Inbox {
             "reading the stored messages"
         );
         for (at, entry) in received {
-            let fate = self.commit(&sim, modem.device(), &entry.pdu, entry.length).await;
+            let fate = self
+                .commit(&sim, modem.device(), &entry.pdu, entry.length)
+                .await;
             self.after(modem, &at, fate).await;
         }
         if full {
-            tracing::info!(device = modem.device(), "the full message memory was drained");
+            tracing::info!(
+                device = modem.device(),
+                "the full message memory was drained"
+            );
         }
     }
 
@@ -203,7 +207,11 @@ impl Inbox {
                 Fate::Failed
             }
             Ok(Ingested::NotADeliver { kind }) => {
-                tracing::warn!(sim, kind, "a stored PDU that is not an incoming message; left alone");
+                tracing::warn!(
+                    sim,
+                    kind,
+                    "a stored PDU that is not an incoming message; left alone"
+                );
                 Fate::NotOurs
             }
             Ok(Ingested::Duplicate { .. }) => {
@@ -216,7 +224,13 @@ impl Inbox {
                 parts_total,
                 committed,
             }) => {
-                tracing::info!(sim, message, part = seq, parts = parts_total, "incoming message recorded");
+                tracing::info!(
+                    sim,
+                    message,
+                    part = seq,
+                    parts = parts_total,
+                    "incoming message recorded"
+                );
                 if let Some(c) = committed {
                     self.on_committed(c);
                 }

@@ -55,7 +55,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{parse_duration, EmulatedModem, EmulatorConfig, Knobs, Noise};
+pub use config::{
+    parse_duration, parse_who_text_delay, AutoReply, EmulatedModem, EmulatorConfig, Knobs, Noise,
+    PartOrder, ScriptedSms,
+};
 pub use log::{LogRecord, Phones};
 pub use machine::{InboundError, IncomingRoute, ReportRoute, Stats};
 pub use profile::Profile;
