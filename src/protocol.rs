@@ -67,6 +67,9 @@ pub enum Request {
     BroadcastList(BroadcastList),
     BroadcastShow(BroadcastRef),
     ModemList(Empty),
+    InboxList(InboxList),
+    InboxShow(InboxRef),
+    InboxMarkRead(InboxIds),
 }
 
 impl Request {
@@ -254,6 +257,39 @@ pub struct BroadcastList {
     pub limit: Option<u32>,
 }
 
+/// `inbox_list`: incoming messages, newest first. Administrators see all; a group's admins
+/// see the replies to that group's broadcasts; others nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InboxList {
+    /// Only replies to this group's broadcasts.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Only from this number (read with the daemon's phone rules) or sender name.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Only messages not marked read.
+    #[serde(default)]
+    pub unread: bool,
+    /// At most this many (default 50, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `inbox_show`: one message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxRef {
+    pub id: i64,
+}
+
+/// `inbox_mark_read`: messages to mark read (all must be visible to the caller).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxIds {
+    pub ids: Vec<i64>,
+}
+
 // ---- Answers ------------------------------------------------------------------------------
 //
 // The `result` of each op, and the events of `subscribe`. The daemon builds these and the CLI
@@ -379,13 +415,83 @@ pub struct BroadcastInfo {
     pub text: String,
 }
 
-/// `broadcast_show`'s result: the broadcast, who was left out, and every delivery.
+/// `broadcast_show`'s result: the broadcast, who was left out, every delivery, and the
+/// replies (members' messages linked to it, oldest first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastShow {
     #[serde(flatten)]
     pub broadcast: BroadcastInfo,
     pub dropped: Dropped,
     pub deliveries: Vec<DeliveryInfo>,
+    #[serde(default)]
+    pub replies: Vec<ReplyInfo>,
+}
+
+/// A reply to a broadcast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyInfo {
+    /// The inbox message's id.
+    pub id: i64,
+    /// The member's handle, when the number is known as one member's.
+    pub member: Option<String>,
+    /// Masked unless the reader sees the group's numbers.
+    pub number: String,
+    pub text: String,
+    /// RFC 3339, UTC: when the (first part of the) message reached the modem's host.
+    pub received_at: String,
+    /// False while parts are missing.
+    pub complete: bool,
+}
+
+/// `inbox_list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxListResult {
+    pub messages: Vec<InboxItem>,
+}
+
+/// One incoming message (`inbox_list`, `inbox_show`, and `subscribe {"inbox": true}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub id: i64,
+    /// The originator: E.164 when it could be read so, else as the network gave it (short
+    /// codes, sender names). Masked unless the reader sees the group's numbers.
+    pub number: String,
+    pub member: Option<String>,
+    pub from_member: bool,
+    /// From a carrier or service sender (short code such as 10086, 106... port, or a name).
+    pub carrier_notice: bool,
+    /// The broadcast it answers, and that broadcast's group.
+    pub broadcast: Option<i64>,
+    pub group: Option<String>,
+    /// `reply`, `opt_out`, `opt_in` or `other`.
+    pub handling: String,
+    pub text: String,
+    /// `gsm7`, `ucs2`, `8bit` (text is hex) or `unreadable`.
+    pub encoding: String,
+    pub parts: u32,
+    pub parts_total: u32,
+    /// False: parts are missing (shown after `[inbox] incomplete_after_secs`; `[…]` marks
+    /// each gap in `text`).
+    pub complete: bool,
+    /// The SMSC's time stamp, RFC 3339 with the sender's network zone.
+    pub scts: String,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+    pub read: bool,
+    /// The modem (device) it came through.
+    pub modem: String,
+    /// The SIM's IMSI (administrators only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim: Option<String>,
+    /// Why something is as it is (a number shared by several members, an unreadable PDU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `inbox_mark_read`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxMarked {
+    pub marked: usize,
 }
 
 /// One recipient of a broadcast.
@@ -703,6 +809,8 @@ pub enum ErrorCode {
     UnknownGroup,
     UnknownMember,
     UnknownBroadcast,
+    /// No inbox message with that id.
+    UnknownMessage,
     /// A handle that must be unique is taken.
     AlreadyExists,
     /// A value is not acceptable (phone number, quota, CSV rows, ...).

@@ -154,7 +154,7 @@ pub enum BroadcastCommand {
         #[arg(long)]
         limit: Option<u32>,
     },
-    /// One broadcast with each recipient's state and error.
+    /// One broadcast with each recipient's state and error, and the members' replies.
     Show { id: i64 },
 }
 
@@ -314,7 +314,10 @@ pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
 }
 
 /// One request, its answer read as `T` (the op's answer type) and printed.
-fn one<T: DeserializeOwned + Serialize>(ctx: &Context, request: Request) -> Result<(), Failure> {
+pub(crate) fn one<T: DeserializeOwned + Serialize>(
+    ctx: &Context,
+    request: Request,
+) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_as(request)?;
     print_result(&result, ctx.json)

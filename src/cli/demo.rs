@@ -346,6 +346,7 @@ mod tests {
             },
             dropped: p::Dropped::default(),
             deliveries: Vec::new(),
+            replies: Vec::new(),
         };
         assert_eq!(delivered(&show), Ok(()));
         show.broadcast.sent = 3;

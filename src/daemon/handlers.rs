@@ -17,8 +17,8 @@ use crate::service::{
     SendRequest, ServiceError,
 };
 use crate::store::{
-    BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
-    MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
+    BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, InboxFilter,
+    InboxMessage, Member, MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
 };
 
 impl From<ServiceError> for ErrorBody {
@@ -143,12 +143,105 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
         }
         Request::BroadcastShow(b) => {
             let reader = reader(shared, caller).await?;
-            let detail = shared
+            let cutoff = incomplete_cutoff(shared);
+            let (detail, mut replies) = shared
                 .store
-                .call(move |s| s.show_broadcast(BroadcastId(b.broadcast)))
+                .call(move |s| {
+                    let detail = s.show_broadcast(BroadcastId(b.broadcast))?;
+                    let filter = InboxFilter {
+                        broadcast: Some(BroadcastId(b.broadcast)),
+                        limit: 1000,
+                        ..InboxFilter::default()
+                    };
+                    let replies = s.read(|tx| tx.inbox_list(&filter, cutoff))?;
+                    Ok::<_, StoreError>((detail, replies))
+                })
                 .await?;
             reader.broadcast(b.broadcast, group_of(&detail.broadcast))?;
-            answer(&broadcast_show(&detail, &reader))
+            replies.reverse();
+            let mut shown = broadcast_show(&detail, &reader);
+            let group = group_of(&detail.broadcast);
+            shown.replies = replies
+                .iter()
+                .map(|m| p::ReplyInfo {
+                    id: m.id,
+                    member: m.member_handle.clone(),
+                    number: number(&reader, group, &m.originator),
+                    text: m.text.clone(),
+                    received_at: m.received_at.to_rfc3339(),
+                    complete: m.complete,
+                })
+                .collect();
+            answer(&shown)
+        }
+        Request::InboxList(l) => {
+            let reader = reader(shared, caller).await?;
+            reader.lists()?;
+            let mut filter = InboxFilter {
+                group: l.group.clone(),
+                groups_in: reader.inbox_groups(),
+                from: l.from.as_deref().map(|f| {
+                    service::phone::normalize(f, shared.settings.default_country)
+                        .unwrap_or_else(|_| f.trim().to_string())
+                }),
+                unread: l.unread,
+                broadcast: None,
+                limit: l.limit.unwrap_or(50).clamp(1, 1000),
+            };
+            if let (Some(g), Some(groups)) = (&l.group, &filter.groups_in) {
+                if !groups.contains(g) {
+                    reader.inbox_message(0, None).map_err(|_| {
+                        ErrorBody::new(
+                            ErrorCode::PermissionDenied,
+                            format!(
+                                "unix user {} may not read the replies of group '{g}' (its admins only)",
+                                caller.uid
+                            ),
+                        )
+                    })?;
+                }
+                filter.groups_in = Some(vec![g.clone()]);
+            }
+            let cutoff = incomplete_cutoff(shared);
+            let list = shared
+                .store
+                .call(move |s| s.read(|tx| tx.inbox_list(&filter, cutoff)))
+                .await?;
+            answer(&p::InboxListResult {
+                messages: list.iter().map(|m| inbox_item(m, &reader)).collect(),
+            })
+        }
+        Request::InboxShow(r) => {
+            let reader = reader(shared, caller).await?;
+            let found = shared
+                .store
+                .call(move |s| s.read(|tx| tx.inbox_message(r.id)))
+                .await?;
+            let Some(m) = found else {
+                return Err(unknown_message(r.id));
+            };
+            reader.inbox_message(m.id, m.group_handle.as_deref())?;
+            answer(&inbox_item(&m, &reader))
+        }
+        Request::InboxMarkRead(ids) => {
+            let reader = reader(shared, caller).await?;
+            let marked = shared
+                .store
+                .call(move |s| {
+                    s.write(|tx| {
+                        for id in &ids.ids {
+                            let Some(m) = tx.inbox_message(*id)? else {
+                                return Err(unknown_message(*id));
+                            };
+                            reader
+                                .inbox_message(m.id, m.group_handle.as_deref())
+                                .map_err(ErrorBody::from)?;
+                        }
+                        Ok(tx.inbox_mark_read(&ids.ids)?)
+                    })
+                })
+                .await?;
+            answer(&p::InboxMarked { marked })
         }
         Request::GroupList(_) => {
             let reader = reader(shared, caller).await?;
@@ -227,6 +320,21 @@ fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> 
     let member = |m: &str| fields::reference("member handle", m);
     let both = |m: &str, g: &str| member(m).and_then(|()| group(g));
     match request {
+        Request::InboxList(l) => {
+            if let Some(g) = &l.group {
+                group(g)?;
+            }
+            match &l.from {
+                Some(f) => fields::reference("sender", f),
+                None => Ok(()),
+            }
+        }
+        Request::InboxMarkRead(ids) if ids.ids.len() > 1000 => Err(InvalidField::TooLong {
+            field: "ids",
+            len: ids.ids.len(),
+            max: 1000,
+            unit: "ids",
+        }),
         Request::Send(s) => {
             group(&s.group)?;
             member(&s.as_member)?;
@@ -711,6 +819,44 @@ fn broadcast_show(d: &BroadcastDetail, reader: &Reader) -> p::BroadcastShow {
             .iter()
             .map(|r| delivery_info(r, reader, group))
             .collect(),
+        replies: Vec::new(),
+    }
+}
+
+/// Incomplete messages whose first part came before this are shown (as incomplete).
+fn incomplete_cutoff(shared: &Shared) -> DateTime<Utc> {
+    now() - chrono::Duration::seconds(shared.config.inbox.incomplete_after_secs as i64)
+}
+
+fn unknown_message(id: i64) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnknownMessage,
+        format!("there is no inbox message number {id}"),
+    )
+}
+
+/// An inbox message as `reader` may see it.
+pub fn inbox_item(m: &InboxMessage, reader: &Reader) -> p::InboxItem {
+    p::InboxItem {
+        id: m.id,
+        number: number(reader, m.group_handle.as_deref(), &m.originator),
+        member: m.member_handle.clone(),
+        from_member: m.from_member,
+        carrier_notice: m.carrier_notice,
+        broadcast: m.broadcast.map(|b| b.0),
+        group: m.group_handle.clone(),
+        handling: m.handling.as_str().to_string(),
+        text: m.text.clone(),
+        encoding: m.encoding.clone(),
+        parts: m.parts,
+        parts_total: m.parts_total,
+        complete: m.complete,
+        scts: m.scts.clone(),
+        received_at: m.received_at.to_rfc3339(),
+        read: m.read,
+        modem: m.device.clone(),
+        sim: reader.is_admin().then(|| m.sim.clone()),
+        note: m.note.clone(),
     }
 }
 
