@@ -554,28 +554,52 @@ impl Machine {
         from: &str,
         text: &str,
     ) -> Result<(Vec<IncomingRoute>, Vec<Effect>), InboundError> {
+        let reference = self.next_concat;
+        self.next_concat = self.next_concat.wrapping_add(1);
+        self.incoming_parts(from, text, reference, None)
+    }
+
+    /// Delivers only the parts `seqs` (1-based, in that order) of the message `text` from
+    /// `from` cut with concatenation reference `reference`: a network that loses a part, or
+    /// brings the rest minutes (or a daemon restart) later. `None`: every part, in the
+    /// `inbound_order` knob's order.
+    pub fn incoming_parts(
+        &mut self,
+        from: &str,
+        text: &str,
+        reference: u8,
+        seqs: Option<&[u8]>,
+    ) -> Result<(Vec<IncomingRoute>, Vec<Effect>), InboundError> {
         if self.sim != Sim::Ready {
             return Err(InboundError::SimNotReady);
         }
         let smsc = Address::parse(self.network_smsc())?;
         let originator = Address::parse(from)?;
-        let reference = self.next_concat;
-        self.next_concat = self.next_concat.wrapping_add(1);
-        let mut parts = inbound::deliver(
+        let all = inbound::deliver(
             &smsc,
             &originator,
             text,
             reference,
             inbound::now_timestamp(),
         )?;
-        match self.cfg.knobs.inbound_order {
-            PartOrder::InOrder => {}
-            PartOrder::Reverse => parts.reverse(),
-            PartOrder::Shuffled => {
-                use rand::seq::SliceRandom;
-                parts.shuffle(&mut self.report_rng);
+        let parts: Vec<NetworkPdu> = match seqs {
+            Some(seqs) => seqs
+                .iter()
+                .filter_map(|s| all.get(usize::from(*s).checked_sub(1)?).cloned())
+                .collect(),
+            None => {
+                let mut parts = all;
+                match self.cfg.knobs.inbound_order {
+                    PartOrder::InOrder => {}
+                    PartOrder::Reverse => parts.reverse(),
+                    PartOrder::Shuffled => {
+                        use rand::seq::SliceRandom;
+                        parts.shuffle(&mut self.report_rng);
+                    }
+                }
+                parts
             }
-        }
+        };
         let mut routes = Vec::with_capacity(parts.len());
         for pdu in parts {
             self.stats.incoming_parts += 1;

@@ -33,6 +33,8 @@ pub(crate) enum Control {
     Incoming {
         from: String,
         text: String,
+        /// Only these parts (1-based, in this order) of the message cut with this reference.
+        parts: Option<(u8, Vec<u8>)>,
         reply: oneshot::Sender<Result<Vec<IncomingRoute>, EmulatorError>>,
     },
 }
@@ -351,8 +353,20 @@ impl ModemTask {
                 };
                 let _ = reply.send(r);
             }
-            Control::Incoming { from, text, reply } => {
-                let r = match self.machine.incoming(&from, &text) {
+            Control::Incoming {
+                from,
+                text,
+                parts,
+                reply,
+            } => {
+                let delivered = match &parts {
+                    Some((reference, seqs)) => {
+                        self.machine
+                            .incoming_parts(&from, &text, *reference, Some(seqs))
+                    }
+                    None => self.machine.incoming(&from, &text),
+                };
+                let r = match delivered {
                     Ok((routes, fx)) => {
                         self.apply(fx).await;
                         Ok(routes)

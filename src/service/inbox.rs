@@ -219,6 +219,17 @@ pub fn assemble(parts: &[(u32, UserData)], total: u32) -> String {
     text
 }
 
+/// FNV-1a (64-bit) of a part's user data, as a signed SQLite integer.
+pub fn body_hash(ud: &UserData) -> i64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    let units = ud.utf16.iter().flat_map(|u| u.to_be_bytes());
+    for b in ud.text.bytes().chain(ud.data.iter().copied()).chain(units) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01B3);
+    }
+    h as i64
+}
+
 fn key_of(d: &Deliver) -> PartKey {
     match d.user_data.concat() {
         Some(c) => PartKey {
@@ -257,6 +268,7 @@ pub fn ingest(
         originator: originator.clone(),
         scts: scts_text(&deliver.scts),
         key,
+        body_hash: body_hash(&deliver.user_data),
         pdu: incoming.pdu.trim().to_ascii_uppercase(),
         length: incoming.length,
     };
@@ -410,6 +422,7 @@ fn ingest_unreadable(
         // The PDU itself tells one unreadable message from another.
         scts: format!("unreadable:{pdu}"),
         key,
+        body_hash: 0,
         pdu: pdu.clone(),
         length: incoming.length,
     };

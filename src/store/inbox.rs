@@ -91,6 +91,8 @@ pub struct NewInboxPart {
     /// RFC 3339 with the SMSC's zone.
     pub scts: String,
     pub key: PartKey,
+    /// FNV-1a of the part's user data: tells apart two messages of one second.
+    pub body_hash: i64,
     pub pdu: String,
     pub length: Option<usize>,
 }
@@ -218,8 +220,8 @@ impl Tx<'_> {
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO inbox_parts (message_id, sim, originator, scts, concat_ref, \
-                 ref_bits, parts_total, seq, pdu, length, received_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 ref_bits, parts_total, seq, body_hash, pdu, length, received_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 message,
@@ -230,6 +232,7 @@ impl Tx<'_> {
                 part.key.ref_bits,
                 part.key.parts_total,
                 part.key.seq,
+                part.body_hash,
                 part.pdu,
                 part.length.map(|l| l as i64),
                 ms(at)
@@ -243,7 +246,8 @@ impl Tx<'_> {
             .conn
             .prepare_cached(
                 "SELECT 1 FROM inbox_parts WHERE sim = ? AND originator = ? AND scts = ? \
-                 AND concat_ref = ? AND ref_bits = ? AND parts_total = ? AND seq = ?",
+                 AND concat_ref = ? AND ref_bits = ? AND parts_total = ? AND seq = ? \
+                 AND body_hash = ?",
             )?
             .query_row(
                 params![
@@ -253,7 +257,8 @@ impl Tx<'_> {
                     part.key.concat_ref,
                     part.key.ref_bits,
                     part.key.parts_total,
-                    part.key.seq
+                    part.key.seq,
+                    part.body_hash
                 ],
                 |_| Ok(()),
             )

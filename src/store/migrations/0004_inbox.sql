@@ -1,6 +1,7 @@
 -- 0004: the inbox. Every SMS-DELIVER part a modem handed over is kept (inbox_parts), unique by
--- SIM, originator, SCTS and concatenation reference / part count / part number: a stored message
--- read again after a crash between the commit and AT+CMGD inserts nothing. The parts of one
+-- SIM, originator, SCTS, concatenation reference / part count / part number and a hash of the
+-- user data (two messages from one number within the same second of the SMSC's clock are two):
+-- a stored message read again after a crash between the commit and AT+CMGD inserts nothing. The parts of one
 -- concatenated message make one row of inbox_messages, created with its first part (complete = 0
 -- until the last one came), so parts arriving out of order, minutes apart or across a restart
 -- are joined in SQLite, and a message that never completes is still there to show.
@@ -46,10 +47,11 @@ CREATE TABLE inbox_parts (
     ref_bits    INTEGER NOT NULL,
     parts_total INTEGER NOT NULL,
     seq         INTEGER NOT NULL,                   -- 1-based
+    body_hash   INTEGER NOT NULL,                   -- FNV-1a of the user data (text or octets)
     pdu         TEXT    NOT NULL,                   -- as the modem gave it (hex)
     length      INTEGER,                            -- the TPDU length announced with it
     received_at INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX inbox_parts_once
-    ON inbox_parts(sim, originator, scts, concat_ref, ref_bits, parts_total, seq);
+    ON inbox_parts(sim, originator, scts, concat_ref, ref_bits, parts_total, seq, body_hash);
 CREATE INDEX inbox_parts_by_message ON inbox_parts(message_id, seq);
