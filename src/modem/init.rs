@@ -503,5 +503,11 @@ mod tests {
         // Neither 1 nor 2 offered: none.
         let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0),(0,1)").unwrap();
         assert_eq!(choose_cnmi(&s, true, none).1, [0]);
+        // Incoming messages: stored and announced (mt=1) wherever offered; a modem that only
+        // routes them (+CMT, mt=2) gets mt=2.
+        let s = parse::parse_cnmi_test("+CNMI: (0-3),(0,2),(0,2),(0,1),(0,1)").unwrap();
+        assert_eq!((choose_cnmi(&s, true, none).0).1, 2);
+        let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)").unwrap();
+        assert_eq!((choose_cnmi(&s, true, none).0).1, 1);
     }
 }
