@@ -100,8 +100,14 @@ fn main() {
     let smsc = Address::parse("+8613800100500").unwrap();
     let mut pdus: Vec<(usize, String, usize)> = Vec::new();
     let mut add = |k: usize, from: &str, text: &str, reference: u8, n: usize| {
-        for p in inbound::deliver(&smsc, &Address::parse(from).unwrap(), text, reference, scts(n))
-            .unwrap()
+        for p in inbound::deliver(
+            &smsc,
+            &Address::parse(from).unwrap(),
+            text,
+            reference,
+            scts(n),
+        )
+        .unwrap()
         {
             pdus.push((k, hex::encode(&p.bytes), p.tpdu_len));
         }
@@ -120,11 +126,23 @@ fn main() {
         n += 1;
     }
     for i in 0..1_500 {
-        add(i % SIMS, "10086", &format!("尊敬的客户，您本月已用流量{i}MB。"), 0, n);
+        add(
+            i % SIMS,
+            "10086",
+            &format!("尊敬的客户，您本月已用流量{i}MB。"),
+            0,
+            n,
+        );
         n += 1;
     }
     for i in 0..1_000 {
-        add(i % SIMS, &format!("+86137{i:08}"), "hello, wrong number?", 0, n);
+        add(
+            i % SIMS,
+            &format!("+86137{i:08}"),
+            "hello, wrong number?",
+            0,
+            n,
+        );
         n += 1;
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
@@ -220,8 +238,5 @@ fn main() {
         mb(rss_before),
         mb(peak)
     );
-    println!(
-        "  database + WAL size: {:.1} MB",
-        db_size as f64 / 1e6
-    );
+    println!("  database + WAL size: {:.1} MB", db_size as f64 / 1e6);
 }

@@ -63,7 +63,7 @@ pub enum Request {
     MemberOptOut(Membership),
     MemberOptIn(Membership),
     Send(Send),
-    Subscribe(BroadcastRef),
+    Subscribe(SubscribeArgs),
     BroadcastList(BroadcastList),
     BroadcastShow(BroadcastRef),
     ModemList(Empty),
@@ -240,6 +240,35 @@ pub struct Send {
     #[serde(rename = "as")]
     pub as_member: String,
     pub text: String,
+}
+
+/// `subscribe`: a broadcast's progress (`{"broadcast": 7}`), or every incoming message as it
+/// is committed (`{"inbox": true}`, for bots); exactly one of the two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<bool>,
+}
+
+impl SubscribeArgs {
+    /// Follow broadcast `id`.
+    pub fn broadcast(id: i64) -> Self {
+        SubscribeArgs {
+            broadcast: Some(id),
+            inbox: None,
+        }
+    }
+
+    /// Follow the inbox.
+    pub fn inbox() -> Self {
+        SubscribeArgs {
+            broadcast: None,
+            inbox: Some(true),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -736,6 +765,9 @@ pub struct Response {
     /// A progress event of a `subscribe`; more lines with the same id follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<SubscribeEvent>,
+    /// An incoming message of a `subscribe {"inbox": true}`; more lines with the same id follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<InboxItem>,
 }
 
 impl Response {
@@ -746,6 +778,7 @@ impl Response {
             result: Some(result),
             error: None,
             event: None,
+            inbox: None,
         }
     }
 
@@ -759,6 +792,7 @@ impl Response {
                 message: message.into(),
             }),
             event: None,
+            inbox: None,
         }
     }
 
@@ -769,6 +803,19 @@ impl Response {
             result: None,
             error: None,
             event: Some(event),
+            inbox: None,
+        }
+    }
+
+    /// One incoming message of a `subscribe {"inbox": true}`.
+    pub fn inbox(id: u64, message: InboxItem) -> Self {
+        Response {
+            id,
+            ok: None,
+            result: None,
+            error: None,
+            event: None,
+            inbox: Some(message),
         }
     }
 }

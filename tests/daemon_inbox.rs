@@ -311,3 +311,104 @@ fn killed_between_the_commit_and_the_deletion_no_duplicate() {
     assert_eq!(list.len(), 1, "{list:#?}");
     assert_eq!(list[0]["text"], "只来一次");
 }
+
+#[test]
+fn a_bot_subscribed_to_the_inbox_gets_each_message_once_committed() {
+    use std::io::{BufRead, BufReader, Write};
+    let w = World::start(1, |c| c, "");
+    let stream = std::os::unix::net::UnixStream::connect(w.socket()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut c = BufReader::new(stream);
+    let mut ask = |line: &str| {
+        writer.write_all(format!("{line}\n").as_bytes()).unwrap();
+    };
+    ask(r#"{"id":1,"op":"hello","args":{"version":1}}"#);
+    ask(r#"{"id":2,"op":"subscribe","args":{"inbox":true}}"#);
+    let mut read = || {
+        let mut line = String::new();
+        c.read_line(&mut line).unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    assert_eq!(read()["ok"], true);
+    // Give the daemon a moment to register the subscription before the message comes.
+    std::thread::sleep(Duration::from_millis(300));
+    w.block_on(async {
+        w.emulator()
+            .deliver_sms(0, "10010", "联通提醒：本月账单已出")
+            .await
+            .unwrap();
+    });
+    let ev = read();
+    assert_eq!(ev["id"], 2, "{ev}");
+    let m = &ev["inbox"];
+    assert_eq!(m["number"], "10010", "{ev}");
+    assert_eq!(m["text"], "联通提醒：本月账单已出");
+    assert_eq!(m["carrier_notice"], true);
+    // A subscription holds its connection (as a broadcast's does); on another one, asking
+    // for both at once is refused.
+    let other = std::os::unix::net::UnixStream::connect(w.socket()).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = other.try_clone().unwrap();
+    let mut c = BufReader::new(other);
+    writer
+        .write_all(b"{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}\n{\"id\":3,\"op\":\"subscribe\",\"args\":{\"inbox\":true,\"broadcast\":1}}\n")
+        .unwrap();
+    let mut line = String::new();
+    c.read_line(&mut line).unwrap();
+    line.clear();
+    c.read_line(&mut line).unwrap();
+    let r: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(r["error"]["code"], "bad_request", "{r}");
+}
+
+#[test]
+fn replies_are_scoped_like_the_broadcast_numbers_masked_for_plain_members() {
+    let w = World::start(
+        1,
+        |mut c| {
+            c.modems[0].knobs.replies = vec![reply_to("+8613900000001", "我会到", 100)];
+            c
+        },
+        "",
+    );
+    let numbers = ops_group(&w, 2);
+    w.ok(&["member", "set", "alice", "--uid", "1001"]);
+    w.ok(&["member", "set", "m2", "--uid", "1002"]);
+    common::daemon::open_to_others(&w);
+    w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "x"]);
+    wait_inbox(&w, "the reply", |l| l.len() == 1);
+    let json = |uid: u32, args: &[&str]| -> (bool, Value) {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = w.cli_as(uid, uid, &full);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), v)
+    };
+    // The super-admin of ops: the reply, number in full.
+    let (ok, v) = json(1001, &["inbox", "list"]);
+    assert!(ok, "{v}");
+    assert_eq!(v["messages"][0]["number"], numbers[1].as_str());
+    assert!(
+        v["messages"][0].get("sim").is_none(),
+        "IMSIs are for administrators"
+    );
+    // A plain member: no inbox, but the broadcast's replies with the number masked.
+    let (ok, v) = json(1002, &["inbox", "list"]);
+    assert!(ok);
+    assert_eq!(v["messages"].as_array().unwrap().len(), 0);
+    let id = inbox(&w, &[])[0]["id"].as_i64().unwrap().to_string();
+    let (ok, _) = json(1002, &["inbox", "show", &id]);
+    assert!(!ok, "a plain member may not read the message");
+    let (ok, v) = json(1002, &["broadcast", "show", "1"]);
+    assert!(ok, "{v}");
+    assert_eq!(v["replies"][0]["number"], "+*********0001");
+    assert_eq!(v["replies"][0]["text"], "我会到");
+    // Someone else: nothing.
+    let (ok, _) = json(1003, &["inbox", "list"]);
+    assert!(!ok);
+}
