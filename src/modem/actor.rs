@@ -505,6 +505,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(ModemRequest::Send { pdus, reply }) => {
                     let outcomes = engine.send_message(&pdus).await;
                     let all_sent = outcomes.iter().all(PartOutcome::is_sent);
+                    // Modems that block sending while the memory is full say so here.
+                    let memory_full = engine.take_memory_full() | outcomes.iter().any(|o| {
+                        matches!(o, PartOutcome::Rejected { result: crate::at::Final::Cms(e), .. }
+                            if e.code() == Some(322))
+                    });
                     let leave = leave_after(&outcomes, engine);
                     // The status changes before the answer goes out, so whoever reads the
                     // answer already sees the modem out of the pool.
@@ -513,6 +518,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             s.sent += 1;
                         } else {
                             s.failed += 1;
+                        }
+                        if memory_full {
+                            s.memory_full += 1;
                         }
                         if let Some(leave) = &leave {
                             s.health = leave.health();
