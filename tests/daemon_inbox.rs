@@ -412,3 +412,36 @@ fn replies_are_scoped_like_the_broadcast_numbers_masked_for_plain_members() {
     let (ok, _) = json(1003, &["inbox", "list"]);
     assert!(!ok);
 }
+
+#[test]
+fn a_modem_that_only_routes_messages_hands_them_over_as_cmt() {
+    let w = World::start(
+        1,
+        |mut c| {
+            c.modems[0].knobs.routed_messages_only = true;
+            c
+        },
+        "",
+    );
+    w.wait_modems("modem ready", |m| m[0]["state"] == "ready");
+    let long = "路由消息，不存储在SIM卡上。".repeat(12);
+    w.block_on(async {
+        let routes = w
+            .emulator()
+            .deliver_sms(0, "+8613944445555", &long)
+            .await
+            .unwrap();
+        assert!(
+            routes.iter().all(|r| *r == IncomingRoute::Direct),
+            "{routes:?}"
+        );
+    });
+    let list = wait_inbox(&w, "the routed message", |l| l.len() == 1);
+    assert_eq!(list[0]["text"].as_str().unwrap(), long);
+    assert_eq!(list[0]["complete"], true);
+    let log = w.daemon_log();
+    assert!(
+        !log.contains("stored message deleted"),
+        "nothing was stored: {log}"
+    );
+}

@@ -135,6 +135,10 @@ pub struct EmulateArgs {
     /// shuffled [default: in-order].
     #[arg(long, value_name = "[I=]ORDER")]
     inbound_order: Vec<String>,
+    /// Offer only routed incoming messages (AT+CNMI=? lists mt 0 and 2; mt=1 is refused), so
+    /// they come as +CMT, never stored (true/false) [default: false].
+    #[arg(long, value_name = "[I=]BOOL")]
+    routed_messages_only: Vec<String>,
     /// A phone that replies: a message sent to a number matching NUMBER_OR_PATTERN (a number,
     /// or a glob with *, e.g. '+86138*' or '*') is answered with TEXT after DELAY [default:
     /// 1s] by that number, through the modem that sent it (stored, then +CMTI; a long reply
@@ -209,7 +213,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     for (i, m) in cfg.modems.iter_mut().enumerate() {
         m.profile = ALL_PROFILES[i % ALL_PROFILES.len()];
     }
-    let table: [(&str, &[String], Setter); 31] = [
+    let table: [(&str, &[String], Setter); 32] = [
         ("profile", &args.profile, |m, v| {
             if v.eq_ignore_ascii_case("mixed") {
                 return Ok(());
@@ -389,6 +393,18 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
             &args.full_memory_blocks_sends,
             |m, v| {
                 m.knobs.full_memory_blocks_sends = match v {
+                    "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => return Err(format!("{v:?} is not true/false")),
+                };
+                Ok(())
+            },
+        ),
+        (
+            "routed-messages-only",
+            &args.routed_messages_only,
+            |m, v| {
+                m.knobs.routed_messages_only = match v {
                     "true" | "yes" | "1" => true,
                     "false" | "no" | "0" => false,
                     _ => return Err(format!("{v:?} is not true/false")),

@@ -114,6 +114,9 @@ pub struct Knobs {
     pub replies: Vec<AutoReply>,
     /// Messages the network delivers by itself, this long after the emulator starts.
     pub scripted: Vec<ScriptedSms>,
+    /// `AT+CNMI=?` offers `<mt>` 0 and 2 only (and `mt=1` is refused): incoming messages come
+    /// routed as `+CMT`, never stored, as on modules whose firmware insists on routing.
+    pub routed_messages_only: bool,
 }
 
 /// The order of the parts of an incoming concatenated message.
@@ -234,6 +237,7 @@ impl Default for Knobs {
             inbound_order: PartOrder::InOrder,
             replies: Vec::new(),
             scripted: Vec::new(),
+            routed_messages_only: false,
         }
     }
 }

@@ -1325,7 +1325,10 @@ impl Machine {
     }
 
     fn cnmi_cmd(&mut self, cmd: &Cmd) -> Reply {
-        let ranges = self.profile.cnmi_ranges();
+        let mut ranges = self.profile.cnmi_ranges();
+        if self.cfg.knobs.routed_messages_only {
+            ranges[1] = &[0, 2];
+        }
         match &cmd.form {
             Form::Read => done(format!(
                 "+CNMI: {},{},{},{},{}",
