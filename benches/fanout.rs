@@ -55,7 +55,7 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
     let accepted = support::send_to_group(&mut c, "系统通知：今晚维护");
     let id = accepted["broadcast"].as_i64().unwrap();
     let sub = c
-        .send(Request::Subscribe(p::BroadcastRef { broadcast: id }))
+        .send(Request::Subscribe(p::SubscribeArgs::broadcast(id)))
         .unwrap();
     loop {
         let r = c.read().unwrap_or_else(|e| panic!("{}", e.message));

@@ -28,6 +28,7 @@ pub struct Config {
     pub quota: QuotaConfig,
     pub message: MessageConfig,
     pub scheduler: SchedulerConfig,
+    pub inbox: InboxConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
 }
@@ -95,6 +96,38 @@ pub struct SchedulerConfig {
     pub send_timeout_secs: u64,
     /// Seconds between probes of a quarantined or missing modem.
     pub reprobe_secs: u64,
+}
+
+/// Incoming messages.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InboxConfig {
+    /// A member's message arriving on a SIM that sent them a broadcast within this many hours
+    /// is linked to that broadcast as its reply.
+    pub reply_window_hours: u64,
+    /// Seconds an incomplete concatenated message waits for its missing parts before it is
+    /// shown (as incomplete, with the parts it has).
+    pub incomplete_after_secs: u64,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        InboxConfig {
+            reply_window_hours: crate::service::inbox::DEFAULT_REPLY_WINDOW_HOURS,
+            incomplete_after_secs: crate::service::inbox::DEFAULT_INCOMPLETE_AFTER_SECS,
+        }
+    }
+}
+
+impl InboxConfig {
+    /// The rules' settings, numbers read as `country`'s.
+    pub fn settings(&self, country: Country) -> crate::service::inbox::InboxSettings {
+        crate::service::inbox::InboxSettings {
+            country,
+            reply_window: chrono::Duration::hours(self.reply_window_hours as i64),
+            incomplete_after: chrono::Duration::seconds(self.incomplete_after_secs as i64),
+        }
+    }
 }
 
 /// One `[[modem]]` table: a device path or glob and its SIM's limits.
@@ -469,6 +502,17 @@ impl Config {
             Bound::new("scheduler", "send_timeout_secs", s.send_timeout_secs)
                 .range(1, 600, " seconds"),
             Bound::new("scheduler", "reprobe_secs", s.reprobe_secs).range(1, 3_600, " seconds"),
+            Bound::new("inbox", "reply_window_hours", self.inbox.reply_window_hours).range(
+                1,
+                24 * 365,
+                " hours",
+            ),
+            Bound::new(
+                "inbox",
+                "incomplete_after_secs",
+                self.inbox.incomplete_after_secs,
+            )
+            .range(1, 86_400 * 30, " seconds"),
         ];
         if let Some(total) = d.max_connections {
             out.push(Bound::new("daemon", "max_connections", total as u64).range(1, 1_048_576, ""));

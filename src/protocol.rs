@@ -63,10 +63,13 @@ pub enum Request {
     MemberOptOut(Membership),
     MemberOptIn(Membership),
     Send(Send),
-    Subscribe(BroadcastRef),
+    Subscribe(SubscribeArgs),
     BroadcastList(BroadcastList),
     BroadcastShow(BroadcastShowArgs),
     ModemList(Empty),
+    InboxList(InboxList),
+    InboxShow(InboxRef),
+    InboxMarkRead(InboxIds),
 }
 
 impl Request {
@@ -81,6 +84,7 @@ impl Request {
                 | Request::MemberShow(_)
                 | Request::BroadcastList(_)
                 | Request::BroadcastShow(_)
+                | Request::InboxList(_)
         )
     }
 
@@ -324,6 +328,35 @@ pub struct Send {
     pub text: String,
 }
 
+/// `subscribe`: a broadcast's progress (`{"broadcast": 7}`), or every incoming message as it
+/// is committed (`{"inbox": true}`, for bots); exactly one of the two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<bool>,
+}
+
+impl SubscribeArgs {
+    /// Follow broadcast `id`.
+    pub fn broadcast(id: i64) -> Self {
+        SubscribeArgs {
+            broadcast: Some(id),
+            inbox: None,
+        }
+    }
+
+    /// Follow the inbox.
+    pub fn inbox() -> Self {
+        SubscribeArgs {
+            broadcast: None,
+            inbox: Some(true),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastRef {
@@ -342,6 +375,45 @@ pub struct BroadcastList {
     /// The `next` of the page before (a broadcast id: older ones follow).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<i64>,
+}
+
+/// `inbox_list`: incoming messages, newest first. Administrators see all; a group's admins
+/// see the replies to that group's broadcasts; others nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InboxList {
+    /// Only replies to this group's broadcasts.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Only from this number (read with the daemon's phone rules) or sender name.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Only messages not marked read.
+    #[serde(default)]
+    pub unread: bool,
+    /// Only replies to this broadcast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<i64>,
+    /// Messages per page (1 to 16, the default; see "Paged reads").
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// The `next` of the page before (a message id: pages go from the newest back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+}
+
+/// `inbox_show`: one message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxRef {
+    pub id: i64,
+}
+
+/// `inbox_mark_read`: messages to mark read (all must be visible to the caller).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxIds {
+    pub ids: Vec<i64>,
 }
 
 // ---- Answers ------------------------------------------------------------------------------
@@ -472,7 +544,8 @@ pub struct BroadcastInfo {
     pub text: String,
 }
 
-/// `broadcast_show`'s result: the broadcast, who was left out, and a page of its deliveries.
+/// `broadcast_show`'s result: the broadcast, who was left out, a page of its deliveries, and
+/// on the first page the latest replies (members' messages linked to it, oldest first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastShow {
     #[serde(flatten)]
@@ -482,6 +555,89 @@ pub struct BroadcastShow {
     /// The `after` of the next page of deliveries, `null` on the last.
     #[serde(default)]
     pub next: Option<i64>,
+    /// On the first page: the latest replies (at most 10), oldest first.
+    #[serde(default)]
+    pub replies: Vec<ReplyInfo>,
+    /// More replies than those: `inbox_list {broadcast}` pages through them all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more_replies: bool,
+}
+
+/// A reply to a broadcast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyInfo {
+    /// The inbox message's id.
+    pub id: i64,
+    /// The member's handle, when the number is known as one member's.
+    pub member: Option<String>,
+    /// Masked unless the reader sees the group's numbers.
+    pub number: String,
+    pub text: String,
+    /// RFC 3339, UTC: when the (first part of the) message reached the modem's host.
+    pub received_at: String,
+    /// False while parts are missing.
+    pub complete: bool,
+    /// The text was cut (at 500 characters): `inbox_show` gives it whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// `inbox_list`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxListResult {
+    pub messages: Vec<InboxItem>,
+    /// The `after` of the next page (older messages), `null` on the last.
+    #[serde(default)]
+    pub next: Option<i64>,
+}
+
+/// One incoming message (`inbox_list`, `inbox_show`, and `subscribe {"inbox": true}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub id: i64,
+    /// The originator: E.164 when it could be read so, else as the network gave it (short
+    /// codes, sender names). Masked unless the reader sees the group's numbers.
+    pub number: String,
+    pub member: Option<String>,
+    pub from_member: bool,
+    /// From a carrier or service sender (short code such as 10086, 106... port, or a name).
+    pub carrier_notice: bool,
+    /// The broadcast it answers, and that broadcast's group.
+    pub broadcast: Option<i64>,
+    pub group: Option<String>,
+    /// `reply`, `opt_out`, `opt_in` or `other`.
+    pub handling: String,
+    pub text: String,
+    /// The text was cut here (to 500 characters in lists and in `broadcast_show`'s replies,
+    /// 8 000 in `inbox_show`), so that an answer stays one line of at most 64 KiB.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// `gsm7`, `ucs2`, `8bit` (text is hex) or `unreadable`.
+    pub encoding: String,
+    pub parts: u32,
+    pub parts_total: u32,
+    /// False: parts are missing (shown after `[inbox] incomplete_after_secs`; `[…]` marks
+    /// each gap in `text`).
+    pub complete: bool,
+    /// The SMSC's time stamp, RFC 3339 with the sender's network zone.
+    pub scts: String,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+    pub read: bool,
+    /// The modem (device) it came through.
+    pub modem: String,
+    /// The SIM's IMSI (administrators only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim: Option<String>,
+    /// Why something is as it is (a number shared by several members, an unreadable PDU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `inbox_mark_read`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxMarked {
+    pub marked: usize,
 }
 
 /// One recipient of a broadcast.
@@ -781,6 +937,7 @@ paged! {
     BroadcastListResult => broadcasts: i64;
     GroupListResult => groups: String;
     GroupShow => members: String;
+    InboxListResult => messages: i64;
     MemberListResult => members: String;
     MemberShow => groups: String;
 }
@@ -798,6 +955,9 @@ pub struct Response {
     /// A progress event of a `subscribe`; more lines with the same id follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<SubscribeEvent>,
+    /// An incoming message of a `subscribe {"inbox": true}`; more lines with the same id follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<InboxItem>,
 }
 
 impl Response {
@@ -808,6 +968,7 @@ impl Response {
             result: Some(result),
             error: None,
             event: None,
+            inbox: None,
         }
     }
 
@@ -821,6 +982,7 @@ impl Response {
                 message: message.into(),
             }),
             event: None,
+            inbox: None,
         }
     }
 
@@ -831,6 +993,19 @@ impl Response {
             result: None,
             error: None,
             event: Some(event),
+            inbox: None,
+        }
+    }
+
+    /// One incoming message of a `subscribe {"inbox": true}`.
+    pub fn inbox(id: u64, message: InboxItem) -> Self {
+        Response {
+            id,
+            ok: None,
+            result: None,
+            error: None,
+            event: None,
+            inbox: Some(message),
         }
     }
 }
@@ -871,6 +1046,8 @@ pub enum ErrorCode {
     UnknownGroup,
     UnknownMember,
     UnknownBroadcast,
+    /// No inbox message with that id.
+    UnknownMessage,
     /// A handle that must be unique is taken.
     AlreadyExists,
     /// A value is not acceptable (phone number, quota, CSV rows, ...).

@@ -113,6 +113,34 @@ async fn report_fixtures_replay_in_every_chunking() {
     assert!(families.len() >= 3, "only families {families:?}");
 }
 
+/// Incoming-message sessions (`fixtures/inbox/`): `+CMTI` read with `AT+CMGR` and deleted,
+/// the receive memory listed with `AT+CPMS?` and `AT+CMGL=4`.
+#[tokio::test(start_paused = true)]
+async fn inbox_fixtures_replay_in_every_chunking() {
+    let files = fixtures_in("fixtures/inbox");
+    assert!(files.len() >= 2, "{files:?}");
+    let mut failures = Vec::new();
+    let mut covered = std::collections::BTreeSet::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        for key in ["+CMTI", "+CMGR", "+CMGL", "+CMGD"] {
+            if text.contains(key) {
+                covered.insert(key);
+            }
+        }
+        let t = transcript::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for chunking in CHUNKINGS {
+            if let Err(e) = run(&name, &t, chunking).await {
+                failures.push(e);
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!(covered.len(), 4, "{covered:?}");
+}
+
 /// Each family's fixture covers what the issue asks: init, a single-part send, a multi-part
 /// UCS-2 send, a +CMS ERROR, unsolicited codes in the middle of a send, a PIN or
 /// registration wait.

@@ -42,6 +42,8 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "deliveries",
             "group_modems",
             "groups",
+            "inbox_messages",
+            "inbox_parts",
             "members",
             "memberships",
             "parts",

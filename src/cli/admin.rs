@@ -154,7 +154,7 @@ pub enum BroadcastCommand {
         #[arg(long)]
         limit: Option<u32>,
     },
-    /// One broadcast with each recipient's state and error.
+    /// One broadcast with each recipient's state and error, and the members' replies.
     Show { id: i64 },
 }
 
@@ -357,7 +357,7 @@ fn all<T: DeserializeOwned + Serialize + Paged>(
 
 /// Pages gathered into one answer, printed without `next` (which only says where a page
 /// ends): the document has the shape the answer had before it came in pages.
-fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
+pub(super) fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
     let mut value = serde_json::to_value(result).map_err(|e| Failure {
         daemon_error: None,
         message: format!("cannot print the daemon's answer: {e}"),
@@ -371,7 +371,10 @@ fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
 }
 
 /// One request, its answer read as `T` (the op's answer type) and printed.
-fn one<T: DeserializeOwned + Serialize>(ctx: &Context, request: Request) -> Result<(), Failure> {
+pub(crate) fn one<T: DeserializeOwned + Serialize>(
+    ctx: &Context,
+    request: Request,
+) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_as(request)?;
     print_result(&result, ctx.json)

@@ -352,6 +352,8 @@ mod tests {
             dropped: p::Dropped::default(),
             deliveries: Vec::new(),
             next: None,
+            replies: Vec::new(),
+            more_replies: false,
         };
         assert_eq!(delivered(&show), Ok(()));
         show.broadcast.sent = 3;

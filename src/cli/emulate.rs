@@ -12,7 +12,8 @@ use clap::Args;
 use super::Failure;
 use crate::emulator::profile::ALL_PROFILES;
 use crate::emulator::{
-    parse_duration, EmulatedModem, Emulator, EmulatorConfig, Noise, Phones, Profile,
+    parse_duration, parse_who_text_delay, AutoReply, EmulatedModem, Emulator, EmulatorConfig,
+    Noise, Phones, Profile, ScriptedSms,
 };
 
 /// Exit status when the emulator cannot set up its devices (sysexits EX_OSERR).
@@ -122,6 +123,32 @@ pub struct EmulateArgs {
     /// stored and announced with +CDSI [default: false].
     #[arg(long, value_name = "[I=]BOOL")]
     refuse_routed_reports: Vec<String>,
+    /// Slots of the SIM memory (SM) [default: 30 generic, 50 the others]. A full receive memory
+    /// stores nothing more: the network holds new messages until a deletion makes room.
+    #[arg(long, value_name = "[I=]N")]
+    sim_slots: Vec<String>,
+    /// With the receive memory full, refuse AT+CMGS with +CMS ERROR: 322 (memory full), as
+    /// modems do that block sending until the memory is read (true/false) [default: false].
+    #[arg(long, value_name = "[I=]BOOL")]
+    full_memory_blocks_sends: Vec<String>,
+    /// Order in which the parts of a long incoming message arrive: in-order, reverse or
+    /// shuffled [default: in-order].
+    #[arg(long, value_name = "[I=]ORDER")]
+    inbound_order: Vec<String>,
+    /// Offer only routed incoming messages (AT+CNMI=? lists mt 0 and 2; mt=1 is refused), so
+    /// they come as +CMT, never stored (true/false) [default: false].
+    #[arg(long, value_name = "[I=]BOOL")]
+    routed_messages_only: Vec<String>,
+    /// A phone that replies: a message sent to a number matching NUMBER_OR_PATTERN (a number,
+    /// or a glob with *, e.g. '+86138*' or '*') is answered with TEXT after DELAY [default:
+    /// 1s] by that number, through the modem that sent it (stored, then +CMTI; a long reply
+    /// comes as concatenated parts, in the --inbound-order). Repeatable; the first match wins.
+    #[arg(long, value_name = "NUMBER_OR_PATTERN=TEXT[@DELAY]")]
+    reply: Vec<String>,
+    /// A message the network delivers to modem 0 by itself, DELAY [default: 0] after the start:
+    /// from a number or a short code such as 10086 (a carrier notice). Repeatable.
+    #[arg(long, value_name = "FROM=TEXT[@DELAY]")]
+    inbound: Vec<String>,
 }
 
 type Setter = fn(&mut EmulatedModem, &str) -> Result<(), String>;
@@ -186,7 +213,7 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
     for (i, m) in cfg.modems.iter_mut().enumerate() {
         m.profile = ALL_PROFILES[i % ALL_PROFILES.len()];
     }
-    let table: [(&str, &[String], Setter); 28] = [
+    let table: [(&str, &[String], Setter); 32] = [
         ("profile", &args.profile, |m, v| {
             if v.eq_ignore_ascii_case("mixed") {
                 return Ok(());
@@ -353,9 +380,70 @@ pub fn config(args: &EmulateArgs, seed: u64) -> Result<EmulatorConfig, Failure> 
             }
             Ok(())
         }),
+        ("sim-slots", &args.sim_slots, |m, v| {
+            let n: usize = num(v)?;
+            if !(1..=255).contains(&n) {
+                return Err("give 1 to 255 slots".into());
+            }
+            m.knobs.sim_slots = Some(n);
+            Ok(())
+        }),
+        (
+            "full-memory-blocks-sends",
+            &args.full_memory_blocks_sends,
+            |m, v| {
+                m.knobs.full_memory_blocks_sends = match v {
+                    "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => return Err(format!("{v:?} is not true/false")),
+                };
+                Ok(())
+            },
+        ),
+        (
+            "routed-messages-only",
+            &args.routed_messages_only,
+            |m, v| {
+                m.knobs.routed_messages_only = match v {
+                    "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => return Err(format!("{v:?} is not true/false")),
+                };
+                Ok(())
+            },
+        ),
+        ("inbound-order", &args.inbound_order, |m, v| {
+            m.knobs.inbound_order = v.parse()?;
+            Ok(())
+        }),
     ];
     for (option, values, set) in table {
         apply(&mut cfg, option, values, set)?;
+    }
+    let bad = |option: &str, e: String| Failure::bad_input(format!("--{option}: {e}"));
+    for spec in &args.reply {
+        let (pattern, text, delay) = parse_who_text_delay(spec, std::time::Duration::from_secs(1))
+            .map_err(|e| bad("reply", e))?;
+        for m in &mut cfg.modems {
+            m.knobs.replies.push(AutoReply {
+                pattern: pattern.clone(),
+                text: text.clone(),
+                delay,
+            });
+        }
+    }
+    for spec in &args.inbound {
+        let (from, text, after) =
+            parse_who_text_delay(spec, std::time::Duration::ZERO).map_err(|e| bad("inbound", e))?;
+        crate::sms::Address::parse(&from).map_err(|e| {
+            bad(
+                "inbound",
+                format!("{from:?} is not a number or short code: {e}"),
+            )
+        })?;
+        if let Some(m) = cfg.modems.first_mut() {
+            m.knobs.scripted.push(ScriptedSms { from, text, after });
+        }
     }
     Ok(cfg)
 }
@@ -555,6 +643,43 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().modems[0].knobs.report_delay, None);
         let c = parse(&["--refuse-routed-reports", "true"]).unwrap();
         assert!(c.modems[0].knobs.refuse_routed_reports);
+    }
+
+    #[test]
+    fn inbound_knobs() {
+        let c = parse(&[
+            "--modems",
+            "2",
+            "--sim-slots",
+            "1=5",
+            "--inbound-order",
+            "reverse",
+            "--full-memory-blocks-sends",
+            "0=true",
+            "--reply",
+            "+86138*=收到，谢谢@2s",
+            "--inbound",
+            "10086=您的话费余额不足",
+        ])
+        .unwrap();
+        assert_eq!(c.modems[1].knobs.sim_slots, Some(5));
+        assert_eq!(c.modems[0].knobs.sim_slots, None);
+        assert!(c.modems[0].knobs.full_memory_blocks_sends);
+        assert!(!c.modems[1].knobs.full_memory_blocks_sends);
+        assert_eq!(
+            c.modems[1].knobs.inbound_order,
+            crate::emulator::PartOrder::Reverse
+        );
+        for m in &c.modems {
+            assert_eq!(m.knobs.replies.len(), 1);
+            assert_eq!(m.knobs.replies[0].text, "收到，谢谢");
+            assert_eq!(m.knobs.replies[0].delay, std::time::Duration::from_secs(2));
+        }
+        assert_eq!(c.modems[0].knobs.scripted[0].from, "10086");
+        assert!(c.modems[1].knobs.scripted.is_empty());
+        assert!(parse(&["--inbound", "not a number=x"]).is_err());
+        assert!(parse(&["--inbound-order", "sideways"]).is_err());
+        assert!(parse(&["--sim-slots", "0"]).is_err());
     }
 
     #[test]

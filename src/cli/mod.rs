@@ -17,6 +17,7 @@ pub mod demo;
 pub mod doctor;
 pub mod emulate;
 pub mod generate;
+pub mod inbox;
 pub mod modem;
 pub mod output;
 pub mod pdu;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Read broadcasts and their deliveries.
     #[command(subcommand)]
     Broadcast(admin::BroadcastCommand),
+    /// Incoming messages: members' replies, carrier notices, strangers.
+    #[command(subcommand)]
+    Inbox(inbox::InboxCommand),
     /// The daemon's state: modems, queue, quotas.
     Status,
     /// Check the installation: configuration, database, socket, each modem, carrier blocks, clock.
@@ -165,6 +169,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Group(cmd) => admin::group(&ctx, cmd),
         Command::Member(cmd) => admin::member(&ctx, cmd),
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
+        Command::Inbox(cmd) => inbox::run(&ctx, cmd),
         Command::Status => admin::status(&ctx),
         Command::Modem(cmd) => modem::run(&ctx, cmd),
         Command::Doctor => doctor::run(&cli)

@@ -93,7 +93,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
 /// With `show`, draws the progress on standard error (a bar redrawn in place on a terminal,
 /// the last line only otherwise) and prints a summary line on standard output.
 pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastProgress, Failure> {
-    let sub = client.send(Request::Subscribe(p::BroadcastRef { broadcast: id }))?;
+    let sub = client.send(Request::Subscribe(p::SubscribeArgs::broadcast(id)))?;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last = None;

@@ -18,8 +18,8 @@ use crate::service::{
     SendRequest, ServiceError,
 };
 use crate::store::{
-    BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member, MemberChange, NewGroup,
-    NewMember, Progress, Role, StoreError,
+    BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, InboxFilter, InboxMessage,
+    Member, MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
 };
 
 impl From<ServiceError> for ErrorBody {
@@ -169,6 +169,24 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                 .then(|| rows.last().map(|r| r.id.0))
                 .flatten();
             let keys = rows.iter().map(|r| r.id.0).collect();
+            // The first page carries the latest replies (bounded: each text cut, at most
+            // REPLIES_SHOWN; inbox_list pages through them all).
+            let mut replies = Vec::new();
+            if b.after.is_none() {
+                let cutoff = incomplete_cutoff(shared);
+                let filter = InboxFilter {
+                    broadcast: Some(id),
+                    limit: REPLIES_SHOWN + 1,
+                    ..InboxFilter::default()
+                };
+                replies = shared
+                    .store
+                    .call(move |s| s.read(|tx| tx.inbox_list(&filter, cutoff)))
+                    .await?;
+            }
+            let more_replies = replies.len() > REPLIES_SHOWN as usize;
+            replies.truncate(REPLIES_SHOWN as usize);
+            replies.reverse();
             let page = p::BroadcastShow {
                 broadcast: broadcast_info(&summary),
                 dropped: dropped(&summary.dropped),
@@ -177,8 +195,105 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
                     .map(|r| delivery_info(r, &reader, group))
                     .collect(),
                 next: None,
+                replies: replies
+                    .iter()
+                    .map(|m| {
+                        let (text, truncated) = cut(&m.text, LISTED_TEXT_CHARS);
+                        p::ReplyInfo {
+                            id: m.id,
+                            member: m.member_handle.clone(),
+                            number: number(&reader, group, &m.originator),
+                            text,
+                            received_at: m.received_at.to_rfc3339(),
+                            complete: m.complete,
+                            truncated,
+                        }
+                    })
+                    .collect(),
+                more_replies,
             };
             paged(page, keys, end)
+        }
+        Request::InboxList(l) => {
+            let reader = reader(shared, caller).await?;
+            reader.lists()?;
+            let mut filter = InboxFilter {
+                group: l.group.clone(),
+                groups_in: reader.inbox_groups(),
+                from: l.from.as_deref().map(|f| {
+                    service::phone::normalize(f, shared.settings.default_country)
+                        .unwrap_or_else(|_| f.trim().to_string())
+                }),
+                unread: l.unread,
+                broadcast: l.broadcast.map(BroadcastId),
+                before: l.after,
+                limit: pages::limit(l.limit, INBOX_PAGE).map_err(ServiceError::from)? + 1,
+            };
+            pages::after_id(l.after).map_err(ServiceError::from)?;
+            if let (Some(g), Some(groups)) = (&l.group, &filter.groups_in) {
+                if !groups.contains(g) {
+                    reader.inbox_message(0, None).map_err(|_| {
+                        ErrorBody::new(
+                            ErrorCode::PermissionDenied,
+                            format!(
+                                "unix user {} may not read the replies of group '{g}' (its admins only)",
+                                caller.uid
+                            ),
+                        )
+                    })?;
+                }
+                filter.groups_in = Some(vec![g.clone()]);
+            }
+            let cutoff = incomplete_cutoff(shared);
+            let limit = filter.limit - 1;
+            let mut list = shared
+                .store
+                .call(move |s| s.read(|tx| tx.inbox_list(&filter, cutoff)))
+                .await?;
+            let end = more(&mut list, limit)
+                .then(|| list.last().map(|m| m.id))
+                .flatten();
+            let keys = list.iter().map(|m| m.id).collect();
+            let page = p::InboxListResult {
+                messages: list
+                    .iter()
+                    .map(|m| inbox_item(m, &reader, LISTED_TEXT_CHARS))
+                    .collect(),
+                next: None,
+            };
+            paged(page, keys, end)
+        }
+        Request::InboxShow(r) => {
+            let reader = reader(shared, caller).await?;
+            let found = shared
+                .store
+                .call(move |s| s.read(|tx| tx.inbox_message(r.id)))
+                .await?;
+            let Some(m) = found else {
+                return Err(unknown_message(r.id));
+            };
+            reader.inbox_message(m.id, m.group_handle.as_deref())?;
+            answer(&inbox_item(&m, &reader, SHOWN_TEXT_CHARS))
+        }
+        Request::InboxMarkRead(ids) => {
+            let reader = reader(shared, caller).await?;
+            let marked = shared
+                .store
+                .call(move |s| {
+                    s.write(|tx| {
+                        for id in &ids.ids {
+                            let Some(m) = tx.inbox_message(*id)? else {
+                                return Err(unknown_message(*id));
+                            };
+                            reader
+                                .inbox_message(m.id, m.group_handle.as_deref())
+                                .map_err(ErrorBody::from)?;
+                        }
+                        Ok(tx.inbox_mark_read(&ids.ids)?)
+                    })
+                })
+                .await?;
+            answer(&p::InboxMarked { marked })
         }
         Request::GroupList(l) => {
             let reader = reader(shared, caller).await?;
@@ -295,6 +410,21 @@ fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> 
     let member = |m: &str| fields::reference("member handle", m);
     let both = |m: &str, g: &str| member(m).and_then(|()| group(g));
     match request {
+        Request::InboxList(l) => {
+            if let Some(g) = &l.group {
+                group(g)?;
+            }
+            match &l.from {
+                Some(f) => fields::reference("sender", f),
+                None => Ok(()),
+            }
+        }
+        Request::InboxMarkRead(ids) if ids.ids.len() > 1000 => Err(InvalidField::TooLong {
+            field: "ids",
+            len: ids.ids.len(),
+            max: 1000,
+            unit: "ids",
+        }),
         Request::Send(s) => {
             group(&s.group)?;
             member(&s.as_member)?;
@@ -881,6 +1011,63 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
         waiting: b.progress.queued + b.progress.sending,
         finished: b.finished,
         text: b.text.clone(),
+    }
+}
+
+/// Incomplete messages whose first part came before this are shown (as incomplete).
+fn incomplete_cutoff(shared: &Shared) -> DateTime<Utc> {
+    now() - chrono::Duration::seconds(shared.config.inbox.incomplete_after_secs as i64)
+}
+
+fn unknown_message(id: i64) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnknownMessage,
+        format!("there is no inbox message number {id}"),
+    )
+}
+
+/// Replies `broadcast_show` carries on its first page.
+const REPLIES_SHOWN: u32 = 10;
+/// Incoming messages per `inbox_list` page: 16 of the longest listed texts (500 characters
+/// of 6 bytes each when escaped) and their fields fit one line.
+const INBOX_PAGE: u32 = 16;
+/// An incoming text is cut to this many characters in lists and replies...
+const LISTED_TEXT_CHARS: usize = 500;
+/// ... and in `inbox_show` and inbox events (a 255-part message holds up to 39 000).
+pub const SHOWN_TEXT_CHARS: usize = 8_000;
+
+/// `text` cut to `max` characters (an ellipsis added), and whether it was.
+fn cut(text: &str, max: usize) -> (String, bool) {
+    match text.char_indices().nth(max) {
+        None => (text.to_string(), false),
+        Some((at, _)) => (format!("{}…", &text[..at]), true),
+    }
+}
+
+/// An inbox message as `reader` may see it, its text cut to `max_chars`.
+pub fn inbox_item(m: &InboxMessage, reader: &Reader, max_chars: usize) -> p::InboxItem {
+    let (text, truncated) = cut(&m.text, max_chars);
+    p::InboxItem {
+        id: m.id,
+        number: number(reader, m.group_handle.as_deref(), &m.originator),
+        member: m.member_handle.clone(),
+        from_member: m.from_member,
+        carrier_notice: m.carrier_notice,
+        broadcast: m.broadcast.map(|b| b.0),
+        group: m.group_handle.clone(),
+        handling: m.handling.as_str().to_string(),
+        text,
+        truncated,
+        encoding: m.encoding.clone(),
+        parts: m.parts,
+        parts_total: m.parts_total,
+        complete: m.complete,
+        scts: m.scts.clone(),
+        received_at: m.received_at.to_rfc3339(),
+        read: m.read,
+        modem: m.device.clone(),
+        sim: reader.is_admin().then(|| m.sim.clone()),
+        note: m.note.clone(),
     }
 }
 

@@ -25,8 +25,8 @@ use super::handlers::{self, delivery_event, progress};
 use super::Shared;
 use crate::config::DaemonConfig;
 use crate::protocol::{
-    parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeEvent, MAX_LINE,
-    PROTOCOL_VERSION,
+    parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeArgs,
+    SubscribeEvent, MAX_LINE, PROTOCOL_VERSION,
 };
 use crate::service::Caller;
 use crate::store::{BroadcastId, Progress};
@@ -383,15 +383,36 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                 ErrorCode::VersionMismatch,
                 format!("say hello with protocol version {PROTOCOL_VERSION} first"),
             ),
-            Request::Subscribe(b) => match handlers::may_follow(&shared, peer, b.broadcast).await {
+            Request::Subscribe(SubscribeArgs {
+                broadcast: Some(b),
+                inbox: None | Some(false),
+            }) => match handlers::may_follow(&shared, peer, b).await {
                 Err(refused) => refused.into_response(id),
                 Ok(numbers) => {
-                    match subscribe(&shared, &mut w, id, BroadcastId(b.broadcast), numbers).await {
+                    match subscribe(&shared, &mut w, id, BroadcastId(b), numbers).await {
                         Ok(final_answer) => final_answer,
                         Err(()) => return,
                     }
                 }
             },
+            Request::Subscribe(SubscribeArgs {
+                broadcast: None,
+                inbox: Some(true),
+            }) => match handlers::reader(&shared, peer).await {
+                Err(refused) => refused.into_response(id),
+                Ok(reader) => match reader.lists() {
+                    Err(refused) => ErrorBody::from(refused).into_response(id),
+                    Ok(()) => match follow_inbox(&shared, &mut w, id, &reader).await {
+                        Ok(final_answer) => final_answer,
+                        Err(()) => return,
+                    },
+                },
+            },
+            Request::Subscribe(_) => Response::err(
+                id,
+                ErrorCode::BadRequest,
+                "subscribe takes either {\"broadcast\": N} or {\"inbox\": true}",
+            ),
             request => {
                 // A paged read waits its turn, kept until its answer is written.
                 let turn = match request.is_paged_read() {
@@ -487,6 +508,55 @@ async fn subscribe(
                     )
                     .into_response(id));
                 }
+            }
+        }
+    }
+}
+
+/// Streams every incoming message the reader may see, as it is committed, until the daemon
+/// stops (then `shutting_down`) or the client goes (`Err`).
+async fn follow_inbox(
+    shared: &Arc<Shared>,
+    w: &mut OwnedWriteHalf,
+    id: u64,
+    reader: &crate::service::Reader,
+) -> Result<Response, ()> {
+    let mut events = shared.inbox_events.subscribe();
+    let mut stop = shared.shutdown_signal();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = stopping(&mut stop) => Err(RecvError::Closed),
+        };
+        match event {
+            Ok(c) => {
+                let found = shared
+                    .store
+                    .call(move |s| s.read(|tx| tx.inbox_message(c.message)))
+                    .await;
+                let Ok(Some(m)) = found else { continue };
+                if reader
+                    .inbox_message(m.id, m.group_handle.as_deref())
+                    .is_err()
+                {
+                    continue;
+                }
+                let item = handlers::inbox_item(&m, reader, handlers::SHOWN_TEXT_CHARS);
+                if !write(w, &Response::inbox(id, item)).await {
+                    return Err(());
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "an inbox subscriber fell behind; `inbox list` has every message"
+                );
+            }
+            Err(RecvError::Closed) => {
+                return Ok(
+                    ErrorBody::new(ErrorCode::ShuttingDown, "the daemon is stopping")
+                        .into_response(id),
+                );
             }
         }
     }

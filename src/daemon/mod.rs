@@ -11,6 +11,7 @@
 //! | [`reads`] | how many paged reads are answered at once, per user and in all |
 //! | [`handlers`] | one function per request |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
+//! | [`inbox`] | each modem's incoming messages into the store (`service::inbox`), stored ones deleted after the commit, the memory drained when ready or full |
 //! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
 //!
 //! Start-up: configuration checked, the database's lock taken (one daemon per database, see
@@ -43,6 +44,7 @@ use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
 pub mod handlers;
+pub mod inbox;
 pub mod listener;
 pub mod notify;
 pub mod reads;
@@ -61,6 +63,8 @@ pub struct Shared {
     pub connections: listener::Admission,
     /// Paged reads answered at once.
     pub reads: reads::ReadGate,
+    /// Incoming messages once committed, for `subscribe {"inbox": true}`.
+    pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -287,6 +291,7 @@ pub async fn run_until(
         started: Instant::now(),
         connections: listener::Admission::new(&config.daemon, open_files),
         reads: reads::ReadGate::default(),
+        inbox_events: tokio::sync::broadcast::channel(1024).0,
         shutdown,
     });
     requeue_waiting(&shared).await?;
@@ -305,11 +310,17 @@ pub async fn run_until(
         },
         repeats: repeats.clone(),
     };
+    let inbox = inbox::Inbox {
+        store: store.clone(),
+        settings: config.inbox.settings(shared.settings.default_country),
+        live: shared.inbox_events.clone(),
+    };
     let mut report_tasks = Vec::new();
     let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());
     let first = join_pool(&scheduler, &config, discovery.scan());
     for handle in &first {
         report_tasks.push(reports.spawn(handle.clone(), shared.shutdown_signal()));
+        report_tasks.push(inbox.spawn(handle.clone(), shared.shutdown_signal()));
     }
     // READY once every modem present at start was tried (bounded: init can take a while).
     let _ = tokio::time::timeout(Duration::from_secs(90), async {
@@ -360,7 +371,8 @@ pub async fn run_until(
             changed = hotplug.changed(), if hotplug.active() => {
                 if changed {
                     for handle in join_pool(&scheduler, &config, discovery.scan()) {
-                        report_tasks.push(reports.spawn(handle, shared.shutdown_signal()));
+                        report_tasks.push(reports.spawn(handle.clone(), shared.shutdown_signal()));
+                        report_tasks.push(inbox.spawn(handle, shared.shutdown_signal()));
                     }
                 }
             }
@@ -378,6 +390,7 @@ pub async fn run_until(
         let _ = task.await;
     }
     drop(reports);
+    drop(inbox);
     let _ = upkeep_task.await;
     if let Some(bound) = &bound {
         bound.remove_if_ours();

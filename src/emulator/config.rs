@@ -99,6 +99,105 @@ pub struct Knobs {
     /// `AT+CNMI` with `<ds>`=1 is refused although `AT+CNMI=?` lists it (ModemManager's note on
     /// many Qualcomm-based modems): the host has to fall back to stored reports (`+CDSI`).
     pub refuse_routed_reports: bool,
+    /// Slots of the SIM ("SM") memory; `None`: the profile's (30 generic, 50 others). A full
+    /// receive memory stores nothing more: the network holds new messages (TS 31.102 EF_SMSS
+    /// "memory capacity exceeded") and delivers them once a deletion makes room.
+    pub sim_slots: Option<usize>,
+    /// With the receive memory full, `AT+CMGS` is refused with `+CMS ERROR: 322` (memory full),
+    /// as on modems that block sending until the memory is read (SMSTools3's
+    /// `receive_before_send`).
+    pub full_memory_blocks_sends: bool,
+    /// The order in which the parts of a long incoming message reach the modem.
+    pub inbound_order: PartOrder,
+    /// Phones that answer: a message accepted for a number matching a pattern gets this reply
+    /// from that number after the delay.
+    pub replies: Vec<AutoReply>,
+    /// Messages the network delivers by itself, this long after the emulator starts.
+    pub scripted: Vec<ScriptedSms>,
+    /// `AT+CNMI=?` offers `<mt>` 0 and 2 only (and `mt=1` is refused): incoming messages come
+    /// routed as `+CMT`, never stored, as on modules whose firmware insists on routing.
+    pub routed_messages_only: bool,
+}
+
+/// The order of the parts of an incoming concatenated message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartOrder {
+    #[default]
+    InOrder,
+    /// Last part first (a 10010 notice came 2/3, 3/3, 1/3; jasmin#1257 had 5/5 first).
+    Reverse,
+    /// Drawn per message (seeded).
+    Shuffled,
+}
+
+impl std::str::FromStr for PartOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "in-order" => Ok(PartOrder::InOrder),
+            "reverse" => Ok(PartOrder::Reverse),
+            "shuffled" => Ok(PartOrder::Shuffled),
+            other => Err(format!(
+                "'{other}' is not a part order (in-order, reverse, shuffled)"
+            )),
+        }
+    }
+}
+
+/// A phone that replies: `pattern` is a number (`+8613800138000`) or a glob with `*`
+/// (`+86138*`, `*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoReply {
+    pub pattern: String,
+    pub text: String,
+    pub delay: Duration,
+}
+
+impl AutoReply {
+    /// Whether `number` is one of this reply's phones.
+    pub fn matches(&self, number: &str) -> bool {
+        glob_match(self.pattern.as_bytes(), number.as_bytes())
+    }
+}
+
+fn glob_match(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| glob_match(rest, &s[i..])),
+        Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
+    }
+}
+
+/// `PATTERN=TEXT[@DELAY]` (`--reply`) or `FROM=TEXT[@DELAY]` (`--inbound`): the delay as
+/// [`parse_duration`] reads it (`500ms`, `2s`, `1m`); without one, `default_delay`. An `@`
+/// followed by something that is no duration belongs to the text.
+pub fn parse_who_text_delay(
+    spec: &str,
+    default_delay: Duration,
+) -> Result<(String, String, Duration), String> {
+    let (who, rest) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("'{spec}': expected NUMBER=TEXT[@DELAY]"))?;
+    if who.trim().is_empty() {
+        return Err(format!("'{spec}': the number or pattern is empty"));
+    }
+    let (text, delay) = match rest.rsplit_once('@') {
+        Some((t, d)) if parse_duration(d).is_ok() => (t, parse_duration(d).unwrap_or_default()),
+        _ => (rest, default_delay),
+    };
+    if text.is_empty() {
+        return Err(format!("'{spec}': the text is empty"));
+    }
+    Ok((who.trim().to_string(), text.to_string(), delay))
+}
+
+/// A message the network sends by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptedSms {
+    /// A number or a short code (`10086`).
+    pub from: String,
+    pub text: String,
+    pub after: Duration,
 }
 
 impl Default for Knobs {
@@ -133,6 +232,12 @@ impl Default for Knobs {
             report_failure_rate: 0.0,
             report_failure_status: 0x45,
             refuse_routed_reports: false,
+            sim_slots: None,
+            full_memory_blocks_sends: false,
+            inbound_order: PartOrder::InOrder,
+            replies: Vec::new(),
+            scripted: Vec::new(),
+            routed_messages_only: false,
         }
     }
 }
@@ -261,5 +366,33 @@ mod tests {
         assert_eq!(cfg.modems[0].knobs.cap, None);
         assert!(cfg.modems.iter().all(|m| m.knobs.rssi == 10));
         assert_ne!(mix(1), mix(2));
+    }
+}
+
+#[cfg(test)]
+mod inbound_spec_tests {
+    use super::*;
+
+    #[test]
+    fn reply_specs_and_patterns() {
+        let (p, t, d) = parse_who_text_delay("+86138*=收到@2.5s", Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            (p.as_str(), t.as_str(), d),
+            ("+86138*", "收到", Duration::from_millis(2500))
+        );
+        let (_, t, d) = parse_who_text_delay("*=mail me @ home", Duration::from_secs(1)).unwrap();
+        assert_eq!((t.as_str(), d), ("mail me @ home", Duration::from_secs(1)));
+        let (_, _, d) = parse_who_text_delay("10086=x@500ms", Duration::ZERO).unwrap();
+        assert_eq!(d, Duration::from_millis(500));
+        assert!(parse_who_text_delay("no-equals", Duration::ZERO).is_err());
+        assert!(parse_who_text_delay("=x", Duration::ZERO).is_err());
+        assert!(parse_who_text_delay("123=", Duration::ZERO).is_err());
+        let r = AutoReply {
+            pattern: "+86138*".into(),
+            text: "ok".into(),
+            delay: Duration::ZERO,
+        };
+        assert!(r.matches("+8613800138000"));
+        assert!(!r.matches("+8613900138000"));
     }
 }

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::command::{self, Cmd, Form};
-use super::config::{mix, EmulatedModem, Noise};
+use super::config::{mix, EmulatedModem, Noise, PartOrder};
 use super::inbound::{self, NetworkPdu};
 use super::profile::{format_range, Profile};
 use crate::sms::{self, Address, Concat, Timestamp, Tpdu};
@@ -46,6 +46,12 @@ pub enum Effect {
         mr: u8,
         to: String,
         status: u8,
+    },
+    /// A phone answers: call [`Machine::incoming`] with this after this long.
+    Reply {
+        after: Duration,
+        from: String,
+        text: String,
     },
 }
 
@@ -81,6 +87,8 @@ pub enum IncomingRoute {
     Stored { index: usize },
     /// Shown directly with `+CMT` (`mt=2`).
     Direct,
+    /// The receive memory is full: the network holds it until a deletion makes room.
+    Held,
 }
 
 /// Why an inbound event could not be delivered.
@@ -261,6 +269,8 @@ pub struct Machine {
     urcs: Vec<String>,
     fx: Vec<Effect>,
     pub stats: Stats,
+    /// Incoming parts the network holds while the receive memory is full.
+    held: VecDeque<NetworkPdu>,
 }
 
 impl Machine {
@@ -318,12 +328,13 @@ impl Machine {
             puk_left: 10,
             smsc: cfg.knobs.smsc.clone(),
             reg_lost: false,
-            sm: vec![None; profile.sim_slots()],
+            sm: vec![None; cfg.knobs.sim_slots.unwrap_or(profile.sim_slots())],
             me: vec![None; 100],
             sr: vec![None; 20],
             next_mr,
             next_concat,
             sent: VecDeque::new(),
+            held: VecDeque::new(),
             state: State::Command,
             line: Vec::new(),
             input: VecDeque::new(),
@@ -535,46 +546,64 @@ impl Machine {
         Some(d.mul_f64(self.report_rng.gen_range(0.5..1.5)))
     }
 
-    /// Delivers an incoming message (several parts when long) from `from`.
+    /// Delivers an incoming message (several parts when long) from `from`, its parts in the
+    /// order of the `inbound_order` knob. A part that finds the receive memory full is held
+    /// by the "network" and delivered once a deletion makes room.
     pub fn incoming(
         &mut self,
         from: &str,
         text: &str,
+    ) -> Result<(Vec<IncomingRoute>, Vec<Effect>), InboundError> {
+        let reference = self.next_concat;
+        self.next_concat = self.next_concat.wrapping_add(1);
+        self.incoming_parts(from, text, reference, None)
+    }
+
+    /// Delivers only the parts `seqs` (1-based, in that order) of the message `text` from
+    /// `from` cut with concatenation reference `reference`: a network that loses a part, or
+    /// brings the rest minutes (or a daemon restart) later. `None`: every part, in the
+    /// `inbound_order` knob's order.
+    pub fn incoming_parts(
+        &mut self,
+        from: &str,
+        text: &str,
+        reference: u8,
+        seqs: Option<&[u8]>,
     ) -> Result<(Vec<IncomingRoute>, Vec<Effect>), InboundError> {
         if self.sim != Sim::Ready {
             return Err(InboundError::SimNotReady);
         }
         let smsc = Address::parse(self.network_smsc())?;
         let originator = Address::parse(from)?;
-        let reference = self.next_concat;
-        self.next_concat = self.next_concat.wrapping_add(1);
-        let parts = inbound::deliver(
+        let all = inbound::deliver(
             &smsc,
             &originator,
             text,
             reference,
             inbound::now_timestamp(),
         )?;
+        let parts: Vec<NetworkPdu> = match seqs {
+            Some(seqs) => seqs
+                .iter()
+                .filter_map(|s| all.get(usize::from(*s).checked_sub(1)?).cloned())
+                .collect(),
+            None => {
+                let mut parts = all;
+                match self.cfg.knobs.inbound_order {
+                    PartOrder::InOrder => {}
+                    PartOrder::Reverse => parts.reverse(),
+                    PartOrder::Shuffled => {
+                        use rand::seq::SliceRandom;
+                        parts.shuffle(&mut self.report_rng);
+                    }
+                }
+                parts
+            }
+        };
         let mut routes = Vec::with_capacity(parts.len());
-        let mem = self.cpms[2];
         for pdu in parts {
             self.stats.incoming_parts += 1;
-            if self.cnmi[1] >= 2 && self.cnmi[0] > 0 {
-                self.urcs.push(format!(
-                    "+CMT: ,{}\r\n{}",
-                    pdu.tpdu_len,
-                    sms::hex::encode(&pdu.bytes)
-                ));
-                routes.push(IncomingRoute::Direct);
-                continue;
-            }
-            let slot =
-                store(self.mem_mut(mem), 0, pdu).ok_or(InboundError::MemoryFull(mem.name()))?;
-            let index = slot + self.profile.first_index();
-            if self.cnmi[1] == 1 && self.cnmi[0] > 0 {
-                self.urcs.push(format!("+CMTI: \"{}\",{index}", mem.name()));
-            }
-            routes.push(IncomingRoute::Stored { index });
+            routes.push(self.receive_part(pdu));
         }
         if !matches!(self.state, State::Hung | State::Booting) {
             self.process();
@@ -582,6 +611,47 @@ impl Machine {
             self.urcs.clear();
         }
         Ok((routes, std::mem::take(&mut self.fx)))
+    }
+
+    /// One part from the network: shown (`+CMT`), stored and announced (`+CMTI`), or held.
+    fn receive_part(&mut self, pdu: NetworkPdu) -> IncomingRoute {
+        if self.cnmi[1] >= 2 && self.cnmi[0] > 0 {
+            self.urcs.push(format!(
+                "+CMT: ,{}\r\n{}",
+                pdu.tpdu_len,
+                sms::hex::encode(&pdu.bytes)
+            ));
+            return IncomingRoute::Direct;
+        }
+        let mem = self.cpms[2];
+        if !self.held.is_empty() || self.mem(mem).iter().all(Option::is_some) {
+            self.held.push_back(pdu);
+            return IncomingRoute::Held;
+        }
+        let slot = store(self.mem_mut(mem), 0, pdu).expect("a free slot was just seen");
+        let index = slot + self.profile.first_index();
+        if self.cnmi[1] == 1 && self.cnmi[0] > 0 {
+            self.urcs.push(format!("+CMTI: \"{}\",{index}", mem.name()));
+        }
+        IncomingRoute::Stored { index }
+    }
+
+    /// After a deletion: the network delivers what it held while the memory was full.
+    fn deliver_held(&mut self) {
+        let mem = self.cpms[2];
+        while !self.held.is_empty() && self.mem(mem).iter().any(Option::is_none) {
+            let pdu = self.held.pop_front().expect("not empty");
+            let slot = store(self.mem_mut(mem), 0, pdu).expect("a free slot was just seen");
+            let index = slot + self.profile.first_index();
+            if self.cnmi[1] == 1 && self.cnmi[0] > 0 {
+                self.urcs.push(format!("+CMTI: \"{}\",{index}", mem.name()));
+            }
+        }
+    }
+
+    /// Whether the receive memory has no free slot.
+    pub fn receive_memory_full(&self) -> bool {
+        self.mem(self.cpms[2]).iter().all(Option::is_some)
     }
 
     // ---- internals ----------------------------------------------------------------------
@@ -1255,7 +1325,10 @@ impl Machine {
     }
 
     fn cnmi_cmd(&mut self, cmd: &Cmd) -> Reply {
-        let ranges = self.profile.cnmi_ranges();
+        let mut ranges = self.profile.cnmi_ranges();
+        if self.cfg.knobs.routed_messages_only {
+            ranges[1] = &[0, 2];
+        }
         match &cmd.form {
             Form::Read => done(format!(
                 "+CNMI: {},{},{},{},{}",
@@ -1445,6 +1518,7 @@ impl Machine {
                 Err(f) => return Reply::Fail(f),
             };
             self.mem_mut(mem)[slot] = None;
+            self.deliver_held();
             return ok();
         }
         for slot in self.mem_mut(mem).iter_mut() {
@@ -1461,6 +1535,7 @@ impl Machine {
                 *slot = None;
             }
         }
+        self.deliver_held();
         ok()
     }
 
@@ -1470,6 +1545,9 @@ impl Machine {
         }
         if let Some(f) = self.sms_preconditions() {
             return Reply::Fail(f);
+        }
+        if self.cfg.knobs.full_memory_blocks_sends && self.receive_memory_full() {
+            return Reply::Fail(Fail::Cms(322));
         }
         match cmd.num(0) {
             Some(Ok(n)) if (1..=MAX_TPDU as u32).contains(&n) => Reply::Prompt(n as usize),
@@ -1548,6 +1626,16 @@ impl Machine {
                     }
                 }
                 let report = (part.status_report, part.to.clone());
+                let last = part.concat.is_none_or(|c| c.seq == c.parts);
+                if last {
+                    if let Some(r) = self.cfg.knobs.replies.iter().find(|r| r.matches(&part.to)) {
+                        self.fx.push(Effect::Reply {
+                            after: r.delay,
+                            from: part.to.clone(),
+                            text: r.text.clone(),
+                        });
+                    }
+                }
                 self.fx.push(Effect::Accepted(part));
                 if let (true, Some(after)) = (report.0, self.report_delay()) {
                     let status = self.draw_report_status();

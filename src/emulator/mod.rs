@@ -55,7 +55,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{parse_duration, EmulatedModem, EmulatorConfig, Knobs, Noise};
+pub use config::{
+    parse_duration, parse_who_text_delay, AutoReply, EmulatedModem, EmulatorConfig, Knobs, Noise,
+    PartOrder, ScriptedSms,
+};
 pub use log::{LogRecord, Phones};
 pub use machine::{InboundError, IncomingRoute, ReportRoute, Stats};
 pub use profile::Profile;
@@ -439,8 +442,35 @@ impl EmulatorHandle {
         text: &str,
     ) -> Result<Vec<IncomingRoute>, EmulatorError> {
         let (from, text) = (from.to_string(), text.to_string());
-        self.ask(i, |reply| Control::Incoming { from, text, reply })
-            .await?
+        self.ask(i, |reply| Control::Incoming {
+            from,
+            text,
+            parts: None,
+            reply,
+        })
+        .await?
+    }
+
+    /// Delivers only some parts of a long message: `seqs` (1-based, in that order) of `text`
+    /// from `from` cut with concatenation reference `reference`. Call again with the other
+    /// parts (the same text and reference) to complete it later.
+    pub async fn deliver_sms_parts(
+        &self,
+        i: usize,
+        from: &str,
+        text: &str,
+        reference: u8,
+        seqs: &[u8],
+    ) -> Result<Vec<IncomingRoute>, EmulatorError> {
+        let (from, text) = (from.to_string(), text.to_string());
+        let parts = Some((reference, seqs.to_vec()));
+        self.ask(i, |reply| Control::Incoming {
+            from,
+            text,
+            parts,
+            reply,
+        })
+        .await?
     }
 
     /// Stops every modem, removes the symlinks and returns the final summary.

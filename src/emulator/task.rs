@@ -33,6 +33,8 @@ pub(crate) enum Control {
     Incoming {
         from: String,
         text: String,
+        /// Only these parts (1-based, in this order) of the message cut with this reference.
+        parts: Option<(u8, Vec<u8>)>,
         reply: oneshot::Sender<Result<Vec<IncomingRoute>, EmulatorError>>,
     },
 }
@@ -57,6 +59,8 @@ pub(crate) struct ModemTask {
     replugs: u32,
     /// Automatic status reports waiting for their time.
     reports: Vec<(Instant, u8, String, u8)>,
+    /// Replies and scripted messages waiting for their time: (when, from, text).
+    inbound: Vec<(Instant, String, String)>,
 }
 
 async fn sleep_opt(at: Option<Instant>) {
@@ -105,11 +109,17 @@ impl ModemTask {
             unplugs: 0,
             replugs: 0,
             reports: Vec::new(),
+            inbound: Vec::new(),
         }
     }
 
     pub(crate) async fn run(mut self) {
         let mut buf = vec![0u8; 4096];
+        let started = Instant::now();
+        for sms in &self.knobs.scripted {
+            self.inbound
+                .push((started + sms.after, sms.from.clone(), sms.text.clone()));
+        }
         loop {
             self.publish();
             if self.noise_at.is_none() && self.pty.is_some() {
@@ -175,6 +185,23 @@ impl ModemTask {
                         match self.machine.status_report_to(mr, Some(&to), status) {
                             Ok((_, fx)) => self.apply(fx).await,
                             Err(e) => tracing::debug!(modem = self.index, "no status report: {e}"),
+                        }
+                    }
+                }
+                _ = sleep_opt(self.inbound.iter().map(|r| r.0).min()) => {
+                    let now = Instant::now();
+                    let (due, later): (Vec<_>, Vec<_>) =
+                        std::mem::take(&mut self.inbound).into_iter().partition(|r| r.0 <= now);
+                    self.inbound = later;
+                    for (_, from, text) in due {
+                        match self.machine.incoming(&from, &text) {
+                            Ok((_, fx)) => self.apply(fx).await,
+                            // A SIM not ready yet: the network tries again a second later.
+                            Err(e @ crate::emulator::InboundError::SimNotReady) => {
+                                tracing::debug!(modem = self.index, "incoming message from {from} not delivered yet: {e}");
+                                self.inbound.push((now + Duration::from_secs(1), from, text));
+                            }
+                            Err(e) => tracing::warn!(modem = self.index, "incoming message from {from} dropped: {e}"),
                         }
                     }
                 }
@@ -245,6 +272,9 @@ impl ModemTask {
                     to,
                     status,
                 } => self.reports.push((Instant::now() + after, mr, to, status)),
+                Effect::Reply { after, from, text } => {
+                    self.inbound.push((Instant::now() + after, from, text))
+                }
             }
         }
     }
@@ -323,8 +353,20 @@ impl ModemTask {
                 };
                 let _ = reply.send(r);
             }
-            Control::Incoming { from, text, reply } => {
-                let r = match self.machine.incoming(&from, &text) {
+            Control::Incoming {
+                from,
+                text,
+                parts,
+                reply,
+            } => {
+                let delivered = match &parts {
+                    Some((reference, seqs)) => {
+                        self.machine
+                            .incoming_parts(&from, &text, *reference, Some(seqs))
+                    }
+                    None => self.machine.incoming(&from, &text),
+                };
+                let r = match delivered {
                     Ok((routes, fx)) => {
                         self.apply(fx).await;
                         Ok(routes)

@@ -23,7 +23,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::Instrument;
 
 use super::{Engine, Health, Identity, ModemConfig, ModemError, PartOutcome, SimProblem};
-use crate::at::parse::{MessageEntry, StoredAt};
+use crate::at::parse::{MessageEntry, StorageUse, StoredAt};
 use crate::at::{ErrorClass, Urc};
 use crate::sms::SubmitPdu;
 
@@ -42,6 +42,9 @@ pub struct ModemStatus {
     pub sent: u64,
     /// Messages with a part refused, not sent or of unknown fate.
     pub failed: u64,
+    /// Times the modem answered `+CMS ERROR: 322` (memory full): whoever reads the receive
+    /// memory drains it when this grows.
+    pub memory_full: u64,
 }
 
 impl ModemStatus {
@@ -53,6 +56,7 @@ impl ModemStatus {
             probes: 0,
             sent: 0,
             failed: 0,
+            memory_full: 0,
         }
     }
 
@@ -95,11 +99,22 @@ pub enum ModemRequest {
         at: StoredAt,
         reply: oneshot::Sender<Result<Option<MessageEntry>, StoredError>>,
     },
+    /// List the receive memory (`AT+CPMS?`, `AT+CMGL=4`).
+    ListStored {
+        reply: oneshot::Sender<Result<StoredList, StoredError>>,
+    },
     /// Delete a stored message (once what was read from it is committed).
     DeleteStored {
         at: StoredAt,
         reply: oneshot::Sender<Result<(), StoredError>>,
     },
+}
+
+/// The receive memory's messages, each with where it is, and how full the memory was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredList {
+    pub messages: Vec<(StoredAt, MessageEntry)>,
+    pub memory: Option<StorageUse>,
 }
 
 /// Why a stored message could not be read or deleted.
@@ -222,6 +237,12 @@ impl ModemHandle {
             .await
     }
 
+    /// Lists the receive memory (`AT+CPMS?`, `AT+CMGL=4`), between messages.
+    pub async fn list_stored(&self) -> Result<StoredList, StoredError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(ModemRequest::ListStored { reply }, answer).await
+    }
+
     /// Deletes the message stored at `at` (`AT+CPMS`, `AT+CMGD`), between messages.
     pub async fn delete_stored(&self, at: StoredAt) -> Result<(), StoredError> {
         let (reply, answer) = oneshot::channel();
@@ -285,6 +306,10 @@ impl ActorEnd {
                 false
             }
             ModemRequest::DeleteStored { reply, .. } => {
+                let _ = reply.send(Err(self.unavailable().into()));
+                false
+            }
+            ModemRequest::ListStored { reply } => {
                 let _ = reply.send(Err(self.unavailable().into()));
                 false
             }
@@ -485,6 +510,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if engine.needs_reinit() {
             return Leave::Restarted;
         }
+        if engine.take_memory_full() {
+            tracing::warn!("the modem's message memory is full (+CMS ERROR: 322)");
+            end.publish(|s| s.memory_full += 1);
+        }
         // Shutdown first: a message asked for at the same moment is refused (it stays queued
         // for the next start) instead of starting after SIGTERM.
         tokio::select! {
@@ -496,6 +525,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(ModemRequest::Send { pdus, reply, span }) => {
                     let outcomes = engine.send_message(&pdus).instrument(span).await;
                     let all_sent = outcomes.iter().all(PartOutcome::is_sent);
+                    // Modems that block sending while the memory is full say so here.
+                    let memory_full = engine.take_memory_full() | outcomes.iter().any(|o| {
+                        matches!(o, PartOutcome::Rejected { result: crate::at::Final::Cms(e), .. }
+                            if e.code() == Some(322))
+                    });
                     let leave = leave_after(&outcomes, engine);
                     // The status changes before the answer goes out, so whoever reads the
                     // answer already sees the modem out of the pool.
@@ -504,6 +538,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             s.sent += 1;
                         } else {
                             s.failed += 1;
+                        }
+                        if memory_full {
+                            s.memory_full += 1;
                         }
                         if let Some(leave) = &leave {
                             s.health = leave.health();
@@ -523,6 +560,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     let _ = reply.send(read.map_err(|e| StoredError::Modem(e.to_string())));
                 }
+                Some(ModemRequest::ListStored { reply }) => {
+                    let listed = engine.list_stored().await;
+                    if let Some(leave) = transport_leave(&listed, engine, end) {
+                        let _ = reply.send(Err(StoredError::Modem(leave.problem().to_string())));
+                        return leave;
+                    }
+                    let _ = reply.send(
+                        listed
+                            .map(|(messages, memory)| StoredList { messages, memory })
+                            .map_err(|e| StoredError::Modem(e.to_string())),
+                    );
+                }
                 Some(ModemRequest::DeleteStored { at, reply }) => {
                     let deleted = engine.delete_stored(&at).await;
                     if let Some(leave) = transport_leave(&deleted, engine, end) {
@@ -535,7 +584,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             urc = engine.next_urc() => match urc {
                 Ok(urc) => {
                     tracing::debug!(?urc, "unsolicited");
-                    let report = matches!(urc, Urc::StatusReport { .. });
+                    let routed = matches!(urc, Urc::StatusReport { .. } | Urc::Message { .. });
                     let imsi = end.status.borrow().imsi().map(str::to_string);
                     // Nobody listening is fine: the codes are published, not queued forever.
                     let _ = end.events.send(Arc::new(ModemEvent {
@@ -543,9 +592,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                         imsi,
                         urc,
                     }));
-                    if report {
+                    if routed {
                         // Acknowledged where the modem waits for it, before anything else.
-                        let acked = engine.ack_status_report().await;
+                        let acked = engine.ack_routed().await;
                         if let Some(leave) = transport_leave(&acked, engine, end) {
                             return leave;
                         }

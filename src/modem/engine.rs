@@ -68,6 +68,9 @@ pub struct Engine<S> {
     last_heard: Option<Instant>,
     /// Whether a routed `+CDS` may need `AT+CNMA` (until the modem says it does not).
     pub(crate) cnma_expected: bool,
+    /// A `+CMS ERROR: 322` (memory full) came since [`Engine::take_memory_full`] was last
+    /// asked: the receive memory must be drained, as the network holds new messages meanwhile.
+    pub(crate) memory_full: bool,
 }
 
 enum Outcome {
@@ -93,6 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             buf: vec![0; 1024],
             last_heard: None,
             cnma_expected: true,
+            memory_full: false,
         }
     }
 
@@ -373,6 +377,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             match outcome {
                 Outcome::Done(result) => {
                     trace!(command, %result, "answered");
+                    if matches!(&result, Final::Cms(e) if e.code() == Some(322)) {
+                        self.memory_full = true;
+                    }
                     return Ok(Response { lines, result });
                 }
                 Outcome::Prompt if !prompt_recovered => {

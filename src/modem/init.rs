@@ -90,7 +90,9 @@ fn choose_cnmi(
     quirks: ReportQuirks,
 ) -> ((u32, u32, u32, u32), Vec<u32>) {
     let mode = pick(&s.mode, &[2, 1], 2);
-    let mt = pick(&s.mt, &[1], 1);
+    // mt=1: stored, announced by +CMTI, read and deleted after the commit (nothing lost in a
+    // crash); mt=2 (+CMT, acknowledged with AT+CNMA where required) only when 1 is refused.
+    let mt = pick(&s.mt, &[1, 2], 1);
     let bm = pick(&s.bm, &[0], 0);
     let bfr = pick(&s.bfr, &[0], 0);
     let offered = |ds: u32| s.ds.is_empty() || s.ds.contains(&ds);
@@ -501,5 +503,11 @@ mod tests {
         // Neither 1 nor 2 offered: none.
         let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0),(0,1)").unwrap();
         assert_eq!(choose_cnmi(&s, true, none).1, [0]);
+        // Incoming messages: stored and announced (mt=1) wherever offered; a modem that only
+        // routes them (+CMT, mt=2) gets mt=2.
+        let s = parse::parse_cnmi_test("+CNMI: (0-3),(0,2),(0,2),(0,1),(0,1)").unwrap();
+        assert_eq!((choose_cnmi(&s, true, none).0).1, 2);
+        let s = parse::parse_cnmi_test("+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)").unwrap();
+        assert_eq!((choose_cnmi(&s, true, none).0).1, 1);
     }
 }

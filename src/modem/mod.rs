@@ -9,7 +9,7 @@
 //! | [`engine`] | [`Engine`]: commands with deadlines, URC queue, ESC + re-sync after any timeout |
 //! | `init.rs` | the init sequence (listed in its module doc) and health probing |
 //! | `send.rs` | `AT+CMGS` for each part, back to back, with per-part [`PartOutcome`]s |
-//! | `stored.rs` | `AT+CNMA` after `+CDS`; a stored report read (`+CMGR`) and deleted (`+CMGD`) |
+//! | `stored.rs` | `AT+CNMA` after `+CDS`/`+CMT`; a stored message read (`+CMGR`), the receive memory listed (`+CPMS?`, `+CMGL=4`), a message deleted (`+CMGD`) |
 //! | [`port`] | opening a real port with tokio-serial, exclusively (TIOCEXCL + flock) |
 //! | [`transcript`] | the fixture format (`fixtures/README.md`): parse, write, record |
 //! | [`replay`] | a stream that plays a transcript's modem side, checking what the host writes |
@@ -70,7 +70,7 @@ mod stored;
 pub mod transcript;
 mod types;
 
-pub use actor::{ModemEvent, ModemHandle, ModemStatus, StoredError, Unavailable};
+pub use actor::{ModemEvent, ModemHandle, ModemStatus, StoredError, StoredList, Unavailable};
 pub use engine::{Engine, Response};
 pub use error::{ModemError, SimProblem};
 pub use types::{

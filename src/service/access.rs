@@ -6,6 +6,10 @@
 //! | a Unix user bound to a member | the groups that member belongs to, their broadcasts and members; phone numbers only of the groups where the member is an admin or super-admin; their own member record; the modems without their SIMs' IMSIs |
 //! | anyone else | `hello` and `status`, without personal data (no IMSIs) |
 //!
+//! Incoming messages: administrators read them all; a group's admins and super-admins read
+//! the replies to that group's broadcasts (`broadcast show` lists them to every member of the
+//! group, numbers masked as above); nobody else reads any.
+//!
 //! A number a reader may not see is shown with all but its last four digits starred
 //! ([`mask_number`]), so a member can still tell recipients apart.
 
@@ -143,6 +147,37 @@ impl Reader {
         match self {
             Reader::Outsider { .. } => Err(self.refuse("the modem list")),
             _ => Ok(()),
+        }
+    }
+
+    /// The groups whose replies (inbox messages linked to their broadcasts) the reader may
+    /// read: `None` for all messages (administrators), else the groups where the member is an
+    /// admin or super-admin (possibly none).
+    pub fn inbox_groups(&self) -> Option<Vec<String>> {
+        match self {
+            Reader::Admin => None,
+            Reader::Member { groups, .. } => Some(
+                groups
+                    .iter()
+                    .filter(|(_, r)| matches!(r, Role::Admin | Role::SuperAdmin))
+                    .map(|(g, _)| g.clone())
+                    .collect(),
+            ),
+            Reader::Outsider { .. } => Some(Vec::new()),
+        }
+    }
+
+    /// Refuses an inbox message unless an administrator, or an admin of the group whose
+    /// broadcast it answers.
+    pub fn inbox_message(&self, id: i64, group: Option<&str>) -> Result<(), ServiceError> {
+        let visible = match self.inbox_groups() {
+            None => true,
+            Some(groups) => group.is_some_and(|g| groups.iter().any(|x| x == g)),
+        };
+        if visible {
+            Ok(())
+        } else {
+            Err(self.refuse(format!("inbox message {id}")))
         }
     }
 

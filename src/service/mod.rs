@@ -33,6 +33,7 @@ pub mod caller;
 pub mod compose;
 pub mod fields;
 pub mod import;
+pub mod inbox;
 pub mod pages;
 pub mod period;
 pub mod phone;

@@ -30,6 +30,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("migrations/0004_concat_refs.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("migrations/0005_inbox.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -41,6 +41,7 @@ mod deliveries;
 mod error;
 mod groups;
 pub mod handle;
+mod inbox;
 pub mod inspect;
 pub mod migrate;
 pub mod model;
@@ -52,6 +53,10 @@ pub use backup::{BackupReport, RestoreReport};
 pub use deliveries::{MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
+pub use inbox::{
+    Handling, InboxFilter, InboxMessage, NewInboxMessage, NewInboxPart, PartKey, ReplyLink,
+    StoredPart,
+};
 pub use migrate::SCHEMA_VERSION;
 pub use model::*;
 pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};

@@ -7,8 +7,9 @@ use groupsms::at::parse::{Storage, StoredAt};
 use groupsms::at::Urc;
 use groupsms::modem::transcript::Step;
 use groupsms::modem::Engine;
+use groupsms::service::inbox::decode_pdu;
 use groupsms::service::reports::decode_report;
-use groupsms::sms::{encode_submit, Address, SubmitOptions};
+use groupsms::sms::{encode_submit, Address, SubmitOptions, Tpdu};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -71,7 +72,7 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
                 match urc {
                     Urc::StatusReport { length, pdu } => {
                         out.push(report_line(&pdu, Some(length)));
-                        if let Err(e) = engine.ack_status_report().await {
+                        if let Err(e) = engine.ack_routed().await {
                             out.push(format!("error: {e}"));
                         }
                     }
@@ -87,8 +88,51 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
                 out.join(", ")
             }
         }
+        "messages" => {
+            // Incoming messages: a stored one (+CMTI) is named; a routed one (+CMT) decoded
+            // and acknowledged (AT+CNMA where the modem expects it).
+            let mut out = Vec::new();
+            for urc in engine.take_urcs() {
+                match urc {
+                    Urc::Message { length, pdu } => {
+                        out.push(stored_line(&pdu, Some(length)));
+                        if let Err(e) = engine.ack_routed().await {
+                            out.push(format!("error: {e}"));
+                        }
+                    }
+                    Urc::NewMessage(at) => {
+                        out.push(format!("stored {} {}", at.storage.name(), at.index))
+                    }
+                    _ => {}
+                }
+            }
+            if out.is_empty() {
+                "none".into()
+            } else {
+                out.join(", ")
+            }
+        }
+        "list-stored" => match engine.list_stored().await {
+            Ok((entries, memory)) => {
+                let mut out = vec![match memory {
+                    Some(m) => format!("memory {} {}/{}", m.storage.name(), m.used, m.total),
+                    None => "memory unknown".into(),
+                }];
+                for (at, e) in entries {
+                    out.push(format!(
+                        "{} {} stat {}: {}",
+                        at.storage.name(),
+                        at.index,
+                        e.stat,
+                        stored_line(&e.pdu, e.length)
+                    ));
+                }
+                out.join(", ")
+            }
+            Err(e) => format!("error: {e}"),
+        },
         "read-stored" => match engine.read_stored(&stored_at(args)?).await {
-            Ok(Some(entry)) => report_line(&entry.pdu, entry.length),
+            Ok(Some(entry)) => stored_line(&entry.pdu, entry.length),
             Ok(None) => "empty".into(),
             Err(e) => format!("error: {e}"),
         },
@@ -107,6 +151,24 @@ fn stored_at(args: &str) -> Result<StoredAt, String> {
         storage: Storage::from_name(mem),
         index: index.parse().map_err(|_| format!("bad index {index}"))?,
     })
+}
+
+/// A stored or routed PDU as fixtures write it: an incoming message `message from=+86...
+/// text=...`, a stored SUBMIT `submit to=...`, or a report (below).
+fn stored_line(pdu: &str, length: Option<usize>) -> String {
+    match decode_pdu(pdu, length) {
+        Ok(Tpdu::Deliver(d)) => {
+            // Line breaks and other control characters escaped, so it stays one line.
+            let body = d.user_data.text.escape_debug();
+            let text = match &d.user_data.concat() {
+                Some(c) => format!("part {}/{} text={body}", c.seq, c.parts),
+                None => format!("text={body}"),
+            };
+            format!("message from={} {text}", d.originator)
+        }
+        Ok(Tpdu::Submit(s)) => format!("submit to={}", s.destination),
+        _ => report_line(pdu, length),
+    }
 }
 
 /// A status report as fixtures write it: `report mr=64 to=+919790193746 status=0x00`.

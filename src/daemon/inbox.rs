@@ -1,0 +1,258 @@
+//! Incoming messages, from each modem into the store: a stored one (`+CMTI`) is read
+//! (`AT+CMGR`), committed, and deleted from the modem (`AT+CMGD`) only after the commit, so a
+//! crash in between leaves it on the SIM, where the next listing finds it again and the store
+//! recognises it (no duplicate). The receive memory is listed (`AT+CMGL=4`) and drained each
+//! time the modem becomes ready, when it says its memory is full (`+CMS ERROR: 322`), and
+//! every [`SWEEP_EVERY`] (messages a modem stored without telling). A routed one (`+CMT`) is
+//! committed as it comes (the actor already acknowledged it with `AT+CNMA` where required).
+//! What a message means is decided in [`crate::service::inbox`]; this is the plumbing.
+
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::at::parse::StoredAt;
+use crate::at::Urc;
+use crate::clock;
+use crate::modem::{Health, ModemEvent, ModemHandle};
+use crate::service::inbox::{ingest, Committed, InboxSettings, IncomingPdu, Ingested};
+use crate::store::{StoreError, StoreHandle};
+
+/// How often the receive memory is listed even without a notice.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(120);
+
+/// What the inbox consumers share.
+#[derive(Clone)]
+pub struct Inbox {
+    pub store: StoreHandle,
+    pub settings: InboxSettings,
+    /// Every message once it is complete and committed (`subscribe {"inbox": true}`).
+    pub live: broadcast::Sender<Committed>,
+}
+
+/// What became of one PDU handed over by a modem.
+enum Fate {
+    /// Committed (or already there): the modem may delete it.
+    Kept,
+    /// Not an incoming message: leave it where it is.
+    NotOurs,
+    /// The commit failed: keep it on the modem, try again at the next listing.
+    Failed,
+}
+
+impl Inbox {
+    /// Follows `modem` until `shutdown` turns true or the modem's actor ends.
+    pub fn spawn(
+        &self,
+        modem: ModemHandle,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        let mut events = modem.events();
+        let mut status = modem.watch_status();
+        tokio::spawn(async move {
+            let mut drained_probe = 0;
+            let mut full_seen = 0;
+            let mut sweep = tokio::time::interval(SWEEP_EVERY);
+            sweep.tick().await;
+            loop {
+                // Ready again (first start, re-init, replug): drain what came meanwhile.
+                let (ready, probes, full) = {
+                    let s = status.borrow_and_update();
+                    (s.health == Health::Ready, s.probes, s.memory_full)
+                };
+                if ready && probes != drained_probe {
+                    drained_probe = probes;
+                    this.drain(&modem, "the modem is ready").await;
+                }
+                if ready && full != full_seen {
+                    full_seen = full;
+                    this.drain(&modem, "the modem's memory is full").await;
+                }
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    changed = status.changed() => if changed.is_err() { break },
+                    _ = sweep.tick() => {
+                        if modem.status().health == Health::Ready {
+                            this.drain(&modem, "periodic sweep").await;
+                        }
+                    }
+                    event = events.recv() => match event {
+                        Ok(e) => this.on_event(&modem, std::sync::Arc::unwrap_or_clone(e)).await,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(device = modem.device(), missed = n,
+                                "unsolicited codes came faster than they were handled; listing the memory");
+                            this.drain(&modem, "notices were missed").await;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        })
+    }
+
+    async fn on_event(&self, modem: &ModemHandle, event: ModemEvent) {
+        let sim = event.imsi.unwrap_or_else(|| event.device.to_string());
+        match event.urc {
+            Urc::Message { length, pdu } => {
+                self.commit(&sim, &event.device, &pdu, Some(length)).await;
+            }
+            Urc::NewMessage(at) => match modem.read_stored(at.clone()).await {
+                Ok(Some(entry)) => {
+                    let fate = self
+                        .commit(&sim, &event.device, &entry.pdu, entry.length)
+                        .await;
+                    self.after(modem, &at, fate).await;
+                }
+                Ok(None) => tracing::warn!(
+                    storage = at.storage.name(),
+                    index = at.index,
+                    "a message was announced, but its place is empty"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a stored message; listing the memory");
+                    self.drain(modem, "a read failed").await;
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// Lists the receive memory and takes every received message out of it.
+    pub async fn drain(&self, modem: &ModemHandle, why: &str) {
+        let status = modem.status();
+        let sim = status
+            .imsi()
+            .map(str::to_string)
+            .unwrap_or_else(|| modem.device().to_string());
+        let list = match modem.list_stored().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(device = modem.device(), error = %e, why, "cannot list the stored messages");
+                return;
+            }
+        };
+        let (used, total) = list.memory.as_ref().map_or((0, 0), |m| (m.used, m.total));
+        let full = total > 0 && used >= total;
+        let received: Vec<_> = list
+            .messages
+            .into_iter()
+            .filter(|(_, e)| e.stat <= 1)
+            .collect();
+        if received.is_empty() {
+            return;
+        }
+        tracing::info!(
+            device = modem.device(),
+            why,
+            messages = received.len(),
+            used,
+            total,
+            full,
+            "reading the stored messages"
+        );
+        for (at, entry) in received {
+            let fate = self
+                .commit(&sim, modem.device(), &entry.pdu, entry.length)
+                .await;
+            self.after(modem, &at, fate).await;
+        }
+        if full {
+            tracing::info!(
+                device = modem.device(),
+                "the full message memory was drained"
+            );
+        }
+    }
+
+    /// Deletes a stored message once it is committed.
+    async fn after(&self, modem: &ModemHandle, at: &StoredAt, fate: Fate) {
+        if !matches!(fate, Fate::Kept) {
+            return;
+        }
+        match modem.delete_stored(at.clone()).await {
+            Ok(()) => tracing::info!(
+                storage = at.storage.name(),
+                index = at.index,
+                "stored message deleted"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot delete a stored message"),
+        }
+    }
+
+    async fn commit(&self, sim: &str, device: &str, pdu: &str, length: Option<usize>) -> Fate {
+        let (sim2, device2, pdu2, settings) = (
+            sim.to_string(),
+            device.to_string(),
+            pdu.to_string(),
+            self.settings,
+        );
+        let outcome = self
+            .store
+            .call(move |s| {
+                s.write(|tx| -> Result<Ingested, StoreError> {
+                    let incoming = IncomingPdu {
+                        sim: &sim2,
+                        device: &device2,
+                        pdu: &pdu2,
+                        length,
+                    };
+                    ingest(tx, &settings, incoming, clock::now())
+                })
+            })
+            .await;
+        match outcome {
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record an incoming message; it stays on the modem");
+                Fate::Failed
+            }
+            Ok(Ingested::NotADeliver { kind }) => {
+                tracing::warn!(
+                    sim,
+                    kind,
+                    "a stored PDU that is not an incoming message; left alone"
+                );
+                Fate::NotOurs
+            }
+            Ok(Ingested::Duplicate { .. }) => {
+                tracing::info!(sim, "incoming message already recorded");
+                Fate::Kept
+            }
+            Ok(Ingested::Stored {
+                message,
+                seq,
+                parts_total,
+                committed,
+            }) => {
+                tracing::info!(
+                    sim,
+                    message,
+                    part = seq,
+                    parts = parts_total,
+                    "incoming message recorded"
+                );
+                if let Some(c) = committed {
+                    self.on_committed(c);
+                }
+                Fate::Kept
+            }
+        }
+    }
+
+    /// A message is complete and committed: the one place that hears of each, once.
+    /// (The opt-out rules, `service::optout`, are called from here with
+    /// `c.message, c.member, c.broadcast, c.group, c.text`.)
+    fn on_committed(&self, c: Committed) {
+        tracing::info!(
+            message = c.message,
+            from = %c.originator,
+            member = c.member.as_deref().unwrap_or("-"),
+            broadcast = c.broadcast.map(|b| b.0),
+            handling = %c.handling,
+            carrier_notice = c.carrier_notice,
+            "incoming message"
+        );
+        // Nobody subscribed is fine.
+        let _ = self.live.send(c);
+    }
+}
