@@ -313,6 +313,10 @@ pub struct BroadcastProgress {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
+    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// daemons: 0).
+    #[serde(default)]
+    pub cancelled: u32,
     /// Nothing is queued or being sent.
     pub finished: bool,
 }
@@ -320,7 +324,7 @@ pub struct BroadcastProgress {
 impl BroadcastProgress {
     /// Deliveries that are over, one way or the other.
     pub fn done(&self) -> u32 {
-        self.sent + self.failed + self.uncertain
+        self.sent + self.failed + self.uncertain + self.cancelled
     }
 }
 
@@ -338,7 +342,8 @@ pub struct SubscribeEvent {
 pub struct DeliveryEvent {
     pub id: i64,
     pub number: String,
-    /// `queued`, `sending`, `sent`, `failed`, `uncertain` or `delivered`.
+    /// `queued`, `sending`, `sent`, `failed`, `uncertain`, `delivered`, `undelivered` or
+    /// `cancelled`.
     pub state: String,
     pub modem: Option<String>,
     pub error: Option<String>,
@@ -373,6 +378,10 @@ pub struct BroadcastInfo {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
+    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// daemons: 0).
+    #[serde(default)]
+    pub cancelled: u32,
     /// Queued or being sent.
     pub waiting: u32,
     pub finished: bool,

@@ -35,6 +35,9 @@ pub struct Finished {
     pub retry: Option<Job>,
 }
 
+/// Why a cancelled delivery was not sent, as the progress events say it.
+pub const OPTED_OUT: &str = "the member opted out by SMS";
+
 /// How long a delivery whose modem was not ready waits before it is handed out again (the
 /// pool hears of the modem leaving at about the same time; this keeps the two from racing).
 const UNAVAILABLE_PAUSE: chrono::Duration = chrono::Duration::milliseconds(100);
@@ -57,6 +60,23 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         .await
     {
         Ok(update) => update,
+        Err(StoreError::BadTransition {
+            from: "cancelled", ..
+        }) => {
+            // The member opted out while this job waited here: it is never sent. The live
+            // counts learn it now (the store already counts it).
+            tracing::info!("the delivery was cancelled (opted out); not sent");
+            d.board.transition(Transition {
+                broadcast: job.broadcast,
+                delivery: job.delivery,
+                number: &job.number,
+                from: DeliveryState::Queued,
+                to: DeliveryState::Cancelled,
+                modem: None,
+                error: Some(OPTED_OUT),
+            });
+            return finished(0, None);
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot mark the delivery as sending; not sent");
             // When the database is failing (disk full, I/O error) nothing was sent and no try

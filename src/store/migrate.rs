@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("migrations/0003_reports.sql"),
     },
+    // 4 is the inbox's (its own branch); 5 is numbered after it so both can land in order.
+    Migration {
+        version: 5,
+        sql: include_str!("migrations/0005_cancelled.sql"),
+    },
 ];
 
 /// The schema version this build writes.
