@@ -491,6 +491,12 @@ prompt_timeout_secs = 4
         assert_eq!(d.message.header, s.header_template);
         assert_eq!(d.message.max_parts, s.max_parts);
         assert_eq!(d.message.sensitive_policy, s.sensitive_policy);
+        assert_eq!(d.message.footer, s.footer);
+        assert_eq!(d.optout.keywords().unwrap(), s.optout.keywords);
+        assert_eq!(
+            (&d.optout.confirm, &d.optout.optin_confirm),
+            (&s.optout.confirm, &s.optout.optin_confirm)
+        );
     }
 
     #[test]
