@@ -525,3 +525,28 @@ fn a_notice_is_no_group_broadcast_for_the_scope_nor_for_cancelling() {
     let h = reply(&mut store, &settings, M2, "TD", None, utc(T0));
     assert_eq!(h, Handling::Other(NotHandled::NoGroup));
 }
+
+#[test]
+fn an_administrator_opting_a_member_out_cancels_the_same_way() {
+    let (_dir, mut store) = world();
+    let settings = Settings::default();
+    let b = send(&mut store, "ops", "a", utc(T0));
+    groupsms::service::apply(
+        &mut store,
+        &settings,
+        "root",
+        groupsms::service::AdminChange::OptOut {
+            group: "ops".into(),
+            member: "m2".into(),
+        },
+        utc(T0),
+    )
+    .unwrap();
+    assert_eq!(state_of(&mut store, b, M2), DeliveryState::Cancelled);
+    assert_eq!(state_of(&mut store, b, M1), DeliveryState::Queued);
+    let entry = &store.audit_log(1).unwrap()[0];
+    assert_eq!(
+        entry.detail,
+        "'m2' opted out of group 'ops'; 1 queued message(s) cancelled"
+    );
+}

@@ -33,8 +33,8 @@ use super::sensitive::view;
 use super::Settings;
 use crate::sms;
 use crate::store::{
-    BroadcastId, DeliveryUpdate, Group, GroupId, Member, MemberId, NewAudit, NewNotice, StoreError,
-    Tx,
+    BroadcastId, DeliveryUpdate, Group, GroupId, Member, MemberId, Membership, NewAudit, NewNotice,
+    StoreError, Tx,
 };
 
 /// Keywords that stop a group's messages, by default.
@@ -49,7 +49,7 @@ pub const DEFAULT_OPTIN_CONFIRM: &str = "您已恢复接收【{name}】的短信
 /// A reply naming no group concerns the groups that wrote to the number in this many days.
 pub const SCOPE_DAYS: i64 = 30;
 /// What a cancelled delivery's `last_error` says.
-pub const CANCELLED_REASON: &str = "the member opted out by SMS before it was sent";
+pub const CANCELLED_REASON: &str = "the member opted out before it was sent";
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,17 +396,18 @@ pub fn on_incoming(
             return Ok(Handling::Other(NotHandled::NoGroup));
         }
     }
-    let opt_out = said.intent == Intent::OptOut;
+    let leaving = said.intent == Intent::OptOut;
     let mut changed = Vec::with_capacity(scope.len());
     for (g, who) in scope {
         let mut unchanged = true;
         let mut cancelled = Vec::new();
         for m in &who {
             let before = tx.membership(g.id, m.id)?.is_some_and(|ms| ms.opted_out);
-            unchanged &= before == opt_out;
-            tx.set_opt_out(&g.handle, &m.handle, opt_out)?;
-            if opt_out {
-                cancelled.extend(tx.cancel_queued(g.id, m.id, CANCELLED_REASON, msg.at)?);
+            unchanged &= before == leaving;
+            if leaving {
+                cancelled.extend(opt_out(tx, &g.handle, &m.handle, msg.at)?.1);
+            } else {
+                tx.set_opt_out(&g.handle, &m.handle, false)?;
             }
         }
         let handles = who
@@ -414,7 +415,7 @@ pub fn on_incoming(
             .map(|m| format!("'{}'", m.handle))
             .collect::<Vec<_>>()
             .join(", ");
-        let detail = if opt_out {
+        let detail = if leaving {
             format!(
                 "{handles} opted out of group '{}' by replying \"{}\"{}; {} queued message(s) \
                  cancelled",
@@ -438,7 +439,7 @@ pub fn on_incoming(
         tx.audit(
             &NewAudit {
                 actor: msg.number.to_string(),
-                action: if opt_out { "sms_opt_out" } else { "sms_opt_in" }.to_string(),
+                action: if leaving { "sms_opt_out" } else { "sms_opt_in" }.to_string(),
                 subject: g.handle.clone(),
                 detail,
             },
@@ -453,7 +454,7 @@ pub fn on_incoming(
             cancelled,
         });
     }
-    let template = if opt_out {
+    let template = if leaving {
         &settings.optout.confirm
     } else {
         &settings.optout.optin_confirm
@@ -466,11 +467,25 @@ pub fn on_incoming(
         notice,
         no_notice,
     };
-    Ok(if opt_out {
+    Ok(if leaving {
         Handling::OptOut(changes)
     } else {
         Handling::OptIn(changes)
     })
+}
+
+/// What opting out does, however it was asked for (a reply by SMS, `member opt-out`): the
+/// membership flag, and the member's still-queued deliveries of the group's broadcasts
+/// cancelled, in `tx`.
+pub fn opt_out(
+    tx: &Tx<'_>,
+    group: &str,
+    member: &str,
+    now: DateTime<Utc>,
+) -> Result<(Membership, Vec<DeliveryUpdate>), StoreError> {
+    let ms = tx.set_opt_out(group, member, true)?;
+    let cancelled = tx.cancel_queued(ms.group_id, ms.member_id, CANCELLED_REASON, now)?;
+    Ok((ms, cancelled))
 }
 
 /// Writes the confirmation notice unless it is turned off or the number had one today.
