@@ -126,7 +126,7 @@ impl Keywords {
                 words.push((w.clone(), v, intent));
             }
         }
-        words.sort_by(|a, b| b.1.chars().count().cmp(&a.1.chars().count()));
+        words.sort_by_key(|w| std::cmp::Reverse(w.1.chars().count()));
         Ok(Keywords { words })
     }
 
