@@ -995,8 +995,11 @@ mod tests {
 
     #[test]
     fn subscribe_events_have_the_documented_shape() {
-        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"undelivered":0,"failed":0,"uncertain":0,"finished":false}}}"#;
+        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"undelivered":0,"failed":0,"uncertain":0,"cancelled":0,"finished":false}}}"#;
         let r: Response = serde_json::from_str(line).unwrap();
+        // An older daemon's counts, without `cancelled`, still read (as 0).
+        let older: Response = serde_json::from_str(&line.replace(r#""cancelled":0,"#, "")).unwrap();
+        assert_eq!(older.event.map(|e| e.totals.cancelled), Some(0));
         let ev = r.event.clone().unwrap();
         assert_eq!((ev.totals.total, ev.totals.done()), (3, 2));
         assert_eq!(ev.delivery.as_ref().map(|d| d.id), Some(19));
