@@ -550,3 +550,33 @@ fn an_administrator_opting_a_member_out_cancels_the_same_way() {
         "'m2' opted out of group 'ops'; 1 queued message(s) cancelled"
     );
 }
+
+#[test]
+fn doctor_does_not_read_a_cancelled_delivery_as_a_modem_failure() {
+    let (dir, mut store) = world();
+    let settings = Settings::default();
+    let b = send(&mut store, "ops", "a", utc(T0));
+    let d = store
+        .show_broadcast(b)
+        .unwrap()
+        .deliveries
+        .iter()
+        .find(|d| d.number == M2)
+        .unwrap()
+        .id;
+    // A try on /dev/m0 failed and was queued again; then m2 opts out.
+    store.mark_sending(d, "/dev/m0", utc(T0)).unwrap();
+    store
+        .requeue(d, "+CMS ERROR: 38", utc(T0), utc(T0))
+        .unwrap();
+    let seen = || {
+        groupsms::store::inspect::inspect(&dir.path().join("groupsms.db"), utc(T0))
+            .unwrap()
+            .recent
+            .len()
+    };
+    assert_eq!(seen(), 1, "the failed try is seen");
+    reply(&mut store, &settings, M2, "TD", None, utc(T0));
+    assert_eq!(state_of(&mut store, b, M2), DeliveryState::Cancelled);
+    assert_eq!(seen(), 0, "a cancelled delivery is no modem failure");
+}
