@@ -580,3 +580,59 @@ fn doctor_does_not_read_a_cancelled_delivery_as_a_modem_failure() {
     assert_eq!(state_of(&mut store, b, M2), DeliveryState::Cancelled);
     assert_eq!(seen(), 0, "a cancelled delivery is no modem failure");
 }
+
+#[test]
+fn any_text_from_any_sender_is_handled_without_an_error() {
+    use proptest::test_runner::{Config, TestRunner};
+    let (_dir, store) = world();
+    let store = std::cell::RefCell::new(store);
+    send(&mut store.borrow_mut(), "ops", "a", utc(T0));
+    let settings = Settings::default();
+    let all = [
+        "TD",
+        "T",
+        "退订",
+        "取消",
+        "STOP",
+        "UNSUBSCRIBE",
+        "退出",
+        "订阅",
+        "START",
+    ];
+    let text = prop_oneof![
+        any::<String>(),
+        (0usize..9, any::<String>()).prop_map(move |(k, s)| format!("{}{s}", all[k])),
+        (0usize..9, "[ 。！运维组校务opsschool]{0,8}")
+            .prop_map(move |(k, s)| format!("{}{s}", all[k])),
+    ];
+    let senders = [M1, M2, "+8613700000000", "10086", "", "not a number"];
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        ..Config::default()
+    });
+    runner
+        .run(&(text, 0..senders.len()), |(text, who)| {
+            let handled = store.borrow_mut().write(|tx| {
+                on_incoming(
+                    tx,
+                    &settings,
+                    &Incoming {
+                        number: senders[who],
+                        linked_group: None,
+                        text: &text,
+                        sim: SIM,
+                        at: utc(T0),
+                    },
+                )
+            });
+            prop_assert!(
+                handled.is_ok(),
+                "{:?} from {:?}: {:?}",
+                text,
+                senders[who],
+                handled
+            );
+            Ok(())
+        })
+        .unwrap();
+}
