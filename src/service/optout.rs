@@ -25,6 +25,20 @@
 //! **Confirmation**: a notice (`[optout] confirm` / `optin_confirm`, `{name}` the group names)
 //! written for the scheduler, through the SIM the reply came in on, at most one per number per
 //! local day, consuming no group's quota (the SIM's caps count it like any message).
+//!
+//! The caller, once its transaction is committed, hands the notice to the scheduler as the
+//! `send` handler hands a broadcast (a daemon restart does the same from the database):
+//!
+//! ```text
+//! if let Some(id) = handling.notice() {
+//!     let queued = store.call(move |s| s.queued_for_broadcast(id)).await?;
+//!     board.track(id, Progress { queued: queued.len() as u32, ..Progress::default() });
+//!     scheduler.enqueue(scheduler::pool::jobs(queued, None)); // pinned to its SIM
+//! }
+//! ```
+//!
+//! Cancelled deliveries need nothing more: the scheduler drops them (and the live counts
+//! learn it) when it comes to them.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -382,7 +396,11 @@ pub fn on_incoming(
         scope.push((g, who));
     } else {
         kind = Scope::Recent;
-        let since = msg.at - Duration::days(SCOPE_DAYS);
+        // A time from the network near the start of the calendar cannot underflow.
+        let since = msg
+            .at
+            .checked_sub_signed(Duration::days(SCOPE_DAYS))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         for id in tx.groups_reaching(msg.number, since)? {
             let who = in_group(id)?;
             if who.is_empty() {
