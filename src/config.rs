@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer};
 use crate::domain::InFlightPolicy;
 use crate::modem::port::DEFAULT_BAUD;
 use crate::service::{
-    Country, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER, DEFAULT_MAX_PARTS,
+    optout, Country, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER, DEFAULT_MAX_PARTS,
     DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
 };
 use crate::store::QuotaPeriod;
@@ -27,6 +27,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub quota: QuotaConfig,
     pub message: MessageConfig,
+    pub optout: OptOutConfig,
     pub scheduler: SchedulerConfig,
     pub inbox: InboxConfig,
     #[serde(rename = "modem")]
@@ -75,6 +76,8 @@ pub struct QuotaConfig {
 pub struct MessageConfig {
     /// Header put before every group message; `{name}` is the group's display name.
     pub header: String,
+    /// Put after every group message (`回TD退订`), counted in its parts; empty: none.
+    pub footer: String,
     /// Longest message, in SMS parts (header included).
     pub max_parts: usize,
     /// Files of sensitive words, one per line (`#` starts a comment).
@@ -83,6 +86,39 @@ pub struct MessageConfig {
     /// Ask for a status report on every part (TP-SRR) and route reports from the modems, so
     /// deliveries become `delivered` or `undelivered`.
     pub delivery_reports: bool,
+}
+
+/// Keyword replies by SMS (`[optout]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptOutConfig {
+    /// A reply that is one of these (case, width, spaces and punctuation aside) opts out.
+    pub keywords: Vec<String>,
+    /// A reply that is one of these opts back in.
+    pub optin_keywords: Vec<String>,
+    /// The confirmation sent back once a day at most; `{name}` is the group's name; empty:
+    /// none.
+    pub confirm: String,
+    pub optin_confirm: String,
+}
+
+impl Default for OptOutConfig {
+    fn default() -> Self {
+        let own = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        OptOutConfig {
+            keywords: own(optout::DEFAULT_OPTOUT_KEYWORDS),
+            optin_keywords: own(optout::DEFAULT_OPTIN_KEYWORDS),
+            confirm: optout::DEFAULT_CONFIRM.into(),
+            optin_confirm: optout::DEFAULT_OPTIN_CONFIRM.into(),
+        }
+    }
+}
+
+impl OptOutConfig {
+    /// The keywords, checked and normalized.
+    pub fn keywords(&self) -> Result<optout::Keywords, optout::KeywordError> {
+        optout::Keywords::new(&self.keywords, &self.optin_keywords)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -225,6 +261,7 @@ impl Default for MessageConfig {
     fn default() -> Self {
         MessageConfig {
             header: DEFAULT_HEADER.into(),
+            footer: String::new(),
             max_parts: DEFAULT_MAX_PARTS,
             sensitive_words: Vec::new(),
             sensitive_policy: SensitivePolicy::default(),
@@ -452,6 +489,13 @@ impl Config {
                 ));
             }
         }
+        if let Err(e) = self.optout.keywords() {
+            let key = match e {
+                optout::KeywordError::Empty { list, .. } => list,
+                optout::KeywordError::Overlap { .. } => "optin_keywords",
+            };
+            return Err(format!("{}[optout] {e}", at("optout", 0, key)));
+        }
         self.daemon
             .check_paths()
             .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
@@ -609,6 +653,12 @@ prompt_timeout_secs = 4
         assert_eq!(d.message.header, s.header_template);
         assert_eq!(d.message.max_parts, s.max_parts);
         assert_eq!(d.message.sensitive_policy, s.sensitive_policy);
+        assert_eq!(d.message.footer, s.footer);
+        assert_eq!(d.optout.keywords().unwrap(), s.optout.keywords);
+        assert_eq!(
+            (&d.optout.confirm, &d.optout.optin_confirm),
+            (&s.optout.confirm, &s.optout.optin_confirm)
+        );
     }
 
     #[test]

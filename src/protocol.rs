@@ -475,6 +475,10 @@ pub struct BroadcastProgress {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
+    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// daemons: 0).
+    #[serde(default)]
+    pub cancelled: u32,
     /// Nothing is queued or being sent.
     pub finished: bool,
 }
@@ -482,7 +486,7 @@ pub struct BroadcastProgress {
 impl BroadcastProgress {
     /// Deliveries that are over, one way or the other.
     pub fn done(&self) -> u32 {
-        self.sent + self.failed + self.uncertain
+        self.sent + self.failed + self.uncertain + self.cancelled
     }
 }
 
@@ -500,7 +504,8 @@ pub struct SubscribeEvent {
 pub struct DeliveryEvent {
     pub id: i64,
     pub number: String,
-    /// `queued`, `sending`, `sent`, `failed`, `uncertain` or `delivered`.
+    /// `queued`, `sending`, `sent`, `failed`, `uncertain`, `delivered`, `undelivered` or
+    /// `cancelled`.
     pub state: String,
     pub modem: Option<String>,
     pub error: Option<String>,
@@ -538,6 +543,10 @@ pub struct BroadcastInfo {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
+    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// daemons: 0).
+    #[serde(default)]
+    pub cancelled: u32,
     /// Queued or being sent.
     pub waiting: u32,
     pub finished: bool,
@@ -1332,8 +1341,11 @@ mod tests {
 
     #[test]
     fn subscribe_events_have_the_documented_shape() {
-        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"undelivered":0,"failed":0,"uncertain":0,"finished":false}}}"#;
+        let line = r#"{"id":3,"event":{"delivery":{"id":19,"number":"+8613900000001","state":"sent","modem":"/dev/gsm/modem0","error":null},"totals":{"broadcast":7,"total":3,"queued":1,"sending":0,"sent":2,"delivered":0,"undelivered":0,"failed":0,"uncertain":0,"cancelled":0,"finished":false}}}"#;
         let r: Response = serde_json::from_str(line).unwrap();
+        // An older daemon's counts, without `cancelled`, still read (as 0).
+        let older: Response = serde_json::from_str(&line.replace(r#""cancelled":0,"#, "")).unwrap();
+        assert_eq!(older.event.map(|e| e.totals.cancelled), Some(0));
         let ev = r.event.clone().unwrap();
         assert_eq!((ev.totals.total, ev.totals.done()), (3, 2));
         assert_eq!(ev.delivery.as_ref().map(|d| d.id), Some(19));

@@ -498,3 +498,89 @@ fn long_and_many_incoming_messages_are_listed_in_bounded_pages() {
         ids[..3]
     );
 }
+
+/// Waits until the phone `number` got `n` messages containing `what`.
+fn wait_texts(w: &World, number: &str, what: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = w
+            .phones()
+            .phone(number)
+            .texts()
+            .iter()
+            .filter(|t| t.contains(what))
+            .count();
+        if got >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{number}: {got} of {n} messages with {what:?}\n{}",
+            w.daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Opt-out and opt-in by reply, end to end on a PTY: a member answers `ＴＤ。` to a broadcast,
+/// is opted out of the group at once (the next broadcast leaves her out), gets one
+/// confirmation through the modem she wrote to (not a second one the same day), a sentence
+/// that only contains the keyword changes nothing, and `订阅` brings her back.
+#[test]
+fn a_member_replying_td_is_opted_out_confirmed_once_and_back_with_a_subscribe() {
+    let w = World::start(1, |c| c, "");
+    ops_group(&w, 2);
+    let m1 = "+8613900000001";
+    w.ok(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait",
+        "今晚停机维护",
+    ]);
+    let arrive = |text: &str| {
+        w.block_on(async {
+            w.emulator().deliver_sms(0, m1, text).await.unwrap();
+        })
+    };
+    arrive("ＴＤ。");
+    let list = wait_inbox(&w, "the opt-out", |l| l.len() == 1);
+    assert_eq!(list[0]["handling"], "opt_out", "{:#}", list[0]);
+    assert_eq!(list[0]["broadcast"], 1);
+    wait_texts(&w, m1, "您已退订【运维组】的短信", 1);
+
+    // The next broadcast leaves her out.
+    let accepted = w.json(&["send", "--group", "ops", "--as", "alice", "第二条通知"]);
+    assert_eq!(accepted["dropped"]["opted_out"], 1, "{accepted:#}");
+    assert_eq!(accepted["recipients"], 2, "{accepted:#}");
+
+    // A second TD the same day: recorded, no second confirmation.
+    arrive("td");
+    let list = wait_inbox(&w, "the second opt-out", |l| l.len() == 2);
+    assert_eq!(list[0]["handling"], "opt_out", "{:#}", list[0]);
+    // A sentence that merely holds the keyword is an ordinary message.
+    arrive("我不想退订");
+    let list = wait_inbox(&w, "the sentence", |l| l.len() == 3);
+    assert_ne!(list[0]["handling"], "opt_out", "{:#}", list[0]);
+    assert_ne!(list[0]["handling"], "opt_in", "{:#}", list[0]);
+
+    // Back in.
+    arrive("订阅");
+    let list = wait_inbox(&w, "the opt-in", |l| l.len() == 4);
+    assert_eq!(list[0]["handling"], "opt_in", "{:#}", list[0]);
+    let accepted = w.json(&["send", "--group", "ops", "--as", "alice", "第三条通知"]);
+    assert_eq!(accepted["dropped"]["opted_out"], 0, "{accepted:#}");
+    assert_eq!(accepted["recipients"], 3, "{accepted:#}");
+    w.follow(accepted["broadcast"].as_i64().unwrap(), |_| false);
+    // Exactly one opt-out confirmation all along.
+    let confirmations = w
+        .phones()
+        .phone(m1)
+        .texts()
+        .iter()
+        .filter(|t| t.contains("您已退订"))
+        .count();
+    assert_eq!(confirmations, 1);
+}

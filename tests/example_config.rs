@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use groupsms::config::{
-    Config, DaemonConfig, InboxConfig, MessageConfig, ModemTable, QuotaConfig, SchedulerConfig,
-    DEFAULT_CONFIG_PATH,
+    Config, DaemonConfig, InboxConfig, MessageConfig, ModemTable, OptOutConfig, QuotaConfig,
+    SchedulerConfig, DEFAULT_CONFIG_PATH,
 };
 use serde::de::{self, Deserialize, Visitor};
 
@@ -28,10 +28,11 @@ fn the_example_loads_with_the_real_loader_and_equals_the_defaults() {
 #[test]
 fn the_example_names_every_key_with_a_comment() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap();
-    let tables: [(&str, &[&str]); 6] = [
+    let tables: [(&str, &[&str]); 7] = [
         ("[daemon]", fields::<DaemonConfig>()),
         ("[quota]", fields::<QuotaConfig>()),
         ("[message]", fields::<MessageConfig>()),
+        ("[optout]", fields::<OptOutConfig>()),
         ("[scheduler]", fields::<SchedulerConfig>()),
         ("[inbox]", fields::<InboxConfig>()),
         ("[[modem]]", fields::<ModemTable>()),

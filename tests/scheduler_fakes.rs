@@ -21,6 +21,7 @@ use groupsms::scheduler::pool::jobs;
 use groupsms::scheduler::pool::Pool;
 use groupsms::scheduler::progress::Board;
 use groupsms::scheduler::{Caps, Scheduler};
+use groupsms::service::optout::{on_incoming, Handling, Incoming};
 use groupsms::service::{submit_broadcast, SendRequest, Settings};
 use groupsms::store::{BroadcastId, DeliveryRow, DeliveryState, Store, StoreHandle};
 
@@ -45,6 +46,8 @@ enum Act {
     /// Sent, and the disk fills as it goes out: the next `n` group commits fail as on a full
     /// disk (the outcome of this very message among them).
     SentAndDiskFull(u32),
+    /// Sent, once the test says so (a try held in flight).
+    Hold(Arc<tokio::sync::Notify>),
 }
 
 type Script = Box<dyn FnMut(usize) -> Act + Send>;
@@ -67,6 +70,7 @@ struct Rig {
     asked: Arc<Mutex<Asked>>,
     /// The store's full-disk switch ([`Store::commit_faults`]).
     faults: Arc<AtomicU32>,
+    board: Arc<Board>,
 }
 
 fn device(i: usize) -> String {
@@ -169,6 +173,10 @@ async fn play(
                 drop(reply);
                 return;
             }
+            Act::Hold(release) => {
+                release.notified().await;
+                Ok((0..pdus.len()).map(sent).collect())
+            }
         };
         let _ = reply.send(answer);
     }
@@ -205,10 +213,14 @@ async fn rig(
     }
     let group = store.group("ops").unwrap();
     let faults = store.commit_faults();
+    let board = Arc::new(Board::default());
+    for &b in &ids {
+        board.track(b, store.broadcast_progress(b).unwrap());
+    }
     let (store, _thread) = StoreHandle::spawn(store).unwrap();
     let deliverer = Deliverer {
         store: store.clone(),
-        board: Arc::new(Board::default()),
+        board: board.clone(),
         retry: RetryPolicy {
             max_attempts: 5,
             backoff: chrono::Duration::zero(),
@@ -235,6 +247,7 @@ async fn rig(
         broadcasts: ids,
         asked,
         faults,
+        board,
     }
 }
 
@@ -559,4 +572,86 @@ async fn commits_refused_by_a_full_disk_are_held_and_retried_and_nothing_is_sent
         "{} messages handed to modems while the disk was full",
         asked.while_full
     );
+}
+
+#[tokio::test]
+async fn an_opt_out_during_a_broadcast_cancels_the_queued_jobs_and_lets_the_one_in_flight_go() {
+    // One modem holds the first message in flight while the rest wait in the pool.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let hold = release.clone();
+    let rig = rig(
+        3,
+        &["今晚停机"],
+        CAPS,
+        InFlightPolicy::Resend,
+        vec![Box::new(move |n| {
+            if n == 0 {
+                Act::Hold(hold.clone())
+            } else {
+                Act::Sent
+            }
+        })],
+    )
+    .await;
+    let b = rig.broadcasts[0];
+    let rows = |store: &StoreHandle| {
+        let store = store.clone();
+        async move {
+            store
+                .call(move |s: &mut Store| s.show_broadcast(b))
+                .await
+                .unwrap()
+                .deliveries
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let in_flight = loop {
+        if let Some(d) = rows(&rig.store)
+            .await
+            .into_iter()
+            .find(|d| d.state == DeliveryState::Sending)
+        {
+            break d;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing is sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let waiting = rows(&rig.store)
+        .await
+        .into_iter()
+        .find(|d| d.state == DeliveryState::Queued)
+        .unwrap();
+    // Both members reply TD: the one being sent to and one still waiting in the pool.
+    let ops = groupsms::store::GroupId(1);
+    for number in [in_flight.number.clone(), waiting.number.clone()] {
+        let handling = rig
+            .store
+            .call(move |s: &mut Store| {
+                s.write(|tx| {
+                    on_incoming(
+                        tx,
+                        &Settings::default(),
+                        &Incoming {
+                            number: &number,
+                            linked_group: Some(ops),
+                            text: "TD",
+                            sim: "460000000000000",
+                            at: chrono::Utc::now(),
+                        },
+                    )
+                })
+            })
+            .await
+            .unwrap();
+        assert!(matches!(handling, Handling::OptOut(_)), "{handling:?}");
+    }
+    release.notify_one();
+    let rows = rig.finish().await;
+    let state = |id| rows.iter().find(|d| d.id == id).unwrap().state;
+    assert_eq!(state(in_flight.id), DeliveryState::Sent, "{rows:#?}");
+    assert_eq!(state(waiting.id), DeliveryState::Cancelled, "{rows:#?}");
+    assert_eq!(count(&rows, DeliveryState::Sent), 3);
+    assert_eq!(rig.asked(0), 3, "the cancelled job never reached the modem");
+    // The live counts learnt it: the broadcast left the board as finished.
+    assert!(rig.board.subscribe(b).is_none(), "still live on the board");
 }

@@ -264,13 +264,72 @@ fn a_version_1_database_keeps_its_deliveries_through_migration_2() {
         .mark_undelivered(groupsms::store::DeliveryId(7), "no", now)
         .unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let indexes: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' \
-             AND name LIKE 'deliveries_%'",
-            [],
-            |r| r.get(0),
+    let mut st = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' \
+             AND name LIKE 'deliveries_%' ORDER BY name",
         )
         .unwrap();
-    assert_eq!(indexes, 3);
+    let indexes: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            "deliveries_by_broadcast",
+            "deliveries_by_number",
+            "deliveries_queued",
+            "deliveries_sending"
+        ]
+    );
+}
+
+#[test]
+fn a_version_3_database_keeps_deliveries_and_parts_through_migration_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../src/store/migrations/0001_initial.sql"),
+            include_str!("../src/store/migrations/0002_callers.sql"),
+            include_str!("../src/store/migrations/0003_reports.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO broadcasts VALUES (1, NULL, 'ops', NULL, 'boss', 'b', 't', 'gsm7', 1, 2,
+                 0, 0, 0, 0, '2024-05-10', '2024-05', 'active', 0, NULL, 'root');
+             INSERT INTO deliveries (id, broadcast_id, number, state, part_refs, created_at,
+                 updated_at) VALUES (7, 1, '+8613800000001', 'undelivered', '12', 0, 1),
+                 (8, 1, '+8613800000002', 'queued', NULL, 0, 1);
+             INSERT INTO parts VALUES (7, 0, '460001', 12, 1, 70, 2);",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.pragmas().unwrap().user_version, SCHEMA_VERSION);
+    let b = groupsms::store::BroadcastId(1);
+    assert_eq!(
+        store.part_statuses(groupsms::store::DeliveryId(7)).unwrap(),
+        [Some(70)],
+        "the parts still belong to their delivery"
+    );
+    // 'cancelled' is a state now; the broadcast, a group broadcast, finishes with it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE deliveries SET state = 'cancelled' WHERE id = 8", [])
+        .unwrap();
+    let kind: String = conn
+        .query_row("SELECT kind FROM broadcasts WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind, "group");
+    assert!(conn
+        .execute("UPDATE deliveries SET state = 'lost' WHERE id = 8", [])
+        .is_err());
+    let p = store.broadcast_progress(b).unwrap();
+    assert_eq!((p.undelivered, p.cancelled, p.total()), (1, 1, 2));
+    assert!(p.is_finished());
 }

@@ -345,6 +345,7 @@ mod tests {
                 undelivered: 0,
                 failed: 0,
                 uncertain: 0,
+                cancelled: 0,
                 waiting: 0,
                 finished: true,
                 text: String::new(),

@@ -164,7 +164,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Daemon => daemon::run(ctx),
         Command::Demo(args) => demo::run(args),
         Command::Emulate(args) => emulate::run(args),
-        Command::Pdu(cmd) => pdu::run(cmd, ctx.json),
+        Command::Pdu(cmd) => pdu::run(cmd, ctx.json, &ctx.config.message.footer),
         Command::Send(args) => send::run(&ctx, args),
         Command::Group(cmd) => admin::group(&ctx, cmd),
         Command::Member(cmd) => admin::member(&ctx, cmd),

@@ -12,7 +12,8 @@ pub enum PduCommand {
     Encode(EncodeArgs),
     /// Decode a PDU (SMS-DELIVER, SMS-SUBMIT or SMS-STATUS-REPORT) given in hex.
     Decode(DecodeArgs),
-    /// Show the encoding, the number of parts and the room left in the last part.
+    /// Show the encoding, the number of parts and the room left in the last part (the
+    /// configured `[message] footer` included, as every broadcast carries it).
     Count(CountArgs),
 }
 
@@ -60,16 +61,20 @@ pub struct DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct CountArgs {
+    /// Count the text alone, without the configured footer.
+    #[arg(long)]
+    no_footer: bool,
     /// The message text, or - to read it from standard input.
     text: String,
 }
 
-/// Runs a `pdu` subcommand; `json` is the global `--json`.
-pub fn run(cmd: PduCommand, json: bool) -> Result<(), Failure> {
+/// Runs a `pdu` subcommand; `json` is the global `--json`, `footer` the configured
+/// `[message] footer`.
+pub fn run(cmd: PduCommand, json: bool, footer: &str) -> Result<(), Failure> {
     match cmd {
         PduCommand::Encode(args) => encode(args, json),
         PduCommand::Decode(args) => decode(args, json),
-        PduCommand::Count(args) => count(args, json),
+        PduCommand::Count(args) => count(args, json, footer),
     }
 }
 
@@ -107,16 +112,20 @@ fn encode(args: EncodeArgs, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn count(args: CountArgs, json: bool) -> Result<(), Failure> {
-    let text = arg_or_stdin(&args.text)?;
+fn count(args: CountArgs, json: bool, footer: &str) -> Result<(), Failure> {
+    let footer = if args.no_footer { "" } else { footer };
+    let text = crate::service::compose::with_footer(&arg_or_stdin(&args.text)?, footer);
     let info = sms::analyze(&text);
     if json {
         println!(
             "{}",
             json!({"encoding": info.encoding.name(), "parts": info.parts, "units": info.units,
-                   "per_part": info.per_part, "remaining": info.remaining})
+                   "per_part": info.per_part, "remaining": info.remaining, "footer": footer})
         );
     } else {
+        if !footer.is_empty() {
+            println!("footer:    {} (included)", super::output::escape(footer));
+        }
         let unit = if info.encoding == sms::Encoding::Ucs2 {
             "UTF-16 units"
         } else {

@@ -134,11 +134,15 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
         }
         let _ = std::io::stderr().flush();
         println!(
-            "finished in {:.1} s: {} sent, {} failed, {} uncertain",
+            "finished in {:.1} s: {} sent, {} failed, {} uncertain{}",
             started.elapsed().as_secs_f64(),
             summary.sent,
             summary.failed,
-            summary.uncertain
+            summary.uncertain,
+            match summary.cancelled {
+                0 => String::new(),
+                n => format!(", {n} cancelled (opted out)"),
+            }
         );
     }
     Ok(summary)

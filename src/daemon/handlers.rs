@@ -951,6 +951,7 @@ pub fn progress(id: BroadcastId, p: &Progress) -> p::BroadcastProgress {
         undelivered: p.undelivered,
         failed: p.failed,
         uncertain: p.uncertain,
+        cancelled: p.cancelled,
         finished: p.is_finished(),
     }
 }
@@ -1008,6 +1009,7 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
         undelivered: b.progress.undelivered,
         failed: b.progress.failed,
         uncertain: b.progress.uncertain,
+        cancelled: b.progress.cancelled,
         waiting: b.progress.queued + b.progress.sending,
         finished: b.finished,
         text: b.text.clone(),

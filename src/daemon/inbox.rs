@@ -7,6 +7,7 @@
 //! committed as it comes (the actor already acknowledged it with `AT+CNMA` where required).
 //! What a message means is decided in [`crate::service::inbox`]; this is the plumbing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -15,8 +16,12 @@ use crate::at::parse::StoredAt;
 use crate::at::Urc;
 use crate::clock;
 use crate::modem::{Health, ModemEvent, ModemHandle};
+use crate::scheduler::pool::jobs;
+use crate::scheduler::progress::Board;
+use crate::scheduler::Scheduler;
 use crate::service::inbox::{ingest, Committed, InboxSettings, IncomingPdu, Ingested};
-use crate::store::{StoreError, StoreHandle};
+use crate::service::optout;
+use crate::store::{BroadcastId, Handling, Progress, StoreError, StoreHandle};
 
 /// How often the receive memory is listed even without a notice.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(120);
@@ -28,6 +33,11 @@ pub struct Inbox {
     pub settings: InboxSettings,
     /// Every message once it is complete and committed (`subscribe {"inbox": true}`).
     pub live: broadcast::Sender<Committed>,
+    /// The rules an opt-out or opt-in by reply follows (`service::optout`).
+    pub rules: Arc<crate::service::Settings>,
+    /// Where a confirmation (a notice) goes once committed.
+    pub scheduler: Scheduler,
+    pub board: Arc<Board>,
 }
 
 /// What became of one PDU handed over by a modem.
@@ -181,26 +191,77 @@ impl Inbox {
     }
 
     async fn commit(&self, sim: &str, device: &str, pdu: &str, length: Option<usize>) -> Fate {
-        let (sim2, device2, pdu2, settings) = (
+        let (sim2, device2, pdu2, settings, rules) = (
             sim.to_string(),
             device.to_string(),
             pdu.to_string(),
             self.settings,
+            self.rules.clone(),
         );
         let outcome = self
             .store
             .call(move |s| {
-                s.write(|tx| -> Result<Ingested, StoreError> {
-                    let incoming = IncomingPdu {
-                        sim: &sim2,
-                        device: &device2,
-                        pdu: &pdu2,
-                        length,
-                    };
-                    ingest(tx, &settings, incoming, clock::now())
-                })
+                s.write(
+                    |tx| -> Result<(Ingested, Option<BroadcastId>), StoreError> {
+                        let incoming = IncomingPdu {
+                            sim: &sim2,
+                            device: &device2,
+                            pdu: &pdu2,
+                            length,
+                        };
+                        let now = clock::now();
+                        let mut ingested = ingest(tx, &settings, incoming, now)?;
+                        // A complete message from a person may be an opt-out or opt-in keyword:
+                        // applied in the same transaction as the message, so neither is kept
+                        // without the other.
+                        let mut notice = None;
+                        if let Ingested::Stored {
+                            committed: Some(c), ..
+                        } = &mut ingested
+                        {
+                            if !c.carrier_notice {
+                                let linked_group = match &c.group {
+                                    Some(handle) => tx.group(handle)?.map(|g| g.id),
+                                    None => None,
+                                };
+                                let handling = optout::on_incoming(
+                                    tx,
+                                    &rules,
+                                    &optout::Incoming {
+                                        number: &c.originator,
+                                        linked_group,
+                                        text: &c.text,
+                                        sim: &sim2,
+                                        at: now,
+                                    },
+                                )?;
+                                let stored = match &handling {
+                                    optout::Handling::OptOut(_) => Some(Handling::OptOut),
+                                    optout::Handling::OptIn(_) => Some(Handling::OptIn),
+                                    optout::Handling::Other(_) => None,
+                                };
+                                if let Some(h) = stored {
+                                    tx.set_inbox_handling(c.message, h)?;
+                                    c.handling = h;
+                                    tracing::info!(message = c.message, "{}", handling.describe());
+                                }
+                                notice = handling.notice();
+                            }
+                        }
+                        Ok((ingested, notice))
+                    },
+                )
             })
             .await;
+        let outcome = match outcome {
+            Ok((ingested, notice)) => {
+                if let Some(id) = notice {
+                    self.send_notice(id).await;
+                }
+                Ok(ingested)
+            }
+            Err(e) => Err(e),
+        };
         match outcome {
             Err(e) => {
                 tracing::error!(error = %e, "cannot record an incoming message; it stays on the modem");
@@ -239,9 +300,28 @@ impl Inbox {
         }
     }
 
-    /// A message is complete and committed: the one place that hears of each, once.
-    /// (The opt-out rules, `service::optout`, are called from here with
-    /// `c.message, c.member, c.broadcast, c.group, c.text`.)
+    /// A confirmation of an opt-out or opt-in, committed as a one-delivery notice: handed to
+    /// the scheduler like a broadcast's deliveries (at the next start if this fails).
+    async fn send_notice(&self, id: BroadcastId) {
+        match self.store.call(move |s| s.queued_for_broadcast(id)).await {
+            Ok(queued) => {
+                self.board.track(
+                    id,
+                    Progress {
+                        queued: queued.len() as u32,
+                        ..Progress::default()
+                    },
+                );
+                self.scheduler.enqueue(jobs(queued, None));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, broadcast = id.0, "cannot queue a confirmation now; it goes at the next start")
+            }
+        }
+    }
+
+    /// A message is complete and committed (its opt-out or opt-in applied with it): the one
+    /// place that hears of each, once.
     fn on_committed(&self, c: Committed) {
         tracing::info!(
             message = c.message,

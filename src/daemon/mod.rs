@@ -151,10 +151,16 @@ pub fn settings(config: &Config) -> Result<Settings, String> {
         daily_quota: config.quota.daily,
         monthly_quota: config.quota.monthly,
         header_template: config.message.header.clone(),
+        footer: config.message.footer.clone(),
         max_parts: config.message.max_parts,
         sensitive,
         sensitive_policy: config.message.sensitive_policy,
         refusals: Arc::default(),
+        optout: crate::service::optout::OptOutSettings {
+            keywords: config.optout.keywords().map_err(|e| e.to_string())?,
+            confirm: config.optout.confirm.clone(),
+            optin_confirm: config.optout.optin_confirm.clone(),
+        },
     })
 }
 
@@ -314,6 +320,9 @@ pub async fn run_until(
         store: store.clone(),
         settings: config.inbox.settings(shared.settings.default_country),
         live: shared.inbox_events.clone(),
+        rules: shared.settings.clone(),
+        scheduler: scheduler.clone(),
+        board: shared.board.clone(),
     };
     let mut report_tasks = Vec::new();
     let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());

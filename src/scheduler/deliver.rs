@@ -69,6 +69,9 @@ pub struct Finished {
     pub retry: Option<Job>,
 }
 
+/// Why a cancelled delivery was not sent, as the progress events say it.
+pub const OPTED_OUT: &str = "the member opted out by SMS";
+
 /// How long a delivery whose modem was not ready waits before it is handed out again (the
 /// pool hears of the modem leaving at about the same time; this keeps the two from racing).
 const UNAVAILABLE_PAUSE: chrono::Duration = chrono::Duration::milliseconds(100);
@@ -108,6 +111,23 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         .await
     {
         Ok(update) => update,
+        Err(StoreError::BadTransition {
+            from: "cancelled", ..
+        }) => {
+            // The member opted out while this job waited here: it is never sent. The live
+            // counts learn it now (the store already counts it).
+            tracing::info!("the delivery was cancelled (opted out); not sent");
+            d.board.transition(Transition {
+                broadcast: job.broadcast,
+                delivery: job.delivery,
+                number: &job.number,
+                from: DeliveryState::Queued,
+                to: DeliveryState::Cancelled,
+                modem: None,
+                error: Some(OPTED_OUT),
+            });
+            return finished(0, None);
+        }
         Err(e) => {
             if let Some(repeated) = d
                 .repeats

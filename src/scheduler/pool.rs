@@ -41,24 +41,37 @@ impl Pinning {
             fallback: g.modem_fallback,
         })
     }
+
+    /// One SIM (IMSI or device) and no other.
+    pub fn sim(sim: &str) -> Pinning {
+        Pinning {
+            modems: vec![sim.to_string()],
+            fallback: false,
+        }
+    }
 }
 
-/// Jobs for queued deliveries of one group's broadcasts.
+/// Jobs for queued deliveries of one group's broadcasts. A notice's delivery (pinned to one
+/// SIM) goes through that SIM only, whatever the group's pinning.
 pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
     let pinning = Arc::new(Pinning::of(group));
     queued
         .into_iter()
         .map(|q| Job {
+            pinning: match &q.pin_sim {
+                Some(sim) => Arc::new(Pinning::sim(sim)),
+                None => pinning.clone(),
+            },
             delivery: q.id,
             broadcast: q.broadcast_id,
-            group: q.group_id,
+            // A notice keeps its SIM when its group is pinned elsewhere (repin).
+            group: q.group_id.filter(|_| q.pin_sim.is_none()),
             number: q.number,
             text: q.text,
             parts: q.parts,
             attempts: q.attempts,
             not_before: q.not_before,
             avoid: None,
-            pinning: pinning.clone(),
         })
         .collect()
 }
@@ -68,6 +81,7 @@ pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
 pub struct Job {
     pub delivery: DeliveryId,
     pub broadcast: BroadcastId,
+    /// The group whose pinning this job follows (`None` for a notice, pinned to its SIM).
     pub group: Option<GroupId>,
     pub number: String,
     pub text: Arc<str>,

@@ -117,6 +117,7 @@ fn sub(p: &mut Progress, state: DeliveryState) {
         DeliveryState::Uncertain => &mut p.uncertain,
         DeliveryState::Delivered => &mut p.delivered,
         DeliveryState::Undelivered => &mut p.undelivered,
+        DeliveryState::Cancelled => &mut p.cancelled,
     };
     *field = field.saturating_sub(1);
 }

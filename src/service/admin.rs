@@ -180,12 +180,20 @@ pub fn apply(
                     group.clone(),
                     format!("'{member}' is now {role} of group '{group}'"),
                 ),
-                OptOut { group, member } => (
-                    AdminOutcome::Membership(tx.set_opt_out(group, member, true)?),
-                    "opt_out",
-                    group.clone(),
-                    format!("'{member}' opted out of group '{group}'"),
-                ),
+                OptOut { group, member } => {
+                    // The same effect as a reply by SMS: queued messages are cancelled too.
+                    let (ms, cancelled) = super::optout::opt_out(tx, group, member, now)?;
+                    let cancelled = match cancelled.len() {
+                        0 => String::new(),
+                        n => format!("; {n} queued message(s) cancelled"),
+                    };
+                    (
+                        AdminOutcome::Membership(ms),
+                        "opt_out",
+                        group.clone(),
+                        format!("'{member}' opted out of group '{group}'{cancelled}"),
+                    )
+                }
                 OptIn { group, member } => (
                     AdminOutcome::Membership(tx.set_opt_out(group, member, false)?),
                     "opt_in",

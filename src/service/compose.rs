@@ -1,5 +1,6 @@
-//! Composition: the group's header (`【{name}】` unless configured otherwise) followed by the
-//! body, measured with the codec; more parts than allowed is refused.
+//! Composition: the group's header (`【{name}】` unless configured otherwise), the body, then
+//! the configured footer (`[message] footer`, e.g. `回TD退订`), measured with the codec; more
+//! parts than allowed is refused.
 
 use crate::sms::{self, Encoding};
 use crate::store::Group;
@@ -10,7 +11,7 @@ pub const DEFAULT_HEADER: &str = "【{name}】";
 /// The text to send and what it costs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Composition {
-    /// Header + body.
+    /// Header + body + footer.
     pub text: String,
     pub encoding: Encoding,
     pub parts: usize,
@@ -28,8 +29,9 @@ pub struct EmptyBody;
 /// The composed text needs more parts than allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the message needs {parts} SMS parts ({units} {unit_name} in {encoding}, header included), \
-     at most {max} are allowed"
+    "the message needs {parts} SMS parts ({units} {unit_name} in {encoding}, {}), at most {max} \
+     are allowed",
+    if *.footer { "header and footer included" } else { "header included" }
 )]
 pub struct TooManyParts {
     pub parts: usize,
@@ -37,6 +39,8 @@ pub struct TooManyParts {
     pub units: usize,
     pub encoding: &'static str,
     pub unit_name: &'static str,
+    /// A footer is configured (and counted).
+    pub footer: bool,
 }
 
 /// Composition failed.
@@ -59,17 +63,24 @@ pub fn header(template: &str, group: &Group) -> String {
         .replace("{handle}", &group.handle)
 }
 
-/// Header + body, measured; refused when blank or over `max_parts`.
+/// `text` with the footer after it, written as configured (no separator added: put a space or
+/// a newline at the start of the footer to have one). `pdu count` counts this too.
+pub fn with_footer(text: &str, footer: &str) -> String {
+    format!("{text}{footer}")
+}
+
+/// Header + body + footer, measured; refused when blank or over `max_parts`.
 pub fn compose(
     template: &str,
     group: &Group,
     body: &str,
+    footer: &str,
     max_parts: usize,
 ) -> Result<Composition, ComposeError> {
     if super::sensitive::is_blank(body) {
         return Err(EmptyBody.into());
     }
-    let text = header(template, group) + body;
+    let text = with_footer(&(header(template, group) + body), footer);
     let info = sms::analyze(&text);
     if info.parts > max_parts {
         let (encoding, unit_name) = match info.encoding {
@@ -82,6 +93,7 @@ pub fn compose(
             units: info.units,
             encoding,
             unit_name,
+            footer: !footer.is_empty(),
         }
         .into());
     }

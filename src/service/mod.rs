@@ -19,6 +19,7 @@
 //! | [`refusals`] | how many refused sends of one caller reach the audit log |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
 //! | [`import`] | CSV bulk import of members |
+//! | [`optout`] | keyword replies by SMS: opt-out and opt-in, their scope, cancelled deliveries, confirmations |
 //! | [`reports`] | status reports matched to the parts sent, delivery outcomes, unmatched reports |
 //!
 //! Nothing here reads the clock: every function takes `now`.
@@ -34,6 +35,7 @@ pub mod compose;
 pub mod fields;
 pub mod import;
 pub mod inbox;
+pub mod optout;
 pub mod pages;
 pub mod period;
 pub mod phone;
@@ -82,11 +84,15 @@ pub struct Settings {
     pub monthly_quota: u32,
     /// Header template; `{name}` is the group's display name, `{handle}` its handle.
     pub header_template: String,
+    /// Put after every broadcast's body (`回TD退订`), counted in its parts; empty: none.
+    pub footer: String,
     pub max_parts: usize,
     pub sensitive: SensitiveFilter,
     pub sensitive_policy: SensitivePolicy,
     /// Refused sends per caller this minute, for the audit log's limit (shared by clones).
     pub refusals: Arc<refusals::RefusalLog>,
+    /// Keyword replies by SMS.
+    pub optout: optout::OptOutSettings,
 }
 
 impl Default for Settings {
@@ -97,10 +103,12 @@ impl Default for Settings {
             daily_quota: DEFAULT_DAILY_QUOTA,
             monthly_quota: DEFAULT_MONTHLY_QUOTA,
             header_template: DEFAULT_HEADER.to_string(),
+            footer: String::new(),
             max_parts: DEFAULT_MAX_PARTS,
             sensitive: SensitiveFilter::default(),
             sensitive_policy: SensitivePolicy::default(),
             refusals: Arc::default(),
+            optout: optout::OptOutSettings::default(),
         }
     }
 }

@@ -367,6 +367,14 @@ pub fn is_blank(text: &str) -> bool {
     true
 }
 
+/// The normalized view of `text` alone (what sensitive words are matched on, see the module
+/// documentation): compatibility forms and widths folded, lower case, invisible characters,
+/// spaces, punctuation and symbols left out, look-alikes folded to Latin, traditional Chinese
+/// simplified. `ＴＤ。` and ` td ` both give `td`. The opt-out keywords are matched on it.
+pub fn view(text: &str) -> String {
+    normalize(text).text
+}
+
 /// How a character counts in the normalized view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {

@@ -152,7 +152,13 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
     let (body, masked) = settings
         .sensitive
         .apply(&req.body, settings.sensitive_policy)?;
-    let composition = compose(&settings.header_template, &group, &body, settings.max_parts)?;
+    let composition = compose(
+        &settings.header_template,
+        &group,
+        &body,
+        &settings.footer,
+        settings.max_parts,
+    )?;
 
     let periods = Periods::at(req.now, settings.timezone);
     let status = quota::status(tx, settings, &group, periods)?;

@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::model::{encoding_name, parse_encoding};
+use super::model::{check_e164, check_not_empty, encoding_name, parse_encoding};
 use super::{
     from_ms, ms, opt_from_ms, BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow,
-    DeliveryState, Dropped, GroupId, NewBroadcast, Progress, QuotaPeriod, Recipient, StoreError,
-    Tx,
+    DeliveryState, Dropped, GroupId, NewBroadcast, NewNotice, Progress, QuotaPeriod, Recipient,
+    StoreError, Tx,
 };
 
 const SUMMARY_COLS: &str = "id, group_id, group_handle, sender_handle, body, text, encoding, \
@@ -111,6 +111,59 @@ impl Tx<'_> {
             insert.raw_execute()?;
         }
         Ok(id)
+    }
+
+    /// Writes a notice: a broadcast of kind `notice` with one `queued` delivery, sent as
+    /// `system`, through `n.sim` only. It consumes no quota.
+    pub fn insert_notice(
+        &self,
+        n: &NewNotice,
+        now: DateTime<Utc>,
+    ) -> Result<BroadcastId, StoreError> {
+        check_e164(&n.number)?;
+        check_not_empty("the text of a notice", &n.text)?;
+        check_not_empty("the SIM of a notice", &n.sim)?;
+        let now = ms(now);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO broadcasts (group_id, group_handle, sender_id, sender_handle, body, \
+                 text, encoding, parts, recipients, dropped_opted_out, dropped_invalid, \
+                 dropped_sms_disabled, dropped_duplicate, quota_day, quota_month, state, \
+                 created_at, caller, kind, pin_sim) \
+                 VALUES (?1, ?2, NULL, 'system', ?3, ?3, ?4, ?5, 1, 0, 0, 0, 0, ?6, ?7, 'active', \
+                 ?8, ?9, 'notice', ?10)",
+            )?
+            .execute(params![
+                n.group_id,
+                n.group_handle,
+                n.text,
+                encoding_name(n.encoding),
+                n.parts,
+                n.day,
+                n.month,
+                now,
+                n.caller,
+                n.sim
+            ])?;
+        let id = BroadcastId(self.conn.last_insert_rowid());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO deliveries (broadcast_id, created_at, updated_at, member_id, number, \
+                 state) VALUES (?1, ?2, ?2, ?3, ?4, 'queued')",
+            )?
+            .execute(params![id, now, n.member_id, n.number])?;
+        Ok(id)
+    }
+
+    /// Notices written for `number` since `since`.
+    pub fn notices_to(&self, number: &str, since: DateTime<Utc>) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id \
+                 WHERE d.number = ? AND d.created_at >= ? AND b.kind = 'notice'",
+            )?
+            .query_row(params![number, ms(since)], |r| r.get(0))?)
     }
 
     /// Broadcasts `group` has used in one quota period (`key` is `2024-05-01` or `2024-05`).

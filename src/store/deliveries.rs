@@ -10,7 +10,7 @@ use rusqlite::{params, OptionalExtension};
 use super::audit::cut;
 use super::{
     ms, opt_from_ms, BroadcastId, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
-    InFlightPolicy, QueuedDelivery, Recovery, SharedText, StoreError, Tx,
+    InFlightPolicy, MemberId, QueuedDelivery, Recovery, SharedText, StoreError, Tx,
 };
 use DeliveryState::*;
 
@@ -316,17 +316,21 @@ impl Tx<'_> {
 
     fn queued(&self, only: Option<BroadcastId>) -> Result<Vec<QueuedDelivery>, StoreError> {
         // The text once per broadcast, shared by its deliveries.
-        let mut texts: HashMap<BroadcastId, (Option<GroupId>, SharedText, u32)> = HashMap::new();
+        type Shared = (Option<GroupId>, SharedText, u32, Option<String>);
+        let mut texts: HashMap<BroadcastId, Shared> = HashMap::new();
         {
             let mut st = self.conn.prepare_cached(
-                "SELECT id, group_id, text, parts FROM broadcasts WHERE id IN \
+                "SELECT id, group_id, text, parts, pin_sim FROM broadcasts WHERE id IN \
                  (SELECT broadcast_id FROM deliveries WHERE state = 'queued') \
                  AND (?1 IS NULL OR id = ?1)",
             )?;
             let mut rows = st.query([only])?;
             while let Some(r) = rows.next()? {
                 let text: String = r.get(2)?;
-                texts.insert(r.get(0)?, (r.get(1)?, SharedText::from(text), r.get(3)?));
+                texts.insert(
+                    r.get(0)?,
+                    (r.get(1)?, SharedText::from(text), r.get(3)?, r.get(4)?),
+                );
             }
         }
         const COLS: &str = "SELECT id, broadcast_id, number, attempts, not_before, \
@@ -346,7 +350,7 @@ impl Tx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let broadcast_id: BroadcastId = r.get(1)?;
-            let Some((group_id, text, parts)) = texts.get(&broadcast_id) else {
+            let Some((group_id, text, parts, pin_sim)) = texts.get(&broadcast_id) else {
                 continue; // cannot happen: both queries read one snapshot
             };
             out.push(QueuedDelivery {
@@ -359,8 +363,77 @@ impl Tx<'_> {
                 attempts: r.get(3)?,
                 not_before: opt_from_ms(r.get(4)?),
                 possible_duplicate: r.get(5)?,
+                pin_sim: pin_sim.clone(),
             });
         }
         Ok(out)
+    }
+
+    /// `queued -> cancelled` for every queued delivery to `member` of `group`'s broadcasts:
+    /// the member opted out before they were sent. A try already `sending` is left alone (it
+    /// goes out); the scheduler's [`mark_sending`](Tx::mark_sending) refuses the cancelled
+    /// ones it still holds. Broadcasts left with nothing open are finished.
+    pub fn cancel_queued(
+        &self,
+        group: GroupId,
+        member: MemberId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryUpdate>, StoreError> {
+        let ids: Vec<(DeliveryId, BroadcastId, u32)> = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, d.broadcast_id, d.attempts FROM deliveries d \
+                 JOIN broadcasts b ON b.id = d.broadcast_id \
+                 WHERE b.group_id = ? AND b.kind = 'group' AND d.member_id = ? \
+                 AND d.state = 'queued' ORDER BY d.id",
+            )?
+            .query_map(params![group, member], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, broadcast, attempts) in ids {
+            self.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'cancelled', last_error = ?, \
+                     not_before = NULL, updated_at = ? WHERE id = ? AND state = 'queued'",
+                )?
+                .execute(params![reason, ms(now), id])?;
+            out.push(DeliveryUpdate {
+                delivery: id,
+                broadcast,
+                state: Cancelled,
+                attempts,
+                broadcast_finished: false,
+            });
+        }
+        let mut seen = Vec::new();
+        for u in &mut out {
+            if !seen.contains(&u.broadcast) {
+                seen.push(u.broadcast);
+                u.broadcast_finished = self.settle_broadcast(u.broadcast, now)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The groups whose broadcasts (not notices) were addressed to `number` since `since`,
+    /// by group id.
+    pub fn groups_reaching(
+        &self,
+        number: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<GroupId>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT b.group_id FROM deliveries d \
+                 JOIN broadcasts b ON b.id = d.broadcast_id \
+                 WHERE d.number = ? AND d.created_at >= ? AND b.kind = 'group' \
+                 AND b.group_id IS NOT NULL ORDER BY b.group_id",
+            )?
+            .query_map(params![number, ms(since)], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
     }
 }

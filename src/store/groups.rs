@@ -320,6 +320,18 @@ impl Tx<'_> {
         self.member_where("unix_uid = ?", uid)
     }
 
+    /// The members whose phone is `number` (E.164), by handle: who speaks when that number
+    /// writes.
+    pub fn members_by_phone(&self, number: &str) -> Result<Vec<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE phone = ? ORDER BY handle");
+        let rows = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([number], |r| member_row_at(r, 0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// All members, by handle.
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
         self.members_page(None, u32::MAX)

@@ -52,10 +52,12 @@ pub fn inspect(path: &Path, since: DateTime<Utc>) -> Result<Inspection, StoreErr
     let schema_version = u32::try_from(version).unwrap_or(u32::MAX);
     let mut recent = Vec::new();
     if (1..=migrate::SCHEMA_VERSION).contains(&schema_version) {
+        // A cancelled delivery (its member opted out before it was sent) says nothing about
+        // the modem of an earlier try.
         let mut stmt = conn.prepare(
             "SELECT modem, state IN ('sent', 'delivered'), last_error, updated_at FROM deliveries \
              WHERE updated_at >= ?1 AND (last_error IS NOT NULL OR state IN ('sent', 'delivered')) \
-             ORDER BY updated_at DESC LIMIT ?2",
+             AND state <> 'cancelled' ORDER BY updated_at DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(
             rusqlite::params![since.timestamp_millis(), RECENT_LIMIT as i64],

@@ -34,6 +34,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("migrations/0005_inbox.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("migrations/0006_cancelled.sql"),
+    },
 ];
 
 /// The schema version this build writes.

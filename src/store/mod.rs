@@ -360,6 +360,8 @@ delegate! { write:
     fn leave(group: &str, member: &str) -> ();
     fn set_role(group: &str, member: &str, role: Role) -> Membership;
     fn set_opt_out(group: &str, member: &str, opted_out: bool) -> Membership;
+    fn cancel_queued(group: GroupId, member: MemberId, reason: &str, now: DateTime<Utc>) -> Vec<DeliveryUpdate>;
+    fn insert_notice(n: &NewNotice, now: DateTime<Utc>) -> BroadcastId;
     fn insert_broadcast(b: &NewBroadcast, recipients: &[Recipient], now: DateTime<Utc>) -> BroadcastId;
     fn consume_quota(group: GroupId, day: &str, month: &str) -> ();
     fn mark_sending(id: DeliveryId, modem: &str, now: DateTime<Utc>) -> DeliveryUpdate;
@@ -390,6 +392,9 @@ delegate! { read:
     fn member_by_uid(uid: u32) -> Option<Member>;
     fn members() -> Vec<Member>;
     fn members_page(after: Option<&str>, limit: u32) -> Vec<Member>;
+    fn members_by_phone(number: &str) -> Vec<Member>;
+    fn groups_reaching(number: &str, since: DateTime<Utc>) -> Vec<GroupId>;
+    fn notices_to(number: &str, since: DateTime<Utc>) -> u32;
     fn membership(group: GroupId, member: MemberId) -> Option<Membership>;
     fn group_members(group: &str) -> Vec<GroupMember>;
     fn group_members_page(group: &str, after: Option<&str>, limit: u32) -> Vec<GroupMember>;

@@ -77,6 +77,8 @@ impl FromSql for Role {
 ///   ▲   ╲                     │ ╲──mark_failed──▶ failed
 ///   │    ╲──mark_failed──▶    │  ╲─mark_uncertain─▶ uncertain
 ///   └────────requeue──────────┘ (also from failed and uncertain, by an operator)
+///
+/// queued ──cancel_queued_for_member──▶ cancelled (the member opted out by SMS)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryState {
@@ -90,10 +92,12 @@ pub enum DeliveryState {
     Delivered,
     /// A status report said the network gave up on it for good.
     Undelivered,
+    /// Never sent: the member opted out of the group while it was still queued.
+    Cancelled,
 }
 
 impl DeliveryState {
-    pub const ALL: [DeliveryState; 7] = [
+    pub const ALL: [DeliveryState; 8] = [
         DeliveryState::Queued,
         DeliveryState::Sending,
         DeliveryState::Sent,
@@ -101,6 +105,7 @@ impl DeliveryState {
         DeliveryState::Uncertain,
         DeliveryState::Delivered,
         DeliveryState::Undelivered,
+        DeliveryState::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +117,7 @@ impl DeliveryState {
             DeliveryState::Uncertain => "uncertain",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Undelivered => "undelivered",
+            DeliveryState::Cancelled => "cancelled",
         }
     }
 
@@ -348,6 +354,27 @@ pub struct NewBroadcast {
     pub caller: String,
 }
 
+/// A notice to write: one message to one number, sent through one SIM, outside every
+/// group's quota (the confirmation of an opt-out by SMS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotice {
+    /// The group it is about (`None`: none).
+    pub group_id: Option<GroupId>,
+    pub group_handle: String,
+    pub member_id: Option<MemberId>,
+    pub number: String,
+    pub text: String,
+    pub encoding: Encoding,
+    pub parts: u32,
+    /// The SIM (IMSI or device) it must go through.
+    pub sim: String,
+    /// Who caused it: `sms:+8613800000001`.
+    pub caller: String,
+    /// Local date and month it was sent in (recorded like a broadcast's, consuming nothing).
+    pub day: String,
+    pub month: String,
+}
+
 /// Quota periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuotaPeriod {
@@ -374,6 +401,7 @@ pub struct Progress {
     pub uncertain: u32,
     pub delivered: u32,
     pub undelivered: u32,
+    pub cancelled: u32,
 }
 
 impl Progress {
@@ -385,6 +413,7 @@ impl Progress {
             + self.uncertain
             + self.delivered
             + self.undelivered
+            + self.cancelled
     }
 
     /// Nothing is queued or being sent.
@@ -401,6 +430,7 @@ impl Progress {
             DeliveryState::Uncertain => self.uncertain += n,
             DeliveryState::Delivered => self.delivered += n,
             DeliveryState::Undelivered => self.undelivered += n,
+            DeliveryState::Cancelled => self.cancelled += n,
         }
     }
 }
@@ -469,6 +499,9 @@ pub struct QueuedDelivery {
     pub not_before: Option<DateTime<Utc>>,
     /// An earlier try may have reached the handset (recovered after a crash mid-send).
     pub possible_duplicate: bool,
+    /// A notice goes out through this SIM (IMSI or device) and no other; `None`: the group's
+    /// pinning.
+    pub pin_sim: Option<String>,
 }
 
 /// What a delivery transition did.
