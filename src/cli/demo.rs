@@ -257,7 +257,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         // The CLI blocks on the socket; the daemon and modems run on the runtime's threads.
         let result = super::execute(cli);
         if let Err(failure) = &result {
-            super::report(failure);
+            super::report(failure, false);
         }
         let checked = check(expect, &result).and_then(|()| {
             if expect != Delivered {
@@ -298,11 +298,7 @@ mod tests {
     use super::*;
 
     fn refused(code: ErrorCode) -> Result<(), Failure> {
-        Err(Failure {
-            daemon_error: Some(code),
-            message: "no".into(),
-            code: super::super::EXIT_REFUSED,
-        })
+        Err(Failure::daemon(code, "no"))
     }
 
     #[test]

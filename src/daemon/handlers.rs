@@ -13,8 +13,8 @@ use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
 use crate::scheduler::pool::{jobs, Pinning};
 use crate::scheduler::progress::ProgressEvent;
 use crate::service::{
-    self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, InvalidField, Reader,
-    SendRequest, ServiceError,
+    self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, ImportReport, InvalidField,
+    Reader, SendRequest, ServiceError, StagedCsv,
 };
 use crate::store::{
     BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, Member,
@@ -77,8 +77,46 @@ fn now() -> DateTime<Utc> {
     clock::now()
 }
 
-/// Answers every request but `hello` and `subscribe` (handled by the connection).
-pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer {
+/// What one connection keeps between its requests: the streamed import it is sending, if any
+/// (dropped with the connection, so an import cut short leaves nothing behind).
+#[derive(Debug, Default)]
+pub struct Session {
+    import: Option<Staging>,
+    imports_begun: u64,
+}
+
+/// A streamed import being received (`member_import_begin` .. `member_import_commit`).
+#[derive(Debug)]
+struct Staging {
+    id: u64,
+    skip_bad: bool,
+    csv: StagedCsv,
+}
+
+impl Session {
+    /// The import `id` of this connection, or why there is none.
+    fn import(&mut self, id: u64) -> Result<&mut Staging, ErrorBody> {
+        match &mut self.import {
+            Some(s) if s.id == id => Ok(s),
+            _ => Err(ErrorBody::new(
+                ErrorCode::UnknownImport,
+                format!(
+                    "this connection has no import {id} (start one with member_import_begin; an \
+                     import ends with its commit or its first error)"
+                ),
+            )),
+        }
+    }
+}
+
+/// Answers every request but `hello` and `subscribe` (handled by the connection); `session`
+/// is the connection's own state.
+pub async fn handle(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    session: &mut Session,
+    request: Request,
+) -> Answer {
     if request.is_management() && !caller.admin {
         return Err(ErrorBody::new(
             ErrorCode::PermissionDenied,
@@ -181,40 +219,94 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             member_show(shared, m.member).await
         }
         Request::MemberImport(i) => {
-            let settings = shared.settings.clone();
-            let actor = caller.label();
-            let report = shared
-                .store
-                .call(move |s| {
-                    service::import_members_csv(
-                        s,
-                        &settings,
-                        &actor,
-                        i.csv.as_bytes(),
-                        ImportOptions {
-                            skip_bad: i.skip_bad,
-                        },
-                        now(),
-                    )
-                })
-                .await?;
-            answer(&p::ImportResult {
-                members_created: report.members_created,
-                members_updated: report.members_updated,
-                members_unchanged: report.members_unchanged,
-                memberships_added: report.memberships_added,
-                memberships_changed: report.memberships_changed,
-                skipped: report
-                    .skipped
-                    .into_iter()
-                    .map(|b| p::SkippedRow {
-                        line: b.line,
-                        reason: b.reason,
-                    })
-                    .collect(),
+            import(
+                shared,
+                caller,
+                i.csv,
+                ImportOptions {
+                    skip_bad: i.skip_bad,
+                },
+            )
+            .await
+        }
+        Request::MemberImportBegin(b) => {
+            session.imports_begun += 1;
+            let id = session.imports_begun;
+            session.import = Some(Staging {
+                id,
+                skip_bad: b.skip_bad,
+                csv: StagedCsv::default(),
+            });
+            answer(&p::ImportBegun {
+                import: id,
+                max_rows: fields::MAX_IMPORT_ROWS,
+                max_bytes: fields::MAX_IMPORT_BYTES,
             })
         }
+        Request::MemberImportRows(r) => {
+            let staging = session.import(r.import)?;
+            if let Err(e) = staging.csv.push(&r.csv) {
+                session.import = None;
+                return Err(ServiceError::from(e).into());
+            }
+            answer(&p::ImportStaged {
+                import: staging.id,
+                rows: staging.csv.rows(),
+                bytes: staging.csv.bytes(),
+            })
+        }
+        Request::MemberImportCommit(c) => {
+            session.import(c.import)?;
+            let staging = session.import.take().expect("checked just above");
+            let csv = staging.csv.into_text();
+            import(
+                shared,
+                caller,
+                csv,
+                ImportOptions {
+                    skip_bad: staging.skip_bad,
+                },
+            )
+            .await
+        }
         other => admin(shared, caller, other).await,
+    }
+}
+
+/// Reads, checks and imports a whole CSV in one transaction (the one-line `member_import`, or
+/// a streamed import's staged text at its commit).
+async fn import(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    csv: String,
+    options: ImportOptions,
+) -> Answer {
+    let settings = shared.settings.clone();
+    let actor = caller.label();
+    let report = shared
+        .store
+        .call(move |s| {
+            service::import_members_csv(s, &settings, &actor, csv.as_bytes(), options, now())
+        })
+        .await?;
+    answer(&import_result(report))
+}
+
+fn import_result(report: ImportReport) -> p::ImportResult {
+    p::ImportResult {
+        members_created: report.members_created,
+        members_updated: report.members_updated,
+        members_unchanged: report.members_unchanged,
+        memberships_added: report.memberships_added,
+        memberships_changed: report.memberships_changed,
+        skipped: report
+            .skipped
+            .into_iter()
+            .map(|b| p::SkippedRow {
+                line: b.line,
+                reason: b.reason,
+            })
+            .collect(),
     }
 }
 

@@ -1,10 +1,15 @@
 //! Bulk import of members from CSV. The first line names the columns: `handle`, `name` and
 //! `phone` are required; `group`, `role` (`super_admin`, `admin`, `member`; default member)
 //! and `opt_out` (`yes`/`no`, `true`/`false`, `1`/`0`) are optional and add or change the
-//! member's place in that group, which must exist. A member already in the database is
-//! updated. Names and phone numbers follow the rules of `member add` ([`fields`]). Every row is
-//! checked first: if any is bad, nothing is imported (unless `skip_bad`), and each bad row is
-//! reported with its line number.
+//! member's place in that group, which must exist; `uid` (optional) binds the member to that
+//! Unix user, as `member add --uid` does (an empty cell leaves the binding alone). A member
+//! already in the database is updated. Names and phone numbers follow the rules of
+//! `member add` ([`fields`]). Every row is checked first: if any is bad, nothing is imported
+//! (unless `skip_bad`), and each bad row is reported with its line number.
+//!
+//! A file too big for one request arrives in pieces ([`StagedCsv`]): the pieces are kept,
+//! bounded by [`fields::MAX_IMPORT_ROWS`] and [`fields::MAX_IMPORT_BYTES`], and read as one
+//! file when the import is committed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -63,17 +68,78 @@ pub enum ImportError {
         .0.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n")
     )]
     BadRows(Vec<BadRow>),
+    #[error(
+        "the CSV has more than {max} rows, at most {max} may be imported at once: split the file"
+    )]
+    TooManyRows { max: u64 },
+    #[error(
+        "the CSV is larger than {} MiB, at most that may be imported at once: split the file",
+        .max / (1024 * 1024)
+    )]
+    TooBig { max: u64 },
 }
 
-const COLUMNS: [&str; 6] = ["handle", "name", "phone", "group", "role", "opt_out"];
+/// A CSV received in pieces, kept until the import is committed: its text so far and how
+/// many rows it holds, both bounded ([`fields::MAX_IMPORT_ROWS`], [`fields::MAX_IMPORT_BYTES`]).
+#[derive(Debug, Default)]
+pub struct StagedCsv {
+    text: String,
+    /// Line ends outside quoted fields so far (the header's included).
+    records: u64,
+    in_quotes: bool,
+}
+
+impl StagedCsv {
+    /// Appends the next piece; refused (and nothing of it kept) past the bounds.
+    pub fn push(&mut self, piece: &str) -> Result<(), ImportError> {
+        let max_bytes = fields::MAX_IMPORT_BYTES;
+        if (self.text.len() + piece.len()) as u64 > max_bytes {
+            return Err(ImportError::TooBig { max: max_bytes });
+        }
+        let (mut records, mut in_quotes) = (self.records, self.in_quotes);
+        for b in piece.bytes() {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => records += 1,
+                _ => {}
+            }
+        }
+        if records.saturating_sub(1) > fields::MAX_IMPORT_ROWS {
+            return Err(ImportError::TooManyRows {
+                max: fields::MAX_IMPORT_ROWS,
+            });
+        }
+        self.records = records;
+        self.in_quotes = in_quotes;
+        self.text.push_str(piece);
+        Ok(())
+    }
+
+    /// Rows complete so far, the header not counted (blank lines counted).
+    pub fn rows(&self) -> u64 {
+        self.records.saturating_sub(1)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.text.len() as u64
+    }
+
+    /// The whole CSV text.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
+const COLUMNS: [&str; 7] = ["handle", "name", "phone", "group", "role", "opt_out", "uid"];
+const UID: usize = 6;
 
 struct Columns {
-    at: [Option<usize>; 6],
+    at: [Option<usize>; 7],
 }
 
 impl Columns {
     fn parse(header: &csv::StringRecord) -> Result<Columns, ImportError> {
-        let mut at = [None; 6];
+        let mut at = [None; 7];
         for (i, name) in header.iter().enumerate() {
             let key = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
             let key = if key == "optout" || key == "opted_out" {
@@ -178,7 +244,25 @@ fn check_row(
             opt_out,
         })
     };
-    let member = NewMember::new(handle, name, phone);
+    let uid = match cols.get(rec, UID) {
+        "" => None,
+        v => Some(
+            v.parse::<u32>()
+                .map_err(|_| format!("uid '{v}' is not a Unix user id (a number)"))?,
+        ),
+    };
+    if let Some(uid) = uid {
+        if let Some(owner) = tx.member_by_uid(uid).map_err(|e| e.to_string())? {
+            if owner.handle != handle {
+                return Err(format!(
+                    "uid {uid} is already bound to member '{}'",
+                    owner.handle
+                ));
+            }
+        }
+    }
+    let mut member = NewMember::new(handle, name, phone);
+    member.unix_uid = uid;
     Ok((member, place))
 }
 
@@ -206,12 +290,23 @@ pub fn import_members_csv(
         .into());
     }
     let cols = Columns::parse(&header)?;
-    let records: Vec<Result<csv::StringRecord, csv::Error>> = reader.records().collect();
+    let mut records: Vec<Result<csv::StringRecord, csv::Error>> = Vec::new();
+    for rec in reader.records() {
+        if records.len() as u64 >= fields::MAX_IMPORT_ROWS {
+            return Err(ImportError::TooManyRows {
+                max: fields::MAX_IMPORT_ROWS,
+            }
+            .into());
+        }
+        records.push(rec);
+    }
 
     store.write(|tx| {
         let mut good: Vec<Row> = Vec::new();
         let mut bad: Vec<BadRow> = Vec::new();
-        let mut first_seen: HashMap<String, (u64, String, String)> = HashMap::new();
+        let mut first_seen: HashMap<String, (u64, String, String, Option<u32>)> = HashMap::new();
+        // Which handle each uid of the file goes to, and on which line first.
+        let mut uids: HashMap<u32, (u64, String)> = HashMap::new();
         for rec in records {
             let rec = match rec {
                 Ok(r) => r,
@@ -226,21 +321,51 @@ pub fn import_members_csv(
             }
             match check_row(tx, settings, &cols, &rec) {
                 Ok((member, place)) => {
-                    if let Some((at, name, phone)) = first_seen.get(&member.handle) {
-                        if *name != member.name || *phone != member.phone {
+                    if let Some(uid) = member.unix_uid {
+                        match uids.get(&uid) {
+                            Some((at, other)) if *other != member.handle => {
+                                bad.push(BadRow {
+                                    line,
+                                    reason: format!(
+                                        "uid {uid} is already given to member '{other}' on line {at}"
+                                    ),
+                                });
+                                continue;
+                            }
+                            Some(_) => {}
+                            None => {
+                                uids.insert(uid, (line, member.handle.clone()));
+                            }
+                        }
+                    }
+                    if let Some((at, name, phone, uid)) = first_seen.get_mut(&member.handle) {
+                        let other_uid = matches!(
+                            (*uid, member.unix_uid),
+                            (Some(a), Some(b)) if a != b
+                        );
+                        if *name != member.name || *phone != member.phone || other_uid {
                             bad.push(BadRow {
                                 line,
                                 reason: format!(
-                                    "member '{}' is already on line {at} with another name or phone",
+                                    "member '{}' is already on line {at} with another name, \
+                                     phone or uid",
                                     member.handle
                                 ),
                             });
                             continue;
                         }
+                        if uid.is_none() {
+                            *uid = member.unix_uid;
+                        }
                     } else {
                         first_seen.insert(
                             member.handle.clone(),
-                            (line, member.name.clone(), member.phone.clone()),
+                            (
+                                line,
+                                member.name.clone(),
+                                member.phone.clone(),
+                                member.unix_uid,
+                            ),
                         );
                     }
                     good.push(Row {
@@ -317,10 +442,12 @@ fn apply_row(
             report.members_created += 1;
         }
         Some(existing) if first_time => {
-            if existing.name != m.name || existing.phone != m.phone {
+            let rebind = m.unix_uid.is_some() && existing.unix_uid != m.unix_uid;
+            if existing.name != m.name || existing.phone != m.phone || rebind {
                 let change = MemberChange {
                     name: Some(m.name.clone()),
                     phone: Some(m.phone.clone()),
+                    unix_uid: rebind.then_some(m.unix_uid),
                     ..MemberChange::default()
                 };
                 tx.update_member(&m.handle, &change)?;
@@ -329,7 +456,17 @@ fn apply_row(
                 report.members_unchanged += 1;
             }
         }
-        Some(_) => {} // a later line for a member this file already created or updated
+        // A later line for a member this file already created or updated: only a uid the
+        // earlier lines left out is new.
+        Some(existing) => {
+            if m.unix_uid.is_some() && existing.unix_uid.is_none() {
+                let change = MemberChange {
+                    unix_uid: Some(m.unix_uid),
+                    ..MemberChange::default()
+                };
+                tx.update_member(&m.handle, &change)?;
+            }
+        }
     }
     let Some(place) = &row.place else {
         return Ok(());
