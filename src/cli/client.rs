@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::exit::Class;
-use super::{Failure, EXIT_DAEMON_DOWN};
+use super::Failure;
 use crate::lockfile::{self, Holder};
 use crate::protocol::{
     ErrorBody, Hello, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION,
@@ -114,29 +114,30 @@ impl Client {
             .read_line(&mut line)
             .map_err(|e| down(&self.path, e))?;
         if n == 0 {
-            return Err(Failure {
-                daemon_error: None,
-                message: format!(
+            return Err(Failure::of(
+                Class::Unavailable,
+                format!(
                     "the daemon at {} closed the connection",
                     self.path.display()
                 ),
-                code: EXIT_DAEMON_DOWN,
-            });
+            ));
         }
-        serde_json::from_str(&line).map_err(|e| Failure {
-            daemon_error: None,
-            message: format!("unreadable answer from the daemon: {e}"),
-            code: EXIT_DAEMON_DOWN,
+        serde_json::from_str(&line).map_err(|e| {
+            Failure::of(
+                Class::Unavailable,
+                format!("unreadable answer from the daemon: {e}"),
+            )
         })
     }
 }
 
 /// A result as the op's answer type; a daemon whose answer does not fit is a bug to report.
 pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
-    serde_json::from_value(result).map_err(|e| Failure {
-        daemon_error: None,
-        message: format!("unexpected answer from the daemon: {e}"),
-        code: EXIT_DAEMON_DOWN,
+    serde_json::from_value(result).map_err(|e| {
+        Failure::of(
+            Class::Unavailable,
+            format!("unexpected answer from the daemon: {e}"),
+        )
     })
 }
 
@@ -161,11 +162,10 @@ fn unreachable(path: &Path, e: &std::io::Error, database: Option<&Path>) -> Stri
 }
 
 fn down(path: &Path, e: std::io::Error) -> Failure {
-    Failure {
-        daemon_error: None,
-        message: format!("lost the daemon at {}: {e}", path.display()),
-        code: EXIT_DAEMON_DOWN,
-    }
+    Failure::of(
+        Class::Unavailable,
+        format!("lost the daemon at {}: {e}", path.display()),
+    )
 }
 
 /// A final answer as a result or a failure with the exit status its code calls for.
@@ -173,10 +173,9 @@ pub fn answer(r: Response) -> Result<Value, Failure> {
     match (r.ok, r.result, r.error) {
         (Some(true), result, _) => Ok(result.unwrap_or(Value::Null)),
         (_, _, Some(ErrorBody { code, message })) => Err(Failure::daemon(code, message)),
-        _ => Err(Failure {
-            daemon_error: None,
-            message: "the daemon sent an answer with neither result nor error".into(),
-            code: EXIT_DAEMON_DOWN,
-        }),
+        _ => Err(Failure::of(
+            Class::Unavailable,
+            "the daemon sent an answer with neither result nor error",
+        )),
     }
 }

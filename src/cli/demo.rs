@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser};
 
 use super::client::Client;
-use super::{Cli, Failure, EXIT_DAEMON_DOWN};
+use super::exit::Class;
+use super::{Cli, Failure};
 use crate::config::{Config, ModemTable};
 use crate::daemon::InProcess;
 use crate::emulator::log::Phones;
@@ -90,11 +91,7 @@ fn delivered(b: &p::BroadcastShow) -> Result<(), String> {
 }
 
 fn fail(message: String) -> Failure {
-    Failure {
-        daemon_error: None,
-        message,
-        code: EXIT_DAEMON_DOWN,
-    }
+    Failure::of(Class::Unavailable, message)
 }
 
 pub fn run(args: DemoArgs) -> Result<(), Failure> {

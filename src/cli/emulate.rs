@@ -380,6 +380,7 @@ fn os_failure(message: String) -> Failure {
         daemon_error: None,
         message,
         code: EXIT_OS,
+        kind: "os_error",
     }
 }
 

@@ -24,13 +24,6 @@ pub mod output;
 pub mod pdu;
 pub mod send;
 
-/// Exit status for input the command could not use (sysexits EX_DATAERR); [`exit`] has them all.
-pub const EXIT_BAD_INPUT: u8 = 65;
-/// Exit status when the request is not allowed (sysexits EX_NOPERM).
-pub const EXIT_REFUSED: u8 = 77;
-/// Exit status when the daemon is not reachable (sysexits EX_UNAVAILABLE).
-pub const EXIT_DAEMON_DOWN: u8 = 69;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "groupsms",
@@ -207,6 +200,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 daemon_error: None,
                 message: "doctor found problems (see above)".into(),
                 code: 1,
+                kind: "failed",
             }),
         Command::Backup(args) => backup::backup(&ctx, args),
         Command::Restore(args) => backup::restore(&ctx, args),
@@ -222,6 +216,9 @@ pub struct Failure {
     pub message: String,
     /// The exit status.
     pub code: u8,
+    /// The `code` of the `--json` error when the daemon gave none (`bad_input`, `unavailable`,
+    /// ...: [`exit::Class::code`]).
+    pub kind: &'static str,
 }
 
 impl Failure {
@@ -231,6 +228,7 @@ impl Failure {
             daemon_error: None,
             message: message.into(),
             code: class.status(),
+            kind: class.code(),
         }
     }
 
@@ -240,25 +238,21 @@ impl Failure {
 
     /// The daemon's refusal with `code`: its exit status is its class's.
     pub fn daemon(code: crate::protocol::ErrorCode, message: impl Into<String>) -> Self {
+        let class = exit::Class::of(code);
         Failure {
             daemon_error: Some(code),
             message: message.into(),
-            code: exit::Class::of(code).status(),
+            code: class.status(),
+            kind: class.code(),
         }
     }
 
-    /// The `code` of the `--json` error: the daemon's error code, else the class's name, else
-    /// `failed`.
+    /// The `code` of the `--json` error: the daemon's error code, else [`kind`](Self::kind).
     pub fn json_code(&self) -> String {
-        match self.daemon_error {
-            Some(code) => serde_json::to_value(code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{code:?}")),
-            None => exit::Class::of_status(self.code)
-                .map_or("failed", exit::Class::code)
-                .to_string(),
-        }
+        self.daemon_error
+            .and_then(|code| serde_json::to_value(code).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| self.kind.to_string())
     }
 }
 

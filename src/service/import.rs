@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 
 use super::phone::normalize;
 use super::{fields, ServiceError, Settings};
-use crate::store::{check_handle, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx};
+use crate::store::{
+    check_handle, GroupId, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx,
+};
 
 /// Options for [`import_members_csv`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -201,6 +203,7 @@ fn check_row(
     settings: &Settings,
     cols: &Columns,
     rec: &csv::StringRecord,
+    known_groups: &mut HashMap<String, bool>,
 ) -> Result<(NewMember, Option<Place>), String> {
     let handle = cols.get(rec, 0);
     check_handle(handle).map_err(|e| e.to_string())?;
@@ -235,7 +238,15 @@ fn check_row(
         }
         None
     } else {
-        if tx.group_id(group).map_err(|e| e.to_string())?.is_none() {
+        let exists = match known_groups.get(group) {
+            Some(exists) => *exists,
+            None => {
+                let exists = tx.group_id(group).map_err(|e| e.to_string())?.is_some();
+                known_groups.insert(group.to_string(), exists);
+                exists
+            }
+        };
+        if !exists {
             return Err(format!("there is no group with the handle '{group}'"));
         }
         Some(Place {
@@ -307,6 +318,7 @@ pub fn import_members_csv(
         let mut first_seen: HashMap<String, (u64, String, String, Option<u32>)> = HashMap::new();
         // Which handle each uid of the file goes to, and on which line first.
         let mut uids: HashMap<u32, (u64, String)> = HashMap::new();
+        let mut known_groups: HashMap<String, bool> = HashMap::new();
         for rec in records {
             let rec = match rec {
                 Ok(r) => r,
@@ -319,7 +331,7 @@ pub fn import_members_csv(
             if rec.iter().all(|f| f.trim().is_empty()) {
                 continue; // a blank line
             }
-            match check_row(tx, settings, &cols, &rec) {
+            match check_row(tx, settings, &cols, &rec, &mut known_groups) {
                 Ok((member, place)) => {
                     if let Some(uid) = member.unix_uid {
                         match uids.get(&uid) {
@@ -385,8 +397,9 @@ pub fn import_members_csv(
             ..ImportReport::default()
         };
         let mut touched: HashMap<String, ()> = HashMap::new();
+        let mut groups = HashMap::new();
         for row in good {
-            apply_row(tx, &row, now, &mut report, &mut touched).map_err(|e| {
+            apply_row(tx, &row, now, &mut report, &mut touched, &mut groups).map_err(|e| {
                 ServiceError::from(ImportError::BadRows(vec![BadRow {
                     line: row.line,
                     reason: e.to_string(),
@@ -433,13 +446,14 @@ fn apply_row(
     now: DateTime<Utc>,
     report: &mut ImportReport,
     touched: &mut HashMap<String, ()>,
+    groups: &mut HashMap<String, GroupId>,
 ) -> Result<(), StoreError> {
     let m = &row.member;
     let first_time = touched.insert(m.handle.clone(), ()).is_none();
-    match tx.member(&m.handle)? {
+    let member = match tx.member(&m.handle)? {
         None => {
-            tx.create_member(m, now)?;
             report.members_created += 1;
+            tx.create_member(m, now)?
         }
         Some(existing) if first_time => {
             let rebind = m.unix_uid.is_some() && existing.unix_uid != m.unix_uid;
@@ -450,10 +464,11 @@ fn apply_row(
                     unix_uid: rebind.then_some(m.unix_uid),
                     ..MemberChange::default()
                 };
-                tx.update_member(&m.handle, &change)?;
                 report.members_updated += 1;
+                tx.update_member(&m.handle, &change)?
             } else {
                 report.members_unchanged += 1;
+                existing
             }
         }
         // A later line for a member this file already created or updated: only a uid the
@@ -464,20 +479,26 @@ fn apply_row(
                     unix_uid: Some(m.unix_uid),
                     ..MemberChange::default()
                 };
-                tx.update_member(&m.handle, &change)?;
+                tx.update_member(&m.handle, &change)?
+            } else {
+                existing
             }
         }
-    }
+    };
     let Some(place) = &row.place else {
         return Ok(());
     };
-    let member = tx
-        .member(&m.handle)?
-        .ok_or_else(|| StoreError::UnknownMember(m.handle.clone()))?;
-    let group = tx
-        .group(&place.group)?
-        .ok_or_else(|| StoreError::UnknownGroup(place.group.clone()))?;
-    match tx.membership(group.id, member.id)? {
+    let group = match groups.get(&place.group) {
+        Some(id) => *id,
+        None => {
+            let id = tx
+                .group_id(&place.group)?
+                .ok_or_else(|| StoreError::UnknownGroup(place.group.clone()))?;
+            groups.insert(place.group.clone(), id);
+            id
+        }
+    };
+    match tx.membership(group, member.id)? {
         None => {
             tx.join(
                 &place.group,
