@@ -313,7 +313,8 @@ fn import_result(report: ImportReport) -> p::ImportResult {
 /// Refuses values longer than anything they could name or be, before anything reads them
 /// (the rules are `service::fields`'): handles given to find a group or member, and a `send`
 /// text longer than `max_parts` parts could hold. New names, headers and modems are checked
-/// with the change they belong to; `member_import`'s CSV only by the line length.
+/// with the change they belong to; `member_import`'s CSV only by the line length, a streamed
+/// import's by what it may stage (`service::StagedCsv`).
 fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> {
     let group = |g: &str| fields::reference("group handle", g);
     let member = |m: &str| fields::reference("member handle", m);

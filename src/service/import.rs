@@ -301,16 +301,6 @@ pub fn import_members_csv(
         .into());
     }
     let cols = Columns::parse(&header)?;
-    let mut records: Vec<Result<csv::StringRecord, csv::Error>> = Vec::new();
-    for rec in reader.records() {
-        if records.len() as u64 >= fields::MAX_IMPORT_ROWS {
-            return Err(ImportError::TooManyRows {
-                max: fields::MAX_IMPORT_ROWS,
-            }
-            .into());
-        }
-        records.push(rec);
-    }
 
     store.write(|tx| {
         let mut good: Vec<Row> = Vec::new();
@@ -319,7 +309,14 @@ pub fn import_members_csv(
         // Which handle each uid of the file goes to, and on which line first.
         let mut uids: HashMap<u32, (u64, String)> = HashMap::new();
         let mut known_groups: HashMap<String, bool> = HashMap::new();
-        for rec in records {
+        // Read as checked, not kept: only the good rows are.
+        for (n, rec) in reader.records().enumerate() {
+            if n as u64 >= fields::MAX_IMPORT_ROWS {
+                return Err(ImportError::TooManyRows {
+                    max: fields::MAX_IMPORT_ROWS,
+                }
+                .into());
+            }
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
