@@ -108,11 +108,7 @@ impl Progress {
 
     fn show(&self, rows: u64, sent: usize) {
         if self.tty {
-            let percent = if self.total == 0 {
-                100
-            } else {
-                sent * 100 / self.total
-            };
+            let percent = (sent * 100).checked_div(self.total).unwrap_or(100);
             eprint!(
                 "\r\x1b[Kimporting {}: {rows} rows sent ({percent}%)",
                 self.name
