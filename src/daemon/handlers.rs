@@ -98,15 +98,30 @@ impl Session {
     fn import(&mut self, id: u64) -> Result<&mut Staging, ErrorBody> {
         match &mut self.import {
             Some(s) if s.id == id => Ok(s),
-            _ => Err(ErrorBody::new(
-                ErrorCode::UnknownImport,
-                format!(
-                    "this connection has no import {id} (start one with member_import_begin; an \
-                     import ends with its commit or its first error)"
-                ),
-            )),
+            _ => Err(no_import(id)),
         }
     }
+
+    /// Takes the import `id` out of this connection (to commit it), or says why there is none.
+    fn take_import(&mut self, id: u64) -> Result<Staging, ErrorBody> {
+        match self.import.take() {
+            Some(s) if s.id == id => Ok(s),
+            other => {
+                self.import = other;
+                Err(no_import(id))
+            }
+        }
+    }
+}
+
+fn no_import(id: u64) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnknownImport,
+        format!(
+            "this connection has no import {id} (start one with member_import_begin; an import \
+             ends with its commit or its first error)"
+        ),
+    )
 }
 
 /// Answers every request but `hello` and `subscribe` (handled by the connection); `session`
@@ -256,8 +271,7 @@ pub async fn handle(
             })
         }
         Request::MemberImportCommit(c) => {
-            session.import(c.import)?;
-            let staging = session.import.take().expect("checked just above");
+            let staging = session.take_import(c.import)?;
             let csv = staging.csv.into_text();
             import(
                 shared,
