@@ -57,6 +57,9 @@ pub enum Request {
     MemberSet(MemberSet),
     MemberRemove(MemberRef),
     MemberImport(MemberImport),
+    MemberImportBegin(MemberImportBegin),
+    MemberImportRows(MemberImportRows),
+    MemberImportCommit(ImportRef),
     MemberJoin(MemberJoin),
     MemberLeave(Membership),
     MemberRole(MemberRole),
@@ -99,6 +102,9 @@ impl Request {
                 | Request::MemberSet(_)
                 | Request::MemberRemove(_)
                 | Request::MemberImport(_)
+                | Request::MemberImportBegin(_)
+                | Request::MemberImportRows(_)
+                | Request::MemberImportCommit(_)
                 | Request::MemberJoin(_)
                 | Request::MemberLeave(_)
                 | Request::MemberRole(_)
@@ -292,6 +298,33 @@ pub struct MemberImport {
     pub csv: String,
     #[serde(default)]
     pub skip_bad: bool,
+}
+
+/// Starts a streamed CSV import on this connection (for files too big for one line): then
+/// `member_import_rows` as many times as needed, then `member_import_commit`. What is staged
+/// belongs to the connection: it is dropped, nothing written, if the connection closes first.
+/// A new `member_import_begin` drops what the connection had staged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberImportBegin {
+    #[serde(default)]
+    pub skip_bad: bool,
+}
+
+/// The next piece of the CSV text, in order (the first one starts with the header row). A
+/// piece may end anywhere, even inside a row: the pieces are joined before the rows are read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberImportRows {
+    pub import: u64,
+    pub csv: String,
+}
+
+/// The import `member_import_begin` started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRef {
+    pub import: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -811,6 +844,24 @@ pub struct ImportResult {
     pub skipped_total: u32,
 }
 
+/// `member_import_begin`'s result: the import's id and what one import may hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportBegun {
+    pub import: u64,
+    /// Rows (the header not counted) and bytes of CSV one import may stage.
+    pub max_rows: u64,
+    pub max_bytes: u64,
+}
+
+/// `member_import_rows`' result: what is staged so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportStaged {
+    pub import: u64,
+    /// Rows complete so far, the header not counted.
+    pub rows: u64,
+    pub bytes: u64,
+}
+
 /// A CSV row `member_import` left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedRow {
@@ -1040,7 +1091,7 @@ impl ErrorBody {
     }
 }
 
-/// Stable error codes. The CLI maps them to exit statuses: refusals, bad input, unavailable.
+/// Stable error codes. The CLI maps each to an exit status (`cli::exit`, one table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -1057,6 +1108,8 @@ pub enum ErrorCode {
     UnknownBroadcast,
     /// No inbox message with that id.
     UnknownMessage,
+    /// `member_import_rows` or `member_import_commit` names no import of this connection.
+    UnknownImport,
     /// A handle that must be unique is taken.
     AlreadyExists,
     /// A value is not acceptable (phone number, quota, CSV rows, ...).
@@ -1075,34 +1128,6 @@ pub enum ErrorCode {
     TimedOut,
     ShuttingDown,
     Internal,
-}
-
-impl ErrorCode {
-    /// Whether the daemon understood the request and said no (as opposed to bad input).
-    pub fn is_refusal(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::PermissionDenied
-                | ErrorCode::NotSuperAdmin
-                | ErrorCode::QuotaExceeded
-                | ErrorCode::SensitiveWords
-                | ErrorCode::TooManyParts
-                | ErrorCode::NoRecipients
-                | ErrorCode::AlreadyExists
-        )
-    }
-
-    /// Whether the failure is the daemon's side (storage, shutdown, bug).
-    pub fn is_unavailable(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::Storage
-                | ErrorCode::TooManyConnections
-                | ErrorCode::TimedOut
-                | ErrorCode::ShuttingDown
-                | ErrorCode::Internal
-        )
-    }
 }
 
 /// Why a line is not a request.

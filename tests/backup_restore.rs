@@ -123,7 +123,7 @@ fn restore_needs_a_stopped_daemon_keeps_the_old_database_and_the_daemon_starts_o
 
     // Refused while the daemon runs: nothing changes.
     let out = w.cli(&["restore", backup.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     assert!(stderr(&out).contains("stop it first"), "{}", stderr(&out));
     let keep = PathBuf::from(format!("{}.before-restore", w.database().display()));
     assert!(!keep.exists());

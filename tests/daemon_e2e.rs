@@ -96,7 +96,7 @@ fn a_broadcast_reaches_exactly_the_right_phones_and_the_rules_hold() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("only its super-admins may"));
     // A sensitive word is refused and named.
     let refused = w.cli(&["send", "--group", "ops", "--as", "alice", "别去赌博"]);
-    assert_eq!(refused.status.code(), Some(77));
+    assert_eq!(refused.status.code(), Some(79));
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("赌博"),
         "{}",
@@ -106,15 +106,15 @@ fn a_broadcast_reaches_exactly_the_right_phones_and_the_rules_hold() {
     w.send("ops", "alice", "第二条");
     w.send("ops", "alice", "第三条");
     let refused = w.cli(&["send", "--group", "ops", "--as", "alice", "第四条"]);
-    assert_eq!(refused.status.code(), Some(77));
+    assert_eq!(refused.status.code(), Some(75));
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(msg.contains("daily") && msg.contains("resets"), "{msg}");
-    // An unknown group is bad input, and a stopped daemon is "daemon down".
+    // An unknown group is "not found", and a stopped daemon is "daemon down".
     assert_eq!(
         w.cli(&["send", "--group", "nope", "--as", "alice", "x"])
             .status
             .code(),
-        Some(65)
+        Some(67)
     );
     w.stop_daemon();
     let down = w.cli(&["status"]);

@@ -156,7 +156,7 @@ fn want_bad() -> Vec<BadRow> {
         row(9, "a role or opt_out is given without a group"),
         row(10, "opt_out 'maybe' is not yes/no, true/false or 1/0"),
         row(11, "the row has 2 fields, the header has 6"),
-        row(12, "member 'ok1' is already on line 2 with another name or phone"),
+        row(12, "member 'ok1' is already on line 2 with another name, phone or uid"),
         row(13, "'multi\nline' is not a usable handle: only a-z, 0-9, '-', '_' and '.' are allowed"),
     ]
 }
@@ -203,7 +203,7 @@ fn header_problems_refuse_the_whole_file() {
     let cases = [
         ("", "bad CSV header: the file is empty; its first line must name the columns"),
         ("handle,name\nx,y\n", "bad CSV header: there is no 'phone' column (handle, name and phone are required)"),
-        ("handle,name,phone,email\n", "bad CSV header: unknown column 'email' (the columns are handle, name, phone, group, role, opt_out)"),
+        ("handle,name,phone,email\n", "bad CSV header: unknown column 'email' (the columns are handle, name, phone, group, role, opt_out, uid)"),
         ("handle,name,phone,Phone\n", "bad CSV header: the column 'phone' appears twice"),
     ];
     for (csv, want) in cases {
@@ -265,5 +265,303 @@ fn invalid_utf8_is_a_bad_row() {
             line: 3,
             reason: "the row is not valid UTF-8".into()
         }]
+    );
+}
+
+// ---- Through the real binary and daemon: files too big for one request line, streamed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+
+use common::daemon::World;
+use serde_json::Value;
+
+/// A CSV of `rows` members of group `ops` (`m1` ... with distinct numbers); `bad` replaces
+/// the row on that line (the header is line 1).
+fn big_csv(rows: u64, bad: Option<(u64, &str)>) -> String {
+    let mut csv = String::from("handle,name,phone,group\n");
+    for i in 1..=rows {
+        match bad {
+            Some((line, row)) if line == i + 1 => csv.push_str(row),
+            _ => csv.push_str(&format!("m{i},成员{i},139{i:08},ops")),
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+fn write_file(w: &World, name: &str, text: &str) -> String {
+    let path = w.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn members_of_ops(w: &World) -> usize {
+    w.json(&["member", "list", "--group", "ops"])["members"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn a_100_000_row_csv_imports_through_the_cli() {
+    let w = World::start(1, |c| c, "");
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    let csv = big_csv(100_000, None);
+    assert!(
+        csv.len() > 30 * groupsms::protocol::MAX_LINE,
+        "many lines' worth"
+    );
+    let file = write_file(&w, "big.csv", &csv);
+    let done = w.json(&["member", "import", &file]);
+    assert_eq!(done["members_created"], 100_000, "{done}");
+    assert_eq!(done["memberships_added"], 100_000, "{done}");
+    assert_eq!(done["skipped"], serde_json::json!([]));
+    assert_eq!(members_of_ops(&w), 100_000);
+    let last = w.json(&["member", "show", "m100000"]);
+    assert_eq!(last["phone"], "+8613900100000");
+}
+
+#[test]
+fn a_bad_row_at_line_70_001_refuses_the_file_unless_skip_bad() {
+    let w = World::start(1, |c| c, "");
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    let csv = big_csv(100_000, Some((70_001, "bad,坏号,1380000,ops")));
+    let file = write_file(&w, "bad.csv", &csv);
+    let out = w.cli(&["member", "import", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{stderr}");
+    assert_eq!(
+        stderr,
+        "groupsms: 1 bad row, nothing was imported (skip bad rows to import the others):\n  \
+         line 70001: phone '1380000': a number in China (+86) has 11 digits after the country \
+         code, this one has 7\n"
+    );
+    assert_eq!(members_of_ops(&w), 0, "all or nothing");
+
+    let done = w.json(&["member", "import", "--skip-bad", &file]);
+    assert_eq!(done["members_created"], 99_999, "{done}");
+    assert_eq!(
+        done["skipped"],
+        serde_json::json!([{"line": 70001, "reason": "phone '1380000': a number in China (+86) \
+            has 11 digits after the country code, this one has 7"}])
+    );
+    assert_eq!(members_of_ops(&w), 99_999);
+    // For people, the skipped rows are listed with their lines.
+    let again = w.ok(&["member", "import", "--skip-bad", &file]);
+    assert!(
+        again.contains("\nLINE   REASON\n70001  phone '1380000': "),
+        "{again}"
+    );
+}
+
+#[test]
+fn the_uid_column_binds_members_and_only_administrators_may_import() {
+    let w = World::start(1, |c| c, "");
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    w.ok(&[
+        "member",
+        "add",
+        "kept",
+        "--name",
+        "Kept",
+        "--phone",
+        "13900000050",
+        "--uid",
+        "2000",
+    ]);
+    let csv = "handle,name,phone,group,role,opt_out,uid\n\
+               ann,Ann,13900000001,ops,super_admin,,1001\n\
+               ann,Ann,13900000001,,,,\n\
+               ben,Ben,13900000002,ops,,,\n\
+               taken,T,13900000003,,,,2000\n\
+               twice,T2,13900000004,,,,1001\n\
+               nan,N,13900000005,,,,root\n";
+    let file = write_file(&w, "uids.csv", csv);
+    let out = w.cli(&["member", "import", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{stderr}");
+    assert_eq!(
+        stderr,
+        "groupsms: 3 bad rows, nothing was imported (skip bad rows to import the others):\n  \
+         line 5: uid 2000 is already bound to member 'kept'\n  \
+         line 6: uid 1001 is already given to member 'ann' on line 2\n  \
+         line 7: uid 'root' is not a Unix user id (a number)\n"
+    );
+    let done = w.json(&["member", "import", "--skip-bad", &file]);
+    assert_eq!(done["members_created"], 2, "{done}");
+    assert_eq!(w.json(&["member", "show", "ann"])["uid"], 1001);
+    assert!(w.json(&["member", "show", "ben"])["uid"].is_null());
+    // A later file binds an existing member, and an empty cell leaves a binding alone.
+    let file = write_file(
+        &w,
+        "rebind.csv",
+        "handle,name,phone,uid\nben,Ben,13900000002,1002\nann,Ann,13900000001,\n",
+    );
+    let done = w.json(&["member", "import", &file]);
+    assert_eq!(
+        (&done["members_updated"], &done["members_unchanged"]),
+        (&Value::from(1), &Value::from(1)),
+        "{done}"
+    );
+    assert_eq!(w.json(&["member", "show", "ben"])["uid"], 1002);
+    assert_eq!(w.json(&["member", "show", "ann"])["uid"], 1001);
+
+    // Importing, hence binding uids, is for administrators only, as `member add --uid` is.
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: the non-administrator part needs root (to run the CLI as 65534)");
+        return;
+    }
+    common::daemon::open_to_others(&w);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = w.cli_as(65534, 65534, &["--json", "member", "import", &file]);
+    assert_eq!(out.status.code(), Some(77));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "permission_denied", "{err}");
+}
+
+/// A raw protocol connection, greeted.
+fn connect(w: &World) -> BufReader<UnixStream> {
+    let s = UnixStream::connect(w.socket()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut c = BufReader::new(s);
+    let hello = ask(
+        &mut c,
+        &serde_json::json!({"id": 1, "op": "hello", "args": {"version": 1}}),
+    );
+    assert_eq!(hello["ok"], true, "{hello}");
+    c
+}
+
+fn ask(c: &mut BufReader<UnixStream>, request: &Value) -> Value {
+    let mut line = request.to_string();
+    assert!(line.len() <= groupsms::protocol::MAX_LINE);
+    line.push('\n');
+    c.get_mut().write_all(line.as_bytes()).unwrap();
+    let mut answer = String::new();
+    c.read_line(&mut answer).unwrap();
+    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"))
+}
+
+fn rows(c: &mut BufReader<UnixStream>, import: &Value, csv: &str) -> Value {
+    ask(
+        c,
+        &serde_json::json!({"id": 3, "op": "member_import_rows",
+                            "args": {"import": import, "csv": csv}}),
+    )
+}
+
+#[test]
+fn a_streamed_import_holds_no_transaction_and_dies_with_its_connection() {
+    let w = World::start(1, |c| c, "");
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    let mut c = connect(&w);
+    let begun = ask(
+        &mut c,
+        &serde_json::json!({"id": 2, "op": "member_import_begin", "args": {}}),
+    );
+    assert_eq!(begun["ok"], true, "{begun}");
+    let import = begun["result"]["import"].clone();
+    assert_eq!(begun["result"]["max_rows"], 200_000);
+    // A piece may end inside a row.
+    let staged = rows(&mut c, &import, "handle,name,phone\nann,Ann,139000");
+    assert_eq!(staged["result"]["rows"], 0, "{staged}");
+    let staged = rows(&mut c, &import, "00001\nben,Ben,13900000002\n");
+    assert_eq!(
+        (&staged["result"]["rows"], &staged["result"]["bytes"]),
+        (&Value::from(2), &Value::from(58)),
+        "{staged}"
+    );
+    // While it is staged, others write: no transaction is held across requests.
+    w.ok(&[
+        "member",
+        "add",
+        "carl",
+        "--name",
+        "Carl",
+        "--phone",
+        "13900000003",
+    ]);
+    let done = ask(
+        &mut c,
+        &serde_json::json!({"id": 4, "op": "member_import_commit", "args": {"import": import}}),
+    );
+    assert_eq!(done["result"]["members_created"], 2, "{done}");
+    // Committed, the import is over.
+    let again = ask(
+        &mut c,
+        &serde_json::json!({"id": 5, "op": "member_import_commit", "args": {"import": import}}),
+    );
+    assert_eq!(again["error"]["code"], "unknown_import", "{again}");
+
+    // A connection that dies mid-import leaves nothing behind, and its import is not
+    // another connection's to commit.
+    let mut c = connect(&w);
+    let begun = ask(
+        &mut c,
+        &serde_json::json!({"id": 2, "op": "member_import_begin", "args": {}}),
+    );
+    let import = begun["result"]["import"].clone();
+    rows(&mut c, &import, "handle,name,phone\ndan,Dan,13900000004\n");
+    drop(c);
+    let mut c = connect(&w);
+    let orphan = ask(
+        &mut c,
+        &serde_json::json!({"id": 4, "op": "member_import_commit", "args": {"import": import}}),
+    );
+    assert_eq!(orphan["error"]["code"], "unknown_import", "{orphan}");
+    let out = w.cli(&["member", "show", "dan"]);
+    assert_eq!(out.status.code(), Some(67));
+    assert_eq!(
+        w.json(&["member", "list"])["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn what_one_import_may_stage_is_bounded() {
+    let w = World::start(1, |c| c, "");
+    let mut c = connect(&w);
+    let begin = serde_json::json!({"id": 2, "op": "member_import_begin", "args": {}});
+    // Rows: 200 000 blank lines fit, one more does not.
+    let import = ask(&mut c, &begin)["result"]["import"].clone();
+    let piece = "\n".repeat(25_000);
+    assert_eq!(rows(&mut c, &import, "handle,name,phone\n")["ok"], true);
+    for _ in 0..8 {
+        let r = rows(&mut c, &import, &piece);
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    let over = rows(&mut c, &import, "\n");
+    assert_eq!(over["error"]["code"], "invalid_value", "{over}");
+    assert_eq!(
+        over["error"]["message"],
+        "the CSV has more than 200000 rows, at most 200000 may be imported at once: split the file"
+    );
+    // The refused import is over.
+    assert_eq!(
+        rows(&mut c, &import, "\n")["error"]["code"],
+        "unknown_import"
+    );
+
+    // Bytes: 32 MiB.
+    let import = ask(&mut c, &begin)["result"]["import"].clone();
+    let piece = format!("handle,name,phone\n{}", "x".repeat(60_000 - 18));
+    let mut sent = 0;
+    let refused = loop {
+        let r = rows(&mut c, &import, &piece);
+        if r["ok"] != true {
+            break r;
+        }
+        sent += piece.len();
+    };
+    assert_eq!(sent / 60_000, 32 * 1024 * 1024 / 60_000);
+    assert_eq!(
+        refused["error"]["message"],
+        "the CSV is larger than 32 MiB, at most that may be imported at once: split the file"
     );
 }

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::{Context, Failure, EXIT_REFUSED};
+use super::exit::Class;
+use super::{Context, Failure};
 use crate::store::{self, Store, StoreError, SCHEMA_VERSION};
 
 #[derive(Debug, Args)]
@@ -34,11 +35,7 @@ pub struct RestoreArgs {
 
 fn failure(e: StoreError) -> Failure {
     match e {
-        StoreError::InUse { .. } => Failure {
-            daemon_error: None,
-            message: e.to_string(),
-            code: EXIT_REFUSED,
-        },
+        StoreError::InUse { .. } => Failure::of(Class::Unavailable, e.to_string()),
         e => Failure::bad_input(e.to_string()),
     }
 }
@@ -81,15 +78,14 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<(), Failure> {
     // A listening socket is a running daemon, or a socket unit that would start one on the
     // next request, on top of the database being replaced.
     if UnixStream::connect(&ctx.socket).is_ok() {
-        return Err(Failure {
-            daemon_error: None,
-            message: format!(
+        return Err(Failure::of(
+            Class::Unavailable,
+            format!(
                 "the daemon is running (its socket {} answers): stop it first with \
                  `systemctl stop groupsms.socket groupsms.service`",
                 ctx.socket.display()
             ),
-            code: EXIT_REFUSED,
-        });
+        ));
     }
     let report = store::backup::restore(&args.file, db).map_err(failure)?;
     if ctx.json {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Failure, EXIT_BAD_INPUT, EXIT_DAEMON_DOWN, EXIT_REFUSED};
+use super::exit::Class;
+use super::Failure;
 use crate::lockfile::{self, Holder};
 use crate::protocol::{
     ErrorBody, Hello, Paged, Request, RequestLine, Response, MAX_LINE, PROTOCOL_VERSION,
@@ -31,10 +32,19 @@ impl Client {
     /// [`connect`](Client::connect) to the daemon of `database`: when nothing answers at
     /// `path`, its lock file tells "no daemon" from "a daemon runs but its socket is gone".
     pub fn connect_to(path: &Path, database: Option<&Path>) -> Result<Client, Failure> {
-        let stream = UnixStream::connect(path).map_err(|e| Failure {
-            daemon_error: None,
-            message: unreachable(path, &e, database),
-            code: EXIT_DAEMON_DOWN,
+        let stream = UnixStream::connect(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                Failure::of(
+                    Class::Permission,
+                    format!(
+                        "permission denied on {}: add yourself to group groupsms (sudo adduser \
+                         $USER groupsms, then log in again)",
+                        path.display()
+                    ),
+                )
+            } else {
+                Failure::of(Class::Unavailable, unreachable(path, &e, database))
+            }
         })?;
         let writer = stream.try_clone().map_err(|e| down(path, e))?;
         let mut client = Client {
@@ -131,29 +141,30 @@ impl Client {
             .read_line(&mut line)
             .map_err(|e| down(&self.path, e))?;
         if n == 0 {
-            return Err(Failure {
-                daemon_error: None,
-                message: format!(
+            return Err(Failure::of(
+                Class::Unavailable,
+                format!(
                     "the daemon at {} closed the connection",
                     self.path.display()
                 ),
-                code: EXIT_DAEMON_DOWN,
-            });
+            ));
         }
-        serde_json::from_str(&line).map_err(|e| Failure {
-            daemon_error: None,
-            message: format!("unreadable answer from the daemon: {e}"),
-            code: EXIT_DAEMON_DOWN,
+        serde_json::from_str(&line).map_err(|e| {
+            Failure::of(
+                Class::Unavailable,
+                format!("unreadable answer from the daemon: {e}"),
+            )
         })
     }
 }
 
 /// A result as the op's answer type; a daemon whose answer does not fit is a bug to report.
 pub fn typed<T: DeserializeOwned>(result: Value) -> Result<T, Failure> {
-    serde_json::from_value(result).map_err(|e| Failure {
-        daemon_error: None,
-        message: format!("unexpected answer from the daemon: {e}"),
-        code: EXIT_DAEMON_DOWN,
+    serde_json::from_value(result).map_err(|e| {
+        Failure::of(
+            Class::Unavailable,
+            format!("unexpected answer from the daemon: {e}"),
+        )
     })
 }
 
@@ -178,35 +189,20 @@ fn unreachable(path: &Path, e: &std::io::Error, database: Option<&Path>) -> Stri
 }
 
 fn down(path: &Path, e: std::io::Error) -> Failure {
-    Failure {
-        daemon_error: None,
-        message: format!("lost the daemon at {}: {e}", path.display()),
-        code: EXIT_DAEMON_DOWN,
-    }
+    Failure::of(
+        Class::Unavailable,
+        format!("lost the daemon at {}: {e}", path.display()),
+    )
 }
 
 /// A final answer as a result or a failure with the exit status its code calls for.
 pub fn answer(r: Response) -> Result<Value, Failure> {
     match (r.ok, r.result, r.error) {
         (Some(true), result, _) => Ok(result.unwrap_or(Value::Null)),
-        (_, _, Some(ErrorBody { code, message })) => {
-            let exit = if code.is_refusal() {
-                EXIT_REFUSED
-            } else if code.is_unavailable() {
-                EXIT_DAEMON_DOWN
-            } else {
-                EXIT_BAD_INPUT
-            };
-            Err(Failure {
-                daemon_error: Some(code),
-                message,
-                code: exit,
-            })
-        }
-        _ => Err(Failure {
-            daemon_error: None,
-            message: "the daemon sent an answer with neither result nor error".into(),
-            code: EXIT_DAEMON_DOWN,
-        }),
+        (_, _, Some(ErrorBody { code, message })) => Err(Failure::daemon(code, message)),
+        _ => Err(Failure::of(
+            Class::Unavailable,
+            "the daemon sent an answer with neither result nor error",
+        )),
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser};
 
 use super::client::Client;
-use super::{Cli, Failure, EXIT_DAEMON_DOWN};
+use super::exit::Class;
+use super::{Cli, Failure};
 use crate::config::{Config, ModemTable};
 use crate::daemon::InProcess;
 use crate::emulator::log::Phones;
@@ -90,11 +91,7 @@ fn delivered(b: &p::BroadcastShow) -> Result<(), String> {
 }
 
 fn fail(message: String) -> Failure {
-    Failure {
-        daemon_error: None,
-        message,
-        code: EXIT_DAEMON_DOWN,
-    }
+    Failure::of(Class::Unavailable, message)
 }
 
 pub fn run(args: DemoArgs) -> Result<(), Failure> {
@@ -257,7 +254,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         // The CLI blocks on the socket; the daemon and modems run on the runtime's threads.
         let result = super::execute(cli);
         if let Err(failure) = &result {
-            super::report(failure);
+            super::report(failure, false);
         }
         let checked = check(expect, &result).and_then(|()| {
             if expect != Delivered {
@@ -303,11 +300,7 @@ mod tests {
     use super::*;
 
     fn refused(code: ErrorCode) -> Result<(), Failure> {
-        Err(Failure {
-            daemon_error: Some(code),
-            message: "no".into(),
-            code: super::super::EXIT_REFUSED,
-        })
+        Err(Failure::daemon(code, "no"))
     }
 
     #[test]

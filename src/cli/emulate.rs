@@ -468,6 +468,7 @@ fn os_failure(message: String) -> Failure {
         daemon_error: None,
         message,
         code: EXIT_OS,
+        kind: "os_error",
     }
 }
 

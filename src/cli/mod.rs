@@ -16,25 +16,21 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod emulate;
+pub mod exit;
 pub mod generate;
+pub mod import;
 pub mod inbox;
 pub mod modem;
 pub mod output;
 pub mod pdu;
 pub mod send;
 
-/// Exit status for input the command could not use (sysexits EX_DATAERR).
-pub const EXIT_BAD_INPUT: u8 = 65;
-/// Exit status when the daemon refused the request (sysexits EX_NOPERM).
-pub const EXIT_REFUSED: u8 = 77;
-/// Exit status when the daemon is not reachable (sysexits EX_UNAVAILABLE).
-pub const EXIT_DAEMON_DOWN: u8 = 69;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "groupsms",
     version,
-    about = "Send a message to a whole group by SMS through a pool of GSM modems"
+    about = "Send a message to a whole group by SMS through a pool of GSM modems",
+    after_help = exit::help()
 )]
 pub struct Cli {
     /// Configuration file (TOML) [default: /etc/groupsms/groupsms.toml; when that file does not
@@ -44,7 +40,8 @@ pub struct Cli {
     /// The daemon's socket (default: from the configuration).
     #[arg(long, global = true, env = "GROUPSMS_SOCKET")]
     pub socket: Option<PathBuf>,
-    /// Print answers as JSON.
+    /// Print answers as JSON (on standard output), and failures as
+    /// {"error":{"code","message"}} (on standard error).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -136,6 +133,26 @@ impl Context {
     }
 }
 
+/// The command line, parsed; a bad one ends the process with status 2 and clap's message, as
+/// `{"error":{"code":"usage","message":...}}` on standard error when `--json` was given.
+pub fn parse_args() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let is_error = e.use_stderr();
+            if is_error && std::env::args_os().any(|a| a == "--json") {
+                let full = e.to_string();
+                let first = full.lines().next().unwrap_or_default();
+                let message = first.trim_start_matches("error: ").trim();
+                let error = serde_json::json!({"error": {"code": "usage", "message": message}});
+                eprintln!("{error}");
+                std::process::exit(e.exit_code());
+            }
+            e.exit()
+        }
+    }
+}
+
 /// Runs a parsed command line and returns the process exit status (a failure is reported on
 /// standard error).
 pub fn run(cli: Cli) -> ExitCode {
@@ -143,18 +160,27 @@ pub fn run(cli: Cli) -> ExitCode {
         // Reports a broken configuration as one of its checks instead of refusing it.
         return doctor::run(&cli);
     }
+    let json = cli.json;
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            report(&failure);
+            report(&failure, json);
             ExitCode::from(failure.code)
         }
     }
 }
 
-/// Prints a failure the way every command does: `groupsms: <sentence>`.
-pub fn report(failure: &Failure) {
-    eprintln!("groupsms: {}", output::escape_lines(&failure.message));
+/// Prints a failure the way every command does, on standard error: `groupsms: <sentence>`, or
+/// with `--json` one line `{"error":{"code":"...","message":"..."}}`.
+pub fn report(failure: &Failure, json: bool) {
+    if json {
+        let error = serde_json::json!({
+            "error": {"code": failure.json_code(), "message": failure.message}
+        });
+        eprintln!("{error}");
+    } else {
+        eprintln!("groupsms: {}", output::escape_lines(&failure.message));
+    }
 }
 
 /// Runs a parsed command line (`doctor` goes through [`run`], before any configuration is
@@ -179,6 +205,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                 daemon_error: None,
                 message: "doctor found problems (see above)".into(),
                 code: 1,
+                kind: "failed",
             }),
         Command::Backup(args) => backup::backup(&ctx, args),
         Command::Restore(args) => backup::restore(&ctx, args),
@@ -194,15 +221,43 @@ pub struct Failure {
     pub message: String,
     /// The exit status.
     pub code: u8,
+    /// The `code` of the `--json` error when the daemon gave none (`bad_input`, `unavailable`,
+    /// ...: [`exit::Class::code`]).
+    pub kind: &'static str,
 }
 
 impl Failure {
-    pub fn bad_input(message: impl Into<String>) -> Self {
+    /// A failure of the CLI's own (no daemon's answer) of this class.
+    pub fn of(class: exit::Class, message: impl Into<String>) -> Self {
         Failure {
             daemon_error: None,
             message: message.into(),
-            code: EXIT_BAD_INPUT,
+            code: class.status(),
+            kind: class.code(),
         }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Failure::of(exit::Class::BadInput, message)
+    }
+
+    /// The daemon's refusal with `code`: its exit status is its class's.
+    pub fn daemon(code: crate::protocol::ErrorCode, message: impl Into<String>) -> Self {
+        let class = exit::Class::of(code);
+        Failure {
+            daemon_error: Some(code),
+            message: message.into(),
+            code: class.status(),
+            kind: class.code(),
+        }
+    }
+
+    /// The `code` of the `--json` error: the daemon's error code, else [`kind`](Self::kind).
+    pub fn json_code(&self) -> String {
+        self.daemon_error
+            .and_then(|code| serde_json::to_value(code).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| self.kind.to_string())
     }
 }
 

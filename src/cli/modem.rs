@@ -62,6 +62,11 @@ fn failure(code: u8, message: String) -> Failure {
         daemon_error: None,
         message,
         code,
+        kind: if code == EXIT_CANT_WRITE {
+            "cannot_write"
+        } else {
+            "modem_unavailable"
+        },
     }
 }
 

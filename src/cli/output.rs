@@ -9,14 +9,16 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Failure, EXIT_DAEMON_DOWN};
+use super::exit::Class;
+use super::Failure;
 
 /// Prints a typed answer (a `protocol` type) as JSON (`json`) or for reading.
 pub fn print_result<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
-    let value = serde_json::to_value(result).map_err(|e| Failure {
-        daemon_error: None,
-        message: format!("cannot print the daemon's answer: {e}"),
-        code: EXIT_DAEMON_DOWN,
+    let value = serde_json::to_value(result).map_err(|e| {
+        Failure::of(
+            Class::Unavailable,
+            format!("cannot print the daemon's answer: {e}"),
+        )
     })?;
     print_value(&value, json);
     Ok(())

@@ -10,8 +10,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::client::{answer, typed, Client};
+use super::exit::Class;
 use super::output::print_result;
-use super::{arg_or_stdin, Context, Failure, EXIT_REFUSED};
+use super::{arg_or_stdin, Context, Failure};
 use crate::protocol::{self as p, Request};
 
 #[derive(Debug, Args)]
@@ -80,11 +81,10 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
         print_result(&summary, true)?;
     }
     if summary.failed > 0 && summary.sent == 0 {
-        return Err(Failure {
-            daemon_error: None,
-            message: format!("broadcast {id}: no recipient could be reached"),
-            code: EXIT_REFUSED,
-        });
+        return Err(Failure::of(
+            Class::Unavailable,
+            format!("broadcast {id}: no recipient could be reached"),
+        ));
     }
     Ok(())
 }

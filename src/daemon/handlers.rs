@@ -14,8 +14,8 @@ use crate::scheduler::pool::{jobs, Pinning};
 use crate::scheduler::progress::ProgressEvent;
 use crate::service::pages::{self, PageSizes};
 use crate::service::{
-    self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, InvalidField, Reader,
-    SendRequest, ServiceError,
+    self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, ImportReport, InvalidField,
+    Reader, SendRequest, ServiceError, StagedCsv,
 };
 use crate::store::{
     BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, InboxFilter, InboxMessage,
@@ -79,8 +79,61 @@ fn now() -> DateTime<Utc> {
     clock::now()
 }
 
-/// Answers every request but `hello` and `subscribe` (handled by the connection).
-pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer {
+/// What one connection keeps between its requests: the streamed import it is sending, if any
+/// (dropped with the connection, so an import cut short leaves nothing behind).
+#[derive(Debug, Default)]
+pub struct Session {
+    import: Option<Staging>,
+    imports_begun: u64,
+}
+
+/// A streamed import being received (`member_import_begin` .. `member_import_commit`).
+#[derive(Debug)]
+struct Staging {
+    id: u64,
+    skip_bad: bool,
+    csv: StagedCsv,
+}
+
+impl Session {
+    /// The import `id` of this connection, or why there is none.
+    fn import(&mut self, id: u64) -> Result<&mut Staging, ErrorBody> {
+        match &mut self.import {
+            Some(s) if s.id == id => Ok(s),
+            _ => Err(no_import(id)),
+        }
+    }
+
+    /// Takes the import `id` out of this connection (to commit it), or says why there is none.
+    fn take_import(&mut self, id: u64) -> Result<Staging, ErrorBody> {
+        match self.import.take() {
+            Some(s) if s.id == id => Ok(s),
+            other => {
+                self.import = other;
+                Err(no_import(id))
+            }
+        }
+    }
+}
+
+fn no_import(id: u64) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnknownImport,
+        format!(
+            "this connection has no import {id} (start one with member_import_begin; an import \
+             ends with its commit or its first error)"
+        ),
+    )
+}
+
+/// Answers every request but `hello` and `subscribe` (handled by the connection); `session`
+/// is the connection's own state.
+pub async fn handle(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    session: &mut Session,
+    request: Request,
+) -> Answer {
     if request.is_management() && !caller.admin {
         return Err(ErrorBody::new(
             ErrorCode::PermissionDenied,
@@ -365,46 +418,100 @@ pub async fn handle(shared: &Arc<Shared>, caller: Caller, request: Request) -> A
             member_show(shared, m, limit).await
         }
         Request::MemberImport(i) => {
-            let settings = shared.settings.clone();
-            let actor = caller.label();
-            let report = shared
-                .store
-                .call(move |s| {
-                    service::import_members_csv(
-                        s,
-                        &settings,
-                        &actor,
-                        i.csv.as_bytes(),
-                        ImportOptions {
-                            skip_bad: i.skip_bad,
-                        },
-                        now(),
-                    )
-                })
-                .await?;
-            answer(&p::ImportResult {
-                members_created: report.members_created,
-                members_updated: report.members_updated,
-                members_unchanged: report.members_unchanged,
-                memberships_added: report.memberships_added,
-                memberships_changed: report.memberships_changed,
-                skipped: service::import::shown(&report.skipped)
-                    .map(|b| p::SkippedRow {
-                        line: b.line,
-                        reason: b.reason,
-                    })
-                    .collect(),
-                skipped_total: u32::try_from(report.skipped.len()).unwrap_or(u32::MAX),
+            import(
+                shared,
+                caller,
+                i.csv,
+                ImportOptions {
+                    skip_bad: i.skip_bad,
+                },
+            )
+            .await
+        }
+        Request::MemberImportBegin(b) => {
+            session.imports_begun += 1;
+            let id = session.imports_begun;
+            session.import = Some(Staging {
+                id,
+                skip_bad: b.skip_bad,
+                csv: StagedCsv::default(),
+            });
+            answer(&p::ImportBegun {
+                import: id,
+                max_rows: fields::MAX_IMPORT_ROWS,
+                max_bytes: fields::MAX_IMPORT_BYTES,
             })
         }
+        Request::MemberImportRows(r) => {
+            let staging = session.import(r.import)?;
+            if let Err(e) = staging.csv.push(&r.csv) {
+                session.import = None;
+                return Err(ServiceError::from(e).into());
+            }
+            answer(&p::ImportStaged {
+                import: staging.id,
+                rows: staging.csv.rows(),
+                bytes: staging.csv.bytes(),
+            })
+        }
+        Request::MemberImportCommit(c) => {
+            let staging = session.take_import(c.import)?;
+            let csv = staging.csv.into_text();
+            import(
+                shared,
+                caller,
+                csv,
+                ImportOptions {
+                    skip_bad: staging.skip_bad,
+                },
+            )
+            .await
+        }
         other => admin(shared, caller, other).await,
+    }
+}
+
+/// Reads, checks and imports a whole CSV in one transaction (the one-line `member_import`, or
+/// a streamed import's staged text at its commit).
+async fn import(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    csv: String,
+    options: ImportOptions,
+) -> Answer {
+    let settings = shared.settings.clone();
+    let actor = caller.label();
+    let report = shared
+        .store
+        .call(move |s| {
+            service::import_members_csv(s, &settings, &actor, csv.as_bytes(), options, now())
+        })
+        .await?;
+    answer(&import_result(report))
+}
+
+fn import_result(report: ImportReport) -> p::ImportResult {
+    p::ImportResult {
+        members_created: report.members_created,
+        members_updated: report.members_updated,
+        members_unchanged: report.members_unchanged,
+        memberships_added: report.memberships_added,
+        memberships_changed: report.memberships_changed,
+        skipped: service::import::shown(&report.skipped)
+            .map(|b| p::SkippedRow {
+                line: b.line,
+                reason: b.reason,
+            })
+            .collect(),
+        skipped_total: u32::try_from(report.skipped.len()).unwrap_or(u32::MAX),
     }
 }
 
 /// Refuses values longer than anything they could name or be, before anything reads them
 /// (the rules are `service::fields`'): handles given to find a group or member, and a `send`
 /// text longer than `max_parts` parts could hold. New names, headers and modems are checked
-/// with the change they belong to; `member_import`'s CSV only by the line length.
+/// with the change they belong to; `member_import`'s CSV only by the line length, a streamed
+/// import's by what it may stage (`service::StagedCsv`).
 fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> {
     let group = |g: &str| fields::reference("group handle", g);
     let member = |m: &str| fields::reference("member handle", m);

@@ -286,6 +286,8 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let mut r = BufReader::new(read);
     let mut buf = Vec::new();
     let mut greeted = false;
+    // What this connection keeps between requests (a streamed import): dropped with it.
+    let mut session = handlers::Session::default();
     // Every connection holds the store; the daemon's exit waits for the store to close. So a
     // connection waiting for its next line (or on a subscription) must end at shutdown, or an
     // idle client would keep a stopped daemon from exiting. A request being answered finishes.
@@ -419,7 +421,7 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                     true => Some(shared.reads.enter(peer).await),
                     false => None,
                 };
-                let answer = match handlers::handle(&shared, peer, request).await {
+                let answer = match handlers::handle(&shared, peer, &mut session, request).await {
                     Ok(result) => Response::ok(id, result),
                     Err(failure) => failure.into_response(id),
                 };

@@ -12,6 +12,7 @@
 //! | pinned modem (IMSI or device path) | [`MAX_MODEM_CHARS`] characters, [`MAX_PINNED_MODEMS`] of them |
 //! | phone number as typed | [`MAX_PHONE_CHARS`] characters |
 //! | message text | [`TEXT_CHARS_PER_PART`] characters per allowed part |
+//! | one CSV import (`member import`) | [`MAX_IMPORT_ROWS`] rows, [`MAX_IMPORT_BYTES`] bytes |
 //!
 //! Control characters (`char::is_control`: C0, DEL, C1) are refused in names, headers, modems
 //! and phone numbers; a message body may hold line breaks (`\n`, `\r`) and no other ([`body`]:
@@ -36,6 +37,12 @@ pub const MAX_PHONE_CHARS: usize = 32;
 /// Characters one SMS part can hold at most, in any encoding (GSM 7-bit, a single part): a
 /// text longer than `max_parts` times this can never fit.
 pub const TEXT_CHARS_PER_PART: usize = 160;
+
+/// Most rows (the header not counted) one CSV import may hold.
+pub const MAX_IMPORT_ROWS: u64 = 200_000;
+/// Most bytes of CSV one import may hold (what the daemon keeps while a streamed import is
+/// being sent).
+pub const MAX_IMPORT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A value refused by these rules, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,10 +1,15 @@
 //! Bulk import of members from CSV. The first line names the columns: `handle`, `name` and
 //! `phone` are required; `group`, `role` (`super_admin`, `admin`, `member`; default member)
 //! and `opt_out` (`yes`/`no`, `true`/`false`, `1`/`0`) are optional and add or change the
-//! member's place in that group, which must exist. A member already in the database is
-//! updated. Names and phone numbers follow the rules of `member add` ([`fields`]). Every row is
-//! checked first: if any is bad, nothing is imported (unless `skip_bad`), and each bad row is
-//! reported with its line number.
+//! member's place in that group, which must exist; `uid` (optional) binds the member to that
+//! Unix user, as `member add --uid` does (an empty cell leaves the binding alone). A member
+//! already in the database is updated. Names and phone numbers follow the rules of
+//! `member add` ([`fields`]). Every row is checked first: if any is bad, nothing is imported
+//! (unless `skip_bad`), and each bad row is reported with its line number.
+//!
+//! A file too big for one request arrives in pieces ([`StagedCsv`]): the pieces are kept,
+//! bounded by [`fields::MAX_IMPORT_ROWS`] and [`fields::MAX_IMPORT_BYTES`], and read as one
+//! file when the import is committed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::phone::normalize;
 use super::{fields, ServiceError, Settings};
 use crate::store::{
-    check_handle, cut, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx,
+    check_handle, cut, GroupId, MemberChange, NewAudit, NewMember, Role, Store, StoreError, Tx,
 };
 
 /// Options for [`import_members_csv`].
@@ -88,17 +93,78 @@ pub enum ImportError {
         listed(.0)
     )]
     BadRows(Vec<BadRow>),
+    #[error(
+        "the CSV has more than {max} rows, at most {max} may be imported at once: split the file"
+    )]
+    TooManyRows { max: u64 },
+    #[error(
+        "the CSV is larger than {} MiB, at most that may be imported at once: split the file",
+        .max / (1024 * 1024)
+    )]
+    TooBig { max: u64 },
 }
 
-const COLUMNS: [&str; 6] = ["handle", "name", "phone", "group", "role", "opt_out"];
+/// A CSV received in pieces, kept until the import is committed: its text so far and how
+/// many rows it holds, both bounded ([`fields::MAX_IMPORT_ROWS`], [`fields::MAX_IMPORT_BYTES`]).
+#[derive(Debug, Default)]
+pub struct StagedCsv {
+    text: String,
+    /// Line ends outside quoted fields so far (the header's included).
+    records: u64,
+    in_quotes: bool,
+}
+
+impl StagedCsv {
+    /// Appends the next piece; refused (and nothing of it kept) past the bounds.
+    pub fn push(&mut self, piece: &str) -> Result<(), ImportError> {
+        let max_bytes = fields::MAX_IMPORT_BYTES;
+        if (self.text.len() + piece.len()) as u64 > max_bytes {
+            return Err(ImportError::TooBig { max: max_bytes });
+        }
+        let (mut records, mut in_quotes) = (self.records, self.in_quotes);
+        for b in piece.bytes() {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => records += 1,
+                _ => {}
+            }
+        }
+        if records.saturating_sub(1) > fields::MAX_IMPORT_ROWS {
+            return Err(ImportError::TooManyRows {
+                max: fields::MAX_IMPORT_ROWS,
+            });
+        }
+        self.records = records;
+        self.in_quotes = in_quotes;
+        self.text.push_str(piece);
+        Ok(())
+    }
+
+    /// Rows complete so far, the header not counted (blank lines counted).
+    pub fn rows(&self) -> u64 {
+        self.records.saturating_sub(1)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.text.len() as u64
+    }
+
+    /// The whole CSV text.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
+const COLUMNS: [&str; 7] = ["handle", "name", "phone", "group", "role", "opt_out", "uid"];
+const UID: usize = 6;
 
 struct Columns {
-    at: [Option<usize>; 6],
+    at: [Option<usize>; 7],
 }
 
 impl Columns {
     fn parse(header: &csv::StringRecord) -> Result<Columns, ImportError> {
-        let mut at = [None; 6];
+        let mut at = [None; 7];
         for (i, name) in header.iter().enumerate() {
             let key = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
             let key = if key == "optout" || key == "opted_out" {
@@ -160,6 +226,7 @@ fn check_row(
     settings: &Settings,
     cols: &Columns,
     rec: &csv::StringRecord,
+    known_groups: &mut HashMap<String, bool>,
 ) -> Result<(NewMember, Option<Place>), String> {
     let handle = cols.get(rec, 0);
     check_handle(handle).map_err(|e| e.to_string())?;
@@ -194,7 +261,15 @@ fn check_row(
         }
         None
     } else {
-        if tx.group_id(group).map_err(|e| e.to_string())?.is_none() {
+        let exists = match known_groups.get(group) {
+            Some(exists) => *exists,
+            None => {
+                let exists = tx.group_id(group).map_err(|e| e.to_string())?.is_some();
+                known_groups.insert(group.to_string(), exists);
+                exists
+            }
+        };
+        if !exists {
             return Err(format!("there is no group with the handle '{group}'"));
         }
         Some(Place {
@@ -203,7 +278,25 @@ fn check_row(
             opt_out,
         })
     };
-    let member = NewMember::new(handle, name, phone);
+    let uid = match cols.get(rec, UID) {
+        "" => None,
+        v => Some(
+            v.parse::<u32>()
+                .map_err(|_| format!("uid '{v}' is not a Unix user id (a number)"))?,
+        ),
+    };
+    if let Some(uid) = uid {
+        if let Some(owner) = tx.member_by_uid(uid).map_err(|e| e.to_string())? {
+            if owner.handle != handle {
+                return Err(format!(
+                    "uid {uid} is already bound to member '{}'",
+                    owner.handle
+                ));
+            }
+        }
+    }
+    let mut member = NewMember::new(handle, name, phone);
+    member.unix_uid = uid;
     Ok((member, place))
 }
 
@@ -231,13 +324,22 @@ pub fn import_members_csv(
         .into());
     }
     let cols = Columns::parse(&header)?;
-    let records: Vec<Result<csv::StringRecord, csv::Error>> = reader.records().collect();
 
     store.write(|tx| {
         let mut good: Vec<Row> = Vec::new();
         let mut bad: Vec<BadRow> = Vec::new();
-        let mut first_seen: HashMap<String, (u64, String, String)> = HashMap::new();
-        for rec in records {
+        let mut first_seen: HashMap<String, (u64, String, String, Option<u32>)> = HashMap::new();
+        // Which handle each uid of the file goes to, and on which line first.
+        let mut uids: HashMap<u32, (u64, String)> = HashMap::new();
+        let mut known_groups: HashMap<String, bool> = HashMap::new();
+        // Read as checked, not kept: only the good rows are.
+        for (n, rec) in reader.records().enumerate() {
+            if n as u64 >= fields::MAX_IMPORT_ROWS {
+                return Err(ImportError::TooManyRows {
+                    max: fields::MAX_IMPORT_ROWS,
+                }
+                .into());
+            }
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
@@ -249,23 +351,53 @@ pub fn import_members_csv(
             if rec.iter().all(|f| f.trim().is_empty()) {
                 continue; // a blank line
             }
-            match check_row(tx, settings, &cols, &rec) {
+            match check_row(tx, settings, &cols, &rec, &mut known_groups) {
                 Ok((member, place)) => {
-                    if let Some((at, name, phone)) = first_seen.get(&member.handle) {
-                        if *name != member.name || *phone != member.phone {
+                    if let Some(uid) = member.unix_uid {
+                        match uids.get(&uid) {
+                            Some((at, other)) if *other != member.handle => {
+                                bad.push(BadRow {
+                                    line,
+                                    reason: format!(
+                                        "uid {uid} is already given to member '{other}' on line {at}"
+                                    ),
+                                });
+                                continue;
+                            }
+                            Some(_) => {}
+                            None => {
+                                uids.insert(uid, (line, member.handle.clone()));
+                            }
+                        }
+                    }
+                    if let Some((at, name, phone, uid)) = first_seen.get_mut(&member.handle) {
+                        let other_uid = matches!(
+                            (*uid, member.unix_uid),
+                            (Some(a), Some(b)) if a != b
+                        );
+                        if *name != member.name || *phone != member.phone || other_uid {
                             bad.push(BadRow {
                                 line,
                                 reason: format!(
-                                    "member '{}' is already on line {at} with another name or phone",
+                                    "member '{}' is already on line {at} with another name, \
+                                     phone or uid",
                                     member.handle
                                 ),
                             });
                             continue;
                         }
+                        if uid.is_none() {
+                            *uid = member.unix_uid;
+                        }
                     } else {
                         first_seen.insert(
                             member.handle.clone(),
-                            (line, member.name.clone(), member.phone.clone()),
+                            (
+                                line,
+                                member.name.clone(),
+                                member.phone.clone(),
+                                member.unix_uid,
+                            ),
                         );
                     }
                     good.push(Row {
@@ -285,8 +417,9 @@ pub fn import_members_csv(
             ..ImportReport::default()
         };
         let mut touched: HashMap<String, ()> = HashMap::new();
+        let mut groups = HashMap::new();
         for row in good {
-            apply_row(tx, &row, now, &mut report, &mut touched).map_err(|e| {
+            apply_row(tx, &row, now, &mut report, &mut touched, &mut groups).map_err(|e| {
                 ServiceError::from(ImportError::BadRows(vec![BadRow {
                     line: row.line,
                     reason: e.to_string(),
@@ -333,39 +466,59 @@ fn apply_row(
     now: DateTime<Utc>,
     report: &mut ImportReport,
     touched: &mut HashMap<String, ()>,
+    groups: &mut HashMap<String, GroupId>,
 ) -> Result<(), StoreError> {
     let m = &row.member;
     let first_time = touched.insert(m.handle.clone(), ()).is_none();
-    match tx.member(&m.handle)? {
+    let member = match tx.member(&m.handle)? {
         None => {
-            tx.create_member(m, now)?;
             report.members_created += 1;
+            tx.create_member(m, now)?
         }
         Some(existing) if first_time => {
-            if existing.name != m.name || existing.phone != m.phone {
+            let rebind = m.unix_uid.is_some() && existing.unix_uid != m.unix_uid;
+            if existing.name != m.name || existing.phone != m.phone || rebind {
                 let change = MemberChange {
                     name: Some(m.name.clone()),
                     phone: Some(m.phone.clone()),
+                    unix_uid: rebind.then_some(m.unix_uid),
                     ..MemberChange::default()
                 };
-                tx.update_member(&m.handle, &change)?;
                 report.members_updated += 1;
+                tx.update_member(&m.handle, &change)?
             } else {
                 report.members_unchanged += 1;
+                existing
             }
         }
-        Some(_) => {} // a later line for a member this file already created or updated
-    }
+        // A later line for a member this file already created or updated: only a uid the
+        // earlier lines left out is new.
+        Some(existing) => {
+            if m.unix_uid.is_some() && existing.unix_uid.is_none() {
+                let change = MemberChange {
+                    unix_uid: Some(m.unix_uid),
+                    ..MemberChange::default()
+                };
+                tx.update_member(&m.handle, &change)?
+            } else {
+                existing
+            }
+        }
+    };
     let Some(place) = &row.place else {
         return Ok(());
     };
-    let member = tx
-        .member(&m.handle)?
-        .ok_or_else(|| StoreError::UnknownMember(m.handle.clone()))?;
-    let group = tx
-        .group(&place.group)?
-        .ok_or_else(|| StoreError::UnknownGroup(place.group.clone()))?;
-    match tx.membership(group.id, member.id)? {
+    let group = match groups.get(&place.group) {
+        Some(id) => *id,
+        None => {
+            let id = tx
+                .group_id(&place.group)?
+                .ok_or_else(|| StoreError::UnknownGroup(place.group.clone()))?;
+            groups.insert(place.group.clone(), id);
+            id
+        }
+    };
+    match tx.membership(group, member.id)? {
         None => {
             tx.join(
                 &place.group,

@@ -51,7 +51,7 @@ pub use admin::{apply, AdminChange, AdminOutcome};
 pub use caller::{Caller, NotYou};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
 pub use fields::InvalidField;
-pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport};
+pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport, StagedCsv};
 pub use period::{sim_windows, Periods};
 pub use phone::{Country, PhoneError};
 pub use quota::{InvalidQuota, QuotaExceeded, QuotaStatus};
