@@ -49,7 +49,7 @@ fn the_footer_reaches_the_phones_and_counts_in_the_parts() {
     // one; without the footer it would fit (66 <= 70).
     let body = "停".repeat(61);
     let refused = w.cli(&["send", "--group", "ops", "--as", "alice", &body]);
-    assert_eq!(refused.status.code(), Some(77));
+    assert_eq!(refused.status.code(), Some(65));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("needs 2 SMS parts (71 characters in UCS-2, header and footer included)"),
