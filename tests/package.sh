@@ -185,7 +185,7 @@ t "no .dpkg-new or .dpkg-dist next to it" sh -c '! ls /etc/groupsms | grep -q dp
 t "groupsms.service is still enabled" test -L /etc/systemd/system/multi-user.target.wants/groupsms.service
 t "the daemon ($V2) starts on the old database" start_daemon
 t "the group made before the upgrade is there" sh -c 'groupsms --json group show ops | grep -q "\"Ops\""'
-t "restore is refused while the daemon runs" sh -c 'groupsms restore /root/ops.db; test $? -eq 77'
+t "restore is refused while the daemon runs" sh -c 'groupsms restore /root/ops.db; test $? -eq 69'
 t "the daemon stops" stop_daemon
 owner_mode=$(stat -c '%U %G %a' "$db")
 t "restore with the daemon stopped" groupsms restore /root/ops.db

@@ -27,7 +27,7 @@ pub struct DemoArgs {
     #[arg(long)]
     keep: bool,
     /// The message the group's super-admin sends (default: a two-part meeting notice).
-    #[arg(long, default_value = NOTICE)]
+    #[arg(long, default_value = NOTICE, hide_default_value = true)]
     text: String,
 }
 
