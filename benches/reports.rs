@@ -5,16 +5,18 @@
 //! TP-SCTS). Prints the rate and the peak memory (VmHWM). Run with
 //! `cargo bench --bench reports`.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use groupsms::emulator::inbound;
 use groupsms::service::reports::{apply_report, IncomingReport, ReportOutcome, ReportSettings};
-use groupsms::service::{submit_broadcast, Caller, SendRequest, Settings};
 use groupsms::sms::{hex, Address, Timestamp};
-use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
+use groupsms::store::{Store, StoreError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use support::{broadcast_to_all, write_all_group};
 
 const MEMBERS: u32 = 100_000;
 const SIMS: usize = 16;
@@ -54,31 +56,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("reports.db");
     let mut store = Store::open(&path).expect("open");
-    store
-        .write(|tx| -> Result<(), StoreError> {
-            tx.create_group(&NewGroup::new("all", "全体"), start)?;
-            tx.create_member(&NewMember::new("boss", "老板", "+8613900000000"), start)?;
-            tx.join("all", "boss", Role::SuperAdmin, start)?;
-            for i in 1..MEMBERS {
-                let handle = format!("m{i}");
-                let member = NewMember::new(&handle, format!("成员{i}"), format!("+86138{i:08}"));
-                tx.create_member(&member, start)?;
-                tx.join("all", &handle, Role::Member, start)?;
-            }
-            Ok(())
-        })
-        .expect("populate");
-    let req = SendRequest {
-        group: "all".into(),
-        as_member: "boss".into(),
-        body: "明天上午九点全体大会".into(),
-        now: start,
-        caller: Caller {
-            uid: 0,
-            admin: true,
-        },
-    };
-    let b = submit_broadcast(&mut store, &Settings::default(), req).expect("accepted");
+    write_all_group(&mut store, MEMBERS, start);
+    let b = broadcast_to_all(&mut store, "明天上午九点全体大会", start);
     let queued = store.queued_for_broadcast(b.broadcast_id).unwrap();
 
     // Send every delivery: SIM k gets every 16th, its reference counting up from a random

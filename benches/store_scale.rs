@@ -3,11 +3,14 @@
 //! then loaded back for the scheduler. Prints times and peak memory (VmHWM).
 //! Run with `cargo bench --bench store_scale`. Aims: enqueue < 1 s, peak < 100 MB.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use groupsms::service::{recipients::resolve, submit_broadcast, SendRequest, Settings};
-use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
+use groupsms::service::recipients::resolve;
+use groupsms::store::Store;
+use support::{broadcast_to_all, write_all_group};
 
 const MEMBERS: u32 = 100_000;
 
@@ -49,20 +52,7 @@ fn main() {
     let mut store = Store::open(&path).expect("open");
 
     let t = Instant::now();
-    store
-        .write(|tx| -> Result<(), StoreError> {
-            tx.create_group(&NewGroup::new("all", "全体"), now)?;
-            tx.create_member(&NewMember::new("boss", "老板", "+8613900000000"), now)?;
-            tx.join("all", "boss", Role::SuperAdmin, now)?;
-            for i in 1..MEMBERS {
-                let handle = format!("m{i}");
-                let member = NewMember::new(&handle, format!("成员{i}"), format!("+86138{i:08}"));
-                tx.create_member(&member, now)?;
-                tx.join("all", &handle, Role::Member, now)?;
-            }
-            Ok(())
-        })
-        .expect("populate");
+    write_all_group(&mut store, MEMBERS, now);
     let populate = t.elapsed();
     let peak_populate = status_kb("VmHWM:");
 
@@ -77,14 +67,7 @@ fn main() {
     let peak_reset = reset_peak();
     let rss_before = status_kb("VmRSS:");
     let (t, cpu) = (Instant::now(), cpu_time());
-    let req = SendRequest {
-        caller: groupsms::service::Caller::unix(0, &[]),
-        group: "all".into(),
-        as_member: "boss".into(),
-        body: "明天上午九点全体大会，请准时参加。".into(),
-        now,
-    };
-    let accepted = submit_broadcast(&mut store, &Settings::default(), req).expect("accepted");
+    let accepted = broadcast_to_all(&mut store, "明天上午九点全体大会，请准时参加。", now);
     let (enqueue, enqueue_cpu) = (t.elapsed(), cpu_time() - cpu);
     let peak_enqueue = status_kb("VmHWM:");
     assert_eq!(accepted.recipients, MEMBERS);

@@ -1,6 +1,7 @@
-//! What the fan-out and scale benchmarks share: a group written straight into a database
-//! file, the real `groupsms daemon` binary started as a child process on it (so its CPU time
-//! and peak memory are its own, read from /proc), and the emulated modems in this process.
+//! What the benchmarks share: a group written straight into a database file (and, for the
+//! store-level benches, a broadcast accepted as the daemon accepts one), the real `groupsms
+//! daemon` binary started as a child process on it (so its CPU time and peak memory are its
+//! own, read from /proc), and the emulated modems in this process.
 
 #![allow(dead_code)] // each bench uses its own subset
 
@@ -15,6 +16,7 @@ use groupsms::cli::client::Client;
 use groupsms::emulator::config::Noise;
 use groupsms::emulator::{EmulatorConfig, EmulatorHandle};
 use groupsms::protocol::{self as p, Request};
+use groupsms::service::{submit_broadcast, Accepted, Caller, SendRequest, Settings};
 use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
 
 /// `NAME=1,2,3` from the environment, or `default`.
@@ -47,6 +49,37 @@ pub fn make_group(path: &Path, members: u64) {
             Ok(())
         })
         .expect("populate the group");
+}
+
+/// Writes group `all` ("全体") with super-admin `boss` (+8613900000000) and `members - 1`
+/// plain members `m1`.. (成员i, +86138 and i on 8 digits) through `store`, in one transaction.
+pub fn write_all_group(store: &mut Store, members: u32, at: DateTime<Utc>) {
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            tx.create_group(&NewGroup::new("all", "全体"), at)?;
+            tx.create_member(&NewMember::new("boss", "老板", "+8613900000000"), at)?;
+            tx.join("all", "boss", Role::SuperAdmin, at)?;
+            for i in 1..members {
+                let handle = format!("m{i}");
+                let member = NewMember::new(&handle, format!("成员{i}"), format!("+86138{i:08}"));
+                tx.create_member(&member, at)?;
+                tx.join("all", &handle, Role::Member, at)?;
+            }
+            Ok(())
+        })
+        .expect("populate");
+}
+
+/// `body` sent to group `all` as `boss` by root, accepted as the daemon accepts a `send`.
+pub fn broadcast_to_all(store: &mut Store, body: &str, at: DateTime<Utc>) -> Accepted {
+    let req = SendRequest {
+        group: "all".into(),
+        as_member: "boss".into(),
+        body: body.into(),
+        now: at,
+        caller: Caller::unix(0, &[]),
+    };
+    submit_broadcast(store, &Settings::default(), req).expect("accepted")
 }
 
 /// `n` healthy, quiet emulated modems with send latency `latency` in `dir/dev`, logging every
