@@ -202,17 +202,27 @@ pub async fn handle(
             pages::after_id(b.after).map_err(ServiceError::from)?;
             let id = BroadcastId(b.broadcast);
             let after = b.after.unwrap_or(0);
-            let (summary, mut rows) = shared
+            // The first page carries the latest replies (bounded: each text cut, at most
+            // REPLIES_SHOWN; inbox_list pages through them all), read with the deliveries.
+            let replies_filter = b.after.is_none().then(|| InboxFilter {
+                broadcast: Some(id),
+                limit: REPLIES_SHOWN + 1,
+                ..InboxFilter::default()
+            });
+            let cutoff = incomplete_cutoff(shared);
+            let (summary, mut rows, mut replies) = shared
                 .store
                 .call(move |s| {
                     s.read(|tx| {
                         let summary = tx
                             .broadcast(id)?
                             .ok_or(StoreError::UnknownBroadcast(id.0))?;
-                        Ok::<_, StoreError>((
-                            summary,
-                            tx.deliveries_page(id, after, limit.saturating_add(1))?,
-                        ))
+                        let rows = tx.deliveries_page(id, after, limit.saturating_add(1))?;
+                        let replies = match &replies_filter {
+                            Some(filter) => tx.inbox_list(filter, cutoff)?,
+                            None => Vec::new(),
+                        };
+                        Ok::<_, StoreError>((summary, rows, replies))
                     })
                 })
                 .await?;
@@ -222,21 +232,6 @@ pub async fn handle(
                 .then(|| rows.last().map(|r| r.id.0))
                 .flatten();
             let keys = rows.iter().map(|r| r.id.0).collect();
-            // The first page carries the latest replies (bounded: each text cut, at most
-            // REPLIES_SHOWN; inbox_list pages through them all).
-            let mut replies = Vec::new();
-            if b.after.is_none() {
-                let cutoff = incomplete_cutoff(shared);
-                let filter = InboxFilter {
-                    broadcast: Some(id),
-                    limit: REPLIES_SHOWN + 1,
-                    ..InboxFilter::default()
-                };
-                replies = shared
-                    .store
-                    .call(move |s| s.read(|tx| tx.inbox_list(&filter, cutoff)))
-                    .await?;
-            }
             let more_replies = replies.len() > REPLIES_SHOWN as usize;
             replies.truncate(REPLIES_SHOWN as usize);
             replies.reverse();
