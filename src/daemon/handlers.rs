@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Shared;
 use crate::clock;
 use crate::protocol::{self as p, ErrorBody, ErrorCode, Paged, Request};
-use crate::scheduler::pool::{jobs, Pinning};
+use crate::scheduler::pool::Pinning;
 use crate::scheduler::progress::ProgressEvent;
 use crate::service::pages::{self, PageSizes};
 use crate::service::{
@@ -693,16 +693,13 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
         parts = accepted.parts,
         "broadcast accepted"
     );
-    shared.board.track(
+    crate::scheduler::launch(
+        &shared.board,
+        &shared.scheduler,
         id,
-        Progress {
-            queued: accepted.queued.len() as u32,
-            ..Progress::default()
-        },
+        accepted.queued,
+        Some(&accepted.group),
     );
-    shared
-        .scheduler
-        .enqueue(jobs(accepted.queued, Some(&accepted.group)));
     answer(&p::SendResult {
         broadcast: id.0,
         recipients: accepted.recipients,

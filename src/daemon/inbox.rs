@@ -16,12 +16,11 @@ use crate::at::parse::StoredAt;
 use crate::at::Urc;
 use crate::clock;
 use crate::modem::{Health, ModemEvent, ModemHandle};
-use crate::scheduler::pool::jobs;
 use crate::scheduler::progress::Board;
 use crate::scheduler::Scheduler;
 use crate::service::inbox::{ingest, Committed, InboxSettings, IncomingPdu, Ingested};
 use crate::service::optout;
-use crate::store::{BroadcastId, Handling, Progress, StoreError, StoreHandle};
+use crate::store::{BroadcastId, Handling, StoreError, StoreHandle};
 
 /// How often the receive memory is listed even without a notice.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(120);
@@ -304,16 +303,7 @@ impl Inbox {
     /// the scheduler like a broadcast's deliveries (at the next start if this fails).
     async fn send_notice(&self, id: BroadcastId) {
         match self.store.call(move |s| s.queued_for_broadcast(id)).await {
-            Ok(queued) => {
-                self.board.track(
-                    id,
-                    Progress {
-                        queued: queued.len() as u32,
-                        ..Progress::default()
-                    },
-                );
-                self.scheduler.enqueue(jobs(queued, None));
-            }
+            Ok(queued) => crate::scheduler::launch(&self.board, &self.scheduler, id, queued, None),
             Err(e) => {
                 tracing::warn!(error = %e, broadcast = id.0, "cannot queue a confirmation now; it goes at the next start")
             }

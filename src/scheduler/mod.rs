@@ -26,3 +26,25 @@ pub mod progress;
 pub mod upkeep;
 
 pub use dispatcher::{Caps, ModemView, Scheduler, Snapshot};
+
+use crate::store::{BroadcastId, Group, Progress, QueuedDelivery};
+
+/// Hands a broadcast's newly queued deliveries over: its live counts start on `board` first
+/// (so a `subscribe` right after sees them), then its jobs go to `scheduler`, pinned as
+/// `group` says (each delivery's own SIM pin, a notice's, wins).
+pub fn launch(
+    board: &progress::Board,
+    scheduler: &Scheduler,
+    broadcast: BroadcastId,
+    queued: Vec<QueuedDelivery>,
+    group: Option<&Group>,
+) {
+    board.track(
+        broadcast,
+        Progress {
+            queued: queued.len() as u32,
+            ..Progress::default()
+        },
+    );
+    scheduler.enqueue(pool::jobs(queued, group));
+}
