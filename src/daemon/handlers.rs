@@ -265,6 +265,8 @@ pub async fn handle(
         Request::InboxList(l) => {
             let reader = reader(shared, caller).await?;
             reader.lists()?;
+            let limit = pages::limit(l.limit, INBOX_PAGE).map_err(ServiceError::from)?;
+            pages::after_id(l.after).map_err(ServiceError::from)?;
             let mut filter = InboxFilter {
                 group: l.group.clone(),
                 groups_in: reader.inbox_groups(),
@@ -275,9 +277,9 @@ pub async fn handle(
                 unread: l.unread,
                 broadcast: l.broadcast.map(BroadcastId),
                 before: l.after,
-                limit: pages::limit(l.limit, INBOX_PAGE).map_err(ServiceError::from)? + 1,
+                // One more than the page: whether another follows.
+                limit: limit + 1,
             };
-            pages::after_id(l.after).map_err(ServiceError::from)?;
             if let (Some(g), Some(groups)) = (&l.group, &filter.groups_in) {
                 if !groups.contains(g) {
                     reader.inbox_message(0, None).map_err(|_| {
@@ -293,7 +295,6 @@ pub async fn handle(
                 filter.groups_in = Some(vec![g.clone()]);
             }
             let cutoff = incomplete_cutoff(shared);
-            let limit = filter.limit - 1;
             let mut list = shared
                 .store
                 .call(move |s| s.read(|tx| tx.inbox_list(&filter, cutoff)))
