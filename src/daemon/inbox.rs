@@ -87,7 +87,7 @@ impl Inbox {
                         }
                     }
                     event = events.recv() => match event {
-                        Ok(e) => this.on_event(&modem, std::sync::Arc::unwrap_or_clone(e)).await,
+                        Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e)).await,
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             tracing::warn!(device = modem.device(), missed = n,
                                 "unsolicited codes came faster than they were handled; listing the memory");
