@@ -992,8 +992,32 @@ macro_rules! paged {
     )*};
 }
 
+impl Paged for BroadcastShow {
+    type Cursor = i64;
+    fn next(&self) -> Option<&i64> {
+        self.next.as_ref()
+    }
+    fn set_next(&mut self, next: Option<i64>) {
+        self.next = next;
+    }
+    fn rows(&self) -> usize {
+        self.deliveries.len()
+    }
+    fn truncate(&mut self, n: usize) {
+        self.deliveries.truncate(n);
+    }
+    /// Also takes the later page's counts: each page is read at its own moment, and a delivery
+    /// listed as `delivered` must not sit beside an older count that has not seen it yet (the
+    /// counts are never older than any listed row).
+    fn append(&mut self, page: Self) {
+        self.deliveries.extend(page.deliveries);
+        self.broadcast = page.broadcast;
+        self.dropped = page.dropped;
+        self.next = page.next;
+    }
+}
+
 paged! {
-    BroadcastShow => deliveries: i64;
     BroadcastListResult => broadcasts: i64;
     GroupListResult => groups: String;
     GroupShow => members: String;
