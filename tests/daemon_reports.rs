@@ -43,7 +43,7 @@ fn reports_from_the_network_make_deliveries_delivered() {
         "{modems:#?}"
     );
     let numbers = ops_group(&w, 5);
-    let out = w.ok(&[
+    let run = w.cli(&[
         "send",
         "--group",
         "ops",
@@ -54,7 +54,20 @@ fn reports_from_the_network_make_deliveries_delivered() {
         "30",
         "今晚停机维护",
     ]);
+    let (out, err) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert!(run.status.success(), "{out}\n{err}");
     assert!(out.contains("6 sent"), "{out}");
+    // The reports that came after the sending, each as it came: the last one leaves none
+    // waiting (those that came before it are in the counts, not shown one by one).
+    let reports: Vec<&str> = err.lines().filter(|l| l.starts_with("report: ")).collect();
+    assert!(reports.len() <= 6, "{err}");
+    if let Some(last) = reports.last() {
+        assert!(last.ends_with("0 undelivered, 0 waiting)"), "{err}");
+    }
+    assert!(reports.iter().all(|l| l.contains(" delivered (")), "{err}");
     assert!(
         out.contains("reports: 6 delivered, 0 undelivered, 0 without a report"),
         "{out}"

@@ -283,7 +283,10 @@ mod tests {
         let mut first = board.watch(b, stored);
         let second = board.watch(b, Progress::default());
         assert_eq!(first.snapshot, stored);
-        assert_eq!(second.snapshot, stored, "the board's counts, not the stale ones");
+        assert_eq!(
+            second.snapshot, stored,
+            "the board's counts, not the stale ones"
+        );
         assert!(board.subscribe(b).is_none(), "not being sent");
         assert_eq!(board.active(), 0);
 
@@ -302,6 +305,9 @@ mod tests {
         board.transition(report(2, DeliveryState::Undelivered));
         assert_eq!(first.events.try_recv().unwrap().totals.undelivered, 1);
         drop(first);
-        assert!(board.live.lock().unwrap().is_empty(), "gone with the last watch");
+        assert!(
+            board.live.lock().unwrap().is_empty(),
+            "gone with the last watch"
+        );
     }
 }

@@ -289,11 +289,7 @@ impl World {
     /// Follows a broadcast, keeping every event with the time it was read, until it is
     /// finished or `until` says stop (given the whole event). Returns the last totals. Fails
     /// the test when the daemon says nothing for 30 s (instead of hanging it).
-    pub fn follow_events(
-        &self,
-        id: i64,
-        until: impl FnMut(&Value) -> bool,
-    ) -> (Value, Vec<Seen>) {
+    pub fn follow_events(&self, id: i64, until: impl FnMut(&Value) -> bool) -> (Value, Vec<Seen>) {
         self.follow_events_with(id, false, until)
     }
 
