@@ -428,3 +428,60 @@ fn without_reports_asked_for_the_reports_subscription_ends_with_the_sending() {
     let refused: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(refused["error"]["code"], "bad_request", "{refused}");
 }
+
+/// A reports subscriber whose reports never come and who closes the connection is let go at
+/// once: with one connection allowed per user, the user gets in again (were the daemon still
+/// waiting on the reports for the closed connection, it would count it open for ever).
+#[test]
+fn a_reports_subscriber_that_closes_the_connection_is_let_go() {
+    const NOBODY: u32 = 65534;
+    // SAFETY: a plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root (connects as another user)");
+        return;
+    }
+    let mut w = World::prepare(1, |c| c, "max_connections_per_uid = 1", "");
+    w.start_daemon();
+    ops_group(&w, 1);
+    w.ok(&["member", "set", "m1", "--uid", &NOBODY.to_string()]);
+    common::daemon::open_to_others(&w);
+    w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "x"]);
+    // No report will come (the emulator sends none by itself here).
+    let subscriber = common::daemon::connect_as(NOBODY, &w.socket(), 1, |s| {
+        use std::io::{BufRead, BufReader, Write};
+        s.write_all(
+            b"{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}\n\
+              {\"id\":2,\"op\":\"subscribe\",\"args\":{\"broadcast\":1,\"reports\":true}}\n",
+        )
+        .unwrap();
+        let mut lines = BufReader::new(s).lines();
+        let hello = lines.next().unwrap().unwrap();
+        assert!(hello.contains("\"ok\":true"), "{hello}");
+        // The counts: sent, no report yet; from here the daemon waits for reports.
+        let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(first["event"]["totals"]["sent"], 2, "{first}");
+        assert_eq!(first["event"]["totals"]["delivered"], 0, "{first}");
+        assert_eq!(first["event"]["totals"]["finished"], true, "{first}");
+    });
+    // While it is open, the user's one connection is taken.
+    let out = w.cli_as(NOBODY, NOBODY, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already has 1 connections open"),
+        "{out:?}"
+    );
+    drop(subscriber);
+    let mut tries = 0;
+    loop {
+        let out = w.cli_as(NOBODY, NOBODY, &["status"]);
+        if out.status.success() {
+            break;
+        }
+        tries += 1;
+        assert!(
+            tries < 200,
+            "the closed subscriber still counts: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
