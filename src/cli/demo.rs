@@ -359,29 +359,28 @@ impl Demo {
         println!("# the phones answer: 王伟 (bob) \"{BOB_SAYS}\", 李娜 (carol) \"{CAROL_SAYS}\"; the inbox, as each is committed:");
         let (mut bob_replied, mut carol_out) = (false, false);
         let deadline = Instant::now() + NETWORK_WAIT;
+        let named = |f: Failure| fail(format!("demo step `{waiting}`: {}", f.message));
         while !(bob_replied && carol_out) {
-            let r = inbox.read_before(deadline)?;
+            let r = inbox.read_before(deadline).map_err(named)?;
             let Some(r) = r.filter(|r| r.id == inbox_sub) else {
                 if Instant::now() < deadline {
                     continue;
                 }
+                let mut missing = Vec::new();
+                if !bob_replied {
+                    missing.push("no reply from bob's phone linked to the broadcast");
+                }
+                if !carol_out {
+                    missing.push("carol's TD did not opt her out");
+                }
                 return Err(fail(format!(
-                    "demo step `{waiting}`: not within {} s: {}{}",
+                    "demo step `{waiting}`: not within {} s: {}",
                     NETWORK_WAIT.as_secs(),
-                    if bob_replied {
-                        ""
-                    } else {
-                        "no reply from bob's phone linked to the broadcast"
-                    },
-                    if carol_out {
-                        ""
-                    } else {
-                        "; carol's TD did not opt her out"
-                    }
+                    missing.join("; ")
                 )));
             };
             let Some(m) = r.inbox else {
-                answer(r)?;
+                answer(r).map_err(named)?;
                 continue;
             };
             println!(
@@ -421,9 +420,14 @@ impl Demo {
         // Her confirmation: a notice of one delivery, sent as `system`.
         let notice = self.newest_from("system", &["broadcast", "list"])?;
         let id = notice.broadcast.id;
-        let confirmed = self
-            .client("follow the confirmation")
-            .and_then(|mut c| super::send::follow(&mut c, id, false))?;
+        let confirmed = Client::connect(&self.socket)
+            .and_then(|mut c| super::send::follow(&mut c, id, false))
+            .map_err(|f| {
+                fail(format!(
+                    "demo step `follow the confirmation`: {}",
+                    f.message
+                ))
+            })?;
         let show_notice = ["broadcast", "show", &id.to_string()].map(String::from);
         let show_notice: Vec<&str> = show_notice.iter().map(String::as_str).collect();
         self.step(&show_notice, Success)?;
