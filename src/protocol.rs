@@ -362,7 +362,9 @@ pub struct Send {
 }
 
 /// `subscribe`: a broadcast's progress (`{"broadcast": 7}`), or every incoming message as it
-/// is committed (`{"inbox": true}`, for bots); exactly one of the two.
+/// is committed (`{"inbox": true}`, for bots); exactly one of the two. With `"reports": true`
+/// a broadcast's stream goes on after the sending, with each status report's change, until
+/// no delivery waits for a report (see the README's protocol section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeArgs {
@@ -370,22 +372,33 @@ pub struct SubscribeArgs {
     pub broadcast: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox: Option<bool>,
+    /// With `broadcast`: go on with the status reports once the sending is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<bool>,
 }
 
 impl SubscribeArgs {
-    /// Follow broadcast `id`.
+    /// Follow broadcast `id` until it is sent.
     pub fn broadcast(id: i64) -> Self {
         SubscribeArgs {
             broadcast: Some(id),
-            inbox: None,
+            ..SubscribeArgs::default()
+        }
+    }
+
+    /// Follow broadcast `id` until it is sent and no delivery waits for a status report.
+    pub fn broadcast_reports(id: i64) -> Self {
+        SubscribeArgs {
+            reports: Some(true),
+            ..SubscribeArgs::broadcast(id)
         }
     }
 
     /// Follow the inbox.
     pub fn inbox() -> Self {
         SubscribeArgs {
-            broadcast: None,
             inbox: Some(true),
+            ..SubscribeArgs::default()
         }
     }
 }

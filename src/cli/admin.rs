@@ -321,13 +321,29 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
             list.broadcasts.truncate(wanted);
             print_merged(&list, ctx.json)
         }
-        BroadcastCommand::Show { id } => all::<p::BroadcastShow>(ctx, |after| {
-            Request::BroadcastShow(p::BroadcastShowArgs {
-                after,
-                ..p::BroadcastShowArgs::first(id)
-            })
-        }),
+        BroadcastCommand::Show { id } => {
+            let mut client = ctx.client()?;
+            let shown: p::BroadcastShow = client.call_all(|after| {
+                Request::BroadcastShow(p::BroadcastShowArgs {
+                    after,
+                    ..p::BroadcastShowArgs::first(id)
+                })
+            })?;
+            print_merged(&shown, ctx.json)?;
+            if shown.more_replies && !ctx.json {
+                println!("\n{}", more_replies_hint(id, shown.replies.len()));
+            }
+            Ok(())
+        }
     }
+}
+
+/// What `broadcast show` says under a broadcast's replies when there are more than it lists.
+pub fn more_replies_hint(id: i64, shown: usize) -> String {
+    format!(
+        "more replies than these {shown} (the latest); every one: groupsms inbox list \
+         --broadcast {id} --all"
+    )
 }
 
 pub fn status(ctx: &Context) -> Result<(), Failure> {
