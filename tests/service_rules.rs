@@ -38,6 +38,7 @@ fn send_as(
         as_member: member.into(),
         body: body.into(),
         now,
+        urgent: false,
     };
     submit_broadcast(store, settings, req)
 }
@@ -628,6 +629,7 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         },
         AdminChange::DeleteGroup {
             handle: "ops".into(),
+            force: false,
         },
     ] {
         service::apply(&mut store, &s, "uid:1000", change, now).unwrap();
@@ -675,6 +677,7 @@ fn a_caller_acts_only_as_a_member_bound_to_them_unless_an_administrator() {
                 as_member: "boss".into(),
                 body: "会议".into(),
                 now: utc(T0),
+                urgent: false,
             },
         )
     };

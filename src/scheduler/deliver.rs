@@ -69,8 +69,9 @@ pub struct Finished {
     pub retry: Option<Job>,
 }
 
-/// Why a cancelled delivery was not sent, as the progress events say it.
-pub const OPTED_OUT: &str = "the member opted out by SMS";
+/// Why a cancelled delivery was not sent, as the progress events say it when a try finds it
+/// cancelled (the member opted out, or its broadcast was cancelled, while it waited here).
+pub const CANCELLED: &str = "cancelled before it was sent";
 
 /// How long a delivery whose modem was not ready waits before it is handed out again (the
 /// pool hears of the modem leaving at about the same time; this keeps the two from racing).
@@ -114,9 +115,9 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         Err(StoreError::BadTransition {
             from: "cancelled", ..
         }) => {
-            // The member opted out while this job waited here: it is never sent. The live
-            // counts learn it now (the store already counts it).
-            tracing::info!("the delivery was cancelled (opted out); not sent");
+            // The member opted out, or the broadcast was cancelled, while this job waited
+            // here: it is never sent. The live counts learn it now (the store already counts it).
+            tracing::info!("the delivery was cancelled; not sent");
             d.board.transition(Transition {
                 broadcast: job.broadcast,
                 delivery: job.delivery,
@@ -124,7 +125,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                 from: DeliveryState::Queued,
                 to: DeliveryState::Cancelled,
                 modem: None,
-                error: Some(OPTED_OUT),
+                error: Some(CANCELLED),
             });
             return finished(0, None);
         }

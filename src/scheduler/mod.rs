@@ -9,6 +9,7 @@
 //! | [`policy`] | pure decision after one try: sent, failed, retry (with back-off, elsewhere), uncertain |
 //! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |
 //! | [`upkeep`] | housekeeping on a timer: forgetting SIM sends no cap window needs |
+//! | [`waiting`] | why a broadcast cannot start now ([`Waiting`]), as the pool works it out |
 //!
 //! Event-driven: nothing polls. The dispatcher wakes on a new broadcast, a modem's status
 //! changing, a try ending, or the earliest back-off / cap-window end that
@@ -24,8 +25,10 @@ pub mod policy;
 pub mod pool;
 pub mod progress;
 pub mod upkeep;
+pub mod waiting;
 
 pub use dispatcher::{Caps, ModemView, Scheduler, Snapshot};
+pub use waiting::Waiting;
 
 use crate::store::{BroadcastId, Group, Progress, QueuedDelivery};
 
