@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer};
 use crate::domain::InFlightPolicy;
 use crate::modem::port::DEFAULT_BAUD;
 use crate::service::{
-    optout, Country, QuietHours, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER, DEFAULT_MAX_PARTS,
-    DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
+    optout, Country, QuietHours, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER,
+    DEFAULT_MAX_PARTS, DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
 };
 use crate::store::QuotaPeriod;
 

@@ -104,7 +104,10 @@ fn no_modem_in_the_pool_the_broadcast_waits_and_says_so_then_is_cancelled() {
         message.starts_with(&format!("broadcast {id} was already cancelled (")),
         "{message}"
     );
-    assert!(message.ends_with("by root); nothing is left to cancel"), "{message}");
+    assert!(
+        message.ends_with("by root); nothing is left to cancel"),
+        "{message}"
+    );
     // An unknown broadcast: not found.
     assert_eq!(
         w.cli(&["broadcast", "cancel", "999"]).status.code(),
@@ -174,9 +177,11 @@ fn a_group_pinned_to_an_absent_sim_waits_and_is_deleted_only_with_force() {
     w.stop_daemon();
     let log = audit(&w);
     assert!(
-        log.contains(&"root delete_group ops: deleted group 'ops' with --force: 1 broadcast(s) \
+        log.contains(
+            &"root delete_group ops: deleted group 'ops' with --force: 1 broadcast(s) \
              cancelled, 3 queued deliveries"
-            .to_string()),
+                .to_string()
+        ),
         "{log:#?}"
     );
 }
@@ -199,7 +204,10 @@ fn a_capped_sim_sends_one_and_the_rest_wait_for_the_next_hour_until_cancelled() 
         sent["waiting"]["until"].as_str().unwrap().parse().unwrap();
     let now = Utc::now();
     let ahead = until.with_timezone(&Utc) - now;
-    assert!(ahead > Duration::zero() && ahead <= Duration::hours(1), "{until}");
+    assert!(
+        ahead > Duration::zero() && ahead <= Duration::hours(1),
+        "{until}"
+    );
     assert_eq!((until.minute(), until.second()), (0, 0), "{until}");
     let message = sent["waiting"]["message"].as_str().unwrap();
     assert!(
@@ -231,7 +239,11 @@ fn a_capped_sim_sends_one_and_the_rest_wait_for_the_next_hour_until_cancelled() 
         65533,
         &["--json", "broadcast", "cancel", &id.to_string()],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (&done["cancelled"], &done["sent"], &done["sending"]),
@@ -240,7 +252,10 @@ fn a_capped_sim_sends_one_and_the_rest_wait_for_the_next_hour_until_cancelled() 
     );
     let shown = w.show(id);
     assert_eq!(shown["cancelled_by"], "uid:65533", "{shown}");
-    assert_eq!((shown["sent"].as_u64(), shown["cancelled"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (shown["sent"].as_u64(), shown["cancelled"].as_u64()),
+        (Some(1), Some(2))
+    );
     assert!(status_waiting(&w, id).is_none());
     assert_eq!(w.sent_parts().len(), 1, "only the first delivery went out");
 }
@@ -283,7 +298,13 @@ fn inside_the_quiet_hours_broadcasts_wait_and_urgent_ones_go_where_allowed() {
 
     // Urgent: refused until the group allows it.
     let refused = w.cli(&[
-        "send", "--group", "ops", "--as", "alice", "--urgent", "机房着火",
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--urgent",
+        "机房着火",
     ]);
     assert_eq!(refused.status.code(), Some(77));
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -294,7 +315,13 @@ fn inside_the_quiet_hours_broadcasts_wait_and_urgent_ones_go_where_allowed() {
     let group = w.json(&["group", "set", "ops", "--allow-urgent", "true"]);
     assert_eq!(group["allow_urgent"], true, "{group}");
     let urgent = w.json(&[
-        "send", "--group", "ops", "--as", "alice", "--urgent", "机房着火",
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--urgent",
+        "机房着火",
     ]);
     assert_eq!(urgent["waiting"], Value::Null, "{urgent}");
     let urgent_id = urgent["broadcast"].as_i64().unwrap();
@@ -330,10 +357,7 @@ fn inside_the_quiet_hours_broadcasts_wait_and_urgent_ones_go_where_allowed() {
     w.stop_daemon();
     w.start_daemon();
     wait_pool(&w, 1);
-    assert_eq!(
-        w.show(waiting)["waiting_reason"]["reason"],
-        "quiet_hours"
-    );
+    assert_eq!(w.show(waiting)["waiting_reason"]["reason"], "quiet_hours");
     // Without quiet hours (the window over), what waited goes out.
     w.stop_daemon();
     std::fs::write(w.config(), &config).unwrap();

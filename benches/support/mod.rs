@@ -119,6 +119,7 @@ pub fn send_to_group(c: &mut Client, text: &str) -> serde_json::Value {
         group: "g".into(),
         as_member: "boss".into(),
         text: text.into(),
+        urgent: false,
     }))
     .unwrap_or_else(|e| panic!("{}", e.message))
 }

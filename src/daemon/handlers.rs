@@ -169,7 +169,9 @@ pub async fn handle(
             })
         }
         Request::Send(s) => send(shared, caller, s).await,
-        Request::BroadcastCancel(b) => broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await,
+        Request::BroadcastCancel(b) => {
+            broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await
+        }
         Request::BroadcastList(l) => {
             let reader = reader(shared, caller).await?;
             reader.lists()?;
@@ -573,10 +575,6 @@ async fn admin(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer
     };
     // A new pinning also applies to the group's deliveries already waiting.
     let repin = matches!(&request, Request::GroupSet(g) if g.pinned_modems.is_some() || g.pin_fallback.is_some());
-    let deleted = match &request {
-        Request::GroupDelete(g) => Some(g.group.clone()),
-        _ => None,
-    };
     let change = match request {
         Request::GroupCreate(g) => AdminChange::CreateGroup(NewGroup {
             handle: g.handle,
@@ -694,7 +692,7 @@ async fn admin(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer
             }
             answer(&p::Done {
                 member: None,
-                group: deleted,
+                group: None,
                 done: true,
                 cancelled: (!cancellations.is_empty()).then_some(cancelled),
             })

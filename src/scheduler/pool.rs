@@ -539,8 +539,16 @@ impl Pool {
         let (hour_start, day_start) = sim_windows(now, self.tz);
         let (hour, day) = slot.usage.map_or((0, 0), |u| {
             (
-                if u.hour_start == hour_start { u.hour_parts } else { 0 },
-                if u.day_start == day_start { u.day_parts } else { 0 },
+                if u.hour_start == hour_start {
+                    u.hour_parts
+                } else {
+                    0
+                },
+                if u.day_start == day_start {
+                    u.day_parts
+                } else {
+                    0
+                },
             )
         });
         if day + parts > slot.max_per_day {
@@ -745,7 +753,10 @@ mod tests {
         // 02:10Z is 10:10 in Shanghai: inside 10:00-11:30.
         let mut p = pool(1).with_quiet_hours(Some(QuietHours::parse("10:00-11:30").unwrap()));
         p.enqueue((1..=2).map(|i| job(i, 1)), t(NOW));
-        assert!(p.assign(t(NOW)).is_empty(), "nothing starts inside the window");
+        assert!(
+            p.assign(t(NOW)).is_empty(),
+            "nothing starts inside the window"
+        );
         let end = t("2024-05-10T03:30:00Z");
         assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T03:00:00Z")));
         let waiting = p.waiting(t(NOW));

@@ -131,7 +131,12 @@ impl QuietHours {
 
 impl std::fmt::Display for QuietHours {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        write!(
+            f,
+            "{}-{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
     }
 }
 
@@ -198,7 +203,14 @@ mod tests {
     fn quiet_hours_are_read_and_checked() {
         let q = QuietHours::parse("22:00-07:30").unwrap();
         assert_eq!(q.to_string(), "22:00-07:30");
-        for bad in ["22:00", "22-07", "25:00-07:00", "22:00-7:30", "07:30-07:30", ""] {
+        for bad in [
+            "22:00",
+            "22-07",
+            "25:00-07:00",
+            "22:00-7:30",
+            "07:30-07:30",
+            "",
+        ] {
             assert!(QuietHours::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(

@@ -47,7 +47,10 @@ fn summary_row(r: &Row<'_>) -> rusqlite::Result<BroadcastSummary> {
         caller: r.get(16)?,
         progress: Progress::default(),
         urgent: r.get(17)?,
-        cancelled: match (r.get::<_, Option<i64>>(18)?, r.get::<_, Option<String>>(19)?) {
+        cancelled: match (
+            r.get::<_, Option<i64>>(18)?,
+            r.get::<_, Option<String>>(19)?,
+        ) {
             (Some(at), by) => Some((from_ms(at), by.unwrap_or_default())),
             (None, _) => None,
         },

@@ -329,7 +329,13 @@ impl Tx<'_> {
                 let text: String = r.get(2)?;
                 texts.insert(
                     r.get(0)?,
-                    (r.get(1)?, SharedText::from(text), r.get(3)?, r.get(4)?, r.get(5)?),
+                    (
+                        r.get(1)?,
+                        SharedText::from(text),
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ),
                 );
             }
         }
