@@ -511,12 +511,16 @@ pub struct WaitingInfo {
     pub until: Option<String>,
 }
 
-/// A broadcast whose deliveries wait, as `status` lists it.
+/// A broadcast whose deliveries wait, as `status` lists it: one flat row,
+/// `{broadcast, group, deliveries, reason, message, until}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingBroadcast {
     pub broadcast: i64,
+    /// Its group's handle.
+    pub group: String,
     /// Deliveries waiting.
     pub deliveries: usize,
+    #[serde(flatten)]
     pub waiting: WaitingInfo,
 }
 
@@ -558,7 +562,8 @@ pub struct BroadcastProgress {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
-    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// Never sent: the member opted out by SMS, or the broadcast was cancelled, while it was
+    /// queued (absent from older
     /// daemons: 0).
     #[serde(default)]
     pub cancelled: u32,
@@ -626,7 +631,8 @@ pub struct BroadcastInfo {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
-    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// Never sent: the member opted out by SMS, or the broadcast was cancelled, while it was
+    /// queued (absent from older
     /// daemons: 0).
     #[serde(default)]
     pub cancelled: u32,
@@ -1003,7 +1009,8 @@ pub struct StatusResult {
     /// The configured quiet hours (`22:00-07:30`), `null` when none.
     #[serde(default)]
     pub quiet_hours: Option<String>,
-    /// Broadcasts whose deliveries cannot start now, and why (absent from older daemons).
+    /// Broadcasts whose deliveries cannot start now, and why (absent from older daemons):
+    /// those the caller may read.
     #[serde(default)]
     pub waiting: Vec<WaitingBroadcast>,
     /// The latest of them, newest first (administrators only: they carry phone numbers).

@@ -65,7 +65,18 @@ fn no_modem_in_the_pool_the_broadcast_waits_and_says_so_then_is_cancelled() {
 
     let listed = status_waiting(&w, id).expect("status lists the waiting broadcast");
     assert_eq!(listed["deliveries"], 3, "{listed}");
-    assert_eq!(listed["waiting"]["reason"], "no_modem");
+    assert_eq!(listed["reason"], "no_modem");
+    assert_eq!(listed["group"], "ops");
+    let human = w.ok(&["status"]);
+    assert!(human.contains("\nwaiting (2):\n"), "{human}");
+    let row = human
+        .lines()
+        .find(|l| l.trim_start().starts_with(&id.to_string()))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(
+        row.contains("ops") && row.contains("no_modem") && row.contains("no modem is ready"),
+        "{row}"
+    );
     let shown = w.show(id);
     assert_eq!(shown["waiting_reason"]["reason"], "no_modem", "{shown}");
     assert_eq!(
@@ -147,7 +158,7 @@ fn a_group_pinned_to_an_absent_sim_waits_and_is_deleted_only_with_force() {
          to other modems"
     );
     assert_eq!(
-        status_waiting(&w, id).unwrap()["waiting"]["reason"],
+        status_waiting(&w, id).unwrap()["reason"],
         "pinned_sim_absent"
     );
 
@@ -220,7 +231,7 @@ fn a_capped_sim_sends_one_and_the_rest_wait_for_the_next_hour_until_cancelled() 
     assert_eq!(totals["sent"], 1, "{totals}");
     let listed = status_waiting(&w, id).expect("status lists it");
     assert_eq!(listed["deliveries"], 2, "{listed}");
-    assert_eq!(listed["waiting"]["reason"], "capped");
+    assert_eq!(listed["reason"], "capped");
     assert_eq!(w.show(id)["waiting_reason"]["reason"], "capped");
 
     // A plain member may not cancel it (permission class); its super-admin may.
@@ -293,7 +304,7 @@ fn inside_the_quiet_hours_broadcasts_wait_and_urgent_ones_go_where_allowed() {
         .as_i64()
         .unwrap();
     let listed = status_waiting(&w, waiting).expect("status lists it");
-    assert_eq!(listed["waiting"]["reason"], "quiet_hours", "{listed}");
+    assert_eq!(listed["reason"], "quiet_hours", "{listed}");
     assert_eq!(listed["deliveries"], 3);
 
     // Urgent: refused until the group allows it.

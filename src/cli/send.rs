@@ -152,7 +152,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
             summary.uncertain,
             match summary.cancelled {
                 0 => String::new(),
-                n => format!(", {n} cancelled (opted out)"),
+                n => format!(", {n} cancelled"),
             }
         );
     }

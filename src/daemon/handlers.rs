@@ -853,6 +853,33 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
             Ok::<_, StoreError>((s.unmatched_report_count()?, recent))
         })
         .await?;
+    // The waiting broadcasts with their groups, those the reader may see.
+    let ids: Vec<BroadcastId> = snapshot.blocked.iter().map(|(b, _, _)| *b).collect();
+    let summaries = shared
+        .store
+        .call(move |s| {
+            s.read(|tx| {
+                ids.iter()
+                    .map(|id| tx.broadcast(*id))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await?;
+    let waiting = snapshot
+        .blocked
+        .iter()
+        .zip(summaries)
+        .filter_map(|((b, n, why), summary)| {
+            let summary = summary?;
+            reader.broadcast(b.0, group_of(&summary)).ok()?;
+            Some(p::WaitingBroadcast {
+                broadcast: b.0,
+                group: summary.group_handle,
+                deliveries: *n,
+                waiting: waiting_info(shared, why),
+            })
+        })
+        .collect();
     let recent_unmatched_reports = recent
         .into_iter()
         .map(|u| p::UnmatchedReportInfo {
@@ -877,15 +904,7 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         unmatched_reports: unmatched,
         modems,
         quiet_hours: shared.config.scheduler.quiet_hours.map(|q| q.to_string()),
-        waiting: snapshot
-            .blocked
-            .iter()
-            .map(|(b, n, why)| p::WaitingBroadcast {
-                broadcast: b.0,
-                deliveries: *n,
-                waiting: waiting_info(shared, why),
-            })
-            .collect(),
+        waiting,
         recent_unmatched_reports,
     })
 }

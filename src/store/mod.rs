@@ -9,7 +9,7 @@
 //! | [`model`] | the rows handed out and taken in, ids, roles, delivery states, value checks |
 //! | `groups.rs` | groups, members, memberships (CRUD) |
 //! | `broadcasts.rs` | writing a broadcast with all its deliveries, quota usage, listing, progress |
-//! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start |
+//! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start, cancelling |
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |

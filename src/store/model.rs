@@ -78,7 +78,8 @@ impl FromSql for Role {
 ///   │    ╲──mark_failed──▶    │  ╲─mark_uncertain─▶ uncertain
 ///   └────────requeue──────────┘ (also from failed and uncertain, by an operator)
 ///
-/// queued ──cancel_queued_for_member──▶ cancelled (the member opted out by SMS)
+/// queued ──cancel_queued──▶ cancelled (the member opted out by SMS)
+/// queued ──cancel_broadcast──▶ cancelled (the broadcast was cancelled)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryState {
@@ -92,7 +93,8 @@ pub enum DeliveryState {
     Delivered,
     /// A status report said the network gave up on it for good.
     Undelivered,
-    /// Never sent: the member opted out of the group while it was still queued.
+    /// Never sent: the member opted out of the group, or the broadcast was cancelled, while it
+    /// was still queued.
     Cancelled,
 }
 
