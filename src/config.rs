@@ -226,7 +226,7 @@ fn quiet<'de, D: Deserializer<'de>>(d: D) -> Result<Option<QuietHours>, D::Error
     let text = String::deserialize(d)?;
     QuietHours::parse(&text)
         .map(Some)
-        .map_err(serde::de::Error::custom)
+        .map_err(|e| serde::de::Error::custom(format!("[scheduler] {e}")))
 }
 
 fn default_per_hour() -> u32 {
@@ -696,7 +696,8 @@ prompt_timeout_secs = 4
             .unwrap_err();
         assert_eq!(
             e,
-            "line 3: quiet_hours \"22:00-7\" has \"7\", not a time HH:MM from 00:00 to 23:59"
+            "line 3: [scheduler] quiet_hours \"22:00-7\" has \"7\", not a time HH:MM from 00:00 \
+             to 23:59"
         );
         let c = Config::parse("[scheduler]\nquiet_hours = \"22:00-07:30\"\n").unwrap();
         assert_eq!(c.scheduler.quiet_hours.unwrap().to_string(), "22:00-07:30");
