@@ -484,17 +484,22 @@ impl Pool {
     /// Every broadcast with jobs that cannot start now, with how many wait and why (a job
     /// waiting out a retry's back-off is not counted as waiting for a reason here).
     pub fn waiting(&self, now: DateTime<Utc>) -> Vec<(BroadcastId, usize, Waiting)> {
-        self.queues
+        let blocked: Vec<(BroadcastId, usize, Waiting)> = self
+            .queues
             .iter()
-            .filter_map(|(b, queue)| {
-                let why = self.why(queue.front()?, now)?;
-                let delayed = self
-                    .delayed_jobs
-                    .values()
-                    .filter(|j| j.broadcast == *b)
-                    .count();
-                Some((*b, queue.len() + delayed, why))
-            })
+            .filter_map(|(b, queue)| Some((*b, queue.len(), self.why(queue.front()?, now)?)))
+            .collect();
+        if blocked.is_empty() || self.delayed_jobs.is_empty() {
+            return blocked;
+        }
+        // Their jobs waiting out a back-off wait too: counted in one pass.
+        let mut delayed: BTreeMap<BroadcastId, usize> = BTreeMap::new();
+        for job in self.delayed_jobs.values() {
+            *delayed.entry(job.broadcast).or_default() += 1;
+        }
+        blocked
+            .into_iter()
+            .map(|(b, n, why)| (b, n + delayed.get(&b).copied().unwrap_or(0), why))
             .collect()
     }
 

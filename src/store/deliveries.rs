@@ -28,6 +28,11 @@ pub const MAX_DEVICE_LEN: usize = 256;
 /// What [`Tx::recover_on_start`] writes into `last_error`.
 pub const RECOVERED_RESEND: &str =
     "the daemon stopped while sending this; queued again, it may arrive twice";
+/// What a delivery whose try came back to the queue after its broadcast was cancelled says:
+/// it is cancelled then, not tried again.
+pub const CANCELLED_IN_FLIGHT: &str =
+    "the broadcast was cancelled while this was being sent; not tried again";
+
 /// What [`Tx::recover_on_start`] writes into `last_error` under [`InFlightPolicy::Uncertain`].
 pub const RECOVERED_UNCERTAIN: &str =
     "the daemon stopped while sending this; it may or may not have been sent";
@@ -224,8 +229,25 @@ impl Tx<'_> {
                     ms(now),
                     id
                 ])?;
-            Ok(())
+            self.cancel_if_broadcast_cancelled(id, now)
         })
+    }
+
+    /// A delivery of a cancelled broadcast never waits in the queue: the one just put back
+    /// there (its try ended after the cancellation) becomes `cancelled`.
+    fn cancel_if_broadcast_cancelled(
+        &self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'cancelled', last_error = ?, not_before = NULL, \
+                 updated_at = ? WHERE id = ? AND state = 'queued' AND broadcast_id IN \
+                 (SELECT id FROM broadcasts WHERE cancelled_at IS NOT NULL)",
+            )?
+            .execute(params![CANCELLED_IN_FLIGHT, ms(now), id])?;
+        Ok(())
     }
 
     /// `sending -> queued` when the modem turned out not to be ready before anything was
@@ -242,7 +264,7 @@ impl Tx<'_> {
                      updated_at = ? WHERE id = ?",
                 )?
                 .execute(params![ms(now), id])?;
-            Ok(())
+            self.cancel_if_broadcast_cancelled(id, now)
         })
     }
 
@@ -291,6 +313,19 @@ impl Tx<'_> {
             },
             ms(now)
         ])? as u32;
+        // Those of cancelled broadcasts are not sent again.
+        let cancelled = match policy {
+            InFlightPolicy::Resend => self
+                .conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'cancelled', last_error = ?, \
+                     not_before = NULL WHERE state = 'queued' AND broadcast_id IN \
+                     (SELECT id FROM broadcasts WHERE cancelled_at IS NOT NULL)",
+                )?
+                .execute([CANCELLED_IN_FLIGHT])? as u32,
+            InFlightPolicy::Uncertain => 0,
+        };
+        let moved = moved.saturating_sub(cancelled);
         let mut out = Recovery::default();
         match policy {
             InFlightPolicy::Resend => out.requeued = moved,

@@ -50,7 +50,7 @@ mod sims;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
-pub use deliveries::{MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
+pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use inbox::{
