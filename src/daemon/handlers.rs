@@ -855,12 +855,12 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         .await?;
     // The waiting broadcasts with their groups, those the reader may see.
     let ids: Vec<BroadcastId> = snapshot.blocked.iter().map(|(b, _, _)| *b).collect();
-    let summaries = shared
+    let groups = shared
         .store
         .call(move |s| {
             s.read(|tx| {
                 ids.iter()
-                    .map(|id| tx.broadcast(*id))
+                    .map(|id| tx.broadcast_group(*id))
                     .collect::<Result<Vec<_>, StoreError>>()
             })
         })
@@ -868,13 +868,13 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
     let waiting = snapshot
         .blocked
         .iter()
-        .zip(summaries)
-        .filter_map(|((b, n, why), summary)| {
-            let summary = summary?;
-            reader.broadcast(b.0, group_of(&summary)).ok()?;
+        .zip(groups)
+        .filter_map(|((b, n, why), group)| {
+            let (id, handle) = group?;
+            reader.broadcast(b.0, id.map(|_| handle.as_str())).ok()?;
             Some(p::WaitingBroadcast {
                 broadcast: b.0,
-                group: summary.group_handle,
+                group: handle,
                 deliveries: *n,
                 waiting: waiting_info(shared, why),
             })

@@ -273,6 +273,19 @@ impl Tx<'_> {
         Ok(list)
     }
 
+    /// The group of broadcast `id` (`None` once deleted) and its handle, without counting
+    /// its deliveries; `None` when there is no such broadcast.
+    pub fn broadcast_group(
+        &self,
+        id: BroadcastId,
+    ) -> Result<Option<(Option<GroupId>, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT group_id, group_handle FROM broadcasts WHERE id = ?")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
     /// One broadcast with its progress.
     pub fn broadcast(&self, id: BroadcastId) -> Result<Option<BroadcastSummary>, StoreError> {
         let sql = format!("SELECT {SUMMARY_COLS} FROM broadcasts WHERE id = ?");
