@@ -640,7 +640,7 @@ pub struct BroadcastInfo {
     pub waiting: u32,
     pub finished: bool,
     pub text: String,
-    /// Why its queued deliveries cannot start now (`broadcast_show` only; `null` otherwise).
+    /// Why its queued deliveries cannot start now, `null` when they can (or it is finished).
     #[serde(default)]
     pub waiting_reason: Option<WaitingInfo>,
     /// Sent urgent (absent from older daemons: false).

@@ -300,9 +300,12 @@ fn inside_the_quiet_hours_broadcasts_wait_and_urgent_ones_go_where_allowed() {
     let human = w.ok(&["send", "--group", "ops", "--as", "alice", "明早开会"]);
     let prefix = format!("accepted, 3 deliveries, waiting: quiet hours ({window}) until ");
     assert!(human.contains(&prefix), "{human}");
-    let waiting = w.json(&["broadcast", "list"])["broadcasts"][0]["id"]
-        .as_i64()
-        .unwrap();
+    let listed = w.json(&["broadcast", "list"]);
+    let waiting = listed["broadcasts"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        listed["broadcasts"][0]["waiting_reason"]["reason"], "quiet_hours",
+        "{listed}"
+    );
     let listed = status_waiting(&w, waiting).expect("status lists it");
     assert_eq!(listed["reason"], "quiet_hours", "{listed}");
     assert_eq!(listed["deliveries"], 3);

@@ -200,8 +200,15 @@ pub async fn handle(
                 .then(|| list.last().map(|b| b.id.0))
                 .flatten();
             list.retain(|b| reader.broadcast(b.id.0, group_of(b)).is_ok());
+            let snapshot = shared.scheduler.snapshot().await;
             let page = p::BroadcastListResult {
-                broadcasts: list.iter().map(broadcast_info).collect(),
+                broadcasts: list
+                    .iter()
+                    .map(|b| p::BroadcastInfo {
+                        waiting_reason: waiting_of(shared, &snapshot, b.id).map(|(_, w)| w),
+                        ..broadcast_info(b)
+                    })
+                    .collect(),
                 next: None,
             };
             paged(page, list.iter().map(|b| b.id.0).collect(), end)
