@@ -12,8 +12,10 @@
 //! | [`waiting`] | why a broadcast cannot start now ([`Waiting`]), as the pool works it out |
 //!
 //! Event-driven: nothing polls. The dispatcher wakes on a new broadcast, a modem's status
-//! changing, a try ending, or the earliest back-off / cap-window end that
-//! [`pool::Pool::next_wake`] names. While the store cannot commit ([`crate::store::StoreHandle::problem`])
+//! changing, a try ending, or the earliest back-off / cap-window / quiet-hours end that
+//! [`pool::Pool::next_wake`] names. A cancelled broadcast's waiting jobs leave the pool at
+//! once ([`Scheduler::cancel`]); one already handed to a modem finds itself cancelled in the
+//! store and is not sent. While the store cannot commit ([`crate::store::StoreHandle::problem`])
 //! the dispatcher hands nothing out and probes the disk now and then (with back-off) until
 //! a commit goes through. The modems themselves (ports, init, health) belong to
 //! [`crate::modem`]; the scheduler only reads their status and asks them to send.
