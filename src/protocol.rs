@@ -69,6 +69,7 @@ pub enum Request {
     Subscribe(SubscribeArgs),
     BroadcastList(BroadcastList),
     BroadcastShow(BroadcastShowArgs),
+    BroadcastCancel(BroadcastRef),
     ModemList(Empty),
     InboxList(InboxList),
     InboxShow(InboxRef),
@@ -141,6 +142,10 @@ pub struct GroupCreate {
 #[serde(deny_unknown_fields)]
 pub struct GroupRef {
     pub group: String,
+    /// `group_delete`: also when broadcasts of the group are still being sent (what is still
+    /// queued is cancelled); without it such a group is not deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 // Paged reads: every answer that grows with the data comes in pages. A request may give
@@ -240,6 +245,10 @@ pub struct GroupSet {
     /// Whether other modems may be used when every pinned one is down.
     #[serde(default)]
     pub pin_fallback: Option<bool>,
+    /// Whether its super-admins may send urgent broadcasts (which start inside the quiet
+    /// hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_urgent: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -359,6 +368,10 @@ pub struct Send {
     #[serde(rename = "as")]
     pub as_member: String,
     pub text: String,
+    /// Start even inside the quiet hours; refused (`permission_denied`) unless the group
+    /// allows urgent sending. Absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub urgent: bool,
 }
 
 /// `subscribe`: a broadcast's progress (`{"broadcast": 7}`), or every incoming message as it
@@ -493,6 +506,47 @@ pub struct SendResult {
     pub quota_left: u32,
     pub dropped: Dropped,
     pub dropped_total: u32,
+    /// Accepted, but its deliveries cannot start now: why (`null` when they can; absent
+    /// from older daemons).
+    #[serde(default)]
+    pub waiting: Option<WaitingInfo>,
+}
+
+/// Why a broadcast's deliveries wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingInfo {
+    /// `quiet_hours`, `no_modem`, `pinned_sim_absent` or `capped`.
+    pub reason: String,
+    /// The reason in words, times in the daemon's zone.
+    pub message: String,
+    /// RFC 3339: when it ends by itself (the quiet hours, the earliest cap's window), `null`
+    /// when it does not (a modem must come).
+    pub until: Option<String>,
+}
+
+/// A broadcast whose deliveries wait, as `status` lists it: one flat row,
+/// `{broadcast, group, deliveries, reason, message, until}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingBroadcast {
+    pub broadcast: i64,
+    /// Its group's handle.
+    pub group: String,
+    /// Deliveries waiting.
+    pub deliveries: usize,
+    #[serde(flatten)]
+    pub waiting: WaitingInfo,
+}
+
+/// `broadcast_cancel`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastCancelled {
+    pub broadcast: i64,
+    /// Deliveries that were still queued, now `cancelled`.
+    pub cancelled: u32,
+    /// Deliveries already sent (delivered and undelivered included): not taken back.
+    pub sent: u32,
+    /// Deliveries being sent at that moment: they go out.
+    pub sending: u32,
 }
 
 /// Members of the group who got nothing, by reason.
@@ -521,7 +575,8 @@ pub struct BroadcastProgress {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
-    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// Never sent: the member opted out by SMS, or the broadcast was cancelled, while it was
+    /// queued (absent from older
     /// daemons: 0).
     #[serde(default)]
     pub cancelled: u32,
@@ -589,7 +644,8 @@ pub struct BroadcastInfo {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
-    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// Never sent: the member opted out by SMS, or the broadcast was cancelled, while it was
+    /// queued (absent from older
     /// daemons: 0).
     #[serde(default)]
     pub cancelled: u32,
@@ -597,6 +653,19 @@ pub struct BroadcastInfo {
     pub waiting: u32,
     pub finished: bool,
     pub text: String,
+    /// Why its queued deliveries cannot start now, `null` when they can (or it is finished).
+    #[serde(default)]
+    pub waiting_reason: Option<WaitingInfo>,
+    /// Sent urgent (absent from older daemons: false).
+    #[serde(default)]
+    pub urgent: bool,
+    /// RFC 3339: when it was cancelled (`broadcast_cancel`, `group_delete --force`), `null`
+    /// if it was not.
+    #[serde(default)]
+    pub cancelled_at: Option<String>,
+    /// Who cancelled it (`root`, `uid:1000`).
+    #[serde(default)]
+    pub cancelled_by: Option<String>,
 }
 
 /// `broadcast_show`'s result: the broadcast, who was left out, a page of its deliveries, and
@@ -732,6 +801,9 @@ pub struct GroupInfo {
     pub monthly_quota: u32,
     pub pinned_modems: Vec<String>,
     pub pin_fallback: bool,
+    /// Its super-admins may send urgent broadcasts (absent from older daemons: false).
+    #[serde(default)]
+    pub allow_urgent: bool,
 }
 
 /// `group_show`'s result.
@@ -840,6 +912,9 @@ pub struct Done {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     pub done: bool,
+    /// `group_delete --force`: the queued deliveries it cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<u32>,
 }
 
 /// `member_import`'s result.
@@ -944,6 +1019,13 @@ pub struct StatusResult {
     /// Status reports that matched no part sent (kept in the database).
     pub unmatched_reports: u64,
     pub modems: Vec<ModemEntry>,
+    /// The configured quiet hours (`22:00-07:30`), `null` when none.
+    #[serde(default)]
+    pub quiet_hours: Option<String>,
+    /// Broadcasts whose deliveries cannot start now, and why (absent from older daemons):
+    /// those the caller may read.
+    #[serde(default)]
+    pub waiting: Vec<WaitingBroadcast>,
     /// The latest of them, newest first (administrators only: they carry phone numbers).
     pub recent_unmatched_reports: Vec<UnmatchedReportInfo>,
 }
@@ -1315,6 +1397,7 @@ mod tests {
                 group: "ops".into(),
                 as_member: "alice".into(),
                 text: "开会".into(),
+                urgent: false,
             }),
         };
         let json = serde_json::to_string(&line).unwrap();
@@ -1332,11 +1415,11 @@ mod tests {
         let e = parse_request(b"not json").unwrap_err();
         assert_eq!((e.id, e.code), (0, ErrorCode::BadRequest));
         let e = parse_request(
-            br#"{"id":3,"op":"send","args":{"group":"g","as":"a","text":"t","urgent":true}}"#,
+            br#"{"id":3,"op":"send","args":{"group":"g","as":"a","text":"t","priority":9}}"#,
         )
         .unwrap_err();
         assert_eq!(e.id, 3);
-        assert!(e.message.contains("urgent"), "{}", e.message);
+        assert!(e.message.contains("priority"), "{}", e.message);
         let e = parse_request(br#"{"id":4,"op":"launch"}"#).unwrap_err();
         assert!(e.message.contains("launch"), "{}", e.message);
         let e = parse_request(br#"{"id":5,"op":"status","extra":1}"#).unwrap_err();

@@ -87,7 +87,7 @@ fn reports_from_the_network_make_deliveries_delivered() {
     }
     assert_eq!(w.phones().numbers.len(), numbers.len());
     let text = w.ok(&["broadcast", "show", "1"]);
-    assert!(text.contains("delivered:    6"), "{text}");
+    assert!(text.contains("delivered:       6"), "{text}");
 }
 
 #[test]

@@ -30,6 +30,9 @@ pub struct SendArgs {
     /// or undelivered.
     #[arg(long)]
     wait_delivered: bool,
+    /// Start even inside the quiet hours (only where the group allows urgent sending).
+    #[arg(long)]
+    urgent: bool,
     /// With --wait-delivered: stop waiting for reports after this many seconds.
     #[arg(
         long,
@@ -50,6 +53,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
         group: args.group,
         as_member: args.as_member,
         text,
+        urgent: args.urgent,
     }))?;
     let id = accepted.broadcast;
     if ctx.json && !args.wait {
@@ -60,6 +64,13 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
             "broadcast {id}: {} recipients, {} part(s) each ({}), {} dropped",
             accepted.recipients, accepted.parts, accepted.encoding, accepted.dropped_total
         );
+        if let Some(w) = &accepted.waiting {
+            println!(
+                "accepted, {} deliveries, waiting: {}",
+                accepted.recipients,
+                super::output::escape(&w.message)
+            );
+        }
     }
     if !args.wait {
         return Ok(());
@@ -141,7 +152,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
             summary.uncertain,
             match summary.cancelled {
                 0 => String::new(),
-                n => format!(", {n} cancelled (opted out)"),
+                n => format!(", {n} cancelled"),
             }
         );
     }
