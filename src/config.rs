@@ -128,6 +128,9 @@ pub struct SchedulerConfig {
     pub max_attempts: u32,
     /// First retry delay in seconds; doubles per attempt.
     pub retry_backoff_secs: u64,
+    /// Distinct SIMs a transient failure is retried on at once (on a SIM that has not failed
+    /// it) before the back-off applies; 0: back off before every retry.
+    pub retry_elsewhere: u32,
     /// Seconds to wait for `+CMGS` after Ctrl-Z before the part counts as ambiguous.
     pub send_timeout_secs: u64,
     /// Seconds between probes of a quarantined or missing modem.
@@ -275,6 +278,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             max_attempts: 5,
             retry_backoff_secs: 2,
+            retry_elsewhere: 2,
             send_timeout_secs: 15,
             reprobe_secs: 10,
         }
@@ -543,6 +547,8 @@ impl Config {
             // Retries never wait more than 5 minutes (`scheduler::policy`), whatever this is.
             Bound::new("scheduler", "retry_backoff_secs", s.retry_backoff_secs)
                 .range(0, 300, " seconds"),
+            Bound::new("scheduler", "retry_elsewhere", s.retry_elsewhere.into())
+                .range(0, 64, " SIMs"),
             Bound::new("scheduler", "send_timeout_secs", s.send_timeout_secs)
                 .range(1, 600, " seconds"),
             Bound::new("scheduler", "reprobe_secs", s.reprobe_secs).range(1, 3_600, " seconds"),

@@ -102,6 +102,10 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 5: invalid type: floating point `10000000000000000.0`, expected u64",
         ),
         (
+            "[scheduler]\nretry_elsewhere = 65\n".into(),
+            "line 5: [scheduler] retry_elsewhere must be 0 to 64 SIMs, not 65",
+        ),
+        (
             "[scheduler]\nreprobe_secs = 0\n".into(),
             "line 5: [scheduler] reprobe_secs must be 1 to 3600 seconds, not 0",
         ),
@@ -169,7 +173,7 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
                 request_timeout_secs = 3600\n\
                 [quota]\ndaily = 1000000\nmonthly = 1000000\n\
                 [message]\nmax_parts = 255\n\
-                [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\n\
+                [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\nretry_elsewhere = 64\n\
                 send_timeout_secs = 600\nreprobe_secs = 3600\n\
                 [[modem]]\ndevice = \"/nonexistent/modem*\"\nbaud = 4000000\n\
                 max_per_hour = 1000000\nmax_per_day = 10000000\ncommand_gap_ms = 1000\n\

@@ -183,12 +183,29 @@ async fn play(
 }
 
 /// `ops` with `members` members (plus its super-admin), `broadcasts` broadcasts to all of
-/// them, the scheduler with one fake modem per script.
+/// them, the scheduler with one fake modem per script; retries without back-off.
 async fn rig(
     members: u32,
     broadcasts: &[&str],
     caps: Caps,
     in_flight: InFlightPolicy,
+    scripts: Vec<Script>,
+) -> Rig {
+    let retry = RetryPolicy {
+        max_attempts: 5,
+        backoff: chrono::Duration::zero(),
+        retry_elsewhere: 2,
+        in_flight,
+    };
+    rig_with(members, broadcasts, caps, retry, scripts).await
+}
+
+/// [`rig`] with its retry policy.
+async fn rig_with(
+    members: u32,
+    broadcasts: &[&str],
+    caps: Caps,
+    retry: RetryPolicy,
     scripts: Vec<Script>,
 ) -> Rig {
     let (dir, mut store) = temp_store();
@@ -221,11 +238,7 @@ async fn rig(
     let deliverer = Deliverer {
         store: store.clone(),
         board: board.clone(),
-        retry: RetryPolicy {
-            max_attempts: 5,
-            backoff: chrono::Duration::zero(),
-            in_flight,
-        },
+        retry,
         status_reports: true,
         held: Default::default(),
         repeats: Default::default(),
@@ -409,6 +422,88 @@ async fn a_transient_refusal_is_retried_on_another_modem() {
     assert_eq!(
         retried[0].last_error, None,
         "a sent delivery carries no error"
+    );
+}
+
+/// A back-off no test run could wait out (an hour, doubling; every wait capped at 5 minutes
+/// by the policy): a delivery that went out did not wait for it.
+fn hour_long_backoff(retry_elsewhere: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        backoff: chrono::Duration::hours(1),
+        retry_elsewhere,
+        in_flight: InFlightPolicy::Resend,
+    }
+}
+
+#[tokio::test]
+async fn a_transient_refusal_goes_to_another_idle_sim_at_once_not_after_the_back_off() {
+    // Modem 0 refuses its first message (+CMS ERROR: 38) and then works; the back-off is an
+    // hour. Every delivery must end sent: the refused one on modem 1, without waiting.
+    let rig = rig_with(
+        7,
+        &["会议改期"],
+        CAPS,
+        hour_long_backoff(2),
+        vec![
+            Box::new(|n| if n == 0 { Act::Transient } else { Act::Sent }),
+            always(Act::Sent),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 8, "{rows:#?}");
+    let retried: Vec<_> = rows.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "{rows:#?}");
+    assert_ne!(
+        retried[0].modem.as_deref(),
+        Some(device(0).as_str()),
+        "retried on another SIM than the one that refused it"
+    );
+    assert_eq!(rig.asked(0) + rig.asked(1) + rig.asked(2), 9);
+}
+
+#[tokio::test]
+async fn a_number_refused_by_three_sims_waits_for_the_back_off() {
+    // One recipient (the super-admin), three SIMs that all refuse it: tried at once on each
+    // SIM in turn (retry_elsewhere = 2 after the first), then the back-off of try 3 (its 4 h
+    // capped at 5 minutes).
+    let rig = rig_with(
+        0,
+        &["会议改期"],
+        CAPS,
+        hour_long_backoff(2),
+        vec![
+            always(Act::Transient),
+            always(Act::Transient),
+            always(Act::Transient),
+        ],
+    )
+    .await;
+    let b = rig.broadcasts[0];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let row = loop {
+        let rows = rig
+            .store
+            .call(move |s: &mut Store| s.show_broadcast(b))
+            .await
+            .unwrap()
+            .deliveries;
+        if rows[0].attempts == 3 && rows[0].state == DeliveryState::Queued {
+            break rows[0].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{rows:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    for i in 0..3 {
+        assert_eq!(rig.asked(i), 1, "each SIM tried it once");
+    }
+    // Decided a moment before the outcome was stamped: 5 minutes less that moment.
+    let wait = row.not_before.expect("a back-off") - row.updated_at;
+    assert!(
+        wait > chrono::Duration::seconds(290) && wait <= chrono::Duration::minutes(5),
+        "{row:?}"
     );
 }
 

@@ -280,6 +280,7 @@ pub async fn run_until(
         retry: RetryPolicy {
             max_attempts: config.scheduler.max_attempts,
             backoff: chrono::Duration::seconds(config.scheduler.retry_backoff_secs as i64),
+            retry_elsewhere: config.scheduler.retry_elsewhere,
             in_flight: config.daemon.in_flight_policy,
         },
         status_reports: config.message.delivery_reports,

@@ -200,7 +200,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     }
                     transition(DeliveryState::Sending, DeliveryState::Queued, None);
                     let mut j = job.clone();
-                    j.avoid = Some(id);
+                    j.avoid = avoiding(&job.avoid, id);
                     j.not_before = Some(clock::now() + UNAVAILABLE_PAUSE);
                     return finished(0, Some(j));
                 }
@@ -208,7 +208,15 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         }
     };
     let parts_sent = result.parts_sent();
-    let decision = policy::decide(result, started.attempts, &d.retry, clock::now());
+    // The distinct modems this delivery failed on, this one included.
+    let failed_on = avoiding(&job.avoid, id);
+    let decision = policy::decide(
+        result,
+        started.attempts,
+        failed_on.len() as u32,
+        &d.retry,
+        clock::now(),
+    );
     let (state, error) = match &decision {
         Decision::Sent { .. } => (DeliveryState::Sent, None),
         Decision::Failed { reason } => (DeliveryState::Failed, Some(reason.clone())),
@@ -270,15 +278,28 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         Decision::Retry {
             not_before,
             avoid_modem,
+            back_after,
             ..
         } => {
             let mut j = job.clone();
             j.not_before = Some(not_before);
-            j.avoid = avoid_modem.then_some(id);
+            if avoid_modem {
+                j.avoid = failed_on;
+            }
+            j.back_after = back_after;
             j.attempts = started.attempts;
             Some(j)
         }
         _ => None,
     };
     finished(parts_sent, retry)
+}
+
+/// `avoid` with `modem` added (once).
+fn avoiding(avoid: &[ModemId], modem: ModemId) -> Vec<ModemId> {
+    let mut out = avoid.to_vec();
+    if !out.contains(&modem) {
+        out.push(modem);
+    }
+    out
 }

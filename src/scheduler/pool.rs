@@ -8,7 +8,10 @@
 //! - A delivery is all parts of one message to one number, given to one modem.
 //! - Per-SIM caps (parts per local hour and local day): a capped SIM gets no work until its
 //!   window rolls over; it is skipped, never waited on.
-//! - Retries avoid the modem that failed, unless it is the only one that can take the job.
+//! - Retries avoid the modems that failed them, unless none other can take the job; then a
+//!   modem that failed it takes it again only after its back-off (`Job::back_after`, see
+//!   [`super::policy`]). A retry that may go out at once goes to the front of its broadcast's
+//!   queue: the next idle modem it may use takes it.
 //! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
 //!   of them is up and the group allows fallback.
 
@@ -71,7 +74,8 @@ pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
             parts: q.parts,
             attempts: q.attempts,
             not_before: q.not_before,
-            avoid: None,
+            avoid: Vec::new(),
+            back_after: None,
         })
         .collect()
 }
@@ -90,8 +94,11 @@ pub struct Job {
     /// Tries started so far.
     pub attempts: u32,
     pub not_before: Option<DateTime<Utc>>,
-    /// The modem whose transient error sent this job back.
-    pub avoid: Option<ModemId>,
+    /// The modems whose failures sent this job back (distinct, oldest first).
+    pub avoid: Vec<ModemId>,
+    /// A modem in `avoid` may take the job again only from then on (`None`: as soon as no
+    /// other modem can).
+    pub back_after: Option<DateTime<Utc>>,
     pub pinning: Arc<Pinning>,
 }
 
@@ -155,6 +162,9 @@ pub struct Pool {
     /// The broadcast served last (round-robin cursor).
     cursor: Option<BroadcastId>,
     use_counter: u64,
+    /// The earliest `back_after` of a job the last [`assign`](Self::assign) left waiting
+    /// only for it (a wake-up time: no event would otherwise hand it out).
+    held_back: Option<DateTime<Utc>>,
 }
 
 impl Pool {
@@ -168,6 +178,7 @@ impl Pool {
             delayed_jobs: BTreeMap::new(),
             cursor: None,
             use_counter: 0,
+            held_back: None,
         }
     }
 
@@ -242,6 +253,12 @@ impl Pool {
                     self.delayed.push(Reverse((t, job.delivery)));
                     self.delayed_jobs.insert(job.delivery, job);
                 }
+                // A retry after a failure may go out now: ahead of the jobs never tried.
+                _ if !job.avoid.is_empty() => self
+                    .queues
+                    .entry(job.broadcast)
+                    .or_default()
+                    .push_front(job),
                 _ => self.queues.entry(job.broadcast).or_default().push_back(job),
             }
         }
@@ -307,8 +324,15 @@ impl Pool {
         }
     }
 
-    /// Whether `job` may go through `id` given pinning, avoidance and caps.
-    fn eligible(&self, id: ModemId, job: &Job) -> bool {
+    /// Whether `job` may go through `id` given pinning, avoidance (and its back-off) and caps.
+    /// `held_back` learns the earliest back-off that alone keeps such a job from `id`.
+    fn eligible(
+        &self,
+        id: ModemId,
+        job: &Job,
+        now: DateTime<Utc>,
+        held_back: &mut Option<DateTime<Utc>>,
+    ) -> bool {
         let slot = &self.slots[id];
         if !Self::has_room(slot, job.parts.max(1)) {
             return false;
@@ -323,13 +347,17 @@ impl Pool {
                 return false;
             }
         }
-        if job.avoid == Some(id) {
-            // Another modem that could take it? Then leave it to that one.
-            let others =
-                self.slots.iter().enumerate().any(|(other, s)| {
-                    other != id && s.usable() && Self::has_room(s, job.parts.max(1))
-                });
+        if job.avoid.contains(&id) {
+            // A modem that has not failed it could take it? Then leave it to that one.
+            let others = self.slots.iter().enumerate().any(|(other, s)| {
+                !job.avoid.contains(&other) && s.usable() && Self::has_room(s, job.parts.max(1))
+            });
             if others {
+                return false;
+            }
+            // None can: back to a modem that failed it, after the back-off.
+            if let Some(t) = job.back_after.filter(|t| *t > now) {
+                *held_back = Some(held_back.map_or(t, |h| h.min(t)));
                 return false;
             }
         }
@@ -340,6 +368,7 @@ impl Pool {
     /// busy; the caller sends each job to its modem.
     pub fn assign(&mut self, now: DateTime<Utc>) -> Vec<(ModemId, Job)> {
         self.advance(now);
+        self.held_back = None;
         let mut idle: Vec<ModemId> = (0..self.slots.len())
             .filter(|&i| self.slots[i].state == SlotState::Idle)
             .collect();
@@ -349,7 +378,7 @@ impl Pool {
             if self.queues.is_empty() {
                 break;
             }
-            if let Some(job) = self.take_for(id) {
+            if let Some(job) = self.take_for(id, now) {
                 self.use_counter += 1;
                 let slot = &mut self.slots[id];
                 slot.state = SlotState::Busy;
@@ -367,7 +396,7 @@ impl Pool {
     }
 
     /// The next job for modem `id`: broadcasts in turn after the cursor, first eligible job.
-    fn take_for(&mut self, id: ModemId) -> Option<Job> {
+    fn take_for(&mut self, id: ModemId, now: DateTime<Utc>) -> Option<Job> {
         let order: Vec<BroadcastId> = match self.cursor {
             Some(c) => self
                 .queues
@@ -379,10 +408,14 @@ impl Pool {
             None => self.queues.keys().copied().collect(),
         };
         for b in order {
-            let queue = &self.queues[&b];
             // Jobs of one broadcast share pinning and size; one avoiding this modem does not
             // block the others, so look a little further than the head.
-            let pos = queue.iter().take(16).position(|j| self.eligible(id, j));
+            let mut held_back = self.held_back;
+            let pos = self.queues[&b]
+                .iter()
+                .take(16)
+                .position(|j| self.eligible(id, j, now, &mut held_back));
+            self.held_back = held_back;
             if let Some(pos) = pos {
                 let queue = self.queues.get_mut(&b).expect("present");
                 let job = queue.remove(pos).expect("position in range");
@@ -414,6 +447,9 @@ impl Pool {
     /// rolls over while work waits.
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut wake = self.delayed.peek().map(|Reverse((t, _))| *t);
+        if let Some(t) = self.held_back.filter(|t| *t > now) {
+            wake = Some(wake.map_or(t, |w| w.min(t)));
+        }
         if !self.queues.is_empty() {
             let capped = self
                 .slots
@@ -449,7 +485,8 @@ mod tests {
             parts: 1,
             attempts: 0,
             not_before: None,
-            avoid: None,
+            avoid: Vec::new(),
+            back_after: None,
             pinning: Arc::new(Pinning::default()),
         }
     }
@@ -533,7 +570,7 @@ mod tests {
     fn retries_avoid_the_failing_modem_unless_it_is_the_only_one() {
         let mut p = pool(2);
         let mut j = job(1, 1);
-        j.avoid = Some(0);
+        j.avoid = vec![0];
         p.enqueue([j.clone()], t(NOW));
         p.slots[1].state = SlotState::Busy;
         assert!(
@@ -548,6 +585,45 @@ mod tests {
         p.modem_down(1, false);
         p.enqueue([j], t(NOW));
         assert_eq!(p.assign(t(NOW))[0].0, 0);
+    }
+
+    #[test]
+    fn a_retry_goes_first_to_a_modem_that_has_not_failed_it() {
+        let mut p = pool(3);
+        p.enqueue((1..=5).map(|i| job(i, 1)), t(NOW));
+        let mut retry = job(9, 1);
+        retry.attempts = 1;
+        retry.avoid = vec![0];
+        retry.back_after = Some(t("2024-05-10T02:10:02Z"));
+        p.enqueue([retry], t(NOW));
+        let a = p.assign(t(NOW));
+        // Modem 0 (least recently used) skips it; modem 1 takes it ahead of the untried ones.
+        assert_eq!(a[0].0, 0);
+        assert_ne!(a[0].1.delivery, DeliveryId(9));
+        assert_eq!((a[1].0, a[1].1.delivery), (1, DeliveryId(9)));
+    }
+
+    #[test]
+    fn a_job_every_modem_failed_waits_for_its_back_off() {
+        let mut p = pool(2);
+        let mut j = job(1, 1);
+        j.avoid = vec![0, 1];
+        j.back_after = Some(t("2024-05-10T02:10:04Z"));
+        p.enqueue([j.clone()], t(NOW));
+        assert!(
+            p.assign(t(NOW)).is_empty(),
+            "both failed it: not before 02:10:04"
+        );
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:04Z")));
+        assert_eq!(p.assign(t("2024-05-10T02:10:04Z")).len(), 1);
+        // Only one of them failed it but the other is down: the same wait.
+        let mut p = pool(2);
+        p.modem_down(1, false);
+        j.avoid = vec![0];
+        p.enqueue([j], t(NOW));
+        assert!(p.assign(t(NOW)).is_empty());
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:04Z")));
+        assert_eq!(p.assign(t("2024-05-10T02:10:04Z"))[0].0, 0);
     }
 
     #[test]
