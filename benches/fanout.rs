@@ -13,6 +13,13 @@
 //! `cargo bench --bench fanout` runs N = 1, 4, 16, 64 and L = 20, 100, 300, 1000, 3000 ms with
 //! the default 20 ms command gap. Knobs: `FANOUT_MODEMS`, `FANOUT_LATENCY_MS`, `FANOUT_GAP_MS`
 //! (a list: `20,0` runs every configuration with each gap), `FANOUT_SECONDS` (default 4).
+//!
+//! Transient errors (issue #14's figure): `FANOUT_ERROR_PERCENT=5` makes every modem refuse
+//! that share of its sends with `+CMS ERROR` 38, 42, 332 or 500 (drawn uniformly, as the
+//! peers bench's errors scenarios do), `FANOUT_RECIPIENTS=200` fixes the recipients of a run
+//! instead of scaling them with L, `FANOUT_RETRY_ELSEWHERE=0,2` runs each configuration with
+//! each `[scheduler] retry_elsewhere` (0: back off before every retry, the rule before), and
+//! `FANOUT_SEEDS=1,2,3` repeats it with each emulator seed (the draws of the errors).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -21,7 +28,18 @@ use std::time::{Duration, Instant};
 
 use groupsms::cli::client::Client;
 use groupsms::protocol::{self as p, Request};
-use support::{config_text, emulator, env_list, make_group, Daemon};
+use support::{config_text, emulator_with, env_list, make_group, Daemon};
+
+/// `+CMS ERROR` codes of the error runs: all transient (`src/at/codes.rs`).
+const TRANSIENT_CODES: [u16; 4] = [38, 42, 332, 500];
+
+/// One run's knobs besides N, L and the gap.
+#[derive(Clone, Copy)]
+struct Faults {
+    error_percent: u64,
+    retry_elsewhere: Option<u64>,
+    seed: u64,
+}
 
 struct Row {
     recipients: u64,
@@ -31,20 +49,23 @@ struct Row {
     peak_kb: u64,
 }
 
-fn run(modems: u64, latency: Duration, gap_ms: u64, per_modem: u64) -> Row {
+fn run(modems: u64, latency: Duration, gap_ms: u64, recipients: u64, faults: Faults) -> Row {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let recipients = modems * per_modem;
     // The super-admin is a member too: M recipients in all.
     make_group(&dir.path().join("db.sqlite"), recipients);
-    let emulator = emulator(&rt, dir.path(), modems, latency);
-    let daemon = Daemon::start(
-        dir.path(),
-        &config_text(dir.path(), &format!("command_gap_ms = {gap_ms}")),
-    );
+    let emulator = emulator_with(&rt, dir.path(), modems, latency, faults.seed, |m| {
+        m.knobs.error_rate = faults.error_percent as f64 / 100.0;
+        m.knobs.error_codes = TRANSIENT_CODES.to_vec();
+    });
+    let mut config = config_text(dir.path(), &format!("command_gap_ms = {gap_ms}"));
+    if let Some(n) = faults.retry_elsewhere {
+        config.push_str(&format!("[scheduler]\nretry_elsewhere = {n}\n"));
+    }
+    let daemon = Daemon::start(dir.path(), &config);
     let mut c = Client::connect(&daemon.socket).unwrap_or_else(|e| panic!("{}", e.message));
     // The message comes to a daemon that has been up a moment, as in use: right at READY=1
     // the modems answered init a few ms ago, and the command gap would count from that.
@@ -100,12 +121,29 @@ fn main() {
         )
     };
     let gaps = env_list("FANOUT_GAP_MS", &[20]);
+    let fixed = env_list("FANOUT_RECIPIENTS", &[0])[0];
+    let error_percent = env_list("FANOUT_ERROR_PERCENT", &[0])[0];
+    let elsewhere: Vec<Option<u64>> = match std::env::var("FANOUT_RETRY_ELSEWHERE") {
+        Ok(_) => env_list("FANOUT_RETRY_ELSEWHERE", &[2])
+            .into_iter()
+            .map(Some)
+            .collect(),
+        Err(_) => vec![None],
+    };
+    let seeds = env_list("FANOUT_SEEDS", &[1]);
     println!("fan-out: one single-part UCS-2 message per recipient; daemon = child process");
+    if error_percent > 0 {
+        println!(
+            "every modem refuses {error_percent} % of sends with +CMS ERROR {TRANSIENT_CODES:?} (transient)"
+        );
+    }
     println!(
-        "{:>6} {:>7} {:>6} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
+        "{:>6} {:>7} {:>6} {:>5} {:>4} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
         "modems",
         "L ms",
         "gap ms",
+        "elsew",
+        "seed",
         "recipients",
         "seconds",
         "msg/s",
@@ -116,31 +154,47 @@ fn main() {
         "cpu s/10k",
         "peak MB"
     );
+    let mut runs = Vec::new();
     for &gap in &gaps {
         for &l in &latencies {
-            let latency = Duration::from_millis(l);
-            let per_modem = ((seconds / latency.as_secs_f64()).ceil() as u64).max(5);
             for &n in &modems {
-                let row = run(n, latency, gap, per_modem);
-                let rate = row.recipients as f64 / row.seconds;
-                let ideal = n as f64 / latency.as_secs_f64();
-                let gap_bound = n as f64 / (latency.as_secs_f64() + gap as f64 / 1000.0);
-                println!(
-                    "{:>6} {:>7} {:>6} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.1} {:>10.2} {:>10.1}",
-                    n,
-                    l,
-                    gap,
-                    row.recipients,
-                    row.seconds,
-                    rate,
-                    ideal,
-                    rate / ideal,
-                    rate / gap_bound,
-                    row.first_ms,
-                    row.cpu / row.recipients as f64 * 10_000.0,
-                    row.peak_kb as f64 / 1024.0
-                );
+                for &retry_elsewhere in &elsewhere {
+                    for &seed in &seeds {
+                        runs.push((gap, l, n, retry_elsewhere, seed));
+                    }
+                }
             }
         }
+    }
+    for (gap, l, n, retry_elsewhere, seed) in runs {
+        let latency = Duration::from_millis(l);
+        let per_modem = ((seconds / latency.as_secs_f64()).ceil() as u64).max(5);
+        let recipients = if fixed > 0 { fixed } else { n * per_modem };
+        let faults = Faults {
+            error_percent,
+            retry_elsewhere,
+            seed,
+        };
+        let row = run(n, latency, gap, recipients, faults);
+        let rate = row.recipients as f64 / row.seconds;
+        let ideal = n as f64 / latency.as_secs_f64();
+        let gap_bound = n as f64 / (latency.as_secs_f64() + gap as f64 / 1000.0);
+        println!(
+            "{:>6} {:>7} {:>6} {:>5} {:>4} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.1} {:>10.2} {:>10.1}",
+            n,
+            l,
+            gap,
+            retry_elsewhere.map_or("-".to_string(), |e| e.to_string()),
+            seed,
+            row.recipients,
+            row.seconds,
+            rate,
+            ideal,
+            rate / ideal,
+            rate / gap_bound,
+            row.first_ms,
+            row.cpu / row.recipients as f64 * 10_000.0,
+            row.peak_kb as f64 / 1024.0
+        );
     }
 }

@@ -90,12 +90,26 @@ pub fn emulator(
     n: u64,
     latency: Duration,
 ) -> EmulatorHandle {
+    emulator_with(rt, dir, n, latency, 1, |_| {})
+}
+
+/// [`emulator`] with the random seed `seed` and `knobs` applied to every modem after the
+/// latency and the silence.
+pub fn emulator_with(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    n: u64,
+    latency: Duration,
+    seed: u64,
+    knobs: impl Fn(&mut groupsms::emulator::EmulatedModem),
+) -> EmulatorHandle {
     let cfg = EmulatorConfig::new(dir.join("dev"), n as usize)
-        .seed(1)
+        .seed(seed)
         .log(dir.join("sms.jsonl"))
         .all(|m| {
             m.knobs.send_latency = latency;
             m.knobs.noise = Noise::Off;
+            knobs(m);
         });
     let _g = rt.enter();
     groupsms::emulator::Emulator::start(cfg).expect("emulator starts")
