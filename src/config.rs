@@ -135,6 +135,12 @@ pub struct SchedulerConfig {
     pub send_timeout_secs: u64,
     /// Seconds between probes of a quarantined or missing modem.
     pub reprobe_secs: u64,
+    /// Hours a SIM showing signs of a carrier block is kept from sending (unless an
+    /// administrator releases it first).
+    pub quarantine_hours: u64,
+    /// Phrases that make a carrier service number's notice (10086, 10010, 10000) a sign of a
+    /// block (`service::carrier`).
+    pub block_notice_phrases: Vec<String>,
 }
 
 /// Incoming messages.
@@ -281,6 +287,11 @@ impl Default for SchedulerConfig {
             retry_elsewhere: 2,
             send_timeout_secs: 15,
             reprobe_secs: 10,
+            quarantine_hours: 24,
+            block_notice_phrases: crate::service::carrier::DEFAULT_BLOCK_PHRASES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
         }
     }
 }
@@ -500,6 +511,13 @@ impl Config {
             };
             return Err(format!("{}[optout] {e}", at("optout", 0, key)));
         }
+        if let Err(e) = crate::service::carrier::check_phrases(&self.scheduler.block_notice_phrases)
+        {
+            return Err(format!(
+                "{}[scheduler] block_notice_phrases: {e}",
+                at("scheduler", 0, "block_notice_phrases")
+            ));
+        }
         self.daemon
             .check_paths()
             .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
@@ -552,6 +570,11 @@ impl Config {
             Bound::new("scheduler", "send_timeout_secs", s.send_timeout_secs)
                 .range(1, 600, " seconds"),
             Bound::new("scheduler", "reprobe_secs", s.reprobe_secs).range(1, 3_600, " seconds"),
+            Bound::new("scheduler", "quarantine_hours", s.quarantine_hours).range(
+                1,
+                24 * 30,
+                " hours",
+            ),
             Bound::new("inbox", "reply_window_hours", self.inbox.reply_window_hours).range(
                 1,
                 24 * 365,

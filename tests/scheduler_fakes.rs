@@ -242,6 +242,7 @@ async fn rig_with(
         status_reports: true,
         held: Default::default(),
         repeats: Default::default(),
+        quarantine: chrono::Duration::hours(24),
     };
     let (scheduler, _task) = Scheduler::spawn(Pool::new(chrono_tz::Asia::Shanghai), deliverer);
     let asked = Arc::new(Mutex::new(Asked::default()));

@@ -93,6 +93,7 @@ impl Shared {
 /// modem's health.
 pub fn modem_state(view: &ModemView) -> &'static str {
     match (view.slot.state, view.status.health) {
+        _ if view.slot.quarantine.is_some() => "quarantined",
         (SlotState::Busy, Health::Ready) => "busy",
         (_, health) => health.name(),
     }
@@ -121,6 +122,14 @@ pub fn modem_entry(view: &ModemView) -> ModemEntry {
         sent: status.sent,
         failed: status.failed,
         problem: status.problem.clone(),
+        quarantine: slot
+            .quarantine
+            .as_ref()
+            .map(|q| crate::protocol::QuarantineInfo {
+                reason: q.reason.clone(),
+                since: q.since.to_rfc3339(),
+                until: q.until.to_rfc3339(),
+            }),
     }
 }
 
@@ -286,6 +295,7 @@ pub async fn run_until(
         status_reports: config.message.delivery_reports,
         held: Default::default(),
         repeats: repeats.clone(),
+        quarantine: chrono::Duration::hours(config.scheduler.quarantine_hours as i64),
     };
     let (scheduler, dispatcher_task) = Scheduler::spawn(Pool::new(config.tz()), deliverer);
     let (shutdown, _) = watch::channel(false);
@@ -324,6 +334,7 @@ pub async fn run_until(
         rules: shared.settings.clone(),
         scheduler: scheduler.clone(),
         board: shared.board.clone(),
+        block_phrases: Arc::new(config.scheduler.block_notice_phrases.clone()),
     };
     let mut report_tasks = Vec::new();
     let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());

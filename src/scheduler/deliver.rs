@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::held::Held;
-use super::policy::{self, Decision, RetryPolicy, TryResult};
+use super::policy::{self, Decision, RetryPolicy, TryResult, TrySign};
 use super::pool::{Job, ModemId};
 use super::progress::{Board, Transition};
 use crate::clock;
@@ -55,6 +55,8 @@ pub struct Deliverer {
     pub held: Held,
     /// Log lines said once a minute per kind.
     pub repeats: Arc<Repeats>,
+    /// How long a SIM showing signs of a carrier block is kept from sending.
+    pub quarantine: chrono::Duration,
 }
 
 /// How a try ended, for the pool.
@@ -67,6 +69,8 @@ pub struct Finished {
     pub sent_parts: u32,
     /// The job again, when it must wait for another try.
     pub retry: Option<Job>,
+    /// What the try says about a carrier block of the SIM.
+    pub sign: TrySign,
 }
 
 /// Why a cancelled delivery was not sent, as the progress events say it.
@@ -83,6 +87,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         reserved_parts: job.parts,
         sent_parts,
         retry,
+        sign: TrySign::Neutral,
     };
     let (delivery, device) = (job.delivery, modem.device().to_string());
     // The SIM this try goes through (its IMSI; the device when the modem has not said).
@@ -169,6 +174,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             opts.status_report = d.status_reports;
             sms::encode_submit(&job.text, &opts).map_err(|e| e.to_string())
         });
+    let mut sign = TrySign::Neutral;
     let result = match encoded {
         Err(e) => TryResult::Recipient {
             error: format!("cannot encode: {e}"),
@@ -176,7 +182,10 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         },
         Ok(pdus) => {
             match modem.send(pdus).await {
-                Ok(outcomes) => TryResult::from_outcomes(&outcomes),
+                Ok(outcomes) => {
+                    sign = TrySign::from_outcomes(&outcomes);
+                    TryResult::from_outcomes(&outcomes)
+                }
                 Err(unavailable) => {
                     // Nothing was written: the try did not happen.
                     tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
@@ -271,7 +280,10 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         // held: the delivery stays `sending` in the database; the next start applies the
         // in-flight policy to it. Keep it out of this run's queue to avoid a second send now.
         tracing::error!(error = %e, "cannot record the outcome of a send");
-        return finished(parts_sent, None);
+        return Finished {
+            sign,
+            ..finished(parts_sent, None)
+        };
     }
     transition(DeliveryState::Sending, state, error.as_deref());
     let retry = match decision {
@@ -292,7 +304,10 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         }
         _ => None,
     };
-    finished(parts_sent, retry)
+    Finished {
+        sign,
+        ..finished(parts_sent, retry)
+    }
 }
 
 /// `avoid` with `modem` added (once).

@@ -20,7 +20,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::at::ErrorClass;
+use crate::at::{BlockSign, ErrorClass, Final};
 use crate::domain::InFlightPolicy;
 use crate::modem::PartOutcome;
 
@@ -195,6 +195,107 @@ pub fn decide(
             },
             InFlightPolicy::Uncertain => Decision::Uncertain { reason: error },
         },
+    }
+}
+
+/// What one try says about a carrier block of its SIM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrySign {
+    /// A message went out whole: the SIM can send.
+    Sent,
+    /// A refusal whose name says the SIM may not send ([`crate::at::BlockSign::Barred`]).
+    Barred(String),
+    /// A refusal carriers are reported to give a blocked SIM, among other reasons.
+    Suspect(String),
+    /// Nothing either way (another refusal, a port that went away, no answer).
+    Neutral,
+}
+
+impl TrySign {
+    /// The sign of a try from the outcome of each part.
+    pub fn from_outcomes(outcomes: &[PartOutcome]) -> TrySign {
+        let refusal = outcomes.iter().find_map(|o| match o {
+            PartOutcome::Rejected {
+                result: Final::Cms(e),
+                ..
+            } => Some((
+                e.block_sign(),
+                Final::Cms(e.clone()).to_line(),
+                e.name().to_string(),
+            )),
+            _ => None,
+        });
+        match refusal {
+            Some((Some(BlockSign::Barred), line, name)) => {
+                TrySign::Barred(format!("{line} ({name})"))
+            }
+            Some((Some(BlockSign::Suspect), line, _)) => TrySign::Suspect(line),
+            Some((None, ..)) => TrySign::Neutral,
+            None if outcomes
+                .iter()
+                .all(|o| matches!(o, PartOutcome::Sent { .. } | PartOutcome::NotAttempted))
+                && outcomes
+                    .iter()
+                    .any(|o| matches!(o, PartOutcome::Sent { .. })) =>
+            {
+                TrySign::Sent
+            }
+            None => TrySign::Neutral,
+        }
+    }
+}
+
+/// Suspect refusals in a row on one SIM, nothing sent between, that make a block.
+pub const SUSPECT_RUN: usize = 5;
+/// ... within this long (from the first of them to the last).
+pub const SUSPECT_WINDOW_MINUTES: i64 = 10;
+
+/// The signs of a carrier block one SIM showed lately: decides when to quarantine it. A
+/// barring refusal is enough; suspect ones must come [`SUSPECT_RUN`] in a row within
+/// [`SUSPECT_WINDOW_MINUTES`] with nothing sent between (at a 5 % rate of ordinary transient
+/// errors, five in a row happen once in 3 million tries; at 30 %, once in 400).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockWatch {
+    /// The suspect refusals since the last message sent: when, and the error.
+    suspects: Vec<(DateTime<Utc>, String)>,
+}
+
+impl BlockWatch {
+    /// Takes one try's sign; the reason to quarantine the SIM, when this makes a block.
+    pub fn observe(&mut self, sign: TrySign, now: DateTime<Utc>) -> Option<String> {
+        match sign {
+            TrySign::Sent => self.suspects.clear(),
+            TrySign::Neutral => {}
+            TrySign::Barred(error) => {
+                self.suspects.clear();
+                return Some(format!("{error}: the network says this SIM may not send"));
+            }
+            TrySign::Suspect(error) => {
+                let since = now - Duration::minutes(SUSPECT_WINDOW_MINUTES);
+                self.suspects.retain(|(t, _)| *t >= since);
+                self.suspects.push((now, error));
+                if self.suspects.len() >= SUSPECT_RUN {
+                    let mut codes: Vec<&str> =
+                        self.suspects.iter().map(|(_, e)| e.as_str()).collect();
+                    codes.sort_unstable();
+                    codes.dedup();
+                    let reason = format!(
+                        "{} refusals in a row within {SUSPECT_WINDOW_MINUTES} minutes, nothing \
+                         sent between ({}): carriers are reported to answer so when they block a SIM",
+                        self.suspects.len(),
+                        codes.join(", ")
+                    );
+                    self.suspects.clear();
+                    return Some(reason);
+                }
+            }
+        }
+        None
+    }
+
+    /// Forgets what it saw (a new SIM, a quarantine that ended or was lifted).
+    pub fn reset(&mut self) {
+        self.suspects.clear();
     }
 }
 
@@ -403,5 +504,80 @@ mod tests {
             decide(r(), 5, 1, &p, now()),
             Decision::Failed { .. }
         ));
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        now() + Duration::seconds(secs)
+    }
+
+    #[test]
+    fn one_barring_refusal_is_a_block() {
+        use crate::at::{CmsError, Final};
+        let barred = TrySign::from_outcomes(&[PartOutcome::Rejected {
+            result: Final::Cms(CmsError::OperatorDeterminedBarring),
+            class: ErrorClass::Sim,
+        }]);
+        assert_eq!(
+            barred,
+            TrySign::Barred("+CMS ERROR: 8 (Operator determined barring)".into())
+        );
+        let mut w = BlockWatch::default();
+        assert_eq!(
+            w.observe(barred, now()),
+            Some(
+                "+CMS ERROR: 8 (Operator determined barring): the network says this SIM may not send"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn suspect_refusals_are_a_block_only_five_in_a_row_within_ten_minutes() {
+        let s = |code: &str| TrySign::Suspect(format!("+CMS ERROR: {code}"));
+        let mut w = BlockWatch::default();
+        for i in 0..4 {
+            assert_eq!(w.observe(s("38"), at(i)), None);
+        }
+        // A message sent in between: the run starts again.
+        assert_eq!(w.observe(TrySign::Sent, at(5)), None);
+        for i in 0..4 {
+            assert_eq!(w.observe(s("38"), at(10 + i)), None);
+        }
+        // Something that says nothing (a port gone) does not break the run.
+        assert_eq!(w.observe(TrySign::Neutral, at(20)), None);
+        let reason = w.observe(s("500"), at(21)).expect("a block");
+        assert!(
+            reason.starts_with(
+                "5 refusals in a row within 10 minutes, nothing sent between (+CMS ERROR: 38, +CMS ERROR: 500)"
+            ),
+            "{reason}"
+        );
+        // Spread over more than ten minutes: no block.
+        let mut w = BlockWatch::default();
+        for i in 0..10 {
+            assert_eq!(w.observe(s("42"), at(i * 180)), None, "try {i}");
+        }
+    }
+
+    #[test]
+    fn the_sign_of_a_try() {
+        use crate::at::{CmsError, Final};
+        let sent = || PartOutcome::Sent {
+            message_ref: Some(1),
+        };
+        assert_eq!(TrySign::from_outcomes(&[sent()]), TrySign::Sent);
+        let refused = |e| PartOutcome::Rejected {
+            result: Final::Cms(e),
+            class: ErrorClass::Transient,
+        };
+        assert_eq!(
+            TrySign::from_outcomes(&[sent(), refused(CmsError::NetworkOutOfOrder)]),
+            TrySign::Suspect("+CMS ERROR: 38".into())
+        );
+        assert_eq!(
+            TrySign::from_outcomes(&[refused(CmsError::SimBusy)]),
+            TrySign::Neutral
+        );
+        assert_eq!(TrySign::from_outcomes(&[]), TrySign::Neutral);
     }
 }

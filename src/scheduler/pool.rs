@@ -14,6 +14,10 @@
 //!   queue: the next idle modem it may use takes it.
 //! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
 //!   of them is up and the group allows fallback.
+//! - A SIM that showed signs of a carrier block ([`super::policy::BlockWatch`], a carrier's
+//!   notice) is quarantined until a time: it gets no work, which goes to the other SIMs, and
+//!   counts as down for pinning and retries; it is back when the time passes or an
+//!   administrator releases it.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -22,6 +26,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::policy::{BlockWatch, TrySign};
 use crate::service::sim_windows;
 use crate::store::{BroadcastId, DeliveryId, Group, GroupId, QueuedDelivery};
 
@@ -122,6 +127,14 @@ pub struct Usage {
     pub day_parts: u32,
 }
 
+/// Why and until when a SIM is kept from sending (signs of a carrier block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
 /// One modem of the pool.
 #[derive(Debug, Clone)]
 pub struct Slot {
@@ -132,6 +145,10 @@ pub struct Slot {
     pub max_per_hour: u32,
     pub max_per_day: u32,
     pub usage: Option<Usage>,
+    /// Set while its SIM is quarantined for signs of a carrier block.
+    pub quarantine: Option<Quarantine>,
+    /// The signs of a block its SIM showed lately.
+    watch: BlockWatch,
     /// Order of last use, for spreading work evenly.
     last_used: u64,
     /// Tries handed to this modem and not finished yet (at most one while it is up; one may
@@ -145,7 +162,12 @@ impl Slot {
     }
 
     fn usable(&self) -> bool {
-        matches!(self.state, SlotState::Idle | SlotState::Busy)
+        matches!(self.state, SlotState::Idle | SlotState::Busy) && self.quarantine.is_none()
+    }
+
+    /// The SIM's key in the store: its IMSI, else the device.
+    pub fn sim(&self) -> &str {
+        self.imsi.as_deref().unwrap_or(&self.device)
     }
 }
 
@@ -165,6 +187,8 @@ pub struct Pool {
     /// The earliest `back_after` of a job the last [`assign`](Self::assign) left waiting
     /// only for it (a wake-up time: no event would otherwise hand it out).
     held_back: Option<DateTime<Utc>>,
+    /// Devices whose quarantine ran out, for the caller to say so ([`take_ended`](Self::take_ended)).
+    ended: Vec<String>,
 }
 
 impl Pool {
@@ -179,6 +203,7 @@ impl Pool {
             cursor: None,
             use_counter: 0,
             held_back: None,
+            ended: Vec::new(),
         }
     }
 
@@ -191,6 +216,8 @@ impl Pool {
             max_per_hour,
             max_per_day,
             usage: None,
+            quarantine: None,
+            watch: BlockWatch::default(),
             last_used: 0,
             running: 0,
         });
@@ -222,6 +249,11 @@ impl Pool {
     ) {
         let (hour_start, day_start) = sim_windows(now, self.tz);
         let slot = &mut self.slots[id];
+        if slot.imsi != imsi {
+            // Another SIM: what the last one showed is not its business.
+            slot.quarantine = None;
+            slot.watch.reset();
+        }
         slot.imsi = imsi;
         slot.state = if slot.running > 0 {
             SlotState::Busy
@@ -288,10 +320,56 @@ impl Pool {
         }
     }
 
-    /// Rolls SIM windows over and releases delayed jobs that are due.
+    /// The try on `id` ended with `sign`: the reason to quarantine its SIM, when that makes
+    /// a block (the caller quarantines it with [`quarantine`](Self::quarantine)).
+    pub fn observe(&mut self, id: ModemId, sign: TrySign, now: DateTime<Utc>) -> Option<String> {
+        let slot = &mut self.slots[id];
+        if slot.quarantine.is_some() {
+            return None;
+        }
+        slot.watch.observe(sign, now)
+    }
+
+    /// Keeps the SIM of `id` from sending as `q` says.
+    pub fn quarantine(&mut self, id: ModemId, q: Quarantine) {
+        self.slots[id].quarantine = Some(q);
+    }
+
+    /// The devices whose quarantine ran out since the last call.
+    pub fn take_ended(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// The slots whose IMSI or device is `key`.
+    pub fn find(&self, key: &str) -> Vec<ModemId> {
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].matches(key))
+            .collect()
+    }
+
+    /// Ends the quarantine of the slots whose IMSI or device is `key`; which were quarantined.
+    pub fn release(&mut self, key: &str) -> Vec<ModemId> {
+        let mut released = Vec::new();
+        for id in self.find(key) {
+            let slot = &mut self.slots[id];
+            if slot.quarantine.take().is_some() {
+                released.push(id);
+            }
+            slot.watch.reset();
+        }
+        released
+    }
+
+    /// Rolls SIM windows over, ends quarantines whose time is up and releases delayed jobs
+    /// that are due.
     fn advance(&mut self, now: DateTime<Utc>) {
         let (hour_start, day_start) = sim_windows(now, self.tz);
         for slot in &mut self.slots {
+            if slot.quarantine.as_ref().is_some_and(|q| q.until <= now) {
+                self.ended.push(slot.device.clone());
+                slot.quarantine = None;
+                slot.watch.reset();
+            }
             if let Some(u) = &mut slot.usage {
                 if u.hour_start != hour_start {
                     u.hour_start = hour_start;
@@ -370,7 +448,7 @@ impl Pool {
         self.advance(now);
         self.held_back = None;
         let mut idle: Vec<ModemId> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].state == SlotState::Idle)
+            .filter(|&i| self.slots[i].state == SlotState::Idle && self.slots[i].usable())
             .collect();
         idle.sort_by_key(|&i| self.slots[i].last_used);
         let mut out = Vec::new();
@@ -447,7 +525,13 @@ impl Pool {
     /// rolls over while work waits.
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut wake = self.delayed.peek().map(|Reverse((t, _))| *t);
-        if let Some(t) = self.held_back.filter(|t| *t > now) {
+        let ends = self.slots.iter().filter_map(|s| s.quarantine.as_ref());
+        for t in self
+            .held_back
+            .filter(|t| *t > now)
+            .into_iter()
+            .chain(ends.map(|q| q.until))
+        {
             wake = Some(wake.map_or(t, |w| w.min(t)));
         }
         if !self.queues.is_empty() {
@@ -624,6 +708,39 @@ mod tests {
         assert!(p.assign(t(NOW)).is_empty());
         assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:04Z")));
         assert_eq!(p.assign(t("2024-05-10T02:10:04Z"))[0].0, 0);
+    }
+
+    #[test]
+    fn a_quarantined_sim_gets_no_work_until_its_time_is_up_or_it_is_released() {
+        let mut p = pool(2);
+        let q = Quarantine {
+            reason: "+CMS ERROR: 8".into(),
+            since: t(NOW),
+            until: t("2024-05-10T03:10:00Z"),
+        };
+        p.quarantine(0, q.clone());
+        p.enqueue((1..=4).map(|i| job(i, 1)), t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [1]);
+        p.finished(1, 1, 1);
+        // A retry that avoids modem 1 does not go to the quarantined one: it waits its back-off.
+        let mut j = job(9, 1);
+        j.avoid = vec![1];
+        j.back_after = Some(t("2024-05-10T02:20:00Z"));
+        p.enqueue([j], t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!((a[0].0, a[0].1.delivery), (1, DeliveryId(2)));
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:20:00Z")));
+        // Its time is up: it sends again.
+        p.finished(1, 1, 1);
+        let later = t("2024-05-10T03:10:00Z");
+        let a = p.assign(later);
+        assert_eq!(a.len(), 2, "{a:?}");
+        assert_eq!(p.take_ended(), ["/dev/gsm/modem0"]);
+        // Released by IMSI.
+        p.quarantine(1, q);
+        assert_eq!(p.release("460000000000001"), [1]);
+        assert!(p.slot(1).quarantine.is_none());
     }
 
     #[test]

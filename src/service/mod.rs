@@ -31,6 +31,7 @@ use chrono_tz::Tz;
 pub mod access;
 pub mod admin;
 pub mod caller;
+pub mod carrier;
 pub mod compose;
 pub mod fields;
 pub mod import;

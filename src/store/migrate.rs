@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("migrations/0006_cancelled.sql"),
     },
+    // 7 is another branch's.
+    Migration {
+        version: 8,
+        sql: include_str!("migrations/0008_sim_quarantine.sql"),
+    },
 ];
 
 /// The schema version this build writes.
