@@ -198,6 +198,10 @@ pub struct ModemTable {
     /// How long to wait for the `>` prompt after `AT+CMGS`, in seconds.
     #[serde(default = "default_prompt_timeout_secs")]
     pub prompt_timeout_secs: u64,
+    /// Optional pacing: after each message, this SIM rests a random time between the two
+    /// values, in ms (a steady pace below the carrier's limits; off when absent).
+    #[serde(default)]
+    pub pace_ms: Option<[u64; 2]>,
 }
 
 impl ModemTable {
@@ -211,6 +215,7 @@ impl ModemTable {
             max_per_day: default_per_day(),
             command_gap_ms: default_command_gap_ms(),
             prompt_timeout_secs: default_prompt_timeout_secs(),
+            pace_ms: None,
         }
     }
 }
@@ -525,6 +530,14 @@ impl Config {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("modem", i, "device")));
             }
+            if let Some([min, max]) = m.pace_ms {
+                if min > max {
+                    return Err(format!(
+                        "{}[[modem]] pace_ms = [{min}, {max}]: the shortest pause comes first",
+                        at("modem", i, "pace_ms")
+                    ));
+                }
+            }
             if let Some(pin) = &m.pin {
                 if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
                     return Err(format!(
@@ -602,6 +615,9 @@ impl Config {
                 modem("command_gap_ms", m.command_gap_ms).range(0, 1_000, " ms"),
                 modem("prompt_timeout_secs", m.prompt_timeout_secs).range(1, 120, " seconds"),
             ]);
+            if let Some([_, max]) = m.pace_ms {
+                out.push(modem("pace_ms", max).range(0, 600_000, " ms"));
+            }
         }
         out
     }

@@ -102,6 +102,14 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 5: invalid type: floating point `10000000000000000.0`, expected u64",
         ),
         (
+            "[scheduler]\nquarantine_hours = 0\n".into(),
+            "line 5: [scheduler] quarantine_hours must be 1 to 720 hours, not 0",
+        ),
+        (
+            "[scheduler]\nblock_notice_phrases = [\"停机\", \" \"]\n".into(),
+            "line 5: [scheduler] block_notice_phrases: an empty phrase would match every notice",
+        ),
+        (
             "[scheduler]\nretry_elsewhere = 65\n".into(),
             "line 5: [scheduler] retry_elsewhere must be 0 to 64 SIMs, not 65",
         ),
@@ -153,6 +161,14 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             format!("{modem}{modem}prompt_timeout_secs = 0\n"),
             "line 8: modem /nonexistent/modem*: prompt_timeout_secs must be 1 to 120 seconds, \
              not 0",
+        ),
+        (
+            format!("{modem}pace_ms = [0, 600001]\n"),
+            "line 6: modem /nonexistent/modem*: pace_ms must be 0 to 600000 ms, not 600001",
+        ),
+        (
+            format!("{modem}pace_ms = [5000, 2000]\n"),
+            "line 6: [[modem]] pace_ms = [5000, 2000]: the shortest pause comes first",
         ),
     ];
     let dir = tempfile::tempdir().unwrap();

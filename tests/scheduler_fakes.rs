@@ -197,14 +197,14 @@ async fn rig(
         retry_elsewhere: 2,
         in_flight,
     };
-    rig_with(members, broadcasts, caps, retry, scripts).await
+    rig_with(members, broadcasts, &[caps], retry, scripts).await
 }
 
-/// [`rig`] with its retry policy.
+/// [`rig`] with its retry policy and each modem's caps (one for all, or one each).
 async fn rig_with(
     members: u32,
     broadcasts: &[&str],
-    caps: Caps,
+    caps: &[Caps],
     retry: RetryPolicy,
     scripts: Vec<Script>,
 ) -> Rig {
@@ -249,7 +249,7 @@ async fn rig_with(
     for (i, script) in scripts.into_iter().enumerate() {
         let (handle, end) = actor::channel(&device(i));
         tokio::spawn(play(end, i, script, asked.clone(), faults.clone()));
-        scheduler.add_modem(handle, caps);
+        scheduler.add_modem(handle, caps[i.min(caps.len() - 1)]);
     }
     for q in queued {
         scheduler.enqueue(jobs(q, group.as_ref()));
@@ -268,6 +268,7 @@ async fn rig_with(
 const CAPS: Caps = Caps {
     max_per_hour: 200,
     max_per_day: 1000,
+    pace_ms: None,
 };
 
 impl Rig {
@@ -444,7 +445,7 @@ async fn a_transient_refusal_goes_to_another_idle_sim_at_once_not_after_the_back
     let rig = rig_with(
         7,
         &["会议改期"],
-        CAPS,
+        &[CAPS],
         hour_long_backoff(2),
         vec![
             Box::new(|n| if n == 0 { Act::Transient } else { Act::Sent }),
@@ -473,7 +474,7 @@ async fn a_number_refused_by_three_sims_waits_for_the_back_off() {
     let rig = rig_with(
         0,
         &["会议改期"],
-        CAPS,
+        &[CAPS],
         hour_long_backoff(2),
         vec![
             always(Act::Transient),
@@ -509,6 +510,27 @@ async fn a_number_refused_by_three_sims_waits_for_the_back_off() {
 }
 
 #[tokio::test]
+async fn a_paced_sim_rests_between_sends_and_the_others_take_the_work() {
+    // Modem 0 rests 10 minutes (the longest pace allowed) after each message, modem 1 not at
+    // all: modem 0 sends one message, modem 1 everything else, and nobody waits for modem 0.
+    let paced = Caps {
+        pace_ms: Some([600_000, 600_000]),
+        ..CAPS
+    };
+    let rig = rig_with(
+        7,
+        &["周末加班安排"],
+        &[paced, CAPS],
+        hour_long_backoff(2),
+        vec![always(Act::Sent), always(Act::Sent)],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 8);
+    assert_eq!((rig.asked(0), rig.asked(1)), (1, 7));
+}
+
+#[tokio::test]
 async fn a_sim_refusal_quarantines_the_modem_and_its_work_moves_on() {
     let rig = rig(
         6,
@@ -537,6 +559,7 @@ async fn a_capped_sim_is_skipped_not_waited_on() {
         Caps {
             max_per_hour: 3,
             max_per_day: 1000,
+            pace_ms: None,
         },
         InFlightPolicy::Resend,
         vec![

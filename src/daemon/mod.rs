@@ -472,6 +472,7 @@ fn join_pool(
                 Caps {
                     max_per_hour: entry.max_per_hour,
                     max_per_day: entry.max_per_day,
+                    pace_ms: entry.pace_ms,
                 },
             );
             j.handle

@@ -25,11 +25,13 @@ use crate::modem::{Health, ModemHandle, ModemStatus};
 use crate::store::{GroupId, SimQuarantine, StoreHandle};
 use chrono_tz::Tz;
 
-/// A modem's caps, in SMS parts.
+/// A modem's caps, in SMS parts, and its optional pace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caps {
     pub max_per_hour: u32,
     pub max_per_day: u32,
+    /// After each try the SIM rests a random time between these (ms); `None`: no rest.
+    pub pace_ms: Option<[u64; 2]>,
 }
 
 /// One modem as `modem list` shows it: what its actor says and what the pool knows.
@@ -135,6 +137,8 @@ impl Scheduler {
             probe_wait: FIRST_PROBE,
             probing: false,
             transitions: Repeats::default(),
+            paces: Vec::new(),
+            rng: rand::SeedableRng::from_entropy(),
         };
         (me.clone(), tokio::spawn(dispatcher.run(rx)))
     }
@@ -213,6 +217,10 @@ struct Dispatcher {
     probing: bool,
     /// The pause and resume lines, once a minute each (a disk on the edge of full flaps).
     transitions: Repeats,
+    /// Each modem's pace (`[[modem]] pace_ms`), by pool index.
+    paces: Vec<Option<[u64; 2]>>,
+    /// Draws the pauses of paced modems.
+    rng: rand::rngs::SmallRng,
 }
 
 impl Dispatcher {
@@ -413,6 +421,7 @@ impl Dispatcher {
                 let id = self
                     .pool
                     .add_modem(handle.device(), caps.max_per_hour, caps.max_per_day);
+                self.paces.push(caps.pace_ms);
                 tokio::spawn(follow(
                     id,
                     handle.clone(),
@@ -471,6 +480,11 @@ impl Dispatcher {
             Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
             Command::Done(f) => {
                 self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
+                if let Some([min, max]) = self.paces[f.modem] {
+                    let pause = rand::Rng::gen_range(&mut self.rng, min..=max);
+                    let until = clock::now() + chrono::Duration::milliseconds(pause as i64);
+                    self.pool.rest(f.modem, until);
+                }
                 if let Some(reason) = self.pool.observe(f.modem, f.sign, clock::now()) {
                     self.quarantine(f.modem, reason);
                 }

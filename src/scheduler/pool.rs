@@ -14,6 +14,8 @@
 //!   queue: the next idle modem it may use takes it.
 //! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
 //!   of them is up and the group allows fallback.
+//! - Pacing (`[[modem]] pace_ms`): after each try a paced SIM rests until a time the
+//!   dispatcher drew ([`Pool::rest`]); it takes no work before.
 //! - A SIM that showed signs of a carrier block ([`super::policy::BlockWatch`], a carrier's
 //!   notice) is quarantined until a time: it gets no work, which goes to the other SIMs, and
 //!   counts as down for pinning and retries; it is back when the time passes or an
@@ -145,6 +147,8 @@ pub struct Slot {
     pub max_per_hour: u32,
     pub max_per_day: u32,
     pub usage: Option<Usage>,
+    /// The SIM rests (paced, `[[modem]] pace_ms`) until then: no work before.
+    pub rests_until: Option<DateTime<Utc>>,
     /// Set while its SIM is quarantined for signs of a carrier block.
     pub quarantine: Option<Quarantine>,
     /// The signs of a block its SIM showed lately.
@@ -216,6 +220,7 @@ impl Pool {
             max_per_hour,
             max_per_day,
             usage: None,
+            rests_until: None,
             quarantine: None,
             watch: BlockWatch::default(),
             last_used: 0,
@@ -335,6 +340,11 @@ impl Pool {
         self.slots[id].quarantine = Some(q);
     }
 
+    /// The SIM of `id` rests until `until` (pacing): it takes no work before.
+    pub fn rest(&mut self, id: ModemId, until: DateTime<Utc>) {
+        self.slots[id].rests_until = Some(until);
+    }
+
     /// The devices whose quarantine ran out since the last call.
     pub fn take_ended(&mut self) -> Vec<String> {
         std::mem::take(&mut self.ended)
@@ -448,7 +458,10 @@ impl Pool {
         self.advance(now);
         self.held_back = None;
         let mut idle: Vec<ModemId> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].state == SlotState::Idle && self.slots[i].usable())
+            .filter(|&i| {
+                let s = &self.slots[i];
+                s.state == SlotState::Idle && s.usable() && s.rests_until.is_none_or(|t| t <= now)
+            })
             .collect();
         idle.sort_by_key(|&i| self.slots[i].last_used);
         let mut out = Vec::new();
@@ -526,12 +539,14 @@ impl Pool {
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut wake = self.delayed.peek().map(|Reverse((t, _))| *t);
         let ends = self.slots.iter().filter_map(|s| s.quarantine.as_ref());
-        for t in self
-            .held_back
-            .filter(|t| *t > now)
-            .into_iter()
-            .chain(ends.map(|q| q.until))
-        {
+        // A resting SIM matters only while work waits.
+        let rests = self
+            .slots
+            .iter()
+            .filter(|_| !self.queues.is_empty())
+            .filter_map(|s| s.rests_until.filter(|t| *t > now));
+        let times = self.held_back.filter(|t| *t > now).into_iter();
+        for t in times.chain(ends.map(|q| q.until)).chain(rests) {
             wake = Some(wake.map_or(t, |w| w.min(t)));
         }
         if !self.queues.is_empty() {
@@ -741,6 +756,23 @@ mod tests {
         p.quarantine(1, q);
         assert_eq!(p.release("460000000000001"), [1]);
         assert!(p.slot(1).quarantine.is_none());
+    }
+
+    #[test]
+    fn a_resting_sim_takes_no_work_until_its_pause_ends() {
+        let mut p = pool(2);
+        p.enqueue((1..=4).map(|i| job(i, 1)), t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(a.len(), 2);
+        p.finished(0, 1, 1);
+        p.rest(0, t("2024-05-10T02:10:03Z"));
+        p.finished(1, 1, 1);
+        // Modem 0 rests: only modem 1 takes work.
+        let a = p.assign(t(NOW));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [1]);
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:03Z")));
+        let a = p.assign(t("2024-05-10T02:10:03Z"));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [0]);
     }
 
     #[test]
