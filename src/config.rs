@@ -30,8 +30,38 @@ pub struct Config {
     pub optout: OptOutConfig,
     pub scheduler: SchedulerConfig,
     pub inbox: InboxConfig,
+    pub routing: RoutingConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
+}
+
+/// Carrier-aware routing (`service::routing`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Prefer a SIM of the recipient's carrier (any SIM when none is free).
+    pub prefer_same_carrier: bool,
+    /// Carrier name -> E.164 prefixes of its numbers; absent: mainland China's three.
+    pub carriers: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            prefer_same_carrier: true,
+            carriers: None,
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The prefix table: the configured one, else the built-in.
+    pub fn table(&self) -> Result<crate::service::routing::CarrierTable, String> {
+        match &self.carriers {
+            Some(c) => crate::service::routing::CarrierTable::new(c),
+            None => Ok(Default::default()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -202,6 +232,9 @@ pub struct ModemTable {
     /// values, in ms (a steady pace below the carrier's limits; off when absent).
     #[serde(default)]
     pub pace_ms: Option<[u64; 2]>,
+    /// The SIM's carrier (a name of `[routing] carriers`); absent: learnt from its IMSI.
+    #[serde(default)]
+    pub carrier: Option<String>,
 }
 
 impl ModemTable {
@@ -216,6 +249,7 @@ impl ModemTable {
             command_gap_ms: default_command_gap_ms(),
             prompt_timeout_secs: default_prompt_timeout_secs(),
             pace_ms: None,
+            carrier: None,
         }
     }
 }
@@ -515,6 +549,12 @@ impl Config {
                 optout::KeywordError::Overlap { .. } => "optin_keywords",
             };
             return Err(format!("{}[optout] {e}", at("optout", 0, key)));
+        }
+        if let Err(e) = self.routing.table() {
+            return Err(format!(
+                "{}[routing] carriers: {e}",
+                at("routing", 0, "carriers")
+            ));
         }
         if let Err(e) = crate::service::carrier::check_phrases(&self.scheduler.block_notice_phrases)
         {

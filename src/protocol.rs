@@ -936,6 +936,9 @@ pub struct ModemEntry {
     pub failed: u64,
     /// Why the modem is not ready, when it is not.
     pub problem: Option<String>,
+    /// Its SIM's carrier (configured, else learnt from the IMSI), for carrier-aware routing.
+    #[serde(default)]
+    pub carrier: Option<String>,
     /// Set while its SIM is quarantined for signs of a carrier block (`state` is then
     /// `quarantined`).
     #[serde(default)]

@@ -102,6 +102,11 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 5: invalid type: floating point `10000000000000000.0`, expected u64",
         ),
         (
+            "[routing]\ncarriers = { cmcc = [\"86139\"] }\n".into(),
+            "line 5: [routing] carriers: carrier cmcc: prefix \"86139\" is not + and 1 to 14 \
+             digits (E.164)",
+        ),
+        (
             "[scheduler]\nquarantine_hours = 0\n".into(),
             "line 5: [scheduler] quarantine_hours must be 1 to 720 hours, not 0",
         ),

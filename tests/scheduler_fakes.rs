@@ -249,7 +249,7 @@ async fn rig_with(
     for (i, script) in scripts.into_iter().enumerate() {
         let (handle, end) = actor::channel(&device(i));
         tokio::spawn(play(end, i, script, asked.clone(), faults.clone()));
-        scheduler.add_modem(handle, caps[i.min(caps.len() - 1)]);
+        scheduler.add_modem(handle, caps[i.min(caps.len() - 1)].clone());
     }
     for q in queued {
         scheduler.enqueue(jobs(q, group.as_ref()));
@@ -269,6 +269,7 @@ const CAPS: Caps = Caps {
     max_per_hour: 200,
     max_per_day: 1000,
     pace_ms: None,
+    carrier: None,
 };
 
 impl Rig {
@@ -560,6 +561,7 @@ async fn a_capped_sim_is_skipped_not_waited_on() {
             max_per_hour: 3,
             max_per_day: 1000,
             pace_ms: None,
+            carrier: None,
         },
         InFlightPolicy::Resend,
         vec![

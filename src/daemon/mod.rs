@@ -122,6 +122,7 @@ pub fn modem_entry(view: &ModemView) -> ModemEntry {
         sent: status.sent,
         failed: status.failed,
         problem: status.problem.clone(),
+        carrier: slot.carrier.clone(),
         quarantine: slot
             .quarantine
             .as_ref()
@@ -297,7 +298,13 @@ pub async fn run_until(
         repeats: repeats.clone(),
         quarantine: chrono::Duration::hours(config.scheduler.quarantine_hours as i64),
     };
-    let (scheduler, dispatcher_task) = Scheduler::spawn(Pool::new(config.tz()), deliverer);
+    // The table was checked when the configuration was read.
+    let routing = config
+        .routing
+        .prefer_same_carrier
+        .then(|| config.routing.table().unwrap_or_default());
+    let pool = Pool::new(config.tz()).with_routing(routing);
+    let (scheduler, dispatcher_task) = Scheduler::spawn(pool, deliverer);
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         config: config.clone(),
@@ -473,6 +480,7 @@ fn join_pool(
                     max_per_hour: entry.max_per_hour,
                     max_per_day: entry.max_per_day,
                     pace_ms: entry.pace_ms,
+                    carrier: entry.carrier.clone(),
                 },
             );
             j.handle

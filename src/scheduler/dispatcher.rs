@@ -25,13 +25,15 @@ use crate::modem::{Health, ModemHandle, ModemStatus};
 use crate::store::{GroupId, SimQuarantine, StoreHandle};
 use chrono_tz::Tz;
 
-/// A modem's caps, in SMS parts, and its optional pace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A modem's caps, in SMS parts, its optional pace and carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caps {
     pub max_per_hour: u32,
     pub max_per_day: u32,
     /// After each try the SIM rests a random time between these (ms); `None`: no rest.
     pub pace_ms: Option<[u64; 2]>,
+    /// Its SIM's carrier (`[[modem]] carrier`); `None`: learnt from the IMSI.
+    pub carrier: Option<String>,
 }
 
 /// One modem as `modem list` shows it: what its actor says and what the pool knows.
@@ -422,6 +424,9 @@ impl Dispatcher {
                     .pool
                     .add_modem(handle.device(), caps.max_per_hour, caps.max_per_day);
                 self.paces.push(caps.pace_ms);
+                if caps.carrier.is_some() {
+                    self.pool.set_carrier(id, caps.carrier);
+                }
                 tokio::spawn(follow(
                     id,
                     handle.clone(),

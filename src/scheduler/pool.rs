@@ -14,6 +14,9 @@
 //!   queue: the next idle modem it may use takes it.
 //! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
 //!   of them is up and the group allows fallback.
+//! - Carrier preference (`[routing]`): an idle SIM takes, among the jobs it may take at the
+//!   front of a broadcast's queue, the first whose number belongs to its own carrier, else the
+//!   first: a preference that never leaves a SIM idle while it could send.
 //! - Pacing (`[[modem]] pace_ms`): after each try a paced SIM rests until a time the
 //!   dispatcher drew ([`Pool::rest`]); it takes no work before.
 //! - A SIM that showed signs of a carrier block ([`super::policy::BlockWatch`], a carrier's
@@ -29,6 +32,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::policy::{BlockWatch, TrySign};
+use crate::service::routing::{carrier_of_imsi, CarrierTable};
 use crate::service::sim_windows;
 use crate::store::{BroadcastId, DeliveryId, Group, GroupId, QueuedDelivery};
 
@@ -147,6 +151,10 @@ pub struct Slot {
     pub max_per_hour: u32,
     pub max_per_day: u32,
     pub usage: Option<Usage>,
+    /// Its SIM's carrier: configured (`[[modem]] carrier`), else from its IMSI.
+    pub carrier: Option<String>,
+    /// `[[modem]] carrier`, which the IMSI does not override.
+    configured_carrier: Option<String>,
     /// The SIM rests (paced, `[[modem]] pace_ms`) until then: no work before.
     pub rests_until: Option<DateTime<Utc>>,
     /// Set while its SIM is quarantined for signs of a carrier block.
@@ -191,6 +199,8 @@ pub struct Pool {
     /// The earliest `back_after` of a job the last [`assign`](Self::assign) left waiting
     /// only for it (a wake-up time: no event would otherwise hand it out).
     held_back: Option<DateTime<Utc>>,
+    /// The number prefixes of carrier preference; `None`: no preference.
+    routing: Option<Arc<CarrierTable>>,
     /// Devices whose quarantine ran out, for the caller to say so ([`take_ended`](Self::take_ended)).
     ended: Vec<String>,
 }
@@ -207,8 +217,22 @@ impl Pool {
             cursor: None,
             use_counter: 0,
             held_back: None,
+            routing: None,
             ended: Vec::new(),
         }
+    }
+
+    /// Prefers, for each SIM, the recipients whose numbers `table` gives to its carrier.
+    pub fn with_routing(mut self, table: Option<CarrierTable>) -> Self {
+        self.routing = table.map(Arc::new);
+        self
+    }
+
+    /// The carrier of modem `id`'s SIM, whatever its IMSI says.
+    pub fn set_carrier(&mut self, id: ModemId, carrier: Option<String>) {
+        let slot = &mut self.slots[id];
+        slot.configured_carrier = carrier.clone();
+        slot.carrier = carrier;
     }
 
     /// Adds a modem slot (down until [`modem_up`](Self::modem_up)).
@@ -220,6 +244,8 @@ impl Pool {
             max_per_hour,
             max_per_day,
             usage: None,
+            carrier: None,
+            configured_carrier: None,
             rests_until: None,
             quarantine: None,
             watch: BlockWatch::default(),
@@ -259,6 +285,11 @@ impl Pool {
             slot.quarantine = None;
             slot.watch.reset();
         }
+        slot.carrier = slot.configured_carrier.clone().or_else(|| {
+            imsi.as_deref()
+                .and_then(carrier_of_imsi)
+                .map(str::to_string)
+        });
         slot.imsi = imsi;
         slot.state = if slot.running > 0 {
             SlotState::Busy
@@ -502,11 +533,22 @@ impl Pool {
             // Jobs of one broadcast share pinning and size; one avoiding this modem does not
             // block the others, so look a little further than the head.
             let mut held_back = self.held_back;
-            let pos = self.queues[&b]
+            let eligible: Vec<usize> = self.queues[&b]
                 .iter()
                 .take(16)
-                .position(|j| self.eligible(id, j, now, &mut held_back));
+                .enumerate()
+                .filter(|(_, j)| self.eligible(id, j, now, &mut held_back))
+                .map(|(k, _)| k)
+                .collect();
             self.held_back = held_back;
+            // Among those, one of the SIM's own carrier first.
+            let own = match (&self.routing, &self.slots[id].carrier) {
+                (Some(table), Some(mine)) => eligible.iter().copied().find(|&k| {
+                    table.carrier_of_number(&self.queues[&b][k].number) == Some(mine.as_str())
+                }),
+                _ => None,
+            };
+            let pos = own.or(eligible.first().copied());
             if let Some(pos) = pos {
                 let queue = self.queues.get_mut(&b).expect("present");
                 let job = queue.remove(pos).expect("position in range");
@@ -773,6 +815,41 @@ mod tests {
         assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:03Z")));
         let a = p.assign(t("2024-05-10T02:10:03Z"));
         assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_sim_prefers_recipients_of_its_own_carrier_and_takes_any_other_rather_than_idle() {
+        let mut p =
+            Pool::new(chrono_tz::Asia::Shanghai).with_routing(Some(CarrierTable::default()));
+        let mobile = p.add_modem("/dev/m", 200, 1000);
+        let unicom = p.add_modem("/dev/u", 200, 1000);
+        p.modem_up(mobile, Some("460001234567890".into()), 0, 0, t(NOW));
+        p.modem_up(unicom, Some("460011234567890".into()), 0, 0, t(NOW));
+        assert_eq!(p.slot(unicom).carrier.as_deref(), Some("china_unicom"));
+        let numbered = |d: i64, n: &str| Job {
+            number: n.into(),
+            ..job(d, 1)
+        };
+        p.enqueue(
+            [
+                numbered(1, "+8613900000001"),
+                numbered(2, "+8613900000002"),
+                numbered(3, "+8618600000003"),
+                numbered(4, "+8613900000004"),
+            ],
+            t(NOW),
+        );
+        let a = p.assign(t(NOW));
+        let got: Vec<(ModemId, i64)> = a.iter().map(|(m, j)| (*m, j.delivery.0)).collect();
+        assert_eq!(got, [(mobile, 1), (unicom, 3)]);
+        // No Unicom number left: the Unicom SIM takes a Mobile one rather than stay idle.
+        p.finished(unicom, 1, 1);
+        let a = p.assign(t(NOW));
+        assert_eq!((a[0].0, a[0].1.delivery.0), (unicom, 2));
+        // A configured carrier wins over the IMSI.
+        p.set_carrier(unicom, Some("china_mobile".into()));
+        p.modem_up(unicom, Some("460011234567890".into()), 0, 0, t(NOW));
+        assert_eq!(p.slot(unicom).carrier.as_deref(), Some("china_mobile"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod quota;
 pub mod recipients;
 pub mod refusals;
 pub mod reports;
+pub mod routing;
 pub mod sensitive;
 mod submit;
 
