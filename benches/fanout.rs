@@ -20,6 +20,12 @@
 //! instead of scaling them with L, `FANOUT_RETRY_ELSEWHERE=0,2` runs each configuration with
 //! each `[scheduler] retry_elsewhere` (0: back off before every retry, the rule before), and
 //! `FANOUT_SEEDS=1,2,3` repeats it with each emulator seed (the draws of the errors).
+//!
+//! Carrier-aware routing: `FANOUT_CARRIERS=1` gives the members numbers of the three
+//! mainland carriers in turn (139 China Mobile, 186 China Unicom, 189 China Telecom) and the
+//! modems SIMs of the three in turn (IMSI 46000, 46001, 46003); `FANOUT_ROUTING=0,1` runs
+//! each configuration with `[routing] prefer_same_carrier` off and on. Column "on-net": the
+//! share of messages a SIM of the recipient's carrier sent (from the emulator's log).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -28,7 +34,12 @@ use std::time::{Duration, Instant};
 
 use groupsms::cli::client::Client;
 use groupsms::protocol::{self as p, Request};
-use support::{config_text, emulator_with, env_list, make_group, Daemon};
+use groupsms::service::routing::{carrier_of_imsi, CarrierTable};
+use support::{config_text, emulator_with, env_list, make_group_numbered, Daemon};
+
+/// Number segments and SIM PLMNs of the carrier runs, in turn: Mobile, Unicom, Telecom.
+const SEGMENTS: [&str; 3] = ["+86139", "+86186", "+86189"];
+const PLMNS: [&str; 3] = ["46000", "46001", "46003"];
 
 /// `+CMS ERROR` codes of the error runs: all transient (`src/at/codes.rs`).
 const TRANSIENT_CODES: [u16; 4] = [38, 42, 332, 500];
@@ -39,6 +50,8 @@ struct Faults {
     error_percent: u64,
     retry_elsewhere: Option<u64>,
     seed: u64,
+    /// Members and SIMs of the three carriers; `Some(prefer)`: with `prefer_same_carrier`.
+    carriers: Option<bool>,
 }
 
 struct Row {
@@ -47,6 +60,8 @@ struct Row {
     first_ms: f64,
     cpu: f64,
     peak_kb: u64,
+    /// Share of messages sent by a SIM of the recipient's carrier.
+    on_net: f64,
 }
 
 fn run(modems: u64, latency: Duration, gap_ms: u64, recipients: u64, faults: Faults) -> Row {
@@ -56,14 +71,36 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, recipients: u64, faults: Fau
         .build()
         .unwrap();
     // The super-admin is a member too: M recipients in all.
-    make_group(&dir.path().join("db.sqlite"), recipients);
-    let emulator = emulator_with(&rt, dir.path(), modems, latency, faults.seed, |m| {
-        m.knobs.error_rate = faults.error_percent as f64 / 100.0;
-        m.knobs.error_codes = TRANSIENT_CODES.to_vec();
+    let mixed = faults.carriers.is_some();
+    make_group_numbered(&dir.path().join("db.sqlite"), recipients, |i| {
+        let segment = if mixed {
+            SEGMENTS[i as usize % 3]
+        } else {
+            SEGMENTS[0]
+        };
+        format!("{segment}{i:08}")
     });
+    let emulator = {
+        let cfg = support::emulator_config(dir.path(), modems, latency, faults.seed, |m| {
+            m.knobs.error_rate = faults.error_percent as f64 / 100.0;
+            m.knobs.error_codes = TRANSIENT_CODES.to_vec();
+        });
+        let cfg = (0..modems as usize).fold(cfg, |cfg, i| {
+            cfg.modem(i, |m| {
+                if mixed {
+                    m.knobs.plmn = PLMNS[i % 3].into();
+                }
+            })
+        });
+        let _g = rt.enter();
+        groupsms::emulator::Emulator::start(cfg).expect("emulator starts")
+    };
     let mut config = config_text(dir.path(), &format!("command_gap_ms = {gap_ms}"));
     if let Some(n) = faults.retry_elsewhere {
         config.push_str(&format!("[scheduler]\nretry_elsewhere = {n}\n"));
+    }
+    if let Some(prefer) = faults.carriers {
+        config.push_str(&format!("[routing]\nprefer_same_carrier = {prefer}\n"));
     }
     let daemon = Daemon::start(dir.path(), &config);
     let mut c = Client::connect(&daemon.socket).unwrap_or_else(|e| panic!("{}", e.message));
@@ -99,7 +136,18 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, recipients: u64, faults: Fau
         accepted, recipients,
         "the modems took each part once: {summary}"
     );
+    let table = CarrierTable::default();
+    let records = groupsms::emulator::log::read_log(&dir.path().join("sms.jsonl")).unwrap();
+    let on_net = records
+        .iter()
+        .filter(|r| {
+            let plmn = if mixed { PLMNS[r.modem % 3] } else { PLMNS[0] };
+            carrier_of_imsi(&format!("{plmn}0000000000")) == table.carrier_of_number(&r.to)
+        })
+        .count() as f64
+        / records.len().max(1) as f64;
     Row {
+        on_net,
         recipients,
         seconds,
         first_ms: (first - wall_start).num_microseconds().unwrap_or(0) as f64 / 1000.0,
@@ -131,6 +179,13 @@ fn main() {
         Err(_) => vec![None],
     };
     let seeds = env_list("FANOUT_SEEDS", &[1]);
+    let routing: Vec<Option<bool>> = match std::env::var("FANOUT_CARRIERS") {
+        Ok(v) if v.trim() == "1" => env_list("FANOUT_ROUTING", &[1])
+            .into_iter()
+            .map(|r| Some(r != 0))
+            .collect(),
+        _ => vec![None],
+    };
     println!("fan-out: one single-part UCS-2 message per recipient; daemon = child process");
     if error_percent > 0 {
         println!(
@@ -138,12 +193,13 @@ fn main() {
         );
     }
     println!(
-        "{:>6} {:>7} {:>6} {:>5} {:>4} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
+        "{:>6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10} {:>7}",
         "modems",
         "L ms",
         "gap ms",
         "elsew",
         "seed",
+        "route",
         "recipients",
         "seconds",
         "msg/s",
@@ -152,21 +208,26 @@ fn main() {
         "vs L+gap",
         "first ms",
         "cpu s/10k",
-        "peak MB"
+        "peak MB",
+        "on-net"
     );
+    // Seeds outermost: the variants compared (retry_elsewhere, routing) run side by side, so a
+    // busy spell of the machine does not fall on one of them only.
     let mut runs = Vec::new();
-    for &gap in &gaps {
-        for &l in &latencies {
-            for &n in &modems {
-                for &retry_elsewhere in &elsewhere {
-                    for &seed in &seeds {
-                        runs.push((gap, l, n, retry_elsewhere, seed));
+    for &seed in &seeds {
+        for &gap in &gaps {
+            for &l in &latencies {
+                for &n in &modems {
+                    for &retry_elsewhere in &elsewhere {
+                        for &carriers in &routing {
+                            runs.push((gap, l, n, retry_elsewhere, carriers, seed));
+                        }
                     }
                 }
             }
         }
     }
-    for (gap, l, n, retry_elsewhere, seed) in runs {
+    for (gap, l, n, retry_elsewhere, carriers, seed) in runs {
         let latency = Duration::from_millis(l);
         let per_modem = ((seconds / latency.as_secs_f64()).ceil() as u64).max(5);
         let recipients = if fixed > 0 { fixed } else { n * per_modem };
@@ -174,18 +235,20 @@ fn main() {
             error_percent,
             retry_elsewhere,
             seed,
+            carriers,
         };
         let row = run(n, latency, gap, recipients, faults);
         let rate = row.recipients as f64 / row.seconds;
         let ideal = n as f64 / latency.as_secs_f64();
         let gap_bound = n as f64 / (latency.as_secs_f64() + gap as f64 / 1000.0);
         println!(
-            "{:>6} {:>7} {:>6} {:>5} {:>4} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.1} {:>10.2} {:>10.1}",
+            "{:>6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.1} {:>10.2} {:>10.1} {:>7.3}",
             n,
             l,
             gap,
             retry_elsewhere.map_or("-".to_string(), |e| e.to_string()),
             seed,
+            carriers.map_or("-", |p| if p { "on" } else { "off" }),
             row.recipients,
             row.seconds,
             rate,
@@ -194,7 +257,8 @@ fn main() {
             rate / gap_bound,
             row.first_ms,
             row.cpu / row.recipients as f64 * 10_000.0,
-            row.peak_kb as f64 / 1024.0
+            row.peak_kb as f64 / 1024.0,
+            row.on_net
         );
     }
 }
