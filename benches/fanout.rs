@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use groupsms::cli::client::Client;
 use groupsms::protocol::{self as p, Request};
 use groupsms::service::routing::{carrier_of_imsi, CarrierTable};
-use support::{config_text, emulator_with, env_list, make_group_numbered, Daemon};
+use support::{config_text, env_list, make_group_numbered, Daemon};
 
 /// Number segments and SIM PLMNs of the carrier runs, in turn: Mobile, Unicom, Telecom.
 const SEGMENTS: [&str; 3] = ["+86139", "+86186", "+86189"];
