@@ -30,8 +30,38 @@ pub struct Config {
     pub optout: OptOutConfig,
     pub scheduler: SchedulerConfig,
     pub inbox: InboxConfig,
+    pub routing: RoutingConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
+}
+
+/// Carrier-aware routing (`service::routing`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Prefer a SIM of the recipient's carrier (any SIM when none is free).
+    pub prefer_same_carrier: bool,
+    /// Carrier name -> E.164 prefixes of its numbers; absent: mainland China's three.
+    pub carriers: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            prefer_same_carrier: true,
+            carriers: None,
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The prefix table: the configured one, else the built-in.
+    pub fn table(&self) -> Result<crate::service::routing::CarrierTable, String> {
+        match &self.carriers {
+            Some(c) => crate::service::routing::CarrierTable::new(c),
+            None => Ok(Default::default()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -128,6 +158,9 @@ pub struct SchedulerConfig {
     pub max_attempts: u32,
     /// First retry delay in seconds; doubles per attempt.
     pub retry_backoff_secs: u64,
+    /// Distinct SIMs a transient failure is retried on at once (on a SIM that has not failed
+    /// it) before the back-off applies; 0: back off before every retry.
+    pub retry_elsewhere: u32,
     /// Seconds to wait for `+CMGS` after Ctrl-Z before the part counts as ambiguous.
     pub send_timeout_secs: u64,
     /// Seconds between probes of a quarantined or missing modem.
@@ -136,6 +169,12 @@ pub struct SchedulerConfig {
     /// `[daemon] timezone`) unless sent urgent where its group allows it; `None`: never quiet.
     #[serde(deserialize_with = "quiet")]
     pub quiet_hours: Option<QuietHours>,
+    /// Hours a SIM showing signs of a carrier block is kept from sending (unless an
+    /// administrator releases it first).
+    pub quarantine_hours: u64,
+    /// Phrases that make a carrier service number's notice (10086, 10010, 10000) a sign of a
+    /// block (`service::carrier`).
+    pub block_notice_phrases: Vec<String>,
 }
 
 /// Incoming messages.
@@ -193,6 +232,13 @@ pub struct ModemTable {
     /// How long to wait for the `>` prompt after `AT+CMGS`, in seconds.
     #[serde(default = "default_prompt_timeout_secs")]
     pub prompt_timeout_secs: u64,
+    /// Optional pacing: after each message, this SIM rests a random time between the two
+    /// values, in ms (a steady pace below the carrier's limits; off when absent).
+    #[serde(default)]
+    pub pace_ms: Option<[u64; 2]>,
+    /// The SIM's carrier (a name of `[routing] carriers`); absent: learnt from its IMSI.
+    #[serde(default)]
+    pub carrier: Option<String>,
 }
 
 impl ModemTable {
@@ -206,6 +252,8 @@ impl ModemTable {
             max_per_day: default_per_day(),
             command_gap_ms: default_command_gap_ms(),
             prompt_timeout_secs: default_prompt_timeout_secs(),
+            pace_ms: None,
+            carrier: None,
         }
     }
 }
@@ -287,9 +335,15 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             max_attempts: 5,
             retry_backoff_secs: 2,
+            retry_elsewhere: 2,
             send_timeout_secs: 15,
             reprobe_secs: 10,
             quiet_hours: None,
+            quarantine_hours: 24,
+            block_notice_phrases: crate::service::carrier::DEFAULT_BLOCK_PHRASES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
         }
     }
 }
@@ -509,12 +563,33 @@ impl Config {
             };
             return Err(format!("{}[optout] {e}", at("optout", 0, key)));
         }
+        if let Err(e) = self.routing.table() {
+            return Err(format!(
+                "{}[routing] carriers: {e}",
+                at("routing", 0, "carriers")
+            ));
+        }
+        if let Err(e) = crate::service::carrier::check_phrases(&self.scheduler.block_notice_phrases)
+        {
+            return Err(format!(
+                "{}[scheduler] block_notice_phrases: {e}",
+                at("scheduler", 0, "block_notice_phrases")
+            ));
+        }
         self.daemon
             .check_paths()
             .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
         for (i, m) in self.modems.iter().enumerate() {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("modem", i, "device")));
+            }
+            if let Some([min, max]) = m.pace_ms {
+                if min > max {
+                    return Err(format!(
+                        "{}[[modem]] pace_ms = [{min}, {max}]: the shortest pause comes first",
+                        at("modem", i, "pace_ms")
+                    ));
+                }
             }
             if let Some(pin) = &m.pin {
                 if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
@@ -556,9 +631,16 @@ impl Config {
             // Retries never wait more than 5 minutes (`scheduler::policy`), whatever this is.
             Bound::new("scheduler", "retry_backoff_secs", s.retry_backoff_secs)
                 .range(0, 300, " seconds"),
+            Bound::new("scheduler", "retry_elsewhere", s.retry_elsewhere.into())
+                .range(0, 64, " SIMs"),
             Bound::new("scheduler", "send_timeout_secs", s.send_timeout_secs)
                 .range(1, 600, " seconds"),
             Bound::new("scheduler", "reprobe_secs", s.reprobe_secs).range(1, 3_600, " seconds"),
+            Bound::new("scheduler", "quarantine_hours", s.quarantine_hours).range(
+                1,
+                24 * 30,
+                " hours",
+            ),
             Bound::new("inbox", "reply_window_hours", self.inbox.reply_window_hours).range(
                 1,
                 24 * 365,
@@ -586,6 +668,9 @@ impl Config {
                 modem("command_gap_ms", m.command_gap_ms).range(0, 1_000, " ms"),
                 modem("prompt_timeout_secs", m.prompt_timeout_secs).range(1, 120, " seconds"),
             ]);
+            if let Some([_, max]) = m.pace_ms {
+                out.push(modem("pace_ms", max).range(0, 600_000, " ms"));
+            }
         }
         out
     }

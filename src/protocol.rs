@@ -71,6 +71,7 @@ pub enum Request {
     BroadcastShow(BroadcastShowArgs),
     BroadcastCancel(BroadcastRef),
     ModemList(Empty),
+    ModemRelease(ModemRef),
     InboxList(InboxList),
     InboxShow(InboxRef),
     InboxMarkRead(InboxIds),
@@ -111,6 +112,7 @@ impl Request {
                 | Request::MemberRole(_)
                 | Request::MemberOptOut(_)
                 | Request::MemberOptIn(_)
+                | Request::ModemRelease(_)
         )
     }
 }
@@ -958,6 +960,40 @@ pub struct SkippedRow {
     pub reason: String,
 }
 
+/// `modem_release`: lift the quarantine of a modem's SIM (administrators only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemRef {
+    /// Its device path or its SIM's IMSI.
+    pub modem: String,
+}
+
+/// `modem_release`'s result: the quarantines lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModemReleaseResult {
+    pub released: Vec<ReleasedModem>,
+}
+
+/// One quarantine lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleasedModem {
+    /// The modem holding the SIM (`null` when it is not in the pool now).
+    pub device: Option<String>,
+    /// The SIM's IMSI (its device path when the modem did not say).
+    pub sim: String,
+}
+
+/// Why and until when a SIM is kept from sending.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineInfo {
+    /// The sign of a carrier block that was seen.
+    pub reason: String,
+    /// RFC 3339.
+    pub since: String,
+    /// RFC 3339: it sends again from then on (or once an administrator releases it).
+    pub until: String,
+}
+
 /// `modem_list`'s result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModemListResult {
@@ -988,6 +1024,13 @@ pub struct ModemEntry {
     pub failed: u64,
     /// Why the modem is not ready, when it is not.
     pub problem: Option<String>,
+    /// Its SIM's carrier (configured, else learnt from the IMSI), for carrier-aware routing.
+    #[serde(default)]
+    pub carrier: Option<String>,
+    /// Set while its SIM is quarantined for signs of a carrier block (`state` is then
+    /// `quarantined`).
+    #[serde(default)]
+    pub quarantine: Option<QuarantineInfo>,
 }
 
 impl ModemEntry {
@@ -1227,6 +1270,8 @@ pub enum ErrorCode {
     UnknownBroadcast,
     /// No inbox message with that id.
     UnknownMessage,
+    /// No modem or quarantined SIM with that device or IMSI.
+    UnknownModem,
     /// `member_import_rows` or `member_import_commit` names no import of this connection.
     UnknownImport,
     /// A handle that must be unique is taken.

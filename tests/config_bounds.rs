@@ -111,6 +111,23 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 6: [scheduler] quiet_hours \"07:30-07:30\" starts and ends at the same time",
         ),
         (
+            "[routing]\ncarriers = { cmcc = [\"86139\"] }\n".into(),
+            "line 5: [routing] carriers: carrier cmcc: prefix \"86139\" is not + and 1 to 14 \
+             digits (E.164)",
+        ),
+        (
+            "[scheduler]\nquarantine_hours = 0\n".into(),
+            "line 5: [scheduler] quarantine_hours must be 1 to 720 hours, not 0",
+        ),
+        (
+            "[scheduler]\nblock_notice_phrases = [\"停机\", \" \"]\n".into(),
+            "line 5: [scheduler] block_notice_phrases: an empty phrase would match every notice",
+        ),
+        (
+            "[scheduler]\nretry_elsewhere = 65\n".into(),
+            "line 5: [scheduler] retry_elsewhere must be 0 to 64 SIMs, not 65",
+        ),
+        (
             "[scheduler]\nreprobe_secs = 0\n".into(),
             "line 5: [scheduler] reprobe_secs must be 1 to 3600 seconds, not 0",
         ),
@@ -159,6 +176,14 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 8: modem /nonexistent/modem*: prompt_timeout_secs must be 1 to 120 seconds, \
              not 0",
         ),
+        (
+            format!("{modem}pace_ms = [0, 600001]\n"),
+            "line 6: modem /nonexistent/modem*: pace_ms must be 0 to 600000 ms, not 600001",
+        ),
+        (
+            format!("{modem}pace_ms = [5000, 2000]\n"),
+            "line 6: [[modem]] pace_ms = [5000, 2000]: the shortest pause comes first",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (rest, want) in &cases {
@@ -178,7 +203,7 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
                 request_timeout_secs = 3600\n\
                 [quota]\ndaily = 1000000\nmonthly = 1000000\n\
                 [message]\nmax_parts = 255\n\
-                [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\n\
+                [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\nretry_elsewhere = 64\n\
                 send_timeout_secs = 600\nreprobe_secs = 3600\nquiet_hours = \"23:59-00:00\"\n\
                 [[modem]]\ndevice = \"/nonexistent/modem*\"\nbaud = 4000000\n\
                 max_per_hour = 1000000\nmax_per_day = 10000000\ncommand_gap_ms = 1000\n\

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use groupsms::config::{
     Config, DaemonConfig, InboxConfig, MessageConfig, ModemTable, OptOutConfig, QuotaConfig,
-    SchedulerConfig, DEFAULT_CONFIG_PATH,
+    RoutingConfig, SchedulerConfig, DEFAULT_CONFIG_PATH,
 };
 use serde::de::{self, Deserialize, Visitor};
 
@@ -28,13 +28,14 @@ fn the_example_loads_with_the_real_loader_and_equals_the_defaults() {
 #[test]
 fn the_example_names_every_key_with_a_comment() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap();
-    let tables: [(&str, &[&str]); 7] = [
+    let tables: [(&str, &[&str]); 8] = [
         ("[daemon]", fields::<DaemonConfig>()),
         ("[quota]", fields::<QuotaConfig>()),
         ("[message]", fields::<MessageConfig>()),
         ("[optout]", fields::<OptOutConfig>()),
         ("[scheduler]", fields::<SchedulerConfig>()),
         ("[inbox]", fields::<InboxConfig>()),
+        ("[routing]", fields::<RoutingConfig>()),
         ("[[modem]]", fields::<ModemTable>()),
     ];
     // The top level's keys are exactly the tables above.

@@ -183,12 +183,29 @@ async fn play(
 }
 
 /// `ops` with `members` members (plus its super-admin), `broadcasts` broadcasts to all of
-/// them, the scheduler with one fake modem per script.
+/// them, the scheduler with one fake modem per script; retries without back-off.
 async fn rig(
     members: u32,
     broadcasts: &[&str],
     caps: Caps,
     in_flight: InFlightPolicy,
+    scripts: Vec<Script>,
+) -> Rig {
+    let retry = RetryPolicy {
+        max_attempts: 5,
+        backoff: chrono::Duration::zero(),
+        retry_elsewhere: 2,
+        in_flight,
+    };
+    rig_with(members, broadcasts, &[caps], retry, scripts).await
+}
+
+/// [`rig`] with its retry policy and each modem's caps (one for all, or one each).
+async fn rig_with(
+    members: u32,
+    broadcasts: &[&str],
+    caps: &[Caps],
+    retry: RetryPolicy,
     scripts: Vec<Script>,
 ) -> Rig {
     let (dir, mut store) = temp_store();
@@ -222,21 +239,18 @@ async fn rig(
     let deliverer = Deliverer {
         store: store.clone(),
         board: board.clone(),
-        retry: RetryPolicy {
-            max_attempts: 5,
-            backoff: chrono::Duration::zero(),
-            in_flight,
-        },
+        retry,
         status_reports: true,
         held: Default::default(),
         repeats: Default::default(),
+        quarantine: chrono::Duration::hours(24),
     };
     let (scheduler, _task) = Scheduler::spawn(Pool::new(chrono_tz::Asia::Shanghai), deliverer);
     let asked = Arc::new(Mutex::new(Asked::default()));
     for (i, script) in scripts.into_iter().enumerate() {
         let (handle, end) = actor::channel(&device(i));
         tokio::spawn(play(end, i, script, asked.clone(), faults.clone()));
-        scheduler.add_modem(handle, caps);
+        scheduler.add_modem(handle, caps[i.min(caps.len() - 1)].clone());
     }
     for q in queued {
         scheduler.enqueue(jobs(q, group.as_ref()));
@@ -255,6 +269,8 @@ async fn rig(
 const CAPS: Caps = Caps {
     max_per_hour: 200,
     max_per_day: 1000,
+    pace_ms: None,
+    carrier: None,
 };
 
 impl Rig {
@@ -413,6 +429,109 @@ async fn a_transient_refusal_is_retried_on_another_modem() {
     );
 }
 
+/// A back-off no test run could wait out (an hour, doubling; every wait capped at 5 minutes
+/// by the policy): a delivery that went out did not wait for it.
+fn hour_long_backoff(retry_elsewhere: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        backoff: chrono::Duration::hours(1),
+        retry_elsewhere,
+        in_flight: InFlightPolicy::Resend,
+    }
+}
+
+#[tokio::test]
+async fn a_transient_refusal_goes_to_another_idle_sim_at_once_not_after_the_back_off() {
+    // Modem 0 refuses its first message (+CMS ERROR: 38) and then works; the back-off is an
+    // hour. Every delivery must end sent: the refused one on modem 1, without waiting.
+    let rig = rig_with(
+        7,
+        &["会议改期"],
+        &[CAPS],
+        hour_long_backoff(2),
+        vec![
+            Box::new(|n| if n == 0 { Act::Transient } else { Act::Sent }),
+            always(Act::Sent),
+            always(Act::Sent),
+        ],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 8, "{rows:#?}");
+    let retried: Vec<_> = rows.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "{rows:#?}");
+    assert_ne!(
+        retried[0].modem.as_deref(),
+        Some(device(0).as_str()),
+        "retried on another SIM than the one that refused it"
+    );
+    assert_eq!(rig.asked(0) + rig.asked(1) + rig.asked(2), 9);
+}
+
+#[tokio::test]
+async fn a_number_refused_by_three_sims_waits_for_the_back_off() {
+    // One recipient (the super-admin), three SIMs that all refuse it: tried at once on each
+    // SIM in turn (retry_elsewhere = 2 after the first), then the back-off of try 3 (its 4 h
+    // capped at 5 minutes).
+    let rig = rig_with(
+        0,
+        &["会议改期"],
+        &[CAPS],
+        hour_long_backoff(2),
+        vec![
+            always(Act::Transient),
+            always(Act::Transient),
+            always(Act::Transient),
+        ],
+    )
+    .await;
+    let b = rig.broadcasts[0];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let row = loop {
+        let rows = rig
+            .store
+            .call(move |s: &mut Store| s.show_broadcast(b))
+            .await
+            .unwrap()
+            .deliveries;
+        if rows[0].attempts == 3 && rows[0].state == DeliveryState::Queued {
+            break rows[0].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{rows:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    for i in 0..3 {
+        assert_eq!(rig.asked(i), 1, "each SIM tried it once");
+    }
+    // Decided a moment before the outcome was stamped: 5 minutes less that moment.
+    let wait = row.not_before.expect("a back-off") - row.updated_at;
+    assert!(
+        wait > chrono::Duration::seconds(290) && wait <= chrono::Duration::minutes(5),
+        "{row:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_paced_sim_rests_between_sends_and_the_others_take_the_work() {
+    // Modem 0 rests 10 minutes (the longest pace allowed) after each message, modem 1 not at
+    // all: modem 0 sends one message, modem 1 everything else, and nobody waits for modem 0.
+    let paced = Caps {
+        pace_ms: Some([600_000, 600_000]),
+        ..CAPS
+    };
+    let rig = rig_with(
+        7,
+        &["周末加班安排"],
+        &[paced, CAPS],
+        hour_long_backoff(2),
+        vec![always(Act::Sent), always(Act::Sent)],
+    )
+    .await;
+    let rows = rig.finish().await;
+    assert_eq!(count(&rows, DeliveryState::Sent), 8);
+    assert_eq!((rig.asked(0), rig.asked(1)), (1, 7));
+}
+
 #[tokio::test]
 async fn a_sim_refusal_quarantines_the_modem_and_its_work_moves_on() {
     let rig = rig(
@@ -442,6 +561,8 @@ async fn a_capped_sim_is_skipped_not_waited_on() {
         Caps {
             max_per_hour: 3,
             max_per_day: 1000,
+            pace_ms: None,
+            carrier: None,
         },
         InFlightPolicy::Resend,
         vec![

@@ -578,3 +578,44 @@ async fn batched_writes_commit_together_and_fail_alone() {
     let p = again.broadcast_progress(b).unwrap();
     assert_eq!((p.sending, p.queued), (ok as u32, 2), "{p:?}");
 }
+
+#[test]
+fn a_sim_quarantine_is_kept_until_its_end_replaced_by_a_newer_one_and_released() {
+    use groupsms::store::SimQuarantine;
+    let (_dir, mut store) = temp_store();
+    let t = |s: i64| utc(T0) + chrono::Duration::seconds(s);
+    let q = SimQuarantine {
+        sim: "460001234567890".into(),
+        reason: "+CMS ERROR: 8 (Operator determined barring)".into(),
+        since: t(0),
+        until: t(3600),
+    };
+    store.write(|tx| tx.quarantine_sim(&q)).unwrap();
+    let read = |store: &mut groupsms::store::Store, at: i64| {
+        store
+            .read(|tx| tx.sim_quarantine("460001234567890", t(at)))
+            .unwrap()
+    };
+    assert_eq!(read(&mut store, 10), Some(q.clone()));
+    assert_eq!(read(&mut store, 3600), None, "over at its end");
+    // A second sign replaces the first (its reason and times).
+    let later = SimQuarantine {
+        reason: "a notice from 10086 says \"停机\"".into(),
+        since: t(100),
+        until: t(7200),
+        ..q.clone()
+    };
+    store.write(|tx| tx.quarantine_sim(&later)).unwrap();
+    assert_eq!(read(&mut store, 3600), Some(later));
+    assert!(store.write(|tx| tx.release_sim("460001234567890")).unwrap());
+    assert_eq!(read(&mut store, 10), None);
+    assert!(!store.write(|tx| tx.release_sim("460001234567890")).unwrap());
+    // Nonsense is refused, not stored.
+    let empty = SimQuarantine {
+        sim: String::new(),
+        ..q.clone()
+    };
+    assert!(store.write(|tx| tx.quarantine_sim(&empty)).is_err());
+    let backwards = SimQuarantine { until: t(0), ..q };
+    assert!(store.write(|tx| tx.quarantine_sim(&backwards)).is_err());
+}

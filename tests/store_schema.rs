@@ -48,6 +48,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "memberships",
             "parts",
             "quota_usage",
+            "sim_quarantine",
             "sim_sends",
             "unmatched_reports"
         ]

@@ -31,6 +31,11 @@ pub fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
 /// Writes group `g` ("测试组") with super-admin `boss` and `members - 1` plain members, all
 /// with distinct valid numbers, into a new database at `path` (one transaction).
 pub fn make_group(path: &Path, members: u64) {
+    make_group_numbered(path, members, |i| format!("+86139{i:08}"))
+}
+
+/// [`make_group`] with member i's number given by `number` (i from 1).
+pub fn make_group_numbered(path: &Path, members: u64, number: impl Fn(u64) -> String) {
     let now = Utc::now();
     let mut store = Store::open(path).expect("open the database");
     store
@@ -40,10 +45,7 @@ pub fn make_group(path: &Path, members: u64) {
             tx.join("g", "boss", Role::SuperAdmin, now)?;
             for i in 1..members {
                 let handle = format!("m{i}");
-                tx.create_member(
-                    &NewMember::new(&handle, &handle, format!("+86139{i:08}")),
-                    now,
-                )?;
+                tx.create_member(&NewMember::new(&handle, &handle, number(i)), now)?;
                 tx.join("g", &handle, Role::Member, now)?;
             }
             Ok(())
@@ -91,15 +93,40 @@ pub fn emulator(
     n: u64,
     latency: Duration,
 ) -> EmulatorHandle {
-    let cfg = EmulatorConfig::new(dir.join("dev"), n as usize)
-        .seed(1)
+    emulator_with(rt, dir, n, latency, 1, |_| {})
+}
+
+/// [`emulator`] with the random seed `seed` and `knobs` applied to every modem after the
+/// latency and the silence.
+pub fn emulator_with(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    n: u64,
+    latency: Duration,
+    seed: u64,
+    knobs: impl Fn(&mut groupsms::emulator::EmulatedModem),
+) -> EmulatorHandle {
+    let cfg = emulator_config(dir, n, latency, seed, knobs);
+    let _g = rt.enter();
+    groupsms::emulator::Emulator::start(cfg).expect("emulator starts")
+}
+
+/// The configuration of [`emulator_with`], not started (for per-modem knobs).
+pub fn emulator_config(
+    dir: &Path,
+    n: u64,
+    latency: Duration,
+    seed: u64,
+    knobs: impl Fn(&mut groupsms::emulator::EmulatedModem),
+) -> EmulatorConfig {
+    EmulatorConfig::new(dir.join("dev"), n as usize)
+        .seed(seed)
         .log(dir.join("sms.jsonl"))
         .all(|m| {
             m.knobs.send_latency = latency;
             m.knobs.noise = Noise::Off;
-        });
-    let _g = rt.enter();
-    groupsms::emulator::Emulator::start(cfg).expect("emulator starts")
+            knobs(m);
+        })
 }
 
 /// When the first part reached a modem (its Ctrl-Z): the first log record's time minus the

@@ -284,6 +284,38 @@ error_codes! {
     515 => DeviceBusy, "device busy, please wait", Transient;
 }
 
+/// What a refusal says about a carrier block of the SIM that got it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockSign {
+    /// The name says the SIM may not send: one is enough.
+    Barred,
+    /// Carriers are reported to answer so when they block a SIM, but it also means ordinary
+    /// trouble: a sign only when it repeats on one SIM with nothing sent between.
+    Suspect,
+}
+
+/// `+CMS ERROR` codes whose names say the SIM may not send: operator determined barring,
+/// call barred, facility not subscribed, no SC subscription (TS 24.011 E.2, TS 23.040).
+pub const BARRING_CODES: [u16; 4] = [8, 10, 50, 193];
+/// Codes carriers are reported to answer when they block a SIM (field notes: 38 is what
+/// Gammu users saw; 21, 28, 42, 69, 500 in the same reports), but that also mean ordinary
+/// trouble.
+pub const SUSPECT_CODES: [u16; 6] = [21, 28, 38, 42, 69, 500];
+
+impl CmsError {
+    /// What this refusal says about a carrier block ([`BARRING_CODES`], [`SUSPECT_CODES`]).
+    pub fn block_sign(&self) -> Option<BlockSign> {
+        let code = self.code()?;
+        if BARRING_CODES.contains(&code) {
+            Some(BlockSign::Barred)
+        } else if SUSPECT_CODES.contains(&code) {
+            Some(BlockSign::Suspect)
+        } else {
+            None
+        }
+    }
+}
+
 /// A final result code: the line that ends the answer to a command (V.250 5.7.1; plus the
 /// `+CME`/`+CMS` errors and the non-standard finals real modems send).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -40,7 +40,7 @@ pub mod fuzzing;
 pub mod parse;
 pub mod urc;
 
-pub use codes::{CmeError, CmsError, ErrorClass, Final};
+pub use codes::{BlockSign, CmeError, CmsError, ErrorClass, Final};
 pub use digest::{digest, Context, Digester, Garbage, GarbageReason, Item, Step, MAX_AT_LINE};
 pub use parse::ParseError;
 pub use urc::Urc;

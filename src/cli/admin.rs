@@ -385,6 +385,10 @@ pub fn modem_list(ctx: &Context) -> Result<(), Failure> {
     one::<p::ModemListResult>(ctx, Request::ModemList(p::Empty {}))
 }
 
+pub fn modem_release(ctx: &Context, modem: String) -> Result<(), Failure> {
+    one::<p::ModemReleaseResult>(ctx, Request::ModemRelease(p::ModemRef { modem }))
+}
+
 /// Broadcasts `broadcast list` shows without `--limit`.
 const DEFAULT_BROADCASTS: u32 = 20;
 

@@ -620,6 +620,10 @@ mod tests {
                 waiting: 0,
                 finished: true,
                 text: String::new(),
+                waiting_reason: None,
+                urgent: false,
+                cancelled_at: None,
+                cancelled_by: None,
             },
             dropped: p::Dropped {
                 opted_out: 2,

@@ -22,6 +22,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Cli;
+// The signs of a carrier block are the daemon's (`at::codes`): a barring code fails at once,
+// suspect ones count when they repeat on one SIM.
+use crate::at::codes::{BARRING_CODES, SUSPECT_CODES};
 use crate::at::CmsError;
 use crate::config::{Config, ConfigError};
 use crate::protocol::{self as p, Request};
@@ -480,13 +483,6 @@ fn check_socket(r: &mut Report, path: &Path) -> Option<Vec<Value>> {
     }
 }
 
-/// `+CMS ERROR` codes whose names say the SIM may not send: operator determined barring,
-/// call barred, facility not subscribed, no SC subscription (TS 24.011 E.2, TS 23.040).
-const BARRING_CODES: [u16; 4] = [8, 10, 50, 193];
-/// Codes carriers are reported to answer when they block a SIM (field notes: 38 is what
-/// Gammu users saw; 21, 28, 42, 69, 500 in the same reports), but that also mean ordinary
-/// trouble: a sign only when they repeat on one SIM.
-const SUSPECT_CODES: [u16; 6] = [21, 28, 38, 42, 69, 500];
 /// Failures on one modem with nothing sent, from which repetition is suspicious.
 const REPEATED: usize = 3;
 

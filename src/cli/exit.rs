@@ -93,7 +93,8 @@ impl Class {
             | ErrorCode::UnknownMember
             | ErrorCode::UnknownBroadcast
             | ErrorCode::UnknownImport
-            | ErrorCode::UnknownMessage => Class::NotFound,
+            | ErrorCode::UnknownMessage
+            | ErrorCode::UnknownModem => Class::NotFound,
             ErrorCode::AlreadyExists => Class::AlreadyExists,
             ErrorCode::QuotaExceeded => Class::Quota,
             ErrorCode::PermissionDenied | ErrorCode::NotSuperAdmin => Class::Permission,

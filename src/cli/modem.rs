@@ -23,6 +23,12 @@ pub enum ModemCommand {
     List,
     /// Open a modem, run the init sequence, print identity, operator and signal.
     Probe(ProbeArgs),
+    /// Lift the quarantine of a SIM kept from sending for signs of a carrier block, before
+    /// its time is up (administrators only).
+    Release {
+        /// The modem's device path or its SIM's IMSI, as `modem list` shows them.
+        modem: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +49,7 @@ pub struct ProbeArgs {
 pub fn run(ctx: &super::Context, cmd: ModemCommand) -> Result<(), Failure> {
     let args = match cmd {
         ModemCommand::List => return super::admin::modem_list(ctx),
+        ModemCommand::Release { modem } => return super::admin::modem_release(ctx, modem),
         ModemCommand::Probe(args) => args,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

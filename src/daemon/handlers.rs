@@ -168,6 +168,7 @@ pub async fn handle(
                 modems: visible_modems(shared.modem_list().await, &reader),
             })
         }
+        Request::ModemRelease(m) => modem_release(shared, caller, m).await,
         Request::Send(s) => send(shared, caller, s).await,
         Request::BroadcastCancel(b) => {
             broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await
@@ -1249,6 +1250,72 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
 /// Incomplete messages whose first part came before this are shown (as incomplete).
 fn incomplete_cutoff(shared: &Shared) -> DateTime<Utc> {
     now() - chrono::Duration::seconds(shared.config.inbox.incomplete_after_secs as i64)
+}
+
+/// Lifts the quarantine of the modems whose device or IMSI is `m.modem` (an administrator
+/// asks: `is_management`), in the pool and in the store, with an audit entry.
+async fn modem_release(shared: &Arc<Shared>, caller: Caller, m: p::ModemRef) -> Answer {
+    let key = m.modem.trim().to_string();
+    if key.is_empty() || key.len() > crate::store::MAX_DEVICE_LEN {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidValue,
+            "modem: a device path or an IMSI",
+        ));
+    }
+    let in_pool = shared.scheduler.release(&key).await;
+    let mut sims: Vec<String> = in_pool.iter().map(|(_, sim)| sim.clone()).collect();
+    sims.push(key.clone());
+    sims.dedup();
+    let actor = caller.label();
+    let (detail_key, now) = (key.clone(), clock::now());
+    let lifted = shared
+        .store
+        .call(move |s| {
+            s.write(|tx| {
+                let mut lifted = Vec::new();
+                for sim in sims {
+                    if tx.release_sim(&sim)? {
+                        lifted.push(sim);
+                    }
+                }
+                if !lifted.is_empty() {
+                    tx.audit(
+                        &crate::store::NewAudit {
+                            actor,
+                            action: "modem_release".into(),
+                            subject: detail_key,
+                            detail: format!("quarantine lifted: {}", lifted.join(", ")),
+                        },
+                        now,
+                    )?;
+                }
+                Ok::<_, StoreError>(lifted)
+            })
+        })
+        .await?;
+    let mut released: Vec<p::ReleasedModem> = in_pool
+        .iter()
+        .map(|(device, sim)| p::ReleasedModem {
+            device: Some(device.clone()),
+            sim: sim.clone(),
+        })
+        .collect();
+    for sim in &lifted {
+        if !released.iter().any(|r| &r.sim == sim) {
+            released.push(p::ReleasedModem {
+                device: None,
+                sim: sim.clone(),
+            });
+        }
+    }
+    if released.is_empty() {
+        return Err(ErrorBody::new(
+            ErrorCode::UnknownModem,
+            format!("no quarantined modem or SIM is {key:?} (see groupsms modem list)"),
+        ));
+    }
+    tracing::warn!(modem = %key, by = %caller.label(), "SIM quarantine lifted by an administrator");
+    answer(&p::ModemReleaseResult { released })
 }
 
 fn unknown_message(id: i64) -> ErrorBody {

@@ -19,7 +19,7 @@ use crate::modem::{Health, ModemEvent, ModemHandle};
 use crate::scheduler::progress::Board;
 use crate::scheduler::Scheduler;
 use crate::service::inbox::{ingest, Committed, InboxSettings, IncomingPdu, Ingested};
-use crate::service::optout;
+use crate::service::{carrier, optout};
 use crate::store::{BroadcastId, Handling, StoreError, StoreHandle};
 
 /// How often the receive memory is listed even without a notice.
@@ -37,6 +37,8 @@ pub struct Inbox {
     /// Where a confirmation (a notice) goes once committed.
     pub scheduler: Scheduler,
     pub board: Arc<Board>,
+    /// What makes a carrier's notice a sign of a block (`[scheduler] block_notice_phrases`).
+    pub block_phrases: Arc<Vec<String>>,
 }
 
 /// What became of one PDU handed over by a modem.
@@ -292,7 +294,7 @@ impl Inbox {
                     "incoming message recorded"
                 );
                 if let Some(c) = committed {
-                    self.on_committed(c);
+                    self.on_committed(sim, c);
                 }
                 Fate::Kept
             }
@@ -312,7 +314,7 @@ impl Inbox {
 
     /// A message is complete and committed (its opt-out or opt-in applied with it): the one
     /// place that hears of each, once.
-    fn on_committed(&self, c: Committed) {
+    fn on_committed(&self, sim: &str, c: Committed) {
         tracing::info!(
             message = c.message,
             from = %c.originator,
@@ -322,6 +324,13 @@ impl Inbox {
             carrier_notice = c.carrier_notice,
             "incoming message"
         );
+        // A carrier telling this SIM it is suspended or restricted: quarantined.
+        if c.carrier_notice {
+            if let Some(reason) = carrier::notice_sign(&c.originator, &c.text, &self.block_phrases)
+            {
+                self.scheduler.block(sim, reason);
+            }
+        }
         // Nobody subscribed is fine.
         let _ = self.live.send(c);
     }

@@ -93,6 +93,7 @@ impl Shared {
 /// modem's health.
 pub fn modem_state(view: &ModemView) -> &'static str {
     match (view.slot.state, view.status.health) {
+        _ if view.slot.quarantine.is_some() => "quarantined",
         (SlotState::Busy, Health::Ready) => "busy",
         (_, health) => health.name(),
     }
@@ -121,6 +122,15 @@ pub fn modem_entry(view: &ModemView) -> ModemEntry {
         sent: status.sent,
         failed: status.failed,
         problem: status.problem.clone(),
+        carrier: slot.carrier.clone(),
+        quarantine: slot
+            .quarantine
+            .as_ref()
+            .map(|q| crate::protocol::QuarantineInfo {
+                reason: q.reason.clone(),
+                since: q.since.to_rfc3339(),
+                until: q.until.to_rfc3339(),
+            }),
     }
 }
 
@@ -280,16 +290,23 @@ pub async fn run_until(
         retry: RetryPolicy {
             max_attempts: config.scheduler.max_attempts,
             backoff: chrono::Duration::seconds(config.scheduler.retry_backoff_secs as i64),
+            retry_elsewhere: config.scheduler.retry_elsewhere,
             in_flight: config.daemon.in_flight_policy,
         },
         status_reports: config.message.delivery_reports,
         held: Default::default(),
         repeats: repeats.clone(),
+        quarantine: chrono::Duration::hours(config.scheduler.quarantine_hours as i64),
     };
-    let (scheduler, dispatcher_task) = Scheduler::spawn(
-        Pool::new(config.tz()).with_quiet_hours(config.scheduler.quiet_hours),
-        deliverer,
-    );
+    // The table was checked when the configuration was read.
+    let routing = config
+        .routing
+        .prefer_same_carrier
+        .then(|| config.routing.table().unwrap_or_default());
+    let pool = Pool::new(config.tz())
+        .with_quiet_hours(config.scheduler.quiet_hours)
+        .with_routing(routing);
+    let (scheduler, dispatcher_task) = Scheduler::spawn(pool, deliverer);
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         config: config.clone(),
@@ -326,6 +343,7 @@ pub async fn run_until(
         rules: shared.settings.clone(),
         scheduler: scheduler.clone(),
         board: shared.board.clone(),
+        block_phrases: Arc::new(config.scheduler.block_notice_phrases.clone()),
     };
     let mut report_tasks = Vec::new();
     let mut discovery = Discovery::new(device_specs(&config), shared.shutdown_signal());
@@ -463,6 +481,8 @@ fn join_pool(
                 Caps {
                     max_per_hour: entry.max_per_hour,
                     max_per_day: entry.max_per_day,
+                    pace_ms: entry.pace_ms,
+                    carrier: entry.carrier.clone(),
                 },
             );
             j.handle

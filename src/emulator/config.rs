@@ -117,6 +117,9 @@ pub struct Knobs {
     /// `AT+CNMI=?` offers `<mt>` 0 and 2 only (and `mt=1` is refused): incoming messages come
     /// routed as `+CMT`, never stored, as on modules whose firmware insists on routing.
     pub routed_messages_only: bool,
+    /// The MCC+MNC that begins the SIM's IMSI (`46000` China Mobile, `46001` China Unicom,
+    /// `46003` China Telecom...).
+    pub plmn: String,
 }
 
 /// The order of the parts of an incoming concatenated message.
@@ -238,6 +241,7 @@ impl Default for Knobs {
             replies: Vec::new(),
             scripted: Vec::new(),
             routed_messages_only: false,
+            plmn: "46000".into(),
         }
     }
 }

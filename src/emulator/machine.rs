@@ -284,7 +284,7 @@ impl Machine {
         };
         let body = format!("86{}", digits(&mut id, 12));
         let imei = format!("{body}{}", luhn(&body));
-        let imsi = format!("46000{}", digits(&mut id, 10));
+        let imsi = format!("{}{}", cfg.knobs.plmn, digits(&mut id, 10));
         let own_number = format!("+86139{}", digits(&mut id, 8));
         let lac = id.gen_range(0x1000..0xF000);
         let ci = id.gen_range(0x10_0000..0xF00_0000);

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::held::Held;
-use super::policy::{self, Decision, RetryPolicy, TryResult};
+use super::policy::{self, Decision, RetryPolicy, TryResult, TrySign};
 use super::pool::{Job, ModemId};
 use super::progress::{Board, Transition};
 use crate::clock;
@@ -55,6 +55,8 @@ pub struct Deliverer {
     pub held: Held,
     /// Log lines said once a minute per kind.
     pub repeats: Arc<Repeats>,
+    /// How long a SIM showing signs of a carrier block is kept from sending.
+    pub quarantine: chrono::Duration,
 }
 
 /// How a try ended, for the pool.
@@ -67,6 +69,8 @@ pub struct Finished {
     pub sent_parts: u32,
     /// The job again, when it must wait for another try.
     pub retry: Option<Job>,
+    /// What the try says about a carrier block of the SIM.
+    pub sign: TrySign,
 }
 
 /// Why a cancelled delivery was not sent, as the progress events say it when a try finds it
@@ -84,6 +88,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         reserved_parts: job.parts,
         sent_parts,
         retry,
+        sign: TrySign::Neutral,
     };
     let (delivery, device) = (job.delivery, modem.device().to_string());
     // The SIM this try goes through (its IMSI; the device when the modem has not said).
@@ -170,6 +175,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             opts.status_report = d.status_reports;
             sms::encode_submit(&job.text, &opts).map_err(|e| e.to_string())
         });
+    let mut sign = TrySign::Neutral;
     let result = match encoded {
         Err(e) => TryResult::Recipient {
             error: format!("cannot encode: {e}"),
@@ -177,7 +183,10 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         },
         Ok(pdus) => {
             match modem.send(pdus).await {
-                Ok(outcomes) => TryResult::from_outcomes(&outcomes),
+                Ok(outcomes) => {
+                    sign = TrySign::from_outcomes(&outcomes);
+                    TryResult::from_outcomes(&outcomes)
+                }
                 Err(unavailable) => {
                     // Nothing was written: the try did not happen.
                     tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
@@ -213,7 +222,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     }
                     transition(DeliveryState::Sending, DeliveryState::Queued, None);
                     let mut j = job.clone();
-                    j.avoid = Some(id);
+                    j.avoid = avoiding(&job.avoid, id);
                     j.not_before = Some(clock::now() + UNAVAILABLE_PAUSE);
                     return finished(0, Some(j));
                 }
@@ -221,7 +230,15 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         }
     };
     let parts_sent = result.parts_sent();
-    let decision = policy::decide(result, started.attempts, &d.retry, clock::now());
+    // The distinct modems this delivery failed on, this one included.
+    let failed_on = avoiding(&job.avoid, id);
+    let decision = policy::decide(
+        result,
+        started.attempts,
+        failed_on.len() as u32,
+        &d.retry,
+        clock::now(),
+    );
     let (state, error) = match &decision {
         Decision::Sent { .. } => (DeliveryState::Sent, None),
         Decision::Failed { reason } => (DeliveryState::Failed, Some(reason.clone())),
@@ -277,7 +294,10 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             // the in-flight policy to it. Keep it out of this run's queue to avoid a second
             // send now.
             tracing::error!(error = %e, "cannot record the outcome of a send");
-            return finished(parts_sent, None);
+            return Finished {
+                sign,
+                ..finished(parts_sent, None)
+            };
         }
     };
     if committed == DeliveryState::Cancelled && state == DeliveryState::Queued {
@@ -287,22 +307,41 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             DeliveryState::Cancelled,
             Some(CANCELLED_IN_FLIGHT),
         );
-        return finished(parts_sent, None);
+        return Finished {
+            sign,
+            ..finished(parts_sent, None)
+        };
     }
     transition(DeliveryState::Sending, state, error.as_deref());
     let retry = match decision {
         Decision::Retry {
             not_before,
             avoid_modem,
+            back_after,
             ..
         } => {
             let mut j = job.clone();
             j.not_before = Some(not_before);
-            j.avoid = avoid_modem.then_some(id);
+            if avoid_modem {
+                j.avoid = failed_on;
+            }
+            j.back_after = back_after;
             j.attempts = started.attempts;
             Some(j)
         }
         _ => None,
     };
-    finished(parts_sent, retry)
+    Finished {
+        sign,
+        ..finished(parts_sent, retry)
+    }
+}
+
+/// `avoid` with `modem` added (once).
+fn avoiding(avoid: &[ModemId], modem: ModemId) -> Vec<ModemId> {
+    let mut out = avoid.to_vec();
+    if !out.contains(&modem) {
+        out.push(modem);
+    }
+    out
 }

@@ -18,20 +18,24 @@ use tracing::Instrument;
 
 use super::deliver::{deliver, Deliverer, Finished};
 use super::held;
-use super::pool::{Job, ModemId, Pinning, Pool, Slot};
+use super::pool::{Job, ModemId, Pinning, Pool, Quarantine, Slot};
 use super::progress::Transition;
 use super::waiting::Waiting;
 use crate::clock;
 use crate::logging::Repeats;
 use crate::modem::{Health, ModemHandle, ModemStatus};
-use crate::store::{BroadcastId, DeliveryState, GroupId, StoreHandle};
+use crate::store::{BroadcastId, DeliveryState, GroupId, SimQuarantine, StoreHandle};
 use chrono_tz::Tz;
 
-/// A modem's caps, in SMS parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A modem's caps, in SMS parts, its optional pace and carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caps {
     pub max_per_hour: u32,
     pub max_per_day: u32,
+    /// After each try the SIM rests a random time between these (ms); `None`: no rest.
+    pub pace_ms: Option<[u64; 2]>,
+    /// Its SIM's carrier (`[[modem]] carrier`); `None`: learnt from the IMSI.
+    pub carrier: Option<String>,
 }
 
 /// One modem as `modem list` shows it: what its actor says and what the pool knows.
@@ -73,12 +77,26 @@ enum Command {
         handle: ModemHandle,
         caps: Caps,
     },
-    /// The modem is ready; its SIM's use in the current hour and day.
+    /// The modem is ready; its SIM's use in the current hour and day, and its quarantine
+    /// (from the store).
     Up {
         id: ModemId,
         imsi: Option<String>,
         hour_parts: u32,
         day_parts: u32,
+        quarantine: Option<SimQuarantine>,
+    },
+    /// A sign of a carrier block that came another way than a try (a carrier's notice to
+    /// the SIM `sim`, an IMSI or device).
+    Block {
+        sim: String,
+        reason: String,
+    },
+    /// An administrator lifts the quarantine of the modems whose IMSI or device is `key`;
+    /// the answer names each that was quarantined (device, SIM).
+    Release {
+        key: String,
+        reply: oneshot::Sender<Vec<(String, String)>>,
     },
     /// The modem cannot work (gone, hung, not ready; `quarantine`: SIM trouble).
     Down {
@@ -140,6 +158,8 @@ impl Scheduler {
             probe_wait: FIRST_PROBE,
             probing: false,
             transitions: Repeats::default(),
+            paces: Vec::new(),
+            rng: rand::SeedableRng::from_entropy(),
         };
         (me.clone(), tokio::spawn(dispatcher.run(rx)))
     }
@@ -170,6 +190,26 @@ impl Scheduler {
             broadcast,
             reason: reason.to_string(),
         });
+    }
+
+    /// Quarantines the SIM `sim` (IMSI or device) for a sign of a carrier block found outside
+    /// a try (a carrier's notice it received).
+    pub fn block(&self, sim: &str, reason: String) {
+        self.send(Command::Block {
+            sim: sim.to_string(),
+            reason,
+        });
+    }
+
+    /// Lifts the quarantine of the modems whose IMSI or device is `key` (the store's record
+    /// is the caller's to remove); the (device, SIM) of each modem it found.
+    pub async fn release(&self, key: &str) -> Vec<(String, String)> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Release {
+            key: key.to_string(),
+            reply,
+        });
+        answer.await.unwrap_or_default()
     }
 
     pub async fn snapshot(&self) -> Snapshot {
@@ -206,6 +246,10 @@ struct Dispatcher {
     probing: bool,
     /// The pause and resume lines, once a minute each (a disk on the edge of full flaps).
     transitions: Repeats,
+    /// Each modem's pace (`[[modem]] pace_ms`), by pool index.
+    paces: Vec<Option<[u64; 2]>>,
+    /// Draws the pauses of paced modems.
+    rng: rand::rngs::SmallRng,
 }
 
 impl Dispatcher {
@@ -249,7 +293,11 @@ impl Dispatcher {
             if self.paused_since.is_some() {
                 continue;
             }
-            for (id, job) in self.pool.assign(clock::now()) {
+            let assigned = self.pool.assign(clock::now());
+            for device in self.pool.take_ended() {
+                tracing::info!(%device, "the SIM's quarantine is over: it sends again");
+            }
+            for (id, job) in assigned {
                 let (deliverer, modem, me) = (
                     self.deliverer.clone(),
                     self.modems[id].clone(),
@@ -316,6 +364,70 @@ impl Dispatcher {
         }
     }
 
+    /// Quarantines the SIM of slot `id` for `reason` (a sign of a carrier block) for the
+    /// configured time: logged, recorded in the store (so a restart keeps it), shown by
+    /// `modem list` and `status`.
+    fn quarantine(&mut self, id: ModemId, reason: String) {
+        // At the store's precision, so `modem list` says the same before and after a restart.
+        let since = chrono::SubsecRound::trunc_subsecs(clock::now(), 3);
+        let until = since + self.deliverer.quarantine;
+        let slot = self.pool.slot(id);
+        if slot.quarantine.is_some() {
+            return;
+        }
+        let (device, sim) = (slot.device.clone(), slot.sim().to_string());
+        tracing::warn!(
+            %device,
+            %sim,
+            %reason,
+            until = %until.to_rfc3339(),
+            "SIM quarantined: signs of a carrier block; its work goes to the other SIMs \
+             (groupsms modem release lifts it)"
+        );
+        self.pool.quarantine(
+            id,
+            Quarantine {
+                reason: reason.clone(),
+                since,
+                until,
+            },
+        );
+        self.persist(sim, reason, Some((since, until)));
+    }
+
+    /// Records the quarantine of `sim` in the store (from now for the configured time unless
+    /// `when` says otherwise), without waiting for it.
+    fn persist(
+        &self,
+        sim: String,
+        reason: String,
+        when: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    ) {
+        let (since, until) = when.unwrap_or_else(|| {
+            let now = chrono::SubsecRound::trunc_subsecs(clock::now(), 3);
+            (now, now + self.deliverer.quarantine)
+        });
+        if when.is_none() {
+            tracing::warn!(%sim, %reason, until = %until.to_rfc3339(),
+                "SIM quarantined: signs of a carrier block (it is not in the pool now)");
+        }
+        let store = self.deliverer.store.clone();
+        tokio::spawn(async move {
+            let q = SimQuarantine {
+                sim,
+                reason,
+                since,
+                until,
+            };
+            let written = store
+                .call(move |s| s.write(|tx| tx.quarantine_sim(&q)))
+                .await;
+            if let Err(e) = written {
+                tracing::error!(error = %e, "cannot record a SIM's quarantine; it holds until the daemon stops");
+            }
+        });
+    }
+
     /// Writes a page that changes nothing; the answer comes through the store's problem.
     fn probe(&mut self) {
         self.probe_at = None;
@@ -338,6 +450,10 @@ impl Dispatcher {
                 let id = self
                     .pool
                     .add_modem(handle.device(), caps.max_per_hour, caps.max_per_day);
+                self.paces.push(caps.pace_ms);
+                if caps.carrier.is_some() {
+                    self.pool.set_carrier(id, caps.carrier);
+                }
                 tokio::spawn(follow(
                     id,
                     handle.clone(),
@@ -352,12 +468,58 @@ impl Dispatcher {
                 imsi,
                 hour_parts,
                 day_parts,
-            } => self
-                .pool
-                .modem_up(id, imsi, hour_parts, day_parts, clock::now()),
+                quarantine,
+            } => {
+                self.pool
+                    .modem_up(id, imsi, hour_parts, day_parts, clock::now());
+                // Quarantined before a restart (or a replug): still so. One set meanwhile
+                // (the store may not have had it when it was read) stays.
+                if let Some(q) = quarantine {
+                    if self.pool.slot(id).quarantine.is_none() {
+                        self.pool.quarantine(
+                            id,
+                            Quarantine {
+                                reason: q.reason,
+                                since: q.since,
+                                until: q.until,
+                            },
+                        );
+                    }
+                }
+            }
+            Command::Block { sim, reason } => {
+                let found = self.pool.find(&sim);
+                if found.is_empty() {
+                    // Not in the pool now: recorded, it applies when the SIM comes back.
+                    self.persist(sim, reason.clone(), None);
+                }
+                for id in found {
+                    self.quarantine(id, reason.clone());
+                }
+            }
+            Command::Release { key, reply } => {
+                let released = self
+                    .pool
+                    .release(&key)
+                    .into_iter()
+                    .map(|id| {
+                        let slot = self.pool.slot(id);
+                        (slot.device.clone(), slot.sim().to_string())
+                    })
+                    .collect();
+                let _ = reply.send(released);
+            }
             Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
             Command::Done(f) => {
                 self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
+                if let Some([min, max]) = self.paces[f.modem] {
+                    let pause = rand::Rng::gen_range(&mut self.rng, min..=max);
+                    let until = clock::now() + chrono::Duration::milliseconds(pause as i64);
+                    self.pool.rest(f.modem, until);
+                }
+                if let Some(reason) = self.pool.observe(f.modem, f.sign, clock::now()) {
+                    self.quarantine(f.modem, reason);
+                }
                 if let Some(job) = f.retry {
                     self.pool.enqueue([job], clock::now());
                 }
@@ -416,16 +578,22 @@ async fn follow(id: ModemId, handle: ModemHandle, me: Scheduler, store: StoreHan
                 // A new ready spell, or the SIM changed under it.
                 if up.as_ref() != Some(&imsi) {
                     let sim = imsi.clone().unwrap_or_else(|| handle.device().to_string());
-                    let counts = store
-                        .call(move |s| crate::service::sim_counts(s, tz, &sim, clock::now()))
-                        .await
-                        .unwrap_or_default();
+                    let read = store
+                        .call(move |s| {
+                            let now = clock::now();
+                            let counts = crate::service::sim_counts(s, tz, &sim, now)?;
+                            let quarantine = s.read(|tx| tx.sim_quarantine(&sim, now))?;
+                            Ok::<_, crate::store::StoreError>((counts, quarantine))
+                        })
+                        .await;
+                    let (counts, quarantine) = read.unwrap_or_default();
                     let (hour_parts, day_parts) = (counts.hour.parts, counts.day.parts);
                     me.send(Command::Up {
                         id,
                         imsi: imsi.clone(),
                         hour_parts,
                         day_parts,
+                        quarantine,
                     });
                     up = Some(imsi);
                     // The status may have moved on while the counts were read.

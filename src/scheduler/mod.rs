@@ -2,11 +2,11 @@
 //!
 //! | file | owns |
 //! | --- | --- |
-//! | [`pool`] | pure bookkeeping: queues per broadcast, fair choice of the next job for an idle modem, per-SIM caps, pinning |
+//! | [`pool`] | pure bookkeeping: queues per broadcast, fair choice of the next job for an idle modem (its own carrier's recipients first), per-SIM caps, pinning, pacing, quarantined SIMs |
 //! | [`dispatcher`] | [`Scheduler`]: the task that owns the pool and the modems' handles, follows each modem's status, hands idle modems their jobs |
 //! | [`deliver`] | one try of one delivery through a [`crate::modem::ModemHandle`]: mark sending, encode, send, decide, commit |
 //! | [`held`] | state commits refused by a full or failing disk, held and retried in order until they commit |
-//! | [`policy`] | pure decision after one try: sent, failed, retry (with back-off, elsewhere), uncertain |
+//! | [`policy`] | pure decisions after one try: sent, failed, retry (at once on another SIM, or after the back-off), uncertain; whether the SIM shows signs of a carrier block |
 //! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |
 //! | [`upkeep`] | housekeeping on a timer: forgetting SIM sends no cap window needs |
 //! | [`waiting`] | why a broadcast cannot start now ([`Waiting`]), as the pool works it out |

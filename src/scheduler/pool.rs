@@ -8,12 +8,24 @@
 //! - A delivery is all parts of one message to one number, given to one modem.
 //! - Per-SIM caps (parts per local hour and local day): a capped SIM gets no work until its
 //!   window rolls over; it is skipped, never waited on.
-//! - Retries avoid the modem that failed, unless it is the only one that can take the job.
+//! - Retries avoid the modems that failed them, unless none other can take the job; then a
+//!   modem that failed it takes it again only after its back-off (`Job::back_after`, see
+//!   [`super::policy`]). A retry that may go out at once goes to the front of its broadcast's
+//!   queue: the next idle modem it may use takes it.
 //! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
 //!   of them is up and the group allows fallback.
 //! - Quiet hours: inside the configured daily window no job starts unless its broadcast was
 //!   sent urgent; the rest waits (in its place) until the window ends.
 //! - Why a broadcast waits ([`Waiting`]) is worked out here, from the same state.
+//! - Carrier preference (`[routing]`): an idle SIM takes, among the jobs it may take at the
+//!   front of a broadcast's queue, the first whose number belongs to its own carrier, else the
+//!   first: a preference that never leaves a SIM idle while it could send.
+//! - Pacing (`[[modem]] pace_ms`): after each try a paced SIM rests until a time the
+//!   dispatcher drew ([`Pool::rest`]); it takes no work before.
+//! - A SIM that showed signs of a carrier block ([`super::policy::BlockWatch`], a carrier's
+//!   notice) is quarantined until a time: it gets no work, which goes to the other SIMs, and
+//!   counts as down for pinning and retries; it is back when the time passes or an
+//!   administrator releases it.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -22,7 +34,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::policy::{BlockWatch, TrySign};
 use super::waiting::Waiting;
+use crate::service::routing::{carrier_of_imsi, CarrierTable};
 use crate::service::{sim_windows, Periods, QuietHours};
 use crate::store::{BroadcastId, DeliveryId, Group, GroupId, QueuedDelivery};
 
@@ -75,7 +89,8 @@ pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
             parts: q.parts,
             attempts: q.attempts,
             not_before: q.not_before,
-            avoid: None,
+            avoid: Vec::new(),
+            back_after: None,
             urgent: q.urgent,
         })
         .collect()
@@ -95,8 +110,11 @@ pub struct Job {
     /// Tries started so far.
     pub attempts: u32,
     pub not_before: Option<DateTime<Utc>>,
-    /// The modem whose transient error sent this job back.
-    pub avoid: Option<ModemId>,
+    /// The modems whose failures sent this job back (distinct, oldest first).
+    pub avoid: Vec<ModemId>,
+    /// A modem in `avoid` may take the job again only from then on (`None`: as soon as no
+    /// other modem can).
+    pub back_after: Option<DateTime<Utc>>,
     pub pinning: Arc<Pinning>,
     /// Its broadcast was sent urgent: the quiet hours do not hold it back.
     pub urgent: bool,
@@ -122,6 +140,14 @@ pub struct Usage {
     pub day_parts: u32,
 }
 
+/// Why and until when a SIM is kept from sending (signs of a carrier block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
 /// One modem of the pool.
 #[derive(Debug, Clone)]
 pub struct Slot {
@@ -132,6 +158,16 @@ pub struct Slot {
     pub max_per_hour: u32,
     pub max_per_day: u32,
     pub usage: Option<Usage>,
+    /// Its SIM's carrier: configured (`[[modem]] carrier`), else from its IMSI.
+    pub carrier: Option<String>,
+    /// `[[modem]] carrier`, which the IMSI does not override.
+    configured_carrier: Option<String>,
+    /// The SIM rests (paced, `[[modem]] pace_ms`) until then: no work before.
+    pub rests_until: Option<DateTime<Utc>>,
+    /// Set while its SIM is quarantined for signs of a carrier block.
+    pub quarantine: Option<Quarantine>,
+    /// The signs of a block its SIM showed lately.
+    watch: BlockWatch,
     /// Order of last use, for spreading work evenly.
     last_used: u64,
     /// Tries handed to this modem and not finished yet (at most one while it is up; one may
@@ -145,7 +181,12 @@ impl Slot {
     }
 
     fn usable(&self) -> bool {
-        matches!(self.state, SlotState::Idle | SlotState::Busy)
+        matches!(self.state, SlotState::Idle | SlotState::Busy) && self.quarantine.is_none()
+    }
+
+    /// The SIM's key in the store: its IMSI, else the device.
+    pub fn sim(&self) -> &str {
+        self.imsi.as_deref().unwrap_or(&self.device)
     }
 }
 
@@ -164,6 +205,13 @@ pub struct Pool {
     use_counter: u64,
     /// No job but urgent ones starts inside this daily window.
     quiet: Option<QuietHours>,
+    /// The earliest `back_after` of a job the last [`assign`](Self::assign) left waiting
+    /// only for it (a wake-up time: no event would otherwise hand it out).
+    held_back: Option<DateTime<Utc>>,
+    /// The number prefixes of carrier preference; `None`: no preference.
+    routing: Option<Arc<CarrierTable>>,
+    /// Devices whose quarantine ran out, for the caller to say so ([`take_ended`](Self::take_ended)).
+    ended: Vec<String>,
 }
 
 impl Pool {
@@ -178,6 +226,9 @@ impl Pool {
             cursor: None,
             use_counter: 0,
             quiet: None,
+            held_back: None,
+            routing: None,
+            ended: Vec::new(),
         }
     }
 
@@ -192,6 +243,19 @@ impl Pool {
         self.quiet.and_then(|q| q.end_if_inside(now, self.tz))
     }
 
+    /// Prefers, for each SIM, the recipients whose numbers `table` gives to its carrier.
+    pub fn with_routing(mut self, table: Option<CarrierTable>) -> Self {
+        self.routing = table.map(Arc::new);
+        self
+    }
+
+    /// The carrier of modem `id`'s SIM, whatever its IMSI says.
+    pub fn set_carrier(&mut self, id: ModemId, carrier: Option<String>) {
+        let slot = &mut self.slots[id];
+        slot.configured_carrier = carrier.clone();
+        slot.carrier = carrier;
+    }
+
     /// Adds a modem slot (down until [`modem_up`](Self::modem_up)).
     pub fn add_modem(&mut self, device: &str, max_per_hour: u32, max_per_day: u32) -> ModemId {
         self.slots.push(Slot {
@@ -201,6 +265,11 @@ impl Pool {
             max_per_hour,
             max_per_day,
             usage: None,
+            carrier: None,
+            configured_carrier: None,
+            rests_until: None,
+            quarantine: None,
+            watch: BlockWatch::default(),
             last_used: 0,
             running: 0,
         });
@@ -232,6 +301,16 @@ impl Pool {
     ) {
         let (hour_start, day_start) = sim_windows(now, self.tz);
         let slot = &mut self.slots[id];
+        if slot.imsi != imsi {
+            // Another SIM: what the last one showed is not its business.
+            slot.quarantine = None;
+            slot.watch.reset();
+        }
+        slot.carrier = slot.configured_carrier.clone().or_else(|| {
+            imsi.as_deref()
+                .and_then(carrier_of_imsi)
+                .map(str::to_string)
+        });
         slot.imsi = imsi;
         slot.state = if slot.running > 0 {
             SlotState::Busy
@@ -263,6 +342,12 @@ impl Pool {
                     self.delayed.push(Reverse((t, job.delivery)));
                     self.delayed_jobs.insert(job.delivery, job);
                 }
+                // A retry after a failure may go out now: ahead of the jobs never tried.
+                _ if !job.avoid.is_empty() => self
+                    .queues
+                    .entry(job.broadcast)
+                    .or_default()
+                    .push_front(job),
                 _ => self.queues.entry(job.broadcast).or_default().push_back(job),
             }
         }
@@ -292,10 +377,61 @@ impl Pool {
         }
     }
 
-    /// Rolls SIM windows over and releases delayed jobs that are due.
+    /// The try on `id` ended with `sign`: the reason to quarantine its SIM, when that makes
+    /// a block (the caller quarantines it with [`quarantine`](Self::quarantine)).
+    pub fn observe(&mut self, id: ModemId, sign: TrySign, now: DateTime<Utc>) -> Option<String> {
+        let slot = &mut self.slots[id];
+        if slot.quarantine.is_some() {
+            return None;
+        }
+        slot.watch.observe(sign, now)
+    }
+
+    /// Keeps the SIM of `id` from sending as `q` says.
+    pub fn quarantine(&mut self, id: ModemId, q: Quarantine) {
+        self.slots[id].quarantine = Some(q);
+    }
+
+    /// The SIM of `id` rests until `until` (pacing): it takes no work before.
+    pub fn rest(&mut self, id: ModemId, until: DateTime<Utc>) {
+        self.slots[id].rests_until = Some(until);
+    }
+
+    /// The devices whose quarantine ran out since the last call.
+    pub fn take_ended(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// The slots whose IMSI or device is `key`.
+    pub fn find(&self, key: &str) -> Vec<ModemId> {
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].matches(key))
+            .collect()
+    }
+
+    /// Ends the quarantine of the slots whose IMSI or device is `key`; which were quarantined.
+    pub fn release(&mut self, key: &str) -> Vec<ModemId> {
+        let mut released = Vec::new();
+        for id in self.find(key) {
+            let slot = &mut self.slots[id];
+            if slot.quarantine.take().is_some() {
+                released.push(id);
+            }
+            slot.watch.reset();
+        }
+        released
+    }
+
+    /// Rolls SIM windows over, ends quarantines whose time is up and releases delayed jobs
+    /// that are due.
     fn advance(&mut self, now: DateTime<Utc>) {
         let (hour_start, day_start) = sim_windows(now, self.tz);
         for slot in &mut self.slots {
+            if slot.quarantine.as_ref().is_some_and(|q| q.until <= now) {
+                self.ended.push(slot.device.clone());
+                slot.quarantine = None;
+                slot.watch.reset();
+            }
             if let Some(u) = &mut slot.usage {
                 if u.hour_start != hour_start {
                     u.hour_start = hour_start;
@@ -329,8 +465,16 @@ impl Pool {
     }
 
     /// Whether `job` may go through `id` given the quiet hours (`quiet`: inside them now),
-    /// pinning, avoidance and caps.
-    fn eligible(&self, id: ModemId, job: &Job, quiet: bool) -> bool {
+    /// pinning, avoidance (and its back-off) and caps. `held_back` learns the earliest
+    /// back-off that alone keeps such a job from `id`.
+    fn eligible(
+        &self,
+        id: ModemId,
+        job: &Job,
+        quiet: bool,
+        now: DateTime<Utc>,
+        held_back: &mut Option<DateTime<Utc>>,
+    ) -> bool {
         if quiet && !job.urgent {
             return false;
         }
@@ -348,13 +492,17 @@ impl Pool {
                 return false;
             }
         }
-        if job.avoid == Some(id) {
-            // Another modem that could take it? Then leave it to that one.
-            let others =
-                self.slots.iter().enumerate().any(|(other, s)| {
-                    other != id && s.usable() && Self::has_room(s, job.parts.max(1))
-                });
+        if job.avoid.contains(&id) {
+            // A modem that has not failed it could take it? Then leave it to that one.
+            let others = self.slots.iter().enumerate().any(|(other, s)| {
+                !job.avoid.contains(&other) && s.usable() && Self::has_room(s, job.parts.max(1))
+            });
             if others {
+                return false;
+            }
+            // None can: back to a modem that failed it, after the back-off.
+            if let Some(t) = job.back_after.filter(|t| *t > now) {
+                *held_back = Some(held_back.map_or(t, |h| h.min(t)));
                 return false;
             }
         }
@@ -365,8 +513,12 @@ impl Pool {
     /// busy; the caller sends each job to its modem.
     pub fn assign(&mut self, now: DateTime<Utc>) -> Vec<(ModemId, Job)> {
         self.advance(now);
+        self.held_back = None;
         let mut idle: Vec<ModemId> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].state == SlotState::Idle)
+            .filter(|&i| {
+                let s = &self.slots[i];
+                s.state == SlotState::Idle && s.usable() && s.rests_until.is_none_or(|t| t <= now)
+            })
             .collect();
         idle.sort_by_key(|&i| self.slots[i].last_used);
         let quiet = self.quiet_until(now).is_some();
@@ -375,7 +527,7 @@ impl Pool {
             if self.queues.is_empty() {
                 break;
             }
-            if let Some(job) = self.take_for(id, quiet) {
+            if let Some(job) = self.take_for(id, quiet, now) {
                 self.use_counter += 1;
                 let slot = &mut self.slots[id];
                 slot.state = SlotState::Busy;
@@ -393,7 +545,7 @@ impl Pool {
     }
 
     /// The next job for modem `id`: broadcasts in turn after the cursor, first eligible job.
-    fn take_for(&mut self, id: ModemId, quiet: bool) -> Option<Job> {
+    fn take_for(&mut self, id: ModemId, quiet: bool, now: DateTime<Utc>) -> Option<Job> {
         let order: Vec<BroadcastId> = match self.cursor {
             Some(c) => self
                 .queues
@@ -405,13 +557,25 @@ impl Pool {
             None => self.queues.keys().copied().collect(),
         };
         for b in order {
-            let queue = &self.queues[&b];
             // Jobs of one broadcast share pinning and size; one avoiding this modem does not
             // block the others, so look a little further than the head.
-            let pos = queue
+            let mut held_back = self.held_back;
+            let eligible: Vec<usize> = self.queues[&b]
                 .iter()
                 .take(16)
-                .position(|j| self.eligible(id, j, quiet));
+                .enumerate()
+                .filter(|(_, j)| self.eligible(id, j, quiet, now, &mut held_back))
+                .map(|(k, _)| k)
+                .collect();
+            self.held_back = held_back;
+            // Among those, one of the SIM's own carrier first.
+            let own = match (&self.routing, &self.slots[id].carrier) {
+                (Some(table), Some(mine)) => eligible.iter().copied().find(|&k| {
+                    table.carrier_of_number(&self.queues[&b][k].number) == Some(mine.as_str())
+                }),
+                _ => None,
+            };
+            let pos = own.or(eligible.first().copied());
             if let Some(pos) = pos {
                 let queue = self.queues.get_mut(&b).expect("present");
                 let job = queue.remove(pos).expect("position in range");
@@ -443,6 +607,17 @@ impl Pool {
     /// rolls over while work waits.
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut wake = self.delayed.peek().map(|Reverse((t, _))| *t);
+        let ends = self.slots.iter().filter_map(|s| s.quarantine.as_ref());
+        // A resting SIM matters only while work waits.
+        let rests = self
+            .slots
+            .iter()
+            .filter(|_| !self.queues.is_empty())
+            .filter_map(|s| s.rests_until.filter(|t| *t > now));
+        let times = self.held_back.filter(|t| *t > now).into_iter();
+        for t in times.chain(ends.map(|q| q.until)).chain(rests) {
+            wake = Some(wake.map_or(t, |w| w.min(t)));
+        }
         if !self.queues.is_empty() {
             let capped = self
                 .slots
@@ -511,9 +686,22 @@ impl Pool {
                 return Some(Waiting::QuietHours { window, until });
             }
         }
-        let usable: Vec<&Slot> = self.slots.iter().filter(|s| s.usable()).collect();
+        // Up, quarantined or not: a pool (or a pin) of quarantined SIMs only says so.
+        let up: Vec<&Slot> = self
+            .slots
+            .iter()
+            .filter(|s| matches!(s.state, SlotState::Idle | SlotState::Busy))
+            .collect();
+        let quarantined = |slots: &[&Slot]| {
+            slots
+                .iter()
+                .filter_map(|s| s.quarantine.as_ref().map(|q| q.until))
+                .min()
+                .map(|until| Waiting::Quarantined { until })
+        };
+        let usable: Vec<&Slot> = up.iter().copied().filter(|s| s.usable()).collect();
         if usable.is_empty() {
-            return Some(Waiting::NoModem);
+            return Some(quarantined(&up).unwrap_or(Waiting::NoModem));
         }
         let pins = &job.pinning.modems;
         let pinned: Vec<&Slot> = usable
@@ -525,7 +713,14 @@ impl Pool {
             (true, _) => usable,
             (false, false) => pinned,
             (false, true) if job.pinning.fallback => usable,
-            (false, true) => return Some(Waiting::PinnedSimAbsent),
+            (false, true) => {
+                let pinned_up: Vec<&Slot> = up
+                    .iter()
+                    .copied()
+                    .filter(|s| pins.iter().any(|k| s.matches(k)))
+                    .collect();
+                return Some(quarantined(&pinned_up).unwrap_or(Waiting::PinnedSimAbsent));
+            }
         };
         let parts = job.parts.max(1);
         if candidates.iter().any(|s| Self::has_room(s, parts)) {
@@ -584,7 +779,8 @@ mod tests {
             parts: 1,
             attempts: 0,
             not_before: None,
-            avoid: None,
+            avoid: Vec::new(),
+            back_after: None,
             pinning: Arc::new(Pinning::default()),
             urgent: false,
         }
@@ -669,7 +865,7 @@ mod tests {
     fn retries_avoid_the_failing_modem_unless_it_is_the_only_one() {
         let mut p = pool(2);
         let mut j = job(1, 1);
-        j.avoid = Some(0);
+        j.avoid = vec![0];
         p.enqueue([j.clone()], t(NOW));
         p.slots[1].state = SlotState::Busy;
         assert!(
@@ -684,6 +880,130 @@ mod tests {
         p.modem_down(1, false);
         p.enqueue([j], t(NOW));
         assert_eq!(p.assign(t(NOW))[0].0, 0);
+    }
+
+    #[test]
+    fn a_retry_goes_first_to_a_modem_that_has_not_failed_it() {
+        let mut p = pool(3);
+        p.enqueue((1..=5).map(|i| job(i, 1)), t(NOW));
+        let mut retry = job(9, 1);
+        retry.attempts = 1;
+        retry.avoid = vec![0];
+        retry.back_after = Some(t("2024-05-10T02:10:02Z"));
+        p.enqueue([retry], t(NOW));
+        let a = p.assign(t(NOW));
+        // Modem 0 (least recently used) skips it; modem 1 takes it ahead of the untried ones.
+        assert_eq!(a[0].0, 0);
+        assert_ne!(a[0].1.delivery, DeliveryId(9));
+        assert_eq!((a[1].0, a[1].1.delivery), (1, DeliveryId(9)));
+    }
+
+    #[test]
+    fn a_job_every_modem_failed_waits_for_its_back_off() {
+        let mut p = pool(2);
+        let mut j = job(1, 1);
+        j.avoid = vec![0, 1];
+        j.back_after = Some(t("2024-05-10T02:10:04Z"));
+        p.enqueue([j.clone()], t(NOW));
+        assert!(
+            p.assign(t(NOW)).is_empty(),
+            "both failed it: not before 02:10:04"
+        );
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:04Z")));
+        assert_eq!(p.assign(t("2024-05-10T02:10:04Z")).len(), 1);
+        // Only one of them failed it but the other is down: the same wait.
+        let mut p = pool(2);
+        p.modem_down(1, false);
+        j.avoid = vec![0];
+        p.enqueue([j], t(NOW));
+        assert!(p.assign(t(NOW)).is_empty());
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:04Z")));
+        assert_eq!(p.assign(t("2024-05-10T02:10:04Z"))[0].0, 0);
+    }
+
+    #[test]
+    fn a_quarantined_sim_gets_no_work_until_its_time_is_up_or_it_is_released() {
+        let mut p = pool(2);
+        let q = Quarantine {
+            reason: "+CMS ERROR: 8".into(),
+            since: t(NOW),
+            until: t("2024-05-10T03:10:00Z"),
+        };
+        p.quarantine(0, q.clone());
+        p.enqueue((1..=4).map(|i| job(i, 1)), t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [1]);
+        p.finished(1, 1, 1);
+        // A retry that avoids modem 1 does not go to the quarantined one: it waits its back-off.
+        let mut j = job(9, 1);
+        j.avoid = vec![1];
+        j.back_after = Some(t("2024-05-10T02:20:00Z"));
+        p.enqueue([j], t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!((a[0].0, a[0].1.delivery), (1, DeliveryId(2)));
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:20:00Z")));
+        // Its time is up: it sends again.
+        p.finished(1, 1, 1);
+        let later = t("2024-05-10T03:10:00Z");
+        let a = p.assign(later);
+        assert_eq!(a.len(), 2, "{a:?}");
+        assert_eq!(p.take_ended(), ["/dev/gsm/modem0"]);
+        // Released by IMSI.
+        p.quarantine(1, q);
+        assert_eq!(p.release("460000000000001"), [1]);
+        assert!(p.slot(1).quarantine.is_none());
+    }
+
+    #[test]
+    fn a_resting_sim_takes_no_work_until_its_pause_ends() {
+        let mut p = pool(2);
+        p.enqueue((1..=4).map(|i| job(i, 1)), t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(a.len(), 2);
+        p.finished(0, 1, 1);
+        p.rest(0, t("2024-05-10T02:10:03Z"));
+        p.finished(1, 1, 1);
+        // Modem 0 rests: only modem 1 takes work.
+        let a = p.assign(t(NOW));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [1]);
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T02:10:03Z")));
+        let a = p.assign(t("2024-05-10T02:10:03Z"));
+        assert_eq!(a.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_sim_prefers_recipients_of_its_own_carrier_and_takes_any_other_rather_than_idle() {
+        let mut p =
+            Pool::new(chrono_tz::Asia::Shanghai).with_routing(Some(CarrierTable::default()));
+        let mobile = p.add_modem("/dev/m", 200, 1000);
+        let unicom = p.add_modem("/dev/u", 200, 1000);
+        p.modem_up(mobile, Some("460001234567890".into()), 0, 0, t(NOW));
+        p.modem_up(unicom, Some("460011234567890".into()), 0, 0, t(NOW));
+        assert_eq!(p.slot(unicom).carrier.as_deref(), Some("china_unicom"));
+        let numbered = |d: i64, n: &str| Job {
+            number: n.into(),
+            ..job(d, 1)
+        };
+        p.enqueue(
+            [
+                numbered(1, "+8613900000001"),
+                numbered(2, "+8613900000002"),
+                numbered(3, "+8618600000003"),
+                numbered(4, "+8613900000004"),
+            ],
+            t(NOW),
+        );
+        let a = p.assign(t(NOW));
+        let got: Vec<(ModemId, i64)> = a.iter().map(|(m, j)| (*m, j.delivery.0)).collect();
+        assert_eq!(got, [(mobile, 1), (unicom, 3)]);
+        // No Unicom number left: the Unicom SIM takes a Mobile one rather than stay idle.
+        p.finished(unicom, 1, 1);
+        let a = p.assign(t(NOW));
+        assert_eq!((a[0].0, a[0].1.delivery.0), (unicom, 2));
+        // A configured carrier wins over the IMSI.
+        p.set_carrier(unicom, Some("china_mobile".into()));
+        p.modem_up(unicom, Some("460011234567890".into()), 0, 0, t(NOW));
+        assert_eq!(p.slot(unicom).carrier.as_deref(), Some("china_mobile"));
     }
 
     #[test]
@@ -814,6 +1134,34 @@ mod tests {
             p.why(&job(1, 1), now),
             Some(Waiting::Capped {
                 until: t("2024-05-10T16:00:00Z")
+            })
+        );
+        // Every SIM quarantined: says so, with the earliest end, not "no modem".
+        let mut p = pool(2);
+        let q = |until: &str| Quarantine {
+            reason: "+CMS ERROR: 8".into(),
+            since: now,
+            until: t(until),
+        };
+        p.quarantine(0, q("2024-05-11T02:10:00Z"));
+        assert_eq!(p.why(&job(1, 1), now), None, "modem 1 may still send");
+        p.quarantine(1, q("2024-05-10T20:00:00Z"));
+        assert_eq!(
+            p.why(&job(1, 1), now),
+            Some(Waiting::Quarantined {
+                until: t("2024-05-10T20:00:00Z")
+            })
+        );
+        // Pinned, without fallback, to a quarantined SIM while another is free.
+        p.release("/dev/gsm/modem1");
+        j.pinning = Arc::new(Pinning {
+            modems: vec!["/dev/gsm/modem0".into()],
+            fallback: false,
+        });
+        assert_eq!(
+            p.why(&j, now),
+            Some(Waiting::Quarantined {
+                until: t("2024-05-11T02:10:00Z")
             })
         );
     }

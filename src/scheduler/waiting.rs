@@ -19,17 +19,22 @@ pub enum Waiting {
     NoModem,
     /// The group is pinned to SIMs none of which is ready, and may not fall back to others.
     PinnedSimAbsent,
+    /// Every SIM it may use is quarantined for signs of a carrier block; the earliest
+    /// quarantine ends at `until` (unless an administrator releases one before).
+    Quarantined { until: DateTime<Utc> },
     /// Every SIM it may use is at its hourly or daily cap; the earliest frees up at `until`.
     Capped { until: DateTime<Utc> },
 }
 
 impl Waiting {
-    /// A stable word for programs: `quiet_hours`, `no_modem`, `pinned_sim_absent`, `capped`.
+    /// A stable word for programs: `quiet_hours`, `no_modem`, `pinned_sim_absent`,
+    /// `quarantined`, `capped`.
     pub fn code(&self) -> &'static str {
         match self {
             Waiting::QuietHours { .. } => "quiet_hours",
             Waiting::NoModem => "no_modem",
             Waiting::PinnedSimAbsent => "pinned_sim_absent",
+            Waiting::Quarantined { .. } => "quarantined",
             Waiting::Capped { .. } => "capped",
         }
     }
@@ -37,7 +42,9 @@ impl Waiting {
     /// When it ends by itself, if it does.
     pub fn until(&self) -> Option<DateTime<Utc>> {
         match self {
-            Waiting::QuietHours { until, .. } | Waiting::Capped { until } => Some(*until),
+            Waiting::QuietHours { until, .. }
+            | Waiting::Quarantined { until }
+            | Waiting::Capped { until } => Some(*until),
             Waiting::NoModem | Waiting::PinnedSimAbsent => None,
         }
     }
@@ -61,6 +68,11 @@ impl Waiting {
             Waiting::PinnedSimAbsent => "the SIM the group is pinned to is not in the pool, \
                  and the group may not fall back to other modems"
                 .into(),
+            Waiting::Quarantined { until } => format!(
+                "every SIM it may use is quarantined for signs of a carrier block until {} \
+                 (groupsms modem release ends one sooner)",
+                at(*until)
+            ),
             Waiting::Capped { until } => format!(
                 "every SIM it may use is at its hourly or daily cap until {}",
                 at(*until)
@@ -94,6 +106,15 @@ mod tests {
             "every SIM it may use is at its hourly or daily cap until 23:00"
         );
         assert_eq!(capped.code(), "capped");
+        let quarantined = Waiting::Quarantined {
+            until: "2024-05-02T14:10:00Z".parse().unwrap(),
+        };
+        assert_eq!(
+            quarantined.describe(now, tz),
+            "every SIM it may use is quarantined for signs of a carrier block until \
+             2024-05-02 22:10 (groupsms modem release ends one sooner)"
+        );
+        assert_eq!(quarantined.code(), "quarantined");
         assert_eq!(Waiting::NoModem.until(), None);
     }
 }

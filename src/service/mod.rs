@@ -33,6 +33,7 @@ pub mod access;
 pub mod admin;
 pub mod caller;
 pub mod cancel;
+pub mod carrier;
 pub mod compose;
 pub mod fields;
 pub mod import;
@@ -45,6 +46,7 @@ pub mod quota;
 pub mod recipients;
 pub mod refusals;
 pub mod reports;
+pub mod routing;
 pub mod sensitive;
 mod submit;
 

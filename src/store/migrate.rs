@@ -42,6 +42,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("migrations/0007_waiting.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("migrations/0008_sim_quarantine.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -60,6 +60,7 @@ pub use inbox::{
 pub use migrate::SCHEMA_VERSION;
 pub use model::*;
 pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};
+pub use sims::SimQuarantine;
 
 /// How long a connection waits for another one's write lock before giving up with
 /// [`StoreError::Busy`].

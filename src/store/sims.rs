@@ -3,13 +3,29 @@
 //! caller (see `service::sim_windows`); old rows are removed with `prune_sim_sends`.
 //!
 //! Next to it, the last concatenation reference each SIM used towards each recipient
-//! ([`Tx::next_concat_ref`]), so long messages keep distinct references across restarts.
+//! ([`Tx::next_concat_ref`]), so long messages keep distinct references across restarts; and
+//! the SIMs quarantined for signs of a carrier block ([`Tx::quarantine_sim`]), so a restart
+//! does not put a blocked SIM back to work.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::model::check_not_empty;
 use super::{ms, SendCount, StoreError, Tx};
+
+/// A SIM kept from sending until `until` (or until an administrator releases it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimQuarantine {
+    /// The IMSI (the device path for a modem that did not say).
+    pub sim: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
 
 impl Tx<'_> {
     /// Records one message of `parts` parts sent through `sim` at `at`.
@@ -78,5 +94,49 @@ impl Tx<'_> {
             .conn
             .prepare_cached("DELETE FROM sim_sends WHERE at < ?")?
             .execute([ms(before)])? as u64)
+    }
+
+    /// Quarantines `sim` from `since` to `until` for `reason` (a quarantine it was already in
+    /// is replaced).
+    pub fn quarantine_sim(&self, q: &SimQuarantine) -> Result<(), StoreError> {
+        check_not_empty("the SIM id", &q.sim)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sim_quarantine (sim, reason, since, until) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (sim) DO UPDATE SET reason = excluded.reason, \
+                 since = excluded.since, until = excluded.until",
+            )?
+            .execute(params![q.sim, q.reason, ms(q.since), ms(q.until)])?;
+        Ok(())
+    }
+
+    /// The quarantine of `sim` still running at `now`, if any.
+    pub fn sim_quarantine(
+        &self,
+        sim: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SimQuarantine>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sim, reason, since, until FROM sim_quarantine WHERE sim = ? AND until > ?",
+        )?;
+        let mut rows = stmt.query(params![sim, ms(now)])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(SimQuarantine {
+                sim: r.get(0)?,
+                reason: r.get(1)?,
+                since: from_ms(r.get(2)?),
+                until: from_ms(r.get(3)?),
+            }),
+            None => None,
+        })
+    }
+
+    /// Ends the quarantine of `sim`; whether there was one.
+    pub fn release_sim(&self, sim: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM sim_quarantine WHERE sim = ?")?
+            .execute([sim])?
+            > 0)
     }
 }
