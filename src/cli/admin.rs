@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::output::{print_result, print_value};
+use super::output::{print_result, print_value, Style};
 use super::{Context, Failure};
 use crate::protocol::{self as p, Paged, Request, Role};
 
@@ -319,7 +319,7 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
                 |got: &p::BroadcastListResult| got.broadcasts.len() >= wanted,
             )?;
             list.broadcasts.truncate(wanted);
-            print_merged(&list, ctx.json)
+            print_merged(&list, &ctx.style())
         }
         BroadcastCommand::Show { id } => all::<p::BroadcastShow>(ctx, |after| {
             Request::BroadcastShow(p::BroadcastShowArgs {
@@ -348,12 +348,12 @@ fn all<T: DeserializeOwned + Serialize + Paged>(
 ) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_all(request)?;
-    print_merged(&result, ctx.json)
+    print_merged(&result, &ctx.style())
 }
 
 /// Pages gathered into one answer, printed without `next` (which only says where a page
 /// ends): the document has the shape the answer had before it came in pages.
-pub(super) fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
+pub(super) fn print_merged<T: Serialize>(result: &T, style: &Style) -> Result<(), Failure> {
     let mut value = serde_json::to_value(result).map_err(|e| {
         Failure::of(
             super::exit::Class::Unavailable,
@@ -363,7 +363,7 @@ pub(super) fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), F
     if let Some(map) = value.as_object_mut() {
         map.remove("next");
     }
-    print_value(&value, json);
+    print_value(&value, style);
     Ok(())
 }
 
@@ -374,5 +374,5 @@ pub(crate) fn one<T: DeserializeOwned + Serialize>(
 ) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_as(request)?;
-    print_result(&result, ctx.json)
+    print_result(&result, &ctx.style())
 }

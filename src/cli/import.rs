@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, file: &Path, skip_bad: bool) -> Result<(), Failure> {
             import: begun.import,
         }));
     progress.done();
-    print_result(&result?, ctx.json)
+    print_result(&result?, &ctx.style())
 }
 
 /// `text` cut into pieces whose JSON string form (without its quotes) is at most `budget`

@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
     }))?;
     let id = accepted.broadcast;
     if ctx.json && !args.wait {
-        return print_result(&accepted, true);
+        return print_result(&accepted, &ctx.style());
     }
     if !ctx.json {
         println!(
@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
     if args.wait_delivered {
         let reports = wait_for_reports(&mut client, id, args.timeout)?;
         if ctx.json {
-            print_result(&reports, true)?;
+            print_result(&reports, &ctx.style())?;
         } else {
             println!(
                 "reports: {} delivered, {} undelivered, {} without a report",
@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
             );
         }
     } else if ctx.json {
-        print_result(&summary, true)?;
+        print_result(&summary, &ctx.style())?;
     }
     if summary.failed > 0 && summary.sent == 0 {
         return Err(Failure::of(
