@@ -15,7 +15,8 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::os::fd::AsFd;
 
 use chrono::DateTime;
 use chrono_tz::Tz;
@@ -64,25 +65,40 @@ impl Style {
     }
 }
 
-/// The width output may take: `COLUMNS` when it is a number, else the terminal's width when
-/// standard output is a terminal, else [`DEFAULT_COLUMNS`] (at least 20).
+/// The width output may take: [`columns_of`] standard output.
 pub fn terminal_columns() -> usize {
+    columns_of(&std::io::stdout())
+}
+
+/// The width of what is printed on `stream`: `COLUMNS` when it is a number, else the
+/// terminal's width when `stream` is a terminal that knows it, else [`DEFAULT_COLUMNS`] (at
+/// least 20).
+pub fn columns_of<S: AsFd + IsTerminal>(stream: &S) -> usize {
     let from_env = std::env::var("COLUMNS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0);
     let from_tty = || {
-        let out = std::io::stdout();
-        if !out.is_terminal() {
+        if !stream.is_terminal() {
             return None;
         }
-        terminal_size::terminal_size_of(&out).map(|(w, _)| usize::from(w.0))
+        terminal_size::terminal_size_of(stream).map(|(w, _)| usize::from(w.0))
     };
     from_env
         .or_else(from_tty)
         .filter(|&n| n > 0)
         .unwrap_or(DEFAULT_COLUMNS)
         .max(MIN_COLUMNS)
+}
+
+/// Redraws the one status line on standard error, a terminal (a progress bar): cut to the
+/// terminal's width, since `\r` returns only to the start of the last row of a line that
+/// wrapped, and every redraw would leave a row behind.
+pub fn redraw_status(line: &str) {
+    let columns = columns_of(&std::io::stderr());
+    // The last column stays free: some terminals wrap when it is written.
+    eprint!("\r{}\x1b[K", truncate(line, columns - 1));
+    let _ = std::io::stderr().flush();
 }
 
 /// An RFC 3339 time as people read it in `zone`, to the minute, with the zone's offset:

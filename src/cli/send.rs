@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::client::{answer, typed, Client};
 use super::exit::Class;
-use super::output::print_result;
+use super::output::{print_result, redraw_status};
 use super::{arg_or_stdin, Context, Failure};
 use crate::protocol::{self as p, Request};
 
@@ -106,7 +106,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
             if show {
                 let line = progress_line(&ev.totals, started.elapsed().as_secs_f64());
                 if tty {
-                    eprint!("\r{line}\x1b[K");
+                    redraw_status(&line);
                 } else if ev.totals.finished {
                     eprintln!("{line}");
                 }
@@ -120,10 +120,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
         if tty {
             // The bar's last state is the final count, whichever way the stream ended.
             if last != Some(summary) {
-                eprint!(
-                    "\r{}\x1b[K",
-                    progress_line(&summary, started.elapsed().as_secs_f64())
-                );
+                redraw_status(&progress_line(&summary, started.elapsed().as_secs_f64()));
             }
             eprintln!();
         } else if !last.is_some_and(|l| l.finished) {
