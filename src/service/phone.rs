@@ -136,14 +136,32 @@ pub fn normalize(input: &str, default: Country) -> Result<String, PhoneError> {
         }
     };
     match parsed {
-        Ok(number) if number.is_valid_with(&DATABASE) => subscriber_e164(&number),
+        Ok(number) => match subscriber_e164(&number) {
+            Some(e164) => Ok(e164),
+            None => Err(refused(&number, code, typed)),
+        },
+        Err(_) => Err(invalid(code, typed)),
+    }
+}
+
+/// Why a number read by libphonenumber is refused: a service number (its kind named), or not
+/// valid (its length, else its digits).
+fn refused(number: &PhoneNumber, code: u16, typed: &str) -> PhoneError {
+    match number {
+        number if number.is_valid_with(&DATABASE) => {
+            let meta = number.metadata(&DATABASE);
+            PhoneError::ServiceNumber {
+                number: number.format().mode(Mode::International).to_string(),
+                country: country_name(meta, number.code().value()),
+                kind: kind(number.number_type(&DATABASE)),
+            }
+        }
         // A number that starts like a carrier selection code (`12800138000` in China) has it
         // taken off when read: what is shown is the number as typed.
-        Ok(number) if number.carrier().is_none() => Err(invalid(
-            number.code().value(),
-            &number.national().to_string(),
-        )),
-        _ => Err(invalid(code, typed)),
+        number if number.carrier().is_none() => {
+            invalid(number.code().value(), &number.national().to_string())
+        }
+        _ => invalid(code, typed),
     }
 }
 
@@ -247,26 +265,21 @@ fn invalid(code: u16, national: &str) -> PhoneError {
     }
 }
 
-/// A valid number in E.164 if it is a subscriber's line, else what kind of number it is.
-fn subscriber_e164(number: &PhoneNumber) -> Result<String, PhoneError> {
-    let meta = number.metadata(&DATABASE);
+/// The number in E.164 if it is valid and a subscriber's line: its plan's general pattern
+/// and a mobile, fixed-line, personal or VoIP pattern match it (what `is_valid` and the type
+/// come to, in fewer regex matches: this runs for every number of an import).
+fn subscriber_e164(number: &PhoneNumber) -> Option<String> {
+    let meta = number.metadata(&DATABASE)?;
     // The patterns, on the national number with its leading zeros (`+225 07…`).
     let national = number.national().to_string();
-    let subscriber = meta.is_some_and(|meta| {
-        let d = meta.descriptors();
-        [d.mobile(), d.fixed_line(), d.personal_number(), d.voip()]
+    let d = meta.descriptors();
+    let subscriber = d.general().is_match(&national)
+        && [d.mobile(), d.fixed_line(), d.personal_number(), d.voip()]
             .into_iter()
             .flatten()
-            .any(|d| d.is_match(&national))
-    });
-    if subscriber {
-        return Ok(number.format().mode(Mode::E164).to_string());
-    }
-    Err(PhoneError::ServiceNumber {
-        number: number.format().mode(Mode::International).to_string(),
-        country: country_name(meta, number.code().value()),
-        kind: kind(number.number_type(&DATABASE)),
-    })
+            .any(|d| d.is_match(&national));
+    // E.164 is `+`, the code and the national number: no format pattern needed.
+    subscriber.then(|| format!("+{}{national}", number.code().value()))
 }
 
 /// The lengths of mobile numbers (national significant number) in a plan, else of any number.
