@@ -169,6 +169,20 @@ fn shanghai_times_and_tables_that_fit_80_columns() {
         shown.contains(&format!("created_at:   {want}\n")),
         "{shown}"
     );
+    // Its deliveries: still a table on 80 columns, one line each (the modem's path cut in
+    // its middle, headings wider than their values cut), so they can be grepped.
+    let deliveries: Vec<&str> = shown
+        .lines()
+        .skip_while(|l| !l.starts_with("deliveries (5):"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(deliveries.len(), 6, "{shown}");
+    assert!(deliveries[0].starts_with("MEMBER  NUMBER"), "{shown}");
+    assert!(
+        deliveries[4].starts_with("m3      +380501234567"),
+        "{shown}"
+    );
     // The reply's arrival and its SMSC time stamp.
     let message = human(&w, None, &["inbox", "show", &id]);
     for key in ["received_at", "scts"] {

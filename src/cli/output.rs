@@ -10,8 +10,9 @@
 //! - Width: lines fit the terminal ([`terminal_columns`]: `COLUMNS`, else the terminal's width
 //!   when standard output is one, else 80), measured in display columns (`unicode-width`: CJK
 //!   and emoji take two). A table too wide has its widest free-text columns ([`FREE_TEXT`])
-//!   cut with `…`; one that still does not fit is printed as a list, one `key: value` block
-//!   per row. `key: value` lines wrap their value under itself (`textwrap`).
+//!   cut with `…` (device paths, [`PATHS`], in their middle); then, if need be, headings wider
+//!   than their values; one that still does not fit is printed as a list, one `key: value`
+//!   block per row. `key: value` lines wrap their value under itself (`textwrap`).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -50,6 +51,16 @@ const MIN_COLUMNS: usize = 20;
 pub const FREE_TEXT: &[&str] = &[
     "text", "name", "reason", "error", "problem", "note", "operator", "model", "header",
 ];
+
+/// Table columns holding device paths (`/dev/gsm/quectel-ec25-…-if02-port0`), which are cut
+/// in the middle, keeping the start and the distinctive end.
+pub const PATHS: &[&str] = &["modem", "device"];
+
+/// What a device path column keeps at least.
+const MIN_PATH: usize = 16;
+
+/// What a column's heading keeps at least when it is cut (its values never are).
+const MIN_HEADING: usize = 4;
 
 /// What a free-text column keeps at least before the table becomes a list.
 const MIN_FREE_TEXT: usize = 6;
@@ -244,6 +255,26 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` cut to at most `max` display columns by taking characters out of its middle, `…` in
+/// their place: `/dev/gsm/quect…-if02-port0`.
+pub fn truncate_middle(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let tail_room = max.saturating_sub(1) / 2;
+    let mut tail = String::new();
+    for &c in chars.iter().rev() {
+        tail.insert(0, c);
+        if width(&tail) > tail_room {
+            tail.remove(0);
+            break;
+        }
+    }
+    let head = truncate(s, max - width(&tail));
+    Cow::Owned(format!("{head}{tail}"))
+}
+
 /// `key:  value` lines, values aligned (keys at least `key_width` wide); a value too long for
 /// the line wraps under itself.
 fn key_values(pairs: &[(String, String)], key_width: usize, style: &Style) -> String {
@@ -307,18 +338,55 @@ fn table(items: &[Value], style: &Style) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let floors: Vec<Option<usize>> = columns
+    let values: Vec<usize> = (0..columns.len())
+        .map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0))
+        .collect();
+    // First the free text and the paths are cut; if that is not enough, the headings wider
+    // than their values too; then the free text and paths take back what is left.
+    let cut: Vec<Option<usize>> = columns
         .iter()
         .zip(&headers)
-        .map(|(c, h)| FREE_TEXT.contains(c).then(|| width(h).max(MIN_FREE_TEXT)))
+        .map(|(c, h)| {
+            if FREE_TEXT.contains(c) {
+                Some(width(h).max(MIN_FREE_TEXT))
+            } else if PATHS.contains(c) {
+                Some(width(h).max(MIN_PATH))
+            } else {
+                None
+            }
+        })
         .collect();
-    let Some(widths) = fit(natural, &floors, style.columns) else {
+    let widths = fit(natural.clone(), &cut, style.columns).or_else(|| {
+        let floored: Vec<usize> = natural
+            .iter()
+            .zip(&cut)
+            .map(|(&n, f)| f.map_or(n, |f| n.min(f)))
+            .collect();
+        let headings: Vec<Option<usize>> = cut
+            .iter()
+            .zip(&values)
+            .map(|(f, &v)| f.is_none().then_some(v.max(MIN_HEADING)))
+            .collect();
+        let others = fit(floored, &headings, style.columns)?;
+        let back: Vec<usize> = others
+            .iter()
+            .zip(&natural)
+            .zip(&cut)
+            .map(|((&o, &n), f)| if f.is_some() { n } else { o })
+            .collect();
+        fit(back, &cut, style.columns)
+    });
+    let Some(widths) = widths else {
         return list(&columns, &rows, style);
     };
     let line = |cells: &[String]| {
         let mut s = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            let cell = truncate(cell, widths[i]);
+            let cell = if PATHS.contains(&columns[i]) {
+                truncate_middle(cell, widths[i])
+            } else {
+                truncate(cell, widths[i])
+            };
             s.push_str(&cell);
             if i + 1 < cells.len() {
                 s.push_str(&" ".repeat(widths[i] - width(&cell) + 2));
@@ -432,6 +500,33 @@ mod tests {
         assert!(lines[2].ends_with("short"), "{out}");
         // Wide enough: nothing is cut.
         assert!(render(&v, &narrow(200)).contains(text));
+    }
+
+    #[test]
+    fn paths_are_cut_in_the_middle_and_headings_before_a_list() {
+        let modem = "/dev/gsm/quectel-ec25-0123456789-if02-port0";
+        assert_eq!(truncate_middle(modem, 20), "/dev/gsm/q…f02-port0");
+        assert!(width(&truncate_middle(modem, 20)) <= 20);
+        assert_eq!(truncate_middle("/dev/ttyUSB2", 20), "/dev/ttyUSB2");
+        // broadcast show's deliveries, on 80 columns: one line per delivery still.
+        let row = |member: &str, number: &str| {
+            json!({"member": member, "number": number, "state": "delivered", "modem": modem,
+                   "attempts": 1, "refs": [43], "possible_duplicate": false, "error": null})
+        };
+        let v = json!([row("alice", "+8613800138000"), row("m1", "+380501234567")]);
+        let out = render(&v, &PEOPLE);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        for line in &lines {
+            assert!(width(line) <= 80, "{line:?}");
+        }
+        assert!(
+            lines[0].starts_with("MEMBER  NUMBER          STATE      MODEM"),
+            "{out}"
+        );
+        assert!(lines[0].contains("ATTEM…  REFS  POSSI…  ERROR"), "{out}");
+        assert!(lines[1].contains("  /dev/gsm…2-port0  1  "), "{out}");
+        assert!(lines[2].contains("+380501234567   delivered"), "{out}");
     }
 
     #[test]
