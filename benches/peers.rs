@@ -405,6 +405,7 @@ fn run_groupsms(s: Setup, in_flight: InFlightPolicy) -> Outcome {
             group: "g".into(),
             as_member: "m0".into(),
             text: BODY.into(),
+            urgent: false,
         }),
     );
     let out = collect(&log, s, start, "groupsms", tuning);

@@ -72,6 +72,7 @@ fn populate(path: &Path, members: u64) -> i64 {
             as_member: "boss".into(),
             body,
             now,
+            urgent: false,
         },
     )
     .expect("the broadcast is accepted");

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer};
 use crate::domain::InFlightPolicy;
 use crate::modem::port::DEFAULT_BAUD;
 use crate::service::{
-    optout, Country, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER, DEFAULT_MAX_PARTS,
-    DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
+    optout, Country, QuietHours, SensitivePolicy, DEFAULT_DAILY_QUOTA, DEFAULT_HEADER,
+    DEFAULT_MAX_PARTS, DEFAULT_MONTHLY_QUOTA, DEFAULT_TIMEZONE,
 };
 use crate::store::QuotaPeriod;
 
@@ -132,6 +132,10 @@ pub struct SchedulerConfig {
     pub send_timeout_secs: u64,
     /// Seconds between probes of a quarantined or missing modem.
     pub reprobe_secs: u64,
+    /// `"22:00-07:30"`: no broadcast starts in this daily window (local time of
+    /// `[daemon] timezone`) unless sent urgent where its group allows it; `None`: never quiet.
+    #[serde(deserialize_with = "quiet")]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// Incoming messages.
@@ -217,6 +221,14 @@ fn zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
         serde::de::Error::custom(format!("timezone {name:?} is not an IANA time zone"))
     })
 }
+/// `quiet_hours = "HH:MM-HH:MM"`, parsed once when the file is read.
+fn quiet<'de, D: Deserializer<'de>>(d: D) -> Result<Option<QuietHours>, D::Error> {
+    let text = String::deserialize(d)?;
+    QuietHours::parse(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("[scheduler] {e}")))
+}
+
 fn default_per_hour() -> u32 {
     200
 }
@@ -277,6 +289,7 @@ impl Default for SchedulerConfig {
             retry_backoff_secs: 2,
             send_timeout_secs: 15,
             reprobe_secs: 10,
+            quiet_hours: None,
         }
     }
 }
@@ -679,6 +692,15 @@ prompt_timeout_secs = 4
             e,
             "line 4: timezone \"Asia/Shanghia\" is not an IANA time zone"
         );
+        let e = Config::parse("[scheduler]\nmax_attempts = 3\nquiet_hours = \"22:00-7\"\n")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "line 3: [scheduler] quiet_hours \"22:00-7\" has \"7\", not a time HH:MM from 00:00 \
+             to 23:59"
+        );
+        let c = Config::parse("[scheduler]\nquiet_hours = \"22:00-07:30\"\n").unwrap();
+        assert_eq!(c.scheduler.quiet_hours.unwrap().to_string(), "22:00-07:30");
         let e = Config::parse("[message]\nsensitive_policy = \"shout\"\n").unwrap_err();
         assert!(e.starts_with("line 2:") && e.contains("shout"), "{e}");
         let e = Config::parse("[[modem]]\ndevice = \"/dev/x\"\npin = \"12\"\n").unwrap_err();

@@ -13,7 +13,7 @@
 //! | [`modem`] | one modem: the engine over any async byte stream, init, send, health; the actor behind a `ModemHandle` (typed status, URC events); discovery, hot-plug and serial ports; transcripts | `at`, `sms` |
 //! | [`store`] | SQLite: groups, members, broadcasts, deliveries, quota usage, SIM counters, audit; the only module with SQL | `domain`, `sms` |
 //! | [`service`] | the group-SMS rules: who may act as and read what, quota, recipients, sensitive words, compose, phone numbers, CSV import; their defaults | `store`, `sms`, `domain` |
-//! | [`scheduler`] | fan-out across the modem pool through modem handles: fair choice of modem, per-SIM caps, retries, one try of a delivery | `modem`, `store`, `service`, `at`, `domain`, `clock` |
+//! | [`scheduler`] | fan-out across the modem pool through modem handles: fair choice of modem, per-SIM caps, quiet hours, retries, one try of a delivery, why work waits | `modem`, `store`, `service`, `at`, `domain`, `clock` |
 //! | [`protocol`] | the socket protocol's requests, answers and events, defined once for daemon and clients | `domain` |
 //! | [`config`] | the daemon's TOML configuration, checked (and its zone parsed) when read | `service`, `modem`, `domain`, `sms` |
 //! | [`lockfile`] | one daemon per database: the lock file the daemon holds and the CLI asks about | - |

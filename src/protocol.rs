@@ -31,10 +31,17 @@ pub use crate::domain::Role;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request or answer line, in bytes (newline excluded).
 pub const MAX_LINE: usize = 64 * 1024;
-/// The fields of answers that hold a time, RFC 3339 (`created_at` of broadcasts, `received_at`
-/// and `scts` of incoming messages, `at` of unmatched reports): a client shows them in its own
-/// zone (the CLI: the configured one).
-pub const TIME_FIELDS: &[&str] = &["created_at", "received_at", "scts", "at"];
+/// The fields of answers that hold a time, RFC 3339 (`created_at` and `cancelled_at` of
+/// broadcasts, `until` of why one waits, `received_at` and `scts` of incoming messages, `at`
+/// of unmatched reports): a client shows them in its own zone (the CLI: the configured one).
+pub const TIME_FIELDS: &[&str] = &[
+    "created_at",
+    "cancelled_at",
+    "until",
+    "received_at",
+    "scts",
+    "at",
+];
 
 /// A request line: `{"id":N,"op":"...","args":{...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,6 +80,7 @@ pub enum Request {
     Subscribe(SubscribeArgs),
     BroadcastList(BroadcastList),
     BroadcastShow(BroadcastShowArgs),
+    BroadcastCancel(BroadcastRef),
     ModemList(Empty),
     InboxList(InboxList),
     InboxShow(InboxRef),
@@ -145,6 +153,10 @@ pub struct GroupCreate {
 #[serde(deny_unknown_fields)]
 pub struct GroupRef {
     pub group: String,
+    /// `group_delete`: also when broadcasts of the group are still being sent (what is still
+    /// queued is cancelled); without it such a group is not deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 // Paged reads: every answer that grows with the data comes in pages. A request may give
@@ -244,6 +256,10 @@ pub struct GroupSet {
     /// Whether other modems may be used when every pinned one is down.
     #[serde(default)]
     pub pin_fallback: Option<bool>,
+    /// Whether its super-admins may send urgent broadcasts (which start inside the quiet
+    /// hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_urgent: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -363,10 +379,16 @@ pub struct Send {
     #[serde(rename = "as")]
     pub as_member: String,
     pub text: String,
+    /// Start even inside the quiet hours; refused (`permission_denied`) unless the group
+    /// allows urgent sending. Absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub urgent: bool,
 }
 
 /// `subscribe`: a broadcast's progress (`{"broadcast": 7}`), or every incoming message as it
-/// is committed (`{"inbox": true}`, for bots); exactly one of the two.
+/// is committed (`{"inbox": true}`, for bots); exactly one of the two. With `"reports": true`
+/// a broadcast's stream goes on after the sending, with each status report's change, until
+/// no delivery waits for a report (see the README's protocol section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeArgs {
@@ -374,22 +396,33 @@ pub struct SubscribeArgs {
     pub broadcast: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox: Option<bool>,
+    /// With `broadcast`: go on with the status reports once the sending is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<bool>,
 }
 
 impl SubscribeArgs {
-    /// Follow broadcast `id`.
+    /// Follow broadcast `id` until it is sent.
     pub fn broadcast(id: i64) -> Self {
         SubscribeArgs {
             broadcast: Some(id),
-            inbox: None,
+            ..SubscribeArgs::default()
+        }
+    }
+
+    /// Follow broadcast `id` until it is sent and no delivery waits for a status report.
+    pub fn broadcast_reports(id: i64) -> Self {
+        SubscribeArgs {
+            reports: Some(true),
+            ..SubscribeArgs::broadcast(id)
         }
     }
 
     /// Follow the inbox.
     pub fn inbox() -> Self {
         SubscribeArgs {
-            broadcast: None,
             inbox: Some(true),
+            ..SubscribeArgs::default()
         }
     }
 }
@@ -484,6 +517,47 @@ pub struct SendResult {
     pub quota_left: u32,
     pub dropped: Dropped,
     pub dropped_total: u32,
+    /// Accepted, but its deliveries cannot start now: why (`null` when they can; absent
+    /// from older daemons).
+    #[serde(default)]
+    pub waiting: Option<WaitingInfo>,
+}
+
+/// Why a broadcast's deliveries wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingInfo {
+    /// `quiet_hours`, `no_modem`, `pinned_sim_absent` or `capped`.
+    pub reason: String,
+    /// The reason in words, times in the daemon's zone.
+    pub message: String,
+    /// RFC 3339: when it ends by itself (the quiet hours, the earliest cap's window), `null`
+    /// when it does not (a modem must come).
+    pub until: Option<String>,
+}
+
+/// A broadcast whose deliveries wait, as `status` lists it: one flat row,
+/// `{broadcast, group, deliveries, reason, message, until}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingBroadcast {
+    pub broadcast: i64,
+    /// Its group's handle.
+    pub group: String,
+    /// Deliveries waiting.
+    pub deliveries: usize,
+    #[serde(flatten)]
+    pub waiting: WaitingInfo,
+}
+
+/// `broadcast_cancel`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastCancelled {
+    pub broadcast: i64,
+    /// Deliveries that were still queued, now `cancelled`.
+    pub cancelled: u32,
+    /// Deliveries already sent (delivered and undelivered included): not taken back.
+    pub sent: u32,
+    /// Deliveries being sent at that moment: they go out.
+    pub sending: u32,
 }
 
 /// Members of the group who got nothing, by reason.
@@ -512,7 +586,8 @@ pub struct BroadcastProgress {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
-    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// Never sent: the member opted out by SMS, or the broadcast was cancelled, while it was
+    /// queued (absent from older
     /// daemons: 0).
     #[serde(default)]
     pub cancelled: u32,
@@ -580,7 +655,8 @@ pub struct BroadcastInfo {
     pub undelivered: u32,
     pub failed: u32,
     pub uncertain: u32,
-    /// Never sent: the member opted out by SMS while it was queued (absent from older
+    /// Never sent: the member opted out by SMS, or the broadcast was cancelled, while it was
+    /// queued (absent from older
     /// daemons: 0).
     #[serde(default)]
     pub cancelled: u32,
@@ -588,6 +664,19 @@ pub struct BroadcastInfo {
     pub waiting: u32,
     pub finished: bool,
     pub text: String,
+    /// Why its queued deliveries cannot start now, `null` when they can (or it is finished).
+    #[serde(default)]
+    pub waiting_reason: Option<WaitingInfo>,
+    /// Sent urgent (absent from older daemons: false).
+    #[serde(default)]
+    pub urgent: bool,
+    /// RFC 3339: when it was cancelled (`broadcast_cancel`, `group_delete --force`), `null`
+    /// if it was not.
+    #[serde(default)]
+    pub cancelled_at: Option<String>,
+    /// Who cancelled it (`root`, `uid:1000`).
+    #[serde(default)]
+    pub cancelled_by: Option<String>,
 }
 
 /// `broadcast_show`'s result: the broadcast, who was left out, a page of its deliveries, and
@@ -723,6 +812,9 @@ pub struct GroupInfo {
     pub monthly_quota: u32,
     pub pinned_modems: Vec<String>,
     pub pin_fallback: bool,
+    /// Its super-admins may send urgent broadcasts (absent from older daemons: false).
+    #[serde(default)]
+    pub allow_urgent: bool,
 }
 
 /// `group_show`'s result.
@@ -831,6 +923,9 @@ pub struct Done {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     pub done: bool,
+    /// `group_delete --force`: the queued deliveries it cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<u32>,
 }
 
 /// `member_import`'s result.
@@ -935,6 +1030,13 @@ pub struct StatusResult {
     /// Status reports that matched no part sent (kept in the database).
     pub unmatched_reports: u64,
     pub modems: Vec<ModemEntry>,
+    /// The configured quiet hours (`22:00-07:30`), `null` when none.
+    #[serde(default)]
+    pub quiet_hours: Option<String>,
+    /// Broadcasts whose deliveries cannot start now, and why (absent from older daemons):
+    /// those the caller may read.
+    #[serde(default)]
+    pub waiting: Vec<WaitingBroadcast>,
     /// The latest of them, newest first (administrators only: they carry phone numbers).
     pub recent_unmatched_reports: Vec<UnmatchedReportInfo>,
 }
@@ -996,8 +1098,32 @@ macro_rules! paged {
     )*};
 }
 
+impl Paged for BroadcastShow {
+    type Cursor = i64;
+    fn next(&self) -> Option<&i64> {
+        self.next.as_ref()
+    }
+    fn set_next(&mut self, next: Option<i64>) {
+        self.next = next;
+    }
+    fn rows(&self) -> usize {
+        self.deliveries.len()
+    }
+    fn truncate(&mut self, n: usize) {
+        self.deliveries.truncate(n);
+    }
+    /// Also takes the later page's counts: each page is read at its own moment, and a delivery
+    /// listed as `delivered` must not sit beside an older count that has not seen it yet (the
+    /// counts are never older than any listed row).
+    fn append(&mut self, page: Self) {
+        self.deliveries.extend(page.deliveries);
+        self.broadcast = page.broadcast;
+        self.dropped = page.dropped;
+        self.next = page.next;
+    }
+}
+
 paged! {
-    BroadcastShow => deliveries: i64;
     BroadcastListResult => broadcasts: i64;
     GroupListResult => groups: String;
     GroupShow => members: String;
@@ -1282,6 +1408,7 @@ mod tests {
                 group: "ops".into(),
                 as_member: "alice".into(),
                 text: "开会".into(),
+                urgent: false,
             }),
         };
         let json = serde_json::to_string(&line).unwrap();
@@ -1299,11 +1426,11 @@ mod tests {
         let e = parse_request(b"not json").unwrap_err();
         assert_eq!((e.id, e.code), (0, ErrorCode::BadRequest));
         let e = parse_request(
-            br#"{"id":3,"op":"send","args":{"group":"g","as":"a","text":"t","urgent":true}}"#,
+            br#"{"id":3,"op":"send","args":{"group":"g","as":"a","text":"t","priority":9}}"#,
         )
         .unwrap_err();
         assert_eq!(e.id, 3);
-        assert!(e.message.contains("urgent"), "{}", e.message);
+        assert!(e.message.contains("priority"), "{}", e.message);
         let e = parse_request(br#"{"id":4,"op":"launch"}"#).unwrap_err();
         assert!(e.message.contains("launch"), "{}", e.message);
         let e = parse_request(br#"{"id":5,"op":"status","extra":1}"#).unwrap_err();

@@ -165,8 +165,16 @@ fn shanghai_times_and_tables_that_fit_80_columns() {
     let shown = human(&w, None, &["broadcast", "show", "1"]);
     let want = local(created, zone);
     assert!(want.ends_with(" +08:00"), "{want}");
-    assert!(
-        shown.contains(&format!("created_at:   {want}\n")),
+    let value_of = |text: &str, key: &str| -> Option<String> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(key)?
+                .strip_prefix(':')
+                .map(|v| v.trim().to_string())
+        })
+    };
+    assert_eq!(
+        value_of(&shown, "created_at").as_deref(),
+        Some(want.as_str()),
         "{shown}"
     );
     // Its deliveries: still a table on 80 columns, one line each (the modem's path cut in
@@ -221,11 +229,18 @@ fn shanghai_times_and_tables_that_fit_80_columns() {
 
     // The broadcasts, too many columns for 80: one block per broadcast, text wrapped whole.
     let list = human(&w, None, &["broadcast", "list"]);
-    assert!(list.contains(&format!("created_at:   {want}\n")), "{list}");
-    let text: String = list
-        .lines()
-        .skip_while(|l| !l.starts_with("text:"))
-        .map(|l| l.trim_start_matches("text:").trim())
+    assert_eq!(
+        value_of(&list, "created_at").as_deref(),
+        Some(want.as_str()),
+        "{list}"
+    );
+    // The text line and its continuation lines (indented).
+    let mut lines = list.lines().skip_while(|l| !l.starts_with("text:"));
+    let first = lines.next().unwrap_or_default().trim_start_matches("text:");
+    let text: String = [first]
+        .into_iter()
+        .chain(lines.take_while(|l| l.starts_with(' ')))
+        .map(str::trim)
         .collect();
     assert_eq!(text, format!("【运维组🚀技术支持中心】{MESSAGE}"), "{list}");
 }

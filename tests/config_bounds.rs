@@ -102,6 +102,15 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 5: invalid type: floating point `10000000000000000.0`, expected u64",
         ),
         (
+            "[scheduler]\nquiet_hours = \"22:00-31:00\"\n".into(),
+            "line 5: [scheduler] quiet_hours \"22:00-31:00\" has \"31:00\", not a time HH:MM \
+             from 00:00 to 23:59",
+        ),
+        (
+            "[scheduler]\nmax_attempts = 3\nquiet_hours = \"07:30-07:30\"\n".into(),
+            "line 6: [scheduler] quiet_hours \"07:30-07:30\" starts and ends at the same time",
+        ),
+        (
             "[scheduler]\nreprobe_secs = 0\n".into(),
             "line 5: [scheduler] reprobe_secs must be 1 to 3600 seconds, not 0",
         ),
@@ -170,7 +179,7 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
                 [quota]\ndaily = 1000000\nmonthly = 1000000\n\
                 [message]\nmax_parts = 255\n\
                 [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\n\
-                send_timeout_secs = 600\nreprobe_secs = 3600\n\
+                send_timeout_secs = 600\nreprobe_secs = 3600\nquiet_hours = \"23:59-00:00\"\n\
                 [[modem]]\ndevice = \"/nonexistent/modem*\"\nbaud = 4000000\n\
                 max_per_hour = 1000000\nmax_per_day = 10000000\ncommand_gap_ms = 1000\n\
                 prompt_timeout_secs = 120\n";

@@ -100,6 +100,7 @@ fn a_members_reply_is_linked_to_the_broadcast_and_shown_by_broadcast_show() {
     // Human output: the replies table, control characters escaped.
     let text = w.ok(&["broadcast", "show", "1"]);
     assert!(text.contains("replies (2):"), "{text}");
+    assert!(!text.contains("more replies"), "all shown: {text}");
     assert!(text.contains("收到，谢谢\\e[2J"), "{text}");
     assert!(!text.contains('\u{1b}'), "{text}");
     // Read flags.
@@ -583,4 +584,55 @@ fn a_member_replying_td_is_opted_out_confirmed_once_and_back_with_a_subscribe() 
         .filter(|t| t.contains("您已退订"))
         .count();
     assert_eq!(confirmations, 1);
+}
+
+/// More replies than `broadcast show` lists: it shows the latest 10 and says, with the exact
+/// command, how to see every one; that command lists them all.
+#[test]
+fn broadcast_show_names_the_command_that_lists_every_reply_when_it_shows_only_some() {
+    let w = World::start(
+        1,
+        |mut c| {
+            c.modems[0].knobs.replies = vec![reply_to("+86139*", "收到", 50)];
+            c
+        },
+        "",
+    );
+    ops_group(&w, 11);
+    w.ok(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait",
+        "今晚停机维护",
+    ]);
+    wait_inbox(&w, "eleven replies", |l| l.len() == 11);
+    let shown = w.show(1);
+    assert_eq!(shown["replies"].as_array().unwrap().len(), 10, "{shown:#}");
+    assert_eq!(shown["more_replies"], true);
+    let text = w.ok(&["broadcast", "show", "1"]);
+    assert!(text.contains("replies (10):"), "{text}");
+    let hint = "more replies than these 10 (the latest); every one: groupsms inbox list \
+                --broadcast 1 --all";
+    assert_eq!(text.lines().last(), Some(hint), "{text}");
+    // The command it names, as it names it.
+    let command: Vec<&str> = hint
+        .rsplit_once("groupsms ")
+        .unwrap()
+        .1
+        .split(' ')
+        .collect();
+    let every = w.json(&command)["messages"].as_array().unwrap().clone();
+    assert_eq!(every.len(), 11);
+    assert!(every
+        .iter()
+        .all(|m| m["broadcast"] == 1 && m["handling"] == "reply"));
+    assert_eq!(inbox(&w, &["--broadcast", "1", "--limit", "4"]).len(), 4);
+    // --json carries the flag, not the sentence.
+    let json = w.ok(&["--json", "broadcast", "show", "1"]);
+    assert!(!json.contains("every one"), "{json}");
+    let both = w.cli(&["inbox", "list", "--all", "--limit", "3"]);
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
 }

@@ -197,6 +197,7 @@ fn a_reply_within_the_window_is_linked_and_one_after_it_is_not() {
         as_member: "boss".into(),
         body: "开会".into(),
         now: now(),
+        urgent: false,
         caller: Caller {
             uid: 0,
             admin: true,

@@ -45,6 +45,7 @@ fn send(store: &mut Store, group: &str, body: &str, now: DateTime<Utc>) -> Broad
             as_member: "boss".into(),
             body: body.into(),
             now,
+            urgent: false,
         },
     )
     .unwrap()
@@ -377,6 +378,7 @@ fn an_opt_out_cancels_queued_deliveries_audits_and_later_broadcasts_drop_the_mem
             as_member: "boss".into(),
             body: "第三条".into(),
             now: at,
+            urgent: false,
         },
     )
     .unwrap();

@@ -71,6 +71,7 @@ fn populate(w: &World) -> i64 {
             as_member: handle(0),
             body: "\"😀".repeat(60),
             now,
+            urgent: false,
         },
     )
     .unwrap();

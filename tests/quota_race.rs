@@ -28,6 +28,7 @@ fn race(path: &Path, settings: &Settings) -> (usize, usize) {
                     as_member: "boss".into(),
                     body: format!("第{i}条通知"),
                     now: utc(T0),
+                    urgent: false,
                 };
                 submit_broadcast(&mut store, &settings, req)
             })

@@ -49,6 +49,7 @@ fn broadcast(store: &mut Store, body: &str, at: DateTime<Utc>) -> (BroadcastId, 
         as_member: "boss".into(),
         body: body.into(),
         now: at,
+        urgent: false,
         caller: Caller {
             uid: 0,
             admin: true,

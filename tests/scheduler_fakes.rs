@@ -205,6 +205,7 @@ async fn rig(
                 as_member: "boss".into(),
                 body: body.to_string(),
                 now: utc(T0) + chrono::Duration::seconds(k as i64),
+                urgent: false,
             },
         )
         .unwrap();

@@ -38,6 +38,7 @@ fn send_as(
         as_member: member.into(),
         body: body.into(),
         now,
+        urgent: false,
     };
     submit_broadcast(store, settings, req)
 }
@@ -629,6 +630,7 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
         },
         AdminChange::DeleteGroup {
             handle: "ops".into(),
+            force: false,
         },
     ] {
         service::apply(&mut store, &s, "uid:1000", change, now).unwrap();
@@ -649,7 +651,7 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
             "uid:1000 set_role ops: 'alice' is now admin of group 'ops'",
             "uid:1000 opt_out ops: 'alice' opted out of group 'ops'",
             "uid:1000 opt_in ops: 'alice' opted back in to group 'ops'",
-            "uid:1000 update_group ops: changed group 'ops': GroupChange { name: None, header: None, daily_quota: Some(Some(5)), monthly_quota: None, pinned_modems: None, modem_fallback: None }",
+            "uid:1000 update_group ops: changed group 'ops': GroupChange { name: None, header: None, daily_quota: Some(Some(5)), monthly_quota: None, pinned_modems: None, modem_fallback: None, allow_urgent: None }",
             "uid:1000 leave ops: 'alice' left group 'ops'",
             "uid:1000 delete_member alice: deleted member 'alice'",
             "uid:1000 delete_group ops: deleted group 'ops'",
@@ -676,6 +678,7 @@ fn a_caller_acts_only_as_a_member_bound_to_them_unless_an_administrator() {
                 as_member: "boss".into(),
                 body: "会议".into(),
                 now: utc(T0),
+                urgent: false,
             },
         )
     };

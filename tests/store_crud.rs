@@ -38,6 +38,7 @@ fn groups_round_trip_with_overrides_and_pinned_modems() {
                 monthly_quota: Some(Some(5)),
                 pinned_modems: Some(vec!["/dev/ttyUSB0".into()]),
                 modem_fallback: Some(true),
+                allow_urgent: None,
             },
         )
         .unwrap();

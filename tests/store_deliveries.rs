@@ -21,6 +21,7 @@ fn with_broadcast(n: u32) -> (tempfile::TempDir, Store, BroadcastId, Vec<Deliver
         as_member: "boss".into(),
         body: "今晚22点停机维护".into(),
         now: utc(T0),
+        urgent: false,
     };
     let accepted = submit_broadcast(&mut store, &Settings::default(), req).unwrap();
     let ids = store
@@ -327,6 +328,7 @@ fn broadcasts_are_listed_newest_first_per_group() {
             as_member: "boss".into(),
             body: body.to_string(),
             now: utc(T0) + Duration::minutes(i as i64),
+            urgent: false,
         };
         submit_broadcast(&mut store, &settings, req).unwrap();
     }

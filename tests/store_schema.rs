@@ -153,6 +153,7 @@ fn foreign_keys_cascade_and_keep_history() {
         as_member: "boss".into(),
         body: "明天开会".into(),
         now: utc(T0),
+        urgent: false,
     };
     let id = submit_broadcast(&mut store, &settings, req)
         .unwrap()

@@ -77,6 +77,7 @@ pub fn broadcast_to_all(store: &mut Store, body: &str, at: DateTime<Utc>) -> Acc
         as_member: "boss".into(),
         body: body.into(),
         now: at,
+        urgent: false,
         caller: Caller::unix(0, &[]),
     };
     submit_broadcast(store, &Settings::default(), req).expect("accepted")
@@ -118,6 +119,7 @@ pub fn send_to_group(c: &mut Client, text: &str) -> serde_json::Value {
         group: "g".into(),
         as_member: "boss".into(),
         text: text.into(),
+        urgent: false,
     }))
     .unwrap_or_else(|e| panic!("{}", e.message))
 }

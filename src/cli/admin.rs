@@ -32,8 +32,14 @@ pub enum GroupCommand {
     Show { group: String },
     /// Change a group.
     Set(GroupSetArgs),
-    /// Delete a group (its broadcasts' history is kept).
-    Delete { group: String },
+    /// Delete a group (its broadcasts' history is kept). A group with broadcasts still being
+    /// sent is deleted only with --force, which cancels what is still queued.
+    Delete {
+        group: String,
+        /// Also when broadcasts are still being sent: cancel what is still queued.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +64,9 @@ pub struct GroupSetArgs {
     /// Whether other modems may be used while every pinned one is down.
     #[arg(long)]
     pin_fallback: Option<bool>,
+    /// Whether its super-admins may `send --urgent` (start inside the quiet hours).
+    #[arg(long)]
+    allow_urgent: Option<bool>,
 }
 
 /// A quota value or `default`.
@@ -159,6 +168,9 @@ pub enum BroadcastCommand {
     },
     /// One broadcast with each recipient's state and error, and the members' replies.
     Show { id: i64 },
+    /// Cancel what is still queued of a broadcast (a super-admin of its group, or an
+    /// administrator); what was sent, or is being sent, stays.
+    Cancel { id: i64 },
 }
 
 pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
@@ -205,10 +217,11 @@ pub fn group(ctx: &Context, cmd: GroupCommand) -> Result<(), Failure> {
                     .pin_modems
                     .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
                 pin_fallback: a.pin_fallback,
+                allow_urgent: a.allow_urgent,
             }),
         ),
-        GroupCommand::Delete { group } => {
-            one::<p::Done>(ctx, Request::GroupDelete(p::GroupRef { group }))
+        GroupCommand::Delete { group, force } => {
+            one::<p::Done>(ctx, Request::GroupDelete(p::GroupRef { group, force }))
         }
     }
 }
@@ -321,13 +334,47 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
             list.broadcasts.truncate(wanted);
             print_merged(&list, &ctx.style())
         }
-        BroadcastCommand::Show { id } => all::<p::BroadcastShow>(ctx, |after| {
-            Request::BroadcastShow(p::BroadcastShowArgs {
-                after,
-                ..p::BroadcastShowArgs::first(id)
-            })
-        }),
+        BroadcastCommand::Show { id } => {
+            let mut client = ctx.client()?;
+            let shown: p::BroadcastShow = client.call_all(|after| {
+                Request::BroadcastShow(p::BroadcastShowArgs {
+                    after,
+                    ..p::BroadcastShowArgs::first(id)
+                })
+            })?;
+            print_merged(&shown, &ctx.style())?;
+            if shown.more_replies && !ctx.json {
+                println!("\n{}", more_replies_hint(id, shown.replies.len()));
+            }
+            Ok(())
+        }
+        BroadcastCommand::Cancel { id } => {
+            let mut client = ctx.client()?;
+            let done: p::BroadcastCancelled =
+                client.call_as(Request::BroadcastCancel(p::BroadcastRef { broadcast: id }))?;
+            if ctx.json {
+                return print_result(&done, &ctx.style());
+            }
+            println!(
+                "broadcast {id} cancelled: {} queued deliveries cancelled, {} already sent{}",
+                done.cancelled,
+                done.sent,
+                match done.sending {
+                    0 => String::new(),
+                    n => format!(", {n} being sent (they go out)"),
+                }
+            );
+            Ok(())
+        }
     }
+}
+
+/// What `broadcast show` says under a broadcast's replies when there are more than it lists.
+pub fn more_replies_hint(id: i64, shown: usize) -> String {
+    format!(
+        "more replies than these {shown} (the latest); every one: groupsms inbox list \
+         --broadcast {id} --all"
+    )
 }
 
 pub fn status(ctx: &Context) -> Result<(), Failure> {

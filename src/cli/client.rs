@@ -1,9 +1,10 @@
 //! The CLI's side of the socket protocol: connect, say hello, send requests, read answers.
 //! Blocking std I/O: a CLI call is one short conversation.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -133,13 +134,43 @@ impl Client {
         Ok(id)
     }
 
+    /// Another connection to the same daemon (for a stream read apart from this one).
+    pub fn reconnect(&self) -> Result<Client, Failure> {
+        Client::connect(&self.path)
+    }
+
+    /// Like [`read`](Self::read), waiting at most until `deadline`: `None` when it passed
+    /// first. A line may then have been read in part, so the connection is only good for
+    /// closing (give such reads a connection of their own: [`reconnect`](Self::reconnect)).
+    pub fn read_before(&mut self, deadline: Instant) -> Result<Option<Response>, Failure> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(left))
+            .map_err(|e| down(&self.path, e))?;
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line);
+        // The timeout is the socket's, shared with the writer's clone: take it off again.
+        let _ = self.reader.get_ref().set_read_timeout(None);
+        match read {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(None),
+            read => self.answer_line(read, &line).map(Some),
+        }
+    }
+
     /// Reads the next answer line.
     pub fn read(&mut self) -> Result<Response, Failure> {
         let mut line = String::new();
-        let n = self
-            .reader
-            .read_line(&mut line)
-            .map_err(|e| down(&self.path, e))?;
+        let read = self.reader.read_line(&mut line);
+        self.answer_line(read, &line)
+    }
+
+    /// What [`read`](Self::read) makes of one `read_line`.
+    fn answer_line(&self, read: std::io::Result<usize>, line: &str) -> Result<Response, Failure> {
+        let n = read.map_err(|e| down(&self.path, e))?;
         if n == 0 {
             return Err(Failure::of(
                 Class::Unavailable,
@@ -149,7 +180,7 @@ impl Client {
                 ),
             ));
         }
-        serde_json::from_str(&line).map_err(|e| {
+        serde_json::from_str(line).map_err(|e| {
             Failure::of(
                 Class::Unavailable,
                 format!("unreadable answer from the daemon: {e}"),

@@ -28,6 +28,9 @@ pub enum InboxCommand {
         /// At most this many, the newest [default: 50].
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Every message that matches, however many (instead of --limit).
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     /// One message in full.
     Show { id: i64 },
@@ -46,7 +49,9 @@ pub fn run(ctx: &Context, cmd: InboxCommand) -> Result<(), Failure> {
             unread,
             broadcast,
             limit,
+            all,
         } => {
+            let limit = if all { usize::MAX } else { limit };
             // Pages of the newest first, until `limit` messages or the last page.
             let mut client = ctx.client()?;
             let mut list: p::InboxListResult = client.call_pages(

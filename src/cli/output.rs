@@ -201,7 +201,7 @@ pub fn render(v: &Value, style: &Style) -> String {
         Value::Array(items) if items.iter().all(Value::is_object) => {
             out.push_str(&table(items, style))
         }
-        other => out.push_str(&format!("{}\n", scalar(other))),
+        other => out.push_str(&format!("{}\n", scalar(other, style))),
     }
     out
 }
@@ -212,19 +212,24 @@ fn cell(key: &str, v: &Value, style: &Style) -> String {
         Value::String(s) if TIME_FIELDS.contains(&key) => {
             local_time(s, style.zone).unwrap_or_else(|| escape(s).into_owned())
         }
-        _ => scalar(v),
+        _ => scalar(v, style),
     }
 }
 
-fn scalar(v: &Value) -> String {
+/// A value on one line; an object as `key=value` pairs (its times in the zone too).
+fn scalar(v: &Value, style: &Style) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => escape(s).into_owned(),
         Value::Array(items) if items.is_empty() => "-".into(),
-        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| scalar(i, style))
+            .collect::<Vec<_>>()
+            .join(", "),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| format!("{}={}", escape(k), scalar(v)))
+            .map(|(k, v)| format!("{}={}", escape(k), cell(k, v, style)))
             .collect::<Vec<_>>()
             .join(" "),
         other => other.to_string(),
@@ -584,6 +589,13 @@ mod tests {
         assert_eq!(
             local_time("2026-12-06T22:15:00+08:00", ny.zone).as_deref(),
             Some("2026-12-06 09:15 -05:00")
+        );
+        // Inside an object shown on one line (why a broadcast waits) too.
+        let v =
+            json!({"waiting_reason": {"reason": "quiet_hours", "until": "2026-12-07T00:00:00Z"}});
+        assert_eq!(
+            render(&v, &shanghai),
+            "waiting_reason:  reason=quiet_hours until=2026-12-07 08:00 +08:00\n"
         );
         // Not a time: shown as it is.
         let v = json!([{"id": 1, "received_at": "soon"}]);

@@ -1,7 +1,7 @@
 //! `groupsms send --group G --as MEMBER [--wait] [--wait-delivered [--timeout S]] TEXT|-`:
 //! submit a group message; with `--wait`, follow its progress (sent / failed / remaining,
 //! rate, ETA) until it finishes; with `--wait-delivered`, then wait for the status reports
-//! until no delivery is left `sent` (or `--timeout` seconds passed).
+//! until no delivery is left `sent` (or `--timeout` seconds passed), each shown as it comes.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::client::{answer, typed, Client};
 use super::exit::Class;
-use super::output::{print_result, redraw_status};
+use super::output::{escape, print_result, redraw_status};
 use super::{arg_or_stdin, Context, Failure};
 use crate::protocol::{self as p, Request};
 
@@ -30,6 +30,9 @@ pub struct SendArgs {
     /// or undelivered.
     #[arg(long)]
     wait_delivered: bool,
+    /// Start even inside the quiet hours (only where the group allows urgent sending).
+    #[arg(long)]
+    urgent: bool,
     /// With --wait-delivered: stop waiting for reports after this many seconds.
     #[arg(
         long,
@@ -50,6 +53,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
         group: args.group,
         as_member: args.as_member,
         text,
+        urgent: args.urgent,
     }))?;
     let id = accepted.broadcast;
     if ctx.json && !args.wait {
@@ -60,13 +64,20 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
             "broadcast {id}: {} recipients, {} part(s) each ({}), {} dropped",
             accepted.recipients, accepted.parts, accepted.encoding, accepted.dropped_total
         );
+        if let Some(w) = &accepted.waiting {
+            println!(
+                "accepted, {} deliveries, waiting: {}",
+                accepted.recipients,
+                super::output::escape(&w.message)
+            );
+        }
     }
     if !args.wait {
         return Ok(());
     }
     let summary = follow(&mut client, id, !ctx.json)?;
     if args.wait_delivered {
-        let reports = wait_for_reports(&mut client, id, args.timeout)?;
+        let reports = wait_for_reports(&mut client, id, args.timeout, !ctx.json)?;
         if ctx.json {
             print_result(&reports, &ctx.style())?;
         } else {
@@ -138,7 +149,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
             summary.uncertain,
             match summary.cancelled {
                 0 => String::new(),
-                n => format!(", {n} cancelled (opted out)"),
+                n => format!(", {n} cancelled"),
             }
         );
     }
@@ -155,17 +166,23 @@ pub struct ReportsAwaited {
     pub waiting_for_reports: u32,
 }
 
-/// How often `--wait-delivered` asks for the broadcast while reports come in.
+/// How often `--wait-delivered` asks for the broadcast while reports come in, from a daemon
+/// that cannot stream them.
 const REPORT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Asks for the broadcast until none of its deliveries is still `sent` (waiting for a status
-/// report), or `timeout_secs` passed.
+/// Waits until none of the broadcast's deliveries is still `sent` (waiting for a status
+/// report), or `timeout_secs` passed. The reports are streamed (`subscribe` with `reports`, on
+/// a connection of their own, so that the wait can stop at the timeout); with `show`, each is
+/// printed on standard error as it comes. A daemon that cannot stream them is asked for the
+/// broadcast every half second instead.
 fn wait_for_reports(
     client: &mut Client,
     id: i64,
     timeout_secs: u64,
+    show: bool,
 ) -> Result<ReportsAwaited, Failure> {
     let deadline = Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    let streamed = stream_reports(client, id, deadline, show)?;
     loop {
         // Only the counts are needed: one delivery is the smallest page there is.
         let shown: p::BroadcastShow =
@@ -175,7 +192,7 @@ fn wait_for_reports(
             }))?;
         let b = shown.broadcast;
         let waiting = b.sent.saturating_sub(b.delivered + b.undelivered);
-        if waiting == 0 || Instant::now() >= deadline {
+        if streamed || waiting == 0 || Instant::now() >= deadline {
             return Ok(ReportsAwaited {
                 broadcast: b,
                 waiting_for_reports: waiting,
@@ -183,6 +200,56 @@ fn wait_for_reports(
         }
         std::thread::sleep(REPORT_POLL);
     }
+}
+
+/// Follows broadcast `id`'s status reports until none is awaited or `deadline`; `false` when
+/// the daemon is too old to stream them (it refuses `reports`).
+fn stream_reports(
+    client: &Client,
+    id: i64,
+    deadline: Instant,
+    show: bool,
+) -> Result<bool, Failure> {
+    let mut reports = client.reconnect()?;
+    let sub = reports.send(Request::Subscribe(p::SubscribeArgs::broadcast_reports(id)))?;
+    while let Some(r) = reports.read_before(deadline)? {
+        if r.id != sub {
+            continue;
+        }
+        let Some(ev) = r.event else {
+            return match answer(r) {
+                Ok(_) => Ok(true),
+                Err(f) if f.daemon_error == Some(p::ErrorCode::BadRequest) => Ok(false),
+                Err(f) => Err(f),
+            };
+        };
+        if let (true, Some(d)) = (show, &ev.delivery) {
+            if d.state == "delivered" || d.state == "undelivered" {
+                eprintln!("{}", report_line(d, &ev.totals));
+            }
+        }
+    }
+    // The deadline passed: closing the connection ends the subscription.
+    Ok(true)
+}
+
+/// `report: +8613900000001 delivered (3 delivered, 0 undelivered, 1 waiting)`, the reason
+/// after an undelivered one.
+pub fn report_line(d: &p::DeliveryEvent, totals: &p::BroadcastProgress) -> String {
+    format!(
+        "report: {} {}{} ({} delivered, {} undelivered, {} waiting)",
+        escape(&d.number),
+        d.state,
+        match &d.error {
+            Some(why) if d.state == "undelivered" => format!(": {}", escape(why)),
+            _ => String::new(),
+        },
+        totals.delivered,
+        totals.undelivered,
+        totals
+            .sent
+            .saturating_sub(totals.delivered + totals.undelivered)
+    )
 }
 
 /// `[#########-----------]  45/100 sent 2 failed  12.3/s  ETA 4 s`
@@ -232,6 +299,36 @@ mod tests {
         assert_eq!(
             progress_line(&totals, 10.0),
             "[############------------] 50/100  sent 40  failed 10  remaining 50  5.0/s  ETA 10 s"
+        );
+    }
+
+    #[test]
+    fn a_report_line_names_the_number_the_state_and_what_is_still_awaited() {
+        let totals = p::BroadcastProgress {
+            broadcast: 7,
+            total: 4,
+            sent: 4,
+            delivered: 2,
+            undelivered: 1,
+            finished: true,
+            ..p::BroadcastProgress::default()
+        };
+        let mut d = p::DeliveryEvent {
+            id: 3,
+            number: "+8613900000001".into(),
+            state: "undelivered".into(),
+            modem: None,
+            error: Some("SM validity period expired (TP-ST 0x46)\u{1b}[2J".into()),
+        };
+        assert_eq!(
+            report_line(&d, &totals),
+            "report: +8613900000001 undelivered: SM validity period expired (TP-ST 0x46)\\e[2J \
+             (2 delivered, 1 undelivered, 1 waiting)"
+        );
+        d.state = "delivered".into();
+        assert_eq!(
+            report_line(&d, &totals),
+            "report: +8613900000001 delivered (2 delivered, 1 undelivered, 1 waiting)"
         );
     }
 }

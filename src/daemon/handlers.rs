@@ -12,6 +12,7 @@ use crate::clock;
 use crate::protocol::{self as p, ErrorBody, ErrorCode, Paged, Request};
 use crate::scheduler::pool::Pinning;
 use crate::scheduler::progress::ProgressEvent;
+use crate::scheduler::{Snapshot, Waiting};
 use crate::service::pages::{self, PageSizes};
 use crate::service::{
     self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, ImportReport, InvalidField,
@@ -27,7 +28,13 @@ impl From<ServiceError> for ErrorBody {
         let code = match &e {
             ServiceError::UnknownGroup(_) => ErrorCode::UnknownGroup,
             ServiceError::UnknownMember(_) => ErrorCode::UnknownMember,
-            ServiceError::NotYou(_) | ServiceError::NotYours(_) => ErrorCode::PermissionDenied,
+            ServiceError::NotYou(_)
+            | ServiceError::NotYours(_)
+            | ServiceError::UrgentNotAllowed(_)
+            | ServiceError::Cancel(service::cancel::CannotCancel::NotAllowed { .. }) => {
+                ErrorCode::PermissionDenied
+            }
+            ServiceError::Cancel(_) | ServiceError::OpenBroadcasts(_) => ErrorCode::InvalidValue,
             ServiceError::NotSuperAdmin(_) => ErrorCode::NotSuperAdmin,
             ServiceError::Quota(_) => ErrorCode::QuotaExceeded,
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
@@ -162,6 +169,9 @@ pub async fn handle(
             })
         }
         Request::Send(s) => send(shared, caller, s).await,
+        Request::BroadcastCancel(b) => {
+            broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await
+        }
         Request::BroadcastList(l) => {
             let reader = reader(shared, caller).await?;
             reader.lists()?;
@@ -190,8 +200,15 @@ pub async fn handle(
                 .then(|| list.last().map(|b| b.id.0))
                 .flatten();
             list.retain(|b| reader.broadcast(b.id.0, group_of(b)).is_ok());
+            let snapshot = shared.scheduler.snapshot().await;
             let page = p::BroadcastListResult {
-                broadcasts: list.iter().map(broadcast_info).collect(),
+                broadcasts: list
+                    .iter()
+                    .map(|b| p::BroadcastInfo {
+                        waiting_reason: waiting_of(shared, &snapshot, b.id).map(|(_, w)| w),
+                        ..broadcast_info(b)
+                    })
+                    .collect(),
                 next: None,
             };
             paged(page, list.iter().map(|b| b.id.0).collect(), end)
@@ -228,6 +245,7 @@ pub async fn handle(
                 .await?;
             let group = group_of(&summary);
             reader.broadcast(b.broadcast, group)?;
+            let snapshot = shared.scheduler.snapshot().await;
             let end = more(&mut rows, limit)
                 .then(|| rows.last().map(|r| r.id.0))
                 .flatten();
@@ -236,7 +254,10 @@ pub async fn handle(
             replies.truncate(REPLIES_SHOWN as usize);
             replies.reverse();
             let page = p::BroadcastShow {
-                broadcast: broadcast_info(&summary),
+                broadcast: p::BroadcastInfo {
+                    waiting_reason: waiting_of(shared, &snapshot, id).map(|(_, w)| w),
+                    ..broadcast_info(&summary)
+                },
                 dropped: dropped(&summary.dropped),
                 deliveries: rows
                     .iter()
@@ -580,9 +601,13 @@ async fn admin(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer
                 monthly_quota: g.monthly_quota,
                 pinned_modems: g.pinned_modems,
                 modem_fallback: g.pin_fallback,
+                allow_urgent: g.allow_urgent,
             },
         },
-        Request::GroupDelete(g) => AdminChange::DeleteGroup { handle: g.group },
+        Request::GroupDelete(g) => AdminChange::DeleteGroup {
+            handle: g.group,
+            force: g.force,
+        },
         Request::MemberAdd(m) => {
             let mut new = NewMember::new(m.handle, m.name, m.phone);
             new.unix_uid = m.uid;
@@ -632,7 +657,10 @@ async fn admin(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer
     let actor = caller.label();
     let outcome = shared
         .store
-        .call(move |s| service::apply(s, &settings, &actor, change, now()))
+        .call({
+            let actor = actor.clone();
+            move |s| service::apply(s, &settings, &actor, change, now())
+        })
         .await?;
     match outcome {
         AdminOutcome::Group(g) => {
@@ -659,8 +687,68 @@ async fn admin(shared: &Arc<Shared>, caller: Caller, request: Request) -> Answer
                 member,
                 group,
                 done: true,
+                cancelled: None,
             })
         }
+        AdminOutcome::GroupDeleted(cancellations) => {
+            let reason = service::cancel::reason(&actor);
+            let mut cancelled = 0;
+            for c in &cancellations {
+                shared.scheduler.cancel(c.broadcast, &reason);
+                cancelled += c.cancelled.len() as u32;
+            }
+            answer(&p::Done {
+                member: None,
+                group: None,
+                done: true,
+                cancelled: (!cancellations.is_empty()).then_some(cancelled),
+            })
+        }
+    }
+}
+
+/// `broadcast cancel N`: the rules and the store's change in one transaction, then the
+/// scheduler lets go of what it still held of it.
+async fn broadcast_cancel(shared: &Arc<Shared>, caller: Caller, id: BroadcastId) -> Answer {
+    let c = shared
+        .store
+        .call(move |s| service::cancel::cancel_broadcast(s, caller, id, now()))
+        .await?;
+    shared
+        .scheduler
+        .cancel(id, &service::cancel::reason(&caller.label()));
+    tracing::info!(
+        broadcast = id.0,
+        caller = %caller.label(),
+        cancelled = c.cancelled.len(),
+        "broadcast cancelled"
+    );
+    let p = c.progress;
+    answer(&p::BroadcastCancelled {
+        broadcast: id.0,
+        cancelled: c.cancelled.len() as u32,
+        sent: p.sent + p.delivered + p.undelivered,
+        sending: p.sending,
+    })
+}
+
+/// Why broadcast `id` waits, from the pool's `snapshot`: how many deliveries, and why.
+fn waiting_of(
+    shared: &Shared,
+    snapshot: &Snapshot,
+    id: BroadcastId,
+) -> Option<(usize, p::WaitingInfo)> {
+    snapshot
+        .blocked(id)
+        .map(|(n, why)| (n, waiting_info(shared, why)))
+}
+
+fn waiting_info(shared: &Shared, why: &Waiting) -> p::WaitingInfo {
+    let tz = shared.config.tz();
+    p::WaitingInfo {
+        reason: why.code().to_string(),
+        message: why.describe(now(), tz),
+        until: why.until().map(|t| t.with_timezone(&tz).to_rfc3339()),
     }
 }
 
@@ -678,6 +766,7 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
         as_member: s.as_member,
         body: s.text,
         now: now(),
+        urgent: s.urgent,
     };
     // One call: the rules (who may act as whom included), the broadcast, its deliveries and
     // the quota use in one transaction, and the deliveries read back for the scheduler.
@@ -701,6 +790,12 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
         accepted.queued,
         Some(&accepted.group),
     );
+    // Asked after the jobs were handed over: the pool has given what it could to idle modems.
+    let snapshot = shared.scheduler.snapshot().await;
+    let waiting = waiting_of(shared, &snapshot, id).map(|(_, w)| w);
+    if let Some(w) = &waiting {
+        tracing::info!(broadcast = id.0, reason = %w.message, "broadcast accepted, waiting");
+    }
     answer(&p::SendResult {
         broadcast: id.0,
         recipients: accepted.recipients,
@@ -711,6 +806,7 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
         quota_left: accepted.quota_left,
         dropped: dropped(&accepted.dropped),
         dropped_total: accepted.dropped.total(),
+        waiting,
     })
 }
 
@@ -764,6 +860,33 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
             Ok::<_, StoreError>((s.unmatched_report_count()?, recent))
         })
         .await?;
+    // The waiting broadcasts with their groups, those the reader may see.
+    let ids: Vec<BroadcastId> = snapshot.blocked.iter().map(|(b, _, _)| *b).collect();
+    let groups = shared
+        .store
+        .call(move |s| {
+            s.read(|tx| {
+                ids.iter()
+                    .map(|id| tx.broadcast_group(*id))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await?;
+    let waiting = snapshot
+        .blocked
+        .iter()
+        .zip(groups)
+        .filter_map(|((b, n, why), group)| {
+            let (id, handle) = group?;
+            reader.broadcast(b.0, id.map(|_| handle.as_str())).ok()?;
+            Some(p::WaitingBroadcast {
+                broadcast: b.0,
+                group: handle,
+                deliveries: *n,
+                waiting: waiting_info(shared, why),
+            })
+        })
+        .collect();
     let recent_unmatched_reports = recent
         .into_iter()
         .map(|u| p::UnmatchedReportInfo {
@@ -787,6 +910,8 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         outcomes_held: snapshot.held,
         unmatched_reports: unmatched,
         modems,
+        quiet_hours: shared.config.scheduler.quiet_hours.map(|q| q.to_string()),
+        waiting,
         recent_unmatched_reports,
     })
 }
@@ -1005,6 +1130,7 @@ fn group_info(shared: &Shared, g: &Group) -> p::GroupInfo {
         monthly_quota: g.monthly_quota.unwrap_or(shared.settings.monthly_quota),
         pinned_modems: g.pinned_modems.clone(),
         pin_fallback: g.modem_fallback,
+        allow_urgent: g.allow_urgent,
     }
 }
 
@@ -1113,6 +1239,10 @@ fn broadcast_info(b: &BroadcastSummary) -> p::BroadcastInfo {
         waiting: b.progress.queued + b.progress.sending,
         finished: b.finished,
         text: b.text.clone(),
+        waiting_reason: None,
+        urgent: b.urgent,
+        cancelled_at: b.cancelled.as_ref().map(|(at, _)| at.to_rfc3339()),
+        cancelled_by: b.cancelled.as_ref().map(|(_, by)| by.clone()),
     }
 }
 

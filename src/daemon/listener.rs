@@ -388,10 +388,18 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             Request::Subscribe(SubscribeArgs {
                 broadcast: Some(b),
                 inbox: None | Some(false),
+                reports,
             }) => match handlers::may_follow(&shared, peer, b).await {
                 Err(refused) => refused.into_response(id),
                 Ok(numbers) => {
-                    match subscribe(&shared, &mut w, id, BroadcastId(b), numbers).await {
+                    let followed = match reports {
+                        Some(true) => {
+                            follow_reports(&shared, &mut r, &mut w, id, BroadcastId(b), numbers)
+                                .await
+                        }
+                        _ => subscribe(&shared, &mut w, id, BroadcastId(b), numbers).await,
+                    };
+                    match followed {
                         Ok(final_answer) => final_answer,
                         Err(()) => return,
                     }
@@ -400,6 +408,7 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             Request::Subscribe(SubscribeArgs {
                 broadcast: None,
                 inbox: Some(true),
+                reports: None | Some(false),
             }) => match handlers::reader(&shared, peer).await {
                 Err(refused) => refused.into_response(id),
                 Ok(reader) => match reader.lists() {
@@ -413,7 +422,8 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             Request::Subscribe(_) => Response::err(
                 id,
                 ErrorCode::BadRequest,
-                "subscribe takes either {\"broadcast\": N} or {\"inbox\": true}",
+                "subscribe takes either {\"broadcast\": N} (and \"reports\": true to go on \
+                 with the status reports) or {\"inbox\": true}",
             ),
             request => {
                 // A paged read waits its turn, kept until its answer is written.
@@ -507,6 +517,90 @@ async fn subscribe(
                     return Ok(ErrorBody::new(
                         ErrorCode::ShuttingDown,
                         "the daemon is stopping; the broadcast goes on at the next start",
+                    )
+                    .into_response(id));
+                }
+            }
+        }
+    }
+}
+
+/// `subscribe {"broadcast": N, "reports": true}`: streams the broadcast's progress like
+/// [`subscribe`], then each status report's change, until no delivery is queued, being sent or
+/// waiting for a report (every one delivered, undelivered, failed, uncertain or cancelled);
+/// when the daemon asks for no reports (`delivery_reports = false`), as soon as the sending
+/// is over. Also ends when the daemon stops (`shutting_down`) or the client goes (`Err`): a
+/// report that never comes leaves the stream open until the client closes it.
+async fn follow_reports<R: tokio::io::AsyncBufRead + Unpin>(
+    shared: &Arc<Shared>,
+    r: &mut R,
+    w: &mut OwnedWriteHalf,
+    id: u64,
+    broadcast: BroadcastId,
+    numbers: bool,
+) -> Result<Response, ()> {
+    let asked = shared.config.message.delivery_reports;
+    let over = |p: &Progress| p.is_finished() && (p.sent == 0 || !asked);
+    let mut stop = shared.shutdown_signal();
+    // Whether the client's side is still watched for its end (see below).
+    let mut listening = true;
+    loop {
+        // The counts from the store and the watch in one store call: see `progress::Board`.
+        let board = Arc::clone(&shared.board);
+        let watched = shared
+            .store
+            .call(move |s| {
+                let stored = s.broadcast_progress(broadcast)?;
+                Ok::<_, crate::store::StoreError>(board.watch(broadcast, stored))
+            })
+            .await;
+        let mut watch = match watched {
+            Ok(watch) => watch,
+            Err(e) => return Ok(ErrorBody::from(e).into_response(id)),
+        };
+        let snapshot = watch.snapshot;
+        let first = SubscribeEvent {
+            delivery: None,
+            totals: progress(broadcast, &snapshot),
+        };
+        if !write(w, &Response::event(id, first)).await {
+            return Err(());
+        }
+        if over(&snapshot) {
+            return Ok(final_answer(id, broadcast, &snapshot));
+        }
+        loop {
+            // A client that closes the connection ends the watch at once (reports may be
+            // hours away, and an idle connection still counts against its user's limit).
+            // Whatever it sends meanwhile is left for after the stream; once something
+            // waits there, its end can no longer be seen before then.
+            let event = tokio::select! {
+                event = watch.events.recv() => event,
+                _ = stopping(&mut stop) => Err(RecvError::Closed),
+                more = r.fill_buf(), if listening => match more {
+                    Ok(buf) if !buf.is_empty() => {
+                        listening = false;
+                        continue;
+                    }
+                    _ => return Err(()),
+                },
+            };
+            match event {
+                Ok(ev) if ev.broadcast == broadcast => {
+                    if !write(w, &Response::event(id, delivery_event(&ev, numbers))).await {
+                        return Err(());
+                    }
+                    if over(&ev.totals) {
+                        return Ok(final_answer(id, broadcast, &ev.totals));
+                    }
+                }
+                Ok(_) => {}
+                // Fell behind: a fresh snapshot and a new watch (read as the first was).
+                Err(RecvError::Lagged(_)) => break,
+                Err(RecvError::Closed) => {
+                    return Ok(ErrorBody::new(
+                        ErrorCode::ShuttingDown,
+                        "the daemon is stopping; ask again after the next start",
                     )
                     .into_response(id));
                 }

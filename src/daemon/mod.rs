@@ -286,7 +286,10 @@ pub async fn run_until(
         held: Default::default(),
         repeats: repeats.clone(),
     };
-    let (scheduler, dispatcher_task) = Scheduler::spawn(Pool::new(config.tz()), deliverer);
+    let (scheduler, dispatcher_task) = Scheduler::spawn(
+        Pool::new(config.tz()).with_quiet_hours(config.scheduler.quiet_hours),
+        deliverer,
+    );
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         config: config.clone(),

@@ -94,10 +94,11 @@ impl Reports {
         length: Option<usize>,
     ) -> Result<(), StoreError> {
         let (sim2, device2, settings) = (sim.to_string(), device.to_string(), self.settings);
+        let board = Arc::clone(&self.board);
         let outcome = self
             .store
             .call(move |s| {
-                s.write(|tx| {
+                let outcome = s.write(|tx| {
                     let report = IncomingReport {
                         sim: &sim2,
                         device: &device2,
@@ -105,7 +106,32 @@ impl Reports {
                         length,
                     };
                     apply_report(tx, &settings, report, clock::now())
-                })
+                })?;
+                // In the same store call as the commit, so a `subscribe` that reads the
+                // counts from the store and starts watching (one store call too) sees this
+                // report either in those counts or as an event after them, never both.
+                if let ReportOutcome::Applied {
+                    delivery,
+                    broadcast,
+                    number,
+                    modem,
+                    before,
+                    update: Some(u),
+                    reason,
+                    ..
+                } = &outcome
+                {
+                    board.transition(Transition {
+                        broadcast: *broadcast,
+                        delivery: *delivery,
+                        number,
+                        from: *before,
+                        to: u.state,
+                        modem: modem.as_deref(),
+                        error: reason.as_deref(),
+                    });
+                }
+                Ok::<_, StoreError>(outcome)
             })
             .await;
         match outcome {
@@ -122,27 +148,11 @@ impl Reports {
             }
             Ok(ReportOutcome::Applied {
                 delivery,
-                broadcast,
-                number,
-                modem,
                 part,
                 status,
-                before,
-                update,
-                reason,
+                ..
             }) => {
                 tracing::info!(delivery = delivery.0, part, status, "status report");
-                if let Some(u) = update {
-                    self.board.transition(Transition {
-                        broadcast,
-                        delivery,
-                        number: &number,
-                        from: before,
-                        to: u.state,
-                        modem: modem.as_deref(),
-                        error: reason.as_deref(),
-                    });
-                }
                 Ok(())
             }
         }

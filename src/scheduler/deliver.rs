@@ -41,7 +41,7 @@ use crate::clock;
 use crate::logging::Repeats;
 use crate::modem::ModemHandle;
 use crate::sms::{self, Address, SubmitOptions};
-use crate::store::{DeliveryState, StoreError, StoreHandle};
+use crate::store::{DeliveryState, StoreError, StoreHandle, CANCELLED_IN_FLIGHT};
 
 /// What a try needs besides the job and the modem.
 #[derive(Clone)]
@@ -69,8 +69,9 @@ pub struct Finished {
     pub retry: Option<Job>,
 }
 
-/// Why a cancelled delivery was not sent, as the progress events say it.
-pub const OPTED_OUT: &str = "the member opted out by SMS";
+/// Why a cancelled delivery was not sent, as the progress events say it when a try finds it
+/// cancelled (the member opted out, or its broadcast was cancelled, while it waited here).
+pub const CANCELLED: &str = "cancelled before it was sent";
 
 /// How long a delivery whose modem was not ready waits before it is handed out again (the
 /// pool hears of the modem leaving at about the same time; this keeps the two from racing).
@@ -114,9 +115,9 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         Err(StoreError::BadTransition {
             from: "cancelled", ..
         }) => {
-            // The member opted out while this job waited here: it is never sent. The live
-            // counts learn it now (the store already counts it).
-            tracing::info!("the delivery was cancelled (opted out); not sent");
+            // The member opted out, or the broadcast was cancelled, while this job waited
+            // here: it is never sent. The live counts learn it now (the store already counts it).
+            tracing::info!("the delivery was cancelled; not sent");
             d.board.transition(Transition {
                 broadcast: job.broadcast,
                 delivery: job.delivery,
@@ -124,7 +125,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                 from: DeliveryState::Queued,
                 to: DeliveryState::Cancelled,
                 modem: None,
-                error: Some(OPTED_OUT),
+                error: Some(CANCELLED),
             });
             return finished(0, None);
         }
@@ -188,15 +189,27 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                             "putting a delivery back in the queue",
                             || {
                                 move |tx: &crate::store::Tx<'_>| {
-                                    tx.release_unsent(delivery, clock::now())
+                                    tx.release_unsent(delivery, clock::now()).map(|u| u.state)
                                 }
                             },
                         )
                         .await;
-                    if let Err(e) = released {
-                        // It stays `sending`; the next start applies the in-flight policy.
-                        tracing::error!(error = %e, "cannot put the delivery back in the queue");
-                        return finished(0, None);
+                    match released {
+                        Err(e) => {
+                            // It stays `sending`; the next start applies the in-flight policy.
+                            tracing::error!(error = %e, "cannot put the delivery back in the queue");
+                            return finished(0, None);
+                        }
+                        // Its broadcast was cancelled meanwhile: not tried again.
+                        Ok(DeliveryState::Cancelled) => {
+                            transition(
+                                DeliveryState::Sending,
+                                DeliveryState::Cancelled,
+                                Some(CANCELLED_IN_FLIGHT),
+                            );
+                            return finished(0, None);
+                        }
+                        Ok(_) => {}
                     }
                     transition(DeliveryState::Sending, DeliveryState::Queued, None);
                     let mut j = job.clone();
@@ -225,20 +238,18 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             "recording the outcome of a send",
             || {
                 let (commit, sim) = (decision.clone(), sim.clone());
-                move |tx: &crate::store::Tx<'_>| -> Result<(), StoreError> {
+                move |tx: &crate::store::Tx<'_>| -> Result<DeliveryState, StoreError> {
                     let now = sent_at;
                     if parts_sent > 0 {
                         tx.record_sim_send(&sim, parts_sent, now)?;
                     }
-                    match commit {
+                    let update = match commit {
                         Decision::Sent { refs } => {
                             // Each part's SIM and reference, for its status report.
                             tx.record_parts(delivery, &sim, &refs, now)?;
-                            tx.mark_sent(delivery, &refs, now).map(drop)
+                            tx.mark_sent(delivery, &refs, now)
                         }
-                        Decision::Failed { reason } => {
-                            tx.mark_failed(delivery, &reason, now).map(drop)
-                        }
+                        Decision::Failed { reason } => tx.mark_failed(delivery, &reason, now),
                         Decision::Retry {
                             error,
                             not_before,
@@ -248,21 +259,34 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                             if possible_duplicate {
                                 tx.flag_possible_duplicate(delivery)?;
                             }
-                            tx.requeue(delivery, &error, not_before, now).map(drop)
+                            // Cancelled instead when its broadcast was cancelled meanwhile.
+                            tx.requeue(delivery, &error, not_before, now)
                         }
-                        Decision::Uncertain { reason } => {
-                            tx.mark_uncertain(delivery, &reason, now).map(drop)
-                        }
-                    }
+                        Decision::Uncertain { reason } => tx.mark_uncertain(delivery, &reason, now),
+                    };
+                    update.map(|u| u.state)
                 }
             },
         )
         .await;
-    if let Err(e) = committed {
-        // Not a full disk (that is held until it commits), or the daemon stopped while it was
-        // held: the delivery stays `sending` in the database; the next start applies the
-        // in-flight policy to it. Keep it out of this run's queue to avoid a second send now.
-        tracing::error!(error = %e, "cannot record the outcome of a send");
+    let committed = match committed {
+        Ok(state) => state,
+        Err(e) => {
+            // Not a full disk (that is held until it commits), or the daemon stopped while it
+            // was held: the delivery stays `sending` in the database; the next start applies
+            // the in-flight policy to it. Keep it out of this run's queue to avoid a second
+            // send now.
+            tracing::error!(error = %e, "cannot record the outcome of a send");
+            return finished(parts_sent, None);
+        }
+    };
+    if committed == DeliveryState::Cancelled && state == DeliveryState::Queued {
+        // To be tried again, but its broadcast was cancelled meanwhile: it stays unsent.
+        transition(
+            DeliveryState::Sending,
+            DeliveryState::Cancelled,
+            Some(CANCELLED_IN_FLIGHT),
+        );
         return finished(parts_sent, None);
     }
     transition(DeliveryState::Sending, state, error.as_deref());

@@ -19,10 +19,12 @@ use tracing::Instrument;
 use super::deliver::{deliver, Deliverer, Finished};
 use super::held;
 use super::pool::{Job, ModemId, Pinning, Pool, Slot};
+use super::progress::Transition;
+use super::waiting::Waiting;
 use crate::clock;
 use crate::logging::Repeats;
 use crate::modem::{Health, ModemHandle, ModemStatus};
-use crate::store::{GroupId, StoreHandle};
+use crate::store::{BroadcastId, DeliveryState, GroupId, StoreHandle};
 use chrono_tz::Tz;
 
 /// A modem's caps, in SMS parts.
@@ -47,6 +49,18 @@ pub struct Snapshot {
     pub waiting: usize,
     /// Outcomes of tries held until the database takes them.
     pub held: usize,
+    /// Broadcasts whose deliveries cannot start now: how many wait, and why.
+    pub blocked: Vec<(BroadcastId, usize, Waiting)>,
+}
+
+impl Snapshot {
+    /// Why broadcast `id` waits, and how many of its deliveries, if it does.
+    pub fn blocked(&self, id: BroadcastId) -> Option<(usize, &Waiting)> {
+        self.blocked
+            .iter()
+            .find(|(b, _, _)| *b == id)
+            .map(|(_, n, why)| (*n, why))
+    }
 }
 
 /// What the dispatcher is told.
@@ -79,6 +93,11 @@ enum Command {
         pinning: Arc<Pinning>,
     },
     Snapshot(oneshot::Sender<Snapshot>),
+    /// A broadcast was cancelled: its waiting jobs leave the pool (with `reason`).
+    Cancel {
+        broadcast: BroadcastId,
+        reason: String,
+    },
     /// Give out no more work; answer once no try is running.
     Stop(oneshot::Sender<()>),
     /// A probe of the disk ended (its answer is in the store's problem).
@@ -143,6 +162,14 @@ impl Scheduler {
 
     pub fn repin(&self, group: GroupId, pinning: Arc<Pinning>) {
         self.send(Command::Repin { group, pinning });
+    }
+
+    /// Takes a cancelled broadcast's waiting jobs out of the pool; its live counts learn it.
+    pub fn cancel(&self, broadcast: BroadcastId, reason: &str) {
+        self.send(Command::Cancel {
+            broadcast,
+            reason: reason.to_string(),
+        });
     }
 
     pub async fn snapshot(&self) -> Snapshot {
@@ -351,7 +378,21 @@ impl Dispatcher {
                     modems,
                     waiting: self.pool.pending(),
                     held: self.deliverer.held.count(),
+                    blocked: self.pool.waiting(clock::now()),
                 });
+            }
+            Command::Cancel { broadcast, reason } => {
+                for job in self.pool.cancel(broadcast) {
+                    self.deliverer.board.transition(Transition {
+                        broadcast,
+                        delivery: job.delivery,
+                        number: &job.number,
+                        from: DeliveryState::Queued,
+                        to: DeliveryState::Cancelled,
+                        modem: None,
+                        error: Some(&reason),
+                    });
+                }
             }
             Command::Stop(reply) => {
                 // A commit held for the disk gives up after one more try: the stop must end.

@@ -9,10 +9,13 @@
 //! | [`policy`] | pure decision after one try: sent, failed, retry (with back-off, elsewhere), uncertain |
 //! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |
 //! | [`upkeep`] | housekeeping on a timer: forgetting SIM sends no cap window needs |
+//! | [`waiting`] | why a broadcast cannot start now ([`Waiting`]), as the pool works it out |
 //!
 //! Event-driven: nothing polls. The dispatcher wakes on a new broadcast, a modem's status
-//! changing, a try ending, or the earliest back-off / cap-window end that
-//! [`pool::Pool::next_wake`] names. While the store cannot commit ([`crate::store::StoreHandle::problem`])
+//! changing, a try ending, or the earliest back-off / cap-window / quiet-hours end that
+//! [`pool::Pool::next_wake`] names. A cancelled broadcast's waiting jobs leave the pool at
+//! once ([`Scheduler::cancel`]); one already handed to a modem finds itself cancelled in the
+//! store and is not sent. While the store cannot commit ([`crate::store::StoreHandle::problem`])
 //! the dispatcher hands nothing out and probes the disk now and then (with back-off) until
 //! a commit goes through. The modems themselves (ports, init, health) belong to
 //! [`crate::modem`]; the scheduler only reads their status and asks them to send.
@@ -24,8 +27,10 @@ pub mod policy;
 pub mod pool;
 pub mod progress;
 pub mod upkeep;
+pub mod waiting;
 
 pub use dispatcher::{Caps, ModemView, Scheduler, Snapshot};
+pub use waiting::Waiting;
 
 use crate::store::{BroadcastId, Group, Progress, QueuedDelivery};
 

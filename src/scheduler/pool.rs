@@ -11,6 +11,9 @@
 //! - Retries avoid the modem that failed, unless it is the only one that can take the job.
 //! - Pinning: a group pinned to modems (IMSI or device) uses only them, or any modem when none
 //!   of them is up and the group allows fallback.
+//! - Quiet hours: inside the configured daily window no job starts unless its broadcast was
+//!   sent urgent; the rest waits (in its place) until the window ends.
+//! - Why a broadcast waits ([`Waiting`]) is worked out here, from the same state.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -19,7 +22,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::service::sim_windows;
+use super::waiting::Waiting;
+use crate::service::{sim_windows, Periods, QuietHours};
 use crate::store::{BroadcastId, DeliveryId, Group, GroupId, QueuedDelivery};
 
 /// Index of a modem slot in the pool (stable for the daemon's life).
@@ -72,6 +76,7 @@ pub fn jobs(queued: Vec<QueuedDelivery>, group: Option<&Group>) -> Vec<Job> {
             attempts: q.attempts,
             not_before: q.not_before,
             avoid: None,
+            urgent: q.urgent,
         })
         .collect()
 }
@@ -93,6 +98,8 @@ pub struct Job {
     /// The modem whose transient error sent this job back.
     pub avoid: Option<ModemId>,
     pub pinning: Arc<Pinning>,
+    /// Its broadcast was sent urgent: the quiet hours do not hold it back.
+    pub urgent: bool,
 }
 
 /// What a modem slot is doing.
@@ -155,6 +162,8 @@ pub struct Pool {
     /// The broadcast served last (round-robin cursor).
     cursor: Option<BroadcastId>,
     use_counter: u64,
+    /// No job but urgent ones starts inside this daily window.
+    quiet: Option<QuietHours>,
 }
 
 impl Pool {
@@ -168,7 +177,19 @@ impl Pool {
             delayed_jobs: BTreeMap::new(),
             cursor: None,
             use_counter: 0,
+            quiet: None,
         }
+    }
+
+    /// The pool with quiet hours (in its zone): no job but urgent ones starts inside them.
+    pub fn with_quiet_hours(mut self, quiet: Option<QuietHours>) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// When the quiet hours end, if `now` is inside them.
+    fn quiet_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.quiet.and_then(|q| q.end_if_inside(now, self.tz))
     }
 
     /// Adds a modem slot (down until [`modem_up`](Self::modem_up)).
@@ -307,8 +328,12 @@ impl Pool {
         }
     }
 
-    /// Whether `job` may go through `id` given pinning, avoidance and caps.
-    fn eligible(&self, id: ModemId, job: &Job) -> bool {
+    /// Whether `job` may go through `id` given the quiet hours (`quiet`: inside them now),
+    /// pinning, avoidance and caps.
+    fn eligible(&self, id: ModemId, job: &Job, quiet: bool) -> bool {
+        if quiet && !job.urgent {
+            return false;
+        }
         let slot = &self.slots[id];
         if !Self::has_room(slot, job.parts.max(1)) {
             return false;
@@ -344,12 +369,13 @@ impl Pool {
             .filter(|&i| self.slots[i].state == SlotState::Idle)
             .collect();
         idle.sort_by_key(|&i| self.slots[i].last_used);
+        let quiet = self.quiet_until(now).is_some();
         let mut out = Vec::new();
         for id in idle {
             if self.queues.is_empty() {
                 break;
             }
-            if let Some(job) = self.take_for(id) {
+            if let Some(job) = self.take_for(id, quiet) {
                 self.use_counter += 1;
                 let slot = &mut self.slots[id];
                 slot.state = SlotState::Busy;
@@ -367,7 +393,7 @@ impl Pool {
     }
 
     /// The next job for modem `id`: broadcasts in turn after the cursor, first eligible job.
-    fn take_for(&mut self, id: ModemId) -> Option<Job> {
+    fn take_for(&mut self, id: ModemId, quiet: bool) -> Option<Job> {
         let order: Vec<BroadcastId> = match self.cursor {
             Some(c) => self
                 .queues
@@ -382,7 +408,10 @@ impl Pool {
             let queue = &self.queues[&b];
             // Jobs of one broadcast share pinning and size; one avoiding this modem does not
             // block the others, so look a little further than the head.
-            let pos = queue.iter().take(16).position(|j| self.eligible(id, j));
+            let pos = queue
+                .iter()
+                .take(16)
+                .position(|j| self.eligible(id, j, quiet));
             if let Some(pos) = pos {
                 let queue = self.queues.get_mut(&b).expect("present");
                 let job = queue.remove(pos).expect("position in range");
@@ -426,8 +455,114 @@ impl Pool {
                 let next_hour = hour + chrono::Duration::hours(1);
                 wake = Some(wake.map_or(next_hour, |w| w.min(next_hour)));
             }
+            if let Some(end) = self.quiet_until(now) {
+                wake = Some(wake.map_or(end, |w| w.min(end)));
+            }
         }
         wake
+    }
+
+    /// Takes every waiting job of `broadcast` out of the pool (it was cancelled); a job
+    /// already handed to a modem is not among them.
+    pub fn cancel(&mut self, broadcast: BroadcastId) -> Vec<Job> {
+        let mut out: Vec<Job> = self
+            .queues
+            .remove(&broadcast)
+            .map(Vec::from)
+            .unwrap_or_default();
+        let delayed: Vec<DeliveryId> = self
+            .delayed_jobs
+            .iter()
+            .filter(|(_, j)| j.broadcast == broadcast)
+            .map(|(id, _)| *id)
+            .collect();
+        // Their heap entries stay behind and are skipped when due.
+        out.extend(delayed.iter().filter_map(|id| self.delayed_jobs.remove(id)));
+        out
+    }
+
+    /// Every broadcast with jobs that cannot start now, with how many wait and why (a job
+    /// waiting out a retry's back-off is not counted as waiting for a reason here).
+    pub fn waiting(&self, now: DateTime<Utc>) -> Vec<(BroadcastId, usize, Waiting)> {
+        let blocked: Vec<(BroadcastId, usize, Waiting)> = self
+            .queues
+            .iter()
+            .filter_map(|(b, queue)| Some((*b, queue.len(), self.why(queue.front()?, now)?)))
+            .collect();
+        if blocked.is_empty() || self.delayed_jobs.is_empty() {
+            return blocked;
+        }
+        // Their jobs waiting out a back-off wait too: counted in one pass.
+        let mut delayed: BTreeMap<BroadcastId, usize> = BTreeMap::new();
+        for job in self.delayed_jobs.values() {
+            *delayed.entry(job.broadcast).or_default() += 1;
+        }
+        blocked
+            .into_iter()
+            .map(|(b, n, why)| (b, n + delayed.get(&b).copied().unwrap_or(0), why))
+            .collect()
+    }
+
+    /// Why `job` cannot start now on any modem of the pool, if it cannot (an idle modem with
+    /// room would take it at once; a busy one will when it is done).
+    pub fn why(&self, job: &Job, now: DateTime<Utc>) -> Option<Waiting> {
+        if !job.urgent {
+            if let (Some(window), Some(until)) = (self.quiet, self.quiet_until(now)) {
+                return Some(Waiting::QuietHours { window, until });
+            }
+        }
+        let usable: Vec<&Slot> = self.slots.iter().filter(|s| s.usable()).collect();
+        if usable.is_empty() {
+            return Some(Waiting::NoModem);
+        }
+        let pins = &job.pinning.modems;
+        let pinned: Vec<&Slot> = usable
+            .iter()
+            .copied()
+            .filter(|s| pins.iter().any(|k| s.matches(k)))
+            .collect();
+        let candidates = match (pins.is_empty(), pinned.is_empty()) {
+            (true, _) => usable,
+            (false, false) => pinned,
+            (false, true) if job.pinning.fallback => usable,
+            (false, true) => return Some(Waiting::PinnedSimAbsent),
+        };
+        let parts = job.parts.max(1);
+        if candidates.iter().any(|s| Self::has_room(s, parts)) {
+            return None;
+        }
+        let until = candidates
+            .iter()
+            .map(|s| self.frees_at(s, parts, now))
+            .min()?;
+        Some(Waiting::Capped { until })
+    }
+
+    /// When the SIM of `slot` may send `parts` more parts: the next local day when its day is
+    /// full, else the next local hour.
+    fn frees_at(&self, slot: &Slot, parts: u32, now: DateTime<Utc>) -> DateTime<Utc> {
+        let (hour_start, day_start) = sim_windows(now, self.tz);
+        let (hour, day) = slot.usage.map_or((0, 0), |u| {
+            (
+                if u.hour_start == hour_start {
+                    u.hour_parts
+                } else {
+                    0
+                },
+                if u.day_start == day_start {
+                    u.day_parts
+                } else {
+                    0
+                },
+            )
+        });
+        if day + parts > slot.max_per_day {
+            Periods::at(now, self.tz).next_day.with_timezone(&Utc)
+        } else if hour + parts > slot.max_per_hour {
+            hour_start + chrono::Duration::hours(1)
+        } else {
+            now
+        }
     }
 }
 
@@ -451,6 +586,7 @@ mod tests {
             not_before: None,
             avoid: None,
             pinning: Arc::new(Pinning::default()),
+            urgent: false,
         }
     }
 
@@ -615,5 +751,82 @@ mod tests {
         p.finished(a[0].0, 3, 1); // failed after the first part
         assert_eq!(p.slot(0).usage.unwrap().hour_parts, 1);
         assert_eq!(p.slot(0).state, SlotState::Idle);
+    }
+
+    #[test]
+    fn quiet_hours_hold_all_but_urgent_jobs_and_say_why() {
+        // 02:10Z is 10:10 in Shanghai: inside 10:00-11:30.
+        let mut p = pool(1).with_quiet_hours(Some(QuietHours::parse("10:00-11:30").unwrap()));
+        p.enqueue((1..=2).map(|i| job(i, 1)), t(NOW));
+        assert!(
+            p.assign(t(NOW)).is_empty(),
+            "nothing starts inside the window"
+        );
+        let end = t("2024-05-10T03:30:00Z");
+        assert_eq!(p.next_wake(t(NOW)), Some(t("2024-05-10T03:00:00Z")));
+        let waiting = p.waiting(t(NOW));
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].1, 2);
+        assert!(matches!(waiting[0].2, Waiting::QuietHours { until, .. } if until == end));
+        let mut urgent = job(3, 2);
+        urgent.urgent = true;
+        p.enqueue([urgent], t(NOW));
+        let a = p.assign(t(NOW));
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].1.delivery, DeliveryId(3));
+        p.finished(0, 1, 1);
+        assert_eq!(p.assign(end).len(), 1, "the window ended");
+    }
+
+    #[test]
+    fn why_a_job_waits() {
+        let now = t(NOW);
+        // No modem at all.
+        let p = Pool::new(chrono_tz::Asia::Shanghai);
+        assert_eq!(p.why(&job(1, 1), now), Some(Waiting::NoModem));
+        // Pinned to a SIM that is not there, without fallback.
+        let p = pool(1);
+        let mut j = job(1, 1);
+        j.pinning = Arc::new(Pinning {
+            modems: vec!["460009999999999".into()],
+            fallback: false,
+        });
+        assert_eq!(p.why(&j, now), Some(Waiting::PinnedSimAbsent));
+        j.pinning = Arc::new(Pinning {
+            modems: vec!["460009999999999".into()],
+            fallback: true,
+        });
+        assert_eq!(p.why(&j, now), None);
+        // Capped: hourly frees at the next local hour, daily at the next local day.
+        let mut p = Pool::new(chrono_tz::Asia::Shanghai);
+        let a = p.add_modem("/dev/a", 1, 1000);
+        let b = p.add_modem("/dev/b", 100, 5);
+        p.modem_up(a, None, 1, 1, now);
+        p.modem_up(b, None, 0, 5, now);
+        assert_eq!(
+            p.why(&job(1, 1), now),
+            Some(Waiting::Capped {
+                until: t("2024-05-10T03:00:00Z")
+            })
+        );
+        p.modem_down(a, false);
+        assert_eq!(
+            p.why(&job(1, 1), now),
+            Some(Waiting::Capped {
+                until: t("2024-05-10T16:00:00Z")
+            })
+        );
+    }
+
+    #[test]
+    fn cancel_takes_a_broadcasts_waiting_jobs_out() {
+        let mut p = pool(0);
+        p.enqueue((1..=3).map(|i| job(i, 1)), t(NOW));
+        let mut later = job(4, 1);
+        later.not_before = Some(t("2024-05-10T02:20:00Z"));
+        p.enqueue([later, job(5, 2)], t(NOW));
+        let gone = p.cancel(BroadcastId(1));
+        assert_eq!(gone.len(), 4);
+        assert_eq!(p.pending(), 1);
     }
 }

@@ -1,9 +1,20 @@
 //! Live progress of the broadcasts being sent: counts by state per broadcast, and a stream of
 //! per-delivery events for subscribers. Counts and events change under one lock, so a
 //! subscriber's snapshot plus the events after it never count a delivery twice.
+//!
+//! A broadcast leaves the board when nothing of it is queued or being sent, unless someone
+//! [watches](Board::watch) it for its status reports: then it stays, its counts following
+//! each report, until the last watcher lets go. A finished broadcast nobody watches costs
+//! nothing here (its reports change the store only).
+//!
+//! Watching a broadcast that is no longer on the board starts from counts read from the
+//! store. So that a report is neither missed nor counted twice, that read and
+//! [`Board::watch`] run in one store call, and a report's commit and its
+//! [`Board::transition`] run in one store call too (`daemon::reports`): the store serializes
+//! its calls, so a report is either in the counts read or an event after them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
@@ -37,8 +48,44 @@ pub struct Transition<'a> {
 /// The board. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Board {
-    live: Mutex<HashMap<BroadcastId, Progress>>,
+    live: Mutex<HashMap<BroadcastId, Entry>>,
     events: broadcast::Sender<ProgressEvent>,
+}
+
+/// One broadcast on the board: its counts, and how many [`Watch`]es hold it there.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    totals: Progress,
+    watchers: usize,
+}
+
+impl Entry {
+    /// Whether the board still needs it: being sent, or watched.
+    fn wanted(&self) -> bool {
+        !self.totals.is_finished() || self.watchers > 0
+    }
+}
+
+/// A broadcast watched for its status reports: its counts when the watch started and the
+/// events from then on. The broadcast stays on the board until the watch is dropped.
+#[derive(Debug)]
+pub struct Watch {
+    board: Arc<Board>,
+    broadcast: BroadcastId,
+    pub snapshot: Progress,
+    pub events: broadcast::Receiver<ProgressEvent>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut live = self.board.live.lock().expect("board lock");
+        if let Some(entry) = live.get_mut(&self.broadcast) {
+            entry.watchers = entry.watchers.saturating_sub(1);
+            if !entry.wanted() {
+                live.remove(&self.broadcast);
+            }
+        }
+    }
 }
 
 impl Default for Board {
@@ -53,10 +100,12 @@ impl Default for Board {
 impl Board {
     /// Starts (or restarts) tracking a broadcast with its current counts.
     pub fn track(&self, broadcast: BroadcastId, progress: Progress) {
-        self.live
-            .lock()
-            .expect("board lock")
-            .insert(broadcast, progress);
+        let mut live = self.live.lock().expect("board lock");
+        let entry = live.entry(broadcast).or_insert(Entry {
+            totals: progress,
+            watchers: 0,
+        });
+        entry.totals = progress;
     }
 
     /// Records a delivery moving from one state to another and tells subscribers.
@@ -71,15 +120,15 @@ impl Board {
             error,
         } = t;
         let mut live = self.live.lock().expect("board lock");
-        let Some(totals) = live.get_mut(&broadcast) else {
+        let Some(entry) = live.get_mut(&broadcast) else {
             return;
         };
         if from != to {
-            sub(totals, from);
-            totals.add(to, 1);
+            sub(&mut entry.totals, from);
+            entry.totals.add(to, 1);
         }
-        let totals = *totals;
-        if totals.is_finished() {
+        let totals = entry.totals;
+        if !entry.wanted() {
             live.remove(&broadcast);
         }
         let _ = self.events.send(ProgressEvent {
@@ -99,12 +148,37 @@ impl Board {
         broadcast: BroadcastId,
     ) -> Option<(Progress, broadcast::Receiver<ProgressEvent>)> {
         let live = self.live.lock().expect("board lock");
-        live.get(&broadcast).map(|p| (*p, self.events.subscribe()))
+        live.get(&broadcast)
+            .filter(|e| !e.totals.is_finished())
+            .map(|e| (e.totals, self.events.subscribe()))
     }
 
-    /// Broadcasts being sent.
+    /// Holds `broadcast` on the board for its status reports until the [`Watch`] is dropped.
+    /// Its counts are the board's when it is there, else `stored` (the store's, read in the
+    /// same store call as this one: see the module's notes).
+    pub fn watch(self: &Arc<Self>, broadcast: BroadcastId, stored: Progress) -> Watch {
+        let mut live = self.live.lock().expect("board lock");
+        let entry = live.entry(broadcast).or_insert(Entry {
+            totals: stored,
+            watchers: 0,
+        });
+        entry.watchers += 1;
+        Watch {
+            board: Arc::clone(self),
+            broadcast,
+            snapshot: entry.totals,
+            events: self.events.subscribe(),
+        }
+    }
+
+    /// Broadcasts being sent (not those only watched for their reports).
     pub fn active(&self) -> usize {
-        self.live.lock().expect("board lock").len()
+        self.live
+            .lock()
+            .expect("board lock")
+            .values()
+            .filter(|e| !e.totals.is_finished())
+            .count()
     }
 }
 
@@ -182,5 +256,58 @@ mod tests {
         assert_eq!(events[2].error.as_deref(), Some("bad number"));
         assert!(board.subscribe(b).is_none());
         assert_eq!(board.active(), 0);
+    }
+
+    #[test]
+    fn a_watched_broadcast_stays_for_its_reports_until_the_last_watch_goes() {
+        let board = Arc::new(Board::default());
+        let b = BroadcastId(2);
+        let report = |delivery, to| Transition {
+            broadcast: b,
+            delivery: DeliveryId(delivery),
+            number: "+1",
+            from: DeliveryState::Sent,
+            to,
+            modem: Some("m0"),
+            error: None,
+        };
+        // Finished and not on the board: a report changes nothing here, tells no one.
+        let mut everything = board.events.subscribe();
+        board.transition(report(1, DeliveryState::Delivered));
+        assert!(everything.try_recv().is_err());
+
+        let stored = Progress {
+            sent: 2,
+            ..Progress::default()
+        };
+        let mut first = board.watch(b, stored);
+        let second = board.watch(b, Progress::default());
+        assert_eq!(first.snapshot, stored);
+        assert_eq!(
+            second.snapshot, stored,
+            "the board's counts, not the stale ones"
+        );
+        assert!(board.subscribe(b).is_none(), "not being sent");
+        assert_eq!(board.active(), 0);
+
+        board.transition(report(1, DeliveryState::Delivered));
+        let ev = first.events.try_recv().unwrap();
+        assert_eq!(ev.state, DeliveryState::Delivered);
+        assert_eq!(
+            ev.totals,
+            Progress {
+                sent: 1,
+                delivered: 1,
+                ..Progress::default()
+            }
+        );
+        drop(second);
+        board.transition(report(2, DeliveryState::Undelivered));
+        assert_eq!(first.events.try_recv().unwrap().totals.undelivered, 1);
+        drop(first);
+        assert!(
+            board.live.lock().unwrap().is_empty(),
+            "gone with the last watch"
+        );
     }
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use super::phone::normalize;
 use super::{fields, quota, ServiceError, Settings};
 use crate::store::{
-    Group, GroupChange, Member, MemberChange, Membership, NewAudit, NewGroup, NewMember, Role,
-    Store,
+    Cancellation, Group, GroupChange, Member, MemberChange, Membership, NewAudit, NewGroup,
+    NewMember, Role, Store, StoreError,
 };
 
 /// One administrative change.
@@ -20,8 +20,10 @@ pub enum AdminChange {
         handle: String,
         change: GroupChange,
     },
+    /// `force`: cancel the group's open broadcasts first (else they refuse the deletion).
     DeleteGroup {
         handle: String,
+        force: bool,
     },
     /// `member.phone` may be in any accepted form; it is stored as E.164.
     AddMember(NewMember),
@@ -64,6 +66,8 @@ pub enum AdminOutcome {
     Member(Member),
     Membership(Membership),
     Done,
+    /// A group deleted with `--force`: its broadcasts that were cancelled.
+    GroupDeleted(Vec<Cancellation>),
 }
 
 /// Normalizes a phone number, or says which input was refused and why.
@@ -121,13 +125,38 @@ pub fn apply(
                     handle.clone(),
                     format!("changed group '{handle}': {change:?}"),
                 ),
-                DeleteGroup { handle } => {
+                DeleteGroup { handle, force } => {
+                    let g = tx
+                        .group(handle)?
+                        .ok_or_else(|| StoreError::UnknownGroup(handle.clone()))?;
+                    let open = tx.open_broadcasts(g.id)?;
+                    if !open.is_empty() && !force {
+                        return Err(super::cancel::OpenBroadcasts {
+                            group: handle.clone(),
+                            broadcasts: open.iter().map(|b| b.0).collect(),
+                        }
+                        .into());
+                    }
+                    let mut cancelled = Vec::new();
+                    for id in open {
+                        if let Some(b) = tx.broadcast(id)? {
+                            cancelled.push(super::cancel::cancel_in(tx, &b, actor, now)?);
+                        }
+                    }
                     tx.delete_group(handle)?;
+                    let n: usize = cancelled.iter().map(|c| c.cancelled.len()).sum();
+                    let detail = match cancelled.len() {
+                        0 => format!("deleted group '{handle}'"),
+                        b => format!(
+                            "deleted group '{handle}' with --force: {b} broadcast(s) cancelled, \
+                             {n} queued deliveries"
+                        ),
+                    };
                     (
-                        AdminOutcome::Done,
+                        AdminOutcome::GroupDeleted(cancelled),
                         "delete_group",
                         handle.clone(),
-                        format!("deleted group '{handle}'"),
+                        detail,
                     )
                 }
                 AddMember(m) => (

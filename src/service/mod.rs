@@ -18,6 +18,7 @@
 //! | [`pages`] | how many rows a page of each paged answer holds, `limit` and `after` |
 //! | [`refusals`] | how many refused sends of one caller reach the audit log |
 //! | [`admin`] | audited administrative changes (groups, members, memberships) |
+//! | [`cancel`] | cancelling a broadcast's queued deliveries: who may, when it is too late, the audit entry; a group with open broadcasts is deleted only by force |
 //! | [`import`] | CSV bulk import of members |
 //! | [`optout`] | keyword replies by SMS: opt-out and opt-in, their scope, cancelled deliveries, confirmations |
 //! | [`reports`] | status reports matched to the parts sent, delivery outcomes, unmatched reports |
@@ -31,6 +32,7 @@ use chrono_tz::Tz;
 pub mod access;
 pub mod admin;
 pub mod caller;
+pub mod cancel;
 pub mod compose;
 pub mod fields;
 pub mod import;
@@ -52,13 +54,13 @@ pub use caller::{Caller, NotYou};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
 pub use fields::InvalidField;
 pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport, StagedCsv};
-pub use period::{sim_windows, Periods};
+pub use period::{sim_windows, Periods, QuietHours};
 pub use phone::{Country, PhoneError};
 pub use quota::{InvalidQuota, QuotaExceeded, QuotaStatus};
 pub use sensitive::{SensitiveFilter, SensitivePolicy, SensitiveWordsFound};
 pub use submit::{
     quota_status, sim_counts, submit_broadcast, Accepted, NoRecipients, NotSuperAdmin, SendRequest,
-    SimCounts, UnknownGroup, UnknownMember,
+    SimCounts, UnknownGroup, UnknownMember, UrgentNotAllowed,
 };
 
 use crate::store::StoreError;
@@ -127,6 +129,12 @@ pub enum ServiceError {
     NotYours(#[from] NotYours),
     #[error(transparent)]
     NotSuperAdmin(#[from] NotSuperAdmin),
+    #[error(transparent)]
+    UrgentNotAllowed(#[from] UrgentNotAllowed),
+    #[error(transparent)]
+    Cancel(#[from] cancel::CannotCancel),
+    #[error(transparent)]
+    OpenBroadcasts(#[from] cancel::OpenBroadcasts),
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
     #[error("group '{group}': {error}")]

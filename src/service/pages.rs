@@ -74,17 +74,32 @@ const fn broadcast(max_parts: usize) -> usize {
         "undelivered",
         "failed",
         "uncertain",
+        "cancelled",
         "waiting",
         "finished",
         "text",
+        "waiting_reason",
+        "urgent",
+        "cancelled_at",
+        "cancelled_by",
     ]) + 2 * INT
         + 2 * HANDLE
         + plain("uid:4294967295".len())
         + TIME
-        + 8 * INT
+        + 9 * INT
         + plain("ucs2".len())
         + BOOL
         + text(max_parts)
+        + waiting_reason()
+        + BOOL
+        + TIME
+        + plain("uid:4294967295".len())
+}
+
+/// A `waiting_reason`: its code, the reason in words (ours, ASCII, under 160 bytes with its
+/// times) and when it ends.
+const fn waiting_reason() -> usize {
+    keys(&["reason", "message", "until"]) + plain("pinned_sim_absent".len()) + plain(160) + TIME
 }
 
 const fn dropped() -> usize {
@@ -270,8 +285,8 @@ mod tests {
         assert_eq!(
             PageSizes::new(5),
             PageSizes {
-                deliveries: 18,
-                broadcasts: 12,
+                deliveries: 17,
+                broadcasts: 11,
                 groups: 4,
                 group_members: 117,
                 members: 149,

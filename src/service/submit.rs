@@ -55,6 +55,16 @@ pub struct NoRecipients {
     pub dropped: Dropped,
 }
 
+/// `send --urgent` to a group that does not allow it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "group '{group}' does not allow urgent sending (an administrator may allow it: \
+     groupsms group set {group} --allow-urgent true); send it without --urgent"
+)]
+pub struct UrgentNotAllowed {
+    pub group: String,
+}
+
 /// A request to send `body` to `group` on behalf of `as_member`, made by `caller`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
@@ -66,6 +76,8 @@ pub struct SendRequest {
     pub as_member: String,
     pub body: String,
     pub now: DateTime<Utc>,
+    /// Start inside the quiet hours (only where the group allows it).
+    pub urgent: bool,
 }
 
 /// An accepted broadcast: written with all its deliveries, queued, not yet sent.
@@ -94,7 +106,7 @@ pub struct Accepted {
 /// [`super::refusals::REFUSED_SENDS_LOGGED_PER_MINUTE`] a minute per caller.
 ///
 /// Order: group exists, sender exists, the caller may act as the sender, sender is a
-/// super-admin, body not blank, no control character in the body but line breaks, sensitive
+/// super-admin, urgent allowed (when asked), body not blank, no control character in the body but line breaks, sensitive
 /// words, part count, quota, recipients (none: refused, nothing used).
 pub fn submit_broadcast(
     store: &mut Store,
@@ -145,6 +157,12 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
         }
         .into());
     }
+    if req.urgent && !group.allow_urgent {
+        return Err(UrgentNotAllowed {
+            group: group.handle,
+        }
+        .into());
+    }
     if super::sensitive::is_blank(&req.body) {
         return Err(super::EmptyBody.into());
     }
@@ -187,6 +205,7 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
         quota_day: status.periods.day.clone(),
         quota_month: status.periods.month.clone(),
         caller: req.caller.label(),
+        urgent: req.urgent,
     };
     let id = tx.insert_broadcast(&broadcast, &resolved.recipients, req.now)?;
     tx.consume_quota(group.id, &status.periods.day, &status.periods.month)?;

@@ -13,7 +13,7 @@ use super::{
 
 const SUMMARY_COLS: &str = "id, group_id, group_handle, sender_handle, body, text, encoding, \
      parts, recipients, dropped_opted_out, dropped_invalid, dropped_sms_disabled, \
-     dropped_duplicate, state, created_at, finished_at, caller";
+     dropped_duplicate, state, created_at, finished_at, caller, urgent, cancelled_at, cancelled_by";
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<BroadcastSummary> {
     let enc: String = r.get(6)?;
@@ -46,6 +46,14 @@ fn summary_row(r: &Row<'_>) -> rusqlite::Result<BroadcastSummary> {
         finished_at: opt_from_ms(r.get(15)?),
         caller: r.get(16)?,
         progress: Progress::default(),
+        urgent: r.get(17)?,
+        cancelled: match (
+            r.get::<_, Option<i64>>(18)?,
+            r.get::<_, Option<String>>(19)?,
+        ) {
+            (Some(at), by) => Some((from_ms(at), by.unwrap_or_default())),
+            (None, _) => None,
+        },
     })
 }
 
@@ -74,8 +82,8 @@ impl Tx<'_> {
                 "INSERT INTO broadcasts (group_id, group_handle, sender_id, sender_handle, body, \
                  text, encoding, parts, recipients, dropped_opted_out, dropped_invalid, \
                  dropped_sms_disabled, dropped_duplicate, quota_day, quota_month, state, \
-                 created_at, caller) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+                 created_at, caller, urgent) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
             )?
             .execute(params![
                 b.group_id,
@@ -94,7 +102,8 @@ impl Tx<'_> {
                 b.quota_day,
                 b.quota_month,
                 now,
-                b.caller
+                b.caller,
+                b.urgent
             ])?;
         let id = BroadcastId(self.conn.last_insert_rowid());
         let mut insert = self.conn.prepare_cached(
@@ -262,6 +271,19 @@ impl Tx<'_> {
             b.progress = self.broadcast_progress(b.id)?;
         }
         Ok(list)
+    }
+
+    /// The group of broadcast `id` (`None` once deleted) and its handle, without counting
+    /// its deliveries; `None` when there is no such broadcast.
+    pub fn broadcast_group(
+        &self,
+        id: BroadcastId,
+    ) -> Result<Option<(Option<GroupId>, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT group_id, group_handle FROM broadcasts WHERE id = ?")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// One broadcast with its progress.

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::audit::cut;
 use super::{
-    ms, opt_from_ms, BroadcastId, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
+    ms, opt_from_ms, BroadcastId, Cancellation, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
     InFlightPolicy, MemberId, QueuedDelivery, Recovery, SharedText, StoreError, Tx,
 };
 use DeliveryState::*;
@@ -28,6 +28,11 @@ pub const MAX_DEVICE_LEN: usize = 256;
 /// What [`Tx::recover_on_start`] writes into `last_error`.
 pub const RECOVERED_RESEND: &str =
     "the daemon stopped while sending this; queued again, it may arrive twice";
+/// What a delivery whose try came back to the queue after its broadcast was cancelled says:
+/// it is cancelled then, not tried again.
+pub const CANCELLED_IN_FLIGHT: &str =
+    "the broadcast was cancelled while this was being sent; not tried again";
+
 /// What [`Tx::recover_on_start`] writes into `last_error` under [`InFlightPolicy::Uncertain`].
 pub const RECOVERED_UNCERTAIN: &str =
     "the daemon stopped while sending this; it may or may not have been sent";
@@ -224,8 +229,25 @@ impl Tx<'_> {
                     ms(now),
                     id
                 ])?;
-            Ok(())
+            self.cancel_if_broadcast_cancelled(id, now)
         })
+    }
+
+    /// A delivery of a cancelled broadcast never waits in the queue: the one just put back
+    /// there (its try ended after the cancellation) becomes `cancelled`.
+    fn cancel_if_broadcast_cancelled(
+        &self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'cancelled', last_error = ?, not_before = NULL, \
+                 updated_at = ? WHERE id = ? AND state = 'queued' AND broadcast_id IN \
+                 (SELECT id FROM broadcasts WHERE cancelled_at IS NOT NULL)",
+            )?
+            .execute(params![CANCELLED_IN_FLIGHT, ms(now), id])?;
+        Ok(())
     }
 
     /// `sending -> queued` when the modem turned out not to be ready before anything was
@@ -242,7 +264,7 @@ impl Tx<'_> {
                      updated_at = ? WHERE id = ?",
                 )?
                 .execute(params![ms(now), id])?;
-            Ok(())
+            self.cancel_if_broadcast_cancelled(id, now)
         })
     }
 
@@ -291,6 +313,19 @@ impl Tx<'_> {
             },
             ms(now)
         ])? as u32;
+        // Those of cancelled broadcasts are not sent again.
+        let cancelled = match policy {
+            InFlightPolicy::Resend => self
+                .conn
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'cancelled', last_error = ?, \
+                     not_before = NULL WHERE state = 'queued' AND broadcast_id IN \
+                     (SELECT id FROM broadcasts WHERE cancelled_at IS NOT NULL)",
+                )?
+                .execute([CANCELLED_IN_FLIGHT])? as u32,
+            InFlightPolicy::Uncertain => 0,
+        };
+        let moved = moved.saturating_sub(cancelled);
         let mut out = Recovery::default();
         match policy {
             InFlightPolicy::Resend => out.requeued = moved,
@@ -316,11 +351,11 @@ impl Tx<'_> {
 
     fn queued(&self, only: Option<BroadcastId>) -> Result<Vec<QueuedDelivery>, StoreError> {
         // The text once per broadcast, shared by its deliveries.
-        type Shared = (Option<GroupId>, SharedText, u32, Option<String>);
+        type Shared = (Option<GroupId>, SharedText, u32, Option<String>, bool);
         let mut texts: HashMap<BroadcastId, Shared> = HashMap::new();
         {
             let mut st = self.conn.prepare_cached(
-                "SELECT id, group_id, text, parts, pin_sim FROM broadcasts WHERE id IN \
+                "SELECT id, group_id, text, parts, pin_sim, urgent FROM broadcasts WHERE id IN \
                  (SELECT broadcast_id FROM deliveries WHERE state = 'queued') \
                  AND (?1 IS NULL OR id = ?1)",
             )?;
@@ -329,7 +364,13 @@ impl Tx<'_> {
                 let text: String = r.get(2)?;
                 texts.insert(
                     r.get(0)?,
-                    (r.get(1)?, SharedText::from(text), r.get(3)?, r.get(4)?),
+                    (
+                        r.get(1)?,
+                        SharedText::from(text),
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ),
                 );
             }
         }
@@ -350,7 +391,7 @@ impl Tx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let broadcast_id: BroadcastId = r.get(1)?;
-            let Some((group_id, text, parts, pin_sim)) = texts.get(&broadcast_id) else {
+            let Some((group_id, text, parts, pin_sim, urgent)) = texts.get(&broadcast_id) else {
                 continue; // cannot happen: both queries read one snapshot
             };
             out.push(QueuedDelivery {
@@ -364,6 +405,7 @@ impl Tx<'_> {
                 not_before: opt_from_ms(r.get(4)?),
                 possible_duplicate: r.get(5)?,
                 pin_sim: pin_sim.clone(),
+                urgent: *urgent,
             });
         }
         Ok(out)
@@ -416,6 +458,71 @@ impl Tx<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Cancels broadcast `id` on behalf of `by`: every delivery still `queued` becomes
+    /// `cancelled` (with `reason`), and the broadcast records when and by whom. A try already
+    /// `sending` is left alone (it goes out); the scheduler's
+    /// [`mark_sending`](Tx::mark_sending) refuses a cancelled one it still holds. Whether the
+    /// broadcast may be cancelled is the caller's rule.
+    pub fn cancel_broadcast(
+        &self,
+        id: BroadcastId,
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Cancellation, StoreError> {
+        let ids: Vec<(DeliveryId, u32)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, attempts FROM deliveries WHERE broadcast_id = ? AND state = 'queued' \
+                 ORDER BY id",
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let found = self
+            .conn
+            .prepare_cached(
+                "UPDATE broadcasts SET cancelled_at = coalesce(cancelled_at, ?), \
+                 cancelled_by = coalesce(cancelled_by, ?) WHERE id = ?",
+            )?
+            .execute(params![ms(now), cut(by, MAX_DELIVERY_ERROR), id])?;
+        if found == 0 {
+            return Err(StoreError::UnknownBroadcast(id.0));
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'cancelled', last_error = ?, not_before = NULL, \
+                 updated_at = ? WHERE broadcast_id = ? AND state = 'queued'",
+            )?
+            .execute(params![cut(reason, MAX_DELIVERY_ERROR), ms(now), id])?;
+        let finished = self.settle_broadcast(id, now)?;
+        let cancelled = ids
+            .into_iter()
+            .map(|(delivery, attempts)| DeliveryUpdate {
+                delivery,
+                broadcast: id,
+                state: Cancelled,
+                attempts,
+                broadcast_finished: finished,
+            })
+            .collect();
+        Ok(Cancellation {
+            broadcast: id,
+            cancelled,
+            progress: self.broadcast_progress(id)?,
+        })
+    }
+
+    /// The broadcasts of `group` with deliveries still queued or sending, oldest first.
+    pub fn open_broadcasts(&self, group: GroupId) -> Result<Vec<BroadcastId>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM broadcasts WHERE group_id = ? AND state = 'active' ORDER BY id",
+            )?
+            .query_map([group], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
     }
 
     /// The groups whose broadcasts (not notices) were addressed to `number` since `since`,

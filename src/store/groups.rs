@@ -10,7 +10,7 @@ use super::{
 };
 
 const GROUP_COLS: &str =
-    "id, handle, name, header, daily_quota, monthly_quota, modem_fallback, created_at";
+    "id, handle, name, header, daily_quota, monthly_quota, modem_fallback, created_at, allow_urgent";
 const MEMBER_COLS: &str = "id, handle, name, phone, valid, sms_enabled, unix_uid, created_at";
 
 fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
@@ -24,6 +24,7 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
         pinned_modems: Vec::new(),
         modem_fallback: r.get(6)?,
         created_at: from_ms(r.get(7)?),
+        allow_urgent: r.get(8)?,
     })
 }
 
@@ -197,12 +198,15 @@ impl Tx<'_> {
         if let Some(f) = change.modem_fallback {
             g.modem_fallback = f;
         }
+        if let Some(u) = change.allow_urgent {
+            g.allow_urgent = u;
+        }
         let modems = change.pinned_modems.as_deref().unwrap_or(&g.pinned_modems);
         check_group_fields(&g.name, g.header.as_deref(), modems)?;
         self.conn
             .prepare_cached(
                 "UPDATE groups SET name = ?, header = ?, daily_quota = ?, monthly_quota = ?, \
-                 modem_fallback = ? WHERE id = ?",
+                 modem_fallback = ?, allow_urgent = ? WHERE id = ?",
             )?
             .execute(params![
                 g.name,
@@ -210,6 +214,7 @@ impl Tx<'_> {
                 g.daily_quota,
                 g.monthly_quota,
                 g.modem_fallback,
+                g.allow_urgent,
                 id
             ])?;
         if let Some(modems) = &change.pinned_modems {

@@ -38,6 +38,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("migrations/0006_cancelled.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("migrations/0007_waiting.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,7 @@
 //! | [`model`] | the rows handed out and taken in, ids, roles, delivery states, value checks |
 //! | `groups.rs` | groups, members, memberships (CRUD) |
 //! | `broadcasts.rs` | writing a broadcast with all its deliveries, quota usage, listing, progress |
-//! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start |
+//! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start, cancelling |
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
@@ -50,7 +50,7 @@ mod sims;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
-pub use deliveries::{MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
+pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use inbox::{

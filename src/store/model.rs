@@ -78,7 +78,8 @@ impl FromSql for Role {
 ///   │    ╲──mark_failed──▶    │  ╲─mark_uncertain─▶ uncertain
 ///   └────────requeue──────────┘ (also from failed and uncertain, by an operator)
 ///
-/// queued ──cancel_queued_for_member──▶ cancelled (the member opted out by SMS)
+/// queued ──cancel_queued──▶ cancelled (the member opted out by SMS)
+/// queued ──cancel_broadcast──▶ cancelled (the broadcast was cancelled)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryState {
@@ -92,7 +93,8 @@ pub enum DeliveryState {
     Delivered,
     /// A status report said the network gave up on it for good.
     Undelivered,
-    /// Never sent: the member opted out of the group while it was still queued.
+    /// Never sent: the member opted out of the group, or the broadcast was cancelled, while it
+    /// was still queued.
     Cancelled,
 }
 
@@ -177,6 +179,8 @@ pub struct Group {
     pub pinned_modems: Vec<String>,
     /// When every pinned modem is unavailable, may other modems be used?
     pub modem_fallback: bool,
+    /// May its super-admins send urgent broadcasts (which start inside the quiet hours)?
+    pub allow_urgent: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -216,6 +220,7 @@ pub struct GroupChange {
     pub monthly_quota: Option<Option<u32>>,
     pub pinned_modems: Option<Vec<String>>,
     pub modem_fallback: Option<bool>,
+    pub allow_urgent: Option<bool>,
 }
 
 /// A person who may receive (and, as a super-admin, send) group SMS.
@@ -352,6 +357,8 @@ pub struct NewBroadcast {
     pub quota_month: String,
     /// Who really asked for it (`root`, `uid:1000`).
     pub caller: String,
+    /// Sent urgent: it starts inside the quiet hours (its group allows it).
+    pub urgent: bool,
 }
 
 /// A notice to write: one message to one number, sent through one SIM, outside every
@@ -454,6 +461,10 @@ pub struct BroadcastSummary {
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub progress: Progress,
+    /// Sent urgent (starts inside the quiet hours).
+    pub urgent: bool,
+    /// When and by whom it was cancelled (`broadcast cancel`, `group delete --force`).
+    pub cancelled: Option<(DateTime<Utc>, String)>,
 }
 
 /// A broadcast with one row per recipient.
@@ -502,6 +513,8 @@ pub struct QueuedDelivery {
     /// A notice goes out through this SIM (IMSI or device) and no other; `None`: the group's
     /// pinning.
     pub pin_sim: Option<String>,
+    /// Its broadcast was sent urgent: the quiet hours do not hold it back.
+    pub urgent: bool,
 }
 
 /// What a delivery transition did.
@@ -514,6 +527,16 @@ pub struct DeliveryUpdate {
     pub attempts: u32,
     /// This transition left nothing queued or sending in the broadcast.
     pub broadcast_finished: bool,
+}
+
+/// What [`cancel_broadcast`](super::Tx::cancel_broadcast) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    pub broadcast: BroadcastId,
+    /// The deliveries it turned from `queued` to `cancelled`.
+    pub cancelled: Vec<DeliveryUpdate>,
+    /// The broadcast's counts after it (what was sent, or is being sent, stays).
+    pub progress: Progress,
 }
 
 /// How many deliveries [`recover_on_start`](super::Tx::recover_on_start) moved.

@@ -291,9 +291,16 @@ impl World {
     /// Follows a broadcast, keeping every event with the time it was read, until it is
     /// finished or `until` says stop (given the whole event). Returns the last totals. Fails
     /// the test when the daemon says nothing for 30 s (instead of hanging it).
-    pub fn follow_events(
+    pub fn follow_events(&self, id: i64, until: impl FnMut(&Value) -> bool) -> (Value, Vec<Seen>) {
+        self.follow_events_with(id, false, until)
+    }
+
+    /// [`follow_events`](Self::follow_events); with `reports`, the subscription asks to go on
+    /// with the status reports (`"reports": true`) and ends when none is awaited.
+    pub fn follow_events_with(
         &self,
         id: i64,
+        reports: bool,
         mut until: impl FnMut(&Value) -> bool,
     ) -> (Value, Vec<Seen>) {
         let stream = UnixStream::connect(self.socket())
@@ -304,9 +311,10 @@ impl World {
         let mut c = BufReader::new(stream);
         let hello = self.line(&mut c, r#"{"id":1,"op":"hello","args":{"version":1}}"#);
         assert_eq!(hello["ok"], true, "{hello}");
+        let extra = if reports { r#","reports":true"# } else { "" };
         let mut r = self.line(
             &mut c,
-            &format!(r#"{{"id":2,"op":"subscribe","args":{{"broadcast":{id}}}}}"#),
+            &format!(r#"{{"id":2,"op":"subscribe","args":{{"broadcast":{id}{extra}}}}}"#),
         );
         let mut seen = Vec::new();
         loop {

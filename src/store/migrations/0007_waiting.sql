@@ -1,0 +1,11 @@
+-- 0007: urgent sending and cancelled broadcasts.
+-- A group may allow its super-admins to send urgent broadcasts, which start inside the
+-- configured quiet hours; a broadcast remembers whether it was sent urgent (so a restart
+-- inside the quiet hours still lets it go). A broadcast cancelled by `broadcast cancel` (or by
+-- `group delete --force`) records when and by whom; its queued deliveries became 'cancelled'.
+
+ALTER TABLE groups ADD COLUMN allow_urgent INTEGER NOT NULL DEFAULT 0
+    CHECK (allow_urgent IN (0, 1));
+ALTER TABLE broadcasts ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1));
+ALTER TABLE broadcasts ADD COLUMN cancelled_at INTEGER;
+ALTER TABLE broadcasts ADD COLUMN cancelled_by TEXT;
