@@ -218,7 +218,8 @@ fn shanghai_times_and_tables_that_fit_80_columns() {
         assert_eq!(column(line, phone), phone_at, "{table}");
     }
     let long = lines.iter().find(|l| l.starts_with("m4 ")).unwrap();
-    assert!(long.contains("中华人…"), "{table}");
+    assert!(long.contains("中华人") && long.contains('…'), "{table}");
+    assert!(!long.contains(LONG_NAME), "{table}");
     assert!(
         lines.iter().any(|l| l.contains("张伟🎉")),
         "names that fit, whole: {table}"

@@ -9,10 +9,12 @@
 //!   ([`local_time`]); `--json` keeps the daemon's RFC 3339.
 //! - Width: lines fit the terminal ([`terminal_columns`]: `COLUMNS`, else the terminal's width
 //!   when standard output is one, else 80), measured in display columns (`unicode-width`: CJK
-//!   and emoji take two). A table too wide has its widest free-text columns ([`FREE_TEXT`])
-//!   cut with `…` (device paths, [`PATHS`], in their middle); then, if need be, headings wider
-//!   than their values; one that still does not fit is printed as a list, one `key: value`
-//!   block per row. `key: value` lines wrap their value under itself (`textwrap`).
+//!   and emoji take two). A table too wide has its widest columns cut with `…`, as little as
+//!   needed: headings wider than their values first (labels before data); if that is not
+//!   enough, free text ([`FREE_TEXT`]) and device paths ([`PATHS`], in their middle) too
+//!   (other values are never cut); one that still does not fit is printed as a list, one
+//!   `key: value` block per row. `key: value` lines wrap their value under itself
+//!   (`textwrap`).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -346,41 +348,31 @@ fn table(items: &[Value], style: &Style) -> String {
     let values: Vec<usize> = (0..columns.len())
         .map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0))
         .collect();
-    // First the free text and the paths are cut; if that is not enough, the headings wider
-    // than their values too; then the free text and paths take back what is left.
-    let cut: Vec<Option<usize>> = columns
+    // How narrow each column may get: free text and paths are cut (to 6 and 16 columns),
+    // other values never, but a heading wider than its values may be (to 4). The widest
+    // columns are cut first.
+    let floors: Vec<Option<usize>> = columns
         .iter()
-        .zip(&headers)
-        .map(|(c, h)| {
-            if FREE_TEXT.contains(c) {
-                Some(width(h).max(MIN_FREE_TEXT))
+        .enumerate()
+        .map(|(i, c)| {
+            let floor = if FREE_TEXT.contains(c) {
+                MIN_FREE_TEXT
             } else if PATHS.contains(c) {
-                Some(width(h).max(MIN_PATH))
+                MIN_PATH
             } else {
-                None
-            }
+                values[i].max(MIN_HEADING)
+            };
+            (floor < natural[i]).then_some(floor)
         })
         .collect();
-    let widths = fit(natural.clone(), &cut, style.columns).or_else(|| {
-        let floored: Vec<usize> = natural
-            .iter()
-            .zip(&cut)
-            .map(|(&n, f)| f.map_or(n, |f| n.min(f)))
-            .collect();
-        let headings: Vec<Option<usize>> = cut
-            .iter()
-            .zip(&values)
-            .map(|(f, &v)| f.is_none().then_some(v.max(MIN_HEADING)))
-            .collect();
-        let others = fit(floored, &headings, style.columns)?;
-        let back: Vec<usize> = others
-            .iter()
-            .zip(&natural)
-            .zip(&cut)
-            .map(|((&o, &n), f)| if f.is_some() { n } else { o })
-            .collect();
-        fit(back, &cut, style.columns)
-    });
+    // Labels before data: the headings alone first, if that is enough.
+    let headings: Vec<Option<usize>> = columns
+        .iter()
+        .zip(&floors)
+        .map(|(c, f)| f.filter(|_| !FREE_TEXT.contains(c) && !PATHS.contains(c)))
+        .collect();
+    let widths = fit(natural.clone(), &headings, style.columns)
+        .or_else(|| fit(natural, &floors, style.columns));
     let Some(widths) = widths else {
         return list(&columns, &rows, style);
     };
@@ -532,6 +524,20 @@ mod tests {
         assert!(lines[0].contains("ATTEM…  REFS  POSSI…  ERROR"), "{out}");
         assert!(lines[1].contains("  /dev/gsm…2-port0  1  "), "{out}");
         assert!(lines[2].contains("+380501234567   delivered"), "{out}");
+    }
+
+    #[test]
+    fn headings_are_cut_before_data() {
+        // group list: the quota and flag headings are wider than their values.
+        let v = json!([{"handle": "ops", "name": "运维组", "header": "【运维组】",
+            "daily_quota": 3, "monthly_quota": 31, "pinned_modems": [], "pin_fallback": true,
+            "allow_urgent": false}]);
+        let out = render(&v, &PEOPLE);
+        assert_eq!(
+            out,
+            "HANDLE  NAME    HEADER      DAILY_Q…  MONTHLY…  PINNED_…  PIN_FAL…  ALLOW_U…\n\
+             ops     运维组  【运维组】  3         31        -         true      false\n"
+        );
     }
 
     #[test]
