@@ -31,6 +31,17 @@ pub use crate::domain::Role;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request or answer line, in bytes (newline excluded).
 pub const MAX_LINE: usize = 64 * 1024;
+/// The fields of answers that hold a time, RFC 3339 (`created_at` and `cancelled_at` of
+/// broadcasts, `until` of why one waits, `received_at` and `scts` of incoming messages, `at`
+/// of unmatched reports): a client shows them in its own zone (the CLI: the configured one).
+pub const TIME_FIELDS: &[&str] = &[
+    "created_at",
+    "cancelled_at",
+    "until",
+    "received_at",
+    "scts",
+    "at",
+];
 
 /// A request line: `{"id":N,"op":"...","args":{...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

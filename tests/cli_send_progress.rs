@@ -10,7 +10,34 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::daemon::{ops_group, wait_exit, World};
-use nix::pty::openpty;
+use nix::pty::{openpty, Winsize};
+use unicode_width::UnicodeWidthStr;
+
+/// Runs the CLI with standard output and error on a pseudo-terminal of `size` (none: 0 x 0,
+/// a terminal that does not know its size); its exit status and all it wrote.
+fn on_pty(w: &World, size: Option<Winsize>, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let pty = openpty(size.as_ref(), None).unwrap();
+    let mut cmd = w.command(args);
+    cmd.stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave));
+    let mut child = cmd.spawn().unwrap();
+    // The child holds the only slave ends now: the master reads until it exits.
+    drop(cmd);
+    let mut master = File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match master.read(&mut buf) {
+                Ok(0) | Err(_) => return screen, // EIO once no slave is open
+                Ok(n) => screen.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    let status = wait_exit(&mut child, Duration::from_secs(60)).expect("the CLI ends");
+    let screen = String::from_utf8(reader.join().unwrap()).unwrap();
+    (status, screen)
+}
 
 /// `(done, total)` of every bar drawn in `screen` (`[####----] 2/3  sent 2 ...`), in order.
 fn bars(screen: &str) -> Vec<(u32, u32)> {
@@ -31,26 +58,11 @@ fn the_bar_on_a_terminal_shows_the_real_counts() {
     let numbers = ops_group(&w, 2);
     assert_eq!(numbers.len(), 3);
 
-    let pty = openpty(None, None).unwrap();
-    let mut cmd = w.command(&["send", "--group", "ops", "--as", "alice", "--wait", "开会"]);
-    cmd.stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stderr(Stdio::from(pty.slave));
-    let mut child = cmd.spawn().unwrap();
-    // The child holds the only slave ends now: the master reads until it exits.
-    drop(cmd);
-    let mut master = File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut screen = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match master.read(&mut buf) {
-                Ok(0) | Err(_) => return screen, // EIO once no slave is open
-                Ok(n) => screen.extend_from_slice(&buf[..n]),
-            }
-        }
-    });
-    let status = wait_exit(&mut child, Duration::from_secs(60)).expect("send --wait ends");
-    let screen = String::from_utf8(reader.join().unwrap()).unwrap();
+    let (status, screen) = on_pty(
+        &w,
+        None,
+        &["send", "--group", "ops", "--as", "alice", "--wait", "开会"],
+    );
     assert!(status.success(), "{status}: {screen}\n{}", w.daemon_log());
     assert!(screen.contains("3 recipients"), "{screen:?}");
     assert!(
@@ -86,4 +98,30 @@ fn the_bar_on_a_terminal_shows_the_real_counts() {
     assert_eq!(bars(&stderr), vec![(3, 3)], "{stderr:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("3 sent, 0 failed, 0 uncertain"), "{stdout}");
+
+    // A terminal 40 columns wide: each state of the bar is cut to 39, so `\r` redraws it in
+    // place instead of leaving wrapped rows behind.
+    let narrow = Winsize {
+        ws_row: 24,
+        ws_col: 40,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let (status, screen) = on_pty(
+        &w,
+        Some(narrow),
+        &["send", "--group", "ops", "--as", "alice", "--wait", "再会"],
+    );
+    assert!(status.success(), "{status}: {screen}");
+    let states: Vec<&str> = screen
+        .split('\r')
+        .filter(|s| s.starts_with('['))
+        .map(|s| s.split("\x1b[K").next().unwrap())
+        .collect();
+    assert!(!states.is_empty(), "{screen:?}");
+    for state in &states {
+        assert!(state.width() <= 39, "{} columns: {state:?}", state.width());
+        assert!(state.ends_with('…'), "{state:?}");
+    }
+    assert_eq!(bars(&screen).last(), Some(&(3, 3)), "{screen:?}");
 }

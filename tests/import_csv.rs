@@ -129,7 +129,7 @@ ok1,好,13800000001,ops,,
 Bad Handle,坏,13800000002,,,
 noname,,13800000003,,,
 badphone,坏号,1380000,,,
-landline,座机,010-6552-9988,,,
+hotline,热线,400-810-8888,,,
 nogroup,无组,13800000004,qa,,
 badrole,坏角色,13800000005,ops,owner,
 roleonly,仅角色,13800000006,,admin,
@@ -149,8 +149,8 @@ fn want_bad() -> Vec<BadRow> {
     vec![
         row(3, "'Bad Handle' is not a usable handle: it must start with a lower-case letter or a digit"),
         row(4, "the name is empty"),
-        row(5, "phone '1380000': a number in China (+86) has 11 digits after the country code, this one has 7"),
-        row(6, "phone '010-6552-9988': a number in China (+86) has 11 digits after the country code, this one has 10"),
+        row(5, "phone '1380000': a mobile number in CN (+86) has 11 digits after the country code, this one has 7"),
+        row(6, "phone '400-810-8888': +86 400 810 8888 is a shared-cost number in CN, which cannot receive SMS"),
         row(7, "there is no group with the handle 'qa'"),
         row(8, "'owner' is not a role (use super_admin, admin or member)"),
         row(9, "a role or opt_out is given without a group"),
@@ -334,8 +334,8 @@ fn a_bad_row_at_line_70_001_refuses_the_file_unless_skip_bad() {
     assert_eq!(
         stderr,
         "groupsms: 1 bad row, nothing was imported (skip bad rows to import the others):\n  \
-         line 70001: phone '1380000': a number in China (+86) has 11 digits after the country \
-         code, this one has 7\n"
+         line 70001: phone '1380000': a mobile number in CN (+86) has 11 digits after the \
+         country code, this one has 7\n"
     );
     assert_eq!(members_of_ops(&w), 0, "all or nothing");
 
@@ -343,7 +343,7 @@ fn a_bad_row_at_line_70_001_refuses_the_file_unless_skip_bad() {
     assert_eq!(done["members_created"], 99_999, "{done}");
     assert_eq!(
         done["skipped"],
-        serde_json::json!([{"line": 70001, "reason": "phone '1380000': a number in China (+86) \
+        serde_json::json!([{"line": 70001, "reason": "phone '1380000': a mobile number in CN (+86) \
             has 11 digits after the country code, this one has 7"}])
     );
     assert_eq!(members_of_ops(&w), 99_999);
@@ -563,5 +563,65 @@ fn what_one_import_may_stage_is_bounded() {
     assert_eq!(
         refused["error"]["message"],
         "the CSV is larger than 32 MiB, at most that may be imported at once: split the file"
+    );
+}
+
+#[test]
+fn numbers_of_any_country_go_in_through_member_add_and_import() {
+    let w = World::start(1, |c| c, "");
+    w.ok(&["group", "create", "ops", "--name", "运维组"]);
+    // Ukraine, which the old table of 34 countries refused (+380 44 is Kyiv).
+    let kyiv = w.json(&[
+        "member",
+        "add",
+        "kyiv",
+        "--name",
+        "Київ",
+        "--phone",
+        "+380 44 123 4567",
+    ]);
+    assert_eq!(kyiv["phone"], "+380441234567");
+    let csv = "handle,name,phone,group\n\
+               ua,Олена,+380 50 123 4567,ops\n\
+               br,João,+55 11 91234-5678,ops\n\
+               ke,Amina,00254 712 345678,ops\n\
+               cn,张三,138 0013 8000,ops\n";
+    let file = write_file(&w, "world.csv", csv);
+    let done = w.json(&["member", "import", &file]);
+    assert_eq!(done["members_created"], 4, "{done}");
+    for (handle, e164) in [
+        ("ua", "+380501234567"),
+        ("br", "+5511912345678"),
+        ("ke", "+254712345678"),
+        ("cn", "+8613800138000"),
+    ] {
+        assert_eq!(
+            w.json(&["member", "show", handle])["phone"],
+            e164,
+            "{handle}"
+        );
+    }
+
+    // Garbage is refused, the row and the field named.
+    let bad = "handle,name,phone\nx,X,+380 44 12\ny,Y,call me\nz,Z,+999 123 456\n";
+    let file = write_file(&w, "bad.csv", bad);
+    let out = w.cli(&["member", "import", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{stderr}");
+    assert_eq!(
+        stderr,
+        "groupsms: 3 bad rows, nothing was imported (skip bad rows to import the others):\n  \
+         line 2: phone '+380 44 12': a mobile number in UA (+380) has 9 digits after the \
+         country code, this one has 4\n  \
+         line 3: phone 'call me': 'c' cannot be in a phone number (use digits, spaces, '-', \
+         '.', '/', '(', ')' and a leading '+')\n  \
+         line 4: phone '+999 123 456': +9991 does not start with a country calling code in use\n"
+    );
+    let out = w.cli(&["member", "add", "q", "--name", "Q", "--phone", "+380 44"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "groupsms: phone '+380 44': a mobile number in UA (+380) has 9 digits after the country \
+         code, this one has 2\n"
     );
 }

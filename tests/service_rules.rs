@@ -537,7 +537,7 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
     assert!(matches!(e, ServiceError::Phone { .. }), "{e:?}");
     assert_eq!(
         e.to_string(),
-        "12345: a number in China (+86) has 11 digits after the country code, this one has 5"
+        "phone '12345': a mobile number in CN (+86) has 11 digits after the country code, this one has 5"
     );
     assert_eq!(store.member("bob").unwrap(), None);
     let e = service::apply(
@@ -555,7 +555,8 @@ fn administrative_changes_are_applied_with_normalized_numbers_and_audited() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("is not a mobile number in China"),
+        e.to_string()
+            .contains("+86 12000000000 is not a mobile number in CN"),
         "{e}"
     );
 

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::output::{print_result, print_value};
+use super::output::{print_result, print_value, Style};
 use super::{Context, Failure};
 use crate::protocol::{self as p, Paged, Request, Role};
 
@@ -332,7 +332,7 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
                 |got: &p::BroadcastListResult| got.broadcasts.len() >= wanted,
             )?;
             list.broadcasts.truncate(wanted);
-            print_merged(&list, ctx.json)
+            print_merged(&list, &ctx.style())
         }
         BroadcastCommand::Show { id } => {
             let mut client = ctx.client()?;
@@ -342,7 +342,7 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
                     ..p::BroadcastShowArgs::first(id)
                 })
             })?;
-            print_merged(&shown, ctx.json)?;
+            print_merged(&shown, &ctx.style())?;
             if shown.more_replies && !ctx.json {
                 println!("\n{}", more_replies_hint(id, shown.replies.len()));
             }
@@ -353,7 +353,7 @@ pub fn broadcast(ctx: &Context, cmd: BroadcastCommand) -> Result<(), Failure> {
             let done: p::BroadcastCancelled =
                 client.call_as(Request::BroadcastCancel(p::BroadcastRef { broadcast: id }))?;
             if ctx.json {
-                return print_result(&done, true);
+                return print_result(&done, &ctx.style());
             }
             println!(
                 "broadcast {id} cancelled: {} queued deliveries cancelled, {} already sent{}",
@@ -399,12 +399,12 @@ fn all<T: DeserializeOwned + Serialize + Paged>(
 ) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_all(request)?;
-    print_merged(&result, ctx.json)
+    print_merged(&result, &ctx.style())
 }
 
 /// Pages gathered into one answer, printed without `next` (which only says where a page
 /// ends): the document has the shape the answer had before it came in pages.
-pub(super) fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), Failure> {
+pub(super) fn print_merged<T: Serialize>(result: &T, style: &Style) -> Result<(), Failure> {
     let mut value = serde_json::to_value(result).map_err(|e| {
         Failure::of(
             super::exit::Class::Unavailable,
@@ -414,7 +414,7 @@ pub(super) fn print_merged<T: Serialize>(result: &T, json: bool) -> Result<(), F
     if let Some(map) = value.as_object_mut() {
         map.remove("next");
     }
-    print_value(&value, json);
+    print_value(&value, style);
     Ok(())
 }
 
@@ -425,5 +425,5 @@ pub(crate) fn one<T: DeserializeOwned + Serialize>(
 ) -> Result<(), Failure> {
     let mut client = ctx.client()?;
     let result: T = client.call_as(request)?;
-    print_result(&result, ctx.json)
+    print_result(&result, &ctx.style())
 }

@@ -7,7 +7,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use super::output::print_result;
+use super::output::{print_result, redraw_status};
 use super::{Context, Failure};
 use crate::protocol::{self as p, Request, MAX_LINE};
 
@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, file: &Path, skip_bad: bool) -> Result<(), Failure> {
             import: begun.import,
         }));
     progress.done();
-    print_result(&result?, ctx.json)
+    print_result(&result?, &ctx.style())
 }
 
 /// `text` cut into pieces whose JSON string form (without its quotes) is at most `budget`
@@ -109,21 +109,19 @@ impl Progress {
     fn show(&self, rows: u64, sent: usize) {
         if self.tty {
             let percent = (sent * 100).checked_div(self.total).unwrap_or(100);
-            eprint!(
-                "\r\x1b[Kimporting {}: {rows} rows sent ({percent}%)",
+            redraw_status(&format!(
+                "importing {}: {rows} rows sent ({percent}%)",
                 self.name
-            );
-            let _ = std::io::stderr().flush();
+            ));
         }
     }
 
     fn saving(&self) {
         if self.tty {
-            eprint!(
-                "\r\x1b[Kimporting {}: checking and saving every row…",
+            redraw_status(&format!(
+                "importing {}: checking and saving every row…",
                 self.name
-            );
-            let _ = std::io::stderr().flush();
+            ));
         }
     }
 

@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, cmd: InboxCommand) -> Result<(), Failure> {
                 |all: &p::InboxListResult| all.messages.len() >= limit,
             )?;
             list.messages.truncate(limit);
-            print_merged(&list, ctx.json)
+            print_merged(&list, &ctx.style())
         }
         InboxCommand::Show { id } => {
             one::<p::InboxItem>(ctx, Request::InboxShow(p::InboxRef { id }))

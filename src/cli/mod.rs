@@ -126,6 +126,12 @@ impl Context {
         })
     }
 
+    /// How answers are printed: `--json`, or for people in the configured zone and the
+    /// terminal's width.
+    pub fn style(&self) -> output::Style {
+        output::Style::new(self.json, self.config.tz())
+    }
+
     /// A greeted connection to the daemon (of the configured database, for the message when
     /// none answers).
     pub fn client(&self) -> Result<client::Client, Failure> {

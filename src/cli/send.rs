@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::client::{answer, typed, Client};
 use super::exit::Class;
-use super::output::{escape, print_result};
+use super::output::{escape, print_result, redraw_status};
 use super::{arg_or_stdin, Context, Failure};
 use crate::protocol::{self as p, Request};
 
@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
     }))?;
     let id = accepted.broadcast;
     if ctx.json && !args.wait {
-        return print_result(&accepted, true);
+        return print_result(&accepted, &ctx.style());
     }
     if !ctx.json {
         println!(
@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
     if args.wait_delivered {
         let reports = wait_for_reports(&mut client, id, args.timeout, !ctx.json)?;
         if ctx.json {
-            print_result(&reports, true)?;
+            print_result(&reports, &ctx.style())?;
         } else {
             println!(
                 "reports: {} delivered, {} undelivered, {} without a report",
@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, mut args: SendArgs) -> Result<(), Failure> {
             );
         }
     } else if ctx.json {
-        print_result(&summary, true)?;
+        print_result(&summary, &ctx.style())?;
     }
     if summary.failed > 0 && summary.sent == 0 {
         return Err(Failure::of(
@@ -117,7 +117,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
             if show {
                 let line = progress_line(&ev.totals, started.elapsed().as_secs_f64());
                 if tty {
-                    eprint!("\r{line}\x1b[K");
+                    redraw_status(&line);
                 } else if ev.totals.finished {
                     eprintln!("{line}");
                 }
@@ -131,10 +131,7 @@ pub fn follow(client: &mut Client, id: i64, show: bool) -> Result<p::BroadcastPr
         if tty {
             // The bar's last state is the final count, whichever way the stream ended.
             if last != Some(summary) {
-                eprint!(
-                    "\r{}\x1b[K",
-                    progress_line(&summary, started.elapsed().as_secs_f64())
-                );
+                redraw_status(&progress_line(&summary, started.elapsed().as_secs_f64()));
             }
             eprintln!();
         } else if !last.is_some_and(|l| l.finished) {

@@ -8,7 +8,7 @@
 //! | [`caller`] | who really makes a request, and whom they may act as |
 //! | [`access`] | who may read what |
 //! | `submit.rs` | [`submit_broadcast`]: every rule, then the broadcast and its deliveries in one transaction |
-//! | [`phone`] | phone numbers to E.164, the table of calling codes |
+//! | [`phone`] | phone numbers to E.164 (libphonenumber's plans, through the `phonenumber` crate), which of them can receive SMS |
 //! | [`sensitive`] | sensitive word lists and the filter (reject or mask) |
 //! | [`compose`] | header + body, part count limit |
 //! | [`quota`] | daily and monthly quotas per group |
@@ -151,7 +151,7 @@ pub enum ServiceError {
     NoRecipients(#[from] NoRecipients),
     #[error(transparent)]
     Field(#[from] InvalidField),
-    #[error("{input}: {error}")]
+    #[error("phone '{input}': {error}")]
     Phone { input: String, error: PhoneError },
     #[error(transparent)]
     Import(#[from] ImportError),

@@ -210,7 +210,9 @@ impl World {
         cmd.arg("--config")
             .arg(config)
             .args(args)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // Output for people is laid out for 80 columns unless a test says otherwise.
+            .env_remove("COLUMNS");
         cmd
     }
 
