@@ -1,6 +1,7 @@
 //! Through the real binary and the emulator on PTYs: the `[message] footer` reaches the phones
 //! after every broadcast's body and counts in its parts (`send`, the part limit, `pdu count`);
-//! a confirmation notice left queued by an opt-out goes out through its SIM only.
+//! a confirmation notice left queued by an opt-out goes out through its SIM only; an opt-out
+//! arriving while its broadcast is being sent cancels what is still queued for her.
 
 mod common;
 
@@ -148,4 +149,80 @@ fn a_confirmation_notice_goes_back_through_the_sim_the_reply_came_in_on() {
     assert_eq!(done["total"], 1, "{done}");
     assert_eq!(w.show(second)["dropped"]["opted_out"], 2);
     assert!(!w.phones().phone(&m1).texts().contains(&"【运维组】第二条"));
+}
+
+/// An opt-out by SMS racing the broadcast it answers: one SIM at 1 s a message, six members;
+/// as soon as the first message is out, the member last in the queue replies `TD 运维组`.
+/// Her queued delivery is cancelled (never sent), the rest go out, the confirmation reaches
+/// her, and `broadcast show` counts her as cancelled.
+#[test]
+fn an_opt_out_arriving_while_its_broadcast_is_being_sent_cancels_her_queued_delivery() {
+    let w = World::start(
+        1,
+        |c| c.all(|m| m.knobs.send_latency = std::time::Duration::from_millis(1000)),
+        "",
+    );
+    ops_group(&w, 6);
+    let id = w.send("ops", "alice", "今晚八点全员会议");
+    // The first message is out: the others wait their turn on the one SIM.
+    w.follow(id, |t| t["sent"].as_u64() >= Some(1));
+    let shown = w.show(id);
+    let last = shown["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|d| d["state"] == "queued")
+        .unwrap_or_else(|| panic!("nothing queued: {shown:#}"))
+        .clone();
+    let number = last["number"].as_str().unwrap().to_string();
+    assert!(
+        number.starts_with("+86139"),
+        "a member's number in full: {last:#}"
+    );
+    w.block_on(async {
+        w.emulator()
+            .deliver_sms(0, &number, "TD 运维组")
+            .await
+            .unwrap()
+    });
+    let totals = w.follow(id, |_| false);
+    assert_eq!(
+        (totals["sent"].as_u64(), totals["cancelled"].as_u64()),
+        (Some(6), Some(1)),
+        "{totals:#}"
+    );
+    let shown = w.show(id);
+    let hers = shown["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["number"] == number.as_str())
+        .unwrap();
+    assert_eq!(hers["state"], "cancelled", "{hers:#}");
+    assert_eq!(shown["cancelled"], 1, "{shown:#}");
+    // Her phone gets the confirmation, never the broadcast.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let phones = w.phones();
+        let texts: Vec<String> = phones
+            .phone(&number)
+            .texts()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert!(
+            !texts.iter().any(|t| t.contains("今晚八点全员会议")),
+            "{texts:?}"
+        );
+        if texts.iter().any(|t| t.contains("您已退订【运维组】")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no confirmation: {texts:?}\n{}",
+            w.daemon_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
