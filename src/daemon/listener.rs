@@ -28,6 +28,7 @@ use crate::protocol::{
     parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeArgs,
     SubscribeEvent, MAX_LINE, PROTOCOL_VERSION,
 };
+use crate::scheduler::progress::ProgressEvent;
 use crate::service::Caller;
 use crate::store::{BroadcastId, Progress};
 
@@ -501,25 +502,18 @@ async fn subscribe(
                 event = events.recv() => event,
                 _ = stopping(&mut stop) => Err(RecvError::Closed),
             };
-            match event {
-                Ok(ev) if ev.broadcast == broadcast => {
-                    if !write(w, &Response::event(id, delivery_event(&ev, numbers))).await {
-                        return Err(());
-                    }
-                    if ev.totals.is_finished() {
-                        return Ok(final_answer(id, broadcast, &ev.totals));
-                    }
-                }
-                Ok(_) => {}
+            let follow = Follow {
+                id,
+                broadcast,
+                numbers,
+                over: Progress::is_finished,
+                stopping: "the daemon is stopping; the broadcast goes on at the next start",
+            };
+            match follow.step(w, event).await? {
+                Step::Next => {}
                 // Fell behind: take a fresh snapshot.
-                Err(RecvError::Lagged(_)) => break,
-                Err(RecvError::Closed) => {
-                    return Ok(ErrorBody::new(
-                        ErrorCode::ShuttingDown,
-                        "the daemon is stopping; the broadcast goes on at the next start",
-                    )
-                    .into_response(id));
-                }
+                Step::Again => break,
+                Step::End(answer) => return Ok(*answer),
             }
         }
     }
@@ -585,26 +579,67 @@ async fn follow_reports<R: tokio::io::AsyncBufRead + Unpin>(
                     _ => return Err(()),
                 },
             };
-            match event {
-                Ok(ev) if ev.broadcast == broadcast => {
-                    if !write(w, &Response::event(id, delivery_event(&ev, numbers))).await {
-                        return Err(());
-                    }
-                    if over(&ev.totals) {
-                        return Ok(final_answer(id, broadcast, &ev.totals));
-                    }
-                }
-                Ok(_) => {}
+            let follow = Follow {
+                id,
+                broadcast,
+                numbers,
+                over: &over,
+                stopping: "the daemon is stopping; ask again after the next start",
+            };
+            match follow.step(w, event).await? {
+                Step::Next => {}
                 // Fell behind: a fresh snapshot and a new watch (read as the first was).
-                Err(RecvError::Lagged(_)) => break,
-                Err(RecvError::Closed) => {
-                    return Ok(ErrorBody::new(
-                        ErrorCode::ShuttingDown,
-                        "the daemon is stopping; ask again after the next start",
-                    )
-                    .into_response(id));
-                }
+                Step::Again => break,
+                Step::End(answer) => return Ok(*answer),
             }
+        }
+    }
+}
+
+/// One subscriber's stream of a broadcast, as each received event moves it on.
+struct Follow<'a, F: Fn(&Progress) -> bool> {
+    id: u64,
+    broadcast: BroadcastId,
+    numbers: bool,
+    /// Whether these counts end the stream.
+    over: F,
+    /// What a subscriber is told when the daemon stops under it.
+    stopping: &'a str,
+}
+
+/// What a received event leaves the stream to do.
+enum Step {
+    Next,
+    /// Fell behind the board: start again from a fresh snapshot.
+    Again,
+    /// The final answer.
+    End(Box<Response>),
+}
+
+impl<F: Fn(&Progress) -> bool> Follow<'_, F> {
+    /// Writes the event if it is the broadcast's; `Err` when the client is gone.
+    async fn step(
+        &self,
+        w: &mut OwnedWriteHalf,
+        event: Result<ProgressEvent, RecvError>,
+    ) -> Result<Step, ()> {
+        match event {
+            Ok(ev) if ev.broadcast == self.broadcast => {
+                let line = Response::event(self.id, delivery_event(&ev, self.numbers));
+                if !write(w, &line).await {
+                    return Err(());
+                }
+                Ok(if (self.over)(&ev.totals) {
+                    Step::End(Box::new(final_answer(self.id, self.broadcast, &ev.totals)))
+                } else {
+                    Step::Next
+                })
+            }
+            Ok(_) => Ok(Step::Next),
+            Err(RecvError::Lagged(_)) => Ok(Step::Again),
+            Err(RecvError::Closed) => Ok(Step::End(Box::new(
+                ErrorBody::new(ErrorCode::ShuttingDown, self.stopping).into_response(self.id),
+            ))),
         }
     }
 }
