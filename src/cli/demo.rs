@@ -551,19 +551,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_demo_broadcast_must_reach_every_phone() {
-        let mut show = p::BroadcastShow {
+    /// A finished broadcast `id` whose `recipients` were all sent, as `broadcast_show` says it.
+    fn finished_show(id: i64, recipients: u32) -> p::BroadcastShow {
+        p::BroadcastShow {
             broadcast: p::BroadcastInfo {
-                id: 1,
+                id,
                 group: "ops".into(),
                 sender: "alice".into(),
                 caller: Some("root".into()),
                 created_at: String::new(),
-                recipients: 4,
-                parts: 2,
+                recipients,
+                parts: 1,
                 encoding: "ucs2".into(),
-                sent: 4,
+                sent: recipients,
                 delivered: 0,
                 undelivered: 0,
                 failed: 0,
@@ -582,7 +582,13 @@ mod tests {
             next: None,
             replies: Vec::new(),
             more_replies: false,
-        };
+        }
+    }
+
+    #[test]
+    fn the_demo_broadcast_must_reach_every_phone() {
+        let mut show = finished_show(1, 4);
+        show.broadcast.parts = 2;
         assert_eq!(reached_every_phone(&show), Ok(()));
         show.broadcast.sent = 3;
         show.broadcast.failed = 1;
@@ -601,39 +607,10 @@ mod tests {
 
     #[test]
     fn the_two_way_checks_say_what_did_not_happen() {
-        let mut show = p::BroadcastShow {
-            broadcast: p::BroadcastInfo {
-                id: 3,
-                group: "ops".into(),
-                sender: "alice".into(),
-                caller: Some("root".into()),
-                created_at: String::new(),
-                recipients: 3,
-                parts: 1,
-                encoding: "ucs2".into(),
-                sent: 3,
-                delivered: 1,
-                undelivered: 1,
-                failed: 0,
-                uncertain: 0,
-                cancelled: 0,
-                waiting: 0,
-                finished: true,
-                text: String::new(),
-                waiting_reason: None,
-                urgent: false,
-                cancelled_at: None,
-                cancelled_by: None,
-            },
-            dropped: p::Dropped {
-                opted_out: 2,
-                ..p::Dropped::default()
-            },
-            deliveries: Vec::new(),
-            next: None,
-            replies: Vec::new(),
-            more_replies: false,
-        };
+        let mut show = finished_show(3, 3);
+        show.broadcast.delivered = 1;
+        show.broadcast.undelivered = 1;
+        show.dropped.opted_out = 2;
         assert_eq!(
             reported(&show),
             Err("did not see every delivery reported: 1 of 3 delivered, 1 undelivered, 1 without a report".into())
