@@ -749,7 +749,7 @@ fn waiting_info(shared: &Shared, why: &Waiting) -> p::WaitingInfo {
     p::WaitingInfo {
         reason: why.code().to_string(),
         message: why.describe(now(), tz),
-        until: why.until().map(|t| t.with_timezone(&tz).to_rfc3339()),
+        until: why.until().map(|t| t.to_rfc3339()),
     }
 }
 
