@@ -28,7 +28,7 @@
 //!   administrator releases it.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -659,22 +659,24 @@ impl Pool {
     /// Every broadcast with jobs that cannot start now, with how many wait and why (a job
     /// waiting out a retry's back-off is not counted as waiting for a reason here).
     pub fn waiting(&self, now: DateTime<Utc>) -> Vec<(BroadcastId, usize, Waiting)> {
-        let blocked: Vec<(BroadcastId, usize, Waiting)> = self
-            .queues
-            .iter()
-            .filter_map(|(b, queue)| Some((*b, queue.len(), self.why(queue.front()?, now)?)))
-            .collect();
-        if blocked.is_empty() || self.delayed_jobs.is_empty() {
-            return blocked;
-        }
-        // Their jobs waiting out a back-off wait too: counted in one pass.
-        let mut delayed: BTreeMap<BroadcastId, usize> = BTreeMap::new();
+        // Jobs waiting out a back-off, by broadcast, in one pass: they wait too, and a
+        // broadcast with nothing else left is asked about through one of them.
+        let mut delayed: BTreeMap<BroadcastId, (usize, &Job)> = BTreeMap::new();
         for job in self.delayed_jobs.values() {
-            *delayed.entry(job.broadcast).or_default() += 1;
+            delayed.entry(job.broadcast).or_insert((0, job)).0 += 1;
         }
-        blocked
+        let broadcasts: BTreeSet<BroadcastId> =
+            self.queues.keys().chain(delayed.keys()).copied().collect();
+        broadcasts
             .into_iter()
-            .map(|(b, n, why)| (b, n + delayed.get(&b).copied().unwrap_or(0), why))
+            .filter_map(|b| {
+                let queued = self.queues.get(&b);
+                let later = delayed.get(&b);
+                let job = queued.and_then(|q| q.front()).or(later.map(|(_, j)| *j))?;
+                let why = self.why(job, now)?;
+                let n = queued.map_or(0, |q| q.len()) + later.map_or(0, |(n, _)| *n);
+                Some((b, n, why))
+            })
             .collect()
     }
 
@@ -1164,6 +1166,30 @@ mod tests {
                 until: t("2024-05-11T02:10:00Z")
             })
         );
+    }
+
+    #[test]
+    fn a_broadcast_left_with_only_retries_in_their_back_off_is_listed_as_waiting() {
+        let now = t(NOW);
+        // No modem: one broadcast with a queued job and a retry, another with only a retry.
+        let mut p = Pool::new(chrono_tz::Asia::Shanghai);
+        let later = |id, b| {
+            let mut j = job(id, b);
+            j.not_before = Some(t("2024-05-10T02:20:00Z"));
+            j
+        };
+        p.enqueue([job(1, 1), later(2, 1), later(3, 2)], now);
+        assert_eq!(
+            p.waiting(now),
+            [
+                (BroadcastId(1), 2, Waiting::NoModem),
+                (BroadcastId(2), 1, Waiting::NoModem)
+            ]
+        );
+        // A modem with room: nothing is blocked, back-off or not.
+        let mut p = pool(1);
+        p.enqueue([later(3, 2)], now);
+        assert_eq!(p.waiting(now), []);
     }
 
     #[test]
