@@ -18,24 +18,10 @@ use groupsms::sms::{hex, Address, Timestamp};
 use groupsms::store::{InboxFilter, Store, StoreError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use support::{broadcast_to_all, write_all_group};
+use support::{broadcast_to_all, mb, reset_peak, status_kb, write_all_group};
 
 const MEMBERS: u32 = 1_000;
 const SIMS: usize = 4;
-
-fn status_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
-}
 
 fn sim(i: usize) -> String {
     format!("4600012345{i:05}")

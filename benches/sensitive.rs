@@ -9,19 +9,12 @@ use std::time::{Duration, Instant};
 use groupsms::service::{SensitiveFilter, SensitivePolicy};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use support::{mb, status_kb};
+
+#[path = "support/mod.rs"]
+mod support;
 
 const WORDS: usize = 100_000;
-
-/// A field of /proc/self/status in kB.
-fn status_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
-}
 
 /// 100 000 distinct words: 80 % two to four common CJK ideographs, 20 % Latin, 4 to 10 letters.
 fn words(rng: &mut SmallRng) -> Vec<String> {

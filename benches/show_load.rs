@@ -153,10 +153,6 @@ fn round(
         })
 }
 
-fn mb(kb: u64) -> String {
-    format!("{:.1} MB", kb as f64 / 1024.0)
-}
-
 fn main() {
     let members = env_list("SHOW_LOAD_MEMBERS", &[200])[0];
     let clients = env_list("SHOW_LOAD_CLIENTS", &[200])[0] as usize;
@@ -196,8 +192,8 @@ fn main() {
     );
     println!(
         "  daemon at rest: RSS {}, peak {}",
-        mb(daemon.status_kb("VmRSS:")),
-        mb(daemon.status_kb("VmHWM:"))
+        support::mb(Some(daemon.status_kb("VmRSS:"))),
+        support::mb(Some(daemon.status_kb("VmHWM:")))
     );
     for n in 1..=rounds {
         let t = Instant::now();
@@ -210,8 +206,8 @@ fn main() {
              daemon peak RSS {}, RSS 2 s after {}",
             took.as_secs_f64(),
             slowest.as_secs_f64(),
-            mb(peak),
-            mb(daemon.status_kb("VmRSS:"))
+            support::mb(Some(peak)),
+            support::mb(Some(daemon.status_kb("VmRSS:")))
         );
     }
     daemon.stop();

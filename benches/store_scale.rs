@@ -10,21 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use groupsms::service::recipients::resolve;
 use groupsms::store::Store;
-use support::{broadcast_to_all, write_all_group};
+use support::{broadcast_to_all, mb, reset_peak, status_kb, write_all_group};
 
 const MEMBERS: u32 = 100_000;
-
-/// A field of /proc/self/status in kB.
-fn status_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Resets VmHWM to the current RSS (Linux: write 5 to clear_refs); false if not allowed.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
 
 /// User + system CPU time of this process so far (wall time is noisy on a shared machine).
 fn cpu_time() -> Duration {
@@ -35,10 +23,6 @@ fn cpu_time() -> Duration {
     }
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
 }
 
 fn secs(d: Duration) -> String {

@@ -19,6 +19,30 @@ use groupsms::protocol::{self as p, Request};
 use groupsms::service::{submit_broadcast, Accepted, Caller, SendRequest, Settings};
 use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError};
 
+/// A field of /proc/`pid`/status in kB (`pid` may be `self`): `VmHWM:` peak RSS, `VmRSS:`
+/// current.
+pub fn proc_status_kb(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A field of this process's /proc status in kB (the store-level benches run in-process).
+pub fn status_kb(field: &str) -> Option<u64> {
+    proc_status_kb("self", field)
+}
+
+/// Resets this process's VmHWM to its current RSS (Linux: write 5 to clear_refs); false if
+/// not allowed.
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// kB as MB with one decimal, `n/a` when unknown.
+pub fn mb(kb: Option<u64>) -> String {
+    kb.map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+}
+
 /// `NAME=1,2,3` from the environment, or `default`.
 pub fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
     std::env::var(name)
@@ -243,16 +267,10 @@ impl Daemon {
         (ticks(14) + ticks(15)) / hz
     }
 
-    /// A field of /proc/PID/status in kB (`VmHWM:` peak RSS, `VmRSS:` current).
+    /// A field of /proc/PID/status in kB (`VmHWM:` peak RSS, `VmRSS:` current); 0 when it
+    /// cannot be read.
     pub fn status_kb(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+        proc_status_kb(&self.pid().to_string(), field).unwrap_or(0)
     }
 
     /// SIGTERM, then waits for the exit.
