@@ -64,53 +64,28 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         }
         "health" => engine.check_health().await.name().to_string(),
         "reinit-needed" => if engine.needs_reinit() { "yes" } else { "no" }.to_string(),
+        // What the actor does with queued codes: a routed report or message is decoded and
+        // acknowledged (AT+CNMA where the modem expects it); a stored one (+CDSI, +CMTI) is
+        // named.
         "reports" => {
-            // What the actor does with queued codes: a routed report is decoded and
-            // acknowledged (AT+CNMA where the modem expects it); a stored one is named.
-            let mut out = Vec::new();
-            for urc in engine.take_urcs() {
-                match urc {
-                    Urc::StatusReport { length, pdu } => {
-                        out.push(report_line(&pdu, Some(length)));
-                        if let Err(e) = engine.ack_routed().await {
-                            out.push(format!("error: {e}"));
-                        }
-                    }
-                    Urc::StatusReportStored(at) => {
-                        out.push(format!("stored {} {}", at.storage.name(), at.index))
-                    }
-                    _ => {}
+            heard(engine, |urc| match urc {
+                Urc::StatusReport { length, pdu } => {
+                    Some(Heard::Routed(report_line(&pdu, Some(length))))
                 }
-            }
-            if out.is_empty() {
-                "none".into()
-            } else {
-                out.join(", ")
-            }
+                Urc::StatusReportStored(at) => Some(Heard::Stored(at)),
+                _ => None,
+            })
+            .await
         }
         "messages" => {
-            // Incoming messages: a stored one (+CMTI) is named; a routed one (+CMT) decoded
-            // and acknowledged (AT+CNMA where the modem expects it).
-            let mut out = Vec::new();
-            for urc in engine.take_urcs() {
-                match urc {
-                    Urc::Message { length, pdu } => {
-                        out.push(stored_line(&pdu, Some(length)));
-                        if let Err(e) = engine.ack_routed().await {
-                            out.push(format!("error: {e}"));
-                        }
-                    }
-                    Urc::NewMessage(at) => {
-                        out.push(format!("stored {} {}", at.storage.name(), at.index))
-                    }
-                    _ => {}
+            heard(engine, |urc| match urc {
+                Urc::Message { length, pdu } => {
+                    Some(Heard::Routed(stored_line(&pdu, Some(length))))
                 }
-            }
-            if out.is_empty() {
-                "none".into()
-            } else {
-                out.join(", ")
-            }
+                Urc::NewMessage(at) => Some(Heard::Stored(at)),
+                _ => None,
+            })
+            .await
         }
         "list-stored" => match engine.list_stored().await {
             Ok((entries, memory)) => {
@@ -142,6 +117,42 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         },
         other => return Err(format!("unknown step `{other}`")),
     })
+}
+
+/// One queued code of the kind a step asks about.
+enum Heard {
+    /// Delivered in the code itself, rendered; the modem may expect an acknowledgement.
+    Routed(String),
+    /// Stored on the modem at this place.
+    Stored(StoredAt),
+}
+
+/// The queued codes `pick` recognises, in order, as fixtures write them (`none` if none);
+/// each routed one acknowledged.
+async fn heard<S: AsyncRead + AsyncWrite + Unpin>(
+    engine: &mut Engine<S>,
+    pick: impl Fn(Urc) -> Option<Heard>,
+) -> String {
+    let mut out = Vec::new();
+    for urc in engine.take_urcs() {
+        match pick(urc) {
+            Some(Heard::Routed(line)) => {
+                out.push(line);
+                if let Err(e) = engine.ack_routed().await {
+                    out.push(format!("error: {e}"));
+                }
+            }
+            Some(Heard::Stored(at)) => {
+                out.push(format!("stored {} {}", at.storage.name(), at.index))
+            }
+            None => {}
+        }
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(", ")
+    }
 }
 
 /// `SR 1`: a memory and an index.
