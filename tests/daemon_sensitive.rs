@@ -4,32 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
-
 use common::daemon::{ops_group, World};
-use serde_json::{json, Value};
-
-/// `hello`, then one request; the answer.
-fn ask(w: &World, op: &str, args: Value) -> Value {
-    let stream = UnixStream::connect(w.socket()).expect("daemon socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut c = BufReader::new(stream);
-    let mut exchange = |request: Value| -> Value {
-        c.get_mut()
-            .write_all(format!("{request}\n").as_bytes())
-            .unwrap();
-        let mut line = String::new();
-        c.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
-    };
-    let hello = exchange(json!({"id": 1, "op": "hello", "args": {"version": 1}}));
-    assert_eq!(hello["ok"], true, "{hello}");
-    exchange(json!({"id": 2, "op": op, "args": args}))
-}
+use serde_json::json;
 
 /// The list the test world configures holds `赌博` and `forbidden`.
 const DISGUISED: &str = "周末别去賭\u{200B} 博！ＦＯＲ\u{FE0F}b.і.d.d.e.n";
@@ -40,8 +16,7 @@ fn disguised_words_are_refused_over_the_socket_and_masked_on_the_phones() {
     w.start_daemon();
     ops_group(&w, 1);
 
-    let refused = ask(
-        &w,
+    let refused = w.ask(
         "send",
         json!({"group": "ops", "as": "alice", "text": DISGUISED}),
     );
@@ -52,8 +27,7 @@ fn disguised_words_are_refused_over_the_socket_and_masked_on_the_phones() {
         "the message contains sensitive words: 赌博, forbidden"
     );
     // Nothing visible in the body: refused as an invalid value, nothing sent.
-    let blank = ask(
-        &w,
+    let blank = w.ask(
         "send",
         json!({"group": "ops", "as": "alice", "text": "\u{200B}\u{0}\u{FEFF} \u{3000}"}),
     );
@@ -66,8 +40,7 @@ fn disguised_words_are_refused_over_the_socket_and_masked_on_the_phones() {
     let config = config.replacen("[message]\n", "[message]\nsensitive_policy = \"mask\"\n", 1);
     std::fs::write(w.config(), config).unwrap();
     w.start_daemon();
-    let sent = ask(
-        &w,
+    let sent = w.ask(
         "send",
         json!({"group": "ops", "as": "alice", "text": DISGUISED}),
     );

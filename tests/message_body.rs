@@ -5,31 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
-
 use common::daemon::{ops_group, World};
 use serde_json::{json, Value};
 
-/// `hello`, then one `send` of `text` to `ops` as alice; the answer.
+/// One `send` of `text` to `ops` as alice over the socket; the answer.
 fn send(w: &World, text: &str) -> Value {
-    let stream = UnixStream::connect(w.socket()).expect("daemon socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut c = BufReader::new(stream);
-    let mut exchange = |request: Value| -> Value {
-        c.get_mut()
-            .write_all(format!("{request}\n").as_bytes())
-            .unwrap();
-        let mut line = String::new();
-        c.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
-    };
-    let hello = exchange(json!({"id": 1, "op": "hello", "args": {"version": 1}}));
-    assert_eq!(hello["ok"], true, "{hello}");
-    exchange(json!({"id": 2, "op": "send", "args": {"group": "ops", "as": "alice", "text": text}}))
+    w.ask("send", json!({"group": "ops", "as": "alice", "text": text}))
 }
 
 const EMPTY: &str = "the message is empty (nothing but spaces, control or invisible characters)";

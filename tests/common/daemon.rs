@@ -245,6 +245,27 @@ impl World {
         serde_json::from_str(&self.ok(&full)).unwrap()
     }
 
+    /// Over the socket itself (not the CLI): `hello`, then one request `op` with `args`; the
+    /// whole answer line, parsed.
+    pub fn ask(&self, op: &str, args: Value) -> Value {
+        let stream = UnixStream::connect(self.socket()).expect("daemon socket");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut c = BufReader::new(stream);
+        let mut exchange = |request: Value| -> Value {
+            c.get_mut()
+                .write_all(format!("{request}\n").as_bytes())
+                .unwrap();
+            let mut line = String::new();
+            c.read_line(&mut line).unwrap();
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+        };
+        let hello = exchange(serde_json::json!({"id": 1, "op": "hello", "args": {"version": 1}}));
+        assert_eq!(hello["ok"], true, "{hello}");
+        exchange(serde_json::json!({"id": 2, "op": op, "args": args}))
+    }
+
     /// `send --json`, returning the broadcast id.
     pub fn send(&self, group: &str, as_member: &str, text: &str) -> i64 {
         self.json(&["send", "--group", group, "--as", as_member, text])["broadcast"]
