@@ -66,7 +66,8 @@ impl Default for InboxSettings {
     }
 }
 
-/// A PDU as a modem handed it over (`+CMGR`, `+CMGL` or `+CMT`).
+/// A PDU as a modem handed it over (`+CMGR`, `+CMGL` or `+CMT`; a status report's too, as
+/// [`super::reports::IncomingReport`]).
 #[derive(Debug, Clone, Copy)]
 pub struct IncomingPdu<'a> {
     /// The SIM it came through (IMSI; the device when the IMSI is unknown, as when sending).
@@ -74,7 +75,8 @@ pub struct IncomingPdu<'a> {
     pub device: &'a str,
     /// Hex, as the modem printed it.
     pub pdu: &'a str,
-    /// The TPDU length the modem announced with it: tells whether an SMSC address leads.
+    /// The TPDU length the modem announced with it, when it did: tells whether an SMSC
+    /// address leads.
     pub length: Option<usize>,
 }
 

@@ -62,18 +62,9 @@ impl Default for ReportSettings {
     }
 }
 
-/// A status report as a modem handed it over.
-#[derive(Debug, Clone, Copy)]
-pub struct IncomingReport<'a> {
-    /// The SIM it came through (IMSI; the device when the IMSI is unknown, as when sending).
-    pub sim: &'a str,
-    pub device: &'a str,
-    /// The PDU in hex, as `+CDS` or `+CMGR` gave it.
-    pub pdu: &'a str,
-    /// The TPDU length the modem announced with it, when it did: tells whether the PDU starts
-    /// with an SMSC address.
-    pub length: Option<usize>,
-}
+/// A status report as a modem handed it over (`+CDS`, or `+CMGR` after `+CDSI`): a PDU like
+/// an incoming message's, with the SIM and device it came through.
+pub type IncomingReport<'a> = super::inbox::IncomingPdu<'a>;
 
 /// What a report did.
 #[derive(Debug, Clone, PartialEq, Eq)]
