@@ -134,9 +134,23 @@ impl Store {
             _ => StoreError::from(e),
         };
         conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(not_db)?;
+        // A new file starts in rollback mode, and switching it to WAL takes its exclusive
+        // lock. Two connections doing so at once can each hold a shared lock and want the
+        // other's gone: SQLite then answers one of them SQLITE_BUSY at once, without waiting
+        // in the busy handler (that would deadlock). So that one tries again (the other has
+        // switched by then), within the same busy timeout.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && started.elapsed() < options.busy_timeout =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => break other.map_err(not_db)?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") && !path_is_memory(&path) {
             return Err(StoreError::Open {
                 path,
