@@ -43,6 +43,7 @@ use crate::service::{Country, SensitiveFilter, Settings};
 use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
+pub mod follow;
 pub mod handlers;
 pub mod http;
 pub mod inbox;
