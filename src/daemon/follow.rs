@@ -115,8 +115,7 @@ impl Follow {
             match &mut self.state {
                 State::Done => return None,
                 State::Ending(_) => {
-                    let State::Ending(end) = std::mem::replace(&mut self.state, State::Done)
-                    else {
+                    let State::Ending(end) = std::mem::replace(&mut self.state, State::Done) else {
                         unreachable!("matched above")
                     };
                     return Some(Followed::End(end));
