@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+mod routes;
+
 use super::handlers::{self, Session};
 use super::{Shared, StartError};
 use crate::clock;
@@ -48,6 +50,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
+        .merge(routes::router(&shared))
         .with_state(shared)
 }
 
@@ -198,9 +201,10 @@ impl ApiError {
 
 impl<E: Into<ErrorBody>> From<E> for ApiError {
     fn from(e: E) -> Self {
+        let body = e.into();
         ApiError {
-            body: e.into(),
-            retry_after: None,
+            retry_after: body.retry_after_secs,
+            body,
         }
     }
 }
@@ -224,6 +228,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::TooManyParts
         | ErrorCode::NoRecipients => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::LineTooLong | ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::QuotaExceeded | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TimedOut => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::Storage | ErrorCode::TooManyConnections | ErrorCode::ShuttingDown => {
