@@ -575,6 +575,10 @@ pub struct SendResult {
     pub masked_words: Vec<String>,
     /// Broadcasts the group may still send after this one.
     pub quota_left: u32,
+    /// The group's quota use with this broadcast counted, as `group_show` shows it (absent
+    /// from older daemons).
+    #[serde(default)]
+    pub quota: Option<QuotaInfo>,
     pub dropped: Dropped,
     pub dropped_total: u32,
     /// Accepted, but its deliveries cannot start now: why (`null` when they can; absent
@@ -1272,10 +1276,7 @@ impl Response {
             id,
             ok: Some(false),
             result: None,
-            error: Some(ErrorBody {
-                code,
-                message: message.into(),
-            }),
+            error: Some(ErrorBody::new(code, message)),
             event: None,
             inbox: None,
         }
@@ -1310,6 +1311,10 @@ impl Response {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds after which the same request may succeed (`quota_exceeded`: until the quota
+    /// resets); absent when waiting would not help. HTTP sends it as `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ErrorBody {
@@ -1317,6 +1322,7 @@ impl ErrorBody {
         ErrorBody {
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -1351,6 +1357,9 @@ pub enum ErrorCode {
     RateLimited,
     /// HTTP: the request body is larger than the daemon accepts.
     TooLarge,
+    /// HTTP: the request body is not of the type the route takes (`application/json`, or
+    /// `text/csv` for imports).
+    UnsupportedMediaType,
     /// No modem or quarantined SIM with that device or IMSI.
     UnknownModem,
     /// `member_import_rows` or `member_import_commit` names no import of this connection.
@@ -1428,6 +1437,18 @@ pub fn parse_request(line: &[u8]) -> Result<RequestLine, LineError> {
     let request: Request = serde_json::from_value(Value::Object(obj))
         .map_err(|e| bad(id, format!("bad request: {e}")))?;
     Ok(RequestLine { id, request })
+}
+
+/// Reads `bytes` as a JSON `T` by the rules of request lines: UTF-8, no key twice in any
+/// object, the type's own rules (unknown fields refused). The error is a sentence (serde's,
+/// with its line and column). HTTP request bodies are read with it.
+pub fn from_json_strict<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+    let Strict(value) = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => format!("the body is refused: {e}"),
+        _ => format!("the body is not JSON: {e}"),
+    })?;
+    serde_json::from_value(value).map_err(|e| format!("the body is refused: {e}"))
 }
 
 /// A JSON value whose objects have no key twice, at any depth. serde_json alone keeps the

@@ -242,6 +242,7 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     }
     let code = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
         StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidValue,
         StatusCode::REQUEST_TIMEOUT => ErrorCode::TimedOut,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,

@@ -25,6 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod events;
 pub mod limits;
+mod routes;
 
 use super::handlers::{self, Session};
 use super::{Shared, StartError};
@@ -55,6 +56,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
+        .merge(routes::router(&shared))
         .route("/v1/broadcasts/{id}/events", get(events::broadcast_events))
         .layer(limits::body_limit(config))
         .layer(axum::middleware::from_fn_with_state(
@@ -190,9 +192,10 @@ impl ApiError {
 
 impl<E: Into<ErrorBody>> From<E> for ApiError {
     fn from(e: E) -> Self {
+        let body = e.into();
         ApiError {
-            body: e.into(),
-            retry_after: None,
+            retry_after: body.retry_after_secs,
+            body,
         }
     }
 }
@@ -216,6 +219,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::TooManyParts
         | ErrorCode::NoRecipients => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::LineTooLong | ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::QuotaExceeded | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TimedOut => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::Storage | ErrorCode::TooManyConnections | ErrorCode::ShuttingDown => {
