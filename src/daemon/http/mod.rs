@@ -353,6 +353,15 @@ pub async fn call_value(
 
 /// `GET /healthz`: 200 while the daemon can take work, 503 while its database cannot commit or
 /// it is stopping. No token needed; says nothing personal.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The daemon can take work", content_type = "application/json"),
+        (status = 503, description = "Its database cannot commit, or it is stopping", content_type = "application/json"),
+    )
+)]
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let problem = shared.store.problem().borrow().clone();
     let stopping = shared.is_shutting_down();
@@ -371,6 +380,13 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// `GET /v1/status`: as `groupsms status --json`.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::protocol::StatusResult), routes::Refusals)
+)]
 async fn status(
     State(shared): State<Arc<Shared>>,
     Authed(caller): Authed,
