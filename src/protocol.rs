@@ -80,6 +80,8 @@ pub enum Request {
     MemberOptOut(Membership),
     MemberOptIn(Membership),
     Send(Send),
+    /// What `send` would do now (same arguments), with nothing written and no quota used.
+    SendPreview(Send),
     Subscribe(SubscribeArgs),
     BroadcastList(BroadcastList),
     BroadcastShow(BroadcastShowArgs),
@@ -585,6 +587,59 @@ pub struct SendResult {
     /// from older daemons).
     #[serde(default)]
     pub waiting: Option<WaitingInfo>,
+}
+
+/// `send_preview`'s result: what `send` with the same arguments would do now. Nothing is
+/// written, no quota is used, nothing is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SendPreview {
+    pub group: String,
+    /// The sending member.
+    #[serde(rename = "as")]
+    pub as_member: String,
+    /// The group's header, as the phone shows it before the body.
+    pub header: String,
+    /// The configured footer, after the body (empty: none).
+    pub footer: String,
+    /// The body as it would be sent (masked under the `mask` policy).
+    pub body: String,
+    /// Header + body + footer: what the phone shows.
+    pub text: String,
+    /// `gsm7` or `ucs2`.
+    pub encoding: String,
+    /// SMS parts per recipient.
+    pub parts: u32,
+    /// The most parts a message may have (`[message] max_parts`).
+    pub max_parts: u32,
+    /// Septets (GSM 7-bit) or UTF-16 units (UCS-2) of the whole text.
+    pub units: u32,
+    /// Units one part holds (160 or 153 septets, 70 or 67 UCS-2 units).
+    pub per_part: u32,
+    /// Units still free in the last part before another part is needed.
+    pub remaining: u32,
+    /// Members who would receive it.
+    pub recipients: u32,
+    pub dropped: Dropped,
+    pub dropped_total: u32,
+    /// The group's quota use now (this message not counted).
+    pub quota: QuotaInfo,
+    /// `reject` or `mask`: what the sensitive words found do.
+    pub sensitive_policy: String,
+    /// The sensitive words found in the text, in order.
+    pub sensitive: Vec<SensitiveMatch>,
+    /// What `send` would answer now: `null` when it would be accepted, else its error.
+    pub refusal: Option<ErrorBody>,
+}
+
+/// A sensitive word found in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SensitiveMatch {
+    /// The word as written in the list.
+    pub word: String,
+    /// Where it stands in the submitted text, in characters (Unicode scalar values) from 0:
+    /// `start` included, `end` excluded; what was put between its letters is included.
+    pub start: u32,
+    pub end: u32,
 }
 
 /// Why a broadcast's deliveries wait.

@@ -232,6 +232,7 @@ pub async fn handle(
             answer(&token_info(&token))
         }
         Request::Send(s) => send(shared, caller, s, None).await,
+        Request::SendPreview(s) => send_preview(shared, caller, s).await,
         Request::BroadcastCancel(b) => {
             broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await
         }
@@ -612,7 +613,7 @@ fn check_sizes(request: &Request, max_parts: usize) -> Result<(), InvalidField> 
             max: 1000,
             unit: "ids",
         }),
-        Request::Send(s) => {
+        Request::Send(s) | Request::SendPreview(s) => {
             group(&s.group)?;
             member(&s.as_member)?;
             fields::text(&s.text, max_parts)
@@ -883,6 +884,62 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send, key: Option<i64>
         dropped: dropped(&accepted.dropped),
         dropped_total: accepted.dropped.total(),
         waiting,
+    })
+}
+
+/// `send_preview`: the rules of `send` (`service::preview`), nothing written.
+async fn send_preview(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
+    let settings = shared.settings.clone();
+    let req = SendRequest {
+        caller,
+        group: s.group,
+        as_member: s.as_member,
+        body: s.text,
+        now: now(),
+        urgent: s.urgent,
+    };
+    let text = req.body.clone();
+    let draft = shared
+        .store
+        .call(move |st| service::preview(st, &settings, &req))
+        .await?;
+    let settings = &shared.settings;
+    let chars = |byte: usize| text.get(..byte).map_or(0, |t| t.chars().count()) as u32;
+    let sensitive = settings
+        .sensitive
+        .find(&text)
+        .into_iter()
+        .map(|f| p::SensitiveMatch {
+            start: chars(f.start),
+            end: chars(f.end),
+            word: f.word,
+        })
+        .collect();
+    let c = &draft.composition;
+    answer(&p::SendPreview {
+        header: service::compose::header(&settings.header_template, &draft.group),
+        footer: settings.footer.clone(),
+        group: draft.group.handle.clone(),
+        as_member: draft.sender.handle.clone(),
+        body: draft.body.clone(),
+        text: c.text.clone(),
+        encoding: c.encoding.name().to_string(),
+        parts: c.parts as u32,
+        max_parts: settings.max_parts as u32,
+        units: c.units as u32,
+        per_part: c.per_part as u32,
+        remaining: c.remaining as u32,
+        recipients: draft.resolved.recipients.len() as u32,
+        dropped: dropped(&draft.resolved.dropped),
+        dropped_total: draft.resolved.dropped.total(),
+        quota: quota_info(&draft.quota),
+        sensitive_policy: match settings.sensitive_policy {
+            service::SensitivePolicy::Reject => "reject",
+            service::SensitivePolicy::Mask => "mask",
+        }
+        .to_string(),
+        sensitive,
+        refusal: draft.refusal.map(ErrorBody::from),
     })
 }
 

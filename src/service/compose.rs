@@ -17,6 +17,10 @@ pub struct Composition {
     pub parts: usize,
     /// Septets (GSM 7-bit) or UTF-16 units (UCS-2) of the whole text.
     pub units: usize,
+    /// Units one part holds (160/153 septets, 70/67 UCS-2 units).
+    pub per_part: usize,
+    /// Units still free in the last part.
+    pub remaining: usize,
 }
 
 /// The body shows nothing: empty, or only spaces, control characters (NUL, newlines...) and
@@ -69,6 +73,40 @@ pub fn with_footer(text: &str, footer: &str) -> String {
     format!("{text}{footer}")
 }
 
+/// Header + body + footer, measured, whatever its length (the send preview shows what a
+/// message would cost before [`compose`] refuses it).
+pub fn measure(template: &str, group: &Group, body: &str, footer: &str) -> Composition {
+    let text = with_footer(&(header(template, group) + body), footer);
+    let info = sms::analyze(&text);
+    Composition {
+        text,
+        encoding: info.encoding,
+        parts: info.parts,
+        units: info.units,
+        per_part: info.per_part,
+        remaining: info.remaining,
+    }
+}
+
+/// The refusal of a measured composition: over `max_parts`.
+pub fn check_parts(c: &Composition, footer: &str, max_parts: usize) -> Result<(), TooManyParts> {
+    if c.parts <= max_parts {
+        return Ok(());
+    }
+    let (encoding, unit_name) = match c.encoding {
+        Encoding::Ucs2 => ("UCS-2", "characters"),
+        _ => ("GSM 7-bit", "septets"),
+    };
+    Err(TooManyParts {
+        parts: c.parts,
+        max: max_parts,
+        units: c.units,
+        encoding,
+        unit_name,
+        footer: !footer.is_empty(),
+    })
+}
+
 /// Header + body + footer, measured; refused when blank or over `max_parts`.
 pub fn compose(
     template: &str,
@@ -80,27 +118,7 @@ pub fn compose(
     if super::sensitive::is_blank(body) {
         return Err(EmptyBody.into());
     }
-    let text = with_footer(&(header(template, group) + body), footer);
-    let info = sms::analyze(&text);
-    if info.parts > max_parts {
-        let (encoding, unit_name) = match info.encoding {
-            Encoding::Ucs2 => ("UCS-2", "characters"),
-            _ => ("GSM 7-bit", "septets"),
-        };
-        return Err(TooManyParts {
-            parts: info.parts,
-            max: max_parts,
-            units: info.units,
-            encoding,
-            unit_name,
-            footer: !footer.is_empty(),
-        }
-        .into());
-    }
-    Ok(Composition {
-        text,
-        encoding: info.encoding,
-        parts: info.parts,
-        units: info.units,
-    })
+    let c = measure(template, group, body, footer);
+    check_parts(&c, footer, max_parts)?;
+    Ok(c)
 }

@@ -7,7 +7,7 @@
 //! | `mod.rs` | [`Settings`], [`ServiceError`] |
 //! | [`caller`] | who really makes a request, and whom they may act as |
 //! | [`access`] | who may read what |
-//! | `submit.rs` | [`submit_broadcast`]: every rule, then the broadcast and its deliveries in one transaction |
+//! | `submit.rs` | [`submit_broadcast`]: every rule, then the broadcast and its deliveries in one transaction; [`preview`]: the same rules, nothing written |
 //! | [`phone`] | phone numbers to E.164 (libphonenumber's plans, through the `phonenumber` crate), which of them can receive SMS |
 //! | [`sensitive`] | sensitive word lists and the filter (reject or mask) |
 //! | [`compose`] | header + body, part count limit |
@@ -64,7 +64,8 @@ pub use phone::{Country, PhoneError};
 pub use quota::{InvalidQuota, QuotaExceeded, QuotaStatus};
 pub use sensitive::{SensitiveFilter, SensitivePolicy, SensitiveWordsFound};
 pub use submit::{
-    quota_status, sim_counts, submit_broadcast, submit_broadcast_keyed, Accepted, NoRecipients,
+    preview, quota_status, sim_counts, submit_broadcast, submit_broadcast_keyed, Accepted, Draft,
+    NoRecipients,
     NotSuperAdmin, SendRequest, SimCounts, UnknownGroup, UnknownMember, UrgentNotAllowed,
 };
 

@@ -4,15 +4,15 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::compose::compose;
+use super::compose::{check_parts, measure, Composition};
 use super::period::{sim_windows, Periods};
 use super::quota::{self, QuotaStatus};
-use super::recipients::resolve;
+use super::recipients::{resolve, Resolved};
 use super::refusals::{Entry, MORE_REFUSED};
 use super::{Caller, ServiceError, Settings};
 use crate::sms::Encoding;
 use crate::store::{
-    BroadcastId, Dropped, Group, NewAudit, NewBroadcast, QueuedDelivery, Role, SendCount, Store,
+    BroadcastId, Dropped, Group, Member, NewAudit, NewBroadcast, QueuedDelivery, Role, SendCount, Store,
     StoreError, Tx,
 };
 
@@ -154,12 +154,36 @@ pub fn submit_broadcast_keyed(
     result
 }
 
-fn accept(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    req: &SendRequest,
-    key: Option<i64>,
-) -> Result<Accepted, ServiceError> {
+/// What the rules make of a message before anything is written: the send preview
+/// ([`preview`]) shows it, and [`submit_broadcast`] writes it when `refusal` is `None`. One
+/// function ([`examine`]) builds it for both, so the preview cannot say yes where sending
+/// would say no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The group as it is now.
+    pub group: Group,
+    /// The sending member.
+    pub sender: Member,
+    /// The body as it would be sent (masked under the `mask` policy).
+    pub body: String,
+    /// Sensitive words masked in the body (empty under `reject` or when clean).
+    pub masked: Vec<String>,
+    /// Header + body + footer, measured even when it needs too many parts.
+    pub composition: Composition,
+    /// The group's quota use now (this message not counted).
+    pub quota: QuotaStatus,
+    /// Who would receive it, and who would be left out.
+    pub resolved: Resolved,
+    /// The first rule that refuses the message, in [`submit_broadcast`]'s order; `None`: it
+    /// would be accepted now.
+    pub refusal: Option<ServiceError>,
+}
+
+/// Checks the request against every rule without writing. Refusals that leave nothing to
+/// show (unknown group or sender, a caller who may not act as the sender, a sender who is
+/// not a super-admin of the group) are errors; the others are measured and the first one
+/// is kept in [`Draft::refusal`].
+fn examine(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Draft, ServiceError> {
     let group = tx.group(&req.group)?.ok_or_else(|| UnknownGroup {
         handle: req.group.clone(),
     })?;
@@ -176,41 +200,94 @@ fn accept(
         }
         .into());
     }
+    let mut refusal: Option<ServiceError> = None;
+    let mut refuse = |e: ServiceError| {
+        refusal.get_or_insert(e);
+    };
     if req.urgent && !group.allow_urgent {
-        return Err(UrgentNotAllowed {
-            group: group.handle,
-        }
-        .into());
+        refuse(
+            UrgentNotAllowed {
+                group: group.handle.clone(),
+            }
+            .into(),
+        );
     }
     if super::sensitive::is_blank(&req.body) {
-        return Err(super::EmptyBody.into());
+        refuse(super::EmptyBody.into());
     }
-    super::fields::body(&req.body)?;
-    let (body, masked) = settings
+    if let Err(e) = super::fields::body(&req.body) {
+        refuse(e.into());
+    }
+    let (body, masked) = match settings
         .sensitive
-        .apply(&req.body, settings.sensitive_policy)?;
-    let composition = compose(
-        &settings.header_template,
-        &group,
-        &body,
-        &settings.footer,
-        settings.max_parts,
-    )?;
-
-    let periods = Periods::at(req.now, settings.timezone);
-    let status = quota::status(tx, settings, &group, periods)?;
-    if let Some(refusal) = status.exceeded(&group.handle) {
-        return Err(refusal.into());
+        .apply(&req.body, settings.sensitive_policy)
+    {
+        Ok(done) => done,
+        Err(found) => {
+            refuse(found.into());
+            (req.body.clone(), Vec::new())
+        }
+    };
+    let composition = measure(&settings.header_template, &group, &body, &settings.footer);
+    if let Err(e) = check_parts(&composition, &settings.footer, settings.max_parts) {
+        refuse(e.into());
     }
-
+    let periods = Periods::at(req.now, settings.timezone);
+    let quota = quota::status(tx, settings, &group, periods)?;
+    if let Some(e) = quota.exceeded(&group.handle) {
+        refuse(e.into());
+    }
     let resolved = resolve(tx.recipient_rows(group.id)?);
     if resolved.recipients.is_empty() {
-        return Err(NoRecipients {
-            group: group.handle,
-            dropped: resolved.dropped,
-        }
-        .into());
+        refuse(
+            NoRecipients {
+                group: group.handle.clone(),
+                dropped: resolved.dropped,
+            }
+            .into(),
+        );
     }
+    Ok(Draft {
+        group,
+        sender,
+        body,
+        masked,
+        composition,
+        quota,
+        resolved,
+        refusal,
+    })
+}
+
+/// What sending `req` would do now, with nothing written and no quota used (the HTTP API's
+/// send preview, the console's live preview).
+pub fn preview(
+    store: &mut Store,
+    settings: &Settings,
+    req: &SendRequest,
+) -> Result<Draft, ServiceError> {
+    store.read(|tx| examine(tx, settings, req))
+}
+
+fn accept(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    req: &SendRequest,
+    key: Option<i64>,
+) -> Result<Accepted, ServiceError> {
+    let draft = examine(tx, settings, req)?;
+    if let Some(refusal) = draft.refusal {
+        return Err(refusal);
+    }
+    let Draft {
+        group,
+        sender,
+        composition,
+        quota: status,
+        resolved,
+        masked,
+        ..
+    } = draft;
     let broadcast = NewBroadcast {
         group_id: group.id,
         group_handle: group.handle.clone(),

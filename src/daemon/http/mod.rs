@@ -26,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub mod events;
 pub mod limits;
 mod routes;
+pub mod web;
 
 use super::handlers::{self, Session};
 use super::{Shared, StartError};
@@ -58,6 +59,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/status", get(status))
         .merge(routes::router(&shared))
         .route("/v1/broadcasts/{id}/events", get(events::broadcast_events))
+        .merge(web::router(&shared))
+        // The console's sessions, also known to the API's authentication (`Authed`).
+        .layer(web::sessions_layer())
         .layer(limits::body_limit(config))
         .layer(axum::middleware::from_fn_with_state(
             timeout,
@@ -268,7 +272,19 @@ impl FromRequestParts<Arc<Shared>> for Authed {
         shared: &Arc<Shared>,
     ) -> Result<Self, Self::Rejection> {
         let header = match parts.headers.get(AUTHORIZATION) {
-            None => None,
+            // A console session (web/session.rs) stands for the token it signed in with.
+            None => match web::sessions(parts) {
+                Some(sessions) => sessions
+                    .bearer(&parts.method, &parts.headers, Instant::now())
+                    .map_err(|_| {
+                        ApiError::new(
+                            ErrorCode::PermissionDenied,
+                            "a console session's request that changes something needs the \
+                             session's X-CSRF-Token header (reload the page)",
+                        )
+                    })?,
+                None => None,
+            },
             Some(v) => Some(
                 v.to_str()
                     .map_err(|_| ApiError::from(Unauthorized::Malformed))?

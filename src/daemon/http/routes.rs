@@ -90,6 +90,7 @@ impl utoipa::Modify for Bearer {
 pub fn api() -> OpenApiRouter<Arc<Shared>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(send))
+        .routes(routes!(send_preview))
         .routes(routes!(broadcast_list))
         .routes(routes!(broadcast_show))
         .routes(routes!(broadcast_cancel))
@@ -359,30 +360,7 @@ async fn send(
     headers: HeaderMap,
     JsonBody(body): JsonBody<SendBody>,
 ) -> Result<Response, ApiError> {
-    let as_member = match (body.as_member, caller.who) {
-        (Some(m), _) => m,
-        (
-            None,
-            Principal::Token {
-                member: Some(id), ..
-            },
-        ) => shared
-            .store
-            .call(move |s| s.member_by_id(id))
-            .await?
-            .map(|m| m.handle)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::UnknownMember,
-                    "this token's member no longer exists",
-                )
-            })?,
-        (None, _) => {
-            return Err(bad_request(
-                "a management token acts as no member: name the sending member in \"as\"",
-            ))
-        }
-    };
+    let as_member = acting_member(&shared, caller, body.as_member).await?;
     let request = p::Send {
         group,
         as_member,
@@ -413,6 +391,70 @@ async fn send(
             format!("the broadcast's task failed: {e}"),
         )
     })?
+}
+
+/// The member a send acts as: the one the body names, else the token's member; a management
+/// token must name one.
+pub(super) async fn acting_member(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    named: Option<String>,
+) -> Result<String, ApiError> {
+    match (named, caller.who) {
+        (Some(m), _) => Ok(m),
+        (
+            None,
+            Principal::Token {
+                member: Some(id), ..
+            },
+        ) => shared
+            .store
+            .call(move |s| s.member_by_id(id))
+            .await?
+            .map(|m| m.handle)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::UnknownMember,
+                    "this token's member no longer exists",
+                )
+            }),
+        (None, _) => Err(bad_request(
+            "a management token acts as no member: name the sending member in \"as\"",
+        )),
+    }
+}
+
+/// What sending this message to the group would do now, with nothing sent and no quota used:
+/// the socket's `send_preview`, the same rules as `send` (who may send, header and footer,
+/// encoding and parts, recipients after the filters, quota, sensitive words). `refusal` is
+/// the error `send` would answer, `null` when it would be accepted.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/broadcasts/preview",
+    tag = "broadcasts",
+    security(("bearer" = [])),
+    params(("group" = String, Path, description = "The group's handle")),
+    request_body = SendBody,
+    responses(
+        (status = 200, description = "What send would do now", body = p::SendPreview),
+        (status = 415, description = "The body is not application/json", body = ErrorAnswer),
+        Refusals,
+    )
+)]
+async fn send_preview(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    Authed(caller): Authed,
+    Segments(group): Segments<String>,
+    JsonBody(body): JsonBody<SendBody>,
+) -> Result<Json<p::SendPreview>, ApiError> {
+    let as_member = acting_member(&shared, caller, body.as_member).await?;
+    let request = p::Send {
+        group,
+        as_member,
+        text: body.text,
+        urgent: body.urgent,
+    };
+    run(&shared, caller, Op::SendPreview(request)).await
 }
 
 /// A JSON answer of `status` whose body is `body` as it is.

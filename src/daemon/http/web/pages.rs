@@ -1,0 +1,1530 @@
+//! One function per page of the console. Each asks the API's handlers ([`call`]) as the
+//! signed-in caller and renders the answer; a refusal is shown as the API words it. Long
+//! lists come a page at a time, the API's own page (its default `limit`), with a link to the
+//! next (`after`), so a page of a 10 000-member group is as light as one of ten.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use chrono::DateTime;
+use serde::Deserialize;
+
+use super::i18n::{Lang, LANG_COOKIE};
+use super::session::{self, is_https, set_cookie, COOKIE_NAME, LOGIN_COOKIE};
+use super::{
+    add_cookie, api_error, console_path, esc, html, redirect, sessions, url_encode, Page,
+};
+use crate::daemon::http::routes::acting_member;
+use crate::daemon::http::{call, ApiError, Authed};
+use crate::daemon::Shared;
+use crate::protocol::{self as p, ErrorCode, Request as Op, Role};
+
+type Shd = State<Arc<Shared>>;
+
+// ---- Helpers ------------------------------------------------------------------------------
+
+/// An RFC 3339 time in the daemon's zone, `YYYY-MM-DD HH:MM`.
+fn when(shared: &Shared, rfc3339: &str) -> String {
+    match DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&shared.config.tz())
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+/// Whether an RFC 3339 time falls on today in the daemon's zone.
+fn is_today(shared: &Shared, rfc3339: &str) -> bool {
+    let tz = shared.config.tz();
+    DateTime::parse_from_rfc3339(rfc3339).is_ok_and(|t| {
+        t.with_timezone(&tz).date_naive() == crate::clock::now().with_timezone(&tz).date_naive()
+    })
+}
+
+fn csrf_ok(page: &Page, sent: &str) -> bool {
+    session::same(sent, &page.csrf)
+}
+
+fn csrf_refused(page: &Page) -> Response {
+    html(
+        page.lang,
+        Some(page),
+        page.lang.t("refused"),
+        "",
+        &format!(
+            "<div class=\"alert\" role=\"alert\">{}</div>",
+            page.lang.t("csrf")
+        ),
+        StatusCode::FORBIDDEN,
+    )
+}
+
+fn hidden_csrf(page: &Page) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        page.csrf
+    )
+}
+
+/// Signal bars (0 to 4) of a level in dBm, as the phones draw them.
+fn bars(dbm: Option<i32>) -> u8 {
+    match dbm {
+        None => 0,
+        Some(d) if d >= -73 => 4,
+        Some(d) if d >= -83 => 3,
+        Some(d) if d >= -93 => 2,
+        Some(d) if d >= -109 => 1,
+        Some(_) => 0,
+    }
+}
+
+fn signal(lang: Lang, dbm: Option<i32>) -> String {
+    let n = bars(dbm);
+    let label = match dbm {
+        Some(d) => format!("{} {n}/4 ({d} dBm)", lang.t("signal")),
+        None => format!("{} -", lang.t("signal")),
+    };
+    let mut s = format!("<span class=\"bars b{n}\" role=\"img\" aria-label=\"{label}\">");
+    for i in 1..=4 {
+        s.push_str(&format!("<i class=\"{}\"></i>", if i <= n { "on" } else { "off" }));
+    }
+    s.push_str("</span>");
+    s
+}
+
+fn state_label(lang: Lang, state: &str) -> String {
+    let key = match state {
+        "sent" => "sent",
+        "delivered" => "delivered",
+        "undelivered" => "undelivered",
+        "failed" => "failed",
+        "uncertain" => "uncertain",
+        "cancelled" => "cancelled",
+        "queued" | "sending" => "waiting",
+        _ => return esc(state),
+    };
+    lang.t(key).to_string()
+}
+
+fn pager(lang: Lang, base: &str, next: Option<String>, first: bool) -> String {
+    let mut s = String::from("<nav class=\"pager\" aria-label=\"pages\">");
+    if !first {
+        s.push_str(&format!("<a href=\"{base}\">{}</a> ", lang.t("first_page")));
+    }
+    if let Some(n) = next {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        s.push_str(&format!(
+            "<a href=\"{base}{sep}after={}\" rel=\"next\">{}</a>",
+            url_encode(&n),
+            lang.t("next_page")
+        ));
+    }
+    s.push_str("</nav>");
+    s
+}
+
+/// The i18n strings the script needs, as a JSON block it reads (not executed).
+fn script_texts(lang: Lang, keys: &[&'static str]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), serde_json::Value::from(lang.t(k))))
+        .collect();
+    // `</` cannot end the block early: JSON strings may escape `/`.
+    let json = serde_json::Value::Object(map).to_string().replace("</", "<\\/");
+    format!("<script type=\"application/json\" id=\"i18n\">{json}</script>")
+}
+
+// ---- Sign in and out ----------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    next: Option<String>,
+    bye: Option<String>,
+}
+
+/// The sign-in page (`message`: why the last attempt failed).
+pub fn login_page(lang: Lang, message: Option<&str>, next: &str, notice: Option<&str>) -> Response {
+    let nonce = session::random_hex();
+    let t = |k| lang.t(k);
+    let mut main = String::new();
+    if let Some(n) = notice {
+        main.push_str(&format!("<p class=\"notice\" role=\"status\">{}</p>", esc(n)));
+    }
+    if let Some(m) = message {
+        main.push_str(&format!(
+            "<div class=\"alert\" role=\"alert\" id=\"login-error\"><strong>{}</strong>: {}</div>",
+            t("bad_token"),
+            esc(m)
+        ));
+    }
+    main.push_str(&format!(
+        "<form method=\"post\" action=\"/console/login\" class=\"card narrow\">\
+         <input type=\"hidden\" name=\"nonce\" value=\"{nonce}\">\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <label for=\"token\">{}</label>\
+         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required \
+          spellcheck=\"false\" aria-describedby=\"token-help\"{}>\
+         <p id=\"token-help\" class=\"help\">{}</p>\
+         <button type=\"submit\">{}</button></form>",
+        esc(next),
+        t("token"),
+        if message.is_some() {
+            " aria-invalid=\"true\" autofocus"
+        } else {
+            " autofocus"
+        },
+        t("token_help"),
+        t("sign_in")
+    ));
+    let status = if message.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut r = html(lang, None, t("sign_in"), "", &main, status);
+    add_cookie(&mut r, &set_cookie(LOGIN_COOKIE, &nonce, false, Some(3600)));
+    r
+}
+
+pub async fn login_form(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let lang = Lang::of(&headers);
+    let notice = q.bye.is_some().then(|| lang.t("signed_out"));
+    login_page(lang, None, &console_path(q.next.as_deref()), notice)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    nonce: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Checks the token as the API does (its rate limit on refused tokens included) and opens a
+/// session.
+pub async fn login(
+    State(shared): Shd,
+    mut parts: Parts,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = Lang::of(&parts.headers);
+    let next = console_path(form.next.as_deref());
+    let nonce_ok = session::cookie(&parts.headers, LOGIN_COOKIE)
+        .is_some_and(|c| session::same(c, &form.nonce));
+    if !nonce_ok {
+        let mut r = login_page(lang, Some(lang.t("csrf")), &next, None);
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    let token = form.token.trim().to_string();
+    let header = match HeaderValue::from_str(&format!("Bearer {token}")) {
+        Ok(h) => h,
+        Err(_) => {
+            return login_page(
+                lang,
+                Some("the Authorization header is not 'Bearer <token>'"),
+                &next,
+                None,
+            )
+        }
+    };
+    parts.headers.insert(AUTHORIZATION, header);
+    match Authed::from_request_parts(&mut parts, &shared).await {
+        Ok(_) => {}
+        Err(e) => {
+            let mut r = login_page(lang, Some(&e.body.message), &next, None);
+            *r.status_mut() = super::super::status_of(e.body.code);
+            return r;
+        }
+    }
+    let Some(sessions) = sessions(&parts) else {
+        return login_page(lang, Some("no session store"), &next, None);
+    };
+    let (id, _csrf) = sessions.open(token, Instant::now());
+    let https = is_https(&parts.headers);
+    let mut r = redirect(&next);
+    add_cookie(&mut r, &set_cookie(COOKIE_NAME, &id, https, None));
+    add_cookie(&mut r, &set_cookie(LOGIN_COOKIE, "", https, Some(0)));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(page: Page, parts: Parts, Form(form): Form<CsrfForm>) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    if let Some(s) = sessions(&parts) {
+        s.close(&parts.headers);
+    }
+    let mut r = redirect("/console/login?bye=1");
+    add_cookie(
+        &mut r,
+        &set_cookie(COOKIE_NAME, "", is_https(&parts.headers), Some(0)),
+    );
+    r
+}
+
+#[derive(Deserialize)]
+pub struct BackQuery {
+    back: Option<String>,
+}
+
+/// Sets the language cookie (a preference, not a change of data: a plain link).
+pub async fn language(
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<BackQuery>,
+) -> Response {
+    let back = match q.back.as_deref() {
+        Some("/console/login") => "/console/login".to_string(),
+        other => console_path(other),
+    };
+    let mut r = redirect(&back);
+    if code == "zh" || code == "en" {
+        add_cookie(
+            &mut r,
+            &set_cookie(LANG_COOKIE, &code, is_https(&headers), Some(366 * 24 * 3600)),
+        );
+    }
+    r
+}
+
+// ---- Overview -----------------------------------------------------------------------------
+
+pub async fn overview(State(shared): Shd, page: Page) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let status: Result<p::StatusResult, ApiError> =
+        call(&shared, page.caller, Op::Status(Default::default())).await;
+    let list: Result<p::BroadcastListResult, ApiError> = call(
+        &shared,
+        page.caller,
+        Op::BroadcastList(p::BroadcastList {
+            group: None,
+            limit: None,
+            after: None,
+        }),
+    )
+    .await;
+    let mut m = String::new();
+    match &status {
+        Err(e) => m.push_str(&api_error(lang, e)),
+        Ok(st) => {
+            // Problems first: what needs a person.
+            let mut problems: Vec<String> = Vec::new();
+            if let Some(sp) = &st.store_problem {
+                problems.push(format!("<strong>{}</strong>: {}", t("store_problem"), esc(sp)));
+            }
+            for md in &st.modems {
+                if let Some(q) = &md.quarantine {
+                    problems.push(format!(
+                        "<strong>{}</strong>: {} — {} ({} {})",
+                        t("sim_blocked"),
+                        esc(&md.device),
+                        esc(&q.reason),
+                        "→",
+                        esc(&when(&shared, &q.until))
+                    ));
+                } else if !md.is_up() {
+                    problems.push(format!(
+                        "<strong>{}</strong>: {} — {}",
+                        t("modem_down"),
+                        esc(&md.device),
+                        esc(md.problem.as_deref().unwrap_or(&md.state))
+                    ));
+                }
+            }
+            for w in &st.waiting {
+                problems.push(format!(
+                    "<strong><a href=\"/console/broadcasts/{}\">{} #{}</a></strong> ({}): {}",
+                    w.broadcast,
+                    t("broadcast"),
+                    w.broadcast,
+                    esc(&w.group),
+                    esc(&w.waiting.message)
+                ));
+            }
+            if st.unmatched_reports > 0 {
+                problems.push(format!(
+                    "<strong>{}</strong>: {}",
+                    t("unmatched"),
+                    st.unmatched_reports
+                ));
+            }
+            if st.outcomes_held > 0 {
+                problems.push(format!("<strong>{}</strong>: {}", t("held"), st.outcomes_held));
+            }
+            m.push_str(&format!(
+                "<section aria-labelledby=\"h-problems\"><h2 id=\"h-problems\">{}</h2>",
+                t("problems")
+            ));
+            if problems.is_empty() {
+                m.push_str(&format!("<p class=\"ok\">{}</p>", t("no_problems")));
+            } else {
+                m.push_str("<ul class=\"problems\">");
+                for pr in problems {
+                    m.push_str(&format!("<li>{pr}</li>"));
+                }
+                m.push_str("</ul>");
+            }
+            m.push_str("</section>");
+            // The pool.
+            m.push_str(&format!(
+                "<section aria-labelledby=\"h-modems\"><h2 id=\"h-modems\">{} \
+                 <small>{}/{}</small></h2>",
+                t("modems"),
+                st.modems_ready,
+                st.modems_total
+            ));
+            if st.modems.is_empty() {
+                m.push_str(&format!("<p>{}</p>", t("no_modems")));
+            } else {
+                m.push_str(&format!(
+                    "<div class=\"scroll\"><table class=\"modems\"><thead><tr><th scope=\"col\">{}</th>\
+                     <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>",
+                    t("device"),
+                    t("state"),
+                    t("operator"),
+                    t("signal")
+                ));
+                if page.admin() {
+                    m.push_str(&format!("<th scope=\"col\">{}</th>", t("imsi")));
+                }
+                m.push_str(&format!(
+                    "<th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+                     </tr></thead><tbody>",
+                    t("hour"),
+                    t("day"),
+                    t("problem")
+                ));
+                for md in &st.modems {
+                    let up = if md.is_up() { "up" } else { "down" };
+                    m.push_str(&format!(
+                        "<tr><th scope=\"row\">{}</th><td><span class=\"st {up}\">{}</span></td>\
+                         <td>{}</td><td>{}</td>",
+                        esc(&md.device),
+                        esc(&md.state),
+                        esc(md.operator.as_deref().unwrap_or("-")),
+                        signal(lang, md.signal_dbm)
+                    ));
+                    if page.admin() {
+                        m.push_str(&format!(
+                            "<td class=\"mono\">{}</td>",
+                            esc(md.imsi.as_deref().unwrap_or("-"))
+                        ));
+                    }
+                    let count = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+                    let why = match (&md.quarantine, &md.problem) {
+                        (Some(q), _) => format!(
+                            "{}: {} → {}",
+                            t("quarantine"),
+                            esc(&q.reason),
+                            esc(&when(&shared, &q.until))
+                        ),
+                        (None, Some(pr)) => esc(pr),
+                        (None, None) => String::new(),
+                    };
+                    m.push_str(&format!(
+                        "<td>{} / {}</td><td>{} / {}</td><td>{why}</td></tr>",
+                        count(md.sent_this_hour),
+                        md.max_per_hour,
+                        count(md.sent_today),
+                        md.max_per_day
+                    ));
+                }
+                m.push_str("</tbody></table></div>");
+            }
+            m.push_str("</section>");
+            // The queue.
+            m.push_str(&format!(
+                "<section aria-labelledby=\"h-queue\"><h2 id=\"h-queue\">{}</h2><dl class=\"stats\">\
+                 <div><dt>{}</dt><dd>{}</dd></div><div><dt>{}</dt><dd>{}</dd></div>\
+                 <div><dt>{}</dt><dd>{}</dd></div></dl></section>",
+                t("queue"),
+                t("sending_now"),
+                st.broadcasts_sending,
+                t("waiting_deliveries"),
+                st.deliveries_waiting,
+                t("waiting_broadcasts"),
+                st.waiting.len()
+            ));
+        }
+    }
+    m.push_str(&format!(
+        "<section aria-labelledby=\"h-today\"><h2 id=\"h-today\">{}</h2>",
+        t("today")
+    ));
+    match &list {
+        Err(e) => m.push_str(&api_error(lang, e)),
+        Ok(l) => {
+            let today: Vec<&p::BroadcastInfo> = l
+                .broadcasts
+                .iter()
+                .filter(|b| is_today(&shared, &b.created_at))
+                .collect();
+            if today.is_empty() {
+                m.push_str(&format!("<p>{}</p>", t("none_today")));
+            } else {
+                m.push_str(&broadcast_table(&shared, lang, today.into_iter()));
+            }
+        }
+    }
+    m.push_str("</section>");
+    html(lang, Some(&page), t("nav_overview"), "overview", &m, StatusCode::OK)
+}
+
+fn broadcast_table<'a>(
+    shared: &Shared,
+    lang: Lang,
+    list: impl Iterator<Item = &'a p::BroadcastInfo>,
+) -> String {
+    let t = |k| lang.t(k);
+    let mut m = format!(
+        "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("group"),
+        t("created"),
+        t("recipients"),
+        t("sent"),
+        t("delivered"),
+        t("failed"),
+        t("state"),
+        t("text")
+    );
+    for b in list {
+        let state = if b.finished {
+            t("finished")
+        } else {
+            t("in_progress")
+        };
+        let short: String = b.text.chars().take(40).collect();
+        m.push_str(&format!(
+            "<tr><th scope=\"row\"><a href=\"/console/broadcasts/{id}\">{id}</a></th><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{state}</td>\
+             <td class=\"text\">{}</td></tr>",
+            esc(&b.group),
+            esc(&when(shared, &b.created_at)),
+            b.recipients,
+            b.sent,
+            b.delivered,
+            b.failed + b.undelivered + b.uncertain,
+            esc(&short),
+            id = b.id
+        ));
+    }
+    m.push_str("</tbody></table></div>");
+    m
+}
+
+// ---- Send ---------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct SendQuery {
+    group: Option<String>,
+}
+
+/// The groups the caller may send to: a member's super-admin groups; every group for a
+/// management token (which names the member it sends as).
+async fn send_groups(shared: &Arc<Shared>, page: &Page) -> Result<Vec<String>, ApiError> {
+    match &page.me {
+        Some(me) => {
+            let shown: p::MemberShow = call(
+                shared,
+                page.caller,
+                Op::MemberShow(p::MemberShowArgs {
+                    member: me.clone(),
+                    limit: None,
+                    after: None,
+                }),
+            )
+            .await?;
+            Ok(shown
+                .groups
+                .into_iter()
+                .filter(|g| g.role == Role::SuperAdmin)
+                .map(|g| g.group)
+                .collect())
+        }
+        None => {
+            let list: p::GroupListResult = call(
+                shared,
+                page.caller,
+                Op::GroupList(p::GroupList {
+                    limit: None,
+                    after: None,
+                }),
+            )
+            .await?;
+            Ok(list.groups.into_iter().map(|g| g.handle).collect())
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default, rename = "as")]
+    as_member: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    urgent: Option<String>,
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn send_form(State(shared): Shd, page: Page, Query(q): Query<SendQuery>) -> Response {
+    let form = SendForm {
+        group: q.group.unwrap_or_default(),
+        ..SendForm::default()
+    };
+    send_page(&shared, &page, &form, None, None).await
+}
+
+/// The send page: the form, and the preview (`preview`, or an empty one the script fills).
+async fn send_page(
+    shared: &Arc<Shared>,
+    page: &Page,
+    form: &SendForm,
+    preview: Option<&p::SendPreview>,
+    error: Option<&ApiError>,
+) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let mut m = String::new();
+    if let Some(e) = error {
+        m.push_str(&api_error(lang, e));
+    }
+    let groups = match send_groups(shared, page).await {
+        Ok(g) => g,
+        Err(e) => {
+            m.push_str(&api_error(lang, &e));
+            return html(lang, Some(page), t("nav_send"), "send", &m, StatusCode::OK);
+        }
+    };
+    if groups.is_empty() {
+        m.push_str(&format!("<p class=\"notice\">{}</p>", t("no_send_groups")));
+        return html(lang, Some(page), t("nav_send"), "send", &m, StatusCode::OK);
+    }
+    m.push_str("<div class=\"split\"><form method=\"post\" action=\"/console/send\" id=\"send-form\" class=\"card\">");
+    m.push_str(&hidden_csrf(page));
+    m.push_str(&format!(
+        "<label for=\"group\">{}</label><select id=\"group\" name=\"group\" required>",
+        t("group")
+    ));
+    for g in &groups {
+        let sel = if *g == form.group { " selected" } else { "" };
+        m.push_str(&format!(
+            "<option value=\"{0}\"{sel}>{0}</option>",
+            esc(g)
+        ));
+    }
+    m.push_str("</select>");
+    if page.me.is_none() {
+        m.push_str(&format!(
+            "<label for=\"as\">{}</label><input id=\"as\" name=\"as\" required value=\"{}\" \
+             autocomplete=\"off\">",
+            t("as"),
+            esc(&form.as_member)
+        ));
+    }
+    m.push_str(&format!(
+        "<label for=\"text\">{}</label><textarea id=\"text\" name=\"text\" rows=\"6\" required \
+         aria-describedby=\"preview\">{}</textarea>\
+         <label class=\"check\"><input type=\"checkbox\" name=\"urgent\" value=\"1\"{}> {}</label>\
+         <div class=\"buttons\"><button type=\"submit\" name=\"action\" value=\"preview\" \
+         id=\"preview-button\">{}</button></div></form>",
+        t("message"),
+        esc(&form.text),
+        if form.urgent.is_some() { " checked" } else { "" },
+        t("urgent"),
+        t("preview")
+    ));
+    m.push_str(&preview_panel(lang, preview, &form.text));
+    m.push_str("</div>");
+    if let Some(pv) = preview {
+        if pv.refusal.is_none() {
+            // The confirmation: the same fields, posted as a send.
+            m.push_str(&format!(
+                "<form method=\"post\" action=\"/console/send\" class=\"confirm\" id=\"confirm-form\">{}\
+                 <input type=\"hidden\" name=\"group\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"as\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"text\" value=\"{}\">{}\
+                 <button type=\"submit\" name=\"action\" value=\"send\" id=\"confirm-button\" \
+                 class=\"primary\">{} ({} {})</button></form>",
+                hidden_csrf(page),
+                esc(&form.group),
+                esc(&form.as_member),
+                esc(&form.text),
+                if form.urgent.is_some() {
+                    "<input type=\"hidden\" name=\"urgent\" value=\"1\">"
+                } else {
+                    ""
+                },
+                t("confirm_send"),
+                pv.recipients,
+                t("recipients")
+            ));
+        }
+    }
+    m.push_str(&script_texts(
+        lang,
+        &["would_refuse", "would_accept", "api_error"],
+    ));
+    html(lang, Some(page), t("nav_send"), "send", &m, StatusCode::OK)
+}
+
+/// The preview: every value in an element the script can fill (`data-pv`).
+fn preview_panel(lang: Lang, pv: Option<&p::SendPreview>, submitted: &str) -> String {
+    let t = |k| lang.t(k);
+    let v = |f: &dyn Fn(&p::SendPreview) -> String| pv.map_or(String::from("–"), f);
+    let mut s = format!(
+        "<section id=\"preview\" class=\"card preview\" aria-labelledby=\"h-preview\" \
+         aria-live=\"polite\"><h2 id=\"h-preview\">{}</h2>",
+        t("live_preview")
+    );
+    let verdict = match pv {
+        None => String::new(),
+        Some(pv) => match &pv.refusal {
+            Some(r) => format!(
+                "<strong>{}</strong>: {}",
+                t("would_refuse"),
+                esc(&r.message)
+            ),
+            None => format!("<strong>{}</strong>", t("would_accept")),
+        },
+    };
+    let verdict_class = match pv.map(|p| p.refusal.is_some()) {
+        Some(true) => "alert",
+        Some(false) => "ok",
+        None => "",
+    };
+    s.push_str(&format!(
+        "<p data-pv=\"verdict\" class=\"verdict {verdict_class}\">{verdict}</p>"
+    ));
+    s.push_str(&format!(
+        "<p class=\"label\">{}</p><div class=\"phone\" data-pv=\"phone\">",
+        t("phone_shows")
+    ));
+    if let Some(pv) = pv {
+        s.push_str(&format!("<span class=\"hdr\">{}</span>", esc(&pv.header)));
+        if pv.sensitive_policy == "mask" {
+            s.push_str(&esc(&pv.body));
+        } else {
+            s.push_str(&highlight(submitted, &pv.sensitive));
+        }
+        s.push_str(&format!("<span class=\"ftr\">{}</span>", esc(&pv.footer)));
+    }
+    s.push_str("</div><dl class=\"stats\">");
+    let encoding = |p: &p::SendPreview| {
+        if p.encoding == "ucs2" {
+            "UCS-2".to_string()
+        } else {
+            "GSM 7-bit".to_string()
+        }
+    };
+    let rows: [(&str, &str, String); 5] = [
+        ("encoding", "encoding", v(&encoding)),
+        ("parts", "parts", v(&|p| format!("{} / {}", p.parts, p.max_parts))),
+        ("chars_left", "remaining", v(&|p| p.remaining.to_string())),
+        ("recipients", "recipients", v(&|p| p.recipients.to_string())),
+        (
+            "quota_left",
+            "quota",
+            v(&|p| {
+                format!(
+                    "{} {} · {} {}",
+                    p.quota.day_limit.saturating_sub(p.quota.day_used),
+                    lang.t("quota_day"),
+                    p.quota.month_limit.saturating_sub(p.quota.month_used),
+                    lang.t("quota_month")
+                )
+            }),
+        ),
+    ];
+    for (label, key, value) in rows {
+        s.push_str(&format!(
+            "<div><dt>{}</dt><dd data-pv=\"{key}\">{}</dd></div>",
+            t(label),
+            esc(&value)
+        ));
+    }
+    s.push_str("</dl>");
+    s.push_str(&format!(
+        "<p class=\"label\">{}</p><ul class=\"dropped\">",
+        t("left_out")
+    ));
+    for (key, label) in [
+        ("opted_out", "opted_out"),
+        ("invalid", "invalid"),
+        ("sms_disabled", "sms_disabled"),
+        ("duplicate", "duplicate"),
+    ] {
+        let n = pv.map_or(String::from("–"), |p| {
+            let d = &p.dropped;
+            match key {
+                "opted_out" => d.opted_out,
+                "invalid" => d.invalid,
+                "sms_disabled" => d.sms_disabled,
+                _ => d.duplicate,
+            }
+            .to_string()
+        });
+        s.push_str(&format!(
+            "<li><span data-pv=\"dropped-{key}\">{n}</span> {}</li>",
+            t(label)
+        ));
+    }
+    s.push_str("</ul>");
+    let words = pv.map_or(String::new(), |p| {
+        let mut w: Vec<&str> = p.sensitive.iter().map(|m| m.word.as_str()).collect();
+        w.dedup();
+        esc(&w.join(", "))
+    });
+    s.push_str(&format!(
+        "<p class=\"label\">{}</p><p data-pv=\"sensitive\" class=\"sensitive\">{}</p></section>",
+        t("sensitive"),
+        if words.is_empty() { "–".to_string() } else { words }
+    ));
+    s
+}
+
+/// `text` escaped, with each sensitive match in `<mark>`.
+fn highlight(text: &str, found: &[p::SensitiveMatch]) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut at = 0usize;
+    for f in found {
+        let (start, end) = (f.start as usize, (f.end as usize).min(chars.len()));
+        if start < at || start >= end {
+            continue;
+        }
+        out.push_str(&esc(&chars[at..start].iter().collect::<String>()));
+        out.push_str(&format!(
+            "<mark>{}</mark>",
+            esc(&chars[start..end].iter().collect::<String>())
+        ));
+        at = end;
+    }
+    out.push_str(&esc(&chars[at.min(chars.len())..].iter().collect::<String>()));
+    out
+}
+
+pub async fn send(State(shared): Shd, page: Page, Form(form): Form<SendForm>) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let named = Some(form.as_member.trim().to_string()).filter(|a| !a.is_empty());
+    let as_member = match acting_member(&shared, page.caller, named).await {
+        Ok(a) => a,
+        Err(e) => return send_page(&shared, &page, &form, None, Some(&e)).await,
+    };
+    let request = p::Send {
+        group: form.group.clone(),
+        as_member,
+        text: form.text.clone(),
+        urgent: form.urgent.is_some(),
+    };
+    if form.action == "send" {
+        match call::<p::SendResult>(&shared, page.caller, Op::Send(request.clone())).await {
+            Ok(sent) => return redirect(&format!("/console/broadcasts/{}", sent.broadcast)),
+            Err(e) => {
+                let pv: Option<p::SendPreview> =
+                    call(&shared, page.caller, Op::SendPreview(request)).await.ok();
+                return send_page(&shared, &page, &form, pv.as_ref(), Some(&e)).await;
+            }
+        }
+    }
+    match call::<p::SendPreview>(&shared, page.caller, Op::SendPreview(request)).await {
+        Ok(pv) => send_page(&shared, &page, &form, Some(&pv), None).await,
+        Err(e) => send_page(&shared, &page, &form, None, Some(&e)).await,
+    }
+}
+
+// ---- Broadcasts ---------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct AfterId {
+    after: Option<i64>,
+}
+
+pub async fn broadcasts(State(shared): Shd, page: Page, Query(q): Query<AfterId>) -> Response {
+    let lang = page.lang;
+    let list: Result<p::BroadcastListResult, ApiError> = call(
+        &shared,
+        page.caller,
+        Op::BroadcastList(p::BroadcastList {
+            group: None,
+            limit: None,
+            after: q.after,
+        }),
+    )
+    .await;
+    let m = match list {
+        Err(e) => api_error(lang, &e),
+        Ok(l) if l.broadcasts.is_empty() => format!("<p>{}</p>", lang.t("no_broadcasts")),
+        Ok(l) => {
+            broadcast_table(&shared, lang, l.broadcasts.iter())
+                + &pager(
+                    lang,
+                    "/console/broadcasts",
+                    l.next.map(|n| n.to_string()),
+                    q.after.is_none(),
+                )
+        }
+    };
+    html(
+        lang,
+        Some(&page),
+        lang.t("nav_broadcasts"),
+        "broadcasts",
+        &m,
+        StatusCode::OK,
+    )
+}
+
+pub async fn broadcast(
+    State(shared): Shd,
+    page: Page,
+    Path(id): Path<i64>,
+    Query(q): Query<AfterId>,
+) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let shown: p::BroadcastShow = match call(
+        &shared,
+        page.caller,
+        Op::BroadcastShow(p::BroadcastShowArgs {
+            broadcast: id,
+            limit: None,
+            after: q.after,
+        }),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let status = super::super::status_of(e.body.code);
+            return html(
+                lang,
+                Some(&page),
+                &format!("{} #{id}", t("broadcast")),
+                "broadcasts",
+                &api_error(lang, &e),
+                status,
+            );
+        }
+    };
+    let b = &shown.broadcast;
+    let mut m = String::new();
+    let awaiting_reports = b.sent > b.delivered + b.undelivered;
+    let live = !b.finished || awaiting_reports;
+    m.push_str(&format!(
+        "<div id=\"follow\" data-broadcast=\"{id}\" data-live=\"{live}\">\
+         <p class=\"meta\">{} <strong>{}</strong> · {} <strong>{}</strong> · {} {} · {} {} · \
+         <span data-count=\"state\">{}</span></p>",
+        t("group"),
+        esc(&b.group),
+        t("sender"),
+        esc(&b.sender),
+        t("created"),
+        esc(&when(&shared, &b.created_at)),
+        t("parts"),
+        b.parts,
+        if b.finished {
+            t("finished")
+        } else {
+            t("in_progress")
+        }
+    ));
+    m.push_str(&format!(
+        "<div class=\"phone\">{}</div>",
+        esc(&b.text)
+    ));
+    m.push_str("<dl class=\"stats counters\" aria-live=\"polite\">");
+    for (key, value) in [
+        ("recipients", b.recipients),
+        ("waiting", b.waiting),
+        ("sent", b.sent),
+        ("delivered", b.delivered),
+        ("undelivered", b.undelivered),
+        ("failed", b.failed),
+        ("uncertain", b.uncertain),
+        ("cancelled", b.cancelled),
+    ] {
+        m.push_str(&format!(
+            "<div class=\"c-{key}\"><dt>{}</dt><dd data-count=\"{key}\">{value}</dd></div>",
+            t(key)
+        ));
+    }
+    m.push_str("</dl></div>");
+    if let Some(w) = &b.waiting_reason {
+        m.push_str(&format!("<p class=\"notice\">{}</p>", esc(&w.message)));
+    }
+    let d = &shown.dropped;
+    if d.opted_out + d.invalid + d.sms_disabled + d.duplicate > 0 {
+        m.push_str(&format!(
+            "<p>{}: {} {} · {} {} · {} {} · {} {}</p>",
+            t("left_out"),
+            d.opted_out,
+            t("opted_out"),
+            d.invalid,
+            t("invalid"),
+            d.sms_disabled,
+            t("sms_disabled"),
+            d.duplicate,
+            t("duplicate")
+        ));
+    }
+    m.push_str(&format!(
+        "<section aria-labelledby=\"h-del\"><h2 id=\"h-del\">{}</h2><div class=\"scroll\">\
+         <table id=\"deliveries\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("deliveries"),
+        t("member"),
+        t("number"),
+        t("state"),
+        t("modem"),
+        t("attempts"),
+        t("error")
+    ));
+    for dl in &shown.deliveries {
+        m.push_str(&format!(
+            "<tr data-number=\"{}\"><th scope=\"row\">{}</th><td class=\"mono\">{}</td>\
+             <td data-state=\"{}\" class=\"state\">{}</td><td data-modem>{}</td><td>{}</td>\
+             <td data-error>{}</td></tr>",
+            esc(&dl.number),
+            esc(dl.member.as_deref().unwrap_or("-")),
+            esc(&dl.number),
+            esc(&dl.state),
+            state_label(lang, &dl.state),
+            esc(dl.modem.as_deref().unwrap_or("")),
+            dl.attempts,
+            esc(dl.error.as_deref().unwrap_or(""))
+        ));
+    }
+    m.push_str("</tbody></table></div>");
+    m.push_str(&pager(
+        lang,
+        &format!("/console/broadcasts/{id}"),
+        shown.next.map(|n| n.to_string()),
+        q.after.is_none(),
+    ));
+    m.push_str("</section>");
+    m.push_str(&format!(
+        "<section aria-labelledby=\"h-rep\"><h2 id=\"h-rep\">{}</h2>",
+        t("replies")
+    ));
+    if shown.replies.is_empty() {
+        m.push_str(&format!("<p>{}</p>", t("no_replies")));
+    } else {
+        m.push_str("<ul class=\"messages\">");
+        for r in &shown.replies {
+            m.push_str(&format!(
+                "<li><span class=\"from\">{}</span> <time>{}</time><p>{}</p></li>",
+                esc(r.member.as_deref().unwrap_or(&r.number)),
+                esc(&when(&shared, &r.received_at)),
+                esc(&r.text)
+            ));
+        }
+        m.push_str("</ul>");
+        if shown.more_replies {
+            m.push_str(&format!(
+                "<p><a href=\"/console/inbox?broadcast={id}\">{}</a></p>",
+                t("all_messages")
+            ));
+        }
+    }
+    m.push_str("</section>");
+    let mut keys = vec!["finished", "in_progress", "waiting"];
+    keys.extend([
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "uncertain",
+        "cancelled",
+    ]);
+    m.push_str(&script_texts(lang, &keys));
+    html(
+        lang,
+        Some(&page),
+        &format!("{} #{id}", t("broadcast")),
+        "broadcasts",
+        &m,
+        StatusCode::OK,
+    )
+}
+
+// ---- Inbox --------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct InboxQuery {
+    after: Option<i64>,
+    broadcast: Option<i64>,
+}
+
+fn message_list(shared: &Shared, page: &Page, list: &[p::InboxItem]) -> String {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    if list.is_empty() {
+        return format!("<p>{}</p>", t("no_messages"));
+    }
+    let mut m = String::from("<ul class=\"messages\">");
+    for msg in list {
+        let kind = if msg.carrier_notice {
+            t("carrier_notice")
+        } else {
+            match msg.handling.as_str() {
+                "reply" => t("reply"),
+                "opt_out" => t("opt_out"),
+                "opt_in" => t("opt_in"),
+                _ => t("other"),
+            }
+        };
+        let read = if msg.read { "read" } else { "unread" };
+        m.push_str(&format!(
+            "<li class=\"{read}\" data-message=\"{}\" data-handling=\"{}\"><div class=\"head\">\
+             <span class=\"from\">{}</span> <span class=\"badge {}\">{kind}</span> <time>{}</time>",
+            msg.id,
+            esc(&msg.handling),
+            esc(msg.member.as_deref().unwrap_or(&msg.number)),
+            esc(&msg.handling),
+            esc(&when(shared, &msg.received_at))
+        ));
+        if let (Some(b), Some(g)) = (msg.broadcast, &msg.group) {
+            m.push_str(&format!(
+                " <a href=\"/console/broadcasts/{b}\">{} #{b}</a> ({})",
+                t("broadcast"),
+                esc(g)
+            ));
+        }
+        m.push_str(&format!("</div><p class=\"body\">{}</p>", esc(&msg.text)));
+        if !msg.read {
+            m.push_str(&format!(
+                "<form method=\"post\" action=\"/console/inbox/{}/read\" class=\"inline\">{}\
+                 <button type=\"submit\" class=\"small\">{}</button></form>",
+                msg.id,
+                hidden_csrf(page),
+                t("mark_read")
+            ));
+        }
+        m.push_str("</li>");
+    }
+    m.push_str("</ul>");
+    m
+}
+
+pub async fn inbox(State(shared): Shd, page: Page, Query(q): Query<InboxQuery>) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let list = |unread: bool, after: Option<i64>| {
+        Op::InboxList(p::InboxList {
+            group: None,
+            from: None,
+            unread,
+            broadcast: q.broadcast,
+            limit: None,
+            after,
+        })
+    };
+    let mut m = String::new();
+    if q.after.is_none() {
+        m.push_str(&format!(
+            "<section aria-labelledby=\"h-unread\"><h2 id=\"h-unread\">{}</h2>",
+            t("unread")
+        ));
+        match call::<p::InboxListResult>(&shared, page.caller, list(true, None)).await {
+            Ok(l) => m.push_str(&message_list(&shared, &page, &l.messages)),
+            Err(e) => m.push_str(&api_error(lang, &e)),
+        }
+        m.push_str("</section>");
+    }
+    m.push_str(&format!(
+        "<section aria-labelledby=\"h-all\"><h2 id=\"h-all\">{}</h2>",
+        t("all_messages")
+    ));
+    match call::<p::InboxListResult>(&shared, page.caller, list(false, q.after)).await {
+        Ok(l) => {
+            m.push_str(&message_list(&shared, &page, &l.messages));
+            let base = match q.broadcast {
+                Some(b) => format!("/console/inbox?broadcast={b}"),
+                None => "/console/inbox".to_string(),
+            };
+            m.push_str(&pager(lang, &base, l.next.map(|n| n.to_string()), q.after.is_none()));
+        }
+        Err(e) => m.push_str(&api_error(lang, &e)),
+    }
+    m.push_str("</section>");
+    html(lang, Some(&page), t("nav_inbox"), "inbox", &m, StatusCode::OK)
+}
+
+pub async fn mark_read(
+    State(shared): Shd,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    match call::<p::InboxMarked>(
+        &shared,
+        page.caller,
+        Op::InboxMarkRead(p::InboxIds { ids: vec![id] }),
+    )
+    .await
+    {
+        Ok(_) => redirect("/console/inbox"),
+        Err(e) => html(
+            page.lang,
+            Some(&page),
+            page.lang.t("nav_inbox"),
+            "inbox",
+            &api_error(page.lang, &e),
+            super::super::status_of(e.body.code),
+        ),
+    }
+}
+
+// ---- Groups and import (administrators) ---------------------------------------------------
+
+fn admins_only(page: &Page, title: &str, active: &str) -> Response {
+    html(
+        page.lang,
+        Some(page),
+        title,
+        active,
+        &format!(
+            "<div class=\"alert\" role=\"alert\" id=\"admins-only\">{}</div>",
+            page.lang.t("admins_only")
+        ),
+        StatusCode::FORBIDDEN,
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct AfterHandle {
+    after: Option<String>,
+}
+
+pub async fn groups(State(shared): Shd, page: Page, Query(q): Query<AfterHandle>) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    if !page.admin() {
+        return admins_only(&page, t("nav_groups"), "groups");
+    }
+    let list: Result<p::GroupListResult, ApiError> = call(
+        &shared,
+        page.caller,
+        Op::GroupList(p::GroupList {
+            limit: None,
+            after: q.after.clone(),
+        }),
+    )
+    .await;
+    let m = match list {
+        Err(e) => api_error(lang, &e),
+        Ok(l) => {
+            let mut m = format!(
+                "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">{}</th>\
+                 <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+                 </tr></thead><tbody>",
+                t("handle"),
+                t("name"),
+                t("header"),
+                t("quota")
+            );
+            for g in &l.groups {
+                m.push_str(&format!(
+                    "<tr><th scope=\"row\"><a href=\"/console/groups/{}\">{}</a></th><td>{}</td>\
+                     <td>{}</td><td>{} / {}</td></tr>",
+                    url_encode(&g.handle),
+                    esc(&g.handle),
+                    esc(&g.name),
+                    esc(&g.header),
+                    g.daily_quota,
+                    g.monthly_quota
+                ));
+            }
+            m.push_str("</tbody></table></div>");
+            m + &pager(lang, "/console/groups", l.next, q.after.is_none())
+        }
+    };
+    html(lang, Some(&page), t("nav_groups"), "groups", &m, StatusCode::OK)
+}
+
+pub async fn group(
+    State(shared): Shd,
+    page: Page,
+    Path(handle): Path<String>,
+    Query(q): Query<AfterHandle>,
+) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    if !page.admin() {
+        return admins_only(&page, t("nav_groups"), "groups");
+    }
+    let shown: Result<p::GroupShow, ApiError> = call(
+        &shared,
+        page.caller,
+        Op::GroupShow(p::GroupShowArgs {
+            group: handle.clone(),
+            limit: None,
+            after: q.after.clone(),
+        }),
+    )
+    .await;
+    let (m, status) = match shown {
+        Err(e) => (api_error(lang, &e), super::super::status_of(e.body.code)),
+        Ok(g) => {
+            let qt = &g.quota;
+            let mut m = format!(
+                "<dl class=\"stats\"><div><dt>{}</dt><dd>{}</dd></div><div><dt>{}</dt><dd>{}</dd></div>\
+                 <div><dt>{} ({})</dt><dd>{} / {}</dd></div><div><dt>{} ({})</dt><dd>{} / {}</dd></div></dl>\
+                 <p><a href=\"/console/send?group={}\">{}</a></p>",
+                t("name"),
+                esc(&g.group.name),
+                t("header"),
+                esc(&g.group.header),
+                t("quota_left"),
+                t("quota_day"),
+                qt.day_limit.saturating_sub(qt.day_used),
+                qt.day_limit,
+                t("quota_left"),
+                t("quota_month"),
+                qt.month_limit.saturating_sub(qt.month_used),
+                qt.month_limit,
+                url_encode(&g.group.handle),
+                t("nav_send")
+            );
+            m.push_str(&format!(
+                "<h2>{}</h2><div class=\"scroll\"><table id=\"members\"><thead><tr>\
+                 <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+                 <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+                 </tr></thead><tbody>",
+                t("members"),
+                t("handle"),
+                t("name"),
+                t("phone"),
+                t("role"),
+                t("opted_out"),
+                t("sms_disabled")
+            ));
+            for mb in &g.members {
+                m.push_str(&format!(
+                    "<tr data-member=\"{}\"><th scope=\"row\">{}</th><td>{}</td><td class=\"mono\">{}</td>\
+                     <td>{}</td><td data-opted-out=\"{}\">{}</td><td>{}</td></tr>",
+                    esc(&mb.handle),
+                    esc(&mb.handle),
+                    esc(&mb.name),
+                    esc(&mb.phone),
+                    mb.role.as_str(),
+                    mb.opted_out,
+                    if mb.opted_out { t("yes") } else { t("no") },
+                    if mb.sms_enabled { t("no") } else { t("yes") }
+                ));
+            }
+            m.push_str("</tbody></table></div>");
+            m.push_str(&pager(
+                lang,
+                &format!("/console/groups/{}", url_encode(&handle)),
+                g.next,
+                q.after.is_none(),
+            ));
+            (m, StatusCode::OK)
+        }
+    };
+    html(
+        lang,
+        Some(&page),
+        &format!("{} {}", t("group"), handle),
+        "groups",
+        &m,
+        status,
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct ImportForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    csv: String,
+    #[serde(default)]
+    skip_bad: Option<String>,
+}
+
+fn import_page(page: &Page, csv: &str, body: &str, status: StatusCode) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let mut m = String::from(body);
+    m.push_str(&format!(
+        "<form method=\"post\" action=\"/console/import\" class=\"card\" id=\"import-form\">{}\
+         <p class=\"help\" id=\"import-help\">{}</p>\
+         <label for=\"csv\">{}</label><textarea id=\"csv\" name=\"csv\" rows=\"10\" required \
+         spellcheck=\"false\" aria-describedby=\"import-help\">{}</textarea>\
+         <label for=\"csv-file\">{}</label><input type=\"file\" id=\"csv-file\" accept=\".csv,text/csv\">\
+         <div class=\"buttons\"><button type=\"submit\" id=\"import-button\">{}</button></div></form>",
+        hidden_csrf(page),
+        t("import_help"),
+        t("csv"),
+        esc(csv),
+        t("csv_file"),
+        t("import")
+    ));
+    html(lang, Some(page), t("import_title"), "import", &m, status)
+}
+
+pub async fn import_form(page: Page) -> Response {
+    if !page.admin() {
+        return admins_only(&page, page.lang.t("import_title"), "import");
+    }
+    import_page(&page, "", "", StatusCode::OK)
+}
+
+pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let skip_bad = form.skip_bad.is_some();
+    // Browsers send a textarea's lines ended by CR LF; the import names bad rows by the
+    // lines of the text as the person typed or chose it.
+    let csv = form.csv.replace("\r\n", "\n");
+    let done: Result<p::ImportResult, ApiError> = call(
+        &shared,
+        page.caller,
+        Op::MemberImport(p::MemberImport {
+            csv: csv.clone(),
+            skip_bad,
+        }),
+    )
+    .await;
+    match done {
+        Ok(r) => {
+            let mut m = format!(
+                "<div class=\"ok\" role=\"status\" id=\"import-done\"><strong>{}</strong>: \
+                 {} {} · {} {} · {} {} · {} {} · {} {}</div>",
+                t("imported"),
+                r.members_created,
+                t("created_n"),
+                r.members_updated,
+                t("updated_n"),
+                r.members_unchanged,
+                t("unchanged_n"),
+                r.memberships_added,
+                t("memberships_n"),
+                r.skipped_total,
+                t("skipped_n")
+            );
+            if !r.skipped.is_empty() {
+                m.push_str(&bad_rows(lang, r.skipped.iter().map(|s| (s.line, s.reason.as_str()))));
+            }
+            import_page(&page, "", &m, StatusCode::OK)
+        }
+        Err(e) if e.body.code == ErrorCode::PermissionDenied => {
+            admins_only(&page, t("import_title"), "import")
+        }
+        Err(e) => {
+            // Bad rows: nothing was written. List them, and offer to import the good ones.
+            let rows = parse_bad_rows(&e.body.message);
+            let mut m = format!(
+                "<div class=\"alert\" role=\"alert\" id=\"import-refused\"><strong>{}</strong></div>",
+                t("import_refused")
+            );
+            if rows.is_empty() {
+                m.push_str(&api_error(lang, &e));
+            } else {
+                m.push_str(&bad_rows(lang, rows.iter().map(|(l, r)| (*l, r.as_str()))));
+                m.push_str(&format!(
+                    "<form method=\"post\" action=\"/console/import\" class=\"confirm\">{}\
+                     <input type=\"hidden\" name=\"csv\" value=\"{}\">\
+                     <input type=\"hidden\" name=\"skip_bad\" value=\"1\">\
+                     <button type=\"submit\" id=\"import-good\">{}</button></form>",
+                    hidden_csrf(&page),
+                    esc(&csv),
+                    t("import_good")
+                ));
+            }
+            import_page(&page, &csv, &m, super::super::status_of(e.body.code))
+        }
+    }
+}
+
+/// The bad rows of an import refusal's message (`line N: reason` lines).
+fn parse_bad_rows(message: &str) -> Vec<(u64, String)> {
+    message
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("line ")?;
+            let (n, reason) = rest.split_once(':')?;
+            Some((n.trim().parse().ok()?, reason.trim().to_string()))
+        })
+        .collect()
+}
+
+fn bad_rows<'a>(lang: Lang, rows: impl Iterator<Item = (u64, &'a str)>) -> String {
+    let mut m = format!(
+        "<div class=\"scroll\"><table id=\"bad-rows\"><thead><tr><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("line"),
+        lang.t("reason")
+    );
+    for (line, reason) in rows {
+        m.push_str(&format!(
+            "<tr data-line=\"{line}\"><th scope=\"row\">{line}</th><td>{}</td></tr>",
+            esc(reason)
+        ));
+    }
+    m.push_str("</tbody></table></div>");
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_bars_and_highlights() {
+        assert_eq!(bars(Some(-60)), 4);
+        assert_eq!(bars(Some(-90)), 2);
+        assert_eq!(bars(Some(-120)), 0);
+        assert_eq!(bars(None), 0);
+        let found = vec![p::SensitiveMatch {
+            word: "代开发票".into(),
+            start: 2,
+            end: 7,
+        }];
+        assert_eq!(
+            highlight("你好代开 发票<b>", &found),
+            "你好<mark>代开 发票</mark>&lt;b&gt;"
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_read_from_the_refusal() {
+        let rows = parse_bad_rows(
+            "1 bad row, nothing was imported (skip bad rows to import the others):\n  line 3: \
+             phone 'x': not a number",
+        );
+        assert_eq!(rows, vec![(3, "phone 'x': not a number".to_string())]);
+    }
+}

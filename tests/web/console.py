@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""The web console in a real browser: headless Chromium driven by Selenium (WebDriver).
+
+Run by tests/web_console.rs (mode `test`) and benches/web_console.rs (mode `bench`), which
+start the real daemon and pass everything in the environment:
+
+  GSMS_BASE          http://127.0.0.1:PORT
+  GSMS_ADMIN         a management token
+  GSMS_SENDER        a token of `alice`, super-admin of group GSMS_GROUP
+  GSMS_MEMBER        a token of a plain member (`m1`)
+  GSMS_GROUP         the group (`ops`)
+  GSMS_RECIPIENTS    how many members the broadcast reaches
+  GSMS_OPTED_OUT     the member whose reply opts out (`m2`)
+  GSMS_REPLY         the text another member replies (`收到，谢谢`)
+  GSMS_SHOTS         where screenshots go (empty: none)
+  GSMS_PAGES         (bench) the pages to measure, comma-separated paths
+
+Every wait is bounded polling on a condition (WebDriverWait), never a sleep for a guess.
+A failed check raises, the script exits non-zero, and the Rust side fails.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+WAIT = 60  # seconds, the bound of every wait
+
+
+def browser(width=1280, lang="en"):
+    opts = webdriver.ChromeOptions()
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--user-data-dir=" + tempfile.mkdtemp(prefix="gsms-chromium-"),
+        "--lang=" + lang,
+    ):
+        opts.add_argument(flag)
+    opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
+    opts.binary_location = "/usr/bin/chromium"
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    d.set_window_size(width, 900)
+    return d
+
+
+class Console:
+    def __init__(self, driver, base, shots):
+        self.d = driver
+        self.base = base
+        self.shots = shots
+
+    def go(self, path):
+        self.d.get(self.base + path)
+
+    def wait(self, what, cond):
+        try:
+            return WebDriverWait(self.d, WAIT, poll_frequency=0.1).until(lambda d: cond())
+        except Exception as e:
+            raise AssertionError(
+                "waited %ds for %s; page %s:\n%s"
+                % (WAIT, what, self.d.current_url, self.d.find_element(By.TAG_NAME, "body").text[:3000])
+            ) from e
+
+    def find(self, css):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self):
+        return self.find("body").text
+
+    def sign_in(self, token, expect_ok=True):
+        self.go("/console/login")
+        field = self.find("#token")
+        # The field is labelled (accessible name) and focused for the keyboard.
+        label = self.find("label[for=token]").text
+        assert label, "the token field has a label"
+        field.send_keys(token)
+        self.find("form button[type=submit]").click()
+        if expect_ok:
+            self.wait("the overview after signing in", lambda: self.d.current_url.endswith("/console/"))
+
+    def sign_out(self):
+        self.find("form[action='/console/logout'] button").click()
+        self.wait("the sign-in page", lambda: "/console/login" in self.d.current_url)
+
+    def shot(self, name):
+        """Screenshots of the page at desktop (1280) and phone (360) width, whole height."""
+        if not self.shots:
+            return
+        for width, tag in ((1280, "desktop"), (360, "phone")):
+            self.d.set_window_size(width, 900)
+            height = self.d.execute_script("return document.documentElement.scrollHeight")
+            self.d.set_window_size(width, min(max(height, 640) + 120, 4000))
+            # At 360 px nothing may stick out sideways (the tables scroll inside their box).
+            if width == 360:
+                overflow = self.d.execute_script(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 1, "%s is %d px too wide at 360 px" % (name, overflow)
+            self.d.save_screenshot(os.path.join(self.shots, "%s-%s.png" % (name, tag)))
+        self.d.set_window_size(1280, 900)
+
+
+def run_test(env):
+    base = env["GSMS_BASE"]
+    group = env["GSMS_GROUP"]
+    recipients = int(env["GSMS_RECIPIENTS"])
+    shots = env.get("GSMS_SHOTS") or ""
+    d = browser()
+    c = Console(d, base, shots)
+    try:
+        # A wrong token is refused, with the API's reason, and no session cookie is set.
+        c.sign_in("gsms_" + "0" * 64, expect_ok=False)
+        c.wait("the refusal", lambda: c.all("#login-error"))
+        assert "not known" in c.find("#login-error").text, c.text()
+        assert "/console/login" in d.current_url
+        assert not any(k["name"] == "gsms_console" for k in d.get_cookies())
+        c.shot("login-refused")
+        # Without a session every page leads to the sign-in page.
+        c.go("/console/inbox")
+        c.wait("the sign-in page", lambda: "/console/login" in d.current_url)
+
+        # A plain member's token: signed in, but refused on the administrators' pages.
+        c.sign_in(env["GSMS_MEMBER"])
+        cookie = [k for k in d.get_cookies() if k["name"] == "gsms_console"][0]
+        assert cookie["httpOnly"] and cookie.get("sameSite") == "Strict", cookie
+        assert env["GSMS_MEMBER"] not in cookie["value"]
+        assert not c.all("nav a[href='/console/groups']"), "no groups link for a member"
+        for page in ("/console/groups", "/console/groups/" + group, "/console/import"):
+            c.go(page)
+            c.wait("the refusal of " + page, lambda: c.all("#admins-only"))
+        # The IMSI column is for administrators.
+        c.go("/console/")
+        assert "IMSI" not in c.find("table.modems thead").text
+        c.sign_out()
+        # The session is gone: its cookie no longer opens a page.
+        c.go("/console/")
+        c.wait("the sign-in page", lambda: "/console/login" in d.current_url)
+
+        # The super-admin sends: live preview as they type, then preview, confirm, follow.
+        c.sign_in(env["GSMS_SENDER"])
+        c.shot("overview-member")
+        c.go("/console/send")
+        Select(c.find("#group")).select_by_value(group)
+        c.find("#text").send_keys("明天上午九点开会，请准时参加")
+        c.wait(
+            "the live preview's recipients",
+            lambda: c.find("[data-pv=recipients]").text == str(recipients),
+        )
+        assert c.find("[data-pv=encoding]").text == "UCS-2", c.text()
+        assert c.find("[data-pv=parts]").text.startswith("1 /"), c.text()
+        phone = c.find("[data-pv=phone]").text
+        assert phone.startswith("【") and "明天上午九点开会" in phone, phone
+        left = int(c.find("[data-pv=remaining]").text)
+        c.find("#text").send_keys("！")
+        c.wait("one character less", lambda: c.find("[data-pv=remaining]").text == str(left - 1))
+        c.shot("send-preview")
+        c.find("#preview-button").click()
+        c.wait("the confirmation", lambda: c.all("#confirm-button"))
+        assert str(recipients) in c.find("#confirm-button").text
+        c.find("#confirm-button").click()
+        c.wait("the broadcast page", lambda: "/console/broadcasts/" in d.current_url)
+        broadcast = d.current_url.rsplit("/", 1)[1]
+
+        def states():
+            return [td.get_attribute("data-state") for td in c.all("#deliveries td[data-state]")]
+
+        c.wait(
+            "every member delivered (live, over Server-Sent Events)",
+            lambda: len(states()) == recipients and all(s == "delivered" for s in states()),
+        )
+        c.wait(
+            "the delivered counter",
+            lambda: c.find("[data-count=delivered]").text == str(recipients),
+        )
+        c.shot("broadcast")
+        c.go("/console/broadcasts")
+        assert c.all("a[href='/console/broadcasts/%s']" % broadcast)
+        c.shot("broadcasts")
+
+        # The replies reach the inbox, unread first, linked to the broadcast.
+        def inbox_has_reply():
+            c.go("/console/inbox")
+            return any(
+                env["GSMS_REPLY"] in li.text and li.find_elements(By.CSS_SELECTOR, "a[href='/console/broadcasts/%s']" % broadcast)
+                for li in c.all("li.unread[data-handling=reply]")
+            )
+
+        c.wait("the reply in the inbox", inbox_has_reply)
+        c.wait("the opt-out in the inbox", lambda: c.all("li[data-handling=opt_out]") or c.go("/console/inbox"))
+        c.shot("inbox")
+        first = c.all("li.unread form button")[0]
+        first.click()
+        c.wait("the inbox again", lambda: "/console/inbox" in d.current_url)
+        c.sign_out()
+
+        # The administrator: the opt-out shows in the group, the CSV import refuses a bad row.
+        c.sign_in(env["GSMS_ADMIN"])
+        assert "IMSI" in c.find("table.modems thead").text
+        c.shot("overview")
+        c.go("/console/groups")
+        c.shot("groups")
+        c.go("/console/groups/" + group)
+        row = c.find("tr[data-member=%s] td[data-opted-out]" % env["GSMS_OPTED_OUT"])
+        assert row.get_attribute("data-opted-out") == "true", c.text()
+        c.shot("group")
+        c.go("/console/import")
+        csv = "handle,name,phone,group,role\nn1,新成员1,13912340001,%s,member\nn2,新成员2,not-a-phone,%s,member\n" % (group, group)
+        c.find("#csv").send_keys(csv)
+        c.find("#import-button").click()
+        c.wait("the bad row", lambda: c.all("#bad-rows tr[data-line='3']"))
+        assert c.all("#import-refused")
+        c.shot("import-refused")
+        # Nothing was written: n1 is not in the group yet.
+        c.go("/console/groups/" + group)
+        assert not c.all("tr[data-member=n1]"), "a refused import wrote nothing"
+        # Chinese, by the language link; the choice stays.
+        c.find("a.lang").click()
+        c.wait("the page in Chinese", lambda: c.find("html").get_attribute("lang") == "zh-CN")
+        assert "成员" in c.text()
+        c.go("/console/")
+        assert c.find("html").get_attribute("lang") == "zh-CN"
+        c.shot("overview-zh")
+        c.sign_out()
+        c.shot("login")
+    finally:
+        d.quit()
+    print("web console: every flow passed")
+
+
+def run_bench(env):
+    """Page weight (bytes transferred, cache off) and first render of each page."""
+    base = env["GSMS_BASE"]
+    pages = [p for p in env["GSMS_PAGES"].split(",") if p]
+    d = browser()
+    c = Console(d, base, "")
+    try:
+        c.sign_in(env["GSMS_ADMIN"])
+        d.execute_cdp_cmd("Network.enable", {})
+        d.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+        print("%-46s %9s %9s %8s %8s %8s" % ("page", "bytes", "html", "server", "fcp", "load"))
+        for path in pages:
+            for _ in range(2):  # the first load warms the daemon's caches; the second counts
+                c.go(path)
+                WebDriverWait(d, WAIT).until(
+                    lambda d: d.execute_script("return document.readyState") == "complete"
+                )
+            m = d.execute_script(
+                """
+                const n = performance.getEntriesByType('navigation')[0];
+                const res = performance.getEntriesByType('resource')
+                  .filter(r => !r.name.includes('/events'));
+                const fcp = performance.getEntriesByType('paint')
+                  .find(p => p.name === 'first-contentful-paint');
+                return {
+                  html: n.transferSize,
+                  bytes: n.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
+                  server: n.responseStart - n.requestStart,
+                  fcp: fcp ? fcp.startTime : -1,
+                  load: n.loadEventEnd,
+                };
+                """
+            )
+            print(
+                "%-46s %9d %9d %6.0fms %6.0fms %6.0fms"
+                % (path, m["bytes"], m["html"], m["server"], m["fcp"], m["load"])
+            )
+            sys.stdout.flush()
+    finally:
+        d.quit()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "test"
+    {"test": run_test, "bench": run_bench}[mode](os.environ)
