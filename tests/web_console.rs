@@ -70,7 +70,8 @@ fn the_console_signs_in_sends_follows_and_manages_in_a_real_browser() {
         2,
         |mut c| {
             for m in &mut c.modems {
-                m.knobs.report_delay = Some(Duration::from_millis(100));
+                // Reports come after the broadcast page has loaded: the page must follow them live.
+                m.knobs.report_delay = Some(Duration::from_millis(1500));
                 m.knobs.replies = vec![
                     reply("+8613900000001", "收到，谢谢"),
                     reply("+8613900000002", "TD"),

@@ -116,6 +116,10 @@ class Console:
         self.d.set_window_size(1280, 900)
 
 
+def states_now(c):
+    return [td.get_attribute("data-state") for td in c.all("#deliveries td[data-state]")]
+
+
 def run_test(env):
     base = env["GSMS_BASE"]
     group = env["GSMS_GROUP"]
@@ -176,6 +180,7 @@ def run_test(env):
         c.find("#confirm-button").click()
         c.wait("the broadcast page", lambda: "/console/broadcasts/" in d.current_url)
         broadcast = d.current_url.rsplit("/", 1)[1]
+        print("states when the broadcast page loaded:", states_now(c))
 
         def states():
             return [td.get_attribute("data-state") for td in c.all("#deliveries td[data-state]")]
