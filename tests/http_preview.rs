@@ -49,11 +49,17 @@ fn the_preview_judges_as_send_does_and_uses_nothing() {
     let (s, pv) = preview(&http, &alice, json!({"text": text}));
     assert_eq!(s, 200, "{pv}");
     assert_eq!(pv["refusal"]["code"], "sensitive_words", "{pv:#}");
-    assert_eq!(pv["sensitive"], json!([{"word": "赌博", "start": 3, "end": 6}]));
+    assert_eq!(
+        pv["sensitive"],
+        json!([{"word": "赌博", "start": 3, "end": 6}])
+    );
     assert_eq!(pv["header"], "【运维组】");
     assert_eq!(pv["text"], format!("【运维组】{text}"));
     assert_eq!(pv["encoding"], "ucs2");
-    assert_eq!((pv["parts"].as_u64(), pv["per_part"].as_u64()), (Some(1), Some(70)));
+    assert_eq!(
+        (pv["parts"].as_u64(), pv["per_part"].as_u64()),
+        (Some(1), Some(70))
+    );
     assert_eq!(
         pv["units"].as_u64().unwrap() + pv["remaining"].as_u64().unwrap(),
         70,
@@ -76,7 +82,10 @@ fn the_preview_judges_as_send_does_and_uses_nothing() {
     assert_eq!(pv["refusal"]["code"], "too_many_parts", "{pv:#}");
     assert!(pv["parts"].as_u64().unwrap() > pv["max_parts"].as_u64().unwrap());
     let (s, refused) = send(&http, &alice, json!({"text": long}));
-    assert_eq!((s, &refused["error"]["code"]), (422, &json!("too_many_parts")));
+    assert_eq!(
+        (s, &refused["error"]["code"]),
+        (422, &json!("too_many_parts"))
+    );
 
     // A clean message: accepted by both, with the same recipients; the preview used nothing.
     for _ in 0..5 {
@@ -85,7 +94,10 @@ fn the_preview_judges_as_send_does_and_uses_nothing() {
         assert!(pv["refusal"].is_null(), "{pv:#}");
     }
     let (_, group) = answer(http.get("/v1/groups/ops", Some(&admin)).send().unwrap());
-    assert_eq!(group["quota"]["day_used"], 0, "previews use no quota: {group:#}");
+    assert_eq!(
+        group["quota"]["day_used"], 0,
+        "previews use no quota: {group:#}"
+    );
     let (_, list) = answer(http.get("/v1/broadcasts", Some(&admin)).send().unwrap());
     assert_eq!(list["broadcasts"], json!([]), "previews write nothing");
     let (_, pv) = preview(&http, &alice, json!({"text": "明天开会"}));
@@ -182,7 +194,11 @@ fn a_console_session_stands_for_its_token_and_changes_need_its_csrf_token() {
             .post(format!("{}/console/login", http.base))
             .header("cookie", format!("gsms_login={nonce}"))
             .header("content-type", FORM)
-            .body(encode(&[("token", token), ("nonce", nonce_sent), ("next", "/console/")]))
+            .body(encode(&[
+                ("token", token),
+                ("nonce", nonce_sent),
+                ("next", "/console/"),
+            ]))
             .send()
             .unwrap()
     };
@@ -198,13 +214,19 @@ fn a_console_session_stands_for_its_token_and_changes_need_its_csrf_token() {
     let ok = login(&alice, &nonce);
     assert_eq!(ok.status().as_u16(), 303);
     let session = set_cookie(&ok, "gsms_console").expect("a session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
     assert!(!session.contains("Secure"), "plain HTTP: {session}");
     assert!(!session.contains(&alice[5..]), "{session}");
     let cookie = session.split(';').next().unwrap().to_string();
     let page = get("/console/send", &cookie);
     assert_eq!(page.status().as_u16(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = page.text().unwrap();
     let csrf = between(&html, "<meta name=\"csrf\" content=\"").to_string();
@@ -224,7 +246,11 @@ fn a_console_session_stands_for_its_token_and_changes_need_its_csrf_token() {
         answer(r.send().unwrap())
     };
     let (s, no) = post(None);
-    assert_eq!((s, &no["error"]["code"]), (403, &json!("permission_denied")), "{no}");
+    assert_eq!(
+        (s, &no["error"]["code"]),
+        (403, &json!("permission_denied")),
+        "{no}"
+    );
     let (s, _) = post(Some("0000"));
     assert_eq!(s, 403);
     let (s, pv) = post(Some(&csrf));
@@ -242,7 +268,12 @@ fn a_console_session_stands_for_its_token_and_changes_need_its_csrf_token() {
         .post(format!("{}/console/send", http.base))
         .header("cookie", &cookie)
         .header("content-type", FORM)
-        .body(encode(&[("group", "ops"), ("text", "伪造"), ("action", "send"), ("csrf", "x")]))
+        .body(encode(&[
+            ("group", "ops"),
+            ("text", "伪造"),
+            ("action", "send"),
+            ("csrf", "x"),
+        ]))
         .send()
         .unwrap();
     assert_eq!(forged.status().as_u16(), 403);

@@ -115,7 +115,10 @@ fn the_console_signs_in_sends_follows_and_manages_in_a_real_browser() {
     // m2 opted out, and the refused import wrote nothing.
     let shown = w.show(1);
     assert_eq!(shown["delivered"], 4, "{shown:#}");
-    assert_eq!(shown["caller"].as_str().unwrap_or("").starts_with("token:"), true);
+    assert_eq!(
+        shown["caller"].as_str().unwrap_or("").starts_with("token:"),
+        true
+    );
     let group = w.json(&["group", "show", "ops"]);
     let m2 = group["members"]
         .as_array()
@@ -126,5 +129,8 @@ fn the_console_signs_in_sends_follows_and_manages_in_a_real_browser() {
         .unwrap();
     assert_eq!(m2["opted_out"], true, "{group:#}");
     let missing = w.cli(&["member", "show", "n1"]);
-    assert!(!missing.status.success(), "the refused import wrote nothing");
+    assert!(
+        !missing.status.success(),
+        "the refused import wrote nothing"
+    );
 }

@@ -65,8 +65,8 @@ pub use quota::{InvalidQuota, QuotaExceeded, QuotaStatus};
 pub use sensitive::{SensitiveFilter, SensitivePolicy, SensitiveWordsFound};
 pub use submit::{
     preview, quota_status, sim_counts, submit_broadcast, submit_broadcast_keyed, Accepted, Draft,
-    NoRecipients,
-    NotSuperAdmin, SendRequest, SimCounts, UnknownGroup, UnknownMember, UrgentNotAllowed,
+    NoRecipients, NotSuperAdmin, SendRequest, SimCounts, UnknownGroup, UnknownMember,
+    UrgentNotAllowed,
 };
 
 use crate::store::StoreError;

@@ -12,8 +12,8 @@ use super::refusals::{Entry, MORE_REFUSED};
 use super::{Caller, ServiceError, Settings};
 use crate::sms::Encoding;
 use crate::store::{
-    BroadcastId, Dropped, Group, Member, NewAudit, NewBroadcast, QueuedDelivery, Role, SendCount, Store,
-    StoreError, Tx,
+    BroadcastId, Dropped, Group, Member, NewAudit, NewBroadcast, QueuedDelivery, Role, SendCount,
+    Store, StoreError, Tx,
 };
 
 /// No group has this handle.

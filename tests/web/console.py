@@ -265,6 +265,13 @@ def run_bench(env):
                 WebDriverWait(d, WAIT).until(
                     lambda d: d.execute_script("return document.readyState") == "complete"
                 )
+            # The first contentful paint is reported a moment after the load, at most.
+            WebDriverWait(d, 5).until(
+                lambda d: d.execute_script(
+                    "return performance.getEntriesByType('paint').some("
+                    "p => p.name === 'first-contentful-paint')"
+                )
+            )
             m = d.execute_script(
                 """
                 const n = performance.getEntriesByType('navigation')[0];

@@ -5,6 +5,8 @@
 //! Here: binding the configured addresses (`[http] listen`), the bearer-token extractor
 //! ([`Authed`]), the mapping of the socket's stable error codes to HTTP statuses
 //! ([`ApiError`]), the connection limit, and graceful shutdown. TLS is left to a reverse proxy.
+//! The web console ([`web`]) is served by the same router, over the same handlers; its
+//! session cookie is one more way to present a token to [`Authed`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -104,7 +104,10 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     r
 }
 
@@ -165,8 +168,8 @@ impl FromRequestParts<Arc<Shared>> for Page {
         let Some(session) = sessions.get(&parts.headers, Instant::now()) else {
             return Err(login());
         };
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token))
-            .map_err(|_| login())?;
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|_| login())?;
         parts.headers.insert(AUTHORIZATION, bearer);
         let caller = match Authed::from_request_parts(parts, shared).await {
             Ok(Authed(caller)) => caller,
@@ -181,7 +184,9 @@ impl FromRequestParts<Arc<Shared>> for Page {
         let me = if caller.admin {
             None
         } else {
-            super::routes::acting_member(shared, caller, None).await.ok()
+            super::routes::acting_member(shared, caller, None)
+                .await
+                .ok()
         };
         Ok(Page {
             caller,
@@ -226,7 +231,10 @@ pub fn url_encode(s: &str) -> String {
 /// The headers every page carries: no caching, the content-security policy, no framing.
 fn page_headers(r: &mut Response) {
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         CONTENT_SECURITY_POLICY,
@@ -235,7 +243,10 @@ fn page_headers(r: &mut Response) {
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
 }
 
@@ -365,8 +376,14 @@ mod tests {
 
     #[test]
     fn escaping_and_paths() {
-        assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
-        assert_eq!(url_encode("/console/send?group=运维"), "/console/send%3Fgroup%3D%E8%BF%90%E7%BB%B4");
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+        assert_eq!(
+            url_encode("/console/send?group=运维"),
+            "/console/send%3Fgroup%3D%E8%BF%90%E7%BB%B4"
+        );
         assert_eq!(console_path(Some("/console/inbox")), "/console/inbox");
         assert_eq!(console_path(Some("https://evil.example/")), "/console/");
         assert_eq!(console_path(Some("/console//evil.example")), "/console/");

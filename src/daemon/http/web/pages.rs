@@ -16,9 +16,7 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, LANG_COOKIE};
 use super::session::{self, is_https, set_cookie, COOKIE_NAME, LOGIN_COOKIE};
-use super::{
-    add_cookie, api_error, console_path, esc, html, redirect, sessions, url_encode, Page,
-};
+use super::{add_cookie, api_error, console_path, esc, html, redirect, sessions, url_encode, Page};
 use crate::daemon::http::routes::acting_member;
 use crate::daemon::http::{call, ApiError, Authed};
 use crate::daemon::Shared;
@@ -92,7 +90,10 @@ fn signal(lang: Lang, dbm: Option<i32>) -> String {
     };
     let mut s = format!("<span class=\"bars b{n}\" role=\"img\" aria-label=\"{label}\">");
     for i in 1..=4 {
-        s.push_str(&format!("<i class=\"{}\"></i>", if i <= n { "on" } else { "off" }));
+        s.push_str(&format!(
+            "<i class=\"{}\"></i>",
+            if i <= n { "on" } else { "off" }
+        ));
     }
     s.push_str("</span>");
     s
@@ -136,7 +137,9 @@ fn script_texts(lang: Lang, keys: &[&'static str]) -> String {
         .map(|k| (k.to_string(), serde_json::Value::from(lang.t(k))))
         .collect();
     // `</` cannot end the block early: JSON strings may escape `/`.
-    let json = serde_json::Value::Object(map).to_string().replace("</", "<\\/");
+    let json = serde_json::Value::Object(map)
+        .to_string()
+        .replace("</", "<\\/");
     format!("<script type=\"application/json\" id=\"i18n\">{json}</script>")
 }
 
@@ -154,7 +157,10 @@ pub fn login_page(lang: Lang, message: Option<&str>, next: &str, notice: Option<
     let t = |k| lang.t(k);
     let mut main = String::new();
     if let Some(n) = notice {
-        main.push_str(&format!("<p class=\"notice\" role=\"status\">{}</p>", esc(n)));
+        main.push_str(&format!(
+            "<p class=\"notice\" role=\"status\">{}</p>",
+            esc(n)
+        ));
     }
     if let Some(m) = message {
         main.push_str(&format!(
@@ -208,11 +214,7 @@ pub struct LoginForm {
 
 /// Checks the token as the API does (its rate limit on refused tokens included) and opens a
 /// session.
-pub async fn login(
-    State(shared): Shd,
-    mut parts: Parts,
-    Form(form): Form<LoginForm>,
-) -> Response {
+pub async fn login(State(shared): Shd, mut parts: Parts, Form(form): Form<LoginForm>) -> Response {
     let lang = Lang::of(&parts.headers);
     let next = console_path(form.next.as_deref());
     let nonce_ok = session::cookie(&parts.headers, LOGIN_COOKIE)
@@ -293,7 +295,12 @@ pub async fn language(
     if code == "zh" || code == "en" {
         add_cookie(
             &mut r,
-            &set_cookie(LANG_COOKIE, &code, is_https(&headers), Some(366 * 24 * 3600)),
+            &set_cookie(
+                LANG_COOKIE,
+                &code,
+                is_https(&headers),
+                Some(366 * 24 * 3600),
+            ),
         );
     }
     r
@@ -323,7 +330,11 @@ pub async fn overview(State(shared): Shd, page: Page) -> Response {
             // Problems first: what needs a person.
             let mut problems: Vec<String> = Vec::new();
             if let Some(sp) = &st.store_problem {
-                problems.push(format!("<strong>{}</strong>: {}", t("store_problem"), esc(sp)));
+                problems.push(format!(
+                    "<strong>{}</strong>: {}",
+                    t("store_problem"),
+                    esc(sp)
+                ));
             }
             for md in &st.modems {
                 if let Some(q) = &md.quarantine {
@@ -362,7 +373,11 @@ pub async fn overview(State(shared): Shd, page: Page) -> Response {
                 ));
             }
             if st.outcomes_held > 0 {
-                problems.push(format!("<strong>{}</strong>: {}", t("held"), st.outcomes_held));
+                problems.push(format!(
+                    "<strong>{}</strong>: {}",
+                    t("held"),
+                    st.outcomes_held
+                ));
             }
             m.push_str(&format!(
                 "<section aria-labelledby=\"h-problems\"><h2 id=\"h-problems\">{}</h2>",
@@ -480,7 +495,14 @@ pub async fn overview(State(shared): Shd, page: Page) -> Response {
         }
     }
     m.push_str("</section>");
-    html(lang, Some(&page), t("nav_overview"), "overview", &m, StatusCode::OK)
+    html(
+        lang,
+        Some(&page),
+        t("nav_overview"),
+        "overview",
+        &m,
+        StatusCode::OK,
+    )
 }
 
 fn broadcast_table<'a>(
@@ -629,10 +651,7 @@ async fn send_page(
     ));
     for g in &groups {
         let sel = if *g == form.group { " selected" } else { "" };
-        m.push_str(&format!(
-            "<option value=\"{0}\"{sel}>{0}</option>",
-            esc(g)
-        ));
+        m.push_str(&format!("<option value=\"{0}\"{sel}>{0}</option>", esc(g)));
     }
     m.push_str("</select>");
     if page.me.is_none() {
@@ -651,7 +670,11 @@ async fn send_page(
          id=\"preview-button\">{}</button></div></form>",
         t("message"),
         esc(&form.text),
-        if form.urgent.is_some() { " checked" } else { "" },
+        if form.urgent.is_some() {
+            " checked"
+        } else {
+            ""
+        },
         t("urgent"),
         t("preview")
     ));
@@ -740,7 +763,11 @@ fn preview_panel(lang: Lang, pv: Option<&p::SendPreview>, submitted: &str) -> St
     };
     let rows: [(&str, &str, String); 5] = [
         ("encoding", "encoding", v(&encoding)),
-        ("parts", "parts", v(&|p| format!("{} / {}", p.parts, p.max_parts))),
+        (
+            "parts",
+            "parts",
+            v(&|p| format!("{} / {}", p.parts, p.max_parts)),
+        ),
         ("chars_left", "remaining", v(&|p| p.remaining.to_string())),
         ("recipients", "recipients", v(&|p| p.recipients.to_string())),
         (
@@ -799,7 +826,11 @@ fn preview_panel(lang: Lang, pv: Option<&p::SendPreview>, submitted: &str) -> St
     s.push_str(&format!(
         "<p class=\"label\">{}</p><p data-pv=\"sensitive\" class=\"sensitive\">{}</p></section>",
         t("sensitive"),
-        if words.is_empty() { "–".to_string() } else { words }
+        if words.is_empty() {
+            "–".to_string()
+        } else {
+            words
+        }
     ));
     s
 }
@@ -821,7 +852,9 @@ fn highlight(text: &str, found: &[p::SensitiveMatch]) -> String {
         ));
         at = end;
     }
-    out.push_str(&esc(&chars[at.min(chars.len())..].iter().collect::<String>()));
+    out.push_str(&esc(&chars[at.min(chars.len())..]
+        .iter()
+        .collect::<String>()));
     out
 }
 
@@ -845,7 +878,9 @@ pub async fn send(State(shared): Shd, page: Page, Form(form): Form<SendForm>) ->
             Ok(sent) => return redirect(&format!("/console/broadcasts/{}", sent.broadcast)),
             Err(e) => {
                 let pv: Option<p::SendPreview> =
-                    call(&shared, page.caller, Op::SendPreview(request)).await.ok();
+                    call(&shared, page.caller, Op::SendPreview(request))
+                        .await
+                        .ok();
                 return send_page(&shared, &page, &form, pv.as_ref(), Some(&e)).await;
             }
         }
@@ -952,10 +987,7 @@ pub async fn broadcast(
             t("in_progress")
         }
     ));
-    m.push_str(&format!(
-        "<div class=\"phone\">{}</div>",
-        esc(&b.text)
-    ));
+    m.push_str(&format!("<div class=\"phone\">{}</div>", esc(&b.text)));
     m.push_str("<dl class=\"stats counters\" aria-live=\"polite\">");
     for (key, value) in [
         ("recipients", b.recipients),
@@ -1167,12 +1199,24 @@ pub async fn inbox(State(shared): Shd, page: Page, Query(q): Query<InboxQuery>) 
                 Some(b) => format!("/console/inbox?broadcast={b}"),
                 None => "/console/inbox".to_string(),
             };
-            m.push_str(&pager(lang, &base, l.next.map(|n| n.to_string()), q.after.is_none()));
+            m.push_str(&pager(
+                lang,
+                &base,
+                l.next.map(|n| n.to_string()),
+                q.after.is_none(),
+            ));
         }
         Err(e) => m.push_str(&api_error(lang, &e)),
     }
     m.push_str("</section>");
-    html(lang, Some(&page), t("nav_inbox"), "inbox", &m, StatusCode::OK)
+    html(
+        lang,
+        Some(&page),
+        t("nav_inbox"),
+        "inbox",
+        &m,
+        StatusCode::OK,
+    )
 }
 
 pub async fn mark_read(
@@ -1267,7 +1311,14 @@ pub async fn groups(State(shared): Shd, page: Page, Query(q): Query<AfterHandle>
             m + &pager(lang, "/console/groups", l.next, q.after.is_none())
         }
     };
-    html(lang, Some(&page), t("nav_groups"), "groups", &m, StatusCode::OK)
+    html(
+        lang,
+        Some(&page),
+        t("nav_groups"),
+        "groups",
+        &m,
+        StatusCode::OK,
+    )
 }
 
 pub async fn group(
@@ -1436,7 +1487,10 @@ pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>
                 t("skipped_n")
             );
             if !r.skipped.is_empty() {
-                m.push_str(&bad_rows(lang, r.skipped.iter().map(|s| (s.line, s.reason.as_str()))));
+                m.push_str(&bad_rows(
+                    lang,
+                    r.skipped.iter().map(|s| (s.line, s.reason.as_str())),
+                ));
             }
             import_page(&page, "", &m, StatusCode::OK)
         }

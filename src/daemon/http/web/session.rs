@@ -70,8 +70,7 @@ fn key(id: &str) -> String {
 /// Compares two strings in time that depends on their length only.
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -223,7 +222,9 @@ mod tests {
         let got = s.get(&h, now).unwrap();
         assert_eq!(got.token, "gsms_secret");
         assert_eq!(got.csrf, csrf);
-        assert!(s.get(&with_cookie(&format!("{COOKIE_NAME}=00")), now).is_none());
+        assert!(s
+            .get(&with_cookie(&format!("{COOKIE_NAME}=00")), now)
+            .is_none());
         assert!(s.get(&h, now + IDLE).is_none(), "idle sessions end");
         assert!(s.get(&h, now).is_none(), "and are forgotten");
     }
@@ -239,7 +240,10 @@ mod tests {
         h.insert(CSRF_HEADER, HeaderValue::from_static("nope"));
         assert_eq!(s.bearer(&Method::POST, &h, now), Err(SessionRefusal::Csrf));
         h.insert(CSRF_HEADER, HeaderValue::from_str(&csrf).unwrap());
-        assert_eq!(s.bearer(&Method::POST, &h, now), Ok(Some("Bearer t".into())));
+        assert_eq!(
+            s.bearer(&Method::POST, &h, now),
+            Ok(Some("Bearer t".into()))
+        );
         s.close(&h);
         assert_eq!(s.bearer(&Method::GET, &h, now), Ok(None));
     }
