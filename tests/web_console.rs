@@ -128,6 +128,18 @@ fn the_console_signs_in_sends_follows_and_manages_in_a_real_browser() {
         .cloned()
         .unwrap();
     assert_eq!(m2["opted_out"], true, "{group:#}");
+    let m1 = &group["members"].as_array().unwrap()[1];
+    assert_eq!(
+        (&m1["handle"], &m1["role"]),
+        (&"m1".into(), &"admin".into()),
+        "{group:#}"
+    );
+    let night = w.json(&["group", "show", "night"]);
+    assert_eq!(
+        (&night["name"], &night["daily_quota"]),
+        (&"夜班".into(), &5.into()),
+        "{night:#}"
+    );
     let missing = w.cli(&["member", "show", "n1"]);
     assert!(
         !missing.status.success(),

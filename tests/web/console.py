@@ -27,6 +27,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -67,7 +68,14 @@ class Console:
 
     def wait(self, what, cond):
         try:
-            return WebDriverWait(self.d, WAIT, poll_frequency=0.1).until(lambda d: cond())
+            # A page being replaced (after a form) may answer with an element that is gone:
+            # the condition is asked again.
+            return WebDriverWait(
+                self.d,
+                WAIT,
+                poll_frequency=0.1,
+                ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+            ).until(lambda d: cond())
         except Exception as e:
             raise AssertionError(
                 "waited %ds for %s; page %s:\n%s"
@@ -223,7 +231,20 @@ def run_test(env):
         c.go("/console/groups/" + group)
         row = c.find("tr[data-member=%s] td[data-opted-out]" % env["GSMS_OPTED_OUT"])
         assert row.get_attribute("data-opted-out") == "true", c.text()
+        # An administrator changes a role and opts a member out by hand.
+        c.find("#role-m1").find_element(By.XPATH, "./option[@value='admin']").click()
+        c.find("tr[data-member=m1] form.role-form button").click()
+        c.wait("m1 an admin", lambda: c.find("tr[data-member=m1] td[data-role]").get_attribute("data-role") == "admin")
+        c.find("tr[data-member=m3] button[value=opt_out]").click()
+        c.wait("m3 opted out", lambda: c.find("tr[data-member=m3] td[data-opted-out]").get_attribute("data-opted-out") == "true")
         c.shot("group")
+        # A new group.
+        c.go("/console/groups")
+        c.find("#g-handle").send_keys("night")
+        c.find("#g-name").send_keys("夜班")
+        c.find("#g-daily").send_keys("5")
+        c.find("#group-create button").click()
+        c.wait("the new group's page", lambda: d.current_url.endswith("/console/groups/night"))
         c.go("/console/import")
         csv = "handle,name,phone,group,role\nn1,新成员1,13912340001,%s,member\nn2,新成员2,not-a-phone,%s,member\n" % (group, group)
         c.find("#csv").send_keys(csv)

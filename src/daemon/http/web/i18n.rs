@@ -239,6 +239,13 @@ fn text(key: &str) -> Option<(&'static str, &'static str)> {
         "line" => ("Line", "行"),
         "reason" => ("Reason", "原因"),
         "not_found" => ("Not found", "未找到"),
+        "new_group" => ("New group", "新建群组"),
+        "create" => ("Create", "创建"),
+        "quota_word" => ("Quota", "配额"),
+        "change" => ("Change", "修改"),
+        "save" => ("Save", "保存"),
+        "do_opt_out" => ("Opt out", "设为退订"),
+        "do_opt_in" => ("Opt back in", "恢复订阅"),
         "api_error" => ("The daemon refused", "守护进程拒绝了请求"),
         _ => return None,
     })

@@ -70,8 +70,15 @@ pub fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/console/broadcasts/{id}", get(pages::broadcast))
         .route("/console/inbox", get(pages::inbox))
         .route("/console/inbox/{id}/read", post(pages::mark_read))
-        .route("/console/groups", get(pages::groups))
+        .route(
+            "/console/groups",
+            get(pages::groups).post(pages::group_create),
+        )
         .route("/console/groups/{group}", get(pages::group))
+        .route(
+            "/console/groups/{group}/members/{member}",
+            post(pages::membership),
+        )
         .route(
             "/console/import",
             get(pages::import_form)

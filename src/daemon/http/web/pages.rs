@@ -1311,6 +1311,7 @@ pub async fn groups(State(shared): Shd, page: Page, Query(q): Query<AfterHandle>
             m + &pager(lang, "/console/groups", l.next, q.after.is_none())
         }
     };
+    let m = m + &group_create_form(&page);
     html(
         lang,
         Some(&page),
@@ -1319,6 +1320,150 @@ pub async fn groups(State(shared): Shd, page: Page, Query(q): Query<AfterHandle>
         &m,
         StatusCode::OK,
     )
+}
+
+fn group_create_form(page: &Page) -> String {
+    let t = |k| page.lang.t(k);
+    format!(
+        "<h2 id=\"h-new\">{}</h2><form method=\"post\" action=\"/console/groups\" class=\"card\" \
+         id=\"group-create\" aria-labelledby=\"h-new\">{}\
+         <label for=\"g-handle\">{}</label><input id=\"g-handle\" name=\"handle\" required \
+         autocomplete=\"off\" spellcheck=\"false\">\
+         <label for=\"g-name\">{}</label><input id=\"g-name\" name=\"name\" required>\
+         <label for=\"g-daily\">{} ({})</label><input id=\"g-daily\" name=\"daily_quota\" \
+         inputmode=\"numeric\" pattern=\"[0-9]*\">\
+         <label for=\"g-monthly\">{} ({})</label><input id=\"g-monthly\" name=\"monthly_quota\" \
+         inputmode=\"numeric\" pattern=\"[0-9]*\">\
+         <div class=\"buttons\"><button type=\"submit\">{}</button></div></form>",
+        t("new_group"),
+        hidden_csrf(page),
+        t("handle"),
+        t("name"),
+        t("quota_word"),
+        t("quota_day"),
+        t("quota_word"),
+        t("quota_month"),
+        t("create")
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct GroupCreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    daily_quota: String,
+    #[serde(default)]
+    monthly_quota: String,
+}
+
+/// A number typed in a form: empty is "not given"; anything else must be a number.
+fn number_field(value: &str, what: &str) -> Result<Option<u32>, ApiError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidValue,
+            format!("{what} must be a whole number, not {v:?}"),
+        )
+    })
+}
+
+pub async fn group_create(
+    State(shared): Shd,
+    page: Page,
+    Form(form): Form<GroupCreateForm>,
+) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let made = async {
+        let op = Op::GroupCreate(p::GroupCreate {
+            handle: form.handle.trim().to_string(),
+            name: form.name.trim().to_string(),
+            header: None,
+            daily_quota: number_field(&form.daily_quota, "the daily quota")?,
+            monthly_quota: number_field(&form.monthly_quota, "the monthly quota")?,
+        });
+        call::<p::GroupInfo>(&shared, page.caller, op).await
+    }
+    .await;
+    match made {
+        Ok(g) => redirect(&format!("/console/groups/{}", url_encode(&g.handle))),
+        Err(e) => html(
+            page.lang,
+            Some(&page),
+            page.lang.t("nav_groups"),
+            "groups",
+            &(api_error(page.lang, &e) + &group_create_form(&page)),
+            super::super::status_of(e.body.code),
+        ),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct MembershipForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// A member's role in a group, or their opt-out, changed by an administrator.
+pub async fn membership(
+    State(shared): Shd,
+    page: Page,
+    Path((group, member)): Path<(String, String)>,
+    Form(form): Form<MembershipForm>,
+) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let pair = p::Membership {
+        member: member.clone(),
+        group: group.clone(),
+    };
+    let op = match form.action.as_str() {
+        "opt_out" => Ok(Op::MemberOptOut(pair)),
+        "opt_in" => Ok(Op::MemberOptIn(pair)),
+        _ => serde_json::from_value::<Role>(serde_json::Value::from(form.role.as_str()))
+            .map(|role| {
+                Op::MemberRole(p::MemberRole {
+                    member,
+                    group: group.clone(),
+                    role,
+                })
+            })
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidValue,
+                    format!("{:?} is not a role (member, admin, super_admin)", form.role),
+                )
+            }),
+    };
+    let done = match op {
+        Ok(op) => call::<p::MembershipInfo>(&shared, page.caller, op).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => redirect(&format!("/console/groups/{}", url_encode(&group))),
+        Err(e) => html(
+            page.lang,
+            Some(&page),
+            &format!("{} {group}", page.lang.t("group")),
+            "groups",
+            &api_error(page.lang, &e),
+            super::super::status_of(e.body.code),
+        ),
+    }
 }
 
 pub async fn group(
@@ -1369,27 +1514,31 @@ pub async fn group(
                 "<h2>{}</h2><div class=\"scroll\"><table id=\"members\"><thead><tr>\
                  <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
                  <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-                 </tr></thead><tbody>",
+                 <th scope=\"col\">{}</th></tr></thead><tbody>",
                 t("members"),
                 t("handle"),
                 t("name"),
                 t("phone"),
                 t("role"),
                 t("opted_out"),
-                t("sms_disabled")
+                t("sms_disabled"),
+                t("change")
             ));
             for mb in &g.members {
                 m.push_str(&format!(
                     "<tr data-member=\"{}\"><th scope=\"row\">{}</th><td>{}</td><td class=\"mono\">{}</td>\
-                     <td>{}</td><td data-opted-out=\"{}\">{}</td><td>{}</td></tr>",
+                     <td data-role=\"{}\">{}</td><td data-opted-out=\"{}\">{}</td><td>{}</td>\
+                     <td>{}</td></tr>",
                     esc(&mb.handle),
                     esc(&mb.handle),
                     esc(&mb.name),
                     esc(&mb.phone),
                     mb.role.as_str(),
+                    mb.role.as_str(),
                     mb.opted_out,
                     if mb.opted_out { t("yes") } else { t("no") },
-                    if mb.sms_enabled { t("no") } else { t("yes") }
+                    if mb.sms_enabled { t("no") } else { t("yes") },
+                    member_actions(&page, &g.group.handle, &mb.handle, mb.role, mb.opted_out)
                 ));
             }
             m.push_str("</tbody></table></div>");
@@ -1410,6 +1559,46 @@ pub async fn group(
         &m,
         status,
     )
+}
+
+/// A member row's forms: their role, and opting them out or back in.
+fn member_actions(page: &Page, group: &str, member: &str, role: Role, opted_out: bool) -> String {
+    let t = |k| page.lang.t(k);
+    let action = format!(
+        "/console/groups/{}/members/{}",
+        url_encode(group),
+        url_encode(member)
+    );
+    let id = format!("role-{}", esc(member));
+    let mut s = format!(
+        "<form method=\"post\" action=\"{action}\" class=\"inline role-form\">{}\
+         <input type=\"hidden\" name=\"action\" value=\"role\">\
+         <label class=\"sr\" for=\"{id}\">{} {}</label><select id=\"{id}\" name=\"role\">",
+        hidden_csrf(page),
+        t("role"),
+        esc(member)
+    );
+    for r in [Role::Member, Role::Admin, Role::SuperAdmin] {
+        let sel = if r == role { " selected" } else { "" };
+        s.push_str(&format!(
+            "<option value=\"{0}\"{sel}>{0}</option>",
+            r.as_str()
+        ));
+    }
+    s.push_str(&format!(
+        "</select> <button type=\"submit\" class=\"small\">{}</button></form> \
+         <form method=\"post\" action=\"{action}\" class=\"inline\">{}\
+         <button type=\"submit\" class=\"small\" name=\"action\" value=\"{}\">{}</button></form>",
+        t("save"),
+        hidden_csrf(page),
+        if opted_out { "opt_in" } else { "opt_out" },
+        if opted_out {
+            t("do_opt_in")
+        } else {
+            t("do_opt_out")
+        }
+    ));
+    s
 }
 
 #[derive(Deserialize, Default)]
