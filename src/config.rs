@@ -33,6 +33,142 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
+    /// `[[webhook]]`: endpoints that are told of events (see `crate::webhooks`).
+    #[serde(rename = "webhook")]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One `[[webhook]]`: where events of the listed types are POSTed, and how they are signed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://`. A robot's URL carries its token: it is never logged or shown
+    /// whole (`status` shows scheme, host and path).
+    pub url: String,
+    /// What `status` and the log call it (default: the URL without its query).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Any of `inbound`, `delivery`, `broadcast_finished`, `modem`.
+    pub events: Vec<String>,
+    /// The signing secret, or
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// a file holding it (read when the daemon starts, trailing newline ignored), so the
+    /// configuration need not hold it.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// A secret from the configuration: compared and cloned, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The event as JSON, signed in `X-Groupsms-Signature`.
+    #[default]
+    Json,
+    /// A DingTalk group robot: a short text, signed in the URL (`timestamp`, `sign`).
+    Dingtalk,
+    /// A WeCom (WeChat Work) group robot: a short text; the key in its URL is its only secret.
+    Wecom,
+    /// A Feishu (Lark) custom bot: a short text, signed in the body (`timestamp`, `sign`).
+    Feishu,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Dingtalk => "dingtalk",
+            WebhookFormat::Wecom => "wecom",
+            WebhookFormat::Feishu => "feishu",
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// The checks of one `[[webhook]]` (the `nth`, 0-based): the message, and the key it is
+    /// about (for its line).
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| {
+            (
+                "url",
+                format!(
+                    "url is not a URL ({e}); write it as http://host/path or https://host/path"
+                ),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err((
+                "url",
+                format!(
+                    "url must be http:// or https:// with a host, not {}://",
+                    url.scheme()
+                ),
+            ));
+        }
+        if self.events.is_empty() {
+            return Err((
+                "events",
+                "events is empty: list at least one of inbound, delivery, broadcast_finished, modem"
+                    .into(),
+            ));
+        }
+        for e in &self.events {
+            let Some(kind) = crate::store::EventKind::parse(e) else {
+                return Err((
+                    "events",
+                    format!(
+                        "unknown event {e:?}: the events are inbound, delivery, broadcast_finished, modem"
+                    ),
+                ));
+            };
+            if kind == crate::store::EventKind::Delivery && self.format != WebhookFormat::Json {
+                return Err((
+                    "events",
+                    format!(
+                        "a {} robot does not take delivery events (one chat message per SMS \
+                         would flood the group); use broadcast_finished, or format = \"json\"",
+                        self.format.as_str()
+                    ),
+                ));
+            }
+        }
+        if let Some(Secret(s)) = &self.secret {
+            if s.is_empty() {
+                return Err(("secret", "secret is empty".into()));
+            }
+        }
+        if self.secret.is_some() && self.secret_file.is_some() {
+            return Err(("secret_file", "give secret or secret_file, not both".into()));
+        }
+        let has_secret = self.secret.is_some() || self.secret_file.is_some();
+        match self.format {
+            WebhookFormat::Json if !has_secret => Err((
+                "url",
+                "a json webhook is signed: give secret = \"...\" or secret_file = \"/path\""
+                    .into(),
+            )),
+            WebhookFormat::Wecom if has_secret => Err((
+                if self.secret.is_some() { "secret" } else { "secret_file" },
+                "a wecom robot has no signature (the key in its URL is its secret): remove the secret"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Carrier-aware routing (`service::routing`).
@@ -579,6 +715,15 @@ impl Config {
         self.daemon
             .check_paths()
             .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
+        for (i, w) in self.webhooks.iter().enumerate() {
+            if let Err((key, e)) = w.check() {
+                return Err(format!(
+                    "{}[[webhook]] {}: {e}",
+                    at("webhook", i, key),
+                    i + 1
+                ));
+            }
+        }
         for (i, m) in self.modems.iter().enumerate() {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("modem", i, "device")));
@@ -807,6 +952,77 @@ prompt_timeout_secs = 4
         assert_eq!(
             e,
             "line 6: modem /dev/b: baud must be 300 to 4000000, not 7"
+        );
+    }
+
+    #[test]
+    fn webhooks_are_checked_and_their_secrets_never_printed() {
+        let c = Config::parse(
+            "[[webhook]]\nurl = \"https://hooks.example.org/sms\"\n\
+             events = [\"inbound\", \"delivery\", \"broadcast_finished\", \"modem\"]\n\
+             secret = \"whsec-do-not-print\"\n\
+             [[webhook]]\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=t\"\n\
+             events = [\"broadcast_finished\"]\nformat = \"dingtalk\"\n\
+             secret_file = \"/etc/groupsms/ding.secret\"\n\
+             [[webhook]]\nurl = \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\"\n\
+             events = [\"modem\"]\nformat = \"wecom\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.webhooks.len(), 3);
+        assert_eq!(c.webhooks[0].format, WebhookFormat::Json);
+        assert_eq!(c.webhooks[1].format, WebhookFormat::Dingtalk);
+        assert!(!format!("{c:?}").contains("whsec-do-not-print"));
+        let bad = |body: &str| Config::parse(&format!("[[webhook]]\n{body}")).unwrap_err();
+        assert_eq!(
+            bad("url = \"ftp://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n"),
+            "line 2: [[webhook]] 1: url must be http:// or https:// with a host, not ftp://"
+        );
+        let e = bad("url = \"not a url\"\nevents = [\"modem\"]\nsecret = \"s\"\n");
+        assert!(
+            e.starts_with("line 2: [[webhook]] 1: url is not a URL"),
+            "{e}"
+        );
+        assert_eq!(
+            bad("url = \"http://x/y\"\nevents = [\"sent\"]\nsecret = \"s\"\n"),
+            "line 3: [[webhook]] 1: unknown event \"sent\": the events are inbound, delivery, \
+             broadcast_finished, modem"
+        );
+        assert!(bad("url = \"http://x/y\"\nevents = []\nsecret = \"s\"\n")
+            .starts_with("line 3: [[webhook]] 1: events is empty"));
+        assert_eq!(
+            bad("url = \"http://x/y\"\nevents = [\"modem\"]\n"),
+            "line 2: [[webhook]] 1: a json webhook is signed: give secret = \"...\" or \
+             secret_file = \"/path\""
+        );
+        assert_eq!(
+            bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\nsecret_file = \"/f\"\n"),
+            "line 5: [[webhook]] 1: give secret or secret_file, not both"
+        );
+        assert!(
+            bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"\"\n")
+                .starts_with("line 4: [[webhook]] 1: secret is empty")
+        );
+        assert!(bad(
+            "url = \"http://x/y\"\nevents = [\"modem\"]\nformat = \"wecom\"\nsecret = \"s\"\n"
+        )
+        .starts_with("line 5: [[webhook]] 1: a wecom robot has no signature"));
+        assert!(
+            bad("url = \"http://x/y\"\nevents = [\"delivery\"]\nformat = \"feishu\"\n")
+                .starts_with("line 3: [[webhook]] 1: a feishu robot does not take delivery events")
+        );
+        let e = bad("url = \"http://x/y\"\nevents = [\"modem\"]\nformat = \"slack\"\n");
+        assert!(e.starts_with("line 4:") && e.contains("slack"), "{e}");
+        let e = bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\ncolour = 1\n");
+        assert!(e.starts_with("line 5:") && e.contains("colour"), "{e}");
+        // The second table is named by its own number and line.
+        let e = Config::parse(
+            "[[webhook]]\nurl = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n\
+             [[webhook]]\nurl = \"http://x/z\"\nevents = [\"modem\", \"nope\"]\nsecret = \"s\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("line 7: [[webhook]] 2: unknown event \"nope\""),
+            "{e}"
         );
     }
 

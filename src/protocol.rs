@@ -1082,6 +1082,29 @@ pub struct StatusResult {
     pub waiting: Vec<WaitingBroadcast>,
     /// The latest of them, newest first (administrators only: they carry phone numbers).
     pub recent_unmatched_reports: Vec<UnmatchedReportInfo>,
+    /// Each configured webhook and what is left to post to it (administrators only; absent
+    /// from older daemons).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookStatus>,
+}
+
+/// One webhook's backlog, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookStatus {
+    /// Its `name`, else its URL without the query (where robots keep their tokens).
+    pub endpoint: String,
+    /// `json`, `dingtalk`, `wecom` or `feishu`.
+    pub format: String,
+    /// Events not yet delivered and still tried.
+    pub pending: u64,
+    /// How long the oldest of them has waited, in seconds; `null` when none.
+    #[serde(default)]
+    pub oldest_pending_secs: Option<u64>,
+    /// Events given up after a day of tries.
+    pub dead: u64,
+    /// Why the latest try of an event not delivered failed; `null` when none did.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// A status report that matched no part sent.

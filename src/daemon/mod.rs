@@ -65,6 +65,8 @@ pub struct Shared {
     pub reads: reads::ReadGate,
     /// Incoming messages once committed, for `subscribe {"inbox": true}`.
     pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
+    /// The configured webhooks, for `status`.
+    pub webhooks: Arc<[crate::webhooks::Endpoint]>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -237,6 +239,9 @@ pub async fn run_until(
     let notifier = notify::Notifier::from_env();
     let open_files = listener::raise_open_files_limit();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
+    // Secret files are read now: a missing one stops the start, not the first event.
+    let webhooks = crate::webhooks::Endpoint::load(&config.webhooks).map_err(StartError::Config)?;
+    let hooks = crate::webhooks::Endpoint::subscriptions(&webhooks);
     // Checked at load too; again here for a socket given by `--socket`.
     config.daemon.check_paths().map_err(StartError::Config)?;
     let allowed = config.daemon.allow_world_writable;
@@ -272,7 +277,7 @@ pub async fn run_until(
             (l, Some(bound))
         }
     };
-    let (store, store_thread) = match open_store(&config).await {
+    let (store, store_thread, outbox_wake) = match open_store(&config, hooks).await {
         Ok(opened) => opened,
         Err(e) => {
             if let Some(bound) = &bound {
@@ -318,8 +323,16 @@ pub async fn run_until(
         connections: listener::Admission::new(&config.daemon, open_files),
         reads: reads::ReadGate::default(),
         inbox_events: tokio::sync::broadcast::channel(1024).0,
+        webhooks: webhooks.clone().into(),
         shutdown,
     });
+    // Its own tasks, short store calls: the webhooks never hold up sending.
+    let webhook_task = crate::webhooks::spawn(
+        store.clone(),
+        webhooks,
+        outbox_wake,
+        shared.shutdown_signal(),
+    );
     requeue_waiting(&shared).await?;
     let upkeep_task = tokio::spawn(upkeep::run(
         store.clone(),
@@ -422,6 +435,7 @@ pub async fn run_until(
     drop(reports);
     drop(inbox);
     let _ = upkeep_task.await;
+    let _ = webhook_task.await;
     if let Some(bound) = &bound {
         bound.remove_if_ours();
     }
@@ -494,7 +508,15 @@ fn join_pool(
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
     config: &Config,
-) -> Result<(StoreHandle, std::thread::JoinHandle<()>), StartError> {
+    hooks: crate::store::Subscriptions,
+) -> Result<
+    (
+        StoreHandle,
+        std::thread::JoinHandle<()>,
+        Arc<tokio::sync::Notify>,
+    ),
+    StartError,
+> {
     // Fault matrix (issue 7): a database the daemon may not write (read-only file) failed
     // start-up with a bare "attempt to write a readonly database"; name the file.
     let path = config.daemon.database.display().to_string();
@@ -507,6 +529,15 @@ async fn open_store(
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
     let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;
+    // Before anything is written: the recovery below may finish broadcasts, and their events
+    // belong in the outbox.
+    let outbox_wake = store
+        .call(move |s| {
+            s.set_webhooks(hooks);
+            Ok::<_, StoreError>(s.outbox_wake())
+        })
+        .await
+        .map_err(named)?;
     tracing::info!(
         database = %path,
         journal_mode = %pragmas.journal_mode,
@@ -525,7 +556,7 @@ async fn open_store(
             "recovered deliveries left in flight by the last run"
         );
     }
-    Ok((store, store_thread))
+    Ok((store, store_thread, outbox_wake))
 }
 
 /// Queued deliveries of earlier runs go back to the scheduler, with their group's pinning.
