@@ -52,7 +52,11 @@ impl Receiver {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("the {} receiver exited: {status}", self.mode);
             }
-            assert!(Instant::now() < deadline, "the {} receiver never listened", self.mode);
+            assert!(
+                Instant::now() < deadline,
+                "the {} receiver never listened",
+                self.mode
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -187,7 +191,15 @@ fn signed_events_arrive_for_replies_deliveries_a_finished_broadcast_and_modems()
         ),
     );
     ops_group(&w, 2);
-    w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "明天开会"]);
+    w.ok(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait",
+        "明天开会",
+    ]);
     let got = r.wait(&w, "every event", |e| {
         of_type(e, "inbound").len() >= 2
             && of_type(e, "broadcast_finished").len() == 1
@@ -198,7 +210,9 @@ fn signed_events_arrive_for_replies_deliveries_a_finished_broadcast_and_modems()
                 .collect::<HashSet<_>>()
                 .len()
                 == 3
-            && of_type(e, "modem").iter().any(|m| m["data"]["change"] == "joined")
+            && of_type(e, "modem")
+                .iter()
+                .any(|m| m["data"]["change"] == "joined")
     });
     // Every request the receiver saw carried a good signature and the JSON type.
     let records = r.records();
@@ -225,21 +239,30 @@ fn signed_events_arrive_for_replies_deliveries_a_finished_broadcast_and_modems()
     let states = finished["states"].as_object().unwrap();
     let total: i64 = states.values().map(|v| v.as_i64().unwrap()).sum();
     assert_eq!(total, 3, "{finished:#}");
-    assert!(states.keys().all(|k| k == "sent" || k == "delivered"), "{finished:#}");
+    assert!(
+        states.keys().all(|k| k == "sent" || k == "delivered"),
+        "{finished:#}"
+    );
     for reply in of_type(&got, "inbound") {
         let d = &reply["data"];
         assert_eq!(d["handling"], "reply", "{d:#}");
         assert_eq!(d["broadcast"], 1);
         assert_eq!(d["group"], "ops");
         assert_eq!(d["text"], "收到");
-        assert!(["m1", "m2"].contains(&d["member"].as_str().unwrap()), "{d:#}");
+        assert!(
+            ["m1", "m2"].contains(&d["member"].as_str().unwrap()),
+            "{d:#}"
+        );
     }
     let delivered = of_type(&got, "delivery")
         .into_iter()
         .find(|d| d["data"]["state"] == "delivered")
         .unwrap();
     assert_eq!(delivered["data"]["broadcast"], 1);
-    assert!(delivered["data"]["number"].as_str().unwrap().starts_with("+86"));
+    assert!(delivered["data"]["number"]
+        .as_str()
+        .unwrap()
+        .starts_with("+86"));
     // A second oracle for one request: openssl's HMAC of "<t>.<body>" is the header's v1.
     let one = &records[0];
     let raw = base64::engine::general_purpose::STANDARD
@@ -261,7 +284,9 @@ fn signed_events_arrive_for_replies_deliveries_a_finished_broadcast_and_modems()
     let out = String::from_utf8(out.stdout).unwrap();
     assert!(out.trim().ends_with(&format!("= {v1}")), "{out} vs {v1}");
     // Nothing left: status says so, by the name given.
-    let h = wait_status(&w, "an empty backlog", |h| h.len() == 1 && h[0]["pending"] == 0);
+    let h = wait_status(&w, "an empty backlog", |h| {
+        h.len() == 1 && h[0]["pending"] == 0
+    });
     assert_eq!(h[0]["endpoint"], "ops-hook");
     assert_eq!(h[0]["dead"], 0);
     // The secret is never in the log.
@@ -292,7 +317,10 @@ fn a_receiver_down_leaves_a_backlog_in_status_then_gets_the_same_events_even_aft
     });
     assert!(h[0]["oldest_pending_secs"].as_u64().is_some(), "{h:#?}");
     // The endpoint is shown without its query.
-    assert_eq!(h[0]["endpoint"], format!("http://127.0.0.1:{}/hook", r.port));
+    assert_eq!(
+        h[0]["endpoint"],
+        format!("http://127.0.0.1:{}/hook", r.port)
+    );
     let shown = w.ok(&["status"]);
     assert!(shown.contains("receiver down"), "{shown}");
     let refused: BTreeSet<i64> = r
@@ -312,8 +340,12 @@ fn a_receiver_down_leaves_a_backlog_in_status_then_gets_the_same_events_even_aft
 
     // Down again, a second broadcast, the daemon stopped with its events pending.
     r.set_down(true);
-    w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "second"]);
-    wait_status(&w, "the second backlog", |h| h[0]["pending"].as_u64() == Some(3));
+    w.ok(&[
+        "send", "--group", "ops", "--as", "alice", "--wait", "second",
+    ]);
+    wait_status(&w, "the second backlog", |h| {
+        h[0]["pending"].as_u64() == Some(3)
+    });
     w.stop_daemon();
     let pending: BTreeSet<i64> = r
         .records()
@@ -366,11 +398,22 @@ fn dingtalk_feishu_and_wecom_robots_get_short_texts_signed_their_way() {
         ),
     );
     ops_group(&w, 1);
-    w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "明天开会"]);
+    w.ok(&[
+        "send",
+        "--group",
+        "ops",
+        "--as",
+        "alice",
+        "--wait",
+        "明天开会",
+    ]);
     let text = |mode: &str, body: &Value| -> String {
         match mode {
             "dingtalk" => body["markdown"]["text"].as_str().unwrap_or("").to_string(),
-            "wecom" => body["markdown"]["content"].as_str().unwrap_or("").to_string(),
+            "wecom" => body["markdown"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
             _ => body["content"]["text"].as_str().unwrap_or("").to_string(),
         }
     };
@@ -409,11 +452,20 @@ fn dingtalk_feishu_and_wecom_robots_get_short_texts_signed_their_way() {
                     .is_some_and(|m| m.contains("sign not match"))
         })
     });
-    assert!(wrong.records().iter().all(|x| x["verified"] == false), "{h:#?}");
+    assert!(
+        wrong.records().iter().all(|x| x["verified"] == false),
+        "{h:#?}"
+    );
     // The robots' URLs carry their tokens: neither status nor the log shows them.
     let shown = w.ok(&["status"]);
     let log = w.daemon_log();
-    for secret in ["test-token", "wecom-key", "SECding-secret", "feishu-secret", "SECnot-it"] {
+    for secret in [
+        "test-token",
+        "wecom-key",
+        "SECding-secret",
+        "feishu-secret",
+        "SECnot-it",
+    ] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
         assert!(!log.contains(secret), "{secret} in the log");
     }

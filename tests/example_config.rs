@@ -9,7 +9,7 @@ use std::path::Path;
 
 use groupsms::config::{
     Config, DaemonConfig, InboxConfig, MessageConfig, ModemTable, OptOutConfig, QuotaConfig,
-    RoutingConfig, SchedulerConfig, DEFAULT_CONFIG_PATH,
+    RoutingConfig, SchedulerConfig, WebhookConfig, DEFAULT_CONFIG_PATH,
 };
 use serde::de::{self, Deserialize, Visitor};
 
@@ -28,7 +28,7 @@ fn the_example_loads_with_the_real_loader_and_equals_the_defaults() {
 #[test]
 fn the_example_names_every_key_with_a_comment() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap();
-    let tables: [(&str, &[&str]); 8] = [
+    let tables: [(&str, &[&str]); 9] = [
         ("[daemon]", fields::<DaemonConfig>()),
         ("[quota]", fields::<QuotaConfig>()),
         ("[message]", fields::<MessageConfig>()),
@@ -37,6 +37,8 @@ fn the_example_names_every_key_with_a_comment() {
         ("[inbox]", fields::<InboxConfig>()),
         ("[routing]", fields::<RoutingConfig>()),
         ("[[modem]]", fields::<ModemTable>()),
+        // None by default: the example's table is commented out, its keys too.
+        ("# [[webhook]]", fields::<WebhookConfig>()),
     ];
     // The top level's keys are exactly the tables above.
     let top: Vec<String> = fields::<Config>()
@@ -44,6 +46,8 @@ fn the_example_names_every_key_with_a_comment() {
         .map(|f| {
             if *f == "modem" {
                 format!("[[{f}]]")
+            } else if *f == "webhook" {
+                format!("# [[{f}]]")
             } else {
                 format!("[{f}]")
             }
