@@ -50,7 +50,9 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "quota_usage",
             "sim_quarantine",
             "sim_sends",
-            "unmatched_reports"
+            "unmatched_reports",
+            "webhook_deliveries",
+            "webhook_events"
         ]
     );
     drop(st);
