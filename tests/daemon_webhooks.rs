@@ -470,3 +470,64 @@ fn dingtalk_feishu_and_wecom_robots_get_short_texts_signed_their_way() {
         assert!(!log.contains(secret), "{secret} in the log");
     }
 }
+
+#[test]
+fn a_quarantined_sim_and_its_release_are_modem_events() {
+    let r = Receiver::start("json", "q-secret", false);
+    let w = World::start(
+        2,
+        |c| {
+            c.modem(0, |m| {
+                m.knobs.cap = Some(0);
+                m.knobs.cap_error = 8;
+            })
+        },
+        &format!(
+            "[[webhook]]\nurl = \"{}\"\nevents = [\"modem\"]\nsecret = \"q-secret\"\n",
+            r.url("")
+        ),
+    );
+    let barred = format!("{}/dev/modem0", w.dir.path().display());
+    w.wait_modems("both modems ready", |m| {
+        m.len() == 2 && m.iter().all(|m| m["state"] == "ready")
+    });
+    ops_group(&w, 3);
+    let id = w.send("ops", "alice", "今晚八点停电检修");
+    w.follow(id, |_| false);
+    let got = r.wait(&w, "the quarantine", |e| {
+        e.iter().any(|x| x["data"]["change"] == "quarantined")
+    });
+    let q = &got
+        .iter()
+        .find(|x| x["data"]["change"] == "quarantined")
+        .unwrap()["data"];
+    assert_eq!(q["device"], barred.as_str(), "{q:#}");
+    assert!(
+        q["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("+CMS ERROR: 8 (Operator determined barring)"),
+        "{q:#}"
+    );
+    let sim = q["sim"].as_str().unwrap().to_string();
+    assert!(sim.starts_with("460"), "{q:#}");
+    assert!(q["until"].is_string() && q["since"].is_string(), "{q:#}");
+    // Two modems joined at the start, each once.
+    let joined: BTreeSet<String> = of_type(&got, "modem")
+        .iter()
+        .filter(|x| x["data"]["change"] == "joined")
+        .map(|x| x["data"]["device"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(joined.len(), 2, "{got:#?}");
+    w.ok(&["modem", "release", &barred]);
+    let got = r.wait(&w, "the release", |e| {
+        e.iter().any(|x| x["data"]["change"] == "released")
+    });
+    let released = &got
+        .iter()
+        .find(|x| x["data"]["change"] == "released")
+        .unwrap()["data"];
+    assert_eq!(released["sim"], sim.as_str(), "{released:#}");
+    assert!(released["by"].is_string(), "{released:#}");
+    assert!(r.records().iter().all(|x| x["verified"] == true));
+}
