@@ -723,6 +723,15 @@ impl Config {
                     i + 1
                 ));
             }
+            // An endpoint's events are kept under its URL: two tables of one URL would be one.
+            if let Some(first) = self.webhooks[..i].iter().position(|o| o.url == w.url) {
+                return Err(format!(
+                    "{}[[webhook]] {}: the same url as [[webhook]] {}; list all its events in one table",
+                    at("webhook", i, "url"),
+                    i + 1,
+                    first + 1
+                ));
+            }
         }
         for (i, m) in self.modems.iter().enumerate() {
             if m.device.trim().is_empty() {
@@ -1014,6 +1023,15 @@ prompt_timeout_secs = 4
         assert!(e.starts_with("line 4:") && e.contains("slack"), "{e}");
         let e = bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\ncolour = 1\n");
         assert!(e.starts_with("line 5:") && e.contains("colour"), "{e}");
+        let e = Config::parse(
+            "[[webhook]]\nurl = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n\
+             [[webhook]]\nurl = \"http://x/y\"\nevents = [\"inbound\"]\nsecret = \"t\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "line 6: [[webhook]] 2: the same url as [[webhook]] 1; list all its events in one table"
+        );
         // The second table is named by its own number and line.
         let e = Config::parse(
             "[[webhook]]\nurl = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n\

@@ -136,7 +136,10 @@ impl Tx<'_> {
 
     fn fan_out(&self, kind: EventKind, event: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut st = self.conn.prepare_cached(
-            "INSERT INTO webhook_deliveries (endpoint, event_id, next_try_at) VALUES (?, ?, ?)",
+            // OR IGNORE: an endpoint listed twice (the configuration refuses it) must never
+            // fail the change the event goes with.
+            "INSERT OR IGNORE INTO webhook_deliveries (endpoint, event_id, next_try_at) \
+             VALUES (?, ?, ?)",
         )?;
         for (key, mask) in &self.hooks.endpoints {
             if mask & kind.bit() != 0 {
