@@ -44,6 +44,7 @@ use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
 pub mod handlers;
+pub mod http;
 pub mod inbox;
 pub mod listener;
 pub mod notify;

@@ -1,0 +1,2 @@
+//! Placeholder until the HTTP skeleton lands (replaced by main's file on merge).
+pub mod adapters;
