@@ -18,11 +18,19 @@
 //! sent again: identical means the same message, or the same `groupKey`, status and alerts
 //! (fingerprint and status of each). Both digests are kept in the store ([`keys`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::config::{AlertmanagerTable, Config};
+use crate::daemon::handlers::{self, Session};
+use crate::daemon::Shared;
+use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
+use crate::service::{compose, Caller};
 
 /// The payload version this adapter reads.
 pub const VERSION: &str = "4";
@@ -427,6 +435,166 @@ pub fn keys(n: &Notification, text: &str) -> Vec<String> {
         format!("text:{}", hex_digest(&[text])),
         format!("alerts:{}", hex_digest(&parts)),
     ]
+}
+
+/// One `[[alertmanager]]` table with its templates parsed.
+#[derive(Debug)]
+struct Route {
+    table: AlertmanagerTable,
+    template: Template,
+}
+
+/// The groups Alertmanager may send to, and the lock that makes "is it a repeat? send it,
+/// remember it" one step (two identical notifications arriving together send once).
+#[derive(Debug, Default)]
+pub struct Alerting {
+    routes: HashMap<String, Route>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Alerting {
+    /// The `[[alertmanager]]` tables of `config`; a template that does not parse is an error
+    /// that names its group.
+    pub fn new(config: &Config) -> Result<Alerting, String> {
+        let mut routes = HashMap::new();
+        for table in &config.alertmanager {
+            let template = Template::new(&table.title, &table.line)
+                .map_err(|e| format!("[[alertmanager]] group '{}': {e}", table.group))?;
+            routes.insert(
+                table.group.clone(),
+                Route {
+                    table: table.clone(),
+                    template,
+                },
+            );
+        }
+        Ok(Alerting {
+            routes,
+            lock: Default::default(),
+        })
+    }
+}
+
+/// Handles one notification for `group` from `caller`: renders and cuts it, answers a repeat
+/// within the window with the broadcast that was sent (`{"sent": false, "duplicate_of": id}`),
+/// else sends it through the socket's own `send` (every rule applies) and remembers it.
+pub async fn notify(
+    shared: &Arc<Shared>,
+    alerting: &Alerting,
+    caller: Caller,
+    group: &str,
+    body: &[u8],
+) -> Result<Value, ErrorBody> {
+    let route = alerting.routes.get(group).ok_or_else(|| {
+        ErrorBody::new(
+            ErrorCode::UnknownGroup,
+            format!(
+                "group '{group}' takes no Alertmanager notifications (add an [[alertmanager]] \
+                 table with group = \"{group}\" to the daemon's configuration)"
+            ),
+        )
+    })?;
+    let notification = Notification::parse(body)
+        .map_err(|e| ErrorBody::new(ErrorCode::InvalidValue, e.to_string()))?;
+    // Who may read the group may learn that a notification was already sent; sending it
+    // takes the send rules below.
+    let reader = handlers::reader(shared, caller).await?;
+    reader.group(group)?;
+
+    let settings = shared.settings.clone();
+    let handle = group.to_string();
+    let stored = shared
+        .store
+        .call(move |s| s.group(&handle))
+        .await?
+        .ok_or_else(|| {
+            ErrorBody::from(crate::service::ServiceError::from(
+                crate::service::UnknownGroup {
+                    handle: group.to_string(),
+                },
+            ))
+        })?;
+    let max_parts = route
+        .table
+        .max_parts
+        .unwrap_or(settings.max_parts)
+        .min(settings.max_parts);
+    let rendered = route.template.render(&notification);
+    let cut = rendered.cut(|text| {
+        compose::compose(
+            &settings.header_template,
+            &stored,
+            text,
+            &settings.footer,
+            max_parts,
+        )
+        .is_ok()
+    });
+    let keys = keys(&notification, &cut.text);
+    let window = chrono::Duration::seconds(route.table.repeat_window_secs as i64);
+
+    let _one_at_a_time = alerting.lock.lock().await;
+    let now = crate::clock::now();
+    let (handle, k) = (group.to_string(), keys.clone());
+    let earlier = shared
+        .store
+        .call(move |s| s.alert_sent_since(&handle, &k, now - window))
+        .await?;
+    if let Some(id) = earlier {
+        tracing::info!(
+            group,
+            duplicate_of = id.0,
+            "Alertmanager notification not sent again: an identical one was sent within the \
+             repeat window"
+        );
+        return Ok(json!({"sent": false, "duplicate_of": id.0}));
+    }
+    let send = p::Send {
+        group: group.to_string(),
+        as_member: route.table.as_member.clone(),
+        text: cut.text.clone(),
+        urgent: route.table.urgent,
+    };
+    let result =
+        handlers::handle(shared, caller, &mut Session::default(), Request::Send(send)).await?;
+    let id = result["broadcast"].as_i64().ok_or_else(|| {
+        ErrorBody::new(
+            ErrorCode::Internal,
+            "the send answered without a broadcast id",
+        )
+    })?;
+    let handle = group.to_string();
+    let remembered = shared
+        .store
+        .call(move |s| {
+            s.record_alert_send(
+                &handle,
+                &keys,
+                crate::store::BroadcastId(id),
+                now,
+                now - window,
+            )
+        })
+        .await;
+    if let Err(e) = remembered {
+        // Sent all the same; the next identical notification would be sent again.
+        tracing::warn!(group, broadcast = id, error = %e, "cannot remember an Alertmanager notification sent");
+    }
+    tracing::info!(
+        group,
+        broadcast = id,
+        alerts = notification.alerts.len(),
+        shown = cut.shown,
+        left_out = cut.left_out,
+        "Alertmanager notification sent"
+    );
+    Ok(json!({
+        "sent": true,
+        "alerts": notification.alerts.len(),
+        "shown": cut.shown,
+        "left_out": cut.left_out,
+        "broadcast": result,
+    }))
 }
 
 #[cfg(test)]

@@ -17,10 +17,19 @@
 //! rules as every send: the member must be a super-admin of the group, and quota, opt-outs and
 //! sensitive words apply.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use crate::config::{Config, DingtalkRobotTable};
+use crate::daemon::handlers::{self, Session};
+use crate::daemon::Shared;
+use crate::protocol::{self as p, ErrorBody, ErrorCode, Request};
+use crate::service::Caller;
 
 /// How far a request's timestamp may be from now, in milliseconds (DingTalk's rule).
 pub const MAX_SKEW_MS: i64 = 3_600_000;
@@ -186,6 +195,135 @@ impl Reply {
 /// The answer to a message that is not a send.
 pub fn usage(prefix: &str, group: &str) -> String {
     format!("To send a message to group '{group}' by SMS, write: {prefix} <text>")
+}
+
+/// The configured robots, by name.
+#[derive(Debug, Default)]
+pub struct Robots {
+    robots: HashMap<String, DingtalkRobotTable>,
+}
+
+impl Robots {
+    pub fn new(config: &Config) -> Robots {
+        Robots {
+            robots: config
+                .dingtalk_robots
+                .iter()
+                .map(|r| (r.name.clone(), r.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Why a request was not taken at all (no chat answer: it may not be DingTalk's).
+#[derive(Debug)]
+pub enum Rejected {
+    /// No robot of that name.
+    Unknown(ErrorBody),
+    /// The signature or the timestamp is wrong.
+    Unsigned(SignError),
+    /// The body is not a robot message.
+    Body(ErrorBody),
+}
+
+/// Handles one chat message to robot `name`: checks the signature (at `now_ms`), maps the
+/// sender, sends `群发 <text>` as that member through the socket's own `send` (every rule
+/// applies), and says in the chat what happened. `caller` is who the send is recorded as made
+/// by, given the member.
+pub async fn message(
+    shared: &Arc<Shared>,
+    robots: &Robots,
+    name: &str,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    now_ms: i64,
+    body: &[u8],
+    caller: impl FnOnce(&str) -> Caller,
+) -> Result<Reply, Rejected> {
+    let robot = robots.robots.get(name).ok_or_else(|| {
+        Rejected::Unknown(ErrorBody::new(
+            ErrorCode::InvalidValue,
+            format!(
+                "there is no DingTalk robot '{name}' (the daemon's configuration names them in \
+                 [[dingtalk_robot]] tables)"
+            ),
+        ))
+    })?;
+    if let Err(e) = verify(&robot.app_secret, timestamp, signature, now_ms) {
+        tracing::warn!(robot = name, error = %e, "DingTalk request refused");
+        return Err(Rejected::Unsigned(e));
+    }
+    let incoming = Incoming::parse(body)
+        .map_err(|e| Rejected::Body(ErrorBody::new(ErrorCode::InvalidValue, e)))?;
+    let content = incoming.text.as_ref().map_or("", |t| t.content.as_str());
+    let text = match command(content, &robot.prefix) {
+        Command::Usage => return Ok(Reply::text(usage(&robot.prefix, &robot.group))),
+        Command::Send(text) => text,
+    };
+    let Some((user, member)) = incoming.member(&robot.users) else {
+        tracing::warn!(
+            robot = name,
+            sender = incoming.sender(),
+            nick = %incoming.sender_nick,
+            "DingTalk sender not mapped to a member; nothing sent"
+        );
+        return Ok(Reply::text(format!(
+            "Not sent: DingTalk user {} ({}) is not mapped to a groupsms member (an administrator \
+             adds them to [[dingtalk_robot]] users of robot '{name}')",
+            incoming.sender(),
+            incoming.sender_nick
+        )));
+    };
+    let send = p::Send {
+        group: robot.group.clone(),
+        as_member: member.to_string(),
+        text,
+        urgent: false,
+    };
+    let answer = handlers::handle(
+        shared,
+        caller(member),
+        &mut Session::default(),
+        Request::Send(send),
+    )
+    .await;
+    Ok(Reply::text(match answer {
+        Ok(result) => {
+            let r: p::SendResult = match serde_json::from_value(result) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(Rejected::Body(ErrorBody::new(
+                        ErrorCode::Internal,
+                        format!("cannot read the send's answer: {e}"),
+                    )))
+                }
+            };
+            tracing::info!(
+                robot = name,
+                user,
+                member,
+                broadcast = r.broadcast,
+                "DingTalk send accepted"
+            );
+            let mut said = format!(
+                "Sent to group '{}' as broadcast #{}: {} recipients, {} SMS part{} each ({}).",
+                robot.group,
+                r.broadcast,
+                r.recipients,
+                r.parts,
+                if r.parts == 1 { "" } else { "s" },
+                r.encoding
+            );
+            if let Some(w) = r.waiting {
+                said.push_str(&format!(" Waiting: {}", w.message));
+            }
+            said
+        }
+        Err(e) => {
+            tracing::info!(robot = name, user, member, code = ?e.code, "DingTalk send refused");
+            format!("Not sent: {}", e.message)
+        }
+    }))
 }
 
 #[cfg(test)]
