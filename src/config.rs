@@ -1019,4 +1019,68 @@ prompt_timeout_secs = 4
             assert!(paths(socket, database).is_ok(), "{socket} {database}");
         }
     }
+
+    #[test]
+    fn adapter_tables_parse_with_defaults_and_bad_ones_are_named() {
+        let c = Config::parse(
+            "[[alertmanager]]\ngroup = \"ops\"\nas_member = \"alice\"\n\
+             [[dingtalk_robot]]\nname = \"ops-bot\"\napp_secret = \"SECabc\"\ngroup = \"ops\"\n\
+             users = { \"u1\" = \"alice\" }\n",
+        )
+        .unwrap();
+        let a = &c.alertmanager[0];
+        assert_eq!(
+            (
+                a.title.as_str(),
+                a.line.as_str(),
+                a.repeat_window_secs,
+                a.max_parts,
+                a.urgent
+            ),
+            (DEFAULT_ALERT_TITLE, DEFAULT_ALERT_LINE, 14_400, None, false)
+        );
+        let r = &c.dingtalk_robots[0];
+        assert_eq!(r.prefix, "群发");
+        assert_eq!(r.users["u1"], "alice");
+        assert!(
+            !format!("{r:?}").contains("SECabc"),
+            "the secret is never printed"
+        );
+
+        let e = Config::parse(
+            "[[alertmanager]]\ngroup = \"ops\"\nas_member = \"a\"\n\
+             [[alertmanager]]\ngroup = \"ops\"\nas_member = \"b\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "line 5: [[alertmanager]] group 'ops' has two tables; keep one"
+        );
+        let e = Config::parse(
+            "[[alertmanager]]\ngroup = \"ops\"\nas_member = \"a\"\nrepeat_window_secs = 0\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("line 4:") && e.contains("repeat_window_secs"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "[message]\nmax_parts = 3\n[[alertmanager]]\ngroup = \"ops\"\nas_member = \"a\"\nmax_parts = 4\n",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("line 6:") && e.contains("1 to 3"), "{e}");
+        let e = Config::parse(
+            "[[dingtalk_robot]]\nname = \"ops bot\"\napp_secret = \"s\"\ngroup = \"ops\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("line 2:") && e.contains("part of a URL"),
+            "{e}"
+        );
+        let e =
+            Config::parse("[[dingtalk_robot]]\nname = \"b\"\napp_secret = \"\"\ngroup = \"ops\"\n")
+                .unwrap_err();
+        assert_eq!(e, "line 3: [[dingtalk_robot]] app_secret is empty");
+        assert!(Config::parse("[[dingtalk_robot]]\nname = \"b\"\ngroup = \"ops\"\n").is_err());
+    }
 }
