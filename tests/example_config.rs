@@ -8,8 +8,9 @@
 use std::path::Path;
 
 use groupsms::config::{
-    AlertmanagerTable, Config, DaemonConfig, DingtalkRobotTable, InboxConfig, MessageConfig,
-    ModemTable, OptOutConfig, QuotaConfig, RoutingConfig, SchedulerConfig, DEFAULT_CONFIG_PATH,
+    AlertmanagerTable, Config, DaemonConfig, DingtalkRobotTable, HttpConfig, InboxConfig,
+    MessageConfig, ModemTable, OptOutConfig, QuotaConfig, RoutingConfig, SchedulerConfig,
+    DEFAULT_CONFIG_PATH,
 };
 use serde::de::{self, Deserialize, Visitor};
 
@@ -28,7 +29,7 @@ fn the_example_loads_with_the_real_loader_and_equals_the_defaults() {
 #[test]
 fn the_example_names_every_key_with_a_comment() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap();
-    let tables: [(&str, &[&str]); 10] = [
+    let tables: [(&str, &[&str]); 11] = [
         ("[daemon]", fields::<DaemonConfig>()),
         ("[quota]", fields::<QuotaConfig>()),
         ("[message]", fields::<MessageConfig>()),
@@ -36,6 +37,7 @@ fn the_example_names_every_key_with_a_comment() {
         ("[scheduler]", fields::<SchedulerConfig>()),
         ("[inbox]", fields::<InboxConfig>()),
         ("[routing]", fields::<RoutingConfig>()),
+        ("[http]", fields::<HttpConfig>()),
         ("[[modem]]", fields::<ModemTable>()),
         // Tables with no default instance: shown commented out.
         ("# [[alertmanager]]", fields::<AlertmanagerTable>()),

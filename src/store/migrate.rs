@@ -47,6 +47,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0008_sim_quarantine.sql"),
     },
     Migration {
+        version: 10,
+        sql: include_str!("migrations/0010_api_tokens.sql"),
+    },
+    Migration {
         version: 12,
         sql: include_str!("migrations/0012_alert_sends.sql"),
     },
