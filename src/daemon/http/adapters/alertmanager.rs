@@ -449,6 +449,8 @@ struct Route {
 #[derive(Debug, Default)]
 pub struct Alerting {
     routes: HashMap<String, Route>,
+    /// Why the configuration cannot be used (a template that does not parse), if so.
+    broken: Option<String>,
     lock: tokio::sync::Mutex<()>,
 }
 
@@ -470,8 +472,16 @@ impl Alerting {
         }
         Ok(Alerting {
             routes,
-            lock: Default::default(),
+            ..Default::default()
         })
+    }
+
+    /// No routes: each request is answered with `why`.
+    pub fn broken(why: String) -> Alerting {
+        Alerting {
+            broken: Some(why),
+            ..Default::default()
+        }
     }
 }
 
@@ -485,6 +495,9 @@ pub async fn notify(
     group: &str,
     body: &[u8],
 ) -> Result<Value, ErrorBody> {
+    if let Some(why) = &alerting.broken {
+        return Err(ErrorBody::new(ErrorCode::Internal, why.clone()));
+    }
     let route = alerting.routes.get(group).ok_or_else(|| {
         ErrorBody::new(
             ErrorCode::UnknownGroup,

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -226,19 +226,25 @@ pub enum Rejected {
     Body(ErrorBody),
 }
 
-/// Handles one chat message to robot `name`: checks the signature (at `now_ms`), maps the
+/// A request's signature headers, and the time it is checked at.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub timestamp: Option<&'a str>,
+    pub sign: Option<&'a str>,
+    /// Unix milliseconds of the daemon's clock.
+    pub now_ms: i64,
+}
+
+/// Handles one chat message to robot `name`: checks the signature, maps the
 /// sender, sends `群发 <text>` as that member through the socket's own `send` (every rule
-/// applies), and says in the chat what happened. `caller` is who the send is recorded as made
-/// by, given the member.
+/// applies), and says in the chat what happened. The send is made by
+/// [`Caller::robot`] for that member (`robot:<member id>` in the audit log).
 pub async fn message(
     shared: &Arc<Shared>,
     robots: &Robots,
     name: &str,
-    timestamp: Option<&str>,
-    signature: Option<&str>,
-    now_ms: i64,
+    signed: Signed<'_>,
     body: &[u8],
-    caller: impl FnOnce(&str) -> Caller,
 ) -> Result<Reply, Rejected> {
     let robot = robots.robots.get(name).ok_or_else(|| {
         Rejected::Unknown(ErrorBody::new(
@@ -249,7 +255,12 @@ pub async fn message(
             ),
         ))
     })?;
-    if let Err(e) = verify(&robot.app_secret, timestamp, signature, now_ms) {
+    if let Err(e) = verify(
+        &robot.app_secret,
+        signed.timestamp,
+        signed.sign,
+        signed.now_ms,
+    ) {
         tracing::warn!(robot = name, error = %e, "DingTalk request refused");
         return Err(Rejected::Unsigned(e));
     }
@@ -274,19 +285,36 @@ pub async fn message(
             incoming.sender_nick
         )));
     };
+    let handle = member.to_string();
+    let found = shared.store.call(move |s| s.member(&handle)).await;
+    let caller = match found {
+        Ok(Some(m)) => Caller::robot(m.id),
+        Ok(None) => {
+            tracing::warn!(
+                robot = name,
+                user,
+                member,
+                "DingTalk user mapped to a member that does not exist"
+            );
+            return Ok(Reply::text(format!(
+                "Not sent: DingTalk user {user} is mapped to member '{member}', who does not exist"
+            )));
+        }
+        Err(e) => {
+            return Ok(Reply::text(format!(
+                "Not sent: {}",
+                ErrorBody::from(e).message
+            )))
+        }
+    };
     let send = p::Send {
         group: robot.group.clone(),
         as_member: member.to_string(),
         text,
         urgent: false,
     };
-    let answer = handlers::handle(
-        shared,
-        caller(member),
-        &mut Session::default(),
-        Request::Send(send),
-    )
-    .await;
+    let answer =
+        handlers::handle(shared, caller, &mut Session::default(), Request::Send(send)).await;
     Ok(Reply::text(match answer {
         Ok(result) => {
             let r: p::SendResult = match serde_json::from_value(result) {
