@@ -71,7 +71,10 @@ fn the_example_names_every_key_with_a_comment() {
             .lines()
             .skip(start + 1)
             // A table's body ends at the next table, written or commented out.
-            .take_while(|l| !l.starts_with('[') && !(l.starts_with("# [[") && l.ends_with("]]")))
+            .take_while(|l| {
+                let commented_table = l.starts_with("# [[") && l.ends_with("]]");
+                !l.starts_with('[') && !commented_table
+            })
             .collect();
         assert!(!keys.is_empty(), "{table}: serde named no keys");
         for key in keys {

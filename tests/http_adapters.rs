@@ -207,7 +207,7 @@ fn alertmanager_sends_once_per_window_and_cuts_to_the_parts_allowed() {
     );
     assert_eq!(body["broadcast"]["parts"], 2, "{body}");
     let shown = body["shown"].as_u64().unwrap();
-    assert!(shown >= 1 && shown < 40, "{body}");
+    assert!((1..40).contains(&shown), "{body}");
     assert_eq!(body["left_out"].as_u64(), Some(40 - shown));
     let text = body["broadcast"]["text"].as_str().unwrap();
     assert!(
