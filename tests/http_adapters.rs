@@ -139,6 +139,33 @@ fn alertmanager_sends_once_per_window_and_cuts_to_the_parts_allowed() {
     let (status, body) = post_alert(&http, "ops", Some(&m1), &resolved);
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "permission_denied", "{body}");
+    // Eight identical notifications at once (Alertmanager replicas, retries): one is sent, the
+    // others are answered with it.
+    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let all: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| post_alert(&http, "ops", Some(&alice), &resolved)))
+            .collect();
+        all.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let sent: Vec<&Value> = answers
+        .iter()
+        .filter(|(_, b)| b["sent"] == true)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(sent.len(), 1, "{answers:?}");
+    let resolved_id = sent[0]["broadcast"]["broadcast"].as_i64().unwrap();
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(_, b)| b["sent"] == true
+                || *b == json!({"sent": false, "duplicate_of": resolved_id})),
+        "{answers:?}"
+    );
+    assert_eq!(w.follow(resolved_id, |_| false)["sent"], 3);
     // A bad token, and none: 401.
     for t in [Some("gsms_not_a_token"), None] {
         let (status, body) = post_alert(&http, "ops", t, PAYLOAD);
@@ -166,7 +193,7 @@ fn alertmanager_sends_once_per_window_and_cuts_to_the_parts_allowed() {
     );
     let (status, _) = post_alert(&http, "ops", Some(&alice), "{");
     assert_eq!(status, 422);
-    assert_eq!(broadcasts(&w), 1);
+    assert_eq!(broadcasts(&w), 2);
 
     // Past the window (ten minutes from the send, which was within seconds of T0), the same
     // notification is sent again.
@@ -181,7 +208,14 @@ fn alertmanager_sends_once_per_window_and_cuts_to_the_parts_allowed() {
     assert_ne!(second, first);
     assert_eq!(w.follow(second, |_| false)["sent"], 3);
     for n in &numbers {
-        assert_eq!(w.phones().phone(n).texts(), vec![want, want], "{n}");
+        let phone = w.phones().phone(n);
+        let texts = phone.texts();
+        assert_eq!(texts.len(), 3, "{n}: {texts:?}");
+        assert_eq!((texts[0], texts[2]), (want, want), "{n}");
+        assert!(
+            texts[1].starts_with("【运维组】[FIRING] 0 firing, 2 resolved\nRESOLVED"),
+            "{n}: {texts:?}"
+        );
     }
 
     // 40 alerts do not fit two parts (UCS-2: the header's 【】): cut to the group's
@@ -352,6 +386,12 @@ fn dingtalk_signed_messages_send_as_the_mapped_member_and_the_rest_is_refused() 
     assert!(
         said(&body).contains("staff-nobody") && said(&body).contains("not mapped"),
         "{body}"
+    );
+    // The send's rules all apply: sensitive words, here.
+    let (_, body) = signed(&chat("staff-alice", "群发 周末 forbidden 活动"));
+    assert_eq!(
+        said(&body),
+        "Not sent: the message contains sensitive words: forbidden"
     );
     let (_, body) = signed(&chat("staff-ghost", "群发 hi"));
     assert!(
