@@ -466,3 +466,27 @@ fn dingtalk_signed_messages_send_as_the_mapped_member_and_the_rest_is_refused() 
     assert!(log.contains("DingTalk sender not mapped"), "{log}");
     assert!(!log.contains(&SECRET[3..]), "the secret is in the log");
 }
+
+#[test]
+fn a_template_that_does_not_parse_stops_the_daemon_before_it_starts() {
+    let extra = format!(
+        "{HTTP_ON}[[alertmanager]]\ngroup = \"ops\"\nas_member = \"alice\"\nline = \"{{stauts}} {{alertname}}\"\n"
+    );
+    let w = World::prepare(1, |c| c, "", &extra);
+    let mut daemon = w
+        .daemon_command(false)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = common::daemon::wait_exit(&mut daemon, std::time::Duration::from_secs(20))
+        .expect("the daemon refuses to start");
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("[[alertmanager]] group 'ops'")
+            && stderr.contains("unknown placeholder {stauts}"),
+        "{stderr}"
+    );
+}
