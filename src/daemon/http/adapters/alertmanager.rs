@@ -7,16 +7,19 @@
 //! each with `status`, `labels`, `annotations`, `startsAt`, `endsAt`, `generatorURL` and
 //! `fingerprint`. Fields this adapter does not use may be absent; another version is refused.
 //!
-//! A notification becomes one short message: a first line (`[message] title` template, by
-//! default the status and the firing/resolved counts), then one line per alert, firing first
-//! (by default status, alertname, severity, summary). It is measured as the send path composes
+//! A notification becomes one short message: a first line (the `[[alertmanager]] title`
+//! template, by default the status and the firing/resolved counts), then one line per alert,
+//! firing first (`line`: by default status, alertname, severity, summary). It is measured as the send path composes
 //! it (the group's header, the footer, the encoding) and cut to the configured parts: alerts
 //! that do not fit are left out and counted in a last line `(+N more)`, with those Alertmanager
 //! itself truncated.
 //!
 //! A notification identical to one sent to the same group within its repeat window is not
 //! sent again: identical means the same message, or the same `groupKey`, status and alerts
-//! (fingerprint and status of each). Both digests are kept in the store ([`keys`]).
+//! (fingerprint and status of each). Both digests are kept in the store ([`keys`]), and one
+//! notification at a time is checked, sent and remembered, so simultaneous copies send once.
+//! The sending itself is the socket's `send` handler: role, quota, opt-outs, sensitive words,
+//! quiet hours; the caller is the request's bearer token.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
