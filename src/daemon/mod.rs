@@ -44,6 +44,7 @@ use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
 pub mod handlers;
+pub mod http;
 pub mod inbox;
 pub mod listener;
 pub mod notify;
@@ -63,6 +64,8 @@ pub struct Shared {
     pub connections: listener::Admission,
     /// Paged reads answered at once.
     pub reads: reads::ReadGate,
+    /// The HTTP API's bound addresses (`[http] listen`), for `status`.
+    pub http_addresses: Vec<std::net::SocketAddr>,
     /// Incoming messages once committed, for `subscribe {"inbox": true}`.
     pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
     /// The configured webhooks, for `status`.
@@ -277,7 +280,12 @@ pub async fn run_until(
             (l, Some(bound))
         }
     };
-    let (store, store_thread, outbox_wake) = match open_store(&config, hooks).await {
+    http::adapters::check(&config).map_err(StartError::Config)?;
+    let opened = match http::bind(&config.http).await {
+        Ok(listeners) => open_store(&config, hooks).await.map(|s| (s, listeners)),
+        Err(e) => Err(e),
+    };
+    let ((store, store_thread, outbox_wake), http_listeners) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             if let Some(bound) = &bound {
@@ -286,6 +294,10 @@ pub async fn run_until(
             return Err(e);
         }
     };
+    let http_addresses: Vec<std::net::SocketAddr> = http_listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let board = Arc::new(Board::default());
     // Lines a loop could write once per item, once a minute per kind (shared by all loops).
     let repeats = Arc::new(Repeats::default());
@@ -322,6 +334,7 @@ pub async fn run_until(
         started: Instant::now(),
         connections: listener::Admission::new(&config.daemon, open_files),
         reads: reads::ReadGate::default(),
+        http_addresses: http_addresses.clone(),
         inbox_events: tokio::sync::broadcast::channel(1024).0,
         webhooks: webhooks.clone().into(),
         shutdown,
@@ -373,6 +386,10 @@ pub async fn run_until(
     })
     .await;
     let listener_task = tokio::spawn(listener::serve(listener, shared.clone()));
+    let http_task = tokio::spawn(http::serve(http_listeners, shared.clone()));
+    for a in &http_addresses {
+        tracing::info!(address = %a, "HTTP API listening");
+    }
     let status = |shared: &Arc<Shared>| {
         let shared = shared.clone();
         async move {
@@ -428,6 +445,8 @@ pub async fn run_until(
     // No new work; each modem finishes the message it is sending.
     scheduler.stop().await;
     let _ = listener_task.await;
+    // Graceful: requests being answered finish; an event stream is cut after a few seconds.
+    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     discovery.join().await;
     for task in report_tasks {
         let _ = task.await;

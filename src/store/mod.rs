@@ -13,6 +13,7 @@
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
+//! | `alerts.rs` | Alertmanager notifications sent, to recognise a repeat within a window |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
@@ -34,6 +35,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+mod alerts;
 mod audit;
 pub mod backup;
 mod broadcasts;
@@ -48,6 +50,7 @@ pub mod model;
 mod outbox;
 mod reports;
 mod sims;
+mod tokens;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
@@ -63,6 +66,7 @@ pub use model::*;
 pub use outbox::{DueEvent, EventKind, Subscriptions, WebhookBacklog, MAX_WEBHOOK_ERROR};
 pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};
 pub use sims::SimQuarantine;
+pub use tokens::{ApiToken, NewApiToken, MAX_TOKEN_LABEL};
 
 /// How long a connection waits for another one's write lock before giving up with
 /// [`StoreError::Busy`].
