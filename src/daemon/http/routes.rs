@@ -153,6 +153,18 @@ pub struct ErrorAnswer {
     pub error: p::ErrorBody,
 }
 
+/// The refusals of a route that takes a JSON body, besides [`Refusals`].
+#[allow(dead_code)] // documentation only: the answers are built by `ApiError`
+#[derive(IntoResponses)]
+pub(super) enum BodyRefusals {
+    /// The body is longer than `[http] max_body_bytes` (`too_large`).
+    #[response(status = 413)]
+    TooLarge(ErrorAnswer),
+    /// The body is not `application/json` (`unsupported_media_type`).
+    #[response(status = 415)]
+    NotJson(ErrorAnswer),
+}
+
 /// The refusals any route may answer.
 #[allow(dead_code)] // documentation only: the answers are built by `ApiError`
 #[derive(IntoResponses)]
@@ -347,6 +359,7 @@ pub struct SendBody {
     responses(
         (status = 202, description = "Accepted and queued", body = p::SendResult),
         (status = 409, description = "A request with this Idempotency-Key is still being answered", body = ErrorAnswer),
+        (status = 413, description = "The body is longer than [http] max_body_bytes", body = ErrorAnswer),
         (status = 415, description = "The body is not application/json", body = ErrorAnswer),
         (status = 429, description = "The group's quota is used up (`quota_exceeded`); Retry-After: seconds until it resets", body = ErrorAnswer),
         Refusals,
@@ -631,6 +644,7 @@ async fn group_list(
         (status = 201, body = p::GroupInfo),
         (status = 409, description = "The handle is taken (`already_exists`)", body = ErrorAnswer),
         Refusals,
+        BodyRefusals,
     )
 )]
 async fn group_create(
@@ -673,7 +687,7 @@ async fn group_show(
     security(("bearer" = [])),
     params(("group" = String, Path, description = "The group's handle")),
     request_body = p::GroupSet,
-    responses((status = 200, body = p::GroupInfo), Refusals)
+    responses((status = 200, body = p::GroupInfo), Refusals, BodyRefusals)
 )]
 async fn group_set(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
@@ -751,6 +765,7 @@ pub struct RoleBody {
         (status = 201, body = p::MembershipInfo),
         (status = 409, description = "Already in the group (`already_exists`)", body = ErrorAnswer),
         Refusals,
+        BodyRefusals,
     )
 )]
 async fn member_join(
@@ -815,7 +830,7 @@ async fn member_leave(
         ("member" = String, Path, description = "The member's handle"),
     ),
     request_body = RoleBody,
-    responses((status = 200, body = p::MembershipInfo), Refusals)
+    responses((status = 200, body = p::MembershipInfo), Refusals, BodyRefusals)
 )]
 async fn member_role(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
@@ -930,6 +945,7 @@ async fn member_list(
         (status = 201, body = p::MemberInfo),
         (status = 409, description = "The handle or uid is taken (`already_exists`)", body = ErrorAnswer),
         Refusals,
+        BodyRefusals,
     )
 )]
 async fn member_add(
@@ -972,7 +988,7 @@ async fn member_show(
     security(("bearer" = [])),
     params(("member" = String, Path, description = "The member's handle")),
     request_body = p::MemberSet,
-    responses((status = 200, body = p::MemberInfo), Refusals)
+    responses((status = 200, body = p::MemberInfo), Refusals, BodyRefusals)
 )]
 async fn member_set(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
