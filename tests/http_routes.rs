@@ -564,3 +564,55 @@ fn groups_members_and_memberships_are_managed_over_http() {
     let (status, body) = c(Method::POST, "/v1/modems/nope/release", None);
     assert_eq!((status, code(&body)), (404, "unknown_modem"), "{body}");
 }
+
+/// Idempotency keys kept in the database, by reading the file itself.
+fn keys_kept(w: &World) -> i64 {
+    let conn = rusqlite::Connection::open(w.database()).unwrap();
+    conn.query_row("SELECT count(*) FROM idempotency_keys", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn idempotency_keys_are_forgotten_a_day_after_their_first_use() {
+    let mut w = World::prepare(1, |c| c, "", HTTP_ON);
+    w.clock_start = Some("2026-03-02T02:10:00Z".into());
+    w.start_daemon();
+    ops_group(&w, 1);
+    let alice = token(&w, &["--member", "alice"]);
+    let keyed = |w: &World, text: &str| {
+        let http = Http::new(w);
+        answer(
+            request(&http, Method::POST, "/v1/groups/ops/broadcasts", &alice)
+                .header("idempotency-key", "daily-report")
+                .json(&json!({"text": text}))
+                .send()
+                .unwrap(),
+        )
+    };
+    let (status, first) = keyed(&w, "report of the 2nd");
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(keys_kept(&w), 1);
+    // 23 hours later the key still holds: another text under it is refused.
+    w.stop_daemon();
+    w.clock_start = Some("2026-03-03T01:10:00Z".into());
+    w.start_daemon();
+    let (status, body) = keyed(&w, "report of the 3rd");
+    assert_eq!((status, code(&body)), (422, "invalid_value"), "{body}");
+    assert_eq!(keys_kept(&w), 1);
+
+    // 25 hours after its first use the upkeep task forgets it (at start, then hourly).
+    w.stop_daemon();
+    w.clock_start = Some("2026-03-03T03:10:00Z".into());
+    w.start_daemon();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while keys_kept(&w) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the key is still kept after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, again) = keyed(&w, "report of the 3rd");
+    assert_eq!(status, 202, "{again}");
+    assert_ne!(again["broadcast"], first["broadcast"]);
+}
