@@ -19,7 +19,8 @@
 //! Every answer has its type here too ([`SendResult`], [`SubscribeEvent`], [`StatusResult`],
 //! ...): the daemon writes them and the CLI reads them, so their shapes cannot drift apart.
 //! Error codes are stable strings ([`ErrorCode`]); messages are sentences for people.
-//! No tokio, no SQL here: only types and their JSON form.
+//! No tokio, no SQL here: only types and their JSON form (and, derived from the same types,
+//! their JSON Schema: `utoipa::ToSchema`, for the HTTP API's OpenAPI document).
 
 use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -321,7 +321,8 @@ fn a_spent_quota_is_429_with_retry_after_and_keys_replay_without_using_quota() {
 
 #[test]
 fn bad_bodies_and_content_types_get_clear_errors() {
-    let w = World::start(1, |c| c, HTTP_ON);
+    let limits = format!("{HTTP_ON}max_body_bytes = 1024\nmax_import_bytes = 4096\n");
+    let w = World::start(1, |c| c, &limits);
     ops_group(&w, 0);
     let http = Http::new(&w);
     let alice = token(&w, &["--member", "alice"]);
@@ -378,6 +379,49 @@ fn bad_bodies_and_content_types_get_clear_errors() {
     assert_eq!((status, code(&body)), (400, "bad_request"), "{body}");
     let (status, body) = answer(post().json(&json!({"text": "   "})).send().unwrap());
     assert_eq!((status, code(&body)), (422, "invalid_value"), "{body}");
+    // Bodies longer than [http] max_body_bytes are refused; a CSV import may be longer, up to
+    // max_import_bytes.
+    let (status, body) = answer(
+        post()
+            .json(&json!({"text": "x".repeat(1100)}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, code(&body)), (413, "too_large"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_body_bytes"),
+        "{body}"
+    );
+    let admin = token(&w, &["--admin"]);
+    let csv = |rows: usize| {
+        let mut csv = String::from("handle,name,phone\n");
+        for i in 0..rows {
+            csv.push_str(&format!("imp{i},Imported {i},139{i:08}\n"));
+        }
+        request(&http, Method::POST, "/v1/members/import", &admin)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .unwrap()
+    };
+    let (status, body) = answer(csv(60));
+    assert_eq!(
+        (status, body["members_created"].as_u64()),
+        (200, Some(60)),
+        "{body}"
+    );
+    let (status, body) = answer(csv(200));
+    assert_eq!((status, code(&body)), (413, "too_large"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_import_bytes"),
+        "{body}"
+    );
     // Nothing was sent.
     assert_eq!(w.json(&["group", "show", "ops"])["quota"]["day_used"], 0);
 }
