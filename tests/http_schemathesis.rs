@@ -32,7 +32,9 @@ fn generated_requests_get_documented_answers_and_no_server_error() {
     ops_group(&w, 2);
     let admin = token(&w, &["--admin"]);
     let base = base(&w);
+    // Run in the test's directory: schemathesis keeps its cache where it runs.
     let out = Command::new(program)
+        .current_dir(w.dir.path())
         .args(["run", &format!("{base}/v1/openapi.json"), "--url", &base])
         .args(["--header", &format!("Authorization: Bearer {admin}")])
         .args([
