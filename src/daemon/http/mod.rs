@@ -5,6 +5,8 @@
 //! Here: binding the configured addresses (`[http] listen`), the bearer-token extractor
 //! ([`Authed`]), the mapping of the socket's stable error codes to HTTP statuses
 //! ([`ApiError`]), the connection limit, and graceful shutdown. TLS is left to a reverse proxy.
+//! The routes over groups, members, broadcasts, the inbox and the modems, and the OpenAPI
+//! document they are registered with, are in [`routes`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-mod routes;
+pub mod routes;
 
 use super::handlers::{self, Session};
 use super::{Shared, StartError};
