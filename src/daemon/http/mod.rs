@@ -52,7 +52,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
-        .merge(routes::router(&shared))
+        .merge(routes::router())
         .with_state(shared)
 }
 

@@ -116,7 +116,7 @@ fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The routes, and `/v1/openapi.json` serving their document.
-pub fn router(_shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<Shared>> {
     let (router, doc) = api().split_for_parts();
     let json: Arc<str> = doc
         .to_json()
