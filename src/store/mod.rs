@@ -43,6 +43,7 @@ mod deliveries;
 mod error;
 mod groups;
 pub mod handle;
+mod idempotency;
 mod inbox;
 pub mod inspect;
 pub mod migrate;
@@ -56,6 +57,7 @@ pub use backup::{BackupReport, RestoreReport};
 pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
+pub use idempotency::IdempotencyRow;
 pub use inbox::{
     Handling, InboxFilter, InboxMessage, NewInboxMessage, NewInboxPart, PartKey, ReplyLink,
     StoredPart,
@@ -398,6 +400,7 @@ delegate! { write:
     fn record_sim_send(sim: &str, parts: u32, at: DateTime<Utc>) -> ();
     fn next_concat_ref(sim: &str, number: &str) -> u8;
     fn prune_sim_sends(before: DateTime<Utc>) -> u64;
+    fn prune_idempotency_keys(before: DateTime<Utc>) -> u64;
     fn audit(entry: &NewAudit, at: DateTime<Utc>) -> ();
 }
 
