@@ -13,6 +13,7 @@
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
+//! | [`metrics`] | the totals `/metrics` reads at each scrape, one aggregate query each |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
@@ -43,6 +44,7 @@ mod groups;
 pub mod handle;
 mod inbox;
 pub mod inspect;
+pub mod metrics;
 pub mod migrate;
 pub mod model;
 mod reports;
@@ -431,6 +433,7 @@ delegate! { read:
     fn part_statuses(id: DeliveryId) -> Vec<Option<u8>>;
     fn unmatched_reports(limit: u32) -> Vec<UnmatchedReport>;
     fn unmatched_report_count() -> u64;
+    fn metric_totals() -> metrics::MetricTotals;
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it
