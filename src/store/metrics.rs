@@ -5,7 +5,8 @@
 //! histogram buckets by SQLite so no broadcast row leaves the store.
 //!
 //! Each is one aggregate query: deliveries by state scan the `deliveries_by_broadcast` index
-//! (it holds the state, so no table row is read); the oldest queued delivery reads the
+//! in its order (it holds the state, so no table row is read: about 15 ms for 100 000
+//! deliveries, `cargo bench --bench metrics`); the oldest queued delivery reads the
 //! partial `deliveries_queued` index's rows (the live queue, small); the others scan tables
 //! that grow with messages received and broadcasts sent, not with recipients.
 
@@ -51,21 +52,20 @@ pub struct FinishHistogram {
 impl Tx<'_> {
     /// The totals `/metrics` shows, from one consistent snapshot.
     pub fn metric_totals(&self) -> Result<MetricTotals, StoreError> {
-        let mut by_state = self
-            .conn
-            .prepare_cached("SELECT state, count(*) FROM deliveries GROUP BY state")?;
-        let counted = by_state
-            .query_map([], |r| {
-                Ok((r.get::<_, DeliveryState>(0)?, r.get::<_, u64>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let deliveries = DeliveryState::ALL
-            .iter()
-            .map(|s| {
-                let n = counted.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n);
-                (*s, n)
-            })
-            .collect();
+        // Grouped in the index's own order (broadcast, state), then summed here: grouping by
+        // state alone makes SQLite sort every entry in a temporary B-tree, 3 times slower.
+        let mut by_state = self.conn.prepare_cached(
+            "SELECT state, count(*) FROM deliveries GROUP BY broadcast_id, state",
+        )?;
+        let mut deliveries: Vec<(DeliveryState, u64)> =
+            DeliveryState::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut rows = by_state.query([])?;
+        while let Some(r) = rows.next()? {
+            let (state, n): (DeliveryState, u64) = (r.get(0)?, r.get(1)?);
+            if let Some(slot) = deliveries.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 += n;
+            }
+        }
         let oldest: Option<i64> = self
             .conn
             .prepare_cached("SELECT min(created_at) FROM deliveries WHERE state = 'queued'")?
