@@ -64,10 +64,7 @@ fn populate(path: &Path, members: u64) -> i64 {
         &mut store,
         &Settings::default(),
         SendRequest {
-            caller: Caller {
-                uid: 0,
-                admin: true,
-            },
+            caller: Caller::unix(0, &[]),
             group: "g".into(),
             as_member: "boss".into(),
             body,

@@ -31,8 +31,73 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub inbox: InboxConfig,
     pub routing: RoutingConfig,
+    pub http: HttpConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
+}
+
+/// The HTTP API (`daemon::http`): off unless `listen` names an address. TLS is left to a
+/// reverse proxy in front (README: HTTP API).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Addresses to listen on, `"127.0.0.1:8080"` or a list; none: no HTTP listener.
+    #[serde(deserialize_with = "one_or_many")]
+    pub listen: Vec<String>,
+    /// The largest request body taken, but for CSV imports.
+    pub max_body_bytes: u64,
+    /// The largest CSV import body (`text/csv`).
+    pub max_import_bytes: u64,
+    /// A request not answered in this time is answered 408 (event streams excepted).
+    pub request_timeout_secs: u64,
+    /// Connections open at once; more wait to be accepted.
+    pub max_connections: u64,
+    /// Requests each token may make a minute, on average ...
+    pub rate_per_minute: u64,
+    /// ... and at once after a quiet while.
+    pub rate_burst: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: Vec::new(),
+            max_body_bytes: 1 << 20,
+            max_import_bytes: 32 << 20,
+            request_timeout_secs: 30,
+            max_connections: 1024,
+            rate_per_minute: 600,
+            rate_burst: 60,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The addresses to listen on, or which one is not an address.
+    pub fn addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
+        self.listen
+            .iter()
+            .map(|a| {
+                a.trim().parse().map_err(|_| {
+                    format!("listen {a:?} is not an address and port such as \"127.0.0.1:8080\" or \"[::1]:8080\"")
+                })
+            })
+            .collect()
+    }
+}
+
+/// A string or a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => Ok(vec![s]),
+        OneOrMany::Many(v) => Ok(v),
+    }
 }
 
 /// Carrier-aware routing (`service::routing`).
@@ -579,6 +644,9 @@ impl Config {
         self.daemon
             .check_paths()
             .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
+        if let Err(e) = self.http.addresses() {
+            return Err(format!("{}[http] {e}", at("http", 0, "listen")));
+        }
         for (i, m) in self.modems.iter().enumerate() {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("modem", i, "device")));
@@ -622,6 +690,29 @@ impl Config {
                 .range(1, 86_400, " seconds"),
             Bound::new("daemon", "request_timeout_secs", d.request_timeout_secs)
                 .range(1, 3_600, " seconds"),
+            Bound::new("http", "max_body_bytes", self.http.max_body_bytes).range(
+                1024,
+                64 << 20,
+                " bytes",
+            ),
+            Bound::new("http", "max_import_bytes", self.http.max_import_bytes).range(
+                1024,
+                256 << 20,
+                " bytes",
+            ),
+            Bound::new(
+                "http",
+                "request_timeout_secs",
+                self.http.request_timeout_secs,
+            )
+            .range(1, 3_600, " seconds"),
+            Bound::new("http", "max_connections", self.http.max_connections).range(1, 65_536, ""),
+            Bound::new("http", "rate_per_minute", self.http.rate_per_minute).range(
+                1,
+                1_000_000,
+                " requests",
+            ),
+            Bound::new("http", "rate_burst", self.http.rate_burst).range(1, 100_000, " requests"),
             Bound::new("message", "max_parts", self.message.max_parts as u64).range(
                 1,
                 crate::sms::segment::MAX_PARTS_LIMIT as u64,

@@ -18,7 +18,7 @@
 //! | [`config`] | the daemon's TOML configuration, checked (and its zone parsed) when read | `service`, `modem`, `domain`, `sms` |
 //! | [`lockfile`] | one daemon per database: the lock file the daemon holds and the CLI asks about | - |
 //! | [`emulator`] | virtual GSM modems on pseudo-terminals (demo, end-to-end tests, no hardware) | `sms` |
-//! | [`daemon`] | wiring: socket listener, request handlers, start-up and shutdown, signals, systemd notify | all of the above but `emulator` |
+//! | [`daemon`] | wiring: socket listener and HTTP API (`daemon::http`, the same handlers), request handlers, start-up and shutdown, signals, systemd notify | all of the above but `emulator` |
 //! | [`cli`] | the command line, one file per subcommand; the daemon's state only through `protocol` | `protocol`, `config`, `daemon`, `emulator`, `modem`, `at`, `sms`, `lockfile` |
 //!
 //! `sms` uses nothing else of this crate and does no I/O; `at` is pure too (it borrows only the

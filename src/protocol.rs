@@ -36,6 +36,9 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// of unmatched reports): a client shows them in its own zone (the CLI: the configured one).
 pub const TIME_FIELDS: &[&str] = &[
     "created_at",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
     "cancelled_at",
     "until",
     "received_at",
@@ -86,6 +89,9 @@ pub enum Request {
     InboxList(InboxList),
     InboxShow(InboxRef),
     InboxMarkRead(InboxIds),
+    TokenCreate(TokenCreate),
+    TokenList(Empty),
+    TokenRevoke(TokenRef),
 }
 
 impl Request {
@@ -427,6 +433,58 @@ impl SubscribeArgs {
             ..SubscribeArgs::default()
         }
     }
+}
+
+/// `token_create`: a bearer token for the HTTP API, for `member` (acts as them) or, with
+/// `admin`, a management token (administrators on the socket only). Made on the socket only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCreate {
+    #[serde(default)]
+    pub member: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Valid for this many seconds from now; `null`: until revoked.
+    #[serde(default)]
+    pub expires_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRef {
+    pub token: i64,
+}
+
+/// `token_create`'s result: the token itself, shown this once (the daemon keeps its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub secret: String,
+    pub token: TokenInfo,
+}
+
+/// One token, without its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    /// The member it acts as; `null` for a management token.
+    pub member: Option<String>,
+    pub admin: bool,
+    pub label: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+    /// Neither revoked nor expired.
+    pub active: bool,
+}
+
+/// `token_list`'s result: the caller's tokens (every token, for an administrator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenListResult {
+    pub tokens: Vec<TokenInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1082,6 +1140,10 @@ pub struct StatusResult {
     pub waiting: Vec<WaitingBroadcast>,
     /// The latest of them, newest first (administrators only: they carry phone numbers).
     pub recent_unmatched_reports: Vec<UnmatchedReportInfo>,
+    /// The addresses the HTTP API listens on (`[http] listen`, with the port the system gave
+    /// for port 0); empty when it is off.
+    #[serde(default)]
+    pub http: Vec<String>,
 }
 
 /// A status report that matched no part sent.
@@ -1281,6 +1343,14 @@ pub enum ErrorCode {
     UnknownBroadcast,
     /// No inbox message with that id.
     UnknownMessage,
+    /// No API token with that id.
+    UnknownToken,
+    /// HTTP: no bearer token, or one that is unknown, expired or revoked.
+    Unauthorized,
+    /// HTTP: this token sent more requests than its rate allows; try again after a while.
+    RateLimited,
+    /// HTTP: the request body is larger than the daemon accepts.
+    TooLarge,
     /// No modem or quarantined SIM with that device or IMSI.
     UnknownModem,
     /// `member_import_rows` or `member_import_commit` names no import of this connection.

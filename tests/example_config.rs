@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use groupsms::config::{
-    Config, DaemonConfig, InboxConfig, MessageConfig, ModemTable, OptOutConfig, QuotaConfig,
-    RoutingConfig, SchedulerConfig, DEFAULT_CONFIG_PATH,
+    Config, DaemonConfig, HttpConfig, InboxConfig, MessageConfig, ModemTable, OptOutConfig,
+    QuotaConfig, RoutingConfig, SchedulerConfig, DEFAULT_CONFIG_PATH,
 };
 use serde::de::{self, Deserialize, Visitor};
 
@@ -28,7 +28,7 @@ fn the_example_loads_with_the_real_loader_and_equals_the_defaults() {
 #[test]
 fn the_example_names_every_key_with_a_comment() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap();
-    let tables: [(&str, &[&str]); 8] = [
+    let tables: [(&str, &[&str]); 9] = [
         ("[daemon]", fields::<DaemonConfig>()),
         ("[quota]", fields::<QuotaConfig>()),
         ("[message]", fields::<MessageConfig>()),
@@ -36,6 +36,7 @@ fn the_example_names_every_key_with_a_comment() {
         ("[scheduler]", fields::<SchedulerConfig>()),
         ("[inbox]", fields::<InboxConfig>()),
         ("[routing]", fields::<RoutingConfig>()),
+        ("[http]", fields::<HttpConfig>()),
         ("[[modem]]", fields::<ModemTable>()),
     ];
     // The top level's keys are exactly the tables above.

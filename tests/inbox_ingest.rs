@@ -198,10 +198,7 @@ fn a_reply_within_the_window_is_linked_and_one_after_it_is_not() {
         body: "开会".into(),
         now: now(),
         urgent: false,
-        caller: Caller {
-            uid: 0,
-            admin: true,
-        },
+        caller: Caller::unix(0, &[]),
     };
     let b = submit_broadcast(&mut store, &Settings::default(), req).unwrap();
     for d in store.queued_for_broadcast(b.broadcast_id).unwrap() {

@@ -63,10 +63,7 @@ fn populate(w: &World) -> i64 {
         &mut store,
         &Settings::default(),
         SendRequest {
-            caller: Caller {
-                uid: 0,
-                admin: true,
-            },
+            caller: Caller::unix(0, &[]),
             group: "g".into(),
             as_member: handle(0),
             body: "\"😀".repeat(60),

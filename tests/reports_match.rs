@@ -50,10 +50,7 @@ fn broadcast(store: &mut Store, body: &str, at: DateTime<Utc>) -> (BroadcastId, 
         body: body.into(),
         now: at,
         urgent: false,
-        caller: Caller {
-            uid: 0,
-            admin: true,
-        },
+        caller: Caller::unix(0, &[]),
     };
     let a = submit_broadcast(store, &Settings::default(), req).unwrap();
     let ids = store

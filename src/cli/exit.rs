@@ -88,19 +88,24 @@ impl Class {
             | ErrorCode::VersionMismatch
             | ErrorCode::InvalidValue
             | ErrorCode::TooManyParts
+            | ErrorCode::TooLarge
             | ErrorCode::NoRecipients => Class::BadInput,
             ErrorCode::UnknownGroup
             | ErrorCode::UnknownMember
             | ErrorCode::UnknownBroadcast
             | ErrorCode::UnknownImport
             | ErrorCode::UnknownMessage
+            | ErrorCode::UnknownToken
             | ErrorCode::UnknownModem => Class::NotFound,
             ErrorCode::AlreadyExists => Class::AlreadyExists,
             ErrorCode::QuotaExceeded => Class::Quota,
-            ErrorCode::PermissionDenied | ErrorCode::NotSuperAdmin => Class::Permission,
+            ErrorCode::PermissionDenied | ErrorCode::NotSuperAdmin | ErrorCode::Unauthorized => {
+                Class::Permission
+            }
             ErrorCode::SensitiveWords => Class::SensitiveWords,
             ErrorCode::Storage
             | ErrorCode::TooManyConnections
+            | ErrorCode::RateLimited
             | ErrorCode::TimedOut
             | ErrorCode::ShuttingDown
             | ErrorCode::Internal => Class::Unavailable,

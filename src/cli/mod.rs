@@ -24,6 +24,7 @@ pub mod modem;
 pub mod output;
 pub mod pdu;
 pub mod send;
+pub mod token;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +77,9 @@ pub enum Command {
     /// Incoming messages: members' replies, carrier notices, strangers.
     #[command(subcommand)]
     Inbox(inbox::InboxCommand),
+    /// Bearer tokens for the HTTP API: make, list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// The daemon's state: modems, queue, quotas.
     Status,
     /// Check the installation: configuration, database, socket, each modem, carrier blocks, clock.
@@ -202,6 +206,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Member(cmd) => admin::member(&ctx, cmd),
         Command::Broadcast(cmd) => admin::broadcast(&ctx, cmd),
         Command::Inbox(cmd) => inbox::run(&ctx, cmd),
+        Command::Token(cmd) => token::run(&ctx, cmd),
         Command::Status => admin::status(&ctx),
         Command::Modem(cmd) => modem::run(&ctx, cmd),
         Command::Doctor => doctor::run(&cli)

@@ -14,13 +14,14 @@ use crate::scheduler::pool::Pinning;
 use crate::scheduler::progress::ProgressEvent;
 use crate::scheduler::{Snapshot, Waiting};
 use crate::service::pages::{self, PageSizes};
+use crate::service::tokens::{self, TokenError, TokenRequest};
 use crate::service::{
     self, fields, AdminChange, AdminOutcome, Caller, ImportOptions, ImportReport, InvalidField,
     Reader, SendRequest, ServiceError, StagedCsv,
 };
 use crate::store::{
-    BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, InboxFilter, InboxMessage,
-    Member, MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
+    ApiToken, BroadcastId, BroadcastSummary, DeliveryRow, Group, GroupChange, InboxFilter,
+    InboxMessage, Member, MemberChange, NewGroup, NewMember, Progress, Role, StoreError,
 };
 
 impl From<ServiceError> for ErrorBody {
@@ -36,6 +37,10 @@ impl From<ServiceError> for ErrorBody {
             }
             ServiceError::Cancel(_) | ServiceError::OpenBroadcasts(_) => ErrorCode::InvalidValue,
             ServiceError::NotSuperAdmin(_) => ErrorCode::NotSuperAdmin,
+            ServiceError::Token(
+                TokenError::NotOnSocket | TokenError::NotAdmin(_) | TokenError::NotYours { .. },
+            ) => ErrorCode::PermissionDenied,
+            ServiceError::Token(_) => ErrorCode::InvalidValue,
             ServiceError::Quota(_) => ErrorCode::QuotaExceeded,
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
             ServiceError::TooManyParts(_) => ErrorCode::TooManyParts,
@@ -57,6 +62,7 @@ impl From<StoreError> for ErrorBody {
             StoreError::UnknownGroup(_) => ErrorCode::UnknownGroup,
             StoreError::UnknownMember(_) => ErrorCode::UnknownMember,
             StoreError::UnknownBroadcast(_) => ErrorCode::UnknownBroadcast,
+            StoreError::UnknownToken(_) => ErrorCode::UnknownToken,
             StoreError::DuplicateGroup(_)
             | StoreError::DuplicateMember(_)
             | StoreError::UidTaken { .. }
@@ -75,6 +81,22 @@ impl From<StoreError> for ErrorBody {
 }
 
 type Answer = Result<Value, ErrorBody>;
+
+/// A token as answers show it (never its secret).
+fn token_info(t: &ApiToken) -> p::TokenInfo {
+    p::TokenInfo {
+        id: t.id,
+        member: t.member.as_ref().map(|(_, h)| h.clone()),
+        admin: t.member.is_none(),
+        label: t.label.clone(),
+        created_by: t.created_by.clone(),
+        created_at: t.created_at.to_rfc3339(),
+        expires_at: t.expires_at.map(|e| e.to_rfc3339()),
+        revoked_at: t.revoked_at.map(|e| e.to_rfc3339()),
+        last_used_at: t.last_used_at.map(|e| e.to_rfc3339()),
+        active: t.is_active(now()),
+    }
+}
 
 /// A typed result as the answer's `result`.
 fn answer<T: Serialize>(result: &T) -> Answer {
@@ -145,8 +167,9 @@ pub async fn handle(
         return Err(ErrorBody::new(
             ErrorCode::PermissionDenied,
             format!(
-                "unix user {} may not manage groups and members (root or admin_uids only)",
-                caller.uid
+                "{} may not manage groups and members (root, admin_uids or a management token \
+                 only)",
+                caller.who
             ),
         ));
     }
@@ -169,6 +192,35 @@ pub async fn handle(
             })
         }
         Request::ModemRelease(m) => modem_release(shared, caller, m).await,
+        Request::TokenCreate(t) => {
+            let req = TokenRequest {
+                member: t.member,
+                admin: t.admin,
+                label: t.label,
+                expires_secs: t.expires_secs,
+            };
+            let (secret, token) = shared
+                .store
+                .call(move |s| tokens::create(s, caller, &req, now()))
+                .await?;
+            answer(&p::TokenCreated {
+                secret,
+                token: token_info(&token),
+            })
+        }
+        Request::TokenList(_) => {
+            let list = shared.store.call(move |s| tokens::list(s, caller)).await?;
+            answer(&p::TokenListResult {
+                tokens: list.iter().map(token_info).collect(),
+            })
+        }
+        Request::TokenRevoke(t) => {
+            let token = shared
+                .store
+                .call(move |s| tokens::revoke(s, caller, t.token, now()))
+                .await?;
+            answer(&token_info(&token))
+        }
         Request::Send(s) => send(shared, caller, s).await,
         Request::BroadcastCancel(b) => {
             broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await
@@ -308,8 +360,8 @@ pub async fn handle(
                         ErrorBody::new(
                             ErrorCode::PermissionDenied,
                             format!(
-                                "unix user {} may not read the replies of group '{g}' (its admins only)",
-                                caller.uid
+                                "{} may not read the replies of group '{g}' (its admins only)",
+                                caller.who
                             ),
                         )
                     })?;
@@ -914,6 +966,11 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         quiet_hours: shared.config.scheduler.quiet_hours.map(|q| q.to_string()),
         waiting,
         recent_unmatched_reports,
+        http: shared
+            .http_addresses
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
     })
 }
 

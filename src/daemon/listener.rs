@@ -29,7 +29,7 @@ use crate::protocol::{
     SubscribeEvent, MAX_LINE, PROTOCOL_VERSION,
 };
 use crate::scheduler::progress::ProgressEvent;
-use crate::service::Caller;
+use crate::service::{Caller, Principal};
 use crate::store::{BroadcastId, Progress};
 
 /// How long a client may take to read an answer before it is dropped.
@@ -77,7 +77,7 @@ pub struct Admission {
 
 #[derive(Debug, Default)]
 struct Open {
-    by_uid: HashMap<u32, usize>,
+    by_uid: HashMap<Principal, usize>,
     all: usize,
 }
 
@@ -85,7 +85,7 @@ struct Open {
 #[derive(Debug)]
 pub struct Ticket<'a> {
     admission: &'a Admission,
-    uid: u32,
+    who: Principal,
 }
 
 impl Admission {
@@ -110,13 +110,13 @@ impl Admission {
     /// Administrators are never turned away.
     pub fn admit(&self, caller: Caller) -> Result<Ticket<'_>, String> {
         let mut open = self.open();
-        let mine = open.by_uid.get(&caller.uid).copied().unwrap_or(0);
+        let mine = open.by_uid.get(&caller.who).copied().unwrap_or(0);
         if !caller.admin {
             if mine >= self.per_uid {
                 return Err(format!(
-                    "unix user {} already has {mine} connections open, at most {} are allowed; \
+                    "{} already has {mine} connections open, at most {} are allowed; \
                      close some and try again",
-                    caller.uid, self.per_uid
+                    caller.who, self.per_uid
                 ));
             }
             if open.all >= self.total {
@@ -127,11 +127,11 @@ impl Admission {
                 ));
             }
         }
-        open.by_uid.insert(caller.uid, mine + 1);
+        open.by_uid.insert(caller.who, mine + 1);
         open.all += 1;
         Ok(Ticket {
             admission: self,
-            uid: caller.uid,
+            who: caller.who,
         })
     }
 }
@@ -140,10 +140,10 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         let mut open = self.admission.open();
         open.all = open.all.saturating_sub(1);
-        if let Some(n) = open.by_uid.get_mut(&self.uid) {
+        if let Some(n) = open.by_uid.get_mut(&self.who) {
             *n -= 1;
             if *n == 0 {
-                open.by_uid.remove(&self.uid);
+                open.by_uid.remove(&self.who);
             }
         }
     }
@@ -273,7 +273,7 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let _ticket = match shared.connections.admit(peer) {
         Ok(ticket) => ticket,
         Err(why) => {
-            tracing::info!(uid = peer.uid, "{why}");
+            tracing::info!(caller = %peer.who, "{why}");
             let _ = write(
                 &mut w,
                 &Response::err(0, ErrorCode::TooManyConnections, why),

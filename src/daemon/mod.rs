@@ -45,6 +45,7 @@ use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
 pub mod handlers;
+pub mod http;
 pub mod inbox;
 pub mod listener;
 pub mod metrics;
@@ -65,6 +66,8 @@ pub struct Shared {
     pub connections: listener::Admission,
     /// Paged reads answered at once.
     pub reads: reads::ReadGate,
+    /// The HTTP API's bound addresses (`[http] listen`), for `status`.
+    pub http_addresses: Vec<std::net::SocketAddr>,
     /// Incoming messages once committed, for `subscribe {"inbox": true}`.
     pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
     shutdown: watch::Sender<bool>,
@@ -274,7 +277,11 @@ pub async fn run_until(
             (l, Some(bound))
         }
     };
-    let (store, store_thread) = match open_store(&config).await {
+    let opened = match http::bind(&config.http).await {
+        Ok(listeners) => open_store(&config).await.map(|s| (s, listeners)),
+        Err(e) => Err(e),
+    };
+    let ((store, store_thread), http_listeners) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             if let Some(bound) = &bound {
@@ -283,6 +290,10 @@ pub async fn run_until(
             return Err(e);
         }
     };
+    let http_addresses: Vec<std::net::SocketAddr> = http_listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let board = Arc::new(Board::default());
     // Lines a loop could write once per item, once a minute per kind (shared by all loops).
     let repeats = Arc::new(Repeats::default());
@@ -319,6 +330,7 @@ pub async fn run_until(
         started: Instant::now(),
         connections: listener::Admission::new(&config.daemon, open_files),
         reads: reads::ReadGate::default(),
+        http_addresses: http_addresses.clone(),
         inbox_events: tokio::sync::broadcast::channel(1024).0,
         shutdown,
     });
@@ -362,6 +374,10 @@ pub async fn run_until(
     })
     .await;
     let listener_task = tokio::spawn(listener::serve(listener, shared.clone()));
+    let http_task = tokio::spawn(http::serve(http_listeners, shared.clone()));
+    for a in &http_addresses {
+        tracing::info!(address = %a, "HTTP API listening");
+    }
     let status = |shared: &Arc<Shared>| {
         let shared = shared.clone();
         async move {
@@ -417,6 +433,8 @@ pub async fn run_until(
     // No new work; each modem finishes the message it is sending.
     scheduler.stop().await;
     let _ = listener_task.await;
+    // Graceful: requests being answered finish; an event stream is cut after a few seconds.
+    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     discovery.join().await;
     for task in report_tasks {
         let _ = task.await;

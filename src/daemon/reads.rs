@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
-use crate::service::Caller;
+use crate::service::{Caller, Principal};
 
 /// Paged reads one user who is not an administrator may have answered at once.
 pub const READS_PER_UID: usize = 2;
@@ -23,14 +23,14 @@ pub const ADMIN_READS: usize = 8;
 pub struct ReadGate {
     users: Semaphore,
     admins: Semaphore,
-    by_uid: Mutex<HashMap<u32, Arc<Semaphore>>>,
+    by_uid: Mutex<HashMap<Principal, Arc<Semaphore>>>,
 }
 
 /// A turn to read; the next waiting read goes when it is dropped.
 #[derive(Debug)]
 pub struct ReadTurn<'a> {
     gate: &'a ReadGate,
-    uid: u32,
+    who: Principal,
     mine: Option<OwnedSemaphorePermit>,
     _all: SemaphorePermit<'a>,
 }
@@ -46,7 +46,7 @@ impl Default for ReadGate {
 }
 
 impl ReadGate {
-    fn by_uid(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<Semaphore>>> {
+    fn by_uid(&self) -> std::sync::MutexGuard<'_, HashMap<Principal, Arc<Semaphore>>> {
         self.by_uid
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -57,7 +57,7 @@ impl ReadGate {
         if caller.admin {
             return ReadTurn {
                 gate: self,
-                uid: caller.uid,
+                who: caller.who,
                 mine: None,
                 // Never closed.
                 _all: self.admins.acquire().await.expect("the read gate is open"),
@@ -65,14 +65,14 @@ impl ReadGate {
         }
         let own = self
             .by_uid()
-            .entry(caller.uid)
+            .entry(caller.who)
             .or_insert_with(|| Arc::new(Semaphore::new(READS_PER_UID)))
             .clone();
         let mine = own.acquire_owned().await.expect("the read gate is open");
         let all = self.users.acquire().await.expect("the read gate is open");
         ReadTurn {
             gate: self,
-            uid: caller.uid,
+            who: caller.who,
             mine: Some(mine),
             _all: all,
         }
@@ -92,10 +92,10 @@ impl Drop for ReadTurn<'_> {
             drop(mine);
             // Only the map holds it: nobody of this user reads or waits.
             if map
-                .get(&self.uid)
+                .get(&self.who)
                 .is_some_and(|s| Arc::strong_count(s) == 1)
             {
-                map.remove(&self.uid);
+                map.remove(&self.who);
             }
         }
     }

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Caller, ServiceError};
+use super::{Caller, Principal, ServiceError};
 use crate::domain::Role;
 use crate::store::{Store, StoreError};
 
@@ -25,21 +25,21 @@ pub enum Reader {
     Admin,
     /// Bound to this member, who belongs to these groups (handle -> role).
     Member {
-        uid: u32,
+        who: Principal,
         handle: String,
         groups: BTreeMap<String, Role>,
     },
     /// Neither: status only.
     Outsider {
-        uid: u32,
+        who: Principal,
     },
 }
 
 /// The caller may not read this.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unix user {uid} may not read {what}")]
+#[error("{who} may not read {what}")]
 pub struct NotYours {
-    pub uid: u32,
+    pub who: Principal,
     /// What was asked for: `group 'ops'`, `broadcast 7`, `the member list`...
     pub what: String,
 }
@@ -51,8 +51,8 @@ impl Reader {
             return Ok(Reader::Admin);
         }
         store.read(|tx| {
-            let Some(member) = tx.member_by_uid(caller.uid)? else {
-                return Ok(Reader::Outsider { uid: caller.uid });
+            let Some(member) = caller.member(tx)? else {
+                return Ok(Reader::Outsider { who: caller.who });
             };
             let groups = tx
                 .member_groups(&member.handle)?
@@ -60,7 +60,7 @@ impl Reader {
                 .map(|g| (g.group_handle, g.role))
                 .collect();
             Ok(Reader::Member {
-                uid: caller.uid,
+                who: caller.who,
                 handle: member.handle,
                 groups,
             })
@@ -74,13 +74,16 @@ impl Reader {
     fn refuse(&self, what: impl Into<String>) -> ServiceError {
         let what = what.into();
         match self {
-            Reader::Member { uid, handle, .. } => NotYours {
-                uid: *uid,
+            Reader::Member { who, handle, .. } => NotYours {
+                who: *who,
                 what: format!("{what} (it is not member '{handle}'s)"),
             },
-            Reader::Outsider { uid } => NotYours { uid: *uid, what },
+            Reader::Outsider { who } => NotYours { who: *who, what },
             // Administrators are refused nothing.
-            Reader::Admin => NotYours { uid: 0, what },
+            Reader::Admin => NotYours {
+                who: Principal::Unix(0),
+                what,
+            },
         }
         .into()
     }
@@ -222,7 +225,7 @@ mod tests {
     #[test]
     fn members_see_their_groups_and_numbers_only_where_they_administer() {
         let r = Reader::Member {
-            uid: 1000,
+            who: Principal::Unix(1000),
             handle: "m1".into(),
             groups: BTreeMap::from([
                 ("ops".to_string(), Role::Member),
@@ -238,7 +241,9 @@ mod tests {
         assert!(r.sees_numbers(Some("hr")));
         assert!(r.broadcast(3, None).is_err(), "deleted group: admins only");
         assert!(r.member("m1").is_ok() && r.member("m2").is_err());
-        let o = Reader::Outsider { uid: 1000 };
+        let o = Reader::Outsider {
+            who: Principal::Unix(1000),
+        };
         assert_eq!(
             o.lists().unwrap_err().to_string(),
             "unix user 1000 may not read groups or broadcasts"

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Caller, ServiceError};
+use super::{Caller, Principal, ServiceError};
 use crate::domain::Role;
 use crate::store::{
     BroadcastId, BroadcastSummary, Cancellation, GroupId, NewAudit, Store, StoreError, Tx,
@@ -19,12 +19,12 @@ use crate::store::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CannotCancel {
     #[error(
-        "unix user {uid} may not cancel broadcast {id}: only a super-admin of {} or an \
+        "{who} may not cancel broadcast {id}: only a super-admin of {} or an \
          administrator may",
         match .group { Some(g) => format!("group '{g}'"), None => "its group".to_string() }
     )]
     NotAllowed {
-        uid: u32,
+        who: Principal,
         id: i64,
         group: Option<String>,
     },
@@ -71,9 +71,9 @@ pub fn cancel_broadcast(
         let b = tx
             .broadcast(id)?
             .ok_or(StoreError::UnknownBroadcast(id.0))?;
-        if !caller.admin && !is_super_admin(tx, caller.uid, b.group_id)? {
+        if !caller.admin && !is_super_admin(tx, caller, b.group_id)? {
             return Err(CannotCancel::NotAllowed {
-                uid: caller.uid,
+                who: caller.who,
                 id: id.0,
                 group: b.group_id.map(|_| b.group_handle.clone()),
             }
@@ -130,8 +130,8 @@ pub(crate) fn cancel_in(
 }
 
 /// Whether the member bound to Unix user `uid` is a super-admin of `group`.
-fn is_super_admin(tx: &Tx<'_>, uid: u32, group: Option<GroupId>) -> Result<bool, StoreError> {
-    let (Some(member), Some(group)) = (tx.member_by_uid(uid)?, group) else {
+fn is_super_admin(tx: &Tx<'_>, caller: Caller, group: Option<GroupId>) -> Result<bool, StoreError> {
+    let (Some(member), Some(group)) = (caller.member(tx)?, group) else {
         return Ok(false);
     };
     Ok(tx.membership(group, member.id)?.map(|m| m.role) == Some(Role::SuperAdmin))

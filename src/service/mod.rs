@@ -49,10 +49,11 @@ pub mod reports;
 pub mod routing;
 pub mod sensitive;
 mod submit;
+pub mod tokens;
 
 pub use access::{mask_number, NotYours, Reader};
 pub use admin::{apply, AdminChange, AdminOutcome};
-pub use caller::{Caller, NotYou};
+pub use caller::{Caller, NotYou, Principal};
 pub use compose::{Composition, EmptyBody, TooManyParts, DEFAULT_HEADER};
 pub use fields::InvalidField;
 pub use import::{import_members_csv, BadRow, ImportError, ImportOptions, ImportReport, StagedCsv};
@@ -155,6 +156,8 @@ pub enum ServiceError {
     Phone { input: String, error: PhoneError },
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Token(#[from] tokens::TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

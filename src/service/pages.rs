@@ -7,6 +7,7 @@
 //! A request's `limit` is 1 to the most of its op (absent: the most); `after` is the key of the
 //! last row seen: a handle (at most [`MAX_HANDLE_LEN`] bytes) or an id (not negative).
 
+use super::caller::LONGEST_LABEL;
 use super::fields::{
     InvalidField, MAX_HANDLE_LEN, MAX_MODEM_CHARS, MAX_NAME_CHARS, MAX_PINNED_MODEMS,
     TEXT_CHARS_PER_PART,
@@ -84,7 +85,7 @@ const fn broadcast(max_parts: usize) -> usize {
         "cancelled_by",
     ]) + 2 * INT
         + 2 * HANDLE
-        + plain("uid:4294967295".len())
+        + plain(LONGEST_LABEL.len())
         + TIME
         + 9 * INT
         + plain("ucs2".len())
@@ -93,7 +94,7 @@ const fn broadcast(max_parts: usize) -> usize {
         + waiting_reason()
         + BOOL
         + TIME
-        + plain("uid:4294967295".len())
+        + plain(LONGEST_LABEL.len())
 }
 
 /// A `waiting_reason`: its code, the reason in words (ours, ASCII, under 160 bytes with its

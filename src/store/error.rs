@@ -41,6 +41,8 @@ pub enum StoreError {
     UnknownMember(String),
     #[error("there is no broadcast number {0}")]
     UnknownBroadcast(i64),
+    #[error("there is no API token number {0} (see: groupsms token list)")]
+    UnknownToken(i64),
     #[error("there is no delivery number {0}")]
     UnknownDelivery(i64),
     #[error("a group with the handle '{0}' already exists")]

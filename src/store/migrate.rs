@@ -46,6 +46,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("migrations/0008_sim_quarantine.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("migrations/0010_api_tokens.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -49,6 +49,7 @@ pub mod migrate;
 pub mod model;
 mod reports;
 mod sims;
+mod tokens;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
@@ -63,6 +64,7 @@ pub use migrate::SCHEMA_VERSION;
 pub use model::*;
 pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};
 pub use sims::SimQuarantine;
+pub use tokens::{ApiToken, NewApiToken, MAX_TOKEN_LABEL};
 
 /// How long a connection waits for another one's write lock before giving up with
 /// [`StoreError::Busy`].

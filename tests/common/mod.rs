@@ -111,6 +111,7 @@ pub fn ops_group(store: &mut Store, n: u32) {
 // answers with whatever the test's closure returns.
 
 pub mod daemon;
+pub mod http;
 pub mod pty;
 pub mod serial;
 pub mod steps;
