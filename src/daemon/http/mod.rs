@@ -30,6 +30,8 @@ use crate::service::tokens::{self, Unauthorized};
 use crate::service::Caller;
 use crate::store::StoreError;
 
+pub mod metrics;
+
 /// The configured addresses, bound (before the daemon says it is ready).
 pub async fn bind(config: &crate::config::HttpConfig) -> Result<Vec<TcpListener>, StartError> {
     let addresses = config.addresses().map_err(StartError::Config)?;
@@ -48,6 +50,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics::metrics))
         .with_state(shared)
 }
 
