@@ -36,6 +36,8 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     assert_eq!(
         tables,
         [
+            "alert_sends",
+            "api_tokens",
             "audit",
             "broadcasts",
             "concat_refs",

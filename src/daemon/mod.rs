@@ -277,6 +277,7 @@ pub async fn run_until(
             (l, Some(bound))
         }
     };
+    http::adapters::check(&config).map_err(StartError::Config)?;
     let opened = match http::bind(&config.http).await {
         Ok(listeners) => open_store(&config).await.map(|s| (s, listeners)),
         Err(e) => Err(e),

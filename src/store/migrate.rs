@@ -50,6 +50,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("migrations/0010_api_tokens.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("migrations/0012_alert_sends.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
+//! | `alerts.rs` | Alertmanager notifications sent, to recognise a repeat within a window |
 //! | [`metrics`] | the totals `/metrics` reads at each scrape, one aggregate query each |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
@@ -35,6 +36,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+mod alerts;
 mod audit;
 pub mod backup;
 mod broadcasts;

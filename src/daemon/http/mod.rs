@@ -30,6 +30,7 @@ use crate::service::tokens::{self, Unauthorized};
 use crate::service::Caller;
 use crate::store::StoreError;
 
+pub mod adapters;
 pub mod metrics;
 
 /// The configured addresses, bound (before the daemon says it is ready).
@@ -51,6 +52,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics::metrics))
+        .merge(adapters::routes(&shared.config))
         .with_state(shared)
 }
 
