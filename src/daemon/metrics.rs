@@ -202,7 +202,8 @@ pub async fn gather(shared: &Arc<Shared>) -> Result<String, StoreError> {
     let snapshot = shared.scheduler.snapshot().await;
     let totals = shared.store.call(|s| s.metric_totals()).await?;
     let daemon = Daemon {
-        uptime_secs: shared.started.elapsed().as_secs_f64(),
+        // Milliseconds are enough, and read better than 17 digits.
+        uptime_secs: shared.started.elapsed().as_millis() as f64 / 1000.0,
         store_problem: shared.store.problem().borrow().is_some(),
         broadcasts_sending: shared.board.active(),
     };
