@@ -14,6 +14,7 @@
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
 //! | `alerts.rs` | Alertmanager notifications sent, to recognise a repeat within a window |
+//! | [`metrics`] | the totals `/metrics` reads at each scrape, one aggregate query each |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
@@ -46,6 +47,7 @@ pub mod handle;
 mod idempotency;
 mod inbox;
 pub mod inspect;
+pub mod metrics;
 pub mod migrate;
 pub mod model;
 mod reports;
@@ -438,6 +440,7 @@ delegate! { read:
     fn part_statuses(id: DeliveryId) -> Vec<Option<u8>>;
     fn unmatched_reports(limit: u32) -> Vec<UnmatchedReport>;
     fn unmatched_report_count() -> u64;
+    fn metric_totals() -> metrics::MetricTotals;
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it

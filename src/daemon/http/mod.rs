@@ -35,6 +35,7 @@ use crate::service::Caller;
 use crate::store::StoreError;
 
 pub mod adapters;
+pub mod metrics;
 
 /// The configured addresses, bound (before the daemon says it is ready).
 pub async fn bind(config: &crate::config::HttpConfig) -> Result<Vec<TcpListener>, StartError> {
@@ -54,6 +55,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics::metrics))
         .merge(adapters::routes(&shared.config))
         .merge(routes::router())
         .with_state(shared)
