@@ -44,6 +44,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "deliveries",
             "group_modems",
             "groups",
+            "idempotency_keys",
             "inbox_messages",
             "inbox_parts",
             "members",

@@ -230,7 +230,7 @@ fn down(path: &Path, e: std::io::Error) -> Failure {
 pub fn answer(r: Response) -> Result<Value, Failure> {
     match (r.ok, r.result, r.error) {
         (Some(true), result, _) => Ok(result.unwrap_or(Value::Null)),
-        (_, _, Some(ErrorBody { code, message })) => Err(Failure::daemon(code, message)),
+        (_, _, Some(ErrorBody { code, message, .. })) => Err(Failure::daemon(code, message)),
         _ => Err(Failure::of(
             Class::Unavailable,
             "the daemon sent an answer with neither result nor error",

@@ -89,6 +89,7 @@ impl Class {
             | ErrorCode::InvalidValue
             | ErrorCode::TooManyParts
             | ErrorCode::TooLarge
+            | ErrorCode::UnsupportedMediaType
             | ErrorCode::NoRecipients => Class::BadInput,
             ErrorCode::UnknownGroup
             | ErrorCode::UnknownMember

@@ -41,7 +41,17 @@ impl From<ServiceError> for ErrorBody {
                 TokenError::NotOnSocket | TokenError::NotAdmin(_) | TokenError::NotYours { .. },
             ) => ErrorCode::PermissionDenied,
             ServiceError::Token(_) => ErrorCode::InvalidValue,
-            ServiceError::Quota(_) => ErrorCode::QuotaExceeded,
+            ServiceError::Idempotency(k) => match k {
+                service::idempotency::KeyError::Malformed(_) => ErrorCode::BadRequest,
+                service::idempotency::KeyError::Reused { .. } => ErrorCode::InvalidValue,
+                service::idempotency::KeyError::InFlight { .. }
+                | service::idempotency::KeyError::AnswerLost { .. } => ErrorCode::AlreadyExists,
+            },
+            ServiceError::Quota(q) => {
+                let mut body = ErrorBody::new(ErrorCode::QuotaExceeded, e.to_string());
+                body.retry_after_secs = Some(q.seconds_until_reset(now()));
+                return body;
+            }
             ServiceError::Sensitive(_) => ErrorCode::SensitiveWords,
             ServiceError::TooManyParts(_) => ErrorCode::TooManyParts,
             ServiceError::NoRecipients(_) => ErrorCode::NoRecipients,
@@ -221,7 +231,7 @@ pub async fn handle(
                 .await?;
             answer(&token_info(&token))
         }
-        Request::Send(s) => send(shared, caller, s).await,
+        Request::Send(s) => send(shared, caller, s, None).await,
         Request::BroadcastCancel(b) => {
             broadcast_cancel(shared, caller, BroadcastId(b.broadcast)).await
         }
@@ -805,7 +815,19 @@ fn waiting_info(shared: &Shared, why: &Waiting) -> p::WaitingInfo {
     }
 }
 
-async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
+/// `send` with an idempotency key claimed as row `key` (HTTP's `Idempotency-Key`, see
+/// `service::idempotency`): the same checks and rules as [`handle`]'s `send`, the broadcast
+/// linked to the key in its own transaction.
+pub async fn send_keyed(shared: &Arc<Shared>, caller: Caller, s: p::Send, key: i64) -> Answer {
+    let request = Request::Send(s);
+    check_sizes(&request, shared.settings.max_parts).map_err(ServiceError::from)?;
+    let Request::Send(s) = request else {
+        unreachable!("built as a send just above")
+    };
+    send(shared, caller, s, Some(key)).await
+}
+
+async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send, key: Option<i64>) -> Answer {
     if shared.is_shutting_down() {
         return Err(ErrorBody::new(
             ErrorCode::ShuttingDown,
@@ -825,7 +847,7 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
     // the quota use in one transaction, and the deliveries read back for the scheduler.
     let accepted = shared
         .store
-        .call(move |st| service::submit_broadcast(st, &settings, req))
+        .call(move |st| service::submit_broadcast_keyed(st, &settings, req, key))
         .await?;
     let id = accepted.broadcast_id;
     tracing::info!(
@@ -857,10 +879,22 @@ async fn send(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answer {
         text: accepted.text,
         masked_words: accepted.masked,
         quota_left: accepted.quota_left,
+        quota: Some(quota_info(&accepted.quota)),
         dropped: dropped(&accepted.dropped),
         dropped_total: accepted.dropped.total(),
         waiting,
     })
+}
+
+/// A group's quota use as answers show it (`group_show`, `send`).
+fn quota_info(q: &service::QuotaStatus) -> p::QuotaInfo {
+    p::QuotaInfo {
+        day_used: q.day_used,
+        day_limit: q.day_limit,
+        month_used: q.month_used,
+        month_limit: q.month_limit,
+        left: q.left(),
+    }
 }
 
 /// What `caller` may read (one look-up for non-administrators).
@@ -1043,13 +1077,7 @@ async fn group_show(
     let keys = members.iter().map(|m| m.member.handle.clone()).collect();
     let page = p::GroupShow {
         group: group_info(shared, &group),
-        quota: p::QuotaInfo {
-            day_used: quota.day_used,
-            day_limit: quota.day_limit,
-            month_used: quota.month_used,
-            month_limit: quota.month_limit,
-            left: quota.left(),
-        },
+        quota: quota_info(&quota),
         members: members
             .into_iter()
             .map(|m| p::GroupMemberInfo {

@@ -10,6 +10,7 @@
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`reads`] | how many paged reads are answered at once, per user and in all |
 //! | [`handlers`] | one function per request |
+//! | [`metrics`] | `/metrics`: the pool's and the store's state in the Prometheus text format |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //! | [`inbox`] | each modem's incoming messages into the store (`service::inbox`), stored ones deleted after the commit, the memory drained when ready or full |
 //! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
@@ -47,6 +48,7 @@ pub mod handlers;
 pub mod http;
 pub mod inbox;
 pub mod listener;
+pub mod metrics;
 pub mod notify;
 pub mod reads;
 pub mod reports;

@@ -527,6 +527,9 @@ impl Dispatcher {
             Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
             Command::Done(f) => {
                 self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
+                if let Some(class) = f.error {
+                    self.pool.count_error(f.modem, class);
+                }
                 if let Some([min, max]) = self.paces[f.modem] {
                     let pause = rand::Rng::gen_range(&mut self.rng, min..=max);
                     let until = clock::now() + chrono::Duration::milliseconds(pause as i64);

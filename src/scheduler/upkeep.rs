@@ -1,7 +1,8 @@
 //! Housekeeping on a timer. The per-SIM send log (`sim_sends`) only feeds the cap windows,
 //! the current local hour and the current local day; rows older than the day before today
 //! (one day of margin for clock and zone changes) are deleted at start and every hour, so the
-//! table and the cap query stay the same size however long the daemon runs.
+//! table and the cap query stay the same size however long the daemon runs. The HTTP API's
+//! idempotency keys are kept 24 h (`service::idempotency`), and pruned with it.
 
 use std::time::Duration;
 
@@ -35,6 +36,12 @@ pub async fn run(store: StoreHandle, tz: Tz, mut shutdown: watch::Receiver<bool>
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "pruned the SIM send log"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the SIM send log"),
+        }
+        let before = crate::service::idempotency::horizon(clock::now());
+        match store.call(move |s| s.prune_idempotency_keys(before)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(keys = n, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the idempotency keys"),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! | [`cancel`] | cancelling a broadcast's queued deliveries: who may, when it is too late, the audit entry; a group with open broadcasts is deleted only by force |
 //! | [`import`] | CSV bulk import of members |
 //! | [`optout`] | keyword replies by SMS: opt-out and opt-in, their scope, cancelled deliveries, confirmations |
+//! | [`idempotency`] | `Idempotency-Key` of the HTTP API: claiming a key, replaying its answer, how long it is kept |
 //! | [`reports`] | status reports matched to the parts sent, delivery outcomes, unmatched reports |
 //!
 //! Nothing here reads the clock: every function takes `now`.
@@ -36,6 +37,7 @@ pub mod cancel;
 pub mod carrier;
 pub mod compose;
 pub mod fields;
+pub mod idempotency;
 pub mod import;
 pub mod inbox;
 pub mod optout;
@@ -62,8 +64,8 @@ pub use phone::{Country, PhoneError};
 pub use quota::{InvalidQuota, QuotaExceeded, QuotaStatus};
 pub use sensitive::{SensitiveFilter, SensitivePolicy, SensitiveWordsFound};
 pub use submit::{
-    quota_status, sim_counts, submit_broadcast, Accepted, NoRecipients, NotSuperAdmin, SendRequest,
-    SimCounts, UnknownGroup, UnknownMember, UrgentNotAllowed,
+    quota_status, sim_counts, submit_broadcast, submit_broadcast_keyed, Accepted, NoRecipients,
+    NotSuperAdmin, SendRequest, SimCounts, UnknownGroup, UnknownMember, UrgentNotAllowed,
 };
 
 use crate::store::StoreError;
@@ -158,6 +160,8 @@ pub enum ServiceError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Token(#[from] tokens::TokenError),
+    #[error(transparent)]
+    Idempotency(#[from] idempotency::KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -34,6 +34,16 @@ pub struct QuotaExceeded {
     pub resets_at: DateTime<Tz>,
 }
 
+impl QuotaExceeded {
+    /// Whole seconds from `now` until the quota resets (at least 1): HTTP's `Retry-After`.
+    pub fn seconds_until_reset(&self, now: chrono::DateTime<chrono::Utc>) -> u64 {
+        let ms = (self.resets_at.with_timezone(&chrono::Utc) - now).num_milliseconds();
+        u64::try_from(ms.saturating_add(999) / 1000)
+            .unwrap_or(0)
+            .max(1)
+    }
+}
+
 fn period_word(p: QuotaPeriod) -> &'static str {
     match p {
         QuotaPeriod::Day => "daily",

@@ -98,6 +98,8 @@ pub struct Accepted {
     pub masked: Vec<String>,
     /// Broadcasts the group may still send after this one.
     pub quota_left: u32,
+    /// The group's quota use with this broadcast counted.
+    pub quota: QuotaStatus,
 }
 
 /// Checks every rule and, if all pass, writes the broadcast and its deliveries and uses one
@@ -113,7 +115,19 @@ pub fn submit_broadcast(
     settings: &Settings,
     req: SendRequest,
 ) -> Result<Accepted, ServiceError> {
-    let result = store.write(|tx| accept(tx, settings, &req));
+    submit_broadcast_keyed(store, settings, req, None)
+}
+
+/// [`submit_broadcast`], the broadcast linked in its own transaction to the idempotency key
+/// claimed as row `key` (see [`super::idempotency`]): a key never names a broadcast that was
+/// not written, nor a written broadcast go unnamed by its key.
+pub fn submit_broadcast_keyed(
+    store: &mut Store,
+    settings: &Settings,
+    req: SendRequest,
+    key: Option<i64>,
+) -> Result<Accepted, ServiceError> {
+    let result = store.write(|tx| accept(tx, settings, &req, key));
     if let Err(e) = &result {
         let actor = req.caller.label();
         let detail = if !e.is_refusal() {
@@ -140,7 +154,12 @@ pub fn submit_broadcast(
     result
 }
 
-fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepted, ServiceError> {
+fn accept(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    req: &SendRequest,
+    key: Option<i64>,
+) -> Result<Accepted, ServiceError> {
     let group = tx.group(&req.group)?.ok_or_else(|| UnknownGroup {
         handle: req.group.clone(),
     })?;
@@ -209,6 +228,9 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
     };
     let id = tx.insert_broadcast(&broadcast, &resolved.recipients, req.now)?;
     tx.consume_quota(group.id, &status.periods.day, &status.periods.month)?;
+    if let Some(key) = key {
+        tx.link_idempotency_key(key, id)?;
+    }
     let queued = tx.queued_for_broadcast(id)?;
     Ok(Accepted {
         broadcast_id: id,
@@ -221,6 +243,11 @@ fn accept(tx: &Tx<'_>, settings: &Settings, req: &SendRequest) -> Result<Accepte
         text: composition.text,
         masked,
         quota_left: status.left().saturating_sub(1),
+        quota: QuotaStatus {
+            day_used: status.day_used.saturating_add(1),
+            month_used: status.month_used.saturating_add(1),
+            ..status
+        },
     })
 }
 

@@ -55,6 +55,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0010_api_tokens.sql"),
     },
     Migration {
+        version: 11,
+        sql: include_str!("migrations/0011_idempotency.sql"),
+    },
+    Migration {
         version: 12,
         sql: include_str!("migrations/0012_alert_sends.sql"),
     },

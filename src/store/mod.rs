@@ -14,6 +14,7 @@
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
 //! | `alerts.rs` | Alertmanager notifications sent, to recognise a repeat within a window |
+//! | [`metrics`] | the totals `/metrics` reads at each scrape, one aggregate query each |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
@@ -43,8 +44,10 @@ mod deliveries;
 mod error;
 mod groups;
 pub mod handle;
+mod idempotency;
 mod inbox;
 pub mod inspect;
+pub mod metrics;
 pub mod migrate;
 pub mod model;
 mod outbox;
@@ -57,6 +60,7 @@ pub use backup::{BackupReport, RestoreReport};
 pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
+pub use idempotency::IdempotencyRow;
 pub use inbox::{
     Handling, InboxFilter, InboxMessage, NewInboxMessage, NewInboxPart, PartKey, ReplyLink,
     StoredPart,
@@ -442,6 +446,7 @@ delegate! { write:
     fn record_sim_send(sim: &str, parts: u32, at: DateTime<Utc>) -> ();
     fn next_concat_ref(sim: &str, number: &str) -> u8;
     fn prune_sim_sends(before: DateTime<Utc>) -> u64;
+    fn prune_idempotency_keys(before: DateTime<Utc>) -> u64;
     fn audit(entry: &NewAudit, at: DateTime<Utc>) -> ();
 }
 
@@ -479,6 +484,7 @@ delegate! { read:
     fn part_statuses(id: DeliveryId) -> Vec<Option<u8>>;
     fn unmatched_reports(limit: u32) -> Vec<UnmatchedReport>;
     fn unmatched_report_count() -> u64;
+    fn metric_totals() -> metrics::MetricTotals;
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it

@@ -5,6 +5,8 @@
 //! Here: binding the configured addresses (`[http] listen`), the bearer-token extractor
 //! ([`Authed`]), the mapping of the socket's stable error codes to HTTP statuses
 //! ([`ApiError`]), the connection limit, and graceful shutdown. TLS is left to a reverse proxy.
+//! The routes over groups, members, broadcasts, the inbox and the modems, and the OpenAPI
+//! document they are registered with, are in [`routes`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub mod routes;
+
 use super::handlers::{self, Session};
 use super::{Shared, StartError};
 use crate::clock;
@@ -31,6 +35,7 @@ use crate::service::Caller;
 use crate::store::StoreError;
 
 pub mod adapters;
+pub mod metrics;
 
 /// The configured addresses, bound (before the daemon says it is ready).
 pub async fn bind(config: &crate::config::HttpConfig) -> Result<Vec<TcpListener>, StartError> {
@@ -50,7 +55,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics::metrics))
         .merge(adapters::routes(&shared.config))
+        .merge(routes::router())
         .with_state(shared)
 }
 
@@ -201,9 +208,10 @@ impl ApiError {
 
 impl<E: Into<ErrorBody>> From<E> for ApiError {
     fn from(e: E) -> Self {
+        let body = e.into();
         ApiError {
-            body: e.into(),
-            retry_after: None,
+            retry_after: body.retry_after_secs,
+            body,
         }
     }
 }
@@ -227,6 +235,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::TooManyParts
         | ErrorCode::NoRecipients => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::LineTooLong | ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::QuotaExceeded | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TimedOut => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::Storage | ErrorCode::TooManyConnections | ErrorCode::ShuttingDown => {
@@ -331,6 +340,15 @@ pub async fn call_value(
 
 /// `GET /healthz`: 200 while the daemon can take work, 503 while its database cannot commit or
 /// it is stopping. No token needed; says nothing personal.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The daemon can take work", content_type = "application/json"),
+        (status = 503, description = "Its database cannot commit, or it is stopping", content_type = "application/json"),
+    )
+)]
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let problem = shared.store.problem().borrow().clone();
     let stopping = shared.is_shutting_down();
@@ -349,6 +367,13 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// `GET /v1/status`: as `groupsms status --json`.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::protocol::StatusResult), routes::Refusals)
+)]
 async fn status(
     State(shared): State<Arc<Shared>>,
     Authed(caller): Authed,

@@ -1,0 +1,37 @@
+//! `GET /metrics`: [`crate::daemon::metrics`]'s exposition over HTTP, for Prometheus. It
+//! needs a management token (`groupsms token create --admin`; Prometheus sends it with
+//! `authorization: {credentials_file: ...}`): the answer names every SIM's IMSI, which only
+//! administrators read, on the socket as here ([`handlers::reader`] decides, as for `status`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, Authed};
+use crate::daemon::{handlers, metrics, Shared};
+use crate::protocol::ErrorCode;
+
+pub async fn metrics(
+    State(shared): State<Arc<Shared>>,
+    Authed(caller): Authed,
+) -> Result<Response, ApiError> {
+    if !handlers::reader(&shared, caller).await?.is_admin() {
+        return Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            "/metrics names every SIM's IMSI, which only administrators read: scrape it with a \
+             management token (groupsms token create --admin)",
+        ));
+    }
+    let text = metrics::gather(&shared).await?;
+    Ok((
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response())
+}
