@@ -66,7 +66,10 @@ pub async fn broadcast_events(
             "the daemon is stopping; try again once it is back",
         ));
     }
-    let numbers = handlers::may_follow(&shared, caller, id).await?;
+    let numbers = {
+        let _turn = shared.http_guard.store_turn().await;
+        handlers::may_follow(&shared, caller, id).await?
+    };
     let follow = Follow::new(shared, BroadcastId(id), numbers, query.reports);
     Ok(Sse::new(events(follow))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

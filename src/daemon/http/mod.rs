@@ -2,9 +2,13 @@
 //! typed requests and the same handlers (`handlers.rs`), so every rule lives once. It lives in
 //! `daemon/` because, like the socket listener, it is wiring over [`Shared`].
 //!
-//! Here: binding the configured addresses (`[http] listen`), the bearer-token extractor
-//! ([`Authed`]), the mapping of the socket's stable error codes to HTTP statuses
-//! ([`ApiError`]), the connection limit, and graceful shutdown. TLS is left to a reverse proxy.
+//! Here: binding the configured addresses (`[http] listen`), the accept loop (HTTP/1.1 on
+//! hyper, a permit per connection, a header read timeout, graceful shutdown), the
+//! bearer-token extractor ([`Authed`], which also applies the rate limits), the mapping of the
+//! socket's stable error codes to HTTP statuses ([`ApiError`]), and [`call`], which runs a
+//! request through the socket's handler under the store's turn. The routes are in
+//! `routes.rs`, the event stream in `events.rs`, the limits and why they keep the socket and
+//! the modems served in `limits.rs`. TLS is left to a reverse proxy.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
