@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Written `super_admin`, `admin`, `member` (in the database, on the wire, in CSV files and on
 /// the command line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     SuperAdmin,

@@ -19,7 +19,8 @@
 //! Every answer has its type here too ([`SendResult`], [`SubscribeEvent`], [`StatusResult`],
 //! ...): the daemon writes them and the CLI reads them, so their shapes cannot drift apart.
 //! Error codes are stable strings ([`ErrorCode`]); messages are sentences for people.
-//! No tokio, no SQL here: only types and their JSON form.
+//! No tokio, no SQL here: only types and their JSON form (and, derived from the same types,
+//! their JSON Schema: `utoipa::ToSchema`, for the HTTP API's OpenAPI document).
 
 use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -134,17 +135,17 @@ impl Request {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hello {
     pub version: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupCreate {
     pub handle: String,
@@ -157,7 +158,7 @@ pub struct GroupCreate {
     pub monthly_quota: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRef {
     pub group: String,
@@ -175,7 +176,7 @@ pub struct GroupRef {
 // pages never make another row be seen twice or missed.
 
 /// `group_list`'s arguments: a page of groups, by handle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +187,7 @@ pub struct GroupList {
 }
 
 /// `group_show`'s arguments: the group and a page of its members, by member handle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupShowArgs {
     pub group: String,
@@ -198,7 +199,7 @@ pub struct GroupShowArgs {
 }
 
 /// `member_show`'s arguments: the member and a page of their groups, by group handle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberShowArgs {
     pub member: String,
@@ -211,7 +212,7 @@ pub struct MemberShowArgs {
 
 /// `broadcast_show`'s arguments: the broadcast and a page of its deliveries, in the order
 /// they were queued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastShowArgs {
     pub broadcast: i64,
@@ -234,7 +235,7 @@ impl BroadcastShowArgs {
 }
 
 /// Changes to a group; absent fields are left alone. `Some(None)` clears an override.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSet {
     pub group: String,
@@ -270,7 +271,7 @@ pub struct GroupSet {
     pub allow_urgent: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberAdd {
     pub handle: String,
@@ -281,7 +282,7 @@ pub struct MemberAdd {
     pub uid: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberList {
     #[serde(default)]
@@ -293,13 +294,13 @@ pub struct MemberList {
     pub after: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRef {
     pub member: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberSet {
     pub member: String,
@@ -319,7 +320,7 @@ pub struct MemberSet {
     pub uid: Option<Option<u32>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberImport {
     /// The CSV text (header row first).
@@ -332,7 +333,7 @@ pub struct MemberImport {
 /// `member_import_rows` as many times as needed, then `member_import_commit`. What is staged
 /// belongs to the connection: it is dropped, nothing written, if the connection closes first.
 /// A new `member_import_begin` drops what the connection had staged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberImportBegin {
     #[serde(default)]
@@ -341,7 +342,7 @@ pub struct MemberImportBegin {
 
 /// The next piece of the CSV text, in order (the first one starts with the header row). A
 /// piece may end anywhere, even inside a row: the pieces are joined before the rows are read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberImportRows {
     pub import: u64,
@@ -349,13 +350,13 @@ pub struct MemberImportRows {
 }
 
 /// The import `member_import_begin` started.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRef {
     pub import: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberJoin {
     pub member: String,
@@ -364,14 +365,14 @@ pub struct MemberJoin {
     pub role: Option<Role>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
     pub member: String,
     pub group: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRole {
     pub member: String,
@@ -379,7 +380,7 @@ pub struct MemberRole {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Send {
     pub group: String,
@@ -397,7 +398,7 @@ pub struct Send {
 /// is committed (`{"inbox": true}`, for bots); exactly one of the two. With `"reports": true`
 /// a broadcast's stream goes on after the sending, with each status report's change, until
 /// no delivery waits for a report (see the README's protocol section).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -437,7 +438,7 @@ impl SubscribeArgs {
 
 /// `token_create`: a bearer token for the HTTP API, for `member` (acts as them) or, with
 /// `admin`, a management token (administrators on the socket only). Made on the socket only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenCreate {
     #[serde(default)]
@@ -451,21 +452,21 @@ pub struct TokenCreate {
     pub expires_secs: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRef {
     pub token: i64,
 }
 
 /// `token_create`'s result: the token itself, shown this once (the daemon keeps its hash).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenCreated {
     pub secret: String,
     pub token: TokenInfo,
 }
 
 /// One token, without its secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     /// The member it acts as; `null` for a management token.
@@ -482,18 +483,18 @@ pub struct TokenInfo {
 }
 
 /// `token_list`'s result: the caller's tokens (every token, for an administrator).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenListResult {
     pub tokens: Vec<TokenInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastRef {
     pub broadcast: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastList {
     #[serde(default)]
@@ -509,7 +510,7 @@ pub struct BroadcastList {
 
 /// `inbox_list`: incoming messages, newest first. Administrators see all; a group's admins
 /// see the replies to that group's broadcasts; others nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboxList {
     /// Only replies to this group's broadcasts.
@@ -533,14 +534,14 @@ pub struct InboxList {
 }
 
 /// `inbox_show`: one message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboxRef {
     pub id: i64,
 }
 
 /// `inbox_mark_read`: messages to mark read (all must be visible to the caller).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboxIds {
     pub ids: Vec<i64>,
@@ -553,7 +554,7 @@ pub struct InboxIds {
 // written as `null`, never left out, unless said otherwise.
 
 /// `hello`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HelloResult {
     pub version: u32,
     /// `groupsms <version>`.
@@ -561,7 +562,7 @@ pub struct HelloResult {
 }
 
 /// `send`'s result: the broadcast was accepted and its deliveries queued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SendResult {
     pub broadcast: i64,
     pub recipients: u32,
@@ -588,7 +589,7 @@ pub struct SendResult {
 }
 
 /// Why a broadcast's deliveries wait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WaitingInfo {
     /// `quiet_hours`, `no_modem`, `pinned_sim_absent` or `capped`.
     pub reason: String,
@@ -601,7 +602,7 @@ pub struct WaitingInfo {
 
 /// A broadcast whose deliveries wait, as `status` lists it: one flat row,
 /// `{broadcast, group, deliveries, reason, message, until}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WaitingBroadcast {
     pub broadcast: i64,
     /// Its group's handle.
@@ -613,7 +614,7 @@ pub struct WaitingBroadcast {
 }
 
 /// `broadcast_cancel`'s result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastCancelled {
     pub broadcast: i64,
     /// Deliveries that were still queued, now `cancelled`.
@@ -625,7 +626,7 @@ pub struct BroadcastCancelled {
 }
 
 /// Members of the group who got nothing, by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dropped {
     pub opted_out: u32,
     pub invalid: u32,
@@ -636,7 +637,7 @@ pub struct Dropped {
 
 /// Counts of one broadcast's deliveries: every `subscribe` event's `totals`, and its final
 /// result.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastProgress {
     pub broadcast: i64,
     pub total: u32,
@@ -668,7 +669,7 @@ impl BroadcastProgress {
 
 /// One `subscribe` event: the counts, and the delivery that changed (absent in the first
 /// event, the snapshot taken when the subscription starts).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubscribeEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryEvent>,
@@ -676,7 +677,7 @@ pub struct SubscribeEvent {
 }
 
 /// A delivery's new state, as a `subscribe` event carries it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryEvent {
     pub id: i64,
     pub number: String,
@@ -688,7 +689,7 @@ pub struct DeliveryEvent {
 }
 
 /// `broadcast_list`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastListResult {
     pub broadcasts: Vec<BroadcastInfo>,
     /// The `after` of the next page (older broadcasts), `null` on the last.
@@ -697,7 +698,7 @@ pub struct BroadcastListResult {
 }
 
 /// One broadcast in a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastInfo {
     pub id: i64,
     pub group: String,
@@ -745,7 +746,7 @@ pub struct BroadcastInfo {
 
 /// `broadcast_show`'s result: the broadcast, who was left out, a page of its deliveries, and
 /// on the first page the latest replies (members' messages linked to it, oldest first).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BroadcastShow {
     #[serde(flatten)]
     pub broadcast: BroadcastInfo,
@@ -763,7 +764,7 @@ pub struct BroadcastShow {
 }
 
 /// A reply to a broadcast.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplyInfo {
     /// The inbox message's id.
     pub id: i64,
@@ -782,7 +783,7 @@ pub struct ReplyInfo {
 }
 
 /// `inbox_list`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxListResult {
     pub messages: Vec<InboxItem>,
     /// The `after` of the next page (older messages), `null` on the last.
@@ -791,7 +792,7 @@ pub struct InboxListResult {
 }
 
 /// One incoming message (`inbox_list`, `inbox_show`, and `subscribe {"inbox": true}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxItem {
     pub id: i64,
     /// The originator: E.164 when it could be read so, else as the network gave it (short
@@ -834,13 +835,13 @@ pub struct InboxItem {
 }
 
 /// `inbox_mark_read`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxMarked {
     pub marked: usize,
 }
 
 /// One recipient of a broadcast.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryInfo {
     /// The member's handle (`null` once the member is removed).
     pub member: Option<String>,
@@ -856,7 +857,7 @@ pub struct DeliveryInfo {
 }
 
 /// `group_list`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupListResult {
     pub groups: Vec<GroupInfo>,
     /// The `after` of the next page, `null` on the last.
@@ -866,7 +867,7 @@ pub struct GroupListResult {
 
 /// A group with its effective settings (overrides or the configured defaults); also the
 /// result of `group_create`, `group_set`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupInfo {
     pub handle: String,
     pub name: String,
@@ -882,7 +883,7 @@ pub struct GroupInfo {
 }
 
 /// `group_show`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupShow {
     #[serde(flatten)]
     pub group: GroupInfo,
@@ -894,7 +895,7 @@ pub struct GroupShow {
 }
 
 /// A group's quota use now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuotaInfo {
     pub day_used: u32,
     pub day_limit: u32,
@@ -905,7 +906,7 @@ pub struct QuotaInfo {
 }
 
 /// A member as `group_show` lists them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupMemberInfo {
     pub handle: String,
     pub name: String,
@@ -917,7 +918,7 @@ pub struct GroupMemberInfo {
 }
 
 /// A member; also the result of `member_add`, `member_set`, `member_remove`'s subject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberInfo {
     pub handle: String,
     pub name: String,
@@ -930,7 +931,7 @@ pub struct MemberInfo {
 }
 
 /// `member_list`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberListResult {
     pub members: Vec<MemberListEntry>,
     /// The `after` of the next page, `null` on the last.
@@ -939,7 +940,7 @@ pub struct MemberListResult {
 }
 
 /// A member in `member_list`; `role` and `opted_out` only when the list is of one group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberListEntry {
     #[serde(flatten)]
     pub member: MemberInfo,
@@ -950,7 +951,7 @@ pub struct MemberListEntry {
 }
 
 /// `member_show`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberShow {
     #[serde(flatten)]
     pub member: MemberInfo,
@@ -961,7 +962,7 @@ pub struct MemberShow {
 }
 
 /// One of a member's groups.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberGroupInfo {
     pub group: String,
     pub name: String,
@@ -970,7 +971,7 @@ pub struct MemberGroupInfo {
 }
 
 /// The result of `member_join`, `member_role`, `member_opt_out`, `member_opt_in`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MembershipInfo {
     pub member: String,
     pub group: String,
@@ -980,7 +981,7 @@ pub struct MembershipInfo {
 
 /// The result of a change with nothing left to show (`group_delete`, `member_remove`,
 /// `member_leave`); `member` and `group` name the membership when there is one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Done {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
@@ -993,7 +994,7 @@ pub struct Done {
 }
 
 /// `member_import`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportResult {
     pub members_created: u32,
     pub members_updated: u32,
@@ -1008,7 +1009,7 @@ pub struct ImportResult {
 }
 
 /// `member_import_begin`'s result: the import's id and what one import may hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportBegun {
     pub import: u64,
     /// Rows (the header not counted) and bytes of CSV one import may stage.
@@ -1017,7 +1018,7 @@ pub struct ImportBegun {
 }
 
 /// `member_import_rows`' result: what is staged so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportStaged {
     pub import: u64,
     /// Rows complete so far, the header not counted.
@@ -1026,7 +1027,7 @@ pub struct ImportStaged {
 }
 
 /// A CSV row `member_import` left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkippedRow {
     /// Line of the file (the header is line 1).
     pub line: u64,
@@ -1034,7 +1035,7 @@ pub struct SkippedRow {
 }
 
 /// `modem_release`: lift the quarantine of a modem's SIM (administrators only).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModemRef {
     /// Its device path or its SIM's IMSI.
@@ -1042,13 +1043,13 @@ pub struct ModemRef {
 }
 
 /// `modem_release`'s result: the quarantines lifted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModemReleaseResult {
     pub released: Vec<ReleasedModem>,
 }
 
 /// One quarantine lifted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReleasedModem {
     /// The modem holding the SIM (`null` when it is not in the pool now).
     pub device: Option<String>,
@@ -1057,7 +1058,7 @@ pub struct ReleasedModem {
 }
 
 /// Why and until when a SIM is kept from sending.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuarantineInfo {
     /// The sign of a carrier block that was seen.
     pub reason: String,
@@ -1068,13 +1069,13 @@ pub struct QuarantineInfo {
 }
 
 /// `modem_list`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModemListResult {
     pub modems: Vec<ModemEntry>,
 }
 
 /// One modem of the pool: its state, what it said about itself, and its counters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModemEntry {
     pub device: String,
     /// `ready`, `busy`, `quarantined`, or why it is down (`probing`, `gone`, `no-sim`, ...).
@@ -1114,7 +1115,7 @@ impl ModemEntry {
 }
 
 /// `status`'s result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusResult {
     /// The daemon's version.
     pub version: String,
@@ -1151,7 +1152,7 @@ pub struct StatusResult {
 }
 
 /// A status report that matched no part sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnmatchedReportInfo {
     /// RFC 3339: when it arrived.
     pub at: String,
@@ -1307,7 +1308,7 @@ impl Response {
 }
 
 /// A refusal or failure: a stable code and a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -1333,7 +1334,7 @@ impl ErrorBody {
 }
 
 /// Stable error codes. The CLI maps each to an exit status (`cli::exit`, one table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The line is not a request: not JSON, not UTF-8, unknown op or field, missing field.

@@ -36,12 +36,14 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     assert_eq!(
         tables,
         [
+            "api_tokens",
             "audit",
             "broadcasts",
             "concat_refs",
             "deliveries",
             "group_modems",
             "groups",
+            "idempotency_keys",
             "inbox_messages",
             "inbox_parts",
             "members",

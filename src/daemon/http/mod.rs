@@ -9,6 +9,8 @@
 //! request through the socket's handler under the store's turn. The routes are in
 //! `routes.rs`, the event stream in `events.rs`, the limits and why they keep the socket and
 //! the modems served in `limits.rs`. TLS is left to a reverse proxy.
+//! The routes over groups, members, broadcasts, the inbox and the modems, and the OpenAPI
+//! document they are registered with, are in [`routes`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod events;
 pub mod limits;
-mod routes;
+pub mod routes;
 
 use super::handlers::{self, Session};
 use super::{Shared, StartError};
@@ -60,7 +62,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
-        .merge(routes::router(&shared))
+        .merge(routes::router())
         .route("/v1/broadcasts/{id}/events", get(events::broadcast_events))
         .layer(limits::body_limit(config))
         .layer(axum::middleware::from_fn_with_state(
@@ -357,6 +359,15 @@ pub async fn call_value(
 
 /// `GET /healthz`: 200 while the daemon can take work, 503 while its database cannot commit or
 /// it is stopping. No token needed; says nothing personal.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The daemon can take work", content_type = "application/json"),
+        (status = 503, description = "Its database cannot commit, or it is stopping", content_type = "application/json"),
+    )
+)]
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let problem = shared.store.problem().borrow().clone();
     let stopping = shared.is_shutting_down();
@@ -375,6 +386,13 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// `GET /v1/status`: as `groupsms status --json`.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::protocol::StatusResult), routes::Refusals)
+)]
 async fn status(
     State(shared): State<Arc<Shared>>,
     Authed(caller): Authed,

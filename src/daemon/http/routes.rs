@@ -22,18 +22,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{Extension, FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{call_value, ApiError, Authed};
+use super::{call, ApiError, Authed};
 use crate::clock;
 use crate::daemon::handlers;
 use crate::daemon::Shared;
@@ -44,46 +48,149 @@ use crate::service::{Caller, Principal, ServiceError};
 /// How long a repeat waits for the first request with its key to be answered.
 pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
-/// The routes, over `shared` (for the import's body limit).
-pub fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
-    let import_limit = usize::try_from(shared.config.http.max_import_bytes).unwrap_or(usize::MAX);
-    Router::new()
-        .route("/v1/groups/{group}/broadcasts", post(send))
-        .route("/v1/broadcasts", get(broadcast_list))
-        .route("/v1/broadcasts/{id}", get(broadcast_show))
-        .route("/v1/broadcasts/{id}/cancel", post(broadcast_cancel))
-        .route("/v1/groups", get(group_list).post(group_create))
-        .route(
-            "/v1/groups/{group}",
-            get(group_show).patch(group_set).delete(group_delete),
-        )
-        .route(
-            "/v1/groups/{group}/members/{member}",
-            put(member_join).delete(member_leave),
-        )
-        .route("/v1/groups/{group}/members/{member}/role", put(member_role))
-        .route(
-            "/v1/groups/{group}/members/{member}/opt-out",
-            post(member_opt_out),
-        )
-        .route(
-            "/v1/groups/{group}/members/{member}/opt-in",
-            post(member_opt_in),
-        )
-        .route("/v1/members", get(member_list).post(member_add))
-        .route(
-            "/v1/members/import",
-            post(member_import).layer(DefaultBodyLimit::max(import_limit)),
-        )
-        .route(
-            "/v1/members/{member}",
-            get(member_show).patch(member_set).delete(member_remove),
-        )
-        .route("/v1/inbox", get(inbox_list))
-        .route("/v1/inbox/{id}", get(inbox_show))
-        .route("/v1/inbox/{id}/read", post(inbox_mark_read))
-        .route("/v1/modems", get(modem_list))
-        .route("/v1/modems/{modem}/release", post(modem_release))
+/// The OpenAPI document's frame: what the routes registered in [`api`] do not say themselves.
+/// `/healthz` and `/v1/status` are registered by `mod.rs`, the event stream by `events.rs`,
+/// `/v1/openapi.json` by [`router`];
+/// they are documented here.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "groupsms HTTP API",
+        description = "Send a message to a whole group by SMS through a pool of USB GSM modems. \
+            Every route runs the same request as the Unix socket (README: protocol), with the \
+            same rules and the same stable error codes. Authenticate with \
+            'Authorization: Bearer <token>' (groupsms token create)."
+    ),
+    paths(super::healthz, super::status, super::events::broadcast_events, openapi_json),
+    components(schemas(ErrorAnswer)),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+/// The `bearer` security scheme every route but `/healthz` and `/v1/openapi.json` needs.
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a token made with: groupsms token create"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route of this file, each registered with its documentation (one `routes!` entry
+/// registers a handler on the path and methods its `#[utoipa::path]` names, and documents it),
+/// so the router and the document cannot drift apart.
+pub fn api() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(send))
+        .routes(routes!(broadcast_list))
+        .routes(routes!(broadcast_show))
+        .routes(routes!(broadcast_cancel))
+        .routes(routes!(group_list, group_create))
+        .routes(routes!(group_show, group_set, group_delete))
+        .routes(routes!(member_join, member_leave))
+        .routes(routes!(member_role))
+        .routes(routes!(member_opt_out))
+        .routes(routes!(member_opt_in))
+        .routes(routes!(member_list, member_add))
+        .routes(routes!(member_import))
+        .routes(routes!(member_show, member_set, member_remove))
+        .routes(routes!(inbox_list))
+        .routes(routes!(inbox_show))
+        .routes(routes!(inbox_mark_read))
+        .routes(routes!(modem_list))
+        .routes(routes!(modem_release))
+}
+
+/// The whole OpenAPI document: [`api`]'s routes and [`ApiDoc`]'s.
+#[cfg(test)]
+fn document() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The routes, and `/v1/openapi.json` serving their document.
+pub fn router() -> Router<Arc<Shared>> {
+    let (router, doc) = api().split_for_parts();
+    let json: Arc<str> = doc
+        .to_json()
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot write the document: {e}\"}}"))
+        .into();
+    router.route(
+        "/v1/openapi.json",
+        get(openapi_json).layer(Extension(OpenApiJson(json))),
+    )
+}
+
+/// The document, written once.
+#[derive(Clone)]
+struct OpenApiJson(Arc<str>);
+
+/// `GET /v1/openapi.json`: this document (no token needed).
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json"))
+)]
+async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> Response {
+    let mut response = json.to_string().into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The error body of every route: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorAnswer {
+    pub error: p::ErrorBody,
+}
+
+/// The refusals of a route that takes a JSON body, besides [`Refusals`].
+#[allow(dead_code)] // documentation only: the answers are built by `ApiError`
+#[derive(IntoResponses)]
+pub(super) enum BodyRefusals {
+    /// The body is longer than `[http] max_body_bytes` (`too_large`).
+    #[response(status = 413)]
+    TooLarge(ErrorAnswer),
+    /// The body is not `application/json` (`unsupported_media_type`).
+    #[response(status = 415)]
+    NotJson(ErrorAnswer),
+}
+
+/// The refusals any route may answer.
+#[allow(dead_code)] // documentation only: the answers are built by `ApiError`
+#[derive(IntoResponses)]
+pub(super) enum Refusals {
+    /// Not JSON, an unknown or missing field, a bad query or path (`bad_request`).
+    #[response(status = 400)]
+    BadRequest(ErrorAnswer),
+    /// No token, or one unknown, revoked or expired (`unauthorized`).
+    #[response(status = 401)]
+    Unauthorized(ErrorAnswer),
+    /// The token may not do this (`permission_denied`, `not_super_admin`).
+    #[response(status = 403)]
+    Forbidden(ErrorAnswer),
+    /// What the path names does not exist (`unknown_group`, `unknown_member`, ...).
+    #[response(status = 404)]
+    NotFound(ErrorAnswer),
+    /// A rule refused a value (`invalid_value`, `sensitive_words`, ...).
+    #[response(status = 422)]
+    Unprocessable(ErrorAnswer),
+    /// Too many requests of this token (`rate_limited`), with Retry-After.
+    #[response(status = 429)]
+    TooMany(ErrorAnswer),
+    /// The database cannot commit, or the daemon is stopping (`storage`, `shutting_down`).
+    #[response(status = 503)]
+    Unavailable(ErrorAnswer),
 }
 
 // ---- Reading requests ---------------------------------------------------------------------
@@ -104,19 +211,27 @@ fn content_type_is(headers: &HeaderMap, want: &str) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(want))
 }
 
-/// The body's bytes, or 413 when it is larger than the route takes.
-async fn body_bytes(req: Request, state: &Arc<Shared>) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::TooLarge,
-                "the request body is larger than the daemon takes ([http] max_body_bytes, or \
-                 max_import_bytes for CSV imports)",
-            )
-        } else {
-            bad_request(format!("cannot read the request body: {e}"))
-        }
-    })
+/// The body's bytes, or 413 when it is longer than `limit` (`[http] max_body_bytes`, or
+/// `max_import_bytes` for CSV imports).
+async fn body_bytes(req: Request, limit: u64, setting: &str) -> Result<Bytes, ApiError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let too_long = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_long {
+                ApiError::new(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "the request body is longer than the daemon takes ({limit} bytes, \
+                         [http] {setting})"
+                    ),
+                )
+            } else {
+                bad_request(format!("cannot read the request body: {e}"))
+            }
+        })
 }
 
 impl<T: DeserializeOwned> FromRequest<Arc<Shared>> for JsonBody<T> {
@@ -124,12 +239,9 @@ impl<T: DeserializeOwned> FromRequest<Arc<Shared>> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &Arc<Shared>) -> Result<Self, ApiError> {
         if !content_type_is(req.headers(), "application/json") {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "this route takes a JSON body: send 'Content-Type: application/json'",
-            ));
+            return Err(not_json());
         }
-        let bytes = body_bytes(req, state).await?;
+        let bytes = body_bytes(req, state.config.http.max_body_bytes, "max_body_bytes").await?;
         p::from_json_strict(&bytes)
             .map(JsonBody)
             .map_err(bad_request)
@@ -194,21 +306,32 @@ fn id_of(s: &str, what: &str) -> Result<i64, ApiError> {
         .map_err(|_| bad_request(format!("{what} {s:?} is not a number")))
 }
 
-async fn run(shared: &Arc<Shared>, caller: Caller, op: Op) -> Result<Json<Value>, ApiError> {
-    Ok(Json(call_value(shared, caller, op).await?))
+/// Runs `op` through the socket's handler; its answer read as `T`, the type the route
+/// documents (an answer that is not one is a 500, never a silent drift).
+async fn run<T: DeserializeOwned>(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    op: Op,
+) -> Result<Json<T>, ApiError> {
+    Ok(Json(call(shared, caller, op).await?))
 }
 
-async fn created(shared: &Arc<Shared>, caller: Caller, op: Op) -> Result<Response, ApiError> {
-    let value = call_value(shared, caller, op).await?;
-    Ok((StatusCode::CREATED, Json(value)).into_response())
+/// [`run`] for what a `POST` creates: 201.
+async fn created<T: DeserializeOwned + Serialize>(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    op: Op,
+) -> Result<(StatusCode, Json<T>), ApiError> {
+    Ok((StatusCode::CREATED, run(shared, caller, op).await?))
 }
 
 // ---- Broadcasts ---------------------------------------------------------------------------
 
 /// `POST /v1/groups/{group}/broadcasts`'s body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
+    /// The message (the group's header is put before it).
     pub text: String,
     /// The sending member's handle (a super-admin of the group). Default: the token's member;
     /// a management token must name one.
@@ -219,9 +342,32 @@ pub struct SendBody {
     pub urgent: bool,
 }
 
-/// `POST /v1/groups/{group}/broadcasts`: as the socket's `send`, 202 with its result.
+/// Send a message to the group: as the socket's `send`, 202 with its result and the group's
+/// quota use. With `Idempotency-Key`, a repeat within 24 h gets the first answer.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/broadcasts",
+    tag = "broadcasts",
+    security(("bearer" = [])),
+    params(
+        ("group" = String, Path, description = "The group's handle"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII \
+            characters; a repeat by the same token within 24 h gets the first answer (and the \
+            header Idempotent-Replayed: true) and uses no quota; the same key for another \
+            request is 422"),
+    ),
+    request_body = SendBody,
+    responses(
+        (status = 202, description = "Accepted and queued", body = p::SendResult),
+        (status = 409, description = "A request with this Idempotency-Key is still being answered", body = ErrorAnswer),
+        (status = 413, description = "The body is longer than [http] max_body_bytes", body = ErrorAnswer),
+        (status = 415, description = "The body is not application/json", body = ErrorAnswer),
+        (status = 429, description = "The group's quota is used up (`quota_exceeded`); Retry-After: seconds until it resets", body = ErrorAnswer),
+        Refusals,
+    )
+)]
 async fn send(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(group): Segments<String>,
     headers: HeaderMap,
@@ -258,7 +404,10 @@ async fn send(
         urgent: body.urgent,
     };
     let key = match headers.get("idempotency-key") {
-        None => return accepted(call_value(&shared, caller, Op::Send(request)).await?),
+        None => {
+            let result: p::SendResult = call(&shared, caller, Op::Send(request)).await?;
+            return Ok((StatusCode::ACCEPTED, Json(result)).into_response());
+        }
         Some(v) => idempotency::check_key(v.as_bytes())
             .map_err(ServiceError::from)?
             .to_string(),
@@ -280,9 +429,13 @@ async fn send(
     })?
 }
 
-/// The 202 answer of an accepted broadcast.
-fn accepted(value: Value) -> Result<Response, ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(value)).into_response())
+/// A JSON answer of `status` whose body is `body` as it is.
+fn raw_json(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// A send under an idempotency key: claim, send, keep the answer (or release the claim).
@@ -295,7 +448,7 @@ async fn keyed_send(
 ) -> Result<Response, ApiError> {
     let fingerprint = idempotency::fingerprint(&request);
     let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
-    let claim = loop {
+    let id = loop {
         let (k, f) = (key.clone(), fingerprint.clone());
         let claim = shared
             .store
@@ -303,30 +456,35 @@ async fn keyed_send(
             .await?
             .map_err(ServiceError::from)?;
         match claim {
+            Claim::Fresh(id) => break id,
+            Claim::Replay { status, body } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
+                let mut response = raw_json(status, body);
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(response);
+            }
             Claim::InFlight if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Claim::InFlight => {
                 return Err(ServiceError::from(idempotency::KeyError::InFlight { key }).into())
             }
-            other => break other,
         }
-    };
-    let id = match claim {
-        Claim::Fresh(id) => id,
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
-            let mut response = (status, body).into_response();
-            let h = response.headers_mut();
-            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            h.insert("idempotent-replayed", HeaderValue::from_static("true"));
-            return Ok(response);
-        }
-        Claim::InFlight => unreachable!("waited for above"),
     };
     match handlers::send_keyed(&shared, caller, request, id).await {
         Ok(value) => {
-            let body = value.to_string();
+            // Read as the documented type, as every other answer is.
+            let result: p::SendResult = serde_json::from_value(value).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Internal,
+                    format!("cannot read the handler's answer: {e}"),
+                )
+            })?;
+            let body = serde_json::to_string(&result).map_err(|e| {
+                ApiError::new(ErrorCode::Internal, format!("cannot write the answer: {e}"))
+            })?;
             let kept = body.clone();
             if let Err(e) = shared
                 .store
@@ -337,11 +495,7 @@ async fn keyed_send(
                 // sent again (see service::idempotency).
                 tracing::warn!(error = %e, "cannot keep the answer of an idempotent send");
             }
-            let mut response = (StatusCode::ACCEPTED, body).into_response();
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            Ok(response)
+            Ok(raw_json(StatusCode::ACCEPTED, body))
         }
         Err(refused) => {
             if let Err(e) = shared
@@ -356,20 +510,33 @@ async fn keyed_send(
     }
 }
 
-/// `GET /v1/broadcasts`'s query.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `GET /v1/broadcasts`' query.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BroadcastListQuery {
+    /// Only this group's broadcasts.
     pub group: Option<String>,
+    /// The `next` of the page before (a broadcast id: older ones follow).
     pub after: Option<i64>,
+    /// Broadcasts on this page (a larger value is taken as the most a page holds).
     pub limit: Option<u32>,
 }
 
+/// The broadcasts the token may read, newest first, a page at a time (`broadcast list`).
+#[utoipa::path(
+    get,
+    path = "/v1/broadcasts",
+    tag = "broadcasts",
+    security(("bearer" = [])),
+    params(BroadcastListQuery),
+    responses((status = 200, body = p::BroadcastListResult), Refusals)
+)]
 async fn broadcast_list(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Query(q): Query<BroadcastListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::BroadcastListResult>, ApiError> {
     let op = Op::BroadcastList(p::BroadcastList {
         group: q.group,
         limit: q.limit,
@@ -378,20 +545,44 @@ async fn broadcast_list(
     run(&shared, caller, op).await
 }
 
-/// A page's query: `after` (the `next` of the page before) and `limit`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A page's query where rows are counted by id: `after` (the `next` of the page before) and
+/// `limit`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct PageQuery<C> {
-    pub after: Option<C>,
+#[into_params(parameter_in = Query)]
+pub struct PageById {
+    /// The `next` of the page before.
+    pub after: Option<i64>,
+    /// Rows on this page (1 to the most a page holds).
     pub limit: Option<u32>,
 }
 
+/// A page's query where rows are counted by handle.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageByHandle {
+    /// The `next` of the page before.
+    pub after: Option<String>,
+    /// Rows on this page (1 to the most a page holds).
+    pub limit: Option<u32>,
+}
+
+/// A broadcast with a page of its deliveries, as `broadcast show --json`.
+#[utoipa::path(
+    get,
+    path = "/v1/broadcasts/{id}",
+    tag = "broadcasts",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The broadcast's number"), PageById),
+    responses((status = 200, body = p::BroadcastShow), Refusals)
+)]
 async fn broadcast_show(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(id): Segments<String>,
-    Query(q): Query<PageQuery<i64>>,
-) -> Result<Json<Value>, ApiError> {
+    Query(q): Query<PageById>,
+) -> Result<Json<p::BroadcastShow>, ApiError> {
     let op = Op::BroadcastShow(p::BroadcastShowArgs {
         broadcast: id_of(&id, "broadcast")?,
         limit: q.limit,
@@ -400,11 +591,20 @@ async fn broadcast_show(
     run(&shared, caller, op).await
 }
 
+/// Cancel what of a broadcast is still queued (`broadcast cancel`).
+#[utoipa::path(
+    post,
+    path = "/v1/broadcasts/{id}/cancel",
+    tag = "broadcasts",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The broadcast's number")),
+    responses((status = 200, body = p::BroadcastCancelled), Refusals)
+)]
 async fn broadcast_cancel(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(id): Segments<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::BroadcastCancelled>, ApiError> {
     let op = Op::BroadcastCancel(p::BroadcastRef {
         broadcast: id_of(&id, "broadcast")?,
     });
@@ -413,11 +613,20 @@ async fn broadcast_cancel(
 
 // ---- Groups -------------------------------------------------------------------------------
 
+/// The groups the token may see, by handle, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    tag = "groups",
+    security(("bearer" = [])),
+    params(PageByHandle),
+    responses((status = 200, body = p::GroupListResult), Refusals)
+)]
 async fn group_list(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
-    Query(q): Query<PageQuery<String>>,
-) -> Result<Json<Value>, ApiError> {
+    Query(q): Query<PageByHandle>,
+) -> Result<Json<p::GroupListResult>, ApiError> {
     let op = Op::GroupList(p::GroupList {
         limit: q.limit,
         after: q.after,
@@ -425,20 +634,43 @@ async fn group_list(
     run(&shared, caller, op).await
 }
 
+/// Create a group (management tokens only).
+#[utoipa::path(
+    post,
+    path = "/v1/groups",
+    tag = "groups",
+    security(("bearer" = [])),
+    request_body = p::GroupCreate,
+    responses(
+        (status = 201, body = p::GroupInfo),
+        (status = 409, description = "The handle is taken (`already_exists`)", body = ErrorAnswer),
+        Refusals,
+        BodyRefusals,
+    )
+)]
 async fn group_create(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     JsonBody(body): JsonBody<p::GroupCreate>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<p::GroupInfo>), ApiError> {
     created(&shared, caller, Op::GroupCreate(body)).await
 }
 
+/// A group, its quota use and a page of its members (`group show`).
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{group}",
+    tag = "groups",
+    security(("bearer" = [])),
+    params(("group" = String, Path, description = "The group's handle"), PageByHandle),
+    responses((status = 200, body = p::GroupShow), Refusals)
+)]
 async fn group_show(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(group): Segments<String>,
-    Query(q): Query<PageQuery<String>>,
-) -> Result<Json<Value>, ApiError> {
+    Query(q): Query<PageByHandle>,
+) -> Result<Json<p::GroupShow>, ApiError> {
     let op = Op::GroupShow(p::GroupShowArgs {
         group,
         limit: q.limit,
@@ -447,19 +679,31 @@ async fn group_show(
     run(&shared, caller, op).await
 }
 
+/// Change a group (management tokens only): fields left out are left alone, `null` clears an
+/// override. The body's `group`, if given, must be the path's.
+#[utoipa::path(
+    patch,
+    path = "/v1/groups/{group}",
+    tag = "groups",
+    security(("bearer" = [])),
+    params(("group" = String, Path, description = "The group's handle")),
+    request_body = p::GroupSet,
+    responses((status = 200, body = p::GroupInfo), Refusals, BodyRefusals)
+)]
 async fn group_set(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(group): Segments<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::GroupInfo>, ApiError> {
     let set: p::GroupSet = typed(named(body, "group", &group)?)?;
     run(&shared, caller, Op::GroupSet(set)).await
 }
 
 /// `DELETE /v1/groups/{group}`'s query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Also when broadcasts of the group are still being sent (their queued deliveries are
     /// cancelled).
@@ -467,12 +711,21 @@ pub struct DeleteQuery {
     pub force: bool,
 }
 
+/// Delete a group (management tokens only).
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{group}",
+    tag = "groups",
+    security(("bearer" = [])),
+    params(("group" = String, Path, description = "The group's handle"), DeleteQuery),
+    responses((status = 200, body = p::Done), Refusals)
+)]
 async fn group_delete(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(group): Segments<String>,
     Query(q): Query<DeleteQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::Done>, ApiError> {
     let op = Op::GroupDelete(p::GroupRef {
         group,
         force: q.force,
@@ -483,37 +736,54 @@ async fn group_delete(
 // ---- Memberships --------------------------------------------------------------------------
 
 /// `PUT /v1/groups/{group}/members/{member}`'s body (optional): the role to join with.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinBody {
+    /// Default: `member`.
     #[serde(default)]
     pub role: Option<p::Role>,
 }
 
 /// `PUT /v1/groups/{group}/members/{member}/role`'s body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     pub role: p::Role,
 }
 
+/// Add a member to a group (management tokens only); the body may be left out.
+#[utoipa::path(
+    put,
+    path = "/v1/groups/{group}/members/{member}",
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(
+        ("group" = String, Path, description = "The group's handle"),
+        ("member" = String, Path, description = "The member's handle"),
+    ),
+    request_body(content = Option<JoinBody>, description = "The role (default: member)"),
+    responses(
+        (status = 201, body = p::MembershipInfo),
+        (status = 409, description = "Already in the group (`already_exists`)", body = ErrorAnswer),
+        Refusals,
+        BodyRefusals,
+    )
+)]
 async fn member_join(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments((group, member)): Segments<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+    req: Request,
+) -> Result<(StatusCode, Json<p::MembershipInfo>), ApiError> {
     // The body may be left out (the role is then `member`).
-    let role = if body.is_empty() {
+    let typed_body = content_type_is(req.headers(), "application/json");
+    let bytes = body_bytes(req, shared.config.http.max_body_bytes, "max_body_bytes").await?;
+    let role = if bytes.is_empty() {
         None
-    } else if !content_type_is(&headers, "application/json") {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "this route takes a JSON body: send 'Content-Type: application/json'",
-        ));
+    } else if !typed_body {
+        return Err(not_json());
     } else {
-        p::from_json_strict::<JoinBody>(&body)
+        p::from_json_strict::<JoinBody>(&bytes)
             .map_err(bad_request)?
             .role
     };
@@ -525,11 +795,23 @@ async fn member_join(
     created(&shared, caller, op).await
 }
 
+/// Take a member out of a group (management tokens only).
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{group}/members/{member}",
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(
+        ("group" = String, Path, description = "The group's handle"),
+        ("member" = String, Path, description = "The member's handle"),
+    ),
+    responses((status = 200, body = p::Done), Refusals)
+)]
 async fn member_leave(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments((group, member)): Segments<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::Done>, ApiError> {
     run(
         &shared,
         caller,
@@ -538,12 +820,25 @@ async fn member_leave(
     .await
 }
 
+/// Set a member's role in a group (management tokens only).
+#[utoipa::path(
+    put,
+    path = "/v1/groups/{group}/members/{member}/role",
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(
+        ("group" = String, Path, description = "The group's handle"),
+        ("member" = String, Path, description = "The member's handle"),
+    ),
+    request_body = RoleBody,
+    responses((status = 200, body = p::MembershipInfo), Refusals, BodyRefusals)
+)]
 async fn member_role(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments((group, member)): Segments<(String, String)>,
     JsonBody(body): JsonBody<RoleBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::MembershipInfo>, ApiError> {
     let op = Op::MemberRole(p::MemberRole {
         member,
         group,
@@ -552,11 +847,23 @@ async fn member_role(
     run(&shared, caller, op).await
 }
 
+/// Opt a member out of a group's messages (management tokens only).
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/members/{member}/opt-out",
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(
+        ("group" = String, Path, description = "The group's handle"),
+        ("member" = String, Path, description = "The member's handle"),
+    ),
+    responses((status = 200, body = p::MembershipInfo), Refusals)
+)]
 async fn member_opt_out(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments((group, member)): Segments<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::MembershipInfo>, ApiError> {
     run(
         &shared,
         caller,
@@ -565,11 +872,23 @@ async fn member_opt_out(
     .await
 }
 
+/// Opt a member back in (management tokens only).
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/members/{member}/opt-in",
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(
+        ("group" = String, Path, description = "The group's handle"),
+        ("member" = String, Path, description = "The member's handle"),
+    ),
+    responses((status = 200, body = p::MembershipInfo), Refusals)
+)]
 async fn member_opt_in(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments((group, member)): Segments<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::MembershipInfo>, ApiError> {
     run(
         &shared,
         caller,
@@ -581,19 +900,33 @@ async fn member_opt_in(
 // ---- Members ------------------------------------------------------------------------------
 
 /// `GET /v1/members`' query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MemberListQuery {
+    /// Only this group's members (with their role there).
     pub group: Option<String>,
+    /// The `next` of the page before.
     pub after: Option<String>,
+    /// Members on this page.
     pub limit: Option<u32>,
 }
 
+/// Members, by handle, a page at a time (all of them: management tokens; a group's: those
+/// who may read it).
+#[utoipa::path(
+    get,
+    path = "/v1/members",
+    tag = "members",
+    security(("bearer" = [])),
+    params(MemberListQuery),
+    responses((status = 200, body = p::MemberListResult), Refusals)
+)]
 async fn member_list(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Query(q): Query<MemberListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::MemberListResult>, ApiError> {
     let op = Op::MemberList(p::MemberList {
         group: q.group,
         limit: q.limit,
@@ -602,20 +935,43 @@ async fn member_list(
     run(&shared, caller, op).await
 }
 
+/// Add a member (management tokens only).
+#[utoipa::path(
+    post,
+    path = "/v1/members",
+    tag = "members",
+    security(("bearer" = [])),
+    request_body = p::MemberAdd,
+    responses(
+        (status = 201, body = p::MemberInfo),
+        (status = 409, description = "The handle or uid is taken (`already_exists`)", body = ErrorAnswer),
+        Refusals,
+        BodyRefusals,
+    )
+)]
 async fn member_add(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     JsonBody(body): JsonBody<p::MemberAdd>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<p::MemberInfo>), ApiError> {
     created(&shared, caller, Op::MemberAdd(body)).await
 }
 
+/// A member and a page of their groups (`member show`).
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member}",
+    tag = "members",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "The member's handle"), PageByHandle),
+    responses((status = 200, body = p::MemberShow), Refusals)
+)]
 async fn member_show(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(member): Segments<String>,
-    Query(q): Query<PageQuery<String>>,
-) -> Result<Json<Value>, ApiError> {
+    Query(q): Query<PageByHandle>,
+) -> Result<Json<p::MemberShow>, ApiError> {
     let op = Op::MemberShow(p::MemberShowArgs {
         member,
         limit: q.limit,
@@ -624,48 +980,84 @@ async fn member_show(
     run(&shared, caller, op).await
 }
 
+/// Change a member (management tokens only). The body's `member`, if given, must be the
+/// path's.
+#[utoipa::path(
+    patch,
+    path = "/v1/members/{member}",
+    tag = "members",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "The member's handle")),
+    request_body = p::MemberSet,
+    responses((status = 200, body = p::MemberInfo), Refusals, BodyRefusals)
+)]
 async fn member_set(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(member): Segments<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::MemberInfo>, ApiError> {
     let set: p::MemberSet = typed(named(body, "member", &member)?)?;
     run(&shared, caller, Op::MemberSet(set)).await
 }
 
+/// Remove a member (management tokens only).
+#[utoipa::path(
+    delete,
+    path = "/v1/members/{member}",
+    tag = "members",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "The member's handle")),
+    responses((status = 200, body = p::Done), Refusals)
+)]
 async fn member_remove(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(member): Segments<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::Done>, ApiError> {
     run(&shared, caller, Op::MemberRemove(p::MemberRef { member })).await
 }
 
 /// `POST /v1/members/import`'s query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Import the good rows even when some are bad (they are listed in the answer).
     #[serde(default)]
     pub skip_bad: bool,
 }
 
-/// `POST /v1/members/import` (`Content-Type: text/csv`): the socket's CSV import; with bad
-/// rows (and no `skip_bad`) 422, each named by its line.
+/// Import members from a CSV file (management tokens only; the socket's importer, README:
+/// CSV import). With a bad row and no `skip_bad`, nothing is imported: 422, each bad row named
+/// by its line.
+#[utoipa::path(
+    post,
+    path = "/v1/members/import",
+    tag = "members",
+    security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file, header row first (at most [http] max_import_bytes)"),
+    responses(
+        (status = 200, body = p::ImportResult),
+        (status = 413, description = "Longer than [http] max_import_bytes (`too_large`)", body = ErrorAnswer),
+        (status = 415, description = "The body is not text/csv", body = ErrorAnswer),
+        Refusals,
+    )
+)]
 async fn member_import(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Query(q): Query<ImportQuery>,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::ImportResult>, ApiError> {
     if !content_type_is(req.headers(), "text/csv") {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
             "this route takes the CSV file as the body: send 'Content-Type: text/csv'",
         ));
     }
-    let bytes = body_bytes(req, &shared).await?;
+    let bytes = body_bytes(req, shared.config.http.max_import_bytes, "max_import_bytes").await?;
     let csv = String::from_utf8(bytes.to_vec())
         .map_err(|e| bad_request(format!("the CSV is not UTF-8: {e}")))?;
     let op = Op::MemberImport(p::MemberImport {
@@ -678,23 +1070,39 @@ async fn member_import(
 // ---- Inbox and modems ---------------------------------------------------------------------
 
 /// `GET /v1/inbox`'s query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
+    /// Only replies to this group's broadcasts.
     pub group: Option<String>,
+    /// Only from this number or sender name.
     pub from: Option<String>,
+    /// Only messages not marked read.
     #[serde(default)]
     pub unread: bool,
+    /// Only replies to this broadcast.
     pub broadcast: Option<i64>,
+    /// The `next` of the page before (pages go from the newest back).
     pub after: Option<i64>,
+    /// Messages on this page (1 to 16).
     pub limit: Option<u32>,
 }
 
+/// Incoming messages the token may read, newest first (`inbox list`).
+#[utoipa::path(
+    get,
+    path = "/v1/inbox",
+    tag = "inbox",
+    security(("bearer" = [])),
+    params(InboxQuery),
+    responses((status = 200, body = p::InboxListResult), Refusals)
+)]
 async fn inbox_list(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Query(q): Query<InboxQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::InboxListResult>, ApiError> {
     let op = Op::InboxList(p::InboxList {
         group: q.group,
         from: q.from,
@@ -706,39 +1114,156 @@ async fn inbox_list(
     run(&shared, caller, op).await
 }
 
+/// One incoming message (`inbox show`).
+#[utoipa::path(
+    get,
+    path = "/v1/inbox/{id}",
+    tag = "inbox",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The message's number")),
+    responses((status = 200, body = p::InboxItem), Refusals)
+)]
 async fn inbox_show(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(id): Segments<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::InboxItem>, ApiError> {
     let op = Op::InboxShow(p::InboxRef {
         id: id_of(&id, "message")?,
     });
     run(&shared, caller, op).await
 }
 
+/// Mark a message read.
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/read",
+    tag = "inbox",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The message's number")),
+    responses((status = 200, body = p::InboxMarked), Refusals)
+)]
 async fn inbox_mark_read(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(id): Segments<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::InboxMarked>, ApiError> {
     let op = Op::InboxMarkRead(p::InboxIds {
         ids: vec![id_of(&id, "message")?],
     });
     run(&shared, caller, op).await
 }
 
+/// The modems of the pool (`modem list`; IMSIs for management tokens only).
+#[utoipa::path(
+    get,
+    path = "/v1/modems",
+    tag = "modems",
+    security(("bearer" = [])),
+    responses((status = 200, body = p::ModemListResult), Refusals)
+)]
 async fn modem_list(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::ModemListResult>, ApiError> {
     run(&shared, caller, Op::ModemList(p::Empty {})).await
 }
 
+/// Lift a SIM's quarantine (management tokens only); the modem by its device path
+/// (URL-encoded) or its SIM's IMSI.
+#[utoipa::path(
+    post,
+    path = "/v1/modems/{modem}/release",
+    tag = "modems",
+    security(("bearer" = [])),
+    params(("modem" = String, Path, description = "Device path (URL-encoded) or IMSI")),
+    responses((status = 200, body = p::ModemReleaseResult), Refusals)
+)]
 async fn modem_release(
-    State(shared): State<Arc<Shared>>,
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     Authed(caller): Authed,
     Segments(modem): Segments<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<p::ModemReleaseResult>, ApiError> {
     run(&shared, caller, Op::ModemRelease(p::ModemRef { modem })).await
+}
+
+/// 415 for a route that takes JSON.
+fn not_json() -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        "this route takes a JSON body: send 'Content-Type: application/json'",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paths registered with a plain `.route("...")` in this directory's files: such a
+    /// route is documented only if [`ApiDoc`] lists it.
+    fn plain_routes() -> Vec<(String, String)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/daemon/http");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(".route(") {
+                rest = rest[at + ".route(".len()..].trim_start();
+                // A path literal (not this test's own mentions of `.route(`).
+                if let Some(literal) = rest.strip_prefix("\"/") {
+                    let end = literal.find('"').unwrap();
+                    found.push((path.display().to_string(), format!("/{}", &literal[..end])));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_route_of_the_http_module_is_documented() {
+        let doc = document();
+        let plain = plain_routes();
+        assert!(
+            plain.iter().any(|(_, p)| p == "/healthz"),
+            "the scan finds mod.rs's routes: {plain:?}"
+        );
+        for (file, path) in plain {
+            assert!(
+                doc.paths.paths.contains_key(&path),
+                "{file} registers {path} with .route() but the OpenAPI document does not have \
+                 it: give its handler a #[utoipa::path] and register it in routes::api() with \
+                 routes!(...), or list it in ApiDoc's paths"
+            );
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_the_protocol_schemas() {
+        let json: Value = serde_json::from_str(&document().to_json().unwrap()).unwrap();
+        assert!(
+            json["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{json}"
+        );
+        let schemas = &json["components"]["schemas"];
+        for name in [
+            "SendResult",
+            "BroadcastShow",
+            "ErrorAnswer",
+            "ErrorCode",
+            "GroupShow",
+        ] {
+            assert!(schemas.get(name).is_some(), "{name} missing");
+        }
+        // The error codes are the protocol's, by their wire names.
+        let codes = schemas["ErrorCode"].to_string();
+        assert!(
+            codes.contains("quota_exceeded") && codes.contains("not_super_admin"),
+            "{codes}"
+        );
+        assert!(json["paths"]["/v1/groups/{group}/broadcasts"]["post"].is_object());
+    }
 }
