@@ -21,16 +21,16 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
-use super::handlers::{self, delivery_event, progress};
+use super::follow::{Follow, Followed};
+use super::handlers;
 use super::Shared;
 use crate::config::DaemonConfig;
 use crate::protocol::{
-    parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeArgs,
-    SubscribeEvent, MAX_LINE, PROTOCOL_VERSION,
+    parse_request, ErrorBody, ErrorCode, HelloResult, Request, Response, SubscribeArgs, MAX_LINE,
+    PROTOCOL_VERSION,
 };
-use crate::scheduler::progress::ProgressEvent;
 use crate::service::{Caller, Principal};
-use crate::store::{BroadcastId, Progress};
+use crate::store::BroadcastId;
 
 /// How long a client may take to read an answer before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -393,14 +393,10 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             }) => match handlers::may_follow(&shared, peer, b).await {
                 Err(refused) => refused.into_response(id),
                 Ok(numbers) => {
-                    let followed = match reports {
-                        Some(true) => {
-                            follow_reports(&shared, &mut r, &mut w, id, BroadcastId(b), numbers)
-                                .await
-                        }
-                        _ => subscribe(&shared, &mut w, id, BroadcastId(b), numbers).await,
-                    };
-                    match followed {
+                    let reports = reports == Some(true);
+                    let follow = Follow::new(shared.clone(), BroadcastId(b), numbers, reports);
+                    let reader = if reports { Some(&mut r) } else { None };
+                    match stream_follow(reader, &mut w, id, follow).await {
                         Ok(final_answer) => final_answer,
                         Err(()) => return,
                     }
@@ -450,197 +446,56 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     }
 }
 
-/// Streams a broadcast's progress; returns the final answer (or `Err` if the client is gone).
-/// `numbers`: whether the subscriber may see the recipients' numbers (else they are masked).
-async fn subscribe(
-    shared: &Arc<Shared>,
+/// Streams a broadcast's events as `follow` yields them (see `follow.rs`); returns the final
+/// answer, or `Err` if the client is gone. With `r` (a subscription that goes on with the
+/// status reports), a client that closes the connection ends the stream at once: reports may
+/// be hours away, and an idle connection still counts against its user's limit. Whatever it
+/// sends meanwhile is left for after the stream; once something waits there, its end can no
+/// longer be seen before then.
+async fn stream_follow<R: tokio::io::AsyncBufRead + Unpin>(
+    mut r: Option<&mut R>,
     w: &mut OwnedWriteHalf,
     id: u64,
-    broadcast: BroadcastId,
-    numbers: bool,
+    mut follow: Follow,
 ) -> Result<Response, ()> {
+    let mut listening = r.is_some();
     loop {
-        let Some((snapshot, mut events)) = shared.board.subscribe(broadcast) else {
-            // Not being sent: finished (or unknown) — answer from the store.
-            return Ok(
-                match shared
-                    .store
-                    .call(move |s| s.broadcast_progress(broadcast))
-                    .await
-                {
-                    Ok(p) if p.total() > 0 => final_answer(id, broadcast, &p),
-                    Ok(_) => ErrorBody::new(
-                        ErrorCode::UnknownBroadcast,
-                        format!("there is no broadcast number {}", broadcast.0),
-                    )
-                    .into_response(id),
-                    Err(e) => ErrorBody::from(e).into_response(id),
-                },
-            );
-        };
-        if !write(
-            w,
-            &Response::event(
-                id,
-                SubscribeEvent {
-                    delivery: None,
-                    totals: progress(broadcast, &snapshot),
-                },
-            ),
-        )
-        .await
-        {
-            return Err(());
-        }
-        if snapshot.is_finished() {
-            return Ok(final_answer(id, broadcast, &snapshot));
-        }
-        let mut stop = shared.shutdown_signal();
-        loop {
-            // Ends at shutdown too: see `connection`.
-            let event = tokio::select! {
-                event = events.recv() => event,
-                _ = stopping(&mut stop) => Err(RecvError::Closed),
-            };
-            let follow = Follow {
-                id,
-                broadcast,
-                numbers,
-                over: Progress::is_finished,
-                stopping: "the daemon is stopping; the broadcast goes on at the next start",
-            };
-            match follow.step(w, event).await? {
-                Step::Next => {}
-                // Fell behind: take a fresh snapshot.
-                Step::Again => break,
-                Step::End(answer) => return Ok(*answer),
-            }
-        }
-    }
-}
-
-/// `subscribe {"broadcast": N, "reports": true}`: streams the broadcast's progress like
-/// [`subscribe`], then each status report's change, until no delivery is queued, being sent or
-/// waiting for a report (every one delivered, undelivered, failed, uncertain or cancelled);
-/// when the daemon asks for no reports (`delivery_reports = false`), as soon as the sending
-/// is over. Also ends when the daemon stops (`shutting_down`) or the client goes (`Err`): a
-/// report that never comes leaves the stream open until the client closes it.
-async fn follow_reports<R: tokio::io::AsyncBufRead + Unpin>(
-    shared: &Arc<Shared>,
-    r: &mut R,
-    w: &mut OwnedWriteHalf,
-    id: u64,
-    broadcast: BroadcastId,
-    numbers: bool,
-) -> Result<Response, ()> {
-    let asked = shared.config.message.delivery_reports;
-    let over = |p: &Progress| p.is_finished() && (p.sent == 0 || !asked);
-    let mut stop = shared.shutdown_signal();
-    // Whether the client's side is still watched for its end (see below).
-    let mut listening = true;
-    loop {
-        // The counts from the store and the watch in one store call: see `progress::Board`.
-        let board = Arc::clone(&shared.board);
-        let watched = shared
-            .store
-            .call(move |s| {
-                let stored = s.broadcast_progress(broadcast)?;
-                Ok::<_, crate::store::StoreError>(board.watch(broadcast, stored))
-            })
-            .await;
-        let mut watch = match watched {
-            Ok(watch) => watch,
-            Err(e) => return Ok(ErrorBody::from(e).into_response(id)),
-        };
-        let snapshot = watch.snapshot;
-        let first = SubscribeEvent {
-            delivery: None,
-            totals: progress(broadcast, &snapshot),
-        };
-        if !write(w, &Response::event(id, first)).await {
-            return Err(());
-        }
-        if over(&snapshot) {
-            return Ok(final_answer(id, broadcast, &snapshot));
-        }
-        loop {
-            // A client that closes the connection ends the watch at once (reports may be
-            // hours away, and an idle connection still counts against its user's limit).
-            // Whatever it sends meanwhile is left for after the stream; once something
-            // waits there, its end can no longer be seen before then.
-            let event = tokio::select! {
-                event = watch.events.recv() => event,
-                _ = stopping(&mut stop) => Err(RecvError::Closed),
-                more = r.fill_buf(), if listening => match more {
-                    Ok(buf) if !buf.is_empty() => {
-                        listening = false;
-                        continue;
-                    }
-                    _ => return Err(()),
-                },
-            };
-            let follow = Follow {
-                id,
-                broadcast,
-                numbers,
-                over: &over,
-                stopping: "the daemon is stopping; ask again after the next start",
-            };
-            match follow.step(w, event).await? {
-                Step::Next => {}
-                // Fell behind: a fresh snapshot and a new watch (read as the first was).
-                Step::Again => break,
-                Step::End(answer) => return Ok(*answer),
-            }
-        }
-    }
-}
-
-/// One subscriber's stream of a broadcast, as each received event moves it on.
-struct Follow<'a, F: Fn(&Progress) -> bool> {
-    id: u64,
-    broadcast: BroadcastId,
-    numbers: bool,
-    /// Whether these counts end the stream.
-    over: F,
-    /// What a subscriber is told when the daemon stops under it.
-    stopping: &'a str,
-}
-
-/// What a received event leaves the stream to do.
-enum Step {
-    Next,
-    /// Fell behind the board: start again from a fresh snapshot.
-    Again,
-    /// The final answer.
-    End(Box<Response>),
-}
-
-impl<F: Fn(&Progress) -> bool> Follow<'_, F> {
-    /// Writes the event if it is the broadcast's; `Err` when the client is gone.
-    async fn step(
-        &self,
-        w: &mut OwnedWriteHalf,
-        event: Result<ProgressEvent, RecvError>,
-    ) -> Result<Step, ()> {
-        match event {
-            Ok(ev) if ev.broadcast == self.broadcast => {
-                let line = Response::event(self.id, delivery_event(&ev, self.numbers));
-                if !write(w, &line).await {
+        let item = tokio::select! {
+            item = follow.next() => item,
+            gone = client_gone(r.as_deref_mut()), if listening => {
+                if gone {
                     return Err(());
                 }
-                Ok(if (self.over)(&ev.totals) {
-                    Step::End(Box::new(final_answer(self.id, self.broadcast, &ev.totals)))
-                } else {
-                    Step::Next
+                listening = false;
+                continue;
+            }
+        };
+        match item {
+            Some(Followed::Event(event)) => {
+                if !write(w, &Response::event(id, event)).await {
+                    return Err(());
+                }
+            }
+            Some(Followed::End(end)) => {
+                return Ok(match end {
+                    Ok(totals) => match serde_json::to_value(totals) {
+                        Ok(result) => Response::ok(id, result),
+                        Err(e) => Response::err(id, ErrorCode::Internal, e.to_string()),
+                    },
+                    Err(e) => e.into_response(id),
                 })
             }
-            Ok(_) => Ok(Step::Next),
-            Err(RecvError::Lagged(_)) => Ok(Step::Again),
-            Err(RecvError::Closed) => Ok(Step::End(Box::new(
-                ErrorBody::new(ErrorCode::ShuttingDown, self.stopping).into_response(self.id),
-            ))),
+            None => return Err(()),
         }
+    }
+}
+
+/// Waits for the client to send something (`false`) or to be gone (`true`); never returns
+/// without a reader.
+async fn client_gone<R: tokio::io::AsyncBufRead + Unpin>(r: Option<&mut R>) -> bool {
+    match r {
+        Some(r) => !matches!(r.fill_buf().await, Ok(buf) if !buf.is_empty()),
+        None => std::future::pending().await,
     }
 }
 
@@ -690,14 +545,6 @@ async fn follow_inbox(
                 );
             }
         }
-    }
-}
-
-/// `subscribe`'s result: the broadcast's final counts.
-fn final_answer(id: u64, broadcast: BroadcastId, p: &Progress) -> Response {
-    match serde_json::to_value(progress(broadcast, p)) {
-        Ok(result) => Response::ok(id, result),
-        Err(e) => Response::err(id, ErrorCode::Internal, e.to_string()),
     }
 }
 

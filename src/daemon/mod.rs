@@ -44,6 +44,7 @@ use crate::service::{Country, SensitiveFilter, Settings};
 use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
+pub mod follow;
 pub mod handlers;
 pub mod http;
 pub mod inbox;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub reads: reads::ReadGate,
     /// The HTTP API's bound addresses (`[http] listen`), for `status`.
     pub http_addresses: Vec<std::net::SocketAddr>,
+    /// The HTTP API's rate limits and store turns (`http::limits`).
+    pub http_guard: http::limits::Guard,
     /// Incoming messages once committed, for `subscribe {"inbox": true}`.
     pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
     /// The configured webhooks, for `status`.
@@ -337,6 +340,7 @@ pub async fn run_until(
         connections: listener::Admission::new(&config.daemon, open_files),
         reads: reads::ReadGate::default(),
         http_addresses: http_addresses.clone(),
+        http_guard: http::limits::Guard::new(&config.http),
         inbox_events: tokio::sync::broadcast::channel(1024).0,
         webhooks: webhooks.clone().into(),
         shutdown,

@@ -2,28 +2,35 @@
 //! typed requests and the same handlers (`handlers.rs`), so every rule lives once. It lives in
 //! `daemon/` because, like the socket listener, it is wiring over [`Shared`].
 //!
-//! Here: binding the configured addresses (`[http] listen`), the bearer-token extractor
-//! ([`Authed`]), the mapping of the socket's stable error codes to HTTP statuses
-//! ([`ApiError`]), the connection limit, and graceful shutdown. TLS is left to a reverse proxy.
+//! Here: binding the configured addresses (`[http] listen`), the accept loop (HTTP/1.1 on
+//! hyper, a permit per connection, a header read timeout, graceful shutdown), the
+//! bearer-token extractor ([`Authed`], which also applies the rate limits), the mapping of the
+//! socket's stable error codes to HTTP statuses ([`ApiError`]), and [`call`], which runs a
+//! request through the socket's handler under the store's turn. The routes are in
+//! `routes.rs`, the event stream in `events.rs`, the limits and why they keep the socket and
+//! the modems served in `limits.rs`. TLS is left to a reverse proxy.
 //! The routes over groups, members, broadcasts, the inbox and the modems, and the OpenAPI
 //! document they are registered with, are in [`routes`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub mod events;
+pub mod limits;
 pub mod routes;
 
 use super::handlers::{self, Session};
@@ -31,7 +38,7 @@ use super::{Shared, StartError};
 use crate::clock;
 use crate::protocol::{ErrorBody, ErrorCode, Request};
 use crate::service::tokens::{self, Unauthorized};
-use crate::service::Caller;
+use crate::service::{Caller, Principal};
 use crate::store::StoreError;
 
 pub mod adapters;
@@ -50,19 +57,32 @@ pub async fn bind(config: &crate::config::HttpConfig) -> Result<Vec<TcpListener>
     Ok(out)
 }
 
-/// The router of every route, over `shared`.
+/// The router of every route, over `shared`, with the limits of `limits.rs` (body size,
+/// timeout, JSON error bodies).
 pub fn router(shared: Arc<Shared>) -> Router {
+    let config = &shared.config.http;
+    let timeout = shared.http_guard.request_timeout();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics::metrics))
         .merge(adapters::routes(&shared.config))
         .merge(routes::router())
+        .route("/v1/broadcasts/{id}/events", get(events::broadcast_events))
+        .layer(limits::body_limit(config))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            limits::timeout,
+        ))
+        .layer(axum::middleware::from_fn(limits::json_errors))
         .with_state(shared)
 }
 
-/// Serves `listeners` until the daemon shuts down; at most `[http] max_connections`
-/// connections are open at once (the rest wait in the kernel's backlog).
+/// Serves `listeners` until the daemon shuts down: HTTP/1.1, at most `[http]
+/// max_connections` connections open at once (the rest wait in the kernel's backlog), a
+/// request head not read within `request_timeout_secs` closes its connection (slow clients,
+/// idle keep-alive connections). At shutdown, connections finish the answer they are writing
+/// (event streams end at shutdown) and close.
 pub async fn serve(listeners: Vec<TcpListener>, shared: Arc<Shared>) {
     let permits = Arc::new(Semaphore::new(
         usize::try_from(shared.config.http.max_connections).unwrap_or(usize::MAX),
@@ -70,121 +90,96 @@ pub async fn serve(listeners: Vec<TcpListener>, shared: Arc<Shared>) {
     let app = router(shared.clone());
     let mut tasks = Vec::new();
     for listener in listeners {
-        let limited = Limited {
-            inner: listener,
-            permits: permits.clone(),
-        };
-        let mut stop = shared.shutdown_signal();
-        let app = app.clone();
-        tasks.push(tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(limited, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!(error = %e, "the HTTP listener stopped");
-            }
-        }));
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            permits.clone(),
+            app.clone(),
+            shared.clone(),
+        )));
     }
     for t in tasks {
         let _ = t.await;
     }
 }
 
-/// A listener that accepts a connection only with a permit, held until it closes.
-struct Limited {
-    inner: TcpListener,
+/// Accepts connections on one listener, each with a permit held until it closes, until
+/// shutdown; then waits for the open ones to finish.
+async fn accept_loop(
+    listener: TcpListener,
     permits: Arc<Semaphore>,
+    app: Router,
+    shared: Arc<Shared>,
+) {
+    let header_timeout = shared.http_guard.request_timeout();
+    let mut stop = shared.shutdown_signal();
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = accept(&listener, &permits) => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (stream, peer, permit) = accepted;
+        let app = app.clone();
+        let mut stop = shared.shutdown_signal();
+        connections.spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let mut app = app.clone();
+                async move {
+                    use tower::Service;
+                    app.call(request.map(axum::body::Body::new)).await
+                }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                served = conn.as_mut() => {
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, %peer, "an HTTP connection ended");
+                    }
+                    return;
+                }
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "an HTTP connection ended");
+            }
+        });
+        // Reap the finished ones as we go, so the set holds only open connections.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
 }
 
-/// An accepted connection and its permit.
-pub struct LimitedStream {
-    inner: tokio::net::TcpStream,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl axum::serve::Listener for Limited {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the connection semaphore is never closed");
-        loop {
-            match self.inner.accept().await {
-                Ok((inner, addr)) => {
-                    let _ = inner.set_nodelay(true);
-                    return (
-                        LimitedStream {
-                            inner,
-                            _permit: permit,
-                        },
-                        addr,
-                    );
-                }
-                // Out of file descriptors and the like: wait a little instead of spinning.
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot accept an HTTP connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+/// The next connection, once a permit is free.
+async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    let permit = permits
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed");
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, peer, permit);
+            }
+            // Out of file descriptors and the like: wait a little instead of spinning.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept an HTTP connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-impl tokio::io::AsyncRead for LimitedStream {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for LimitedStream {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }
 
@@ -291,15 +286,38 @@ impl FromRequestParts<Arc<Shared>> for Authed {
                     .to_string(),
             ),
         };
-        let outcome = shared
-            .store
-            .call(move |s| tokens::authenticate(s, header.as_deref(), clock::now()))
-            .await
-            .map_err(|e: StoreError| ApiError::from(e))?;
+        let guard = &shared.http_guard;
+        let peer = limits::peer(parts);
+        // A peer whose tokens keep being refused is slowed before its next one is looked at.
+        if let Some(ip) = peer {
+            guard
+                .peers
+                .check(ip, Instant::now())
+                .map_err(|wait| limits::rate_limited(wait, &format!("address {ip}")))?;
+        }
+        let outcome = {
+            let _turn = guard.store_turn().await;
+            shared
+                .store
+                .call(move |s| tokens::authenticate(s, header.as_deref(), clock::now()))
+                .await
+                .map_err(|e: StoreError| ApiError::from(e))?
+        };
         match outcome {
-            Ok(caller) => Ok(Authed(caller)),
+            Ok(caller) => {
+                if let Principal::Token { id, .. } = caller.who {
+                    guard
+                        .tokens
+                        .take(id, Instant::now())
+                        .map_err(|wait| limits::rate_limited(wait, &format!("token {id}")))?;
+                }
+                Ok(Authed(caller))
+            }
             Err(why) => {
-                tracing::info!(reason = %why, "HTTP request refused");
+                tracing::info!(reason = %why, ?peer, "HTTP request refused");
+                if let Some(ip) = peer {
+                    guard.peers.charge(ip, Instant::now());
+                }
                 Err(why.into())
             }
         }
@@ -334,6 +352,12 @@ pub async fn call_value(
             "the daemon is stopping; try again once it is back",
         ));
     }
+    // A paged read waits for its turn as on the socket; then the store's turn (`limits.rs`).
+    let _read = match request.is_paged_read() {
+        true => Some(shared.reads.enter(caller).await),
+        false => None,
+    };
+    let _turn = shared.http_guard.store_turn().await;
     let mut session = Session::default();
     Ok(handlers::handle(shared, caller, &mut session, request).await?)
 }

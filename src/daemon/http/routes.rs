@@ -49,7 +49,8 @@ use crate::service::{Caller, Principal, ServiceError};
 pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
 /// The OpenAPI document's frame: what the routes registered in [`api`] do not say themselves.
-/// `/healthz` and `/v1/status` are registered by `mod.rs`, `/v1/openapi.json` by [`router`];
+/// `/healthz` and `/v1/status` are registered by `mod.rs`, the event stream by `events.rs`,
+/// `/v1/openapi.json` by [`router`];
 /// they are documented here.
 #[derive(OpenApi)]
 #[openapi(
@@ -60,7 +61,7 @@ pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
             same rules and the same stable error codes. Authenticate with \
             'Authorization: Bearer <token>' (groupsms token create)."
     ),
-    paths(super::healthz, super::status, openapi_json),
+    paths(super::healthz, super::status, super::events::broadcast_events, openapi_json),
     components(schemas(ErrorAnswer)),
     modifiers(&Bearer)
 )]
