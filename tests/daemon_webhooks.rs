@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::daemon::{ops_group, World};
+use common::http::{token, Http, HTTP_ON};
 use groupsms::emulator::AutoReply;
 use serde_json::Value;
 
@@ -301,12 +302,14 @@ fn a_receiver_down_leaves_a_backlog_in_status_then_gets_the_same_events_even_aft
         |c| c,
         &format!(
             "[[webhook]]\nurl = \"{}\"\nevents = [\"broadcast_finished\", \"delivery\"]\n\
-             secret = \"s3cret\"\n",
+             secret = \"s3cret\"\n{HTTP_ON}",
             r.url("?from=groupsms")
         ),
     );
     ops_group(&w, 1);
     w.ok(&["send", "--group", "ops", "--as", "alice", "--wait", "first"]);
+    let http = Http::new(&w);
+    let admin = token(&w, &["--admin"]);
     // Down: the events wait, status shows them and why.
     let h = wait_status(&w, "a backlog with the receiver's 503", |h| {
         h.len() == 1
@@ -323,6 +326,18 @@ fn a_receiver_down_leaves_a_backlog_in_status_then_gets_the_same_events_even_aft
     );
     let shown = w.ok(&["status"]);
     assert!(shown.contains("receiver down"), "{shown}");
+    // /metrics shows the same backlog.
+    let metrics = http
+        .get("/metrics", Some(&admin))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let pending = format!(
+        "groupsms_webhook_pending{{endpoint=\"http://127.0.0.1:{}/hook\",format=\"json\"}} 3",
+        r.port
+    );
+    assert!(metrics.contains(&pending), "{pending} not in:\n{metrics}");
     let refused: BTreeSet<i64> = r
         .records()
         .iter()
@@ -337,6 +352,16 @@ fn a_receiver_down_leaves_a_backlog_in_status_then_gets_the_same_events_even_aft
         refused.is_subset(&ids)
     });
     wait_status(&w, "no backlog", |h| h[0]["pending"] == 0);
+    let metrics = http
+        .get("/metrics", Some(&admin))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(&pending.replace("} 3", "} 0")),
+        "no backlog in:\n{metrics}"
+    );
 
     // Down again, a second broadcast, the daemon stopped with its events pending.
     r.set_down(true);

@@ -1015,7 +1015,9 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
 }
 
 /// Each configured webhook's backlog, read in one snapshot.
-async fn webhook_backlogs(shared: &Arc<Shared>) -> Result<Vec<p::WebhookStatus>, ErrorBody> {
+pub(crate) async fn webhook_backlogs(
+    shared: &Arc<Shared>,
+) -> Result<Vec<p::WebhookStatus>, ErrorBody> {
     let endpoints = shared.webhooks.clone();
     if endpoints.is_empty() {
         return Ok(Vec::new());

@@ -46,13 +46,12 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{modem_entry, Shared};
+use super::{handlers, modem_entry, Shared};
 use crate::clock;
 use crate::modem::Health;
 use crate::scheduler::policy::TryError;
 use crate::scheduler::Snapshot;
 use crate::store::metrics::{MetricTotals, FINISH_BUCKETS_SECS};
-use crate::store::StoreError;
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -198,24 +197,32 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// The whole exposition: the pool's snapshot and the store's totals, read now.
-pub async fn gather(shared: &Arc<Shared>) -> Result<String, StoreError> {
+pub async fn gather(shared: &Arc<Shared>) -> Result<String, crate::protocol::ErrorBody> {
     let snapshot = shared.scheduler.snapshot().await;
-    let totals = shared.store.call(|s| s.metric_totals()).await?;
+    let totals = shared
+        .store
+        .call(|s| s.metric_totals())
+        .await
+        .map_err(crate::protocol::ErrorBody::from)?;
+    let webhooks = handlers::webhook_backlogs(shared).await?;
     let daemon = Daemon {
         // Milliseconds are enough, and read better than 17 digits.
         uptime_secs: shared.started.elapsed().as_millis() as f64 / 1000.0,
         store_problem: shared.store.problem().borrow().is_some(),
         broadcasts_sending: shared.board.active(),
+        webhooks,
     };
     Ok(render(&daemon, &snapshot, &totals))
 }
 
 /// What the daemon says of itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Daemon {
     pub uptime_secs: f64,
     pub store_problem: bool,
     pub broadcasts_sending: usize,
+    /// Each webhook endpoint's backlog, as `status` shows it.
+    pub webhooks: Vec<crate::protocol::WebhookStatus>,
 }
 
 /// The exposition of these readings.
@@ -260,6 +267,38 @@ pub fn render(daemon: &Daemon, snapshot: &Snapshot, totals: &MetricTotals) -> St
     let age = totals.oldest_queued.map_or(0.0, |t| {
         (clock::now() - t).num_milliseconds().max(0) as f64 / 1000.0
     });
+    let endpoint = |w: &crate::protocol::WebhookStatus, v: f64| {
+        Sample::new(v)
+            .label("endpoint", &w.endpoint)
+            .label("format", &w.format)
+    };
+    x.gauge(
+        "groupsms_webhook_pending",
+        "Webhook events not yet delivered to an endpoint (retried with back-off for 24 h).",
+        &daemon
+            .webhooks
+            .iter()
+            .map(|w| endpoint(w, w.pending as f64))
+            .collect::<Vec<_>>(),
+    );
+    x.gauge(
+        "groupsms_webhook_oldest_pending_age_seconds",
+        "Seconds since the oldest event not yet delivered to an endpoint was made; 0 when none.",
+        &daemon
+            .webhooks
+            .iter()
+            .map(|w| endpoint(w, w.oldest_pending_secs.unwrap_or(0) as f64))
+            .collect::<Vec<_>>(),
+    );
+    x.gauge(
+        "groupsms_webhook_dead",
+        "Webhook events given up on after 24 h of failed tries (kept 7 days).",
+        &daemon
+            .webhooks
+            .iter()
+            .map(|w| endpoint(w, w.dead as f64))
+            .collect::<Vec<_>>(),
+    );
     x.gauge(
         "groupsms_queue_oldest_age_seconds",
         "Seconds since the oldest queued delivery's broadcast was accepted; 0 when none is queued.",

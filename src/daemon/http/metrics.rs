@@ -14,6 +14,16 @@ use super::{ApiError, Authed};
 use crate::daemon::{handlers, metrics, Shared};
 use crate::protocol::ErrorCode;
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, content_type = "text/plain; version=0.0.4", description = "The Prometheus text exposition (0.0.4): modems, queue, deliveries, reports, inbound messages, opt-outs, webhook backlog, broadcast time to the last part"),
+        super::routes::Refusals,
+    )
+)]
 pub async fn metrics(
     State(shared): State<Arc<Shared>>,
     Authed(caller): Authed,

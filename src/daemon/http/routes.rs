@@ -61,7 +61,15 @@ pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
             same rules and the same stable error codes. Authenticate with \
             'Authorization: Bearer <token>' (groupsms token create)."
     ),
-    paths(super::healthz, super::status, super::events::broadcast_events, openapi_json),
+    paths(
+        super::healthz,
+        super::status,
+        super::events::broadcast_events,
+        super::metrics::metrics,
+        super::adapters::alertmanager_route,
+        super::adapters::dingtalk_route,
+        openapi_json
+    ),
     components(schemas(ErrorAnswer)),
     modifiers(&Bearer)
 )]
@@ -380,17 +388,17 @@ async fn send(
             Principal::Token {
                 member: Some(id), ..
             },
-        ) => shared
-            .store
-            .call(move |s| s.member_by_id(id))
-            .await?
-            .map(|m| m.handle)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::UnknownMember,
-                    "this token's member no longer exists",
-                )
-            })?,
+        ) => {
+            let _turn = shared.http_guard.store_turn().await;
+            shared.store.call(move |s| s.member_by_id(id)).await?
+        }
+        .map(|m| m.handle)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownMember,
+                "this token's member no longer exists",
+            )
+        })?,
         (None, _) => {
             return Err(bad_request(
                 "a management token acts as no member: name the sending member in \"as\"",
@@ -450,11 +458,15 @@ async fn keyed_send(
     let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
     let id = loop {
         let (k, f) = (key.clone(), fingerprint.clone());
+        // Each store operation takes an HTTP store turn (`limits`), never one held while
+        // waiting for another request's answer.
+        let turn = shared.http_guard.store_turn().await;
         let claim = shared
             .store
             .call(move |s| idempotency::claim(s, token, &k, &f, clock::now()))
             .await?
             .map_err(ServiceError::from)?;
+        drop(turn);
         match claim {
             Claim::Fresh(id) => break id,
             Claim::Replay { status, body } => {
@@ -473,7 +485,11 @@ async fn keyed_send(
             }
         }
     };
-    match handlers::send_keyed(&shared, caller, request, id).await {
+    let turn = shared.http_guard.store_turn().await;
+    let sent = handlers::send_keyed(&shared, caller, request, id).await;
+    drop(turn);
+    let _turn = shared.http_guard.store_turn().await;
+    match sent {
         Ok(value) => {
             // Read as the documented type, as every other answer is.
             let result: p::SendResult = serde_json::from_value(value).map_err(|e| {
@@ -1202,13 +1218,23 @@ mod tests {
     /// The paths registered with a plain `.route("...")` in this directory's files: such a
     /// route is documented only if [`ApiDoc`] lists it.
     fn plain_routes() -> Vec<(String, String)> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/daemon/http");
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/daemon/http"
+        ))];
+        let mut files = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
             }
+        }
+        let mut found = Vec::new();
+        for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             let mut rest = text.as_str();
             while let Some(at) = rest.find(".route(") {
@@ -1230,6 +1256,10 @@ mod tests {
         assert!(
             plain.iter().any(|(_, p)| p == "/healthz"),
             "the scan finds mod.rs's routes: {plain:?}"
+        );
+        assert!(
+            plain.iter().any(|(_, p)| p == "/v1/dingtalk/{robot}"),
+            "the scan finds the routes of subdirectories: {plain:?}"
         );
         for (file, path) in plain {
             assert!(

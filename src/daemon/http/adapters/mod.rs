@@ -29,7 +29,7 @@ pub mod dingtalk;
 
 /// What the adapters' routes share beside [`Shared`].
 #[derive(Debug)]
-struct Adapters {
+pub(crate) struct Adapters {
     alerting: alertmanager::Alerting,
     robots: dingtalk::Robots,
 }
@@ -58,7 +58,19 @@ pub fn routes(config: &Config) -> Router<Arc<Shared>> {
 
 /// `POST /v1/alertmanager/{group}`: 200 with `{"sent": true, ...}` or, for a repeat within
 /// the window, `{"sent": false, "duplicate_of": id}`; the API's error body otherwise.
-async fn alertmanager_route(
+#[utoipa::path(
+    post,
+    path = "/v1/alertmanager/{group}",
+    tag = "adapters",
+    security(("bearer" = [])),
+    params(("group" = String, Path, description = "A group with an [[alertmanager]] table")),
+    request_body(content_type = "application/json", description = "Alertmanager's webhook payload, version 4"),
+    responses(
+        (status = 200, content_type = "application/json", description = "`{\"sent\": true, \"broadcast\": ...}`, or for a repeat within the group's window `{\"sent\": false, \"duplicate_of\": id}`"),
+        crate::daemon::http::routes::Refusals,
+    )
+)]
+pub(crate) async fn alertmanager_route(
     State(shared): State<Arc<Shared>>,
     Extension(adapters): Extension<Arc<Adapters>>,
     Path(group): Path<String>,
@@ -73,7 +85,23 @@ async fn alertmanager_route(
 /// `POST /v1/dingtalk/{robot}`: 200 with a robot text message for the chat (the result or the
 /// refusal); 401 when the request is not signed by the robot's secret, 422 when it is not a
 /// robot message or names no configured robot.
-async fn dingtalk_route(
+#[utoipa::path(
+    post,
+    path = "/v1/dingtalk/{robot}",
+    tag = "adapters",
+    params(
+        ("robot" = String, Path, description = "The name of a [[dingtalk_robot]] table"),
+        ("timestamp" = String, Header, description = "Milliseconds since the epoch, as DingTalk sends it"),
+        ("sign" = String, Header, description = "Base64 of HMAC-SHA256(app secret, \"{timestamp}\\n{app secret}\")"),
+    ),
+    request_body(content_type = "application/json", description = "DingTalk's outgoing robot message"),
+    responses(
+        (status = 200, content_type = "application/json", description = "A robot text message for the chat: the broadcast's result, or why it was refused"),
+        (status = 401, description = "Not signed by the robot's secret, or the timestamp is more than an hour off", body = crate::daemon::http::routes::ErrorAnswer),
+        (status = 422, description = "Not a robot message, or no such robot", body = crate::daemon::http::routes::ErrorAnswer),
+    )
+)]
+pub(crate) async fn dingtalk_route(
     State(shared): State<Arc<Shared>>,
     Extension(adapters): Extension<Arc<Adapters>>,
     Path(robot): Path<String>,
