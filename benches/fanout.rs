@@ -21,6 +21,11 @@
 //! each `[scheduler] retry_elsewhere` (0: back off before every retry, the rule before), and
 //! `FANOUT_SEEDS=1,2,3` repeats it with each emulator seed (the draws of the errors).
 //!
+//! Webhooks: `FANOUT_WEBHOOK=0,1` runs each configuration without and with a `[[webhook]]`
+//! subscribed to every event (each delivery's outcome and the broadcast's end written to the
+//! outbox in the sending transactions, then posted to a local receiver in this process that
+//! answers 200), so the two rates compare what the outbox costs the sending path.
+//!
 //! Carrier-aware routing: `FANOUT_CARRIERS=1` gives the members numbers of the three
 //! mainland carriers in turn (139 China Mobile, 186 China Unicom, 189 China Telecom) and the
 //! modems SIMs of the three in turn (IMSI 46000, 46001, 46003); `FANOUT_ROUTING=0,1` runs
@@ -52,6 +57,52 @@ struct Faults {
     seed: u64,
     /// Members and SIMs of the three carriers; `Some(prefer)`: with `prefer_same_carrier`.
     carriers: Option<bool>,
+    /// With a webhook subscribed to every event.
+    webhook: bool,
+}
+
+/// A local HTTP/1.1 receiver answering 200 to every request (keep-alive); its port.
+fn receiver(rt: &tokio::runtime::Runtime) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf: Vec<u8> = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + length {
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + 4 + length);
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if conn.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
 }
 
 struct Row {
@@ -101,6 +152,14 @@ fn run(modems: u64, latency: Duration, gap_ms: u64, recipients: u64, faults: Fau
     }
     if let Some(prefer) = faults.carriers {
         config.push_str(&format!("[routing]\nprefer_same_carrier = {prefer}\n"));
+    }
+    if faults.webhook {
+        config.push_str(&format!(
+            "[[webhook]]\nurl = \"http://127.0.0.1:{}/hook\"\n\
+             events = [\"inbound\", \"delivery\", \"broadcast_finished\", \"modem\"]\n\
+             secret = \"bench\"\n",
+            receiver(&rt)
+        ));
     }
     let daemon = Daemon::start(dir.path(), &config);
     let mut c = Client::connect(&daemon.socket).unwrap_or_else(|e| panic!("{}", e.message));
@@ -179,6 +238,10 @@ fn main() {
         Err(_) => vec![None],
     };
     let seeds = env_list("FANOUT_SEEDS", &[1]);
+    let webhooks: Vec<bool> = env_list("FANOUT_WEBHOOK", &[0])
+        .into_iter()
+        .map(|w| w != 0)
+        .collect();
     let routing: Vec<Option<bool>> = match std::env::var("FANOUT_CARRIERS") {
         Ok(v) if v.trim() == "1" => env_list("FANOUT_ROUTING", &[1])
             .into_iter()
@@ -193,13 +256,14 @@ fn main() {
         );
     }
     println!(
-        "{:>6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10} {:>7}",
+        "{:>6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>4} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10} {:>7}",
         "modems",
         "L ms",
         "gap ms",
         "elsew",
         "seed",
         "route",
+        "hook",
         "recipients",
         "seconds",
         "msg/s",
@@ -220,14 +284,16 @@ fn main() {
                 for &n in &modems {
                     for &retry_elsewhere in &elsewhere {
                         for &carriers in &routing {
-                            runs.push((gap, l, n, retry_elsewhere, carriers, seed));
+                            for &webhook in &webhooks {
+                                runs.push((gap, l, n, retry_elsewhere, carriers, seed, webhook));
+                            }
                         }
                     }
                 }
             }
         }
     }
-    for (gap, l, n, retry_elsewhere, carriers, seed) in runs {
+    for (gap, l, n, retry_elsewhere, carriers, seed, webhook) in runs {
         let latency = Duration::from_millis(l);
         let per_modem = ((seconds / latency.as_secs_f64()).ceil() as u64).max(5);
         let recipients = if fixed > 0 { fixed } else { n * per_modem };
@@ -236,19 +302,21 @@ fn main() {
             retry_elsewhere,
             seed,
             carriers,
+            webhook,
         };
         let row = run(n, latency, gap, recipients, faults);
         let rate = row.recipients as f64 / row.seconds;
         let ideal = n as f64 / latency.as_secs_f64();
         let gap_bound = n as f64 / (latency.as_secs_f64() + gap as f64 / 1000.0);
         println!(
-            "{:>6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.1} {:>10.2} {:>10.1} {:>7.3}",
+            "{:>6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>4} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.1} {:>10.2} {:>10.1} {:>7.3}",
             n,
             l,
             gap,
             retry_elsewhere.map_or("-".to_string(), |e| e.to_string()),
             seed,
             carriers.map_or("-", |p| if p { "on" } else { "off" }),
+            if webhook { "on" } else { "off" },
             row.recipients,
             row.seconds,
             rate,

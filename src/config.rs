@@ -34,6 +34,158 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(rename = "modem")]
     pub modems: Vec<ModemTable>,
+    /// `[[webhook]]`: endpoints that are told of events (see `crate::webhooks`).
+    #[serde(rename = "webhook")]
+    pub webhooks: Vec<WebhookConfig>,
+    /// Groups Alertmanager may page by SMS (`POST /v1/alertmanager/{group}`).
+    pub alertmanager: Vec<AlertmanagerTable>,
+    /// DingTalk outgoing robots whose chats may send (`POST /v1/dingtalk/{robot}`).
+    #[serde(rename = "dingtalk_robot")]
+    pub dingtalk_robots: Vec<DingtalkRobotTable>,
+}
+
+/// One `[[webhook]]`: where events of the listed types are POSTed, and how they are signed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://`. A robot's URL carries its token: it is never logged or shown
+    /// whole (`status` shows scheme, host and path).
+    pub url: String,
+    /// What `status` and the log call it (default: the URL without its query).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Any of `inbound`, `delivery`, `broadcast_finished`, `modem`.
+    pub events: Vec<String>,
+    /// The signing secret, or
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// a file holding it (read when the daemon starts, trailing newline ignored), so the
+    /// configuration need not hold it.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// A secret from the configuration: compared and cloned, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The event as JSON, signed in `X-Groupsms-Signature`.
+    #[default]
+    Json,
+    /// A DingTalk group robot: a short text, signed in the URL (`timestamp`, `sign`).
+    Dingtalk,
+    /// A WeCom (WeChat Work) group robot: a short text; the key in its URL is its only secret.
+    Wecom,
+    /// A Feishu (Lark) custom bot: a short text, signed in the body (`timestamp`, `sign`).
+    Feishu,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Dingtalk => "dingtalk",
+            WebhookFormat::Wecom => "wecom",
+            WebhookFormat::Feishu => "feishu",
+        }
+    }
+}
+
+/// One `[[alertmanager]]` table: a group Alertmanager's webhook may send to, as whom, how its
+/// notifications are written, and how long an identical one is not sent again.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerTable {
+    /// The group's handle (the `{group}` of the route).
+    pub group: String,
+    /// The member the messages are sent as: a super-admin of the group, whom the token's
+    /// member may act as (the same rules as any send).
+    pub as_member: String,
+    /// The message's first line; placeholders: `{status}`, `{firing}`, `{resolved}`,
+    /// `{receiver}`, `{alertname}`, `{severity}`, `{summary}`, `{labels.NAME}`,
+    /// `{annotations.NAME}` (of the labels and annotations all alerts share).
+    #[serde(default = "default_alert_title")]
+    pub title: String,
+    /// One line per alert, firing ones first; the same placeholders, of that alert, plus
+    /// `{description}`, `{instance}` and `{starts_at}`.
+    #[serde(default = "default_alert_line")]
+    pub line: String,
+    /// Seconds in which an identical notification is not sent again (Alertmanager's default
+    /// `repeat_interval` is 4 h).
+    #[serde(default = "default_repeat_window_secs")]
+    pub repeat_window_secs: u64,
+    /// Parts the message is cut to (a note says how many alerts were left out); absent:
+    /// `[message] max_parts`, and never more.
+    #[serde(default)]
+    pub max_parts: Option<usize>,
+    /// Send as urgent (start inside the quiet hours), where the group allows it.
+    #[serde(default)]
+    pub urgent: bool,
+}
+
+/// The first line of an Alertmanager message unless configured.
+pub const DEFAULT_ALERT_TITLE: &str = "[{status}] {firing} firing, {resolved} resolved";
+/// One alert's line unless configured.
+pub const DEFAULT_ALERT_LINE: &str = "{status} {alertname} {severity}: {summary}";
+/// The prefix of a DingTalk chat message that sends unless configured.
+pub const DEFAULT_DINGTALK_PREFIX: &str = "群发";
+
+fn default_alert_title() -> String {
+    DEFAULT_ALERT_TITLE.into()
+}
+fn default_alert_line() -> String {
+    DEFAULT_ALERT_LINE.into()
+}
+fn default_repeat_window_secs() -> u64 {
+    4 * 3600
+}
+fn default_dingtalk_prefix() -> String {
+    DEFAULT_DINGTALK_PREFIX.into()
+}
+
+/// One `[[dingtalk_robot]]` table: a DingTalk outgoing robot whose chat messages starting
+/// with `prefix` are sent to `group` as the member the sender is mapped to.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DingtalkRobotTable {
+    /// The robot's name in the route (`/v1/dingtalk/{name}`).
+    pub name: String,
+    /// The robot's AppSecret: DingTalk signs each request with it.
+    pub app_secret: String,
+    /// The group a `群发 <text>` message is sent to.
+    pub group: String,
+    /// The chat message's prefix that asks for a send.
+    #[serde(default = "default_dingtalk_prefix")]
+    pub prefix: String,
+    /// DingTalk user id (`senderStaffId`, else `senderId`) -> member handle.
+    #[serde(default)]
+    pub users: std::collections::BTreeMap<String, String>,
+}
+
+/// Never prints the secret (configurations are logged and shown in errors).
+impl std::fmt::Debug for DingtalkRobotTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DingtalkRobotTable")
+            .field("name", &self.name)
+            .field("app_secret", &"<hidden>")
+            .field("group", &self.group)
+            .field("prefix", &self.prefix)
+            .field("users", &self.users)
+            .finish()
+    }
 }
 
 /// The HTTP API (`daemon::http`): off unless `listen` names an address. TLS is left to a
@@ -68,6 +220,79 @@ impl Default for HttpConfig {
             max_connections: 1024,
             rate_per_minute: 600,
             rate_burst: 60,
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// The checks of one `[[webhook]]` (the `nth`, 0-based): the message, and the key it is
+    /// about (for its line).
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| {
+            (
+                "url",
+                format!(
+                    "url is not a URL ({e}); write it as http://host/path or https://host/path"
+                ),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err((
+                "url",
+                format!(
+                    "url must be http:// or https:// with a host, not {}://",
+                    url.scheme()
+                ),
+            ));
+        }
+        if self.events.is_empty() {
+            return Err((
+                "events",
+                "events is empty: list at least one of inbound, delivery, broadcast_finished, modem"
+                    .into(),
+            ));
+        }
+        for e in &self.events {
+            let Some(kind) = crate::store::EventKind::parse(e) else {
+                return Err((
+                    "events",
+                    format!(
+                        "unknown event {e:?}: the events are inbound, delivery, broadcast_finished, modem"
+                    ),
+                ));
+            };
+            if kind == crate::store::EventKind::Delivery && self.format != WebhookFormat::Json {
+                return Err((
+                    "events",
+                    format!(
+                        "a {} robot does not take delivery events (one chat message per SMS \
+                         would flood the group); use broadcast_finished, or format = \"json\"",
+                        self.format.as_str()
+                    ),
+                ));
+            }
+        }
+        if let Some(Secret(s)) = &self.secret {
+            if s.is_empty() {
+                return Err(("secret", "secret is empty".into()));
+            }
+        }
+        if self.secret.is_some() && self.secret_file.is_some() {
+            return Err(("secret_file", "give secret or secret_file, not both".into()));
+        }
+        let has_secret = self.secret.is_some() || self.secret_file.is_some();
+        match self.format {
+            WebhookFormat::Json if !has_secret => Err((
+                "url",
+                "a json webhook is signed: give secret = \"...\" or secret_file = \"/path\""
+                    .into(),
+            )),
+            WebhookFormat::Wecom if has_secret => Err((
+                if self.secret.is_some() { "secret" } else { "secret_file" },
+                "a wecom robot has no signature (the key in its URL is its secret): remove the secret"
+                    .into(),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -644,9 +869,28 @@ impl Config {
         self.daemon
             .check_paths()
             .map_err(|e| format!("{}{e}", at("daemon", 0, "socket")))?;
+        for (i, w) in self.webhooks.iter().enumerate() {
+            if let Err((key, e)) = w.check() {
+                return Err(format!(
+                    "{}[[webhook]] {}: {e}",
+                    at("webhook", i, key),
+                    i + 1
+                ));
+            }
+            // An endpoint's events are kept under its URL: two tables of one URL would be one.
+            if let Some(first) = self.webhooks[..i].iter().position(|o| o.url == w.url) {
+                return Err(format!(
+                    "{}[[webhook]] {}: the same url as [[webhook]] {}; list all its events in one table",
+                    at("webhook", i, "url"),
+                    i + 1,
+                    first + 1
+                ));
+            }
+        }
         if let Err(e) = self.http.addresses() {
             return Err(format!("{}[http] {e}", at("http", 0, "listen")));
         }
+        self.check_adapters(&at)?;
         for (i, m) in self.modems.iter().enumerate() {
             if m.device.trim().is_empty() {
                 return Err(format!("{}modem device is empty", at("modem", i, "device")));
@@ -667,6 +911,93 @@ impl Config {
                         m.device
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[alertmanager]]` and `[[dingtalk_robot]]`: names present and unique, numbers in
+    /// bounds (their templates are checked when the daemon builds its routes).
+    fn check_adapters(&self, at: &dyn Fn(&str, usize, &str) -> String) -> Result<(), String> {
+        let mut groups = std::collections::HashSet::new();
+        for (i, a) in self.alertmanager.iter().enumerate() {
+            for (key, value) in [("group", &a.group), ("as_member", &a.as_member)] {
+                if value.trim().is_empty() {
+                    return Err(format!(
+                        "{}[[alertmanager]] {key} is empty",
+                        at("alertmanager", i, key)
+                    ));
+                }
+            }
+            if !groups.insert(a.group.as_str()) {
+                return Err(format!(
+                    "{}[[alertmanager]] group '{}' has two tables; keep one",
+                    at("alertmanager", i, "group"),
+                    a.group
+                ));
+            }
+            if !(1..=30 * 86_400).contains(&a.repeat_window_secs) {
+                return Err(format!(
+                    "{}[[alertmanager]] {}: repeat_window_secs must be 1 to 2592000 seconds, not {}",
+                    at("alertmanager", i, "repeat_window_secs"),
+                    a.group,
+                    a.repeat_window_secs
+                ));
+            }
+            if let Some(max) = a.max_parts {
+                if !(1..=self.message.max_parts).contains(&max) {
+                    return Err(format!(
+                        "{}[[alertmanager]] {}: max_parts must be 1 to {} ([message] max_parts), not {max}",
+                        at("alertmanager", i, "max_parts"),
+                        a.group,
+                        self.message.max_parts
+                    ));
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.dingtalk_robots.iter().enumerate() {
+            for (key, value) in [
+                ("name", &r.name),
+                ("app_secret", &r.app_secret),
+                ("group", &r.group),
+                ("prefix", &r.prefix),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(format!(
+                        "{}[[dingtalk_robot]] {key} is empty",
+                        at("dingtalk_robot", i, key)
+                    ));
+                }
+            }
+            if !r
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "{}[[dingtalk_robot]] name {:?}: letters, digits, '-' and '_' only (it is part of a URL)",
+                    at("dingtalk_robot", i, "name"),
+                    r.name
+                ));
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(format!(
+                    "{}[[dingtalk_robot]] name '{}' has two tables; keep one",
+                    at("dingtalk_robot", i, "name"),
+                    r.name
+                ));
+            }
+            if let Some((user, _)) = r
+                .users
+                .iter()
+                .find(|(user, member)| user.trim().is_empty() || member.trim().is_empty())
+            {
+                return Err(format!(
+                    "{}[[dingtalk_robot]] {}: users has an empty user id or member ({user:?})",
+                    at("dingtalk_robot", i, "users"),
+                    r.name
+                ));
             }
         }
         Ok(())
@@ -902,6 +1233,86 @@ prompt_timeout_secs = 4
     }
 
     #[test]
+    fn webhooks_are_checked_and_their_secrets_never_printed() {
+        let c = Config::parse(
+            "[[webhook]]\nurl = \"https://hooks.example.org/sms\"\n\
+             events = [\"inbound\", \"delivery\", \"broadcast_finished\", \"modem\"]\n\
+             secret = \"whsec-do-not-print\"\n\
+             [[webhook]]\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=t\"\n\
+             events = [\"broadcast_finished\"]\nformat = \"dingtalk\"\n\
+             secret_file = \"/etc/groupsms/ding.secret\"\n\
+             [[webhook]]\nurl = \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\"\n\
+             events = [\"modem\"]\nformat = \"wecom\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.webhooks.len(), 3);
+        assert_eq!(c.webhooks[0].format, WebhookFormat::Json);
+        assert_eq!(c.webhooks[1].format, WebhookFormat::Dingtalk);
+        assert!(!format!("{c:?}").contains("whsec-do-not-print"));
+        let bad = |body: &str| Config::parse(&format!("[[webhook]]\n{body}")).unwrap_err();
+        assert_eq!(
+            bad("url = \"ftp://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n"),
+            "line 2: [[webhook]] 1: url must be http:// or https:// with a host, not ftp://"
+        );
+        let e = bad("url = \"not a url\"\nevents = [\"modem\"]\nsecret = \"s\"\n");
+        assert!(
+            e.starts_with("line 2: [[webhook]] 1: url is not a URL"),
+            "{e}"
+        );
+        assert_eq!(
+            bad("url = \"http://x/y\"\nevents = [\"sent\"]\nsecret = \"s\"\n"),
+            "line 3: [[webhook]] 1: unknown event \"sent\": the events are inbound, delivery, \
+             broadcast_finished, modem"
+        );
+        assert!(bad("url = \"http://x/y\"\nevents = []\nsecret = \"s\"\n")
+            .starts_with("line 3: [[webhook]] 1: events is empty"));
+        assert_eq!(
+            bad("url = \"http://x/y\"\nevents = [\"modem\"]\n"),
+            "line 2: [[webhook]] 1: a json webhook is signed: give secret = \"...\" or \
+             secret_file = \"/path\""
+        );
+        assert_eq!(
+            bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\nsecret_file = \"/f\"\n"),
+            "line 5: [[webhook]] 1: give secret or secret_file, not both"
+        );
+        assert!(
+            bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"\"\n")
+                .starts_with("line 4: [[webhook]] 1: secret is empty")
+        );
+        assert!(bad(
+            "url = \"http://x/y\"\nevents = [\"modem\"]\nformat = \"wecom\"\nsecret = \"s\"\n"
+        )
+        .starts_with("line 5: [[webhook]] 1: a wecom robot has no signature"));
+        assert!(
+            bad("url = \"http://x/y\"\nevents = [\"delivery\"]\nformat = \"feishu\"\n")
+                .starts_with("line 3: [[webhook]] 1: a feishu robot does not take delivery events")
+        );
+        let e = bad("url = \"http://x/y\"\nevents = [\"modem\"]\nformat = \"slack\"\n");
+        assert!(e.starts_with("line 4:") && e.contains("slack"), "{e}");
+        let e = bad("url = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\ncolour = 1\n");
+        assert!(e.starts_with("line 5:") && e.contains("colour"), "{e}");
+        let e = Config::parse(
+            "[[webhook]]\nurl = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n\
+             [[webhook]]\nurl = \"http://x/y\"\nevents = [\"inbound\"]\nsecret = \"t\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "line 6: [[webhook]] 2: the same url as [[webhook]] 1; list all its events in one table"
+        );
+        // The second table is named by its own number and line.
+        let e = Config::parse(
+            "[[webhook]]\nurl = \"http://x/y\"\nevents = [\"modem\"]\nsecret = \"s\"\n\
+             [[webhook]]\nurl = \"http://x/z\"\nevents = [\"modem\", \"nope\"]\nsecret = \"s\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("line 7: [[webhook]] 2: unknown event \"nope\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_socket_is_never_the_database_nor_inside_it() {
         let paths = |socket: &str, database: &str| {
             Config::parse(&format!(
@@ -932,5 +1343,69 @@ prompt_timeout_secs = 4
         ] {
             assert!(paths(socket, database).is_ok(), "{socket} {database}");
         }
+    }
+
+    #[test]
+    fn adapter_tables_parse_with_defaults_and_bad_ones_are_named() {
+        let c = Config::parse(
+            "[[alertmanager]]\ngroup = \"ops\"\nas_member = \"alice\"\n\
+             [[dingtalk_robot]]\nname = \"ops-bot\"\napp_secret = \"SECabc\"\ngroup = \"ops\"\n\
+             users = { \"u1\" = \"alice\" }\n",
+        )
+        .unwrap();
+        let a = &c.alertmanager[0];
+        assert_eq!(
+            (
+                a.title.as_str(),
+                a.line.as_str(),
+                a.repeat_window_secs,
+                a.max_parts,
+                a.urgent
+            ),
+            (DEFAULT_ALERT_TITLE, DEFAULT_ALERT_LINE, 14_400, None, false)
+        );
+        let r = &c.dingtalk_robots[0];
+        assert_eq!(r.prefix, "群发");
+        assert_eq!(r.users["u1"], "alice");
+        assert!(
+            !format!("{r:?}").contains("SECabc"),
+            "the secret is never printed"
+        );
+
+        let e = Config::parse(
+            "[[alertmanager]]\ngroup = \"ops\"\nas_member = \"a\"\n\
+             [[alertmanager]]\ngroup = \"ops\"\nas_member = \"b\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "line 5: [[alertmanager]] group 'ops' has two tables; keep one"
+        );
+        let e = Config::parse(
+            "[[alertmanager]]\ngroup = \"ops\"\nas_member = \"a\"\nrepeat_window_secs = 0\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("line 4:") && e.contains("repeat_window_secs"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "[message]\nmax_parts = 3\n[[alertmanager]]\ngroup = \"ops\"\nas_member = \"a\"\nmax_parts = 4\n",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("line 6:") && e.contains("1 to 3"), "{e}");
+        let e = Config::parse(
+            "[[dingtalk_robot]]\nname = \"ops bot\"\napp_secret = \"s\"\ngroup = \"ops\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("line 2:") && e.contains("part of a URL"),
+            "{e}"
+        );
+        let e =
+            Config::parse("[[dingtalk_robot]]\nname = \"b\"\napp_secret = \"\"\ngroup = \"ops\"\n")
+                .unwrap_err();
+        assert_eq!(e, "line 3: [[dingtalk_robot]] app_secret is empty");
+        assert!(Config::parse("[[dingtalk_robot]]\nname = \"b\"\ngroup = \"ops\"\n").is_err());
     }
 }

@@ -16,6 +16,7 @@
 //! | [`scheduler`] | fan-out across the modem pool through modem handles: fair choice of modem (carrier preference), per-SIM caps and pacing, quiet hours, quarantine, retries elsewhere, one try of a delivery, why work waits | `modem`, `store`, `service`, `at`, `domain`, `clock` |
 //! | [`protocol`] | the socket protocol's requests, answers and events, defined once for daemon and clients | `domain` |
 //! | [`config`] | the daemon's TOML configuration, checked (and its zone parsed) when read | `service`, `modem`, `domain`, `sms` |
+//! | [`webhooks`] | the configured webhook endpoints and the sender that posts the outbox's events to them (signed; IM group robots' shapes and signs), at least once | `store`, `config`, `clock` |
 //! | [`lockfile`] | one daemon per database: the lock file the daemon holds and the CLI asks about | - |
 //! | [`emulator`] | virtual GSM modems on pseudo-terminals (demo, end-to-end tests, no hardware) | `sms` |
 //! | [`daemon`] | wiring: socket listener and HTTP API (`daemon::http`, the same handlers) with its web console (`daemon::http::web`), request handlers, start-up and shutdown, signals, systemd notify | all of the above but `emulator` |
@@ -40,3 +41,4 @@ pub mod scheduler;
 pub mod service;
 pub mod sms;
 pub mod store;
+pub mod webhooks;

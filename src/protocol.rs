@@ -19,7 +19,8 @@
 //! Every answer has its type here too ([`SendResult`], [`SubscribeEvent`], [`StatusResult`],
 //! ...): the daemon writes them and the CLI reads them, so their shapes cannot drift apart.
 //! Error codes are stable strings ([`ErrorCode`]); messages are sentences for people.
-//! No tokio, no SQL here: only types and their JSON form.
+//! No tokio, no SQL here: only types and their JSON form (and, derived from the same types,
+//! their JSON Schema: `utoipa::ToSchema`, for the HTTP API's OpenAPI document).
 
 use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -1199,10 +1200,33 @@ pub struct StatusResult {
     pub waiting: Vec<WaitingBroadcast>,
     /// The latest of them, newest first (administrators only: they carry phone numbers).
     pub recent_unmatched_reports: Vec<UnmatchedReportInfo>,
+    /// Each configured webhook and what is left to post to it (administrators only; absent
+    /// from older daemons).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookStatus>,
     /// The addresses the HTTP API listens on (`[http] listen`, with the port the system gave
     /// for port 0); empty when it is off.
     #[serde(default)]
     pub http: Vec<String>,
+}
+
+/// One webhook's backlog, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookStatus {
+    /// Its `name`, else its URL without the query (where robots keep their tokens).
+    pub endpoint: String,
+    /// `json`, `dingtalk`, `wecom` or `feishu`.
+    pub format: String,
+    /// Events not yet delivered and still tried.
+    pub pending: u64,
+    /// How long the oldest of them has waited, in seconds; `null` when none.
+    #[serde(default)]
+    pub oldest_pending_secs: Option<u64>,
+    /// Events given up after a day of tries.
+    pub dead: u64,
+    /// Why the latest try of an event not delivered failed; `null` when none did.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// A status report that matched no part sent.

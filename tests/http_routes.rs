@@ -321,7 +321,8 @@ fn a_spent_quota_is_429_with_retry_after_and_keys_replay_without_using_quota() {
 
 #[test]
 fn bad_bodies_and_content_types_get_clear_errors() {
-    let w = World::start(1, |c| c, HTTP_ON);
+    let limits = format!("{HTTP_ON}max_body_bytes = 1024\nmax_import_bytes = 4096\n");
+    let w = World::start(1, |c| c, &limits);
     ops_group(&w, 0);
     let http = Http::new(&w);
     let alice = token(&w, &["--member", "alice"]);
@@ -378,6 +379,49 @@ fn bad_bodies_and_content_types_get_clear_errors() {
     assert_eq!((status, code(&body)), (400, "bad_request"), "{body}");
     let (status, body) = answer(post().json(&json!({"text": "   "})).send().unwrap());
     assert_eq!((status, code(&body)), (422, "invalid_value"), "{body}");
+    // Bodies longer than [http] max_body_bytes are refused; a CSV import may be longer, up to
+    // max_import_bytes.
+    let (status, body) = answer(
+        post()
+            .json(&json!({"text": "x".repeat(1100)}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, code(&body)), (413, "too_large"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_body_bytes"),
+        "{body}"
+    );
+    let admin = token(&w, &["--admin"]);
+    let csv = |rows: usize| {
+        let mut csv = String::from("handle,name,phone\n");
+        for i in 0..rows {
+            csv.push_str(&format!("imp{i},Imported {i},139{i:08}\n"));
+        }
+        request(&http, Method::POST, "/v1/members/import", &admin)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .unwrap()
+    };
+    let (status, body) = answer(csv(60));
+    assert_eq!(
+        (status, body["members_created"].as_u64()),
+        (200, Some(60)),
+        "{body}"
+    );
+    let (status, body) = answer(csv(200));
+    assert_eq!((status, code(&body)), (413, "too_large"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_import_bytes"),
+        "{body}"
+    );
     // Nothing was sent.
     assert_eq!(w.json(&["group", "show", "ops"])["quota"]["day_used"], 0);
 }
@@ -563,4 +607,56 @@ fn groups_members_and_memberships_are_managed_over_http() {
     );
     let (status, body) = c(Method::POST, "/v1/modems/nope/release", None);
     assert_eq!((status, code(&body)), (404, "unknown_modem"), "{body}");
+}
+
+/// Idempotency keys kept in the database, by reading the file itself.
+fn keys_kept(w: &World) -> i64 {
+    let conn = rusqlite::Connection::open(w.database()).unwrap();
+    conn.query_row("SELECT count(*) FROM idempotency_keys", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn idempotency_keys_are_forgotten_a_day_after_their_first_use() {
+    let mut w = World::prepare(1, |c| c, "", HTTP_ON);
+    w.clock_start = Some("2026-03-02T02:10:00Z".into());
+    w.start_daemon();
+    ops_group(&w, 1);
+    let alice = token(&w, &["--member", "alice"]);
+    let keyed = |w: &World, text: &str| {
+        let http = Http::new(w);
+        answer(
+            request(&http, Method::POST, "/v1/groups/ops/broadcasts", &alice)
+                .header("idempotency-key", "daily-report")
+                .json(&json!({"text": text}))
+                .send()
+                .unwrap(),
+        )
+    };
+    let (status, first) = keyed(&w, "report of the 2nd");
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(keys_kept(&w), 1);
+    // 23 hours later the key still holds: another text under it is refused.
+    w.stop_daemon();
+    w.clock_start = Some("2026-03-03T01:10:00Z".into());
+    w.start_daemon();
+    let (status, body) = keyed(&w, "report of the 3rd");
+    assert_eq!((status, code(&body)), (422, "invalid_value"), "{body}");
+    assert_eq!(keys_kept(&w), 1);
+
+    // 25 hours after its first use the upkeep task forgets it (at start, then hourly).
+    w.stop_daemon();
+    w.clock_start = Some("2026-03-03T03:10:00Z".into());
+    w.start_daemon();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while keys_kept(&w) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the key is still kept after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, again) = keyed(&w, "report of the 3rd");
+    assert_eq!(status, 202, "{again}");
+    assert_ne!(again["broadcast"], first["broadcast"]);
 }

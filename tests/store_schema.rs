@@ -36,6 +36,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     assert_eq!(
         tables,
         [
+            "alert_sends",
             "api_tokens",
             "audit",
             "broadcasts",
@@ -52,7 +53,9 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "quota_usage",
             "sim_quarantine",
             "sim_sends",
-            "unmatched_reports"
+            "unmatched_reports",
+            "webhook_deliveries",
+            "webhook_events"
         ]
     );
     drop(st);

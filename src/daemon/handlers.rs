@@ -1042,6 +1042,11 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
             reason: u.report.reason,
         })
         .collect();
+    let webhooks = if admin {
+        webhook_backlogs(shared).await?
+    } else {
+        Vec::new()
+    };
     answer(&p::StatusResult {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: shared.started.elapsed().as_secs(),
@@ -1057,12 +1062,49 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         quiet_hours: shared.config.scheduler.quiet_hours.map(|q| q.to_string()),
         waiting,
         recent_unmatched_reports,
+        webhooks,
         http: shared
             .http_addresses
             .iter()
             .map(|a| a.to_string())
             .collect(),
     })
+}
+
+/// Each configured webhook's backlog, read in one snapshot.
+pub(crate) async fn webhook_backlogs(
+    shared: &Arc<Shared>,
+) -> Result<Vec<p::WebhookStatus>, ErrorBody> {
+    let endpoints = shared.webhooks.clone();
+    if endpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = endpoints.iter().map(|e| e.key.clone()).collect();
+    let backlogs = shared
+        .store
+        .call(move |s| {
+            s.read(|tx| {
+                keys.iter()
+                    .map(|k| tx.webhook_backlog(k))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await?;
+    let now = clock::now();
+    Ok(endpoints
+        .iter()
+        .zip(backlogs)
+        .map(|(e, b)| p::WebhookStatus {
+            endpoint: e.name.clone(),
+            format: e.format.as_str().to_string(),
+            pending: b.pending,
+            oldest_pending_secs: b
+                .oldest_pending
+                .map(|t| (now - t).num_seconds().max(0) as u64),
+            dead: b.dead,
+            last_error: b.last_error,
+        })
+        .collect())
 }
 
 async fn group_show(
@@ -1417,6 +1459,15 @@ async fn modem_release(shared: &Arc<Shared>, caller: Caller, m: p::ModemRef) -> 
                 let mut lifted = Vec::new();
                 for sim in sims {
                     if tx.release_sim(&sim)? {
+                        tx.emit_event(
+                            crate::store::EventKind::Modem,
+                            &serde_json::json!({
+                                "change": "released",
+                                "sim": sim,
+                                "by": actor,
+                            }),
+                            now,
+                        )?;
                         lifted.push(sim);
                     }
                 }

@@ -248,6 +248,8 @@ impl Inbox {
                                 }
                                 notice = handling.notice();
                             }
+                            // Announced with its outcome, in the same transaction.
+                            tx.emit_inbound(c.message, now)?;
                         }
                         Ok((ingested, notice))
                     },

@@ -10,6 +10,7 @@
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`reads`] | how many paged reads are answered at once, per user and in all |
 //! | [`handlers`] | one function per request |
+//! | [`metrics`] | `/metrics`: the pool's and the store's state in the Prometheus text format |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //! | [`inbox`] | each modem's incoming messages into the store (`service::inbox`), stored ones deleted after the commit, the memory drained when ready or full |
 //! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
@@ -48,6 +49,7 @@ pub mod handlers;
 pub mod http;
 pub mod inbox;
 pub mod listener;
+pub mod metrics;
 pub mod notify;
 pub mod reads;
 pub mod reports;
@@ -71,6 +73,8 @@ pub struct Shared {
     pub http_guard: http::limits::Guard,
     /// Incoming messages once committed, for `subscribe {"inbox": true}`.
     pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
+    /// The configured webhooks, for `status`.
+    pub webhooks: Arc<[crate::webhooks::Endpoint]>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -243,6 +247,9 @@ pub async fn run_until(
     let notifier = notify::Notifier::from_env();
     let open_files = listener::raise_open_files_limit();
     let settings = Arc::new(settings(&config).map_err(StartError::Config)?);
+    // Secret files are read now: a missing one stops the start, not the first event.
+    let webhooks = crate::webhooks::Endpoint::load(&config.webhooks).map_err(StartError::Config)?;
+    let hooks = crate::webhooks::Endpoint::subscriptions(&webhooks);
     // Checked at load too; again here for a socket given by `--socket`.
     config.daemon.check_paths().map_err(StartError::Config)?;
     let allowed = config.daemon.allow_world_writable;
@@ -278,11 +285,12 @@ pub async fn run_until(
             (l, Some(bound))
         }
     };
+    http::adapters::check(&config).map_err(StartError::Config)?;
     let opened = match http::bind(&config.http).await {
-        Ok(listeners) => open_store(&config).await.map(|s| (s, listeners)),
+        Ok(listeners) => open_store(&config, hooks).await.map(|s| (s, listeners)),
         Err(e) => Err(e),
     };
-    let ((store, store_thread), http_listeners) = match opened {
+    let ((store, store_thread, outbox_wake), http_listeners) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             if let Some(bound) = &bound {
@@ -334,8 +342,16 @@ pub async fn run_until(
         http_addresses: http_addresses.clone(),
         http_guard: http::limits::Guard::new(&config.http),
         inbox_events: tokio::sync::broadcast::channel(1024).0,
+        webhooks: webhooks.clone().into(),
         shutdown,
     });
+    // Its own tasks, short store calls: the webhooks never hold up sending.
+    let webhook_task = crate::webhooks::spawn(
+        store.clone(),
+        webhooks,
+        outbox_wake,
+        shared.shutdown_signal(),
+    );
     requeue_waiting(&shared).await?;
     let upkeep_task = tokio::spawn(upkeep::run(
         store.clone(),
@@ -444,6 +460,7 @@ pub async fn run_until(
     drop(reports);
     drop(inbox);
     let _ = upkeep_task.await;
+    let _ = webhook_task.await;
     if let Some(bound) = &bound {
         bound.remove_if_ours();
     }
@@ -516,7 +533,15 @@ fn join_pool(
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
     config: &Config,
-) -> Result<(StoreHandle, std::thread::JoinHandle<()>), StartError> {
+    hooks: crate::store::Subscriptions,
+) -> Result<
+    (
+        StoreHandle,
+        std::thread::JoinHandle<()>,
+        Arc<tokio::sync::Notify>,
+    ),
+    StartError,
+> {
     // Fault matrix (issue 7): a database the daemon may not write (read-only file) failed
     // start-up with a bare "attempt to write a readonly database"; name the file.
     let path = config.daemon.database.display().to_string();
@@ -529,6 +554,15 @@ async fn open_store(
     let (store, store_thread) =
         StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
     let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;
+    // Before anything is written: the recovery below may finish broadcasts, and their events
+    // belong in the outbox.
+    let outbox_wake = store
+        .call(move |s| {
+            s.set_webhooks(hooks);
+            Ok::<_, StoreError>(s.outbox_wake())
+        })
+        .await
+        .map_err(named)?;
     tracing::info!(
         database = %path,
         journal_mode = %pragmas.journal_mode,
@@ -547,7 +581,7 @@ async fn open_store(
             "recovered deliveries left in flight by the last run"
         );
     }
-    Ok((store, store_thread))
+    Ok((store, store_thread, outbox_wake))
 }
 
 /// Queued deliveries of earlier runs go back to the scheduler, with their group's pinning.

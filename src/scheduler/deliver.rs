@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::held::Held;
-use super::policy::{self, Decision, RetryPolicy, TryResult, TrySign};
+use super::policy::{self, Decision, RetryPolicy, TryError, TryResult, TrySign};
 use super::pool::{Job, ModemId};
 use super::progress::{Board, Transition};
 use crate::clock;
@@ -71,6 +71,8 @@ pub struct Finished {
     pub retry: Option<Job>,
     /// What the try says about a carrier block of the SIM.
     pub sign: TrySign,
+    /// How the try failed, when it was made and did not send the whole message.
+    pub error: Option<TryError>,
 }
 
 /// Why a cancelled delivery was not sent, as the progress events say it when a try finds it
@@ -89,6 +91,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         sent_parts,
         retry,
         sign: TrySign::Neutral,
+        error: None,
     };
     let (delivery, device) = (job.delivery, modem.device().to_string());
     // The SIM this try goes through (its IMSI; the device when the modem has not said).
@@ -230,6 +233,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         }
     };
     let parts_sent = result.parts_sent();
+    let error_class = result.error_class();
     // The distinct modems this delivery failed on, this one included.
     let failed_on = avoiding(&job.avoid, id);
     let decision = policy::decide(
@@ -296,6 +300,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             tracing::error!(error = %e, "cannot record the outcome of a send");
             return Finished {
                 sign,
+                error: error_class,
                 ..finished(parts_sent, None)
             };
         }
@@ -309,6 +314,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         );
         return Finished {
             sign,
+            error: error_class,
             ..finished(parts_sent, None)
         };
     }
@@ -333,6 +339,7 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
     };
     Finished {
         sign,
+        error: error_class,
         ..finished(parts_sent, retry)
     }
 }

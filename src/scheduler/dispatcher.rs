@@ -24,7 +24,7 @@ use super::waiting::Waiting;
 use crate::clock;
 use crate::logging::Repeats;
 use crate::modem::{Health, ModemHandle, ModemStatus};
-use crate::store::{BroadcastId, DeliveryState, GroupId, SimQuarantine, StoreHandle};
+use crate::store::{BroadcastId, DeliveryState, EventKind, GroupId, SimQuarantine, StoreHandle};
 use chrono_tz::Tz;
 
 /// A modem's caps, in SMS parts, its optional pace and carrier.
@@ -392,7 +392,7 @@ impl Dispatcher {
                 until,
             },
         );
-        self.persist(sim, reason, Some((since, until)));
+        self.persist(sim, Some(device), reason, Some((since, until)));
     }
 
     /// Records the quarantine of `sim` in the store (from now for the configured time unless
@@ -400,6 +400,7 @@ impl Dispatcher {
     fn persist(
         &self,
         sim: String,
+        device: Option<String>,
         reason: String,
         when: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     ) {
@@ -413,6 +414,15 @@ impl Dispatcher {
         }
         let store = self.deliverer.store.clone();
         tokio::spawn(async move {
+            // Announced to the webhooks with the quarantine, in its transaction.
+            let event = serde_json::json!({
+                "change": "quarantined",
+                "sim": sim,
+                "device": device,
+                "reason": reason,
+                "since": since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "until": until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            });
             let q = SimQuarantine {
                 sim,
                 reason,
@@ -420,7 +430,12 @@ impl Dispatcher {
                 until,
             };
             let written = store
-                .call(move |s| s.write(|tx| tx.quarantine_sim(&q)))
+                .call(move |s| {
+                    s.write(|tx| {
+                        tx.quarantine_sim(&q)?;
+                        tx.emit_event(EventKind::Modem, &event, clock::now())
+                    })
+                })
                 .await;
             if let Err(e) = written {
                 tracing::error!(error = %e, "cannot record a SIM's quarantine; it holds until the daemon stops");
@@ -491,7 +506,7 @@ impl Dispatcher {
                 let found = self.pool.find(&sim);
                 if found.is_empty() {
                     // Not in the pool now: recorded, it applies when the SIM comes back.
-                    self.persist(sim, reason.clone(), None);
+                    self.persist(sim, None, reason.clone(), None);
                 }
                 for id in found {
                     self.quarantine(id, reason.clone());
@@ -512,6 +527,9 @@ impl Dispatcher {
             Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
             Command::Done(f) => {
                 self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
+                if let Some(class) = f.error {
+                    self.pool.count_error(f.modem, class);
+                }
                 if let Some([min, max]) = self.paces[f.modem] {
                     let pause = rand::Rng::gen_range(&mut self.rng, min..=max);
                     let until = clock::now() + chrono::Duration::milliseconds(pause as i64);
@@ -565,6 +583,27 @@ impl Dispatcher {
     }
 }
 
+/// Tells the webhooks subscribed to modem events that a modem joined or left the pool (no
+/// change of the store goes with it: the pool lives in memory). Without waiting; nothing is
+/// written when no webhook wants modem events.
+fn announce(store: &StoreHandle, data: serde_json::Value) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let now = clock::now();
+        let written = store
+            .call(move |s| {
+                if !s.webhooks_want(EventKind::Modem) {
+                    return Ok(());
+                }
+                s.write(|tx| tx.emit_event(EventKind::Modem, &data, now))
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot record a modem event for the webhooks");
+        }
+    });
+}
+
 /// Follows one modem's status and tells the dispatcher when it joins (with what its SIM sent
 /// in the current hour and day, from the store, so caps survive restarts) or leaves the pool.
 async fn follow(id: ModemId, handle: ModemHandle, me: Scheduler, store: StoreHandle, tz: Tz) {
@@ -595,12 +634,32 @@ async fn follow(id: ModemId, handle: ModemHandle, me: Scheduler, store: StoreHan
                         day_parts,
                         quarantine,
                     });
+                    announce(
+                        &store,
+                        serde_json::json!({
+                            "change": "joined",
+                            "device": handle.device(),
+                            "sim": imsi,
+                        }),
+                    );
                     up = Some(imsi);
                     // The status may have moved on while the counts were read.
                     continue;
                 }
             }
             health => {
+                if let Some(imsi) = up.as_ref().filter(|_| health != Health::Stopped) {
+                    announce(
+                        &store,
+                        serde_json::json!({
+                            "change": "left",
+                            "device": handle.device(),
+                            "sim": imsi,
+                            "health": health.name(),
+                            "problem": now.problem,
+                        }),
+                    );
+                }
                 if up.take().is_some() || health == Health::Quarantined {
                     me.send(Command::Down {
                         id,

@@ -84,6 +84,18 @@ impl TryResult {
         TryResult::Sent { refs }
     }
 
+    /// Its error class; `None` when every part was sent.
+    pub fn error_class(&self) -> Option<TryError> {
+        match self {
+            TryResult::Sent { .. } => None,
+            TryResult::Transient { .. } => Some(TryError::Transient),
+            TryResult::Recipient { .. } => Some(TryError::Recipient),
+            TryResult::Sim { .. } => Some(TryError::Sim),
+            TryResult::NotSent { .. } => Some(TryError::NotSent),
+            TryResult::Ambiguous { .. } => Some(TryError::Ambiguous),
+        }
+    }
+
     /// Parts accepted by the modem before the try ended.
     pub fn parts_sent(&self) -> u32 {
         match self {
@@ -94,6 +106,54 @@ impl TryResult {
             | TryResult::NotSent { parts_sent, .. }
             | TryResult::Ambiguous { parts_sent, .. } => *parts_sent,
         }
+    }
+}
+
+/// The class of a try that did not send the whole message, as the pool counts them per
+/// modem (`groupsms_modem_errors_total{class}` on `/metrics`): one per variant of
+/// [`TryResult`] but `Sent`, so the classification stays [`TryResult::from_outcomes`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryError {
+    Transient,
+    Recipient,
+    Sim,
+    NotSent,
+    Ambiguous,
+}
+
+impl TryError {
+    pub const ALL: [TryError; 5] = [
+        TryError::Transient,
+        TryError::Recipient,
+        TryError::Sim,
+        TryError::NotSent,
+        TryError::Ambiguous,
+    ];
+
+    /// `transient`, `recipient`, `sim`, `not_sent`, `ambiguous`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TryError::Transient => "transient",
+            TryError::Recipient => "recipient",
+            TryError::Sim => "sim",
+            TryError::NotSent => "not_sent",
+            TryError::Ambiguous => "ambiguous",
+        }
+    }
+}
+
+/// Tries that ended in each [`TryError`], indexed by the class's place in
+/// [`TryError::ALL`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TryErrors([u64; 5]);
+
+impl TryErrors {
+    pub fn add(&mut self, class: TryError) {
+        self.0[class as usize] += 1;
+    }
+
+    pub fn get(&self, class: TryError) -> u64 {
+        self.0[class as usize]
     }
 }
 

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::policy::{BlockWatch, TrySign};
+use super::policy::{BlockWatch, TryError, TryErrors, TrySign};
 use super::waiting::Waiting;
 use crate::service::routing::{carrier_of_imsi, CarrierTable};
 use crate::service::{sim_windows, Periods, QuietHours};
@@ -166,6 +166,8 @@ pub struct Slot {
     pub rests_until: Option<DateTime<Utc>>,
     /// Set while its SIM is quarantined for signs of a carrier block.
     pub quarantine: Option<Quarantine>,
+    /// Tries on this modem that ended in each error class, since the daemon started.
+    pub errors: TryErrors,
     /// The signs of a block its SIM showed lately.
     watch: BlockWatch,
     /// Order of last use, for spreading work evenly.
@@ -269,6 +271,7 @@ impl Pool {
             configured_carrier: None,
             rests_until: None,
             quarantine: None,
+            errors: TryErrors::default(),
             watch: BlockWatch::default(),
             last_used: 0,
             running: 0,
@@ -601,6 +604,11 @@ impl Pool {
         if slot.state == SlotState::Busy && slot.running == 0 {
             slot.state = SlotState::Idle;
         }
+    }
+
+    /// Counts a try on modem `id` that ended in error class `class`.
+    pub fn count_error(&mut self, id: ModemId, class: TryError) {
+        self.slots[id].errors.add(class);
     }
 
     /// When something may change without an event: a back-off ends, or a capped SIM's window

@@ -13,6 +13,9 @@ pub enum Principal {
     Unix(u32),
     /// A bearer token: token `id`, issued for `member` (`None`: a management token).
     Token { id: i64, member: Option<MemberId> },
+    /// An IM robot's signed message (DingTalk's outgoing robot) from a user the configuration
+    /// maps to `member`: acts as that member only.
+    Robot { member: MemberId },
 }
 
 impl std::fmt::Display for Principal {
@@ -21,6 +24,7 @@ impl std::fmt::Display for Principal {
         match self {
             Principal::Unix(uid) => write!(f, "unix user {uid}"),
             Principal::Token { id, .. } => write!(f, "token {id}"),
+            Principal::Robot { member } => write!(f, "the IM robot for member #{}", member.0),
         }
     }
 }
@@ -54,6 +58,10 @@ fn describe(member: &str, bound: Option<u32>, who: &Principal) -> String {
             "{who} was not issued for member '{member}', so it may not act as them (a member's \
              token acts as that member only)"
         ),
+        (Principal::Robot { .. }, _) => format!(
+            "{who} may not act as member '{member}' (a chat user acts as the member they are \
+             mapped to only)"
+        ),
         (Principal::Unix(_), Some(b)) => {
             format!("member '{member}' is bound to unix user {b}; {who} may not act as them")
         }
@@ -81,11 +89,19 @@ impl Caller {
         }
     }
 
-    /// The socket peer's uid (`None` for a token).
+    /// A chat user of an IM robot, mapped to `member` by the configuration.
+    pub fn robot(member: MemberId) -> Caller {
+        Caller {
+            who: Principal::Robot { member },
+            admin: false,
+        }
+    }
+
+    /// The socket peer's uid (`None` for a token or a robot).
     pub fn uid(&self) -> Option<u32> {
         match self.who {
             Principal::Unix(uid) => Some(uid),
-            Principal::Token { .. } => None,
+            Principal::Token { .. } | Principal::Robot { .. } => None,
         }
     }
 
@@ -96,6 +112,7 @@ impl Caller {
             Principal::Unix(0) => "root".into(),
             Principal::Unix(uid) => format!("uid:{uid}"),
             Principal::Token { id, .. } => format!("token:{id}"),
+            Principal::Robot { member } => format!("robot:{}", member.0),
         }
     }
 
@@ -104,6 +121,7 @@ impl Caller {
         let bound = match self.who {
             Principal::Unix(uid) => member.unix_uid == Some(uid),
             Principal::Token { member: m, .. } => m == Some(member.id),
+            Principal::Robot { member: m } => m == member.id,
         };
         if self.admin || bound {
             return Ok(());
@@ -123,6 +141,7 @@ impl Caller {
                 member: Some(id), ..
             } => tx.member_by_id(id),
             Principal::Token { member: None, .. } => Ok(None),
+            Principal::Robot { member } => tx.member_by_id(member),
         }
     }
 }

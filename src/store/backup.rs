@@ -151,6 +151,8 @@ impl Store {
             conn,
             path,
             commit_faults: Default::default(),
+            hooks: Default::default(),
+            outbox_wake: Default::default(),
         })
     }
 

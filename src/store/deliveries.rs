@@ -72,6 +72,14 @@ impl Tx<'_> {
         }
         update(&cur)?;
         let after = self.current(id)?;
+        // An outcome (not a step on the way) is announced to the webhooks subscribed to it,
+        // in this transaction.
+        if matches!(
+            after.state,
+            Sent | Failed | Uncertain | Delivered | Undelivered
+        ) {
+            self.emit_delivery(id, now)?;
+        }
         let broadcast_finished = self.settle_broadcast(cur.broadcast, now)?;
         Ok(DeliveryUpdate {
             delivery: id,
@@ -108,6 +116,9 @@ impl Tx<'_> {
                  WHERE id = ? AND state = 'active'",
             )?
             .execute(params![ms(now), id])?;
+        if changed == 1 {
+            self.emit_broadcast_finished(id, now)?;
+        }
         Ok(changed == 1)
     }
 

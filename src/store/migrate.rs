@@ -47,12 +47,20 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0008_sim_quarantine.sql"),
     },
     Migration {
+        version: 9,
+        sql: include_str!("migrations/0009_webhook_outbox.sql"),
+    },
+    Migration {
         version: 10,
         sql: include_str!("migrations/0010_api_tokens.sql"),
     },
     Migration {
         version: 11,
         sql: include_str!("migrations/0011_idempotency.sql"),
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("migrations/0012_alert_sends.sql"),
     },
 ];
 

@@ -13,6 +13,8 @@
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |
+//! | `alerts.rs` | Alertmanager notifications sent, to recognise a repeat within a window |
+//! | [`metrics`] | the totals `/metrics` reads at each scrape, one aggregate query each |
 //! | [`inspect`] | a file looked at read-only (schema version, recent outcomes) for `groupsms doctor` |
 //! | [`backup`] | online backup of a live database, restore into a stopped one |
 //! | [`handle`] | [`StoreHandle`]: the store on its own thread, for async callers |
@@ -34,6 +36,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+mod alerts;
 mod audit;
 pub mod backup;
 mod broadcasts;
@@ -44,8 +47,10 @@ pub mod handle;
 mod idempotency;
 mod inbox;
 pub mod inspect;
+pub mod metrics;
 pub mod migrate;
 pub mod model;
+mod outbox;
 mod reports;
 mod sims;
 mod tokens;
@@ -62,6 +67,7 @@ pub use inbox::{
 };
 pub use migrate::SCHEMA_VERSION;
 pub use model::*;
+pub use outbox::{DueEvent, EventKind, Subscriptions, WebhookBacklog, MAX_WEBHOOK_ERROR};
 pub use reports::{NewUnmatchedReport, PartCandidate, UnmatchedReport};
 pub use sims::SimQuarantine;
 pub use tokens::{ApiToken, NewApiToken, MAX_TOKEN_LABEL};
@@ -101,6 +107,10 @@ pub struct Store {
     path: PathBuf,
     /// See [`Store::commit_faults`].
     commit_faults: Arc<AtomicU32>,
+    /// Which webhook endpoints want which events ([`Store::set_webhooks`]).
+    hooks: Subscriptions,
+    /// Woken after a commit that wrote a webhook event ([`Store::outbox_wake`]).
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -112,6 +122,9 @@ impl std::fmt::Debug for Store {
 /// One transaction. Obtain it from [`Store::write`] or [`Store::read`].
 pub struct Tx<'a> {
     conn: &'a Connection,
+    hooks: &'a Subscriptions,
+    /// Set when a webhook event was written: the sender is woken once this commits.
+    emitted: &'a std::cell::Cell<bool>,
 }
 
 impl Store {
@@ -173,6 +186,8 @@ impl Store {
             conn,
             path,
             commit_faults: Arc::default(),
+            hooks: Subscriptions::default(),
+            outbox_wake: Arc::default(),
         })
     }
 
@@ -203,6 +218,23 @@ impl Store {
             busy_timeout_ms: get("busy_timeout")?.parse().unwrap_or(0),
             user_version: migrate::user_version(&self.conn)?,
         })
+    }
+
+    /// Which webhook endpoints (by key) want which event types: from now on each change of
+    /// such a type writes its event in its own transaction. None by default.
+    pub fn set_webhooks(&mut self, hooks: Subscriptions) {
+        self.hooks = hooks;
+    }
+
+    /// Whether a webhook wants events of `kind`.
+    pub fn webhooks_want(&self, kind: EventKind) -> bool {
+        self.hooks.wants(kind)
+    }
+
+    /// Notified after each commit that wrote a webhook event (the permit is kept when nobody
+    /// waits), so the sender need not poll.
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
     }
 
     /// The file this store was opened on.
@@ -253,6 +285,7 @@ impl Store {
         };
         let mut storage: Option<StoreError> = None;
         let mut finishers = Vec::with_capacity(batch.len());
+        let emitted = std::cell::Cell::new(false);
         for job in batch {
             if let Err(e) = tx.execute_batch("SAVEPOINT batch_job") {
                 let e = StoreError::from(e);
@@ -263,7 +296,11 @@ impl Store {
                 finishers.push((finish, Some(e)));
                 continue;
             }
-            let (own, finish) = job(Some(&Tx { conn: &tx }));
+            let (own, finish) = job(Some(&Tx {
+                conn: &tx,
+                hooks: &self.hooks,
+                emitted: &emitted,
+            }));
             if let Err(e) = &own {
                 if e.is_storage() {
                     storage.get_or_insert(e.clone());
@@ -289,6 +326,9 @@ impl Store {
         } else {
             tx.commit().map_err(StoreError::from)
         };
+        if committed.is_ok() && emitted.get() {
+            self.outbox_wake.notify_one();
+        }
         for (finish, own) in finishers {
             finish(match (&committed, own) {
                 (Err(e), _) => Err(e.clone()),
@@ -320,8 +360,16 @@ impl Store {
             .conn
             .transaction_with_behavior(behavior)
             .map_err(StoreError::from)?;
-        let out = f(&Tx { conn: &tx })?;
+        let emitted = std::cell::Cell::new(false);
+        let out = f(&Tx {
+            conn: &tx,
+            hooks: &self.hooks,
+            emitted: &emitted,
+        })?;
         tx.commit().map_err(StoreError::from)?;
+        if emitted.get() {
+            self.outbox_wake.notify_one();
+        }
         Ok(out)
     }
 }
@@ -436,6 +484,7 @@ delegate! { read:
     fn part_statuses(id: DeliveryId) -> Vec<Option<u8>>;
     fn unmatched_reports(limit: u32) -> Vec<UnmatchedReport>;
     fn unmatched_report_count() -> u64;
+    fn metric_totals() -> metrics::MetricTotals;
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it

@@ -45,6 +45,20 @@ pub struct EventsQuery {
 }
 
 /// `GET /v1/broadcasts/{id}/events`.
+#[utoipa::path(
+    get,
+    path = "/v1/broadcasts/{id}/events",
+    tag = "broadcasts",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "The broadcast"),
+        ("reports" = Option<bool>, Query, description = "Go on with the status reports once the sending is over (as the socket's subscribe with reports)"),
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream", description = "Server-Sent Events: `snapshot` (the counts at the start), `delivery` (a delivery's change and the counts), then `end` (the final counts) or `error` (`{\"error\": {\"code\", \"message\"}}`); ids 1, 2, ...; a comment line every 15 s"),
+        super::routes::Refusals,
+    )
+)]
 pub async fn broadcast_events(
     State(shared): State<Arc<Shared>>,
     Authed(caller): Authed,
@@ -66,7 +80,10 @@ pub async fn broadcast_events(
             "the daemon is stopping; try again once it is back",
         ));
     }
-    let numbers = handlers::may_follow(&shared, caller, id).await?;
+    let numbers = {
+        let _turn = shared.http_guard.store_turn().await;
+        handlers::may_follow(&shared, caller, id).await?
+    };
     let follow = Follow::new(shared, BroadcastId(id), numbers, query.reports);
     Ok(Sse::new(events(follow))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

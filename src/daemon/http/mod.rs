@@ -2,9 +2,15 @@
 //! typed requests and the same handlers (`handlers.rs`), so every rule lives once. It lives in
 //! `daemon/` because, like the socket listener, it is wiring over [`Shared`].
 //!
-//! Here: binding the configured addresses (`[http] listen`), the bearer-token extractor
-//! ([`Authed`]), the mapping of the socket's stable error codes to HTTP statuses
-//! ([`ApiError`]), the connection limit, and graceful shutdown. TLS is left to a reverse proxy.
+//! Here: binding the configured addresses (`[http] listen`), the accept loop (HTTP/1.1 on
+//! hyper, a permit per connection, a header read timeout, graceful shutdown), the
+//! bearer-token extractor ([`Authed`], which also applies the rate limits), the mapping of the
+//! socket's stable error codes to HTTP statuses ([`ApiError`]), and [`call`], which runs a
+//! request through the socket's handler under the store's turn. The routes are in
+//! `routes.rs`, the event stream in `events.rs`, the limits and why they keep the socket and
+//! the modems served in `limits.rs`. TLS is left to a reverse proxy.
+//! The routes over groups, members, broadcasts, the inbox and the modems, and the OpenAPI
+//! document they are registered with, are in [`routes`].
 //! The web console ([`web`]) is served by the same router, over the same handlers; its
 //! session cookie is one more way to present a token to [`Authed`].
 
@@ -27,7 +33,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod events;
 pub mod limits;
-mod routes;
+pub mod routes;
 pub mod web;
 
 use super::handlers::{self, Session};
@@ -37,6 +43,9 @@ use crate::protocol::{ErrorBody, ErrorCode, Request};
 use crate::service::tokens::{self, Unauthorized};
 use crate::service::{Caller, Principal};
 use crate::store::StoreError;
+
+pub mod adapters;
+pub mod metrics;
 
 /// The configured addresses, bound (before the daemon says it is ready).
 pub async fn bind(config: &crate::config::HttpConfig) -> Result<Vec<TcpListener>, StartError> {
@@ -59,7 +68,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/status", get(status))
-        .merge(routes::router(&shared))
+        .route("/metrics", get(metrics::metrics))
+        .merge(adapters::routes(&shared.config))
+        .merge(routes::router())
         .route("/v1/broadcasts/{id}/events", get(events::broadcast_events))
         .merge(web::router(&shared))
         // The console's sessions, also known to the API's authentication (`Authed`).

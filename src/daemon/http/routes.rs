@@ -49,7 +49,8 @@ use crate::service::{Caller, Principal, ServiceError};
 pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
 /// The OpenAPI document's frame: what the routes registered in [`api`] do not say themselves.
-/// `/healthz` and `/v1/status` are registered by `mod.rs`, `/v1/openapi.json` by [`router`];
+/// `/healthz` and `/v1/status` are registered by `mod.rs`, the event stream by `events.rs`,
+/// `/v1/openapi.json` by [`router`];
 /// they are documented here.
 #[derive(OpenApi)]
 #[openapi(
@@ -60,7 +61,15 @@ pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
             same rules and the same stable error codes. Authenticate with \
             'Authorization: Bearer <token>' (groupsms token create)."
     ),
-    paths(super::healthz, super::status, openapi_json),
+    paths(
+        super::healthz,
+        super::status,
+        super::events::broadcast_events,
+        super::metrics::metrics,
+        super::adapters::alertmanager_route,
+        super::adapters::dingtalk_route,
+        openapi_json
+    ),
     components(schemas(ErrorAnswer)),
     modifiers(&Bearer)
 )]
@@ -117,7 +126,7 @@ fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The routes, and `/v1/openapi.json` serving their document.
-pub fn router(_shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<Shared>> {
     let (router, doc) = api().split_for_parts();
     let json: Arc<str> = doc
         .to_json()
@@ -152,6 +161,18 @@ async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> R
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorAnswer {
     pub error: p::ErrorBody,
+}
+
+/// The refusals of a route that takes a JSON body, besides [`Refusals`].
+#[allow(dead_code)] // documentation only: the answers are built by `ApiError`
+#[derive(IntoResponses)]
+pub(super) enum BodyRefusals {
+    /// The body is longer than `[http] max_body_bytes` (`too_large`).
+    #[response(status = 413)]
+    TooLarge(ErrorAnswer),
+    /// The body is not `application/json` (`unsupported_media_type`).
+    #[response(status = 415)]
+    NotJson(ErrorAnswer),
 }
 
 /// The refusals any route may answer.
@@ -348,6 +369,7 @@ pub struct SendBody {
     responses(
         (status = 202, description = "Accepted and queued", body = p::SendResult),
         (status = 409, description = "A request with this Idempotency-Key is still being answered", body = ErrorAnswer),
+        (status = 413, description = "The body is longer than [http] max_body_bytes", body = ErrorAnswer),
         (status = 415, description = "The body is not application/json", body = ErrorAnswer),
         (status = 429, description = "The group's quota is used up (`quota_exceeded`); Retry-After: seconds until it resets", body = ErrorAnswer),
         Refusals,
@@ -407,17 +429,17 @@ pub(super) async fn acting_member(
             Principal::Token {
                 member: Some(id), ..
             },
-        ) => shared
-            .store
-            .call(move |s| s.member_by_id(id))
-            .await?
-            .map(|m| m.handle)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::UnknownMember,
-                    "this token's member no longer exists",
-                )
-            }),
+        ) => {
+            let _turn = shared.http_guard.store_turn().await;
+            shared.store.call(move |s| s.member_by_id(id)).await?
+        }
+        .map(|m| m.handle)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownMember,
+                "this token's member no longer exists",
+            )
+        }),
         (None, _) => Err(bad_request(
             "a management token acts as no member: name the sending member in \"as\"",
         )),
@@ -478,11 +500,15 @@ async fn keyed_send(
     let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
     let id = loop {
         let (k, f) = (key.clone(), fingerprint.clone());
+        // Each store operation takes an HTTP store turn (`limits`), never one held while
+        // waiting for another request's answer.
+        let turn = shared.http_guard.store_turn().await;
         let claim = shared
             .store
             .call(move |s| idempotency::claim(s, token, &k, &f, clock::now()))
             .await?
             .map_err(ServiceError::from)?;
+        drop(turn);
         match claim {
             Claim::Fresh(id) => break id,
             Claim::Replay { status, body } => {
@@ -501,7 +527,11 @@ async fn keyed_send(
             }
         }
     };
-    match handlers::send_keyed(&shared, caller, request, id).await {
+    let turn = shared.http_guard.store_turn().await;
+    let sent = handlers::send_keyed(&shared, caller, request, id).await;
+    drop(turn);
+    let _turn = shared.http_guard.store_turn().await;
+    match sent {
         Ok(value) => {
             // Read as the documented type, as every other answer is.
             let result: p::SendResult = serde_json::from_value(value).map_err(|e| {
@@ -673,6 +703,7 @@ async fn group_list(
         (status = 201, body = p::GroupInfo),
         (status = 409, description = "The handle is taken (`already_exists`)", body = ErrorAnswer),
         Refusals,
+        BodyRefusals,
     )
 )]
 async fn group_create(
@@ -715,7 +746,7 @@ async fn group_show(
     security(("bearer" = [])),
     params(("group" = String, Path, description = "The group's handle")),
     request_body = p::GroupSet,
-    responses((status = 200, body = p::GroupInfo), Refusals)
+    responses((status = 200, body = p::GroupInfo), Refusals, BodyRefusals)
 )]
 async fn group_set(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
@@ -793,6 +824,7 @@ pub struct RoleBody {
         (status = 201, body = p::MembershipInfo),
         (status = 409, description = "Already in the group (`already_exists`)", body = ErrorAnswer),
         Refusals,
+        BodyRefusals,
     )
 )]
 async fn member_join(
@@ -857,7 +889,7 @@ async fn member_leave(
         ("member" = String, Path, description = "The member's handle"),
     ),
     request_body = RoleBody,
-    responses((status = 200, body = p::MembershipInfo), Refusals)
+    responses((status = 200, body = p::MembershipInfo), Refusals, BodyRefusals)
 )]
 async fn member_role(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
@@ -972,6 +1004,7 @@ async fn member_list(
         (status = 201, body = p::MemberInfo),
         (status = 409, description = "The handle or uid is taken (`already_exists`)", body = ErrorAnswer),
         Refusals,
+        BodyRefusals,
     )
 )]
 async fn member_add(
@@ -1014,7 +1047,7 @@ async fn member_show(
     security(("bearer" = [])),
     params(("member" = String, Path, description = "The member's handle")),
     request_body = p::MemberSet,
-    responses((status = 200, body = p::MemberInfo), Refusals)
+    responses((status = 200, body = p::MemberInfo), Refusals, BodyRefusals)
 )]
 async fn member_set(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
@@ -1227,13 +1260,27 @@ mod tests {
     /// The paths registered with a plain `.route("...")` in this directory's files: such a
     /// route is documented only if [`ApiDoc`] lists it.
     fn plain_routes() -> Vec<(String, String)> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/daemon/http");
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/daemon/http"
+        ))];
+        let mut files = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    // The web console's pages (`web/`) are HTML for people, not routes of
+                    // the API: they are not in its document.
+                    if !path.ends_with("web") {
+                        dirs.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
             }
+        }
+        let mut found = Vec::new();
+        for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             let mut rest = text.as_str();
             while let Some(at) = rest.find(".route(") {
@@ -1255,6 +1302,10 @@ mod tests {
         assert!(
             plain.iter().any(|(_, p)| p == "/healthz"),
             "the scan finds mod.rs's routes: {plain:?}"
+        );
+        assert!(
+            plain.iter().any(|(_, p)| p == "/v1/dingtalk/{robot}"),
+            "the scan finds the routes of subdirectories: {plain:?}"
         );
         for (file, path) in plain {
             assert!(
