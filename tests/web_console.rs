@@ -6,7 +6,8 @@
 //! a super-admin previewing live as they type, confirming, and following every member to
 //! `delivered` over Server-Sent Events; a reply arriving in the inbox linked to its
 //! broadcast; an opt-out by reply shown in the group; a CSV import with one bad row refused
-//! with its line number and nothing written; the language switch. Screenshots of every
+//! with its line number and nothing written; a failing webhook among the overview's
+//! problems; the language switch. Screenshots of every
 //! page, at 1280 and 360 px, go to `$GROUPSMS_SCREENSHOTS` when it is set
 //! (`docs/screenshots/` keeps a set).
 //!
@@ -53,6 +54,15 @@ pub fn browser_present() -> bool {
     false
 }
 
+/// A local port nothing listens on (a webhook that fails: the overview names it).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn reply(number: &str, text: &str) -> AutoReply {
     AutoReply {
         pattern: number.into(),
@@ -79,7 +89,11 @@ fn the_console_signs_in_sends_follows_and_manages_in_a_real_browser() {
             }
             c
         },
-        HTTP_ON,
+        &format!(
+            "{HTTP_ON}\n[[webhook]]\nurl = \"http://127.0.0.1:{}/hook\"\nname = \"ops-bus\"\n\
+             events = [\"broadcast_finished\"]\nsecret = \"s3cret\"\n",
+            closed_port()
+        ),
     );
     // alice (super-admin) and m1..m3: four recipients.
     ops_group(&w, 3);

@@ -365,6 +365,25 @@ pub async fn overview(State(shared): Shd, page: Page) -> Response {
                     esc(&w.waiting.message)
                 ));
             }
+            // Webhooks failing: events given up, or a try that failed with events waiting.
+            for h in &st.webhooks {
+                let failing = h.dead > 0 || (h.pending > 0 && h.last_error.is_some());
+                if failing {
+                    problems.push(format!(
+                        "<strong>{}</strong>: {} — {} {}, {} {}{}",
+                        t("webhook_failing"),
+                        esc(&h.endpoint),
+                        h.pending,
+                        t("webhook_pending"),
+                        h.dead,
+                        t("webhook_dead"),
+                        h.last_error
+                            .as_deref()
+                            .map(|e| format!(" ({})", esc(e)))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
             if st.unmatched_reports > 0 {
                 problems.push(format!(
                     "<strong>{}</strong>: {}",
