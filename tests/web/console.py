@@ -237,10 +237,15 @@ def run_test(env):
         row = c.find("tr[data-member=%s] td[data-opted-out]" % env["GSMS_OPTED_OUT"])
         assert row.get_attribute("data-opted-out") == "true", c.text()
         # An administrator changes a role and opts a member out by hand.
+        c.find("tr[data-member=m1] a.change").click()
+        c.wait("m1's page", lambda: c.all("#role-m1"))
+        c.shot("membership")
         c.find("#role-m1").find_element(By.XPATH, "./option[@value='admin']").click()
-        c.find("tr[data-member=m1] form.role-form button").click()
+        c.find("form.role-form button").click()
         c.wait("m1 an admin", lambda: c.find("tr[data-member=m1] td[data-role]").get_attribute("data-role") == "admin")
-        c.find("tr[data-member=m3] button[value=opt_out]").click()
+        c.find("tr[data-member=m3] a.change").click()
+        c.wait("m3's page", lambda: c.all("button[value=opt_out]"))
+        c.find("button[value=opt_out]").click()
         c.wait("m3 opted out", lambda: c.find("tr[data-member=m3] td[data-opted-out]").get_attribute("data-opted-out") == "true")
         c.shot("group")
         # A new group.

@@ -77,7 +77,7 @@ pub fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/console/groups/{group}", get(pages::group))
         .route(
             "/console/groups/{group}/members/{member}",
-            post(pages::membership),
+            get(pages::membership_form).post(pages::membership),
         )
         .route(
             "/console/import",
