@@ -1606,7 +1606,7 @@ pub async fn group(
                 m.push_str(&format!(
                     "<tr data-member=\"{}\"><th scope=\"row\">{}</th><td>{}</td><td class=\"mono\">{}</td>\
                      <td data-role=\"{}\">{}</td><td data-opted-out=\"{}\">{}</td><td>{}</td>\
-                     <td>{}</td></tr>",
+                     <td><a class=\"change\" href=\"/console/groups/{}/members/{}\">{}</a></td></tr>",
                     esc(&mb.handle),
                     esc(&mb.handle),
                     esc(&mb.name),
@@ -1616,12 +1616,9 @@ pub async fn group(
                     mb.opted_out,
                     if mb.opted_out { t("yes") } else { t("no") },
                     if mb.sms_enabled { t("no") } else { t("yes") },
-                    format!(
-                        "<a class=\"change\" href=\"/console/groups/{}/members/{}\">{}</a>",
-                        url_encode(&g.group.handle),
-                        url_encode(&mb.handle),
-                        t("change")
-                    )
+                    url_encode(&g.group.handle),
+                    url_encode(&mb.handle),
+                    t("change")
                 ));
             }
             m.push_str("</tbody></table></div>");
