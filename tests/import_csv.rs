@@ -625,3 +625,17 @@ fn numbers_of_any_country_go_in_through_member_add_and_import() {
          code, this one has 2\n"
     );
 }
+
+#[test]
+fn a_file_with_windows_line_ends_reports_the_same_lines() {
+    // Excel and most Windows programs end lines with CRLF.
+    let (_dir, mut store) = setup();
+    let crlf = BAD.replace('\n', "\r\n");
+    let err = import(&mut store, &crlf, false).unwrap_err();
+    let ServiceError::Import(ImportError::BadRows(rows)) = &err else {
+        panic!("{err:?}")
+    };
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+    let want: Vec<u64> = want_bad().iter().map(|r| r.line).collect();
+    assert_eq!(lines, want, "{err}");
+}

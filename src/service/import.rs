@@ -301,6 +301,78 @@ fn check_row(
 }
 
 /// Imports members (and memberships) from CSV in one transaction, on behalf of `actor`.
+/// `inner` with every CR LF read as LF. The CSV reader takes CRLF as a line end, but counts a
+/// record's line before the LF of the CRLF it stopped at, so every bad row of a file saved by
+/// Excel or another Windows program was reported one line early. A CR alone stays.
+struct CrlfAsLf<R> {
+    inner: R,
+    /// Read from `inner`, CRLFs made LFs; `buf[pos..]` not handed out yet.
+    buf: Vec<u8>,
+    pos: usize,
+    /// The last byte read was a CR: whether it is kept depends on the next one.
+    held_cr: bool,
+}
+
+impl<R: Read> CrlfAsLf<R> {
+    fn new(inner: R) -> Self {
+        CrlfAsLf {
+            inner,
+            buf: Vec::with_capacity(8192),
+            pos: 0,
+            held_cr: false,
+        }
+    }
+
+    /// Reads the next chunk into `buf`; `false` at the end of the input.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            let got = self.inner.read(&mut chunk)?;
+            self.buf.clear();
+            self.pos = 0;
+            if got == 0 {
+                if std::mem::take(&mut self.held_cr) {
+                    self.buf.push(b'\r');
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+            let mut bytes = chunk[..got].iter().copied().peekable();
+            if std::mem::take(&mut self.held_cr) && bytes.peek() != Some(&b'\n') {
+                self.buf.push(b'\r');
+            }
+            while let Some(b) = bytes.next() {
+                if b == b'\r' {
+                    match bytes.peek() {
+                        Some(b'\n') => continue,
+                        None => {
+                            self.held_cr = true;
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                self.buf.push(b);
+            }
+            if !self.buf.is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfAsLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() && !self.fill()? {
+            return Ok(0);
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 pub fn import_members_csv(
     store: &mut Store,
     settings: &Settings,
@@ -312,7 +384,7 @@ pub fn import_members_csv(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(input);
+        .from_reader(CrlfAsLf::new(input));
     let header = reader
         .headers()
         .map_err(|e| ImportError::Read(e.to_string()))?
@@ -547,4 +619,50 @@ fn apply_row(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod crlf_tests {
+    use std::io::Read;
+
+    use super::CrlfAsLf;
+
+    /// Reads `input` through the adapter in reads of `step` bytes from a source that hands out
+    /// `chunk` bytes at a time.
+    fn through(input: &[u8], chunk: usize, step: usize) -> Vec<u8> {
+        struct Dribble<'a>(&'a [u8], usize);
+        impl Read for Dribble<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut r = CrlfAsLf::new(Dribble(input, chunk));
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; step];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn crlf_becomes_lf_whatever_the_chunks_and_a_lone_cr_stays() {
+        let input = b"a,b\r\n1,2\r\n\r\nx\ry\r\r\n\r";
+        let want = b"a,b\n1,2\n\nx\ry\r\n\r";
+        for chunk in 1..=input.len() {
+            for step in [1, 2, 3, 64] {
+                assert_eq!(
+                    through(input, chunk, step),
+                    want,
+                    "chunk {chunk}, step {step}"
+                );
+            }
+        }
+    }
 }

@@ -1726,9 +1726,9 @@ pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>
         return csrf_refused(&page);
     }
     let skip_bad = form.skip_bad.is_some();
-    // Browsers send a textarea's lines ended by CR LF; the import names bad rows by the
-    // lines of the text as the person typed or chose it.
-    let csv = form.csv.replace("\r\n", "\n");
+    // Browsers send a textarea's lines ended by CR LF: the importer reads them as one line
+    // end (service::import), so bad rows are named by the lines the person sees.
+    let csv = form.csv;
     let done: Result<p::ImportResult, ApiError> = call(
         &shared,
         page.caller,
