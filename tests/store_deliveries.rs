@@ -11,28 +11,6 @@ use groupsms::store::{
     StoreError, StoreHandle,
 };
 
-/// `ops` with boss + n members and one accepted broadcast to all of them.
-fn with_broadcast(n: u32) -> (tempfile::TempDir, Store, BroadcastId, Vec<DeliveryId>) {
-    let (dir, mut store) = temp_store();
-    ops_group(&mut store, n);
-    let req = SendRequest {
-        caller: groupsms::service::Caller::unix(0, &[]),
-        group: "ops".into(),
-        as_member: "boss".into(),
-        body: "今晚22点停机维护".into(),
-        now: utc(T0),
-        urgent: false,
-    };
-    let accepted = submit_broadcast(&mut store, &Settings::default(), req).unwrap();
-    let ids = store
-        .queued_for_broadcast(accepted.broadcast_id)
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
-    (dir, store, accepted.broadcast_id, ids)
-}
-
 #[test]
 fn the_queue_holds_the_composed_text_once_per_broadcast() {
     let (_dir, mut store, b, ids) = with_broadcast(3);

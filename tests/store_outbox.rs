@@ -6,31 +6,7 @@ mod common;
 
 use chrono::Duration;
 use common::*;
-use groupsms::service::{submit_broadcast, SendRequest, Settings};
-use groupsms::store::{
-    BroadcastId, DeliveryId, EventKind, Store, StoreError, Subscriptions, WebhookBacklog,
-};
-
-fn with_broadcast(n: u32) -> (tempfile::TempDir, Store, BroadcastId, Vec<DeliveryId>) {
-    let (dir, mut store) = temp_store();
-    ops_group(&mut store, n);
-    let req = SendRequest {
-        caller: groupsms::service::Caller::unix(0, &[]),
-        group: "ops".into(),
-        as_member: "boss".into(),
-        body: "今晚22点停机维护".into(),
-        now: utc(T0),
-        urgent: false,
-    };
-    let accepted = submit_broadcast(&mut store, &Settings::default(), req).unwrap();
-    let ids = store
-        .queued_for_broadcast(accepted.broadcast_id)
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
-    (dir, store, accepted.broadcast_id, ids)
-}
+use groupsms::store::{EventKind, Store, StoreError, Subscriptions, WebhookBacklog};
 
 fn backlog(store: &mut Store, endpoint: &str) -> WebhookBacklog {
     store.read(|tx| tx.webhook_backlog(endpoint)).unwrap()

@@ -84,6 +84,40 @@ pub fn temp_store() -> (TempDir, Store) {
 
 pub const T0: &str = "2024-05-10T02:00:00Z";
 
+/// `ops` with boss + n members and one accepted broadcast (at [`T0`]) to all of them.
+pub fn with_broadcast(
+    n: u32,
+) -> (
+    TempDir,
+    Store,
+    groupsms::store::BroadcastId,
+    Vec<groupsms::store::DeliveryId>,
+) {
+    let (dir, mut store) = temp_store();
+    ops_group(&mut store, n);
+    let req = groupsms::service::SendRequest {
+        caller: groupsms::service::Caller::unix(0, &[]),
+        group: "ops".into(),
+        as_member: "boss".into(),
+        body: "今晚22点停机维护".into(),
+        now: utc(T0),
+        urgent: false,
+    };
+    let accepted = groupsms::service::submit_broadcast(
+        &mut store,
+        &groupsms::service::Settings::default(),
+        req,
+    )
+    .unwrap();
+    let ids = store
+        .queued_for_broadcast(accepted.broadcast_id)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    (dir, store, accepted.broadcast_id, ids)
+}
+
 /// Group `ops` (运维组) with super-admin `boss` and members `m1`..=`m{n}` (all reachable).
 pub fn ops_group(store: &mut Store, n: u32) {
     let now = utc(T0);
