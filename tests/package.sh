@@ -87,7 +87,9 @@ check "the man page lists the subcommands" sh -c "zcat '$x/usr/share/man/man1/gr
 check "the binary runs" test "$("$x/usr/bin/groupsms" --version)" = "groupsms $version"
 check "the binary is stripped" sh -c "! readelf -S '$x/usr/bin/groupsms' 2>/dev/null | grep -q '\\.debug_info'"
 size=$(stat -c %s "$x/usr/bin/groupsms")
-check "the binary is small ($size bytes < 25 MB)" test "$size" -lt 25000000
+# A guard against bloat, not a target: 24.5 MB with the HTTP API (axum, hyper, the TLS client
+# with its crypto for https webhooks, the OpenAPI document), 25.1 MB with the web console.
+check "the binary is small ($size bytes < 30 MB)" test "$size" -lt 30000000
 build_id=$(readelf -n "$x/usr/bin/groupsms" 2>/dev/null | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
 dbg="usr/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug"
 dpkg-deb -x "$ddeb1" "$work/dbg"
