@@ -423,24 +423,12 @@ pub async fn overview(State(shared): Shd, page: Page) -> Response {
             if st.modems.is_empty() {
                 m.push_str(&format!("<p>{}</p>", t("no_modems")));
             } else {
-                m.push_str(&format!(
-                    "<div class=\"scroll\"><table class=\"modems\"><thead><tr><th scope=\"col\">{}</th>\
-                     <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>",
-                    t("device"),
-                    t("state"),
-                    t("operator"),
-                    t("signal")
-                ));
+                let mut headings = vec![t("device"), t("state"), t("operator"), t("signal")];
                 if page.admin() {
-                    m.push_str(&format!("<th scope=\"col\">{}</th>", t("imsi")));
+                    headings.push(t("imsi"));
                 }
-                m.push_str(&format!(
-                    "<th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-                     </tr></thead><tbody>",
-                    t("hour"),
-                    t("day"),
-                    t("problem")
-                ));
+                headings.extend([t("hour"), t("day"), t("problem")]);
+                m.push_str(&table_head(" class=\"modems\"", &headings));
                 for md in &st.modems {
                     let up = if md.is_up() { "up" } else { "down" };
                     m.push_str(&format!(
@@ -530,19 +518,19 @@ fn broadcast_table<'a>(
     list: impl Iterator<Item = &'a p::BroadcastInfo>,
 ) -> String {
     let t = |k| lang.t(k);
-    let mut m = format!(
-        "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th></tr></thead><tbody>",
-        t("group"),
-        t("created"),
-        t("recipients"),
-        t("sent"),
-        t("delivered"),
-        t("failed"),
-        t("state"),
-        t("text")
+    let mut m = table_head(
+        "",
+        &[
+            "#",
+            t("group"),
+            t("created"),
+            t("recipients"),
+            t("sent"),
+            t("delivered"),
+            t("failed"),
+            t("state"),
+            t("text"),
+        ],
     );
     for b in list {
         let state = if b.finished {
@@ -1043,17 +1031,19 @@ pub async fn broadcast(
         ));
     }
     m.push_str(&format!(
-        "<section aria-labelledby=\"h-del\"><h2 id=\"h-del\">{}</h2><div class=\"scroll\">\
-         <table id=\"deliveries\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th></tr></thead><tbody>",
+        "<section aria-labelledby=\"h-del\"><h2 id=\"h-del\">{}</h2>{}",
         t("deliveries"),
-        t("member"),
-        t("number"),
-        t("state"),
-        t("modem"),
-        t("attempts"),
-        t("error")
+        table_head(
+            " id=\"deliveries\"",
+            &[
+                t("member"),
+                t("number"),
+                t("state"),
+                t("modem"),
+                t("attempts"),
+                t("error"),
+            ],
+        )
     ));
     for dl in &shown.deliveries {
         m.push_str(&format!(
@@ -1305,15 +1295,7 @@ pub async fn groups(State(shared): Shd, page: Page, Query(q): Query<AfterHandle>
     let m = match list {
         Err(e) => api_error(lang, &e),
         Ok(l) => {
-            let mut m = format!(
-                "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">{}</th>\
-                 <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-                 </tr></thead><tbody>",
-                t("handle"),
-                t("name"),
-                t("header"),
-                t("quota")
-            );
+            let mut m = table_head("", &[t("handle"), t("name"), t("header"), t("quota")]);
             for g in &l.groups {
                 m.push_str(&format!(
                     "<tr><th scope=\"row\"><a href=\"/console/groups/{}\">{}</a></th><td>{}</td>\
@@ -1589,18 +1571,20 @@ pub async fn group(
                 t("nav_send")
             );
             m.push_str(&format!(
-                "<h2>{}</h2><div class=\"scroll\"><table id=\"members\"><thead><tr>\
-                 <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-                 <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-                 <th scope=\"col\">{}</th></tr></thead><tbody>",
+                "<h2>{}</h2>{}",
                 t("members"),
-                t("handle"),
-                t("name"),
-                t("phone"),
-                t("role"),
-                t("opted_out"),
-                t("sms_disabled"),
-                t("change")
+                table_head(
+                    " id=\"members\"",
+                    &[
+                        t("handle"),
+                        t("name"),
+                        t("phone"),
+                        t("role"),
+                        t("opted_out"),
+                        t("sms_disabled"),
+                        t("change"),
+                    ],
+                )
             ));
             for mb in &g.members {
                 m.push_str(&format!(
@@ -1804,13 +1788,19 @@ fn parse_bad_rows(message: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The start of a scrolling table, up to its body: `attrs` go on `<table` (` id="x"` or
+/// nothing), one column heading each (our own words, not escaped).
+fn table_head(attrs: &str, headings: &[&str]) -> String {
+    let mut m = format!("<div class=\"scroll\"><table{attrs}><thead><tr>");
+    for h in headings {
+        m.push_str(&format!("<th scope=\"col\">{h}</th>"));
+    }
+    m.push_str("</tr></thead><tbody>");
+    m
+}
+
 fn bad_rows<'a>(lang: Lang, rows: impl Iterator<Item = (u64, &'a str)>) -> String {
-    let mut m = format!(
-        "<div class=\"scroll\"><table id=\"bad-rows\"><thead><tr><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t("line"),
-        lang.t("reason")
-    );
+    let mut m = table_head(" id=\"bad-rows\"", &[lang.t("line"), lang.t("reason")]);
     for (line, reason) in rows {
         m.push_str(&format!(
             "<tr data-line=\"{line}\"><th scope=\"row\">{line}</th><td>{}</td></tr>",
