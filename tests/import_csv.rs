@@ -19,7 +19,7 @@ fn import(store: &mut Store, csv: &str, skip_bad: bool) -> Result<ImportReport, 
     )
 }
 
-fn setup() -> (tempfile::TempDir, Store) {
+fn setup() -> (TestDb, Store) {
     let (dir, mut store) = temp_store();
     let now = utc(T0);
     store

@@ -22,7 +22,7 @@ const M1: &str = "+8613800000001";
 const M2: &str = "+8613800000002";
 
 /// `ops` (boss, m1..m3) and `school` (校务组: boss, m1).
-fn world() -> (tempfile::TempDir, Store) {
+fn world() -> (TestDb, Store) {
     let (dir, mut store) = temp_store();
     ops_group(&mut store, 3);
     store
@@ -556,6 +556,11 @@ fn an_administrator_opting_a_member_out_cancels_the_same_way() {
 #[test]
 fn doctor_does_not_read_a_cancelled_delivery_as_a_modem_failure() {
     let (dir, mut store) = world();
+    if dir.is_postgres() {
+        // `groupsms doctor` reads an SQLite file, with or without a daemon.
+        eprintln!("not run on PostgreSQL: doctor inspects SQLite files");
+        return;
+    }
     let settings = Settings::default();
     let b = send(&mut store, "ops", "a", utc(T0));
     let d = store

@@ -63,7 +63,7 @@ struct Asked {
 }
 
 struct Rig {
-    _dir: tempfile::TempDir,
+    _dir: TestDb,
     store: StoreHandle,
     scheduler: Scheduler,
     broadcasts: Vec<BroadcastId>,

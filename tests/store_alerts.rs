@@ -61,7 +61,7 @@ fn a_sent_notification_is_found_by_any_key_within_the_window_and_after_a_reopen(
     );
     // Kept in the file.
     drop(store);
-    let mut store = Store::open(dir.path().join("groupsms.db")).unwrap();
+    let mut store = dir.open();
     assert_eq!(
         store.alert_sent_since("ops", &keys, since(0)).unwrap(),
         Some(b)

@@ -13,7 +13,7 @@ use groupsms::store::{
 
 /// `ops` with boss + 2 members, one broadcast to the three; its first delivery being sent,
 /// then the broadcast cancelled by `root`.
-fn cancelled_while_one_is_sent() -> (tempfile::TempDir, Store, BroadcastId, Vec<DeliveryId>) {
+fn cancelled_while_one_is_sent() -> (TestDb, Store, BroadcastId, Vec<DeliveryId>) {
     let (dir, mut store) = temp_store();
     ops_group(&mut store, 2);
     let req = SendRequest {

@@ -234,7 +234,7 @@ fn recovery_resends_deliveries_left_sending_as_possible_duplicates() {
     store.mark_sent(ids[1], &[5], now).unwrap();
     drop(store); // the daemon stops mid-send
 
-    let mut store = Store::open(dir.path().join("groupsms.db")).unwrap();
+    let mut store = dir.open();
     let later = now + Duration::minutes(5);
     let r = store
         .recover_on_start(InFlightPolicy::Resend, later)
@@ -339,7 +339,7 @@ fn sim_counters_survive_a_restart_and_follow_local_hours_and_days() {
         .record_sim_send("460002222222222", 1, utc("2024-05-10T08:10:00Z"))
         .unwrap();
     drop(store);
-    let mut store = Store::open(dir.path().join("groupsms.db")).unwrap();
+    let mut store = dir.open();
 
     let c = sim_counts(
         &mut store,
@@ -426,7 +426,7 @@ fn concatenation_references_count_per_sim_and_recipient_and_survive_a_restart() 
     assert_eq!(next(&mut store, sim, bob), 0);
     assert_eq!(next(&mut store, other_sim, alice), 0);
     drop(store);
-    let mut store = Store::open(dir.path().join("groupsms.db")).unwrap();
+    let mut store = dir.open();
     assert_eq!(next(&mut store, sim, alice), 2, "goes on after a restart");
     let wrapped: Vec<u8> = (0..256).map(|_| next(&mut store, sim, alice)).collect();
     assert_eq!(wrapped[..2], [3, 4]);
@@ -552,7 +552,7 @@ async fn batched_writes_commit_together_and_fail_alone() {
     assert_eq!(ok, ids.len() - 2);
     drop(handle);
     thread.join().unwrap();
-    let mut again = Store::open(dir.path().join("groupsms.db")).unwrap();
+    let mut again = dir.open();
     let p = again.broadcast_progress(b).unwrap();
     assert_eq!((p.sending, p.queued), (ok as u32, 2), "{p:?}");
 }

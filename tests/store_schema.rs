@@ -15,7 +15,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     let path = dir.path().join("empty.db");
     std::fs::write(&path, b"").unwrap();
     let store = Store::open(&path).unwrap();
-    let p = store.pragmas().unwrap();
+    let p = store.pragmas().unwrap().expect("SQLite");
     assert_eq!(p.journal_mode, "wal");
     assert_eq!(p.synchronous, "FULL");
     assert!(p.foreign_keys);
@@ -61,7 +61,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     drop(st);
     drop(conn);
     let again = Store::open(&path).unwrap();
-    assert_eq!(again.pragmas().unwrap().user_version, SCHEMA_VERSION);
+    assert_eq!(again.pragmas().unwrap().expect("SQLite").user_version, SCHEMA_VERSION);
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn several_processes_opening_a_new_file_at_once_migrate_it_once() {
             let (path, barrier) = (path.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                Store::open(&*path).map(|s| s.pragmas().unwrap().user_version)
+                Store::open(&*path).map(|s| s.pragmas().unwrap().expect("SQLite").user_version)
             })
         })
         .collect();
@@ -208,7 +208,7 @@ fn a_lock_held_longer_than_the_busy_timeout_is_a_clear_transient_error() {
         busy_timeout: std::time::Duration::from_millis(50),
     };
     let mut store = Store::open_with(&path, &options).unwrap();
-    assert_eq!(store.pragmas().unwrap().busy_timeout_ms, 50);
+    assert_eq!(store.pragmas().unwrap().expect("SQLite").busy_timeout_ms, 50);
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let err = store
@@ -251,9 +251,9 @@ fn a_version_1_database_keeps_its_deliveries_through_migration_2() {
         .unwrap();
     }
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.pragmas().unwrap().user_version, SCHEMA_VERSION);
+    assert_eq!(store.pragmas().unwrap().expect("SQLite").user_version, SCHEMA_VERSION);
     assert!(
-        store.pragmas().unwrap().foreign_keys,
+        store.pragmas().unwrap().expect("SQLite").foreign_keys,
         "foreign keys on again"
     );
     let shown = store
@@ -318,7 +318,7 @@ fn a_version_3_database_keeps_deliveries_and_parts_through_migration_5() {
         .unwrap();
     }
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.pragmas().unwrap().user_version, SCHEMA_VERSION);
+    assert_eq!(store.pragmas().unwrap().expect("SQLite").user_version, SCHEMA_VERSION);
     let b = groupsms::store::BroadcastId(1);
     assert_eq!(
         store.part_statuses(groupsms::store::DeliveryId(7)).unwrap(),

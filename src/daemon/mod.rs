@@ -563,12 +563,15 @@ async fn open_store(
         })
         .await
         .map_err(named)?;
-    tracing::info!(
-        database = %path,
-        journal_mode = %pragmas.journal_mode,
-        synchronous = %pragmas.synchronous,
-        "database opened"
-    );
+    match &pragmas {
+        Some(p) => tracing::info!(
+            database = %path,
+            journal_mode = %p.journal_mode,
+            synchronous = %p.synchronous,
+            "database opened"
+        ),
+        None => tracing::info!(database = %path, "database opened"),
+    }
     let policy = config.daemon.in_flight_policy;
     let recovered = store
         .call(move |s| s.recover_on_start(policy, clock::now()))

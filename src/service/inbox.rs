@@ -187,13 +187,15 @@ fn encoding_name(e: Encoding) -> &'static str {
 }
 
 /// The text of parts (in part-number order, possibly with gaps) of a message of `total`
-/// parts: UCS-2 runs joined as UTF-16, 8-bit data as hex, each gap as `[…]`.
+/// parts: UCS-2 runs joined as UTF-16, 8-bit data as hex, each gap as `[…]`. A U+0000 in
+/// UCS-2 (meaningless in a text, and a string end to C programs and PostgreSQL, which
+/// cannot store it) reads as U+FFFD; the PDUs keep the octets as they came.
 pub fn assemble(parts: &[(u32, UserData)], total: u32) -> String {
     let mut text = String::new();
     let mut utf16: Vec<u16> = Vec::new();
     let mut expected = 1;
     let flush = |text: &mut String, utf16: &mut Vec<u16>| {
-        text.push_str(&String::from_utf16_lossy(utf16));
+        text.push_str(&String::from_utf16_lossy(utf16).replace('\0', "\u{FFFD}"));
         utf16.clear();
     };
     for (seq, ud) in parts {

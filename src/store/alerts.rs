@@ -3,8 +3,8 @@
 //! too. The adapter decides what "identical" means (it writes the keys); this file keeps them
 //! and prunes what the window no longer needs.
 
+use super::db::{params, OptionalExtension};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::model::check_not_empty;
 use super::{ms, BroadcastId, Store, StoreError, Tx};
@@ -68,7 +68,7 @@ impl Tx<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM alert_sends")?
-            .query_row([], |r| r.get(0))?)
+            .query_row(params![], |r| r.get(0))?)
     }
 }
 

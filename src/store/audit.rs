@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::{from_ms, ms, AuditEntry, NewAudit, StoreError, Tx};
 

@@ -148,7 +148,7 @@ impl Store {
             e => e,
         })?;
         Ok(Store {
-            conn,
+            backend: super::Backend::Lite(conn),
             path,
             commit_faults: Default::default(),
             hooks: Default::default(),
@@ -162,8 +162,16 @@ impl Store {
         if !replace && dest.exists() {
             return Err(io_err(dest, "the file exists already"));
         }
+        let super::Backend::Lite(conn) = &self.backend else {
+            return Err(StoreError::Io {
+                path: self.path().to_path_buf(),
+                reason: "groupsms backs up SQLite files; back a PostgreSQL database up with \
+                         pg_dump"
+                    .into(),
+            });
+        };
         let tmp = sibling(dest, ".partial");
-        let result = copy_database(&self.conn, &tmp, super::DEFAULT_BUSY_TIMEOUT).and_then(|v| {
+        let result = copy_database(conn, &tmp, super::DEFAULT_BUSY_TIMEOUT).and_then(|v| {
             if !replace && dest.exists() {
                 return Err(io_err(dest, "the file exists already"));
             }

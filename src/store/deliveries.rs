@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use super::db::{params, OptionalExtension};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::audit::cut;
 use super::{
@@ -271,7 +271,7 @@ impl Tx<'_> {
         self.transition(id, &[Sending], Queued, now, |_| {
             self.conn
                 .prepare_cached(
-                    "UPDATE deliveries SET state = 'queued', attempts = max(attempts - 1, 0), \
+                    "UPDATE deliveries SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
                      updated_at = ? WHERE id = ?",
                 )?
                 .execute(params![ms(now), id])?;
@@ -305,7 +305,7 @@ impl Tx<'_> {
                 "SELECT DISTINCT broadcast_id FROM deliveries WHERE state = 'sending' \
                  ORDER BY broadcast_id",
             )?
-            .query_map([], |r| r.get(0))?
+            .query_map(params![], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let moved = match policy {
             InFlightPolicy::Resend => self.conn.prepare_cached(
@@ -368,7 +368,7 @@ impl Tx<'_> {
             let mut st = self.conn.prepare_cached(
                 "SELECT id, group_id, text, parts, pin_sim, urgent FROM broadcasts WHERE id IN \
                  (SELECT broadcast_id FROM deliveries WHERE state = 'queued') \
-                 AND (?1 IS NULL OR id = ?1)",
+                 AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)",
             )?;
             let mut rows = st.query([only])?;
             while let Some(r) = rows.next()? {
@@ -396,7 +396,7 @@ impl Tx<'_> {
                 .prepare_cached(&format!("{COLS} AND broadcast_id = ?1 ORDER BY id"))?,
         };
         let mut rows = match only {
-            None => st.query([])?,
+            None => st.query(params![])?,
             Some(b) => st.query([b])?,
         };
         let mut out = Vec::new();

@@ -1,7 +1,7 @@
 //! Groups, members and memberships.
 
+use super::db::{params, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 
 use super::model::{check_e164, check_handle, check_not_empty};
 use super::{
@@ -13,7 +13,7 @@ const GROUP_COLS: &str =
     "id, handle, name, header, daily_quota, monthly_quota, modem_fallback, created_at, allow_urgent";
 const MEMBER_COLS: &str = "id, handle, name, phone, valid, sms_enabled, unix_uid, created_at";
 
-fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
+fn group_row(r: &Row<'_>) -> super::db::Result<Group> {
     Ok(Group {
         id: r.get(0)?,
         handle: r.get(1)?,
@@ -29,7 +29,7 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
 }
 
 /// Reads the member columns starting at column `at`.
-pub(crate) fn member_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Member> {
+pub(crate) fn member_row_at(r: &Row<'_>, at: usize) -> super::db::Result<Member> {
     Ok(Member {
         id: r.get(at)?,
         handle: r.get(at + 1)?,
@@ -42,7 +42,7 @@ pub(crate) fn member_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Member> 
     })
 }
 
-fn membership_row(r: &Row<'_>) -> rusqlite::Result<Membership> {
+fn membership_row(r: &Row<'_>) -> super::db::Result<Membership> {
     Ok(Membership {
         group_id: r.get(0)?,
         member_id: r.get(1)?,
@@ -91,7 +91,7 @@ impl Tx<'_> {
                 g.modem_fallback,
                 ms(now)
             ])?;
-        let id = GroupId(self.conn.last_insert_rowid());
+        let id = GroupId(self.conn.last_insert_rowid()?);
         self.set_modems(id, &g.pinned_modems)?;
         self.group_by_id(id)?
             .ok_or_else(|| StoreError::Sql("the new group vanished".into()))
@@ -260,7 +260,7 @@ impl Tx<'_> {
                 m.unix_uid,
                 ms(now)
             ])?;
-        let id = MemberId(self.conn.last_insert_rowid());
+        let id = MemberId(self.conn.last_insert_rowid()?);
         Ok(Member {
             id,
             handle: m.handle.clone(),
@@ -301,7 +301,7 @@ impl Tx<'_> {
     fn member_where(
         &self,
         cond: &str,
-        key: impl rusqlite::ToSql,
+        key: impl super::db::ToCol,
     ) -> Result<Option<Member>, StoreError> {
         let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE {cond}");
         Ok(self

@@ -3,8 +3,8 @@
 //! broadcast's own transaction, and holding the answer once it is given. What a key means and
 //! how long it lasts is `service::idempotency`'s business.
 
+use super::db::{params, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 
 use super::{from_ms, ms, BroadcastId, StoreError, Tx};
 
@@ -23,7 +23,7 @@ pub struct IdempotencyRow {
     pub answer: Option<(u16, String)>,
 }
 
-fn row(r: &Row<'_>) -> rusqlite::Result<IdempotencyRow> {
+fn row(r: &Row<'_>) -> super::db::Result<IdempotencyRow> {
     let status: Option<u16> = r.get(6)?;
     let body: Option<String> = r.get(7)?;
     Ok(IdempotencyRow {
@@ -32,7 +32,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<IdempotencyRow> {
         key: r.get(2)?,
         fingerprint: r.get(3)?,
         created_at: from_ms(r.get(4)?),
-        broadcast: r.get::<_, Option<i64>>(5)?.map(BroadcastId),
+        broadcast: r.get::<Option<i64>>(5)?.map(BroadcastId),
         answer: status.zip(body),
     })
 }
@@ -69,7 +69,7 @@ impl Tx<'_> {
                  VALUES (?, ?, ?, ?)",
             )?
             .execute(params![token, key, fingerprint, ms(now)])?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.conn.last_insert_rowid()?)
     }
 
     /// Forgets the key of row `id` (its request was refused, or it is renewed).

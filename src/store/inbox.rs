@@ -6,9 +6,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::db::{params, OptionalExtension, Row};
+use super::db::{parse_col, ColRef, FromCol, ToCol, Value};
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{params, OptionalExtension, Row};
 
 use super::{from_ms, ms, BroadcastId, StoreError, Tx};
 
@@ -58,18 +58,15 @@ impl FromStr for Handling {
     }
 }
 
-impl ToSql for Handling {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToCol for Handling {
+    fn to_col(&self) -> Value<'_> {
+        Value::Text(self.as_str().into())
     }
 }
 
-impl FromSql for Handling {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value
-            .as_str()?
-            .parse()
-            .map_err(|e: String| FromSqlError::Other(e.into()))
+impl FromCol for Handling {
+    fn from_col(v: ColRef<'_>) -> Result<Self, String> {
+        parse_col(v)
     }
 }
 
@@ -175,7 +172,7 @@ const COLUMNS: &str =
      parts, parts_total, complete, member_id, member_handle, from_member, carrier_notice, \
      broadcast_id, group_handle, handling, note, read";
 
-fn message_row(r: &Row<'_>) -> rusqlite::Result<InboxMessage> {
+fn message_row(r: &Row<'_>) -> super::db::Result<InboxMessage> {
     Ok(InboxMessage {
         id: r.get(0)?,
         sim: r.get(1)?,
@@ -221,9 +218,9 @@ impl Tx<'_> {
         let n = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO inbox_parts (message_id, sim, originator, scts, concat_ref, \
+                "INSERT INTO inbox_parts (message_id, sim, originator, scts, concat_ref, \
                  ref_bits, parts_total, seq, body_hash, pdu, length, received_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             )?
             .execute(params![
                 message,
@@ -328,7 +325,7 @@ impl Tx<'_> {
                 m.handling,
                 m.note,
             ])?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.conn.last_insert_rowid()?)
     }
 
     /// The parts of a message, by part number.
@@ -341,7 +338,7 @@ impl Tx<'_> {
                 seq: r.get(0)?,
                 scts: r.get(1)?,
                 pdu: r.get(2)?,
-                length: r.get::<_, Option<i64>>(3)?.map(|l| l as usize),
+                length: r.get::<Option<i64>>(3)?.map(|l| l as usize),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -433,42 +430,42 @@ impl Tx<'_> {
         let mut sql = format!(
             "SELECT {COLUMNS} FROM inbox_messages WHERE (complete = 1 OR received_at <= ?1)"
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![ms(incomplete_before).into()];
+        let mut args: Vec<Value> = vec![Value::Int(ms(incomplete_before))];
         if let Some(g) = &filter.group {
-            args.push(g.clone().into());
+            args.push(Value::Text(g.clone().into()));
             sql.push_str(&format!(" AND group_handle = ?{}", args.len()));
         }
         if let Some(groups) = &filter.groups_in {
             let mut marks = Vec::new();
             for g in groups {
-                args.push(g.clone().into());
+                args.push(Value::Text(g.clone().into()));
                 marks.push(format!("?{}", args.len()));
             }
             if marks.is_empty() {
-                sql.push_str(" AND 0");
+                sql.push_str(" AND 1 = 0");
             } else {
                 sql.push_str(&format!(" AND group_handle IN ({})", marks.join(", ")));
             }
         }
         if let Some(f) = &filter.from {
-            args.push(f.clone().into());
+            args.push(Value::Text(f.clone().into()));
             sql.push_str(&format!(" AND originator = ?{}", args.len()));
         }
         if filter.unread {
             sql.push_str(" AND read = 0");
         }
         if let Some(b) = filter.broadcast {
-            args.push(b.0.into());
+            args.push(Value::Int(b.0));
             sql.push_str(&format!(" AND broadcast_id = ?{}", args.len()));
         }
         if let Some(before) = filter.before {
-            args.push(before.into());
+            args.push(Value::Int(before));
             sql.push_str(&format!(" AND id < ?{}", args.len()));
         }
-        args.push(i64::from(filter.limit.max(1)).into());
+        args.push(Value::Int(i64::from(filter.limit.max(1))));
         sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
         let mut st = self.conn.prepare(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args), message_row)?;
+        let rows = st.query_map(args, message_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -488,8 +485,9 @@ impl Tx<'_> {
     pub fn inbox_counts(&self) -> Result<(u64, u64), StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT count(*), coalesce(sum(read = 0), 0) FROM inbox_messages")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            .prepare_cached("SELECT count(*), CAST(coalesce(sum(CASE WHEN read = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM inbox_messages")?
+            .query_row(params![], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 
     /// Sets how a message was handled (the opt-out rules set `opt_out` / `opt_in`).

@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::db::params;
 use super::{opt_from_ms, DeliveryState, Handling, StoreError, Tx};
 
 /// Upper bounds (seconds) of the broadcast time-to-last-part histogram's buckets: a few
@@ -59,7 +60,7 @@ impl Tx<'_> {
         )?;
         let mut deliveries: Vec<(DeliveryState, u64)> =
             DeliveryState::ALL.iter().map(|s| (*s, 0)).collect();
-        let mut rows = by_state.query([])?;
+        let mut rows = by_state.query(params![])?;
         while let Some(r) = rows.next()? {
             let (state, n): (DeliveryState, u64) = (r.get(0)?, r.get(1)?);
             if let Some(slot) = deliveries.iter_mut().find(|(s, _)| *s == state) {
@@ -69,12 +70,12 @@ impl Tx<'_> {
         let oldest: Option<i64> = self
             .conn
             .prepare_cached("SELECT min(created_at) FROM deliveries WHERE state = 'queued'")?
-            .query_row([], |r| r.get(0))?;
+            .query_row(params![], |r| r.get(0))?;
         let mut by_handling = self.conn.prepare_cached(
             "SELECT handling, count(*) FROM inbox_messages WHERE complete = 1 GROUP BY handling",
         )?;
         let handled = by_handling
-            .query_map([], |r| Ok((r.get::<_, Handling>(0)?, r.get::<_, u64>(1)?)))?
+            .query_map(params![], |r| Ok((r.get::<Handling>(0)?, r.get::<u64>(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         let inbound = Handling::ALL
             .iter()
@@ -86,11 +87,11 @@ impl Tx<'_> {
         let opted_out = self
             .conn
             .prepare_cached("SELECT count(*) FROM memberships WHERE opted_out = 1")?
-            .query_row([], |r| r.get(0))?;
+            .query_row(params![], |r| r.get(0))?;
         let unmatched_reports = self
             .conn
             .prepare_cached("SELECT count(*) FROM unmatched_reports")?
-            .query_row([], |r| r.get(0))?;
+            .query_row(params![], |r| r.get(0))?;
         Ok(MetricTotals {
             deliveries,
             oldest_queued: opt_from_ms(oldest),
@@ -102,24 +103,30 @@ impl Tx<'_> {
     }
 
     /// One pass over the finished group broadcasts that were not cancelled, counting each
-    /// bucket with `sum(ms <= bound)`.
+    /// bucket with a sum of `ms <= bound`.
     fn finish_histogram(&self) -> Result<FinishHistogram, StoreError> {
         let buckets: String = FINISH_BUCKETS_SECS
             .iter()
-            .map(|s| format!(", coalesce(sum(ms <= {}), 0)", u64::from(*s) * 1000))
+            .map(|s| {
+                format!(
+                    ", CAST(coalesce(sum(CASE WHEN ms <= {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
+                    u64::from(*s) * 1000
+                )
+            })
             .collect();
         let sql = format!(
-            "SELECT count(*), total(ms){buckets} FROM (SELECT finished_at - created_at AS ms \
+            "SELECT count(*), CAST(coalesce(sum(ms), 0) AS DOUBLE PRECISION){buckets} \
+             FROM (SELECT finished_at - created_at AS ms \
              FROM broadcasts WHERE state = 'finished' AND kind = 'group' \
-             AND cancelled_at IS NULL AND finished_at IS NOT NULL)"
+             AND cancelled_at IS NULL AND finished_at IS NOT NULL) AS finished"
         );
-        Ok(self.conn.prepare_cached(&sql)?.query_row([], |r| {
+        Ok(self.conn.prepare_cached(&sql)?.query_row(params![], |r| {
             let buckets = (0..FINISH_BUCKETS_SECS.len())
-                .map(|i| r.get::<_, u64>(i + 2))
+                .map(|i| r.get::<u64>(i + 2))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(FinishHistogram {
                 count: r.get(0)?,
-                sum_secs: r.get::<_, f64>(1)? / 1000.0,
+                sum_secs: r.get::<f64>(1)? / 1000.0,
                 buckets,
             })
         })?)

@@ -34,12 +34,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
+
+use db::{params, Conn, Dialect, PgConn};
 
 mod alerts;
 mod audit;
 pub mod backup;
 mod broadcasts;
+pub(crate) mod db;
 mod deliveries;
 mod error;
 mod groups;
@@ -51,6 +54,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod model;
 mod outbox;
+pub mod postgres;
 mod reports;
 mod sims;
 mod tokens;
@@ -100,10 +104,27 @@ pub struct Pragmas {
     pub user_version: u32,
 }
 
-/// One connection to the database file. Synchronous; share it across tasks through a
-/// [`StoreHandle`], or open one `Store` per thread (SQLite serializes the writers).
+/// The engine a [`Store`] runs on.
+pub(crate) enum Backend {
+    Lite(Connection),
+    Pg(PgConn),
+}
+
+impl Backend {
+    fn conn(&self) -> Conn<'_> {
+        match self {
+            Backend::Lite(c) => Conn::Lite(c),
+            Backend::Pg(c) => Conn::Pg(c),
+        }
+    }
+}
+
+/// One connection to the database: an SQLite file, or a PostgreSQL database
+/// ([`Store::open_postgres`]). Synchronous; share it across tasks through a [`StoreHandle`],
+/// or open one `Store` per thread (the engine serializes the writers).
 pub struct Store {
-    conn: Connection,
+    pub(crate) backend: Backend,
+    /// The SQLite file, or the PostgreSQL target without its password.
     path: PathBuf,
     /// See [`Store::commit_faults`].
     commit_faults: Arc<AtomicU32>,
@@ -121,7 +142,7 @@ impl std::fmt::Debug for Store {
 
 /// One transaction. Obtain it from [`Store::write`] or [`Store::read`].
 pub struct Tx<'a> {
-    conn: &'a Connection,
+    conn: Conn<'a>,
     hooks: &'a Subscriptions,
     /// Set when a webhook event was written: the sender is woken once this commits.
     emitted: &'a std::cell::Cell<bool>,
@@ -183,7 +204,7 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         migrate::migrate(&mut conn, &path, migrate::MIGRATIONS)?;
         Ok(Store {
-            conn,
+            backend: Backend::Lite(conn),
             path,
             commit_faults: Arc::default(),
             hooks: Subscriptions::default(),
@@ -191,11 +212,13 @@ impl Store {
         })
     }
 
-    /// The connection settings in force, as SQLite reports them.
-    pub fn pragmas(&self) -> Result<Pragmas, StoreError> {
+    /// The connection settings in force, as SQLite reports them (`None` on PostgreSQL).
+    pub fn pragmas(&self) -> Result<Option<Pragmas>, StoreError> {
+        let Backend::Lite(conn) = &self.backend else {
+            return Ok(None);
+        };
         let get = |name: &str| -> Result<String, StoreError> {
-            Ok(self
-                .conn
+            Ok(conn
                 .query_row(&format!("PRAGMA {name}"), [], |r| {
                     r.get::<_, rusqlite::types::Value>(0)
                 })
@@ -205,7 +228,7 @@ impl Store {
                     other => format!("{other:?}"),
                 })?)
         };
-        Ok(Pragmas {
+        Ok(Some(Pragmas {
             journal_mode: get("journal_mode")?,
             synchronous: match get("synchronous")?.as_str() {
                 "0" => "OFF".into(),
@@ -216,8 +239,13 @@ impl Store {
             },
             foreign_keys: get("foreign_keys")? == "1",
             busy_timeout_ms: get("busy_timeout")?.parse().unwrap_or(0),
-            user_version: migrate::user_version(&self.conn)?,
-        })
+            user_version: migrate::user_version(conn)?,
+        }))
+    }
+
+    /// Which engine this store runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.backend.conn().dialect()
     }
 
     /// Which webhook endpoints (by key) want which event types: from now on each change of
@@ -242,13 +270,15 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed when `f` returns `Ok`, rolled
-    /// back when it returns `Err` (or panics).
+    /// Runs `f` in one write transaction: committed when `f` returns `Ok`, rolled back when
+    /// it returns `Err` (or panics). The write lock is taken first (SQLite's `BEGIN
+    /// IMMEDIATE`, an advisory lock on PostgreSQL), so a read-then-write such as a quota check
+    /// cannot race another writer, in this process or another.
     pub fn write<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.transaction(TransactionBehavior::Immediate, f)
+        self.transaction(true, f)
     }
 
     /// Runs `f` in one read transaction: everything it reads is one snapshot.
@@ -256,25 +286,22 @@ impl Store {
         &mut self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.transaction(TransactionBehavior::Deferred, f)
+        self.transaction(false, f)
     }
 
-    /// Group commit: runs each of `batch` in a savepoint of one `BEGIN IMMEDIATE`
-    /// transaction (a job that fails is rolled back alone), commits once, then tells every job
-    /// the commit's outcome. One sync to disk for many small writes: with `synchronous = FULL`
-    /// each commit waits for the disk, and the modems' state changes arrive together.
+    /// Group commit: runs each of `batch` in a savepoint of one write transaction (a job that
+    /// fails is rolled back alone), commits once, then tells every job the commit's outcome.
+    /// One sync to disk for many small writes: with `synchronous = FULL` each commit waits for
+    /// the disk, and the modems' state changes arrive together.
     ///
     /// Returns what the batch says of the disk: `Err` with the first error of the file system
     /// ([`StoreError::is_storage`]: full, I/O) met on the way, `Ok(true)` when it committed.
     pub(crate) fn run_batch(&mut self, batch: Vec<BatchJob>) -> Result<bool, StoreError> {
         let faults = self.commit_faults.clone();
-        let tx = match self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
+        let conn = self.backend.conn();
+        let tx = match Open::begin(conn, true) {
             Ok(tx) => tx,
             Err(e) => {
-                let e = StoreError::from(e);
                 // Nothing ran: each job learns why.
                 for job in batch {
                     let (_, finish) = job(None);
@@ -287,7 +314,7 @@ impl Store {
         let mut finishers = Vec::with_capacity(batch.len());
         let emitted = std::cell::Cell::new(false);
         for job in batch {
-            if let Err(e) = tx.execute_batch("SAVEPOINT batch_job") {
+            if let Err(e) = conn.execute_batch("SAVEPOINT batch_job") {
                 let e = StoreError::from(e);
                 if e.is_storage() {
                     storage.get_or_insert(e.clone());
@@ -297,7 +324,7 @@ impl Store {
                 continue;
             }
             let (own, finish) = job(Some(&Tx {
-                conn: &tx,
+                conn,
                 hooks: &self.hooks,
                 emitted: &emitted,
             }));
@@ -311,7 +338,7 @@ impl Store {
             } else {
                 "ROLLBACK TO batch_job; RELEASE batch_job"
             };
-            let ended = tx.execute_batch(end).err().map(StoreError::from);
+            let ended = conn.execute_batch(end).err().map(StoreError::from);
             finishers.push((finish, ended));
         }
         let drill = faults
@@ -324,7 +351,7 @@ impl Store {
                 "database or disk is full (simulated by commit_faults)".into(),
             ))
         } else {
-            tx.commit().map_err(StoreError::from)
+            tx.commit()
         };
         if committed.is_ok() && emitted.get() {
             self.outbox_wake.notify_one();
@@ -353,24 +380,73 @@ impl Store {
 
     fn transaction<T, E: From<StoreError>>(
         &mut self,
-        behavior: TransactionBehavior,
+        write: bool,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(behavior)
-            .map_err(StoreError::from)?;
+        let conn = self.backend.conn();
+        let tx = Open::begin(conn, write)?;
         let emitted = std::cell::Cell::new(false);
         let out = f(&Tx {
-            conn: &tx,
+            conn,
             hooks: &self.hooks,
             emitted: &emitted,
         })?;
-        tx.commit().map_err(StoreError::from)?;
+        tx.commit()?;
         if emitted.get() {
             self.outbox_wake.notify_one();
         }
         Ok(out)
+    }
+}
+
+/// The key of the advisory lock every PostgreSQL write transaction takes first: one writer
+/// at a time, as SQLite has, so the store's read-then-write rules hold across hosts.
+pub(crate) const PG_WRITER_LOCK: i64 = 0x6753_4d53; // "gSMS"
+
+/// An open transaction, rolled back when dropped without [`Open::commit`] (an error, a
+/// panic unwinding).
+struct Open<'a> {
+    conn: Conn<'a>,
+    done: bool,
+}
+
+impl<'a> Open<'a> {
+    fn begin(conn: Conn<'a>, write: bool) -> Result<Open<'a>, StoreError> {
+        let sql = match (conn.dialect(), write) {
+            (Dialect::Sqlite, true) => "BEGIN IMMEDIATE".to_string(),
+            (Dialect::Sqlite, false) => "BEGIN DEFERRED".to_string(),
+            (Dialect::Postgres, true) => {
+                format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITER_LOCK})")
+            }
+            (Dialect::Postgres, false) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into(),
+        };
+        if let Err(e) = conn.execute_batch(&sql) {
+            // PostgreSQL keeps a transaction begun before a failing statement of the batch.
+            if conn.dialect() == Dialect::Postgres {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            return Err(e.into());
+        }
+        Ok(Open { conn, done: false })
+    }
+
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.done = true;
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
@@ -379,8 +455,16 @@ impl Tx<'_> {
     /// version written over with itself (one page into the journal). It tells whether the
     /// disk takes writes again.
     pub fn rewrite_header(&self) -> Result<(), StoreError> {
-        let version = migrate::user_version(self.conn)?;
-        self.conn.pragma_update(None, "user_version", version)?;
+        match self.conn {
+            Conn::Lite(c) => {
+                let version = migrate::user_version(c)?;
+                c.pragma_update(None, "user_version", version)?;
+            }
+            Conn::Pg(_) => {
+                self.conn
+                    .execute("UPDATE groupsms_schema SET version = version", params![])?;
+            }
+        }
         Ok(())
     }
 }

@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use super::db::{parse_col, ColRef, FromCol, ToCol, Value};
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use super::StoreError;
 pub use crate::domain::{BadRole, InFlightPolicy, Role};
@@ -23,15 +23,15 @@ macro_rules! id_type {
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.0))
+        impl ToCol for $name {
+            fn to_col(&self) -> Value<'_> {
+                Value::Int(self.0)
             }
         }
 
-        impl FromSql for $name {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                i64::column_result(value).map($name)
+        impl FromCol for $name {
+            fn from_col(v: ColRef<'_>) -> Result<Self, String> {
+                v.as_i64().map($name)
             }
         }
     };
@@ -54,18 +54,15 @@ id_type!(
     DeliveryId
 );
 
-impl ToSql for Role {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToCol for Role {
+    fn to_col(&self) -> Value<'_> {
+        Value::Text(self.as_str().into())
     }
 }
 
-impl FromSql for Role {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value
-            .as_str()?
-            .parse()
-            .map_err(|e: BadRole| FromSqlError::Other(e.into()))
+impl FromCol for Role {
+    fn from_col(v: ColRef<'_>) -> Result<Self, String> {
+        v.as_str()?.parse().map_err(|e: BadRole| e.to_string())
     }
 }
 
@@ -145,18 +142,15 @@ impl FromStr for DeliveryState {
     }
 }
 
-impl ToSql for DeliveryState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToCol for DeliveryState {
+    fn to_col(&self) -> Value<'_> {
+        Value::Text(self.as_str().into())
     }
 }
 
-impl FromSql for DeliveryState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value
-            .as_str()?
-            .parse()
-            .map_err(|e: String| FromSqlError::Other(e.into()))
+impl FromCol for DeliveryState {
+    fn from_col(v: ColRef<'_>) -> Result<Self, String> {
+        parse_col(v)
     }
 }
 

@@ -11,8 +11,8 @@
 //! ([`Tx::webhook_due`]), posts them, and records the outcome ([`Tx::webhook_delivered`],
 //! [`Tx::webhook_failed`]) in short transactions of its own.
 
+use super::db::{params, Dialect, OptionalExtension};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::{from_ms, ms, BroadcastId, DeliveryId, StoreError, Tx};
 
@@ -114,32 +114,38 @@ impl Tx<'_> {
     /// Stores an event of `kind` for every endpoint subscribed to it; `insert` is an
     /// `INSERT INTO webhook_events ...` (parameters `?1` = the time, `?2` = the subject's id)
     /// that may insert nothing (the subject is gone).
+    /// `insert` is the statement in SQLite's words, then PostgreSQL's (their JSON and time
+    /// functions differ).
     fn emit_sql(
         &self,
         kind: EventKind,
-        insert: &str,
+        insert: [&str; 2],
         subject: i64,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if !self.hooks.wants(kind) {
             return Ok(());
         }
+        let insert = match self.conn.dialect() {
+            Dialect::Sqlite => insert[0],
+            Dialect::Postgres => insert[1],
+        };
         let n = self
             .conn
             .prepare_cached(insert)?
             .execute(params![ms(now), subject])?;
         if n == 1 {
-            self.fan_out(kind, self.conn.last_insert_rowid(), now)?;
+            self.fan_out(kind, self.conn.last_insert_rowid()?, now)?;
         }
         Ok(())
     }
 
     fn fan_out(&self, kind: EventKind, event: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut st = self.conn.prepare_cached(
-            // OR IGNORE: an endpoint listed twice (the configuration refuses it) must never
+            // DO NOTHING: an endpoint listed twice (the configuration refuses it) must never
             // fail the change the event goes with.
-            "INSERT OR IGNORE INTO webhook_deliveries (endpoint, event_id, next_try_at) \
-             VALUES (?, ?, ?)",
+            "INSERT INTO webhook_deliveries (endpoint, event_id, next_try_at) \
+             VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         )?;
         for (key, mask) in &self.hooks.endpoints {
             if mask & kind.bit() != 0 {
@@ -163,7 +169,7 @@ impl Tx<'_> {
         self.conn
             .prepare_cached("INSERT INTO webhook_events (type, created_at, data) VALUES (?, ?, ?)")?
             .execute(params![kind.as_str(), ms(now), data.to_string()])?;
-        self.fan_out(kind, self.conn.last_insert_rowid(), now)
+        self.fan_out(kind, self.conn.last_insert_rowid()?, now)
     }
 
     /// An `inbound` event for the complete message `message`, as it stands (its handling, its
@@ -171,14 +177,25 @@ impl Tx<'_> {
     pub fn emit_inbound(&self, message: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.emit_sql(
             EventKind::Inbound,
-            "INSERT INTO webhook_events (type, created_at, data) \
-             SELECT 'inbound', ?1, json_object( \
-               'message', m.id, 'from', m.originator, 'member', m.member_handle, \
-               'text', m.text, 'sim', m.sim, 'device', m.device, 'scts', m.scts, \
-               'received_at', strftime('%Y-%m-%dT%H:%M:%fZ', m.received_at / 1000.0, 'unixepoch'), \
-               'parts', m.parts, 'handling', m.handling, 'broadcast', m.broadcast_id, \
-               'group', m.group_handle, 'carrier_notice', json(iif(m.carrier_notice, 'true', 'false'))) \
-             FROM inbox_messages m WHERE m.id = ?2",
+            [
+                "INSERT INTO webhook_events (type, created_at, data) \
+                 SELECT 'inbound', ?1, json_object( \
+                   'message', m.id, 'from', m.originator, 'member', m.member_handle, \
+                   'text', m.text, 'sim', m.sim, 'device', m.device, 'scts', m.scts, \
+                   'received_at', strftime('%Y-%m-%dT%H:%M:%fZ', m.received_at / 1000.0, 'unixepoch'), \
+                   'parts', m.parts, 'handling', m.handling, 'broadcast', m.broadcast_id, \
+                   'group', m.group_handle, 'carrier_notice', json(iif(m.carrier_notice, 'true', 'false'))) \
+                 FROM inbox_messages m WHERE m.id = ?2",
+                "INSERT INTO webhook_events (type, created_at, data) \
+                 SELECT 'inbound', ?1, json_build_object( \
+                   'message', m.id, 'from', m.originator, 'member', m.member_handle, \
+                   'text', m.text, 'sim', m.sim, 'device', m.device, 'scts', m.scts, \
+                   'received_at', to_char(to_timestamp(m.received_at / 1000.0) AT TIME ZONE 'UTC', \
+                     'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                   'parts', m.parts, 'handling', m.handling, 'broadcast', m.broadcast_id, \
+                   'group', m.group_handle, 'carrier_notice', m.carrier_notice <> 0)::text \
+                 FROM inbox_messages m WHERE m.id = ?2",
+            ],
             message,
             now,
         )
@@ -192,13 +209,22 @@ impl Tx<'_> {
     ) -> Result<(), StoreError> {
         self.emit_sql(
             EventKind::Delivery,
-            "INSERT INTO webhook_events (type, created_at, data) \
-             SELECT 'delivery', ?1, json_object( \
-               'delivery', d.id, 'broadcast', d.broadcast_id, 'group', b.group_handle, \
-               'kind', b.kind, 'member', m.handle, 'number', d.number, 'state', d.state, \
-               'attempts', d.attempts, 'modem', d.modem, 'error', d.last_error) \
-             FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id \
-             LEFT JOIN members m ON m.id = d.member_id WHERE d.id = ?2",
+            [
+                "INSERT INTO webhook_events (type, created_at, data) \
+                 SELECT 'delivery', ?1, json_object( \
+                   'delivery', d.id, 'broadcast', d.broadcast_id, 'group', b.group_handle, \
+                   'kind', b.kind, 'member', m.handle, 'number', d.number, 'state', d.state, \
+                   'attempts', d.attempts, 'modem', d.modem, 'error', d.last_error) \
+                 FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id \
+                 LEFT JOIN members m ON m.id = d.member_id WHERE d.id = ?2",
+                "INSERT INTO webhook_events (type, created_at, data) \
+                 SELECT 'delivery', ?1, json_build_object( \
+                   'delivery', d.id, 'broadcast', d.broadcast_id, 'group', b.group_handle, \
+                   'kind', b.kind, 'member', m.handle, 'number', d.number, 'state', d.state, \
+                   'attempts', d.attempts, 'modem', d.modem, 'error', d.last_error)::text \
+                 FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id \
+                 LEFT JOIN members m ON m.id = d.member_id WHERE d.id = ?2",
+            ],
             id.0,
             now,
         )
@@ -212,21 +238,40 @@ impl Tx<'_> {
     ) -> Result<(), StoreError> {
         self.emit_sql(
             EventKind::BroadcastFinished,
-            "INSERT INTO webhook_events (type, created_at, data) \
-             SELECT 'broadcast_finished', ?1, json_object( \
-               'broadcast', b.id, 'group', b.group_handle, 'kind', b.kind, \
-               'sender', b.sender_handle, 'recipients', b.recipients, 'parts', b.parts, \
-               'cancelled', json(iif(b.cancelled_at IS NULL, 'false', 'true')), \
-               'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', b.created_at / 1000.0, 'unixepoch'), \
-               'finished_at', strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1000.0, 'unixepoch'), \
-               'states', json((SELECT json_group_object(state, n) FROM \
-                 (SELECT state, count(*) AS n FROM deliveries WHERE broadcast_id = b.id \
-                  GROUP BY state ORDER BY state))), \
-               'replies', (SELECT count(*) FROM inbox_messages WHERE broadcast_id = b.id \
-                  AND handling = 'reply'), \
-               'opt_outs', (SELECT count(*) FROM inbox_messages WHERE broadcast_id = b.id \
-                  AND handling = 'opt_out')) \
-             FROM broadcasts b WHERE b.id = ?2",
+            [
+                "INSERT INTO webhook_events (type, created_at, data) \
+                 SELECT 'broadcast_finished', ?1, json_object( \
+                   'broadcast', b.id, 'group', b.group_handle, 'kind', b.kind, \
+                   'sender', b.sender_handle, 'recipients', b.recipients, 'parts', b.parts, \
+                   'cancelled', json(iif(b.cancelled_at IS NULL, 'false', 'true')), \
+                   'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', b.created_at / 1000.0, 'unixepoch'), \
+                   'finished_at', strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1000.0, 'unixepoch'), \
+                   'states', json((SELECT json_group_object(state, n) FROM \
+                     (SELECT state, count(*) AS n FROM deliveries WHERE broadcast_id = b.id \
+                      GROUP BY state ORDER BY state))), \
+                   'replies', (SELECT count(*) FROM inbox_messages WHERE broadcast_id = b.id \
+                      AND handling = 'reply'), \
+                   'opt_outs', (SELECT count(*) FROM inbox_messages WHERE broadcast_id = b.id \
+                      AND handling = 'opt_out')) \
+                 FROM broadcasts b WHERE b.id = ?2",
+                "INSERT INTO webhook_events (type, created_at, data) \
+                 SELECT 'broadcast_finished', ?1, json_build_object( \
+                   'broadcast', b.id, 'group', b.group_handle, 'kind', b.kind, \
+                   'sender', b.sender_handle, 'recipients', b.recipients, 'parts', b.parts, \
+                   'cancelled', b.cancelled_at IS NOT NULL, \
+                   'created_at', to_char(to_timestamp(b.created_at / 1000.0) AT TIME ZONE 'UTC', \
+                     'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                   'finished_at', to_char(to_timestamp(CAST(?1 AS BIGINT) / 1000.0) AT TIME ZONE 'UTC', \
+                     'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                   'states', coalesce((SELECT json_object_agg(state, n ORDER BY state) FROM \
+                     (SELECT state, count(*) AS n FROM deliveries WHERE broadcast_id = b.id \
+                      GROUP BY state) AS by_state), '{}'::json), \
+                   'replies', (SELECT count(*) FROM inbox_messages WHERE broadcast_id = b.id \
+                      AND handling = 'reply'), \
+                   'opt_outs', (SELECT count(*) FROM inbox_messages WHERE broadcast_id = b.id \
+                      AND handling = 'opt_out'))::text \
+                 FROM broadcasts b WHERE b.id = ?2",
+            ],
             id.0,
             now,
         )
@@ -299,7 +344,7 @@ impl Tx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_try_at = ?4, \
-                 last_try_at = ?5, last_error = ?3, dead_at = iif(?4 IS NULL, ?5, NULL) \
+                 last_try_at = ?5, last_error = ?3, dead_at = CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN ?5 ELSE NULL END \
                  WHERE endpoint = ?1 AND event_id = ?2 AND next_try_at IS NOT NULL",
             )?
             .execute(params![

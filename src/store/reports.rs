@@ -3,8 +3,8 @@
 //! the reports that matched nothing. Which part a report is about, and what it does to the
 //! delivery, is decided in `service::reports`.
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::model::check_not_empty;
 use super::{from_ms, ms, BroadcastId, DeliveryId, DeliveryState, DeliveryUpdate, StoreError, Tx};
@@ -164,7 +164,7 @@ impl Tx<'_> {
                 r.reason,
                 r.pdu
             ])?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.conn.last_insert_rowid()?)
     }
 
     /// The newest `limit` unmatched reports, newest first.
@@ -196,6 +196,6 @@ impl Tx<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM unmatched_reports")?
-            .query_row([], |r| r.get(0))?)
+            .query_row(params![], |r| r.get(0))?)
     }
 }

@@ -7,8 +7,8 @@
 //! the SIMs quarantined for signs of a carrier block ([`Tx::quarantine_sim`]), so a restart
 //! does not put a blocked SIM back to work.
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::model::check_not_empty;
 use super::{ms, SendCount, StoreError, Tx};
@@ -52,7 +52,7 @@ impl Tx<'_> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT count(*), coalesce(sum(parts), 0) FROM sim_sends \
+                "SELECT count(*), CAST(coalesce(sum(parts), 0) AS BIGINT) FROM sim_sends \
                  WHERE sim = ? AND at >= ? AND at <= ?",
             )?
             .query_row(params![sim, ms(from), ms(to)], |r| {
@@ -68,7 +68,7 @@ impl Tx<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM sim_sends")?
-            .query_row([], |r| r.get(0))?)
+            .query_row(params![], |r| r.get(0))?)
     }
 
     /// The concatenation reference for the next long message from `sim` to `number`: one more
@@ -81,7 +81,7 @@ impl Tx<'_> {
             .conn
             .prepare_cached(
                 "INSERT INTO concat_refs (sim, number, last) VALUES (?, ?, 0) \
-                 ON CONFLICT (sim, number) DO UPDATE SET last = (last + 1) % 256 \
+                 ON CONFLICT (sim, number) DO UPDATE SET last = (concat_refs.last + 1) % 256 \
                  RETURNING last",
             )?
             .query_row(params![sim, number], |r| r.get(0))?;

@@ -2,8 +2,8 @@
 //! hashing tokens is `service::tokens`' business); a token is found by its hash, and is usable
 //! while neither revoked nor expired.
 
+use super::db::{params, OptionalExtension, Row};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 
 use super::{from_ms, ms, opt_from_ms, MemberId, StoreError, Tx};
 
@@ -47,7 +47,7 @@ const COLS: &str = "t.id, t.member_id, m.handle, t.label, t.created_by, t.create
                     t.expires_at, t.revoked_at, t.last_used_at";
 const FROM: &str = "api_tokens t LEFT JOIN members m ON m.id = t.member_id";
 
-fn token_row(r: &Row<'_>) -> rusqlite::Result<ApiToken> {
+fn token_row(r: &Row<'_>) -> super::db::Result<ApiToken> {
     let member: Option<MemberId> = r.get(1)?;
     let handle: Option<String> = r.get(2)?;
     Ok(ApiToken {
@@ -89,7 +89,7 @@ impl Tx<'_> {
                 ms(now),
                 t.expires_at.map(ms)
             ])?;
-        let id = self.conn.last_insert_rowid();
+        let id = self.conn.last_insert_rowid()?;
         self.token(id)?.ok_or(StoreError::UnknownToken(id))
     }
 
@@ -116,7 +116,7 @@ impl Tx<'_> {
         let rows = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {COLS} FROM {FROM} WHERE ?1 IS NULL OR t.member_id = ?1 ORDER BY t.id"
+                "SELECT {COLS} FROM {FROM} WHERE CAST(?1 AS BIGINT) IS NULL OR t.member_id = ?1 ORDER BY t.id"
             ))?
             .query_map([member], token_row)?
             .collect::<Result<_, _>>()?;

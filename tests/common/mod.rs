@@ -75,11 +75,60 @@ pub fn utc(s: &str) -> DateTime<Utc> {
     s.parse().expect("a test time")
 }
 
-/// A fresh database file; keep the TempDir alive as long as the store.
-pub fn temp_store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path().join("groupsms.db")).expect("open store");
-    (dir, store)
+/// A fresh database for one test: an SQLite file in a temporary directory, or, when
+/// `GROUPSMS_STORE_BACKEND=postgres`, a new database in the PostgreSQL cluster named by
+/// `GROUPSMS_TEST_POSTGRES` (an admin URL: `.ci/pg-cluster start` prints one), dropped again
+/// when the test ends. The same store tests thus run on both engines.
+pub struct TestDb {
+    dir: TempDir,
+    pg: Option<pg::Scratch>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pg = match std::env::var("GROUPSMS_STORE_BACKEND").as_deref() {
+            Ok("postgres") => Some(pg::Scratch::new().unwrap_or_else(|| {
+                panic!("GROUPSMS_STORE_BACKEND=postgres needs GROUPSMS_TEST_POSTGRES")
+            })),
+            Ok("sqlite") | Err(_) => None,
+            Ok(other) => panic!("GROUPSMS_STORE_BACKEND={other}: sqlite or postgres"),
+        };
+        TestDb { dir, pg }
+    }
+
+    /// The temporary directory (the SQLite file is `groupsms.db` in it).
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Opens the store (again: a restart).
+    pub fn open(&self) -> Store {
+        match &self.pg {
+            Some(pg) => Store::open_postgres(&pg.target, &Default::default()),
+            None => Store::open(self.dir.path().join("groupsms.db")),
+        }
+        .expect("open store")
+    }
+
+    /// What `[daemon] database` says for this database.
+    pub fn database_setting(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => self.dir.path().join("groupsms.db").display().to_string(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+}
+
+/// A fresh database; keep the [`TestDb`] alive as long as the store.
+pub fn temp_store() -> (TestDb, Store) {
+    let db = TestDb::new();
+    let store = db.open();
+    (db, store)
 }
 
 pub const T0: &str = "2024-05-10T02:00:00Z";
@@ -88,7 +137,7 @@ pub const T0: &str = "2024-05-10T02:00:00Z";
 pub fn with_broadcast(
     n: u32,
 ) -> (
-    TempDir,
+    TestDb,
     Store,
     groupsms::store::BroadcastId,
     Vec<groupsms::store::DeliveryId>,
@@ -146,6 +195,7 @@ pub fn ops_group(store: &mut Store, n: u32) {
 
 pub mod daemon;
 pub mod http;
+pub mod pg;
 pub mod pty;
 pub mod serial;
 pub mod steps;

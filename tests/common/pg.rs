@@ -1,0 +1,90 @@
+//! Scratch PostgreSQL databases for tests, in the cluster `GROUPSMS_TEST_POSTGRES` names
+//! (`.ci/pg-cluster start DIR` starts a throwaway one and prints the variable).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use groupsms::store::postgres::PgTarget;
+
+/// The admin URL, or `None` (said once, clearly) when no cluster is configured; CI
+/// (`GROUPSMS_REQUIRE_ORACLES=1`) makes its absence a failure.
+pub fn admin_url() -> Option<String> {
+    match std::env::var("GROUPSMS_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            super::absent(
+                "a PostgreSQL cluster for the tests (GROUPSMS_TEST_POSTGRES; start one with \
+                 `eval \"$(.ci/pg-cluster start /tmp/pg)\"`)",
+            );
+            None
+        }
+    }
+}
+
+/// A new, empty database, dropped when this is.
+pub struct Scratch {
+    admin: String,
+    pub name: String,
+    pub url: String,
+    pub target: PgTarget,
+}
+
+impl Scratch {
+    pub fn new() -> Option<Scratch> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let admin = admin_url()?;
+        let name = format!(
+            "gsms_t{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        admin_sql(&admin, &format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("create database {name} at {admin}: {e}"));
+        let target = PgTarget::parse(&admin)
+            .expect("GROUPSMS_TEST_POSTGRES is a postgres:// URL")
+            .with_dbname(&name);
+        let url = match admin.rfind('/') {
+            Some(at) => format!("{}/{name}", &admin[..at]),
+            None => panic!("GROUPSMS_TEST_POSTGRES has no /dbname"),
+        };
+        Some(Scratch {
+            admin,
+            name,
+            url,
+            target,
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = admin_sql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Runs `sql` on the admin connection, on a thread of its own: the blocking client cannot
+/// run inside a test's tokio runtime.
+pub fn admin_sql(admin: &str, sql: &str) -> Result<(), String> {
+    let (admin, sql) = (admin.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(connection);
+            client.batch_execute(&sql).await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "the admin connection's thread panicked".to_string())?
+}
