@@ -358,7 +358,10 @@ impl RoutingConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
     pub socket: PathBuf,
+    /// An SQLite file, or a `postgres://user@host/dbname` URL ([`DaemonConfig::database`]).
     pub database: PathBuf,
+    /// The PostgreSQL password, in a file of its own (else `$PGPASSWORD`, else none).
+    pub database_password_file: Option<PathBuf>,
     /// IANA zone in which quota days and months are counted (checked when the file is read).
     #[serde(deserialize_with = "zone")]
     pub timezone: Tz,
@@ -585,6 +588,7 @@ impl Default for DaemonConfig {
         DaemonConfig {
             socket: PathBuf::from("/run/groupsms/groupsms.sock"),
             database: PathBuf::from("/var/lib/groupsms/groupsms.db"),
+            database_password_file: None,
             timezone: DEFAULT_TIMEZONE,
             default_country: Country::default().iso().into(),
             admin_uids: Vec::new(),
@@ -639,6 +643,11 @@ impl Default for SchedulerConfig {
 }
 
 impl DaemonConfig {
+    /// The database `database` names (checked when the file is read).
+    pub fn database(&self) -> Result<crate::store::Database, String> {
+        crate::store::Database::parse(&self.database)
+    }
+
     /// The socket may not be the database (or one of SQLite's files beside it, or the daemon's
     /// lock file), nor inside it,
     /// nor contain it: the daemon replaces a stale socket at its path, and a socket path that
@@ -646,6 +655,9 @@ impl DaemonConfig {
     /// `/` ignored); the daemon also never removes anything at the socket path that is not a
     /// socket.
     pub fn check_paths(&self) -> Result<(), String> {
+        if !matches!(self.database()?, crate::store::Database::Sqlite(_)) {
+            return Ok(());
+        }
         let plain = |p: &Path| -> PathBuf {
             p.components()
                 .filter(|c| !matches!(c, std::path::Component::CurDir))
@@ -864,6 +876,12 @@ impl Config {
             return Err(format!(
                 "{}[scheduler] block_notice_phrases: {e}",
                 at("scheduler", 0, "block_notice_phrases")
+            ));
+        }
+        if let Err(e) = self.daemon.database() {
+            return Err(format!(
+                "{}[daemon] database: {e}",
+                at("daemon", 0, "database")
             ));
         }
         self.daemon

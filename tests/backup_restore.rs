@@ -2,6 +2,7 @@
 //! daemon writes a broadcast are each one consistent snapshot; a restore is refused while the
 //! daemon runs, refuses a backup with a newer schema or that is no database, keeps the
 //! database it replaces, and the daemon starts on what it restored.
+//! SQLite only: `.ci/run`'s PostgreSQL pass leaves this file out (it is about the SQLite file).
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! each, a port another process holds, a missing device, a database directory the user may
 //! not write, a broken configuration, and a running daemon it reads the modems through.
 //! Every reported line and the exit status are checked.
+//! SQLite only: `.ci/run`'s PostgreSQL pass leaves this file out (it is about the SQLite file).
 
 mod common;
 

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::daemon::{connect_as, open_to_others, ops_group, wait_exit, Seen, World};
-use groupsms::store::{BroadcastId, DeliveryState, Store};
+use groupsms::store::{BroadcastId, DeliveryState};
 use serde_json::{json, Value};
 
 fn deliveries(show: &Value) -> &Vec<Value> {
@@ -467,10 +467,7 @@ fn sigterm_mid_broadcast_finishes_in_flight_parts_and_the_next_start_completes()
 
     // What the database says now (the daemon is down): nothing in flight, the rest queued,
     // and every part the modems accepted recorded as sent.
-    let detail = Store::open(w.database())
-        .unwrap()
-        .show_broadcast(BroadcastId(id))
-        .unwrap();
+    let detail = w.open_store().show_broadcast(BroadcastId(id)).unwrap();
     let count = |s: DeliveryState| detail.deliveries.iter().filter(|d| d.state == s).count();
     assert_eq!(count(DeliveryState::Sending), 0, "{:#?}", detail.deliveries);
     assert_eq!(count(DeliveryState::Uncertain), 0);
@@ -551,15 +548,20 @@ fn the_socket_replaces_stale_files_refuses_a_second_daemon_and_survives_bad_line
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(69), "{stderr}");
-    // It stops at the database's lock, before the socket path (tests/disk.rs has the rest).
-    assert!(
-        stderr.contains(&format!(
+    // It stops at the database's lock, before the socket path (tests/disk.rs has the rest);
+    // on PostgreSQL (its lock is taken with the database) at the live socket.
+    let why = match &w.pg {
+        None => format!(
             "another groupsms daemon (pid {}) holds the database {}",
             w.daemon_pid().unwrap(),
             w.database().display()
-        )),
-        "{stderr}"
-    );
+        ),
+        Some(_) => format!(
+            "another groupsms daemon is already listening on {}",
+            w.socket().display()
+        ),
+    };
+    assert!(stderr.contains(&why), "{stderr}");
     let totals = w.follow(id, |_| false);
     assert_eq!(totals["sent"], 1, "{totals}");
     let show = w.show(id);
@@ -699,10 +701,7 @@ fn unix_users_may_do_only_what_they_are_allowed() {
         stderr(&out)
     );
     assert_eq!(w.json(&["group", "show", "ops"])["quota"]["day_used"], 0);
-    let audit = groupsms::store::Store::open(w.database())
-        .unwrap()
-        .audit_log(1)
-        .unwrap();
+    let audit = w.open_store().audit_log(1).unwrap();
     assert_eq!(
         (audit[0].actor.as_str(), audit[0].action.as_str()),
         ("uid:65534", "send_refused"),

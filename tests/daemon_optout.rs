@@ -8,7 +8,6 @@ mod common;
 use common::daemon::{ops_group, World};
 use groupsms::service::optout::{on_incoming, Incoming};
 use groupsms::service::Settings;
-use groupsms::store::Store;
 
 const FOOTER: &str = "回TD退订";
 
@@ -96,7 +95,7 @@ fn a_confirmation_notice_goes_back_through_the_sim_the_reply_came_in_on() {
     // spread them over the three idle modems).
     let (m1, m2) = (numbers[1].clone(), numbers[2].clone());
     let notices: Vec<i64> = {
-        let mut store = Store::open(w.database()).unwrap();
+        let mut store = w.open_store();
         [(&m1, "ＴＤ！"), (&m2, "stop")]
             .into_iter()
             .map(|(number, text)| {

@@ -8,7 +8,6 @@ mod common;
 
 use chrono::{Duration, Timelike, Utc};
 use common::daemon::{open_to_others, ops_group, World};
-use groupsms::store::Store;
 use serde_json::Value;
 
 /// Waits until the pool has taken every modem in (it then knows its SIM's use).
@@ -35,7 +34,7 @@ fn status_waiting(w: &World, id: i64) -> Option<Value> {
 }
 
 fn audit(w: &World) -> Vec<String> {
-    let mut store = Store::open(w.database()).unwrap();
+    let mut store = w.open_store();
     store
         .audit_log(50)
         .unwrap()

@@ -1,6 +1,7 @@
 //! The daemon's files on disk, through the real binary (see `common/daemon.rs`): what it may
 //! delete at the socket path, the database's durability setting, one daemon per database,
 //! the modes of the files it creates, and world-writable directories.
+//! SQLite only: `.ci/run`'s PostgreSQL pass leaves this file out (it is about the SQLite file).
 
 mod common;
 

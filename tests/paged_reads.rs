@@ -18,7 +18,7 @@ use common::daemon::{connect_as, open_to_others, World};
 use groupsms::protocol::MAX_LINE;
 use groupsms::service::pages::PageSizes;
 use groupsms::service::{submit_broadcast, Caller, SendRequest, Settings};
-use groupsms::store::{NewGroup, NewMember, Role, Store, StoreError, MAX_DELIVERY_ERROR};
+use groupsms::store::{NewGroup, NewMember, Role, StoreError, MAX_DELIVERY_ERROR};
 use serde_json::{json, Value};
 
 const MEMBERS: u64 = 300;
@@ -40,7 +40,7 @@ fn handle(i: u64) -> String {
 /// one broadcast to all of them whose deliveries all failed; returns its id.
 fn populate(w: &World) -> i64 {
     let now = Utc::now();
-    let mut store = Store::open(w.database()).unwrap();
+    let mut store = w.open_store();
     store
         .write(|tx| -> Result<(), StoreError> {
             tx.create_group(&NewGroup::new("g", longest_name(0)), now)?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::daemon::{connect_as, open_to_others, ops_group, World};
 use groupsms::service::refusals::{MORE_REFUSED, REFUSED_SENDS_LOGGED_PER_MINUTE};
-use groupsms::store::{NewMember, Store, MAX_AUDIT_TEXT};
+use groupsms::store::{NewMember, MAX_AUDIT_TEXT};
 use serde_json::{json, Value};
 
 /// The ordinary local user of these tests.
@@ -183,7 +183,7 @@ fn refused_sends_cannot_fill_the_disk() {
         let a = ask(&mut c, &send("ops", "alice", &format!("try {i}")));
         assert_eq!(a["error"]["code"], "permission_denied", "{a}");
     }
-    let audit = Store::open(w.database()).unwrap().audit_log(1000).unwrap();
+    let audit = w.open_store().audit_log(1000).unwrap();
     let mine: Vec<_> = audit.iter().filter(|e| e.actor == "uid:65534").collect();
     assert_eq!(
         mine.len(),
@@ -211,7 +211,7 @@ fn refused_sends_cannot_fill_the_disk() {
         .to_string(),
     );
     assert_eq!(a["ok"], true, "{a}");
-    let audit = Store::open(w.database()).unwrap().audit_log(1000).unwrap();
+    let audit = w.open_store().audit_log(1000).unwrap();
     assert_eq!(audit[0].action, "update_group");
     assert_eq!(audit[0].detail.len(), MAX_AUDIT_TEXT + "…".len());
     assert!(audit[0].detail.ends_with("…"), "{}", audit[0].detail);
@@ -320,8 +320,7 @@ fn the_cli_shows_control_characters_escaped_and_json_exact() {
     let w = World::start(1, |c| c, "");
     ops_group(&w, 0);
     let evil = "Eve\u{1b}]0;owned\u{7}\u{1b}[2J";
-    Store::open(w.database())
-        .unwrap()
+    w.open_store()
         .create_member(
             &NewMember::new("eve", evil, "+8613900000005"),
             chrono::Utc::now(),

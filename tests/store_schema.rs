@@ -1,5 +1,6 @@
 //! Opening the database: migrations from an empty file, refusal of a newer schema or of a
 //! file that is not a database, connection settings, concurrent first opens.
+//! SQLite only: `.ci/run`'s PostgreSQL pass leaves this file out (it is about the SQLite file).
 
 mod common;
 
@@ -61,7 +62,10 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
     drop(st);
     drop(conn);
     let again = Store::open(&path).unwrap();
-    assert_eq!(again.pragmas().unwrap().expect("SQLite").user_version, SCHEMA_VERSION);
+    assert_eq!(
+        again.pragmas().unwrap().expect("SQLite").user_version,
+        SCHEMA_VERSION
+    );
 }
 
 #[test]
@@ -208,7 +212,10 @@ fn a_lock_held_longer_than_the_busy_timeout_is_a_clear_transient_error() {
         busy_timeout: std::time::Duration::from_millis(50),
     };
     let mut store = Store::open_with(&path, &options).unwrap();
-    assert_eq!(store.pragmas().unwrap().expect("SQLite").busy_timeout_ms, 50);
+    assert_eq!(
+        store.pragmas().unwrap().expect("SQLite").busy_timeout_ms,
+        50
+    );
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let err = store
@@ -251,7 +258,10 @@ fn a_version_1_database_keeps_its_deliveries_through_migration_2() {
         .unwrap();
     }
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.pragmas().unwrap().expect("SQLite").user_version, SCHEMA_VERSION);
+    assert_eq!(
+        store.pragmas().unwrap().expect("SQLite").user_version,
+        SCHEMA_VERSION
+    );
     assert!(
         store.pragmas().unwrap().expect("SQLite").foreign_keys,
         "foreign keys on again"
@@ -318,7 +328,10 @@ fn a_version_3_database_keeps_deliveries_and_parts_through_migration_5() {
         .unwrap();
     }
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.pragmas().unwrap().expect("SQLite").user_version, SCHEMA_VERSION);
+    assert_eq!(
+        store.pragmas().unwrap().expect("SQLite").user_version,
+        SCHEMA_VERSION
+    );
     let b = groupsms::store::BroadcastId(1);
     assert_eq!(
         store.part_statuses(groupsms::store::DeliveryId(7)).unwrap(),

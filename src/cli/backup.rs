@@ -33,6 +33,21 @@ pub struct RestoreArgs {
     pub file: PathBuf,
 }
 
+/// Backups here are of SQLite files; PostgreSQL has its own tools.
+fn sqlite_only(ctx: &Context, tool: &str) -> Result<(), Failure> {
+    match ctx.config.daemon.database() {
+        Ok(store::Database::Postgres(target)) => Err(Failure::of(
+            Class::BadInput,
+            format!(
+                "the database is PostgreSQL ({}): use {tool}; groupsms backup and restore \
+                 work on SQLite files",
+                target.label()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn failure(e: StoreError) -> Failure {
     match e {
         StoreError::InUse { .. } => Failure::of(Class::Unavailable, e.to_string()),
@@ -42,6 +57,7 @@ fn failure(e: StoreError) -> Failure {
 
 /// Writes a consistent copy of the configured database to `args.file`.
 pub fn backup(ctx: &Context, args: BackupArgs) -> Result<(), Failure> {
+    sqlite_only(ctx, "pg_dump")?;
     let db = &ctx.config.daemon.database;
     let store = Store::open_existing(db).map_err(failure)?;
     let report = store
@@ -72,6 +88,7 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<(), Failure> {
 
 /// Puts the backup `args.file` in place of the configured database (daemon stopped).
 pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<(), Failure> {
+    sqlite_only(ctx, "pg_restore (or psql)")?;
     let db = &ctx.config.daemon.database;
     // Check the file first: a bad backup is refused before anything else is looked at.
     store::backup::check_backup(&args.file).map_err(failure)?;

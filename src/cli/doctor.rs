@@ -160,7 +160,20 @@ pub fn run(cli: &Cli) -> ExitCode {
         .socket
         .clone()
         .unwrap_or_else(|| config.daemon.socket.clone());
-    let db = check_database(&mut r, &config.daemon.database);
+    let db = match config.daemon.database() {
+        Ok(groupsms_db @ crate::store::Database::Postgres(_)) => {
+            r.ok(
+                "database",
+                format!(
+                    "PostgreSQL at {}: the daemon checks it when it starts (doctor reads SQLite \
+                     files only)",
+                    groupsms_db.label()
+                ),
+            );
+            None
+        }
+        _ => check_database(&mut r, &config.daemon.database),
+    };
     let daemon_modems = check_socket(&mut r, &socket);
     let clocks = device::check_devices(&mut r, &config, daemon_modems.as_deref());
     check_carrier(&mut r, daemon_modems.as_deref(), db.as_ref());

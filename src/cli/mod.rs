@@ -139,7 +139,12 @@ impl Context {
     /// A greeted connection to the daemon (of the configured database, for the message when
     /// none answers).
     pub fn client(&self) -> Result<client::Client, Failure> {
-        client::Client::connect_to(&self.socket, Some(&self.config.daemon.database))
+        // The lock file beside an SQLite file tells whether a daemon holds it.
+        let file = match self.config.daemon.database() {
+            Ok(crate::store::Database::Sqlite(path)) => Some(path),
+            _ => None,
+        };
+        client::Client::connect_to(&self.socket, file.as_deref())
     }
 }
 

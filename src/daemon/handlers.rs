@@ -1050,7 +1050,12 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
     answer(&p::StatusResult {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: shared.started.elapsed().as_secs(),
-        database: shared.config.daemon.database.display().to_string(),
+        database: shared
+            .config
+            .daemon
+            .database()
+            .map(|d| d.label())
+            .unwrap_or_else(|_| shared.config.daemon.database.display().to_string()),
         modems_ready: modems.iter().filter(|m| m.is_up()).count(),
         modems_total: modems.len(),
         broadcasts_sending: shared.board.active(),

@@ -41,7 +41,7 @@ use crate::scheduler::pool::{Pool, SlotState};
 use crate::scheduler::progress::Board;
 use crate::scheduler::{upkeep, Caps, ModemView, Scheduler};
 use crate::service::{Country, SensitiveFilter, Settings};
-use crate::store::{GroupId, OpenOptions, StoreError, StoreHandle};
+use crate::store::{Database, GroupId, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
 pub mod follow;
@@ -266,10 +266,18 @@ pub async fn run_until(
     // same database must refuse before its recovery step takes the live daemon's in-flight
     // deliveries for a crash's leftovers (requeued, flagged, sent twice), and before it
     // touches the socket path (its socket file may have been deleted).
-    let database_dir = config.daemon.database.parent().unwrap_or(Path::new(""));
-    files::create_private_dir(database_dir)
-        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", database_dir.display())))?;
-    let lock = crate::lockfile::lock(&config.daemon.database)?;
+    // (PostgreSQL: the same guard is a session lock, taken when the store opens.)
+    let database = config.daemon.database().map_err(StartError::Config)?;
+    let lock = match &database {
+        Database::Sqlite(path) => {
+            let database_dir = path.parent().unwrap_or(Path::new(""));
+            files::create_private_dir(database_dir).map_err(|e| {
+                StartError::Io(format!("cannot create {}: {e}", database_dir.display()))
+            })?;
+            Some(crate::lockfile::lock(path)?)
+        }
+        Database::Postgres(_) => None,
+    };
     let (listener, bound) = match socket::inherited()? {
         Some(l) => (l, None),
         None => {
@@ -287,7 +295,9 @@ pub async fn run_until(
     };
     http::adapters::check(&config).map_err(StartError::Config)?;
     let opened = match http::bind(&config.http).await {
-        Ok(listeners) => open_store(&config, hooks).await.map(|s| (s, listeners)),
+        Ok(listeners) => open_store(&config, &database, hooks)
+            .await
+            .map(|s| (s, listeners)),
         Err(e) => Err(e),
     };
     let ((store, store_thread, outbox_wake), http_listeners) = match opened {
@@ -529,10 +539,26 @@ fn join_pool(
         .collect()
 }
 
-/// Opens and migrates the database (its directory exists), then applies the in-flight
+/// The PostgreSQL password: `database_password_file` (its first line), else `$PGPASSWORD`,
+/// else none (trust or peer authentication).
+fn database_password(daemon: &crate::config::DaemonConfig) -> Result<Option<String>, StartError> {
+    if let Some(file) = &daemon.database_password_file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            StartError::Config(format!(
+                "[daemon] database_password_file {}: {e}",
+                file.display()
+            ))
+        })?;
+        return Ok(Some(text.lines().next().unwrap_or("").to_string()));
+    }
+    Ok(std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()))
+}
+
+/// Opens and migrates the database (an SQLite file's directory exists), then applies the in-flight
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
     config: &Config,
+    database: &Database,
     hooks: crate::store::Subscriptions,
 ) -> Result<
     (
@@ -544,15 +570,40 @@ async fn open_store(
 > {
     // Fault matrix (issue 7): a database the daemon may not write (read-only file) failed
     // start-up with a bare "attempt to write a readonly database"; name the file.
-    let path = config.daemon.database.display().to_string();
+    let path = database.label();
     let named = |e: StoreError| StartError::Io(format!("database {path}: {e}"));
-    files::create_database_file(&config.daemon.database)
-        .map_err(|e| StartError::Io(format!("database {path}: {e}")))?;
-    if let Some(warning) = files::readable_by_others(&config.daemon.database) {
-        tracing::warn!("{warning}");
-    }
-    let (store, store_thread) =
-        StoreHandle::open(&config.daemon.database, &OpenOptions::default()).map_err(named)?;
+    let (store, store_thread) = match database {
+        Database::Sqlite(file) => {
+            files::create_database_file(file)
+                .map_err(|e| StartError::Io(format!("database {path}: {e}")))?;
+            if let Some(warning) = files::readable_by_others(file) {
+                tracing::warn!("{warning}");
+            }
+            StoreHandle::open(file, &OpenOptions::default()).map_err(named)?
+        }
+        Database::Postgres(target) => {
+            let target = match database_password(&config.daemon)? {
+                Some(password) => (**target).clone().with_password(&password),
+                None => (**target).clone(),
+            };
+            let (store, thread) = StoreHandle::open_database(
+                &Database::Postgres(Box::new(target)),
+                &OpenOptions::default(),
+            )
+            .map_err(named)?;
+            if !store
+                .call(|s| s.claim_single_daemon())
+                .await
+                .map_err(named)?
+            {
+                return Err(StartError::Config(format!(
+                    "another groupsms daemon serves the database {path}; one daemon per \
+                     database (stop the other one first)"
+                )));
+            }
+            (store, thread)
+        }
+    };
     let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;
     // Before anything is written: the recovery below may finish broadcasts, and their events
     // belong in the outbox.

@@ -120,6 +120,8 @@ impl From<Error> for StoreError {
                 )),
                 _ => StoreError::Sql(pg_text(&e)),
             },
+            // Like a disk that refuses writes: the same write may succeed once it is back.
+            Error::Connect(reason) => StoreError::DiskIo(format!("PostgreSQL: {reason}")),
             other => StoreError::Sql(other.to_string()),
         }
     }
@@ -543,14 +545,81 @@ impl<'a> tokio_postgres::types::FromSql<'a> for JsonText<'a> {
 /// the connection closes); queries are sent from the store's thread and waited for by
 /// parking it. So the store works the same from any thread, inside a tokio runtime or not,
 /// as an SQLite connection does.
+///
+/// A connection the server closed (a restart, a network cut, an administrator) is made
+/// again at the next transaction, with the same session settings and, if this connection
+/// held it, the daemon's lock taken again.
 pub struct PgConn {
-    client: tokio_postgres::Client,
+    client: RefCell<tokio_postgres::Client>,
     statements: RefCell<HashMap<String, tokio_postgres::Statement>>,
+    config: tokio_postgres::Config,
+    /// Run after every (re)connection: the session's settings.
+    session: String,
+    /// The session lock this connection holds, to take again after a reconnection.
+    held_lock: std::cell::Cell<Option<i64>>,
 }
 
 impl PgConn {
-    /// Connects (waiting at most the configuration's connect timeout).
-    pub(crate) fn connect(config: tokio_postgres::Config) -> Result<PgConn> {
+    /// Connects and applies `session` (statements separated by `;`).
+    pub(crate) fn connect(config: tokio_postgres::Config, session: &str) -> Result<PgConn> {
+        let client = PgConn::open(config.clone())?;
+        block_on(client.batch_execute(session))?;
+        Ok(PgConn {
+            client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
+            config,
+            session: session.to_string(),
+            held_lock: std::cell::Cell::new(None),
+        })
+    }
+
+    /// Whether the server closed the connection.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.borrow().is_closed()
+    }
+
+    /// Connects again if the server closed the connection; an error when it cannot (the
+    /// transaction that asked fails, the next one tries again).
+    pub(crate) fn revive(&self) -> Result<()> {
+        if !self.client.borrow().is_closed() {
+            return Ok(());
+        }
+        let client = PgConn::open(self.config.clone())?;
+        block_on(client.batch_execute(&self.session))?;
+        if let Some(key) = self.held_lock.get() {
+            let row = block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))?;
+            if !row.get::<_, bool>(0) {
+                return Err(Error::Connect(
+                    "another groupsms daemon took the database over while the connection was \
+                     down"
+                        .into(),
+                ));
+            }
+        }
+        self.statements.borrow_mut().clear();
+        *self.client.borrow_mut() = client;
+        tracing::info!("connected to PostgreSQL again");
+        Ok(())
+    }
+
+    /// Takes the session lock `key` (held until the connection closes, and taken again by
+    /// [`PgConn::revive`]); `false` when another connection holds it.
+    pub(crate) fn try_session_lock(&self, key: i64) -> Result<bool> {
+        let row = block_on(
+            self.client
+                .borrow()
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key]),
+        )?;
+        let held: bool = row.get(0);
+        if held {
+            self.held_lock.set(Some(key));
+        }
+        Ok(held)
+    }
+
+    /// A new client, its I/O on a thread of its own (waiting at most the configuration's
+    /// connect timeout).
+    fn open(config: tokio_postgres::Config) -> Result<tokio_postgres::Client> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("groupsms-pg".into())
@@ -579,14 +648,9 @@ impl PgConn {
                 });
             })
             .map_err(|e| Error::Connect(e.to_string()))?;
-        let client = rx
-            .recv()
+        rx.recv()
             .map_err(|_| Error::Connect("the connection thread ended".into()))?
-            .map_err(Error::Connect)?;
-        Ok(PgConn {
-            client,
-            statements: RefCell::new(HashMap::new()),
-        })
+            .map_err(Error::Connect)
     }
 
     fn prepare(&self, sql: &str, cache: bool) -> Result<tokio_postgres::Statement> {
@@ -594,7 +658,7 @@ impl PgConn {
             return Ok(st.clone());
         }
         let text = pg_placeholders(sql);
-        let st = block_on(self.client.prepare(&text))
+        let st = block_on(self.client.borrow().prepare(&text))
             .map_err(|source| Error::Prepare { sql: text, source })?;
         if cache {
             let mut statements = self.statements.borrow_mut();
@@ -607,7 +671,7 @@ impl PgConn {
     }
 
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
-        Ok(block_on(self.client.batch_execute(sql))?)
+        Ok(block_on(self.client.borrow().batch_execute(sql))?)
     }
 
     fn run(
@@ -619,7 +683,7 @@ impl PgConn {
             .iter()
             .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        Ok(block_on(self.client.query(st, &refs))?)
+        Ok(block_on(self.client.borrow().query(st, &refs))?)
     }
 
     fn run_execute(&self, st: &tokio_postgres::Statement, values: &[Value<'_>]) -> Result<u64> {
@@ -627,7 +691,7 @@ impl PgConn {
             .iter()
             .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        Ok(block_on(self.client.execute(st, &refs))?)
+        Ok(block_on(self.client.borrow().execute(st, &refs))?)
     }
 }
 

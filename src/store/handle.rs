@@ -50,6 +50,14 @@ impl StoreHandle {
         StoreHandle::spawn(store)
     }
 
+    /// [`open`](StoreHandle::open) for the configured database, SQLite or PostgreSQL.
+    pub fn open_database(
+        db: &super::Database,
+        options: &OpenOptions,
+    ) -> Result<(StoreHandle, JoinHandle<()>), StoreError> {
+        StoreHandle::spawn(Store::open_database(db, options)?)
+    }
+
     /// Moves an open store to a new thread. Join the returned thread after dropping every
     /// handle to be sure the database is closed.
     pub fn spawn(mut store: Store) -> Result<(StoreHandle, JoinHandle<()>), StoreError> {

@@ -36,7 +36,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-use db::{params, Conn, Dialect, PgConn};
+use db::{params, Conn, PgConn};
 
 mod alerts;
 mod audit;
@@ -61,6 +61,7 @@ mod tokens;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
+pub use db::Dialect;
 pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
@@ -104,10 +105,44 @@ pub struct Pragmas {
     pub user_version: u32,
 }
 
+/// Where the store lives, as configured (`[daemon] database`): an SQLite file, or a
+/// PostgreSQL database (a `postgres://` URL).
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(Box<postgres::PgTarget>),
+}
+
+impl Database {
+    /// Reads `[daemon] database`: a `postgres://` or `postgresql://` URL, else a file path.
+    /// A password is refused in the URL (a configuration file is read by many): it comes
+    /// from `database_password_file` or the environment ([`Database::with_password`]).
+    pub fn parse(text: &std::path::Path) -> Result<Database, String> {
+        let Some(url) = text.to_str().filter(|t| postgres::PgTarget::is_url(t)) else {
+            return Ok(Database::Sqlite(text.to_path_buf()));
+        };
+        let target = postgres::PgTarget::parse(url)?;
+        if target.has_password() {
+            return Err("the PostgreSQL URL holds a password: put it in \
+                        database_password_file (or $PGPASSWORD) instead"
+                .into());
+        }
+        Ok(Database::Postgres(Box::new(target)))
+    }
+
+    /// How logs, `status` and errors name it (never with a password).
+    pub fn label(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(target) => target.label().to_string(),
+        }
+    }
+}
+
 /// The engine a [`Store`] runs on.
 pub(crate) enum Backend {
     Lite(Connection),
-    Pg(PgConn),
+    Pg(Box<PgConn>),
 }
 
 impl Backend {
@@ -241,6 +276,14 @@ impl Store {
             busy_timeout_ms: get("busy_timeout")?.parse().unwrap_or(0),
             user_version: migrate::user_version(conn)?,
         }))
+    }
+
+    /// Opens the configured database: [`Store::open_with`] or [`Store::open_postgres`].
+    pub fn open_database(db: &Database, options: &OpenOptions) -> Result<Store, StoreError> {
+        match db {
+            Database::Sqlite(path) => Store::open_with(path, options),
+            Database::Postgres(target) => Store::open_postgres(target, options),
+        }
     }
 
     /// Which engine this store runs on.
@@ -412,6 +455,9 @@ struct Open<'a> {
 
 impl<'a> Open<'a> {
     fn begin(conn: Conn<'a>, write: bool) -> Result<Open<'a>, StoreError> {
+        if let Conn::Pg(pg) = conn {
+            pg.revive()?;
+        }
         let sql = match (conn.dialect(), write) {
             (Dialect::Sqlite, true) => "BEGIN IMMEDIATE".to_string(),
             (Dialect::Sqlite, false) => "BEGIN DEFERRED".to_string(),
@@ -420,7 +466,16 @@ impl<'a> Open<'a> {
             }
             (Dialect::Postgres, false) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into(),
         };
-        if let Err(e) = conn.execute_batch(&sql) {
+        let mut begun = conn.execute_batch(&sql);
+        if let (Err(_), Conn::Pg(pg)) = (&begun, conn) {
+            if pg.is_closed() {
+                // The server closed the connection since the last transaction (and the
+                // client learned it only now): connect again, once.
+                pg.revive()?;
+                begun = conn.execute_batch(&sql);
+            }
+        }
+        if let Err(e) = begun {
             // PostgreSQL keeps a transaction begun before a failing statement of the batch.
             if conn.dialect() == Dialect::Postgres {
                 let _ = conn.execute_batch("ROLLBACK");

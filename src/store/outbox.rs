@@ -344,7 +344,7 @@ impl Tx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_try_at = ?4, \
-                 last_try_at = ?5, last_error = ?3, dead_at = CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN ?5 ELSE NULL END \
+                 last_try_at = ?5, last_error = ?3, dead_at = CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN CAST(?5 AS BIGINT) ELSE NULL END \
                  WHERE endpoint = ?1 AND event_id = ?2 AND next_try_at IS NOT NULL",
             )?
             .execute(params![

@@ -85,11 +85,10 @@ impl PgTarget {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("groupsms");
-        let conn = PgConn::connect(config).map_err(|e| open_err(e.to_string()))?;
         // A lock held longer than the busy timeout is Busy, as SQLite's busy timeout is.
         let ms = options.busy_timeout.as_millis().max(1);
-        conn.batch(&format!("SET lock_timeout = {ms}; SET TIME ZONE 'UTC'"))
-            .map_err(|e| open_err(e.to_string()))?;
+        let session = format!("SET lock_timeout = {ms}; SET TIME ZONE 'UTC'");
+        let conn = PgConn::connect(config, &session).map_err(|e| open_err(e.to_string()))?;
         Ok(conn)
     }
 }
@@ -107,6 +106,9 @@ fn label_of(config: &tokio_postgres::Config) -> String {
         config.get_dbname().unwrap_or("")
     )
 }
+
+/// The key of the session lock a daemon holds on its database ([`Store::claim_single_daemon`]).
+const DAEMON_LOCK: i64 = 0x6753_4d44; // "gSMD"
 
 /// Every PostgreSQL migration, numbered as the SQLite ones ([`super::migrate::MIGRATIONS`]).
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -222,12 +224,23 @@ impl Store {
         let pg = target.connect(options)?;
         migrate(&pg, target)?;
         Ok(Store {
-            backend: Backend::Pg(pg),
+            backend: Backend::Pg(Box::new(pg)),
             path: PathBuf::from(target.label()),
             commit_faults: Default::default(),
             hooks: Default::default(),
             outbox_wake: Default::default(),
         })
+    }
+
+    /// Takes the lock that says one daemon serves this database, held by this connection
+    /// until it closes; `false` when another connection holds it. (Several daemons on one
+    /// database need leases on the deliveries they send, which are not built yet: until
+    /// then a second daemon must not start.)
+    pub fn claim_single_daemon(&mut self) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Lite(_) => Ok(true),
+            Backend::Pg(pg) => Ok(pg.try_session_lock(DAEMON_LOCK)?),
+        }
     }
 
     /// The schema version of the database.

@@ -27,6 +27,8 @@ pub struct World {
     notify: UnixDatagram,
     /// Where the daemon's clock starts (`GROUPSMS_CLOCK_START`); `None`: the wall clock.
     pub clock_start: Option<String>,
+    /// The PostgreSQL database the daemon uses instead of an SQLite file (dropped last).
+    pub pg: Option<super::pg::Scratch>,
 }
 
 /// One event of a followed broadcast, with when the test read it.
@@ -51,7 +53,25 @@ impl World {
 
     /// Like [`start`](Self::start) without starting the daemon; `daemon_keys` are extra lines
     /// of the `[daemon]` table (e.g. `in_flight_policy = "uncertain"`).
+    ///
+    /// The database is an SQLite file, or with `GROUPSMS_STORE_BACKEND=postgres` a scratch
+    /// PostgreSQL database (see [`super::TestDb`]).
     pub fn prepare(
+        modems: usize,
+        tune: impl FnOnce(EmulatorConfig) -> EmulatorConfig,
+        daemon_keys: &str,
+        extra: &str,
+    ) -> World {
+        let pg = match std::env::var("GROUPSMS_STORE_BACKEND").as_deref() {
+            Ok("postgres") => Some(super::pg::Scratch::new().expect("GROUPSMS_TEST_POSTGRES")),
+            _ => None,
+        };
+        World::prepare_on(pg, modems, tune, daemon_keys, extra)
+    }
+
+    /// [`prepare`](Self::prepare) on the given PostgreSQL database (`None`: an SQLite file).
+    pub fn prepare_on(
+        pg: Option<super::pg::Scratch>,
         modems: usize,
         tune: impl FnOnce(EmulatorConfig) -> EmulatorConfig,
         daemon_keys: &str,
@@ -74,8 +94,12 @@ impl World {
         };
         let words = dir.path().join("words.txt");
         std::fs::write(&words, "# sensitive words\n赌博\nforbidden\n").unwrap();
+        let database = match &pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("{}/groupsms.db", dir.path().display()),
+        };
         let config = format!(
-            "[daemon]\nsocket = \"{d}/groupsms.sock\"\ndatabase = \"{d}/groupsms.db\"\n{daemon_keys}\n\
+            "[daemon]\nsocket = \"{d}/groupsms.sock\"\ndatabase = \"{database}\"\n{daemon_keys}\n\
              [message]\nsensitive_words = [\"{w}\"]\n\
              [scheduler]\nretry_backoff_secs = 0\nreprobe_secs = 1\nsend_timeout_secs = 3\n\
              [[modem]]\ndevice = \"{d}/dev/modem*\"\n{extra}",
@@ -91,6 +115,7 @@ impl World {
             daemon: None,
             notify,
             clock_start: None,
+            pg,
         }
     }
 
@@ -102,8 +127,31 @@ impl World {
         self.dir.path().join("groupsms.sock")
     }
 
+    /// The SQLite file (when the world runs on SQLite; see [`World::open_store`]).
     pub fn database(&self) -> PathBuf {
         self.dir.path().join("groupsms.db")
+    }
+
+    /// The daemon's database opened beside it (SQLite file or PostgreSQL database), to read
+    /// what it stored.
+    pub fn open_store(&self) -> groupsms::store::Store {
+        match &self.pg {
+            Some(pg) => groupsms::store::Store::open_postgres(&pg.target, &Default::default()),
+            None => groupsms::store::Store::open(self.database()),
+        }
+        .expect("open the daemon's database")
+    }
+
+    /// Rows in `table` of the daemon's database.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        match &self.pg {
+            Some(pg) => super::pg::query_i64(&pg.url, &sql),
+            None => rusqlite::Connection::open(self.database())
+                .unwrap()
+                .query_row(&sql, [], |r| r.get(0))
+                .unwrap(),
+        }
     }
 
     /// A `groupsms daemon` process on this world's configuration (not waited for).

@@ -124,6 +124,16 @@ impl TestDb {
     }
 }
 
+/// True (and says so) when this run is `.ci/run`'s PostgreSQL pass: for a test about the
+/// SQLite file itself (its mode, a full disk under it), which has nothing to do there.
+pub fn sqlite_file_test(what: &str) -> bool {
+    let pg = std::env::var("GROUPSMS_STORE_BACKEND").as_deref() == Ok("postgres");
+    if pg {
+        eprintln!("not run on PostgreSQL: {what} is about the SQLite file");
+    }
+    !pg
+}
+
 /// A fresh database; keep the [`TestDb`] alive as long as the store.
 pub fn temp_store() -> (TestDb, Store) {
     let db = TestDb::new();

@@ -1,0 +1,188 @@
+//! The daemon on PostgreSQL (`[daemon] database = "postgres://..."`), as a user runs it: the
+//! real binary, a scratch database in the cluster `GROUPSMS_TEST_POSTGRES` names (`.ci/run`
+//! starts one; absent locally: skipped, said clearly), emulated modems on real PTYs.
+//! The rest of the daemon's tests run on PostgreSQL too with `GROUPSMS_STORE_BACKEND=postgres`.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::daemon::{ops_group, wait_exit, World};
+use common::pg::Scratch;
+
+fn pg_world(modems: usize) -> Option<World> {
+    let pg = Scratch::new()?;
+    let mut w = World::prepare_on(Some(pg), modems, |c| c, "", "");
+    w.start_daemon();
+    Some(w)
+}
+
+#[test]
+fn a_broadcast_reaches_every_member_and_its_record_survives_a_restart() {
+    let Some(mut w) = pg_world(3) else { return };
+    let status = w.json(&["status"]);
+    let db = status["database"].as_str().unwrap().to_string();
+    assert!(
+        db.starts_with("postgres://groupsms_admin@127.0.0.1:") && db.contains("/gsms_t"),
+        "{status}"
+    );
+    let numbers = ops_group(&w, 30);
+    let id = w.send("ops", "alice", "明天上午九点开会");
+    let done = w.wait_show(id, "every delivery sent", |b| {
+        b["finished"] == true && b["sent"].as_u64() == Some(numbers.len() as u64)
+    });
+    assert_eq!(done["failed"].as_u64(), Some(0), "{done}");
+    let phones = w.phones();
+    for n in &numbers {
+        assert_eq!(
+            phones.phone(n).texts(),
+            vec!["【运维组】明天上午九点开会"],
+            "{n} gets it once"
+        );
+    }
+    // The quota is counted in the database: it says so after a restart too.
+    w.stop_daemon();
+    w.start_daemon();
+    let again = w.show(id);
+    assert_eq!(again["finished"], true, "{again}");
+    assert_eq!(
+        again["sent"].as_u64(),
+        Some(numbers.len() as u64),
+        "{again}"
+    );
+    let group = w.json(&["group", "show", "ops"]);
+    assert_eq!(group["quota"]["day_used"].as_u64(), Some(1), "{group}");
+    assert_eq!(group["quota"]["month_used"].as_u64(), Some(1), "{group}");
+}
+
+#[test]
+fn a_connection_the_server_closed_is_made_again_and_the_daemon_goes_on() {
+    let Some(w) = pg_world(2) else { return };
+    let numbers = ops_group(&w, 5);
+    let pg = w.pg.as_ref().unwrap();
+    // What a server restart or an administrator does to the daemon's connection.
+    common::pg::admin_sql(
+        &common::pg::admin_url().unwrap(),
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{}' AND application_name = 'groupsms'",
+            pg.name
+        ),
+    )
+    .unwrap();
+    let id = w.send("ops", "alice", "connection test");
+    let done = w.wait_show(id, "every delivery sent", |b| {
+        b["finished"] == true && b["sent"].as_u64() == Some(numbers.len() as u64)
+    });
+    assert_eq!(done["failed"].as_u64(), Some(0), "{done}");
+    // The connection came back (with the daemon's lock, taken again on it).
+    let log = w.daemon_log();
+    assert!(log.contains("connected to PostgreSQL again"), "{log}");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused() {
+    let Some(w) = pg_world(1) else { return };
+    // Another daemon, its own socket and modems, the same database.
+    let other = tempfile::tempdir().unwrap();
+    let url = w.pg.as_ref().unwrap().url.clone();
+    let config = other.path().join("groupsms.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nsocket = \"{d}/other.sock\"\ndatabase = \"{url}\"\n\
+             [[modem]]\ndevice = \"{d}/none*\"\n",
+            d = other.path().display()
+        ),
+    )
+    .unwrap();
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"))
+        .args(["--config", config.to_str().unwrap(), "daemon"])
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut second, Duration::from_secs(30)).expect("it stops by itself");
+    assert!(!status.success());
+    let mut err = String::new();
+    use std::io::Read;
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.contains("another groupsms daemon serves the database"),
+        "{err}"
+    );
+    // The first one carries on.
+    assert!(w.json(&["status"])["modems_total"].as_u64().is_some());
+}
+
+#[test]
+fn a_password_in_the_url_is_refused_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("groupsms.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nsocket = \"{d}/g.sock\"\n\
+             database = \"postgres://groupsms:s3cret-word@127.0.0.1:1/groupsms\"\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"))
+        .args(["--config", config.to_str().unwrap(), "daemon"])
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("database_password_file"), "{err}");
+    assert!(!err.contains("s3cret"), "the password is shown: {err}");
+}
+
+#[test]
+fn an_unreachable_server_stops_the_start_with_its_address_and_no_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("groupsms.toml");
+    let secret = dir.path().join("db-password");
+    std::fs::write(&secret, "s3cret-word\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nsocket = \"{d}/g.sock\"\n\
+             database = \"postgres://groupsms@127.0.0.1:1/groupsms\"\n\
+             database_password_file = \"{s}\"\n",
+            d = dir.path().display(),
+            s = secret.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"));
+    cmd.args(["--config", config.to_str().unwrap(), "daemon"])
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(60)).expect("it gives up by itself");
+    assert!(!status.success());
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.contains("postgres://groupsms@127.0.0.1:1/groupsms"),
+        "names the database: {err}"
+    );
+    assert!(!err.contains("s3cret"), "the password is shown: {err}");
+}
