@@ -14,7 +14,10 @@ fn import(store: &mut Store, csv: &str, skip_bad: bool) -> Result<ImportReport, 
         &Settings::default(),
         "root",
         csv.as_bytes(),
-        ImportOptions { skip_bad },
+        ImportOptions {
+            skip_bad,
+            ..ImportOptions::default()
+        },
         utc(T0),
     )
 }

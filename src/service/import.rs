@@ -28,6 +28,32 @@ use crate::store::{
 pub struct ImportOptions {
     /// Import the good rows even when some are bad (the bad ones are reported).
     pub skip_bad: bool,
+    /// Do everything, then roll it back: the report says what the import would do.
+    pub dry_run: bool,
+}
+
+/// Why the import's transaction ends without a commit: a refusal, or a dry run's report.
+enum Rollback {
+    Refused(ServiceError),
+    DryRun(ImportReport),
+}
+
+impl From<ServiceError> for Rollback {
+    fn from(e: ServiceError) -> Self {
+        Rollback::Refused(e)
+    }
+}
+
+impl From<StoreError> for Rollback {
+    fn from(e: StoreError) -> Self {
+        Rollback::Refused(e.into())
+    }
+}
+
+impl From<ImportError> for Rollback {
+    fn from(e: ImportError) -> Self {
+        Rollback::Refused(e.into())
+    }
 }
 
 /// A row that cannot be imported.
@@ -397,7 +423,9 @@ pub fn import_members_csv(
     }
     let cols = Columns::parse(&header)?;
 
-    store.write(|tx| {
+    // A dry run writes as the import would, in the same transaction, and rolls it back: its
+    // counts are the import's own, not a second reckoning that could drift from it.
+    let done = store.write(|tx| -> Result<ImportReport, Rollback> {
         let mut good: Vec<Row> = Vec::new();
         let mut bad: Vec<BadRow> = Vec::new();
         let mut first_seen: HashMap<String, (u64, String, String, Option<u32>)> = HashMap::new();
@@ -482,7 +510,7 @@ pub fn import_members_csv(
             }
         }
         if !bad.is_empty() && !options.skip_bad {
-            return Err(ServiceError::from(ImportError::BadRows(bad)));
+            return Err(ImportError::BadRows(bad).into());
         }
         let mut report = ImportReport {
             skipped: bad,
@@ -516,8 +544,15 @@ pub fn import_members_csv(
             },
             now,
         )?;
+        if options.dry_run {
+            return Err(Rollback::DryRun(report));
+        }
         Ok(report)
-    })
+    });
+    match done {
+        Ok(report) | Err(Rollback::DryRun(report)) => Ok(report),
+        Err(Rollback::Refused(e)) => Err(e),
+    }
 }
 
 fn csv_bad_row(e: &csv::Error) -> BadRow {

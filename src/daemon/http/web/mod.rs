@@ -69,12 +69,17 @@ pub fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/console/broadcasts", get(pages::broadcasts))
         .route("/console/broadcasts/{id}", get(pages::broadcast))
         .route("/console/inbox", get(pages::inbox))
+        .route("/console/inbox/{id}", get(pages::inbox_message))
         .route("/console/inbox/{id}/read", post(pages::mark_read))
         .route(
             "/console/groups",
             get(pages::groups).post(pages::group_create),
         )
-        .route("/console/groups/{group}", get(pages::group))
+        .route(
+            "/console/groups/{group}",
+            get(pages::group).post(pages::group_edit),
+        )
+        .route("/console/groups/{group}/members", post(pages::member_add))
         .route(
             "/console/groups/{group}/members/{member}",
             get(pages::membership_form).post(pages::membership),
