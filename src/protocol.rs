@@ -1093,6 +1093,25 @@ pub struct ImportResult {
     /// A preview (`dry_run`): what the import would do; nothing was written.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// A preview's first 32 good rows, each with what it would do (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<ImportRow>,
+}
+
+/// What one good row of a previewed import would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportRow {
+    /// Line of the file (the header is line 1).
+    pub line: u64,
+    pub member: String,
+    /// `created`, `updated` or `unchanged`.
+    pub change: String,
+    /// The group the row places the member in (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `added`, `changed` or `unchanged`: the member's place in `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<String>,
 }
 
 /// `member_import_begin`'s result: the import's id and what one import may hold.

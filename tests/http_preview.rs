@@ -156,12 +156,20 @@ fn the_preview_names_the_first_members_left_out_and_counts_the_rest() {
     let alice = token(&w, &["--member", "alice"]);
     let (s, pv) = preview(&http, &alice, json!({"text": "开会"}));
     assert_eq!(s, 200, "{pv}");
-    assert_eq!((&pv["recipients"], &pv["dropped"]["duplicate"]), (&json!(1), &json!(25)));
+    assert_eq!(
+        (&pv["recipients"], &pv["dropped"]["duplicate"]),
+        (&json!(1), &json!(25))
+    );
     let named: Vec<(String, String)> = pv["left_out"]["duplicate"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["handle"].as_str().unwrap().into(), m["name"].as_str().unwrap().into()))
+        .map(|m| {
+            (
+                m["handle"].as_str().unwrap().into(),
+                m["name"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let want: Vec<(String, String)> = (1..=10)
         .map(|i| (format!("d{i:02}"), format!("双号{i}")))

@@ -114,7 +114,15 @@ fn the_console_signs_in_sends_follows_and_manages_in_a_real_browser() {
     );
     // alice (super-admin) and m1..m3: four recipients; `quiet` is left out (SMS disabled).
     ops_group(&w, 3);
-    w.ok(&["member", "add", "quiet", "--name", "静音成员", "--phone", "+8613900000077"]);
+    w.ok(&[
+        "member",
+        "add",
+        "quiet",
+        "--name",
+        "静音成员",
+        "--phone",
+        "+8613900000077",
+    ]);
     w.ok(&["member", "join", "quiet", "ops"]);
     w.ok(&["member", "set", "quiet", "--sms-enabled", "false"]);
     // A message longer than the inbox list shows (500 characters), from m3.

@@ -588,6 +588,23 @@ fn import_result(report: ImportReport, dry_run: bool) -> p::ImportResult {
             .collect(),
         skipped_total: u32::try_from(report.skipped.len()).unwrap_or(u32::MAX),
         dry_run,
+        rows: report
+            .rows
+            .into_iter()
+            .map(|r| {
+                let (group, membership) = match r.membership {
+                    Some((g, how)) => (Some(g), Some(how.to_string())),
+                    None => (None, None),
+                };
+                p::ImportRow {
+                    line: r.line,
+                    member: r.member,
+                    change: r.change.to_string(),
+                    group,
+                    membership,
+                }
+            })
+            .collect(),
     }
 }
 

@@ -39,7 +39,10 @@ impl<T> Default for LeftOut<T> {
 impl<T> LeftOut<T> {
     /// Each member turned into `f`'s answer, or `f`'s first error; `None`s are left out (a
     /// member removed meanwhile).
-    pub fn try_map<U, E>(&self, mut f: impl FnMut(&T) -> Result<Option<U>, E>) -> Result<LeftOut<U>, E> {
+    pub fn try_map<U, E>(
+        &self,
+        mut f: impl FnMut(&T) -> Result<Option<U>, E>,
+    ) -> Result<LeftOut<U>, E> {
         let mut each = |l: &[T]| -> Result<Vec<U>, E> {
             let mut out = Vec::with_capacity(l.len());
             for t in l {

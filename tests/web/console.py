@@ -407,6 +407,9 @@ def run_test(env):
         assert c.all("#import-refused")
         counts = c.find("#import-preview [data-counts]").get_attribute("data-counts")
         assert counts == "1,0,0,1,0,1", counts
+        # What the good row would do, by line: a new member, added to the group.
+        assert c.find("#import-rows tr[data-line='2']").get_attribute("data-change") == "created"
+        assert not c.all("#import-rows tr[data-line='3']")
         assert api_status(c, "/v1/members/n1") == 404, "a preview writes nothing"
         c.shot("import-refused")
         # The confirmation carries the CSV previewed: changed on the way, it is refused.
@@ -427,6 +430,7 @@ def run_test(env):
         assert not c.all("#bad-rows")
         counts = c.find("#import-preview [data-counts]").get_attribute("data-counts")
         assert counts == "2,0,0,2,0,0", counts
+        assert [r.get_attribute("data-member") for r in c.all("#import-rows tbody tr")] == ["n3", "n4"]
         assert api_status(c, "/v1/members/n3") == 404, "a preview writes nothing"
         c.shot("import-preview")
         c.find("#import-confirm-button").click()

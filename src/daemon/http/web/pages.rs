@@ -819,7 +819,9 @@ fn preview_panel(lang: Lang, pv: Option<&p::SendPreview>, submitted: &str) -> St
             let (n, names) = of(p);
             (n.to_string(), names)
         });
-        let more = pv.map_or(0, |p| of(p).0 as usize).saturating_sub(names.len());
+        let more = pv
+            .map_or(0, |p| of(p).0 as usize)
+            .saturating_sub(names.len());
         s.push_str(&format!(
             "<li><details data-pv=\"left-{key}\"><summary><span data-pv=\"dropped-{key}\">{n}</span> \
              {}</summary><ul class=\"names\" data-pv=\"names-{key}\">",
@@ -1553,7 +1555,12 @@ async fn membership_page(
                         f.valid.is_some(),
                         f.sms_enabled.is_some(),
                     ),
-                    None => (mi.name.as_str(), mi.phone.as_str(), mi.valid, mi.sms_enabled),
+                    None => (
+                        mi.name.as_str(),
+                        mi.phone.as_str(),
+                        mi.valid,
+                        mi.sms_enabled,
+                    ),
                 };
                 let error = edit.map_or(String::new(), |(_, e)| {
                     inline_error(lang, "member-error", e)
@@ -1593,7 +1600,9 @@ async fn membership_page(
                     t("group"),
                     esc(group)
                 ));
-                let status = edit.map_or(StatusCode::OK, |(_, e)| super::super::status_of(e.body.code));
+                let status = edit.map_or(StatusCode::OK, |(_, e)| {
+                    super::super::status_of(e.body.code)
+                });
                 (m, status)
             }
         },
@@ -1807,7 +1816,16 @@ pub async fn group_edit(
     .await;
     match done {
         Ok(_) => redirect(&format!("/console/groups/{}", url_encode(&handle))),
-        Err(e) => group_page(&shared, &page, &handle, None, Some(Refused::Group(&form, &e))).await,
+        Err(e) => {
+            group_page(
+                &shared,
+                &page,
+                &handle,
+                None,
+                Some(Refused::Group(&form, &e)),
+            )
+            .await
+        }
     }
 }
 
@@ -1977,7 +1995,11 @@ async fn group_page(
 }
 
 /// The form that adds a member to the group (`refused`: what was typed, and why not).
-fn member_add_form(page: &Page, group: &str, refused: Option<(&MemberAddForm, &ApiError)>) -> String {
+fn member_add_form(
+    page: &Page,
+    group: &str,
+    refused: Option<(&MemberAddForm, &ApiError)>,
+) -> String {
     let lang = page.lang;
     let t = |k| lang.t(k);
     let empty = MemberAddForm::default();
@@ -2234,7 +2256,9 @@ pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>
     if form.action == "confirm" {
         let skip_bad = form.skip_bad.is_some();
         let same = session::same(&form.digest, &csv_digest(&csv))
-            && preview.as_ref().is_ok_and(|r| import_counts(r) == form.expect)
+            && preview
+                .as_ref()
+                .is_ok_and(|r| import_counts(r) == form.expect)
             && (skip_bad || preview.as_ref().is_ok_and(|r| r.skipped_total == 0));
         if same {
             match run(false, skip_bad).await {
@@ -2272,6 +2296,7 @@ pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>
                 import_counts(&r),
                 import_summary(lang, &r)
             ));
+            m.push_str(&import_rows(lang, &r));
             if r.skipped_total > 0 {
                 m.push_str(&format!(
                     "<div class=\"alert\" role=\"alert\" id=\"import-refused\"><strong>{} {}</strong></div>",
@@ -2320,6 +2345,56 @@ pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>
             import_page(&page, &csv, &m, super::super::status_of(e.body.code))
         }
     }
+}
+
+/// A preview's good rows, each with what it would do to the member and their place.
+fn import_rows(lang: Lang, r: &p::ImportResult) -> String {
+    let t = |k| lang.t(k);
+    if r.rows.is_empty() {
+        return String::new();
+    }
+    let word = |w: &str| match w {
+        "created" => t("ch_created"),
+        "updated" => t("ch_updated"),
+        "added" => t("ch_added"),
+        "changed" => t("ch_changed"),
+        _ => t("ch_unchanged"),
+    };
+    let mut m = table_head(
+        " id=\"import-rows\"",
+        &[
+            t("line"),
+            t("member"),
+            t("to_member"),
+            t("group"),
+            t("to_group"),
+        ],
+    );
+    for row in &r.rows {
+        m.push_str(&format!(
+            "<tr data-line=\"{}\" data-member=\"{}\" data-change=\"{}\"><th scope=\"row\">{}</th>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            row.line,
+            esc(&row.member),
+            esc(&row.change),
+            row.line,
+            esc(&row.member),
+            word(&row.change),
+            esc(row.group.as_deref().unwrap_or("–")),
+            row.membership.as_deref().map_or("–", word)
+        ));
+    }
+    m.push_str("</tbody></table></div>");
+    let good = r.members_created + r.members_updated + r.members_unchanged;
+    let listed = r.rows.len() as u32;
+    if good > listed {
+        m.push_str(&format!(
+            "<p class=\"help\">… {} {}</p>",
+            good - listed,
+            t("rows_more")
+        ));
+    }
+    m
 }
 
 /// The start of a scrolling table, up to its body: `attrs` go on `<table` (` id="x"` or
