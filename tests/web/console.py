@@ -121,6 +121,14 @@ class Console:
     def find(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css)
 
+    def leave(self, css):
+        """Clicks what leads to another page (a link, a form's button) and waits until the
+        page it was on is gone: a check made after it then reads the new page, never the old
+        one (whose fields may already hold what was typed)."""
+        el = self.find(css)
+        el.click()
+        self.wait("the page after " + css, lambda: is_stale(el))
+
     def all(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
 
@@ -134,12 +142,12 @@ class Console:
         label = self.find("label[for=token]").text
         assert label, "the token field has a label"
         field.send_keys(token)
-        self.find("form button[type=submit]").click()
+        self.leave("form button[type=submit]")
         if expect_ok:
             self.wait("the overview after signing in", lambda: self.d.current_url.endswith("/console/"))
 
     def sign_out(self):
-        self.find("form[action='/console/logout'] button").click()
+        self.leave("form[action='/console/logout'] button")
         self.wait("the sign-in page", lambda: "/console/login" in self.d.current_url)
 
     def shot(self, name):
@@ -160,6 +168,14 @@ class Console:
                 assert overflow <= 1, "%s is %d px too wide at 360 px" % (name, overflow)
             self.d.save_screenshot(os.path.join(self.shots, "%s-%s.png" % (name, tag)))
         self.d.set_window_size(1280, 900)
+
+
+def is_stale(el):
+    try:
+        el.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
 
 
 def states_now(c):
@@ -258,12 +274,12 @@ def run_test(env):
         assert quiet_name in c.find(left_out).text, c.find(left_out).text
         assert not c.all("ul[data-pv=names-opted_out] li"), "nobody opted out yet"
         c.shot("send-preview")
-        c.find("#preview-button").click()
+        c.leave("#preview-button")
         c.wait("the confirmation", lambda: c.all("#confirm-button"))
         # The server-rendered preview names them too (without the script).
         assert quiet_name in c.find(left_out).get_attribute("textContent")
         assert str(recipients) in c.find("#confirm-button").text
-        c.find("#confirm-button").click()
+        c.leave("#confirm-button")
         c.wait("the broadcast page", lambda: "/console/broadcasts/" in d.current_url)
         broadcast = d.current_url.rsplit("/", 1)[1]
         print("states when the broadcast page loaded:", states_now(c))
@@ -295,8 +311,7 @@ def run_test(env):
         c.wait("the reply in the inbox", inbox_has_reply)
         c.wait("the opt-out in the inbox", lambda: c.all("li[data-handling=opt_out]") or c.go("/console/inbox"))
         c.shot("inbox")
-        first = c.all("li.unread form button")[0]
-        first.click()
+        c.leave("li.unread form button")
         c.wait("the inbox again", lambda: "/console/inbox" in d.current_url)
         c.sign_out()
 
@@ -314,7 +329,7 @@ def run_test(env):
         c.go("/console/inbox")
         long_end = env["GSMS_LONG_END"]
         assert not any(long_end in p.text for p in c.all("li p.body")), "the list cuts it"
-        c.find("li a.more").click()
+        c.leave("li a.more")
         c.wait("the whole message", lambda: c.all("#message-text"))
         whole = c.find("#message-text").text
         assert whole.endswith(long_end) and len(whole) > 500, (len(whole), whole[-80:])
@@ -325,15 +340,15 @@ def run_test(env):
         row = c.find("tr[data-member=%s] td[data-opted-out]" % env["GSMS_OPTED_OUT"])
         assert row.get_attribute("data-opted-out") == "true", c.text()
         # An administrator changes a role and opts a member out by hand.
-        c.find("tr[data-member=m1] a.change").click()
+        c.leave("tr[data-member=m1] a.change")
         c.wait("m1's page", lambda: c.all("#role-m1"))
         c.shot("membership")
         c.find("#role-m1").find_element(By.XPATH, "./option[@value='admin']").click()
-        c.find("form.role-form button").click()
+        c.leave("form.role-form button")
         c.wait("m1 an admin", lambda: c.find("tr[data-member=m1] td[data-role]").get_attribute("data-role") == "admin")
-        c.find("tr[data-member=m3] a.change").click()
+        c.leave("tr[data-member=m3] a.change")
         c.wait("m3's page", lambda: c.all("button[value=opt_out]"))
-        c.find("button[value=opt_out]").click()
+        c.leave("button[value=opt_out]")
         c.wait("m3 opted out", lambda: c.find("tr[data-member=m3] td[data-opted-out]").get_attribute("data-opted-out") == "true")
         c.shot("group")
         # A new group.
@@ -341,7 +356,7 @@ def run_test(env):
         c.find("#g-handle").send_keys("night")
         c.find("#g-name").send_keys("夜班")
         c.find("#g-daily").send_keys("5")
-        c.find("#group-create button").click()
+        c.leave("#group-create button")
         c.wait("the new group's page", lambda: d.current_url.endswith("/console/groups/night"))
 
         # Its settings changed: name, header, quotas, pinned to a modem, urgent allowed.
@@ -353,7 +368,7 @@ def run_test(env):
         fill(c, "#ge-pinned", env["GSMS_PIN"])
         set_checked(c, "#ge-fallback", True)
         set_checked(c, "#ge-urgent", True)
-        c.find("#group-save").click()
+        c.leave("#group-save")
         c.wait("the group changed", lambda: "夜班组" in c.find("dl.stats").text and not c.all("#group-error"))
         assert "【夜班通知】" in c.find("dl.stats").text, c.text()
         assert c.find("#ge-pinned").get_attribute("value") == env["GSMS_PIN"]
@@ -361,7 +376,7 @@ def run_test(env):
         assert c.find("#ge-monthly").get_attribute("value") == "100"
         # A refused change is shown in the form, with what was typed.
         fill(c, "#ge-daily", "lots")
-        c.find("#group-save").click()
+        c.leave("#group-save")
         c.wait("the group's refusal", lambda: c.all("#group-error"))
         assert "whole number" in c.find("#group-error").text, c.text()
         assert c.find("#ge-daily").get_attribute("value") == "lots"
@@ -369,30 +384,30 @@ def run_test(env):
         fill(c, "#am-handle", "n9")
         fill(c, "#am-name", "夜九")
         fill(c, "#am-phone", "13900000009")
-        c.find("#member-add-button").click()
+        c.leave("#member-add-button")
         c.wait("n9 in the group", lambda: c.all("tr[data-member=n9]"))
         fill(c, "#am-handle", "n8")
         fill(c, "#am-name", "夜八")
         fill(c, "#am-phone", "12")
-        c.find("#member-add-button").click()
+        c.leave("#member-add-button")
         c.wait("the member's refusal", lambda: c.all("#add-error"))
         assert "phone" in c.find("#add-error").text.lower(), c.find("#add-error").text
         assert c.find("#am-handle").get_attribute("value") == "n8"
         assert not c.all("tr[data-member=n8]")
         c.shot("group-refused")
         # The member changed: name, SMS off; then a bad number refused.
-        c.find("tr[data-member=n9] a.change").click()
+        c.leave("tr[data-member=n9] a.change")
         c.wait("n9's page", lambda: c.all("#member-edit"))
         fill(c, "#me-name", "夜九九")
         set_checked(c, "#me-sms", False)
-        c.find("#member-save").click()
+        c.leave("#member-save")
         c.wait(
             "n9 changed",
             lambda: c.find("#me-name").get_attribute("value") == "夜九九" and not c.all("#member-error"),
         )
         assert not c.find("#me-sms").is_selected() and c.find("#me-valid").is_selected()
         fill(c, "#me-phone", "not-a-phone")
-        c.find("#member-save").click()
+        c.leave("#member-save")
         c.wait("the number's refusal", lambda: c.all("#member-error"))
         assert "phone" in c.find("#member-error").text.lower(), c.find("#member-error").text
         c.shot("member-refused")
@@ -402,7 +417,7 @@ def run_test(env):
         c.go("/console/import")
         csv = "handle,name,phone,group,role\nn1,新成员1,13912340001,%s,member\nn2,新成员2,not-a-phone,%s,member\n" % (group, group)
         c.find("#csv").send_keys(csv)
-        c.find("#import-button").click()
+        c.leave("#import-button")
         c.wait("the bad row", lambda: c.all("#bad-rows tr[data-line='3']"))
         assert c.all("#import-refused")
         counts = c.find("#import-preview [data-counts]").get_attribute("data-counts")
@@ -417,7 +432,7 @@ def run_test(env):
             "document.querySelector('#import-confirm input[name=csv]').value += arguments[0];",
             "n5,新成员5,13912340005,%s,member\n" % group,
         )
-        c.find("#import-confirm-button").click()
+        c.leave("#import-confirm-button")
         c.wait("the changed file refused", lambda: c.all("#import-changed"))
         assert api_status(c, "/v1/members/n1") == 404, "a changed file writes nothing"
         assert api_status(c, "/v1/members/n5") == 404
@@ -425,7 +440,7 @@ def run_test(env):
         c.go("/console/import")
         good = "handle,name,phone,group,role\nn3,新成员3,13912340003,%s,member\nn4,新成员4,13912340004,%s,member\n" % (group, group)
         c.find("#csv").send_keys(good)
-        c.find("#import-button").click()
+        c.leave("#import-button")
         c.wait("the preview", lambda: c.all("#import-preview"))
         assert not c.all("#bad-rows")
         counts = c.find("#import-preview [data-counts]").get_attribute("data-counts")
@@ -433,7 +448,7 @@ def run_test(env):
         assert [r.get_attribute("data-member") for r in c.all("#import-rows tbody tr")] == ["n3", "n4"]
         assert api_status(c, "/v1/members/n3") == 404, "a preview writes nothing"
         c.shot("import-preview")
-        c.find("#import-confirm-button").click()
+        c.leave("#import-confirm-button")
         c.wait("the import done", lambda: c.all("#import-done"))
         assert api_status(c, "/v1/members/n3") == 200
         assert api_status(c, "/v1/members/n4") == 200
@@ -443,7 +458,7 @@ def run_test(env):
         assert not c.all("tr[data-member=n1]"), "a refused import wrote nothing"
         assert c.all("tr[data-member=n3]")
         # Chinese, by the language link; the choice stays.
-        c.find("a.lang").click()
+        c.leave("a.lang")
         c.wait("the page in Chinese", lambda: c.find("html").get_attribute("lang") == "zh-CN")
         assert "成员" in c.text()
         c.go("/console/")
