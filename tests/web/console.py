@@ -124,10 +124,14 @@ class Console:
     def leave(self, css):
         """Clicks what leads to another page (a link, a form's button) and waits until the
         page it was on is gone: a check made after it then reads the new page, never the old
-        one (whose fields may already hold what was typed)."""
-        el = self.find(css)
-        el.click()
-        self.wait("the page after " + css, lambda: is_stale(el))
+        one (whose fields may already hold what was typed). The old page is marked before the
+        click; a new page has no mark."""
+        self.d.execute_script("window.gsmsLeft = true;")
+        self.find(css).click()
+        self.wait(
+            "the page after " + css,
+            lambda: self.d.execute_script("return window.gsmsLeft !== true && document.readyState !== 'loading';"),
+        )
 
     def all(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
@@ -168,14 +172,6 @@ class Console:
                 assert overflow <= 1, "%s is %d px too wide at 360 px" % (name, overflow)
             self.d.save_screenshot(os.path.join(self.shots, "%s-%s.png" % (name, tag)))
         self.d.set_window_size(1280, 900)
-
-
-def is_stale(el):
-    try:
-        el.is_enabled()
-        return False
-    except StaleElementReferenceException:
-        return True
 
 
 def states_now(c):
