@@ -16,7 +16,12 @@
 //!   no build step. A strict Content-Security-Policy (`'self'` only, no inline script or style).
 //! - **Two languages** (`i18n.rs`), **accessible** (labels on every field, a skip link,
 //!   visible focus, contrast of at least 4.5:1, tables with headers, live regions for what
-//!   changes), **responsive** down to a 360 px wide phone.
+//!   changes; the browser suite runs axe-core on every page), **responsive** down to a 360 px
+//!   wide phone.
+//! - **Nothing written without a look first.** The send form previews before it sends; the
+//!   CSV import previews (the API's `dry_run`) before it writes, and its confirmation is
+//!   checked against what was previewed. A change refused by the API is shown in its form,
+//!   with what was typed, in the API's words.
 //!
 //! | file | owns |
 //! | --- | --- |
