@@ -396,6 +396,7 @@ fn run_groupsms(s: Setup, in_flight: InFlightPolicy) -> Outcome {
         Request::MemberImport(p::MemberImport {
             csv,
             skip_bad: false,
+            dry_run: false,
         }),
     );
     let start = Utc::now();

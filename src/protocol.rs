@@ -329,6 +329,10 @@ pub struct MemberImport {
     pub csv: String,
     #[serde(default)]
     pub skip_bad: bool,
+    /// Check every row and count what the import would do, then write nothing (a preview:
+    /// the answer is the one the import would give, with `dry_run: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// Starts a streamed CSV import on this connection (for files too big for one line): then
@@ -622,6 +626,10 @@ pub struct SendPreview {
     pub recipients: u32,
     pub dropped: Dropped,
     pub dropped_total: u32,
+    /// Who is left out, by reason: the first [`LEFT_OUT_NAMED`] members of each reason, in
+    /// member order (`dropped` counts them all; absent from older daemons).
+    #[serde(default)]
+    pub left_out: LeftOut,
     /// The group's quota use now (this message not counted).
     pub quota: QuotaInfo,
     /// `reject` or `mask`: what the sensitive words found do.
@@ -688,6 +696,27 @@ pub struct Dropped {
     pub sms_disabled: u32,
     /// Numbers another member already has.
     pub duplicate: u32,
+}
+
+/// How many members of each reason `send_preview` names in [`SendPreview::left_out`]: a
+/// 10 000-member group may leave out thousands, and the answer must stay one short line.
+pub const LEFT_OUT_NAMED: usize = 10;
+
+/// The members a broadcast would leave out, by reason (the first [`LEFT_OUT_NAMED`] of each).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LeftOut {
+    pub opted_out: Vec<MemberName>,
+    pub invalid: Vec<MemberName>,
+    pub sms_disabled: Vec<MemberName>,
+    /// Members whose number an earlier member already has.
+    pub duplicate: Vec<MemberName>,
+}
+
+/// A member as a list names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MemberName {
+    pub handle: String,
+    pub name: String,
 }
 
 /// Counts of one broadcast's deliveries: every `subscribe` event's `totals`, and its final
@@ -1061,6 +1090,28 @@ pub struct ImportResult {
     /// How many bad rows were left out in all.
     #[serde(default)]
     pub skipped_total: u32,
+    /// A preview (`dry_run`): what the import would do; nothing was written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// A preview's first 32 good rows, each with what it would do (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<ImportRow>,
+}
+
+/// What one good row of a previewed import would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportRow {
+    /// Line of the file (the header is line 1).
+    pub line: u64,
+    pub member: String,
+    /// `created`, `updated` or `unchanged`.
+    pub change: String,
+    /// The group the row places the member in (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `added`, `changed` or `unchanged`: the member's place in `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<String>,
 }
 
 /// `member_import_begin`'s result: the import's id and what one import may hold.

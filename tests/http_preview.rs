@@ -68,6 +68,13 @@ fn the_preview_judges_as_send_does_and_uses_nothing() {
     assert_eq!(pv["recipients"], 3, "alice, m1, m2: {pv:#}");
     assert_eq!(pv["dropped"]["opted_out"], 1);
     assert_eq!(pv["dropped_total"], 1);
+    // Who is left out, by name.
+    assert_eq!(
+        pv["left_out"],
+        json!({"opted_out": [{"handle": "m3", "name": "成员3"}], "invalid": [],
+               "sms_disabled": [], "duplicate": []}),
+        "{pv:#}"
+    );
     assert_eq!(pv["quota"]["day_used"], 0);
     // send says the same.
     let (s, refused) = send(&http, &alice, json!({"text": text}));
@@ -123,6 +130,51 @@ fn the_preview_judges_as_send_does_and_uses_nothing() {
             .unwrap(),
     );
     assert_eq!(s, 415, "a body without its JSON type");
+}
+
+/// A big group leaves out many: the preview names the first ten of a reason, in member
+/// order, and counts them all.
+#[test]
+fn the_preview_names_the_first_members_left_out_and_counts_the_rest() {
+    let w = World::start(1, |c| c, HTTP_ON);
+    ops_group(&w, 0);
+    // 25 members sharing alice's number: each one a duplicate.
+    let mut csv = String::from("handle,name,phone,group,role\n");
+    for i in 1..=25 {
+        csv.push_str(&format!("d{i:02},双号{i},+8613800138000,ops,member\n"));
+    }
+    let http = Http::new(&w);
+    let admin = token(&w, &["--admin"]);
+    let (s, done) = answer(
+        http.post("/v1/members/import", Some(&admin))
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{done}");
+    let alice = token(&w, &["--member", "alice"]);
+    let (s, pv) = preview(&http, &alice, json!({"text": "开会"}));
+    assert_eq!(s, 200, "{pv}");
+    assert_eq!(
+        (&pv["recipients"], &pv["dropped"]["duplicate"]),
+        (&json!(1), &json!(25))
+    );
+    let named: Vec<(String, String)> = pv["left_out"]["duplicate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["handle"].as_str().unwrap().into(),
+                m["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = (1..=10)
+        .map(|i| (format!("d{i:02}"), format!("双号{i}")))
+        .collect();
+    assert_eq!(named, want, "{pv:#}");
 }
 
 /// The value of `name="csrf"`-like attributes: the text between `marker` and the next `"`.

@@ -567,6 +567,33 @@ fn groups_members_and_memberships_are_managed_over_http() {
         (415, "unsupported_media_type"),
         "{body}"
     );
+    // A dry run refuses the same way, and with skip_bad answers what the import would do,
+    // writing nothing.
+    let (status, body) = import("?dry_run=true", "text/csv");
+    assert_eq!((status, code(&body)), (422, "invalid_value"), "{body}");
+    let (status, body) = import("?dry_run=true&skip_bad=true", "text/csv");
+    assert_eq!(
+        (status, body["members_created"].as_u64(), &body["dry_run"]),
+        (200, Some(1), &json!(true)),
+        "{body}"
+    );
+    assert_eq!(
+        (&body["skipped"][0]["line"], &body["skipped_total"]),
+        (&json!(3), &json!(1)),
+        "{body}"
+    );
+    assert_eq!(
+        body["rows"],
+        json!([{"line": 2, "member": "bob", "change": "created", "group": "ops",
+                "membership": "added"}]),
+        "{body}"
+    );
+    let (status, body) = c(Method::GET, "/v1/members/bob", None);
+    assert_eq!(
+        (status, code(&body)),
+        (404, "unknown_member"),
+        "a dry run wrote nothing: {body}"
+    );
     let (status, body) = import("?skip_bad=true", "text/csv; charset=utf-8");
     assert_eq!(
         (status, body["members_created"].as_u64()),

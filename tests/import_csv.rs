@@ -14,7 +14,10 @@ fn import(store: &mut Store, csv: &str, skip_bad: bool) -> Result<ImportReport, 
         &Settings::default(),
         "root",
         csv.as_bytes(),
-        ImportOptions { skip_bad },
+        ImportOptions {
+            skip_bad,
+            ..ImportOptions::default()
+        },
         utc(T0),
     )
 }
@@ -638,4 +641,66 @@ fn a_file_with_windows_line_ends_reports_the_same_lines() {
     let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
     let want: Vec<u64> = want_bad().iter().map(|r| r.line).collect();
     assert_eq!(lines, want, "{err}");
+}
+
+/// A dry run counts what the import does (the same rows, the same transaction) and leaves
+/// the store as it was; the import after it does exactly what it counted.
+#[test]
+fn a_dry_run_reports_what_the_import_then_does_and_writes_nothing() {
+    let (_dir, mut store) = setup();
+    import(
+        &mut store,
+        "handle,name,phone,group\nalice,爱丽丝,13800138000,ops\n",
+        false,
+    )
+    .unwrap();
+    let csv = "handle,name,phone,group,role\nalice,Alice,13800138000,ops,admin\n\
+               bob,Bob,13900139000,dev,\ncarol,Carol,not-a-phone,ops,\n";
+    let run = |store: &mut Store, dry_run: bool| {
+        import_members_csv(
+            store,
+            &Settings::default(),
+            "root",
+            csv.as_bytes(),
+            ImportOptions {
+                skip_bad: true,
+                dry_run,
+            },
+            utc(T0),
+        )
+        .unwrap()
+    };
+    let previewed = run(&mut store, true);
+    assert_eq!(
+        (
+            previewed.members_created,
+            previewed.members_updated,
+            previewed.memberships_changed,
+            previewed.memberships_added
+        ),
+        (1, 1, 1, 1),
+        "{previewed:?}"
+    );
+    assert_eq!(
+        previewed.skipped.iter().map(|b| b.line).collect::<Vec<_>>(),
+        [4]
+    );
+    assert!(
+        store.member("bob").unwrap().is_none(),
+        "a dry run writes nothing"
+    );
+    assert_eq!(store.member("alice").unwrap().unwrap().name, "爱丽丝");
+    // Again: the same answer (nothing it did stayed).
+    assert_eq!(run(&mut store, true), previewed);
+    let written = run(&mut store, false);
+    assert_eq!(
+        written,
+        ImportReport {
+            rows: Vec::new(),
+            ..previewed
+        },
+        "the import does what its dry run counted"
+    );
+    assert_eq!(store.member("alice").unwrap().unwrap().name, "Alice");
+    assert!(store.member("bob").unwrap().is_some());
 }

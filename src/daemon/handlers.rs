@@ -505,6 +505,7 @@ pub async fn handle(
                 i.csv,
                 ImportOptions {
                     skip_bad: i.skip_bad,
+                    dry_run: i.dry_run,
                 },
             )
             .await
@@ -544,6 +545,7 @@ pub async fn handle(
                 csv,
                 ImportOptions {
                     skip_bad: staging.skip_bad,
+                    ..ImportOptions::default()
                 },
             )
             .await
@@ -568,10 +570,10 @@ async fn import(
             service::import_members_csv(s, &settings, &actor, csv.as_bytes(), options, now())
         })
         .await?;
-    answer(&import_result(report))
+    answer(&import_result(report, options.dry_run))
 }
 
-fn import_result(report: ImportReport) -> p::ImportResult {
+fn import_result(report: ImportReport, dry_run: bool) -> p::ImportResult {
     p::ImportResult {
         members_created: report.members_created,
         members_updated: report.members_updated,
@@ -585,6 +587,24 @@ fn import_result(report: ImportReport) -> p::ImportResult {
             })
             .collect(),
         skipped_total: u32::try_from(report.skipped.len()).unwrap_or(u32::MAX),
+        dry_run,
+        rows: report
+            .rows
+            .into_iter()
+            .map(|r| {
+                let (group, membership) = match r.membership {
+                    Some((g, how)) => (Some(g), Some(how.to_string())),
+                    None => (None, None),
+                };
+                p::ImportRow {
+                    line: r.line,
+                    member: r.member,
+                    change: r.change.to_string(),
+                    group,
+                    membership,
+                }
+            })
+            .collect(),
     }
 }
 
@@ -899,10 +919,18 @@ async fn send_preview(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answe
         urgent: s.urgent,
     };
     let text = req.body.clone();
-    let draft = shared
+    let (draft, left_out) = shared
         .store
         .call(move |st| service::preview(st, &settings, &req))
         .await?;
+    let named = |l: &[crate::store::Member]| -> Vec<p::MemberName> {
+        l.iter()
+            .map(|m| p::MemberName {
+                handle: m.handle.clone(),
+                name: m.name.clone(),
+            })
+            .collect()
+    };
     let settings = &shared.settings;
     let chars = |byte: usize| text.get(..byte).map_or(0, |t| t.chars().count()) as u32;
     let sensitive = settings
@@ -932,6 +960,12 @@ async fn send_preview(shared: &Arc<Shared>, caller: Caller, s: p::Send) -> Answe
         recipients: draft.resolved.recipients.len() as u32,
         dropped: dropped(&draft.resolved.dropped),
         dropped_total: draft.resolved.dropped.total(),
+        left_out: p::LeftOut {
+            opted_out: named(&left_out.opted_out),
+            invalid: named(&left_out.invalid),
+            sms_disabled: named(&left_out.sms_disabled),
+            duplicate: named(&left_out.duplicate),
+        },
         quota: quota_info(&draft.quota),
         sensitive_policy: match settings.sensitive_policy {
             service::SensitivePolicy::Reject => "reject",

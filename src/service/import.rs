@@ -28,6 +28,32 @@ use crate::store::{
 pub struct ImportOptions {
     /// Import the good rows even when some are bad (the bad ones are reported).
     pub skip_bad: bool,
+    /// Do everything, then roll it back: the report says what the import would do.
+    pub dry_run: bool,
+}
+
+/// Why the import's transaction ends without a commit: a refusal, or a dry run's report.
+enum Rollback {
+    Refused(ServiceError),
+    DryRun(ImportReport),
+}
+
+impl From<ServiceError> for Rollback {
+    fn from(e: ServiceError) -> Self {
+        Rollback::Refused(e)
+    }
+}
+
+impl From<StoreError> for Rollback {
+    fn from(e: StoreError) -> Self {
+        Rollback::Refused(e.into())
+    }
+}
+
+impl From<ImportError> for Rollback {
+    fn from(e: ImportError) -> Self {
+        Rollback::Refused(e.into())
+    }
 }
 
 /// A row that cannot be imported.
@@ -77,6 +103,20 @@ pub struct ImportReport {
     pub memberships_changed: u32,
     /// Bad rows left out (only with `skip_bad`); answers name the first ones ([`shown`]).
     pub skipped: Vec<BadRow>,
+    /// A dry run's first [`MAX_BAD_ROWS_SHOWN`] good rows and what each does (empty when
+    /// the import is written: its counts say it).
+    pub rows: Vec<RowOutcome>,
+}
+
+/// What one good row of a dry run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowOutcome {
+    pub line: u64,
+    pub member: String,
+    /// `created`, `updated` or `unchanged`.
+    pub change: &'static str,
+    /// The group the row places the member in, and `added`, `changed` or `unchanged`.
+    pub membership: Option<(String, &'static str)>,
 }
 
 /// The import was refused as a whole.
@@ -397,7 +437,9 @@ pub fn import_members_csv(
     }
     let cols = Columns::parse(&header)?;
 
-    store.write(|tx| {
+    // A dry run writes as the import would, in the same transaction, and rolls it back: its
+    // counts are the import's own, not a second reckoning that could drift from it.
+    let done = store.write(|tx| -> Result<ImportReport, Rollback> {
         let mut good: Vec<Row> = Vec::new();
         let mut bad: Vec<BadRow> = Vec::new();
         let mut first_seen: HashMap<String, (u64, String, String, Option<u32>)> = HashMap::new();
@@ -482,7 +524,7 @@ pub fn import_members_csv(
             }
         }
         if !bad.is_empty() && !options.skip_bad {
-            return Err(ServiceError::from(ImportError::BadRows(bad)));
+            return Err(ImportError::BadRows(bad).into());
         }
         let mut report = ImportReport {
             skipped: bad,
@@ -516,8 +558,16 @@ pub fn import_members_csv(
             },
             now,
         )?;
+        if options.dry_run {
+            return Err(Rollback::DryRun(report));
+        }
+        report.rows.clear();
         Ok(report)
-    })
+    });
+    match done {
+        Ok(report) | Err(Rollback::DryRun(report)) => Ok(report),
+        Err(Rollback::Refused(e)) => Err(e),
+    }
 }
 
 fn csv_bad_row(e: &csv::Error) -> BadRow {
@@ -542,9 +592,11 @@ fn apply_row(
 ) -> Result<(), StoreError> {
     let m = &row.member;
     let first_time = touched.insert(m.handle.clone(), ()).is_none();
+    let mut what = "unchanged";
     let member = match tx.member(&m.handle)? {
         None => {
             report.members_created += 1;
+            what = "created";
             tx.create_member(m, now)?
         }
         Some(existing) if first_time => {
@@ -557,6 +609,7 @@ fn apply_row(
                     ..MemberChange::default()
                 };
                 report.members_updated += 1;
+                what = "updated";
                 tx.update_member(&m.handle, &change)?
             } else {
                 report.members_unchanged += 1;
@@ -577,7 +630,15 @@ fn apply_row(
             }
         }
     };
+    // What the row does, for a dry run's answer (the first rows only).
+    let mut outcome = (report.rows.len() < MAX_BAD_ROWS_SHOWN).then(|| RowOutcome {
+        line: row.line,
+        member: m.handle.clone(),
+        change: what,
+        membership: None,
+    });
     let Some(place) = &row.place else {
+        report.rows.extend(outcome);
         return Ok(());
     };
     let group = match groups.get(&place.group) {
@@ -602,6 +663,9 @@ fn apply_row(
                 tx.set_opt_out(&place.group, &m.handle, true)?;
             }
             report.memberships_added += 1;
+            if let Some(o) = &mut outcome {
+                o.membership = Some((place.group.clone(), "added"));
+            }
         }
         Some(ms) => {
             let mut changed = false;
@@ -616,8 +680,13 @@ fn apply_row(
             if changed {
                 report.memberships_changed += 1;
             }
+            if let Some(o) = &mut outcome {
+                let how = if changed { "changed" } else { "unchanged" };
+                o.membership = Some((place.group.clone(), how));
+            }
         }
     }
+    report.rows.extend(outcome);
     Ok(())
 }
 

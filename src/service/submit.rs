@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use super::compose::{check_parts, measure, Composition};
 use super::period::{sim_windows, Periods};
 use super::quota::{self, QuotaStatus};
-use super::recipients::{resolve, Resolved};
+use super::recipients::{resolve, LeftOut, Resolved};
 use super::refusals::{Entry, MORE_REFUSED};
 use super::{Caller, ServiceError, Settings};
 use crate::sms::Encoding;
@@ -265,8 +265,13 @@ pub fn preview(
     store: &mut Store,
     settings: &Settings,
     req: &SendRequest,
-) -> Result<Draft, ServiceError> {
-    store.read(|tx| examine(tx, settings, req))
+) -> Result<(Draft, LeftOut<Member>), ServiceError> {
+    store.read(|tx| {
+        let draft = examine(tx, settings, req)?;
+        // The members left out, named (a few of each reason: `resolve` keeps their ids).
+        let named = draft.resolved.left_out.try_map(|id| tx.member_by_id(*id))?;
+        Ok((draft, named))
+    })
 }
 
 fn accept(

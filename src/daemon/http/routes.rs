@@ -1084,11 +1084,16 @@ pub struct ImportQuery {
     /// Import the good rows even when some are bad (they are listed in the answer).
     #[serde(default)]
     pub skip_bad: bool,
+    /// A preview: check every row and answer what the import would do (`dry_run: true` in
+    /// the answer), writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Import members from a CSV file (management tokens only; the socket's importer, README:
 /// CSV import). With a bad row and no `skip_bad`, nothing is imported: 422, each bad row named
-/// by its line.
+/// by its line. With `dry_run`, nothing is written either way: the answer is what the import
+/// would do (with `skip_bad`, the bad rows it would leave out).
 #[utoipa::path(
     post,
     path = "/v1/members/import",
@@ -1121,6 +1126,7 @@ async fn member_import(
     let op = Op::MemberImport(p::MemberImport {
         csv,
         skip_bad: q.skip_bad,
+        dry_run: q.dry_run,
     });
     run(&shared, caller, op).await
 }

@@ -223,11 +223,54 @@ fn text(key: &str) -> Option<(&'static str, &'static str)> {
         ),
         "import_title" => ("Import members (CSV)", "导入成员（CSV）"),
         "import_help" => (
-            "Columns: handle,name,phone and optionally group,role,uid. If any row is bad, nothing \
-             is written and the bad rows are listed with their line numbers; you can then import \
-             the good rows only.",
-            "列：handle,name,phone，可选 group,role,uid。只要有一行有误，就什么都不写入，并按行号列出错误行；之后可以只导入正确的行。",
+            "Columns: handle,name,phone and optionally group,role,uid. First you see what the \
+             import would do, and the bad rows with their line numbers; nothing is written until \
+             you confirm.",
+            "列：handle,name,phone，可选 group,role,uid。先预览导入会做什么，并按行号列出错误行；确认之前什么都不写入。",
         ),
+        "import_preview" => ("Preview: nothing is written yet", "预览：尚未写入任何内容"),
+        "would_skip" => ("bad rows would be left out", "行有误，将被跳过"),
+        "confirm_import" => ("Confirm the import", "确认导入"),
+        "import_changed" => (
+            "The file or the members changed since the preview: nothing was written. Look at \
+             this new preview and confirm again.",
+            "预览之后文件或成员有变化：什么都没有写入。请查看新的预览后再确认。",
+        ),
+        "and_more" => ("more not listed", "人未列出"),
+        "to_member" => ("The member", "成员本身"),
+        "to_group" => ("In the group", "在群组中"),
+        "ch_created" => ("new", "新建"),
+        "ch_updated" => ("changed", "修改"),
+        "ch_unchanged" => ("as it is", "不变"),
+        "ch_added" => ("added", "加入"),
+        "ch_changed" => ("changed", "修改"),
+        "rows_more" => ("more rows, counted above", "行未列出，已计入上面的数字"),
+        "edit_group" => ("Change the group", "修改群组"),
+        "header_help" => ("Empty: the default header", "留空：使用默认抬头"),
+        "quota_help" => ("Empty: the default quota", "留空：使用默认配额"),
+        "pinned" => ("Pinned to modems", "绑定的模块"),
+        "pinned_help" => (
+            "IMSIs or device paths, separated by commas or spaces; empty: any modem",
+            "IMSI 或设备路径，用逗号或空格分隔；留空：任意模块",
+        ),
+        "pin_fallback" => (
+            "Use other modems when every pinned one is down",
+            "绑定的模块都不可用时改用其他模块",
+        ),
+        "allow_urgent" => (
+            "Its super-admins may send urgent broadcasts",
+            "超级管理员可以发送紧急广播",
+        ),
+        "add_member" => ("Add a member to this group", "向本群组添加成员"),
+        "uid" => ("Unix user id (optional)", "Unix 用户 ID（可选）"),
+        "add" => ("Add", "添加"),
+        "edit_member" => ("Change the member", "修改成员"),
+        "valid" => ("The number works", "号码有效"),
+        "sms_enabled" => ("Receives SMS", "接收短信"),
+        "refused_change" => ("Not changed", "未修改"),
+        "whole_message" => ("Read the whole message", "阅读全文"),
+        "message_title" => ("Message", "消息"),
+        "back_inbox" => ("Back to the inbox", "返回收件箱"),
         "csv" => ("CSV", "CSV"),
         "csv_file" => ("Or choose a file", "或选择文件"),
         "import" => ("Import", "导入"),

@@ -714,7 +714,7 @@ async fn send_page(
     }
     m.push_str(&script_texts(
         lang,
-        &["would_refuse", "would_accept", "api_error"],
+        &["would_refuse", "would_accept", "api_error", "and_more"],
     ));
     html(lang, Some(page), t("nav_send"), "send", &m, StatusCode::OK)
 }
@@ -803,26 +803,45 @@ fn preview_panel(lang: Lang, pv: Option<&p::SendPreview>, submitted: &str) -> St
         "<p class=\"label\">{}</p><ul class=\"dropped\">",
         t("left_out")
     ));
-    for (key, label) in [
-        ("opted_out", "opted_out"),
-        ("invalid", "invalid"),
-        ("sms_disabled", "sms_disabled"),
-        ("duplicate", "duplicate"),
-    ] {
-        let n = pv.map_or(String::from("–"), |p| {
-            let d = &p.dropped;
+    // Each reason opens on demand to the members it leaves out (the first few the API names;
+    // the count says how many in all).
+    for key in ["opted_out", "invalid", "sms_disabled", "duplicate"] {
+        let of = |p: &p::SendPreview| -> (u32, Vec<p::MemberName>) {
+            let (d, l) = (&p.dropped, &p.left_out);
             match key {
-                "opted_out" => d.opted_out,
-                "invalid" => d.invalid,
-                "sms_disabled" => d.sms_disabled,
-                _ => d.duplicate,
+                "opted_out" => (d.opted_out, l.opted_out.clone()),
+                "invalid" => (d.invalid, l.invalid.clone()),
+                "sms_disabled" => (d.sms_disabled, l.sms_disabled.clone()),
+                _ => (d.duplicate, l.duplicate.clone()),
             }
-            .to_string()
+        };
+        let (n, names) = pv.map_or((String::from("–"), Vec::new()), |p| {
+            let (n, names) = of(p);
+            (n.to_string(), names)
         });
+        let more = pv
+            .map_or(0, |p| of(p).0 as usize)
+            .saturating_sub(names.len());
         s.push_str(&format!(
-            "<li><span data-pv=\"dropped-{key}\">{n}</span> {}</li>",
-            t(label)
+            "<li><details data-pv=\"left-{key}\"><summary><span data-pv=\"dropped-{key}\">{n}</span> \
+             {}</summary><ul class=\"names\" data-pv=\"names-{key}\">",
+            t(key)
         ));
+        for m in &names {
+            s.push_str(&format!(
+                "<li data-member=\"{}\">{} <span class=\"mono\">{}</span></li>",
+                esc(&m.handle),
+                esc(&m.name),
+                esc(&m.handle)
+            ));
+        }
+        if more > 0 {
+            s.push_str(&format!(
+                "<li class=\"more\">… {more} {}</li>",
+                t("and_more")
+            ));
+        }
+        s.push_str("</ul></details></li>");
     }
     s.push_str("</ul>");
     let words = pv.map_or(String::new(), |p| {
@@ -1121,7 +1140,8 @@ pub struct InboxQuery {
     broadcast: Option<i64>,
 }
 
-fn message_list(shared: &Shared, page: &Page, list: &[p::InboxItem]) -> String {
+/// Messages as the inbox lists them; `whole`: one message on its own page (no link to itself).
+fn message_list(shared: &Shared, page: &Page, list: &[p::InboxItem], whole: bool) -> String {
     let lang = page.lang;
     let t = |k| lang.t(k);
     if list.is_empty() {
@@ -1156,7 +1176,17 @@ fn message_list(shared: &Shared, page: &Page, list: &[p::InboxItem]) -> String {
                 esc(g)
             ));
         }
-        m.push_str(&format!("</div><p class=\"body\">{}</p>", esc(&msg.text)));
+        let id = if whole { " id=\"message-text\"" } else { "" };
+        m.push_str(&format!("</div><p class=\"body\"{id}>{}", esc(&msg.text)));
+        if msg.truncated && !whole {
+            // Lists cut a message at 500 characters: its own page shows it whole.
+            m.push_str(&format!(
+                "… <a class=\"more\" href=\"/console/inbox/{}\">{}</a>",
+                msg.id,
+                t("whole_message")
+            ));
+        }
+        m.push_str("</p>");
         if !msg.read {
             m.push_str(&format!(
                 "<form method=\"post\" action=\"/console/inbox/{}/read\" class=\"inline\">{}\
@@ -1192,7 +1222,7 @@ pub async fn inbox(State(shared): Shd, page: Page, Query(q): Query<InboxQuery>) 
             t("unread")
         ));
         match call::<p::InboxListResult>(&shared, page.caller, list(true, None)).await {
-            Ok(l) => m.push_str(&message_list(&shared, &page, &l.messages)),
+            Ok(l) => m.push_str(&message_list(&shared, &page, &l.messages, false)),
             Err(e) => m.push_str(&api_error(lang, &e)),
         }
         m.push_str("</section>");
@@ -1203,7 +1233,7 @@ pub async fn inbox(State(shared): Shd, page: Page, Query(q): Query<InboxQuery>) 
     ));
     match call::<p::InboxListResult>(&shared, page.caller, list(false, q.after)).await {
         Ok(l) => {
-            m.push_str(&message_list(&shared, &page, &l.messages));
+            m.push_str(&message_list(&shared, &page, &l.messages, false));
             let base = match q.broadcast {
                 Some(b) => format!("/console/inbox?broadcast={b}"),
                 None => "/console/inbox".to_string(),
@@ -1226,6 +1256,27 @@ pub async fn inbox(State(shared): Shd, page: Page, Query(q): Query<InboxQuery>) 
         &m,
         StatusCode::OK,
     )
+}
+
+/// One message, whole (the API's `inbox_show`, which cuts at 8 000 characters, not 500).
+pub async fn inbox_message(State(shared): Shd, page: Page, Path(id): Path<i64>) -> Response {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let title = format!("{} #{id}", t("message_title"));
+    let shown: Result<p::InboxItem, ApiError> =
+        call(&shared, page.caller, Op::InboxShow(p::InboxRef { id })).await;
+    let (m, status) = match shown {
+        Err(e) => (api_error(lang, &e), super::super::status_of(e.body.code)),
+        Ok(msg) => {
+            let m = message_list(&shared, &page, std::slice::from_ref(&msg), true);
+            (m, StatusCode::OK)
+        }
+    };
+    let m = format!(
+        "{m}<p><a href=\"/console/inbox\">{}</a></p>",
+        t("back_inbox")
+    );
+    html(lang, Some(&page), &title, "inbox", &m, status)
 }
 
 pub async fn mark_read(
@@ -1416,26 +1467,56 @@ pub struct MembershipForm {
     action: String,
     #[serde(default)]
     role: String,
+    // `action=edit`: the member's own fields.
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    valid: Option<String>,
+    #[serde(default)]
+    sms_enabled: Option<String>,
 }
 
-/// The page that changes one member's role in a group and their opt-out (kept off the
-/// group's list, so that a page of 117 members stays light).
-pub async fn membership_form(
-    State(shared): Shd,
-    page: Page,
-    Path((group, member)): Path<(String, String)>,
+/// A checkbox: checked when the form sends it at all.
+fn checked(on: bool) -> &'static str {
+    if on {
+        " checked"
+    } else {
+        ""
+    }
+}
+
+/// A refusal shown in the form it answers (`id` for the tests and `aria-describedby`).
+fn inline_error(lang: Lang, id: &str, e: &ApiError) -> String {
+    format!(
+        "<div class=\"alert\" role=\"alert\" id=\"{id}\"><strong>{}</strong>: {}</div>",
+        lang.t("refused_change"),
+        esc(&e.body.message)
+    )
+}
+
+/// The page that changes one member: their name, phone and switches, their role in the
+/// group and their opt-out (kept off the group's list, so that a page of 117 members stays
+/// light). `edit`: a refused change, shown with what was typed.
+async fn membership_page(
+    shared: &Arc<Shared>,
+    page: &Page,
+    group: &str,
+    member: &str,
+    edit: Option<(&MembershipForm, &ApiError)>,
 ) -> Response {
     let lang = page.lang;
     let t = |k| lang.t(k);
     let title = format!("{member} · {group}");
     if !page.admin() {
-        return admins_only(&page, &title, "groups");
+        return admins_only(page, &title, "groups");
     }
     let shown: Result<p::MemberShow, ApiError> = call(
-        &shared,
+        shared,
         page.caller,
         Op::MemberShow(p::MemberShowArgs {
-            member: member.clone(),
+            member: member.to_string(),
             limit: None,
             after: None,
         }),
@@ -1451,12 +1532,11 @@ pub async fn membership_form(
                 ),
                 StatusCode::NOT_FOUND,
             ),
-            Some(g) => (
-                format!(
+            Some(g) => {
+                let mut m = format!(
                     "<dl class=\"stats\"><div><dt>{}</dt><dd>{}</dd></div><div><dt>{}</dt>\
                      <dd class=\"mono\">{}</dd></div><div><dt>{}</dt><dd>{}</dd></div>\
-                     <div><dt>{}</dt><dd>{}</dd></div></dl><p>{}</p>\
-                     <p><a href=\"/console/groups/{}\">{} {}</a></p>",
+                     <div><dt>{}</dt><dd>{}</dd></div></dl><p>{}</p>",
                     t("name"),
                     esc(&ms.member.name),
                     t("phone"),
@@ -1465,19 +1545,96 @@ pub async fn membership_form(
                     g.role.as_str(),
                     t("opted_out"),
                     if g.opted_out { t("yes") } else { t("no") },
-                    member_actions(&page, &group, &member, g.role, g.opted_out),
-                    url_encode(&group),
+                    member_actions(page, group, member, g.role, g.opted_out),
+                );
+                let mi = &ms.member;
+                let (name, phone, valid, sms) = match edit {
+                    Some((f, _)) => (
+                        f.name.as_str(),
+                        f.phone.as_str(),
+                        f.valid.is_some(),
+                        f.sms_enabled.is_some(),
+                    ),
+                    None => (
+                        mi.name.as_str(),
+                        mi.phone.as_str(),
+                        mi.valid,
+                        mi.sms_enabled,
+                    ),
+                };
+                let error = edit.map_or(String::new(), |(_, e)| {
+                    inline_error(lang, "member-error", e)
+                });
+                m.push_str(&format!(
+                    "<h2 id=\"h-edit-member\">{}</h2><form method=\"post\" action=\"/console/groups/{}/members/{}\" \
+                     class=\"card\" id=\"member-edit\" aria-labelledby=\"h-edit-member\">{}{error}\
+                     <input type=\"hidden\" name=\"action\" value=\"edit\">\
+                     <label for=\"me-name\">{}</label><input id=\"me-name\" name=\"name\" required value=\"{}\">\
+                     <label for=\"me-phone\">{}</label><input id=\"me-phone\" name=\"phone\" required \
+                     inputmode=\"tel\" value=\"{}\"{}>\
+                     <label class=\"check\"><input type=\"checkbox\" id=\"me-valid\" name=\"valid\" value=\"1\"{}> {}</label>\
+                     <label class=\"check\"><input type=\"checkbox\" id=\"me-sms\" name=\"sms_enabled\" value=\"1\"{}> {}</label>\
+                     <div class=\"buttons\"><button type=\"submit\" id=\"member-save\">{}</button></div></form>",
+                    t("edit_member"),
+                    url_encode(group),
+                    url_encode(member),
+                    hidden_csrf(page),
+                    t("name"),
+                    esc(name),
+                    t("phone"),
+                    esc(phone),
+                    if edit.is_some() {
+                        " aria-describedby=\"member-error\""
+                    } else {
+                        ""
+                    },
+                    checked(valid),
+                    t("valid"),
+                    checked(sms),
+                    t("sms_enabled"),
+                    t("save"),
+                ));
+                m.push_str(&format!(
+                    "<p><a href=\"/console/groups/{}\">{} {}</a></p>",
+                    url_encode(group),
                     t("group"),
-                    esc(&group)
-                ),
-                StatusCode::OK,
-            ),
+                    esc(group)
+                ));
+                let status = edit.map_or(StatusCode::OK, |(_, e)| {
+                    super::super::status_of(e.body.code)
+                });
+                (m, status)
+            }
         },
     };
-    html(lang, Some(&page), &title, "groups", &m, status)
+    html(lang, Some(page), &title, "groups", &m, status)
 }
 
-/// A member's role in a group, or their opt-out, changed by an administrator.
+pub async fn membership_form(
+    State(shared): Shd,
+    page: Page,
+    Path((group, member)): Path<(String, String)>,
+) -> Response {
+    membership_page(&shared, &page, &group, &member, None).await
+}
+
+/// A member's fields that differ from what they are: the change to ask for (a field left
+/// as it is stays out of it, so that the API leaves it alone).
+fn member_change(member: &str, now: &p::MemberInfo, form: &MembershipForm) -> p::MemberSet {
+    let differs = |typed: &str, is: &str| Some(typed.trim().to_string()).filter(|v| v != is);
+    let flag = |typed: bool, is: bool| (typed != is).then_some(typed);
+    p::MemberSet {
+        member: member.to_string(),
+        name: differs(&form.name, &now.name),
+        phone: differs(&form.phone, &now.phone),
+        valid: flag(form.valid.is_some(), now.valid),
+        sms_enabled: flag(form.sms_enabled.is_some(), now.sms_enabled),
+        uid: None,
+    }
+}
+
+/// A member changed by an administrator: their own fields (`action=edit`), their role in the
+/// group, or their opt-out.
 pub async fn membership(
     State(shared): Shd,
     page: Page,
@@ -1486,6 +1643,31 @@ pub async fn membership(
 ) -> Response {
     if !csrf_ok(&page, &form.csrf) {
         return csrf_refused(&page);
+    }
+    if form.action == "edit" {
+        let done = async {
+            let now: p::MemberShow = call(
+                &shared,
+                page.caller,
+                Op::MemberShow(p::MemberShowArgs {
+                    member: member.clone(),
+                    limit: Some(1),
+                    after: None,
+                }),
+            )
+            .await?;
+            let change = member_change(&member, &now.member, &form);
+            call::<p::MemberInfo>(&shared, page.caller, Op::MemberSet(change)).await
+        }
+        .await;
+        return match done {
+            Ok(_) => redirect(&format!(
+                "/console/groups/{}/members/{}",
+                url_encode(&group),
+                url_encode(&member)
+            )),
+            Err(e) => membership_page(&shared, &page, &group, &member, Some((&form, &e))).await,
+        };
     }
     let pair = p::Membership {
         member: member.clone(),
@@ -1526,24 +1708,194 @@ pub async fn membership(
     }
 }
 
+/// The group form's fields, as typed.
+#[derive(Deserialize, Default)]
+pub struct GroupEditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    header: String,
+    #[serde(default)]
+    daily_quota: String,
+    #[serde(default)]
+    monthly_quota: String,
+    #[serde(default)]
+    pinned_modems: String,
+    #[serde(default)]
+    pin_fallback: Option<String>,
+    #[serde(default)]
+    allow_urgent: Option<String>,
+}
+
+/// The add-a-member form's fields, as typed.
+#[derive(Deserialize, Default)]
+pub struct MemberAddForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    uid: String,
+}
+
+/// A refused change of the group page: which form, what was typed, and why.
+enum Refused<'a> {
+    Group(&'a GroupEditForm, &'a ApiError),
+    Add(&'a MemberAddForm, &'a ApiError),
+}
+
+fn pinned_list(typed: &str) -> Vec<String> {
+    typed
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The group's fields that differ from what they are: the change to ask for. An emptied
+/// header or quota goes back to the default (`null`).
+fn group_change(now: &p::GroupInfo, form: &GroupEditForm) -> Result<p::GroupSet, ApiError> {
+    let name = Some(form.name.trim().to_string()).filter(|v| *v != now.name);
+    let header = match form.header.trim() {
+        h if h == now.header => None,
+        "" => Some(None),
+        h => Some(Some(h.to_string())),
+    };
+    let quota = |typed: &str, is: u32, what: &str| -> Result<Option<Option<u32>>, ApiError> {
+        Ok(match number_field(typed, what)? {
+            Some(n) if n == is => None,
+            Some(n) => Some(Some(n)),
+            None => Some(None),
+        })
+    };
+    let pinned = pinned_list(&form.pinned_modems);
+    Ok(p::GroupSet {
+        group: now.handle.clone(),
+        name,
+        header,
+        daily_quota: quota(&form.daily_quota, now.daily_quota, "the daily quota")?,
+        monthly_quota: quota(&form.monthly_quota, now.monthly_quota, "the monthly quota")?,
+        pinned_modems: (pinned != now.pinned_modems).then_some(pinned),
+        pin_fallback: (form.pin_fallback.is_some() != now.pin_fallback)
+            .then_some(form.pin_fallback.is_some()),
+        allow_urgent: (form.allow_urgent.is_some() != now.allow_urgent)
+            .then_some(form.allow_urgent.is_some()),
+    })
+}
+
+/// A group's settings changed by an administrator.
+pub async fn group_edit(
+    State(shared): Shd,
+    page: Page,
+    Path(handle): Path<String>,
+    Form(form): Form<GroupEditForm>,
+) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let done = async {
+        let now: p::GroupShow = call(
+            &shared,
+            page.caller,
+            Op::GroupShow(p::GroupShowArgs {
+                group: handle.clone(),
+                limit: Some(1),
+                after: None,
+            }),
+        )
+        .await?;
+        let change = group_change(&now.group, &form)?;
+        call::<p::GroupInfo>(&shared, page.caller, Op::GroupSet(change)).await
+    }
+    .await;
+    match done {
+        Ok(_) => redirect(&format!("/console/groups/{}", url_encode(&handle))),
+        Err(e) => {
+            group_page(
+                &shared,
+                &page,
+                &handle,
+                None,
+                Some(Refused::Group(&form, &e)),
+            )
+            .await
+        }
+    }
+}
+
+/// A new member, added to the group whose page the form is on (as a plain member).
+pub async fn member_add(
+    State(shared): Shd,
+    page: Page,
+    Path(handle): Path<String>,
+    Form(form): Form<MemberAddForm>,
+) -> Response {
+    if !csrf_ok(&page, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let done = async {
+        let add = p::MemberAdd {
+            handle: form.handle.trim().to_string(),
+            name: form.name.trim().to_string(),
+            phone: form.phone.trim().to_string(),
+            uid: number_field(&form.uid, "the Unix user id")?,
+        };
+        let member = add.handle.clone();
+        call::<p::MemberInfo>(&shared, page.caller, Op::MemberAdd(add)).await?;
+        call::<p::MembershipInfo>(
+            &shared,
+            page.caller,
+            Op::MemberJoin(p::MemberJoin {
+                member,
+                group: handle.clone(),
+                role: None,
+            }),
+        )
+        .await
+    }
+    .await;
+    match done {
+        Ok(_) => redirect(&format!("/console/groups/{}", url_encode(&handle))),
+        Err(e) => group_page(&shared, &page, &handle, None, Some(Refused::Add(&form, &e))).await,
+    }
+}
+
 pub async fn group(
     State(shared): Shd,
     page: Page,
     Path(handle): Path<String>,
     Query(q): Query<AfterHandle>,
 ) -> Response {
+    group_page(&shared, &page, &handle, q.after, None).await
+}
+
+/// A group's page: its settings (a form), a page of its members, and the form that adds one.
+async fn group_page(
+    shared: &Arc<Shared>,
+    page: &Page,
+    handle: &str,
+    after: Option<String>,
+    refused: Option<Refused<'_>>,
+) -> Response {
     let lang = page.lang;
     let t = |k| lang.t(k);
     if !page.admin() {
-        return admins_only(&page, t("nav_groups"), "groups");
+        return admins_only(page, t("nav_groups"), "groups");
     }
+    let first = after.is_none();
     let shown: Result<p::GroupShow, ApiError> = call(
-        &shared,
+        shared,
         page.caller,
         Op::GroupShow(p::GroupShowArgs {
-            group: handle.clone(),
+            group: handle.to_string(),
             limit: None,
-            after: q.after.clone(),
+            after,
         }),
     )
     .await;
@@ -1608,20 +1960,143 @@ pub async fn group(
             m.push_str("</tbody></table></div>");
             m.push_str(&pager(
                 lang,
-                &format!("/console/groups/{}", url_encode(&handle)),
-                g.next,
-                q.after.is_none(),
+                &format!("/console/groups/{}", url_encode(handle)),
+                g.next.clone(),
+                first,
             ));
-            (m, StatusCode::OK)
+            let (group_refused, add_refused) = match &refused {
+                Some(Refused::Group(f, e)) => (Some((*f, *e)), None),
+                Some(Refused::Add(f, e)) => (None, Some((*f, *e))),
+                None => (None, None),
+            };
+            // Side by side on a desktop, one after the other on a phone.
+            m.push_str(&format!(
+                "<div class=\"split\"><div>{}</div><div>{}</div></div>",
+                group_edit_form(page, &g.group, group_refused),
+                member_add_form(page, &g.group.handle, add_refused)
+            ));
+            let status = match &refused {
+                Some(Refused::Group(_, e)) | Some(Refused::Add(_, e)) => {
+                    super::super::status_of(e.body.code)
+                }
+                None => StatusCode::OK,
+            };
+            (m, status)
         }
     };
     html(
         lang,
-        Some(&page),
+        Some(page),
         &format!("{} {}", t("group"), handle),
         "groups",
         &m,
         status,
+    )
+}
+
+/// The form that adds a member to the group (`refused`: what was typed, and why not).
+fn member_add_form(
+    page: &Page,
+    group: &str,
+    refused: Option<(&MemberAddForm, &ApiError)>,
+) -> String {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let empty = MemberAddForm::default();
+    let f = refused.map_or(&empty, |(f, _)| f);
+    let error = refused.map_or(String::new(), |(_, e)| inline_error(lang, "add-error", e));
+    let described = if refused.is_some() {
+        " aria-describedby=\"add-error\""
+    } else {
+        ""
+    };
+    format!(
+        "<h2 id=\"h-add\">{}</h2><form method=\"post\" action=\"/console/groups/{}/members\" \
+         class=\"card\" id=\"member-add\" aria-labelledby=\"h-add\">{}{error}\
+         <label for=\"am-handle\">{}</label><input id=\"am-handle\" name=\"handle\" required \
+         autocomplete=\"off\" spellcheck=\"false\" value=\"{}\">\
+         <label for=\"am-name\">{}</label><input id=\"am-name\" name=\"name\" required value=\"{}\">\
+         <label for=\"am-phone\">{}</label><input id=\"am-phone\" name=\"phone\" required \
+         inputmode=\"tel\" value=\"{}\"{described}>\
+         <label for=\"am-uid\">{}</label><input id=\"am-uid\" name=\"uid\" inputmode=\"numeric\" \
+         value=\"{}\">\
+         <div class=\"buttons\"><button type=\"submit\" id=\"member-add-button\">{}</button></div></form>",
+        t("add_member"),
+        url_encode(group),
+        hidden_csrf(page),
+        t("handle"),
+        esc(&f.handle),
+        t("name"),
+        esc(&f.name),
+        t("phone"),
+        esc(&f.phone),
+        t("uid"),
+        esc(&f.uid),
+        t("add")
+    )
+}
+
+/// The form that changes the group's settings, filled with what they are (or, refused, with
+/// what was typed).
+fn group_edit_form(
+    page: &Page,
+    g: &p::GroupInfo,
+    refused: Option<(&GroupEditForm, &ApiError)>,
+) -> String {
+    let lang = page.lang;
+    let t = |k| lang.t(k);
+    let now = GroupEditForm {
+        name: g.name.clone(),
+        header: g.header.clone(),
+        daily_quota: g.daily_quota.to_string(),
+        monthly_quota: g.monthly_quota.to_string(),
+        pinned_modems: g.pinned_modems.join(", "),
+        pin_fallback: g.pin_fallback.then(String::new),
+        allow_urgent: g.allow_urgent.then(String::new),
+        ..GroupEditForm::default()
+    };
+    let f = refused.map_or(&now, |(f, _)| f);
+    let error = refused.map_or(String::new(), |(_, e)| inline_error(lang, "group-error", e));
+    format!(
+        "<h2 id=\"h-edit\">{}</h2><form method=\"post\" action=\"/console/groups/{}\" class=\"card\" \
+         id=\"group-edit\" aria-labelledby=\"h-edit\">{}{error}\
+         <label for=\"ge-name\">{}</label><input id=\"ge-name\" name=\"name\" required value=\"{}\">\
+         <label for=\"ge-header\">{}</label><input id=\"ge-header\" name=\"header\" value=\"{}\" \
+         aria-describedby=\"ge-header-help\"><p class=\"help\" id=\"ge-header-help\">{}</p>\
+         <label for=\"ge-daily\">{} ({})</label><input id=\"ge-daily\" name=\"daily_quota\" \
+         inputmode=\"numeric\" value=\"{}\" aria-describedby=\"ge-quota-help\">\
+         <label for=\"ge-monthly\">{} ({})</label><input id=\"ge-monthly\" name=\"monthly_quota\" \
+         inputmode=\"numeric\" value=\"{}\" aria-describedby=\"ge-quota-help\">\
+         <p class=\"help\" id=\"ge-quota-help\">{}</p>\
+         <label for=\"ge-pinned\">{}</label><input id=\"ge-pinned\" name=\"pinned_modems\" \
+         spellcheck=\"false\" value=\"{}\" aria-describedby=\"ge-pinned-help\">\
+         <p class=\"help\" id=\"ge-pinned-help\">{}</p>\
+         <label class=\"check\"><input type=\"checkbox\" id=\"ge-fallback\" name=\"pin_fallback\" value=\"1\"{}> {}</label>\
+         <label class=\"check\"><input type=\"checkbox\" id=\"ge-urgent\" name=\"allow_urgent\" value=\"1\"{}> {}</label>\
+         <div class=\"buttons\"><button type=\"submit\" id=\"group-save\">{}</button></div></form>",
+        t("edit_group"),
+        url_encode(&g.handle),
+        hidden_csrf(page),
+        t("name"),
+        esc(&f.name),
+        t("header"),
+        esc(&f.header),
+        t("header_help"),
+        t("quota_word"),
+        t("quota_day"),
+        esc(&f.daily_quota),
+        t("quota_word"),
+        t("quota_month"),
+        esc(&f.monthly_quota),
+        t("quota_help"),
+        t("pinned"),
+        esc(&f.pinned_modems),
+        t("pinned_help"),
+        checked(f.pin_fallback.is_some()),
+        t("pin_fallback"),
+        checked(f.allow_urgent.is_some()),
+        t("allow_urgent"),
+        t("save")
     )
 }
 
@@ -1671,8 +2146,17 @@ pub struct ImportForm {
     csrf: String,
     #[serde(default)]
     csv: String,
+    /// `confirm`: write what the preview showed; anything else: preview.
+    #[serde(default)]
+    action: String,
+    /// The confirmation's: bad rows were shown and are to be left out.
     #[serde(default)]
     skip_bad: Option<String>,
+    /// The confirmation's: the digest of the CSV previewed, and the counts shown.
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    expect: String,
 }
 
 fn import_page(page: &Page, csv: &str, body: &str, status: StatusCode) -> Response {
@@ -1685,13 +2169,14 @@ fn import_page(page: &Page, csv: &str, body: &str, status: StatusCode) -> Respon
          <label for=\"csv\">{}</label><textarea id=\"csv\" name=\"csv\" rows=\"10\" required \
          spellcheck=\"false\" aria-describedby=\"import-help\">{}</textarea>\
          <label for=\"csv-file\">{}</label><input type=\"file\" id=\"csv-file\" accept=\".csv,text/csv\">\
-         <div class=\"buttons\"><button type=\"submit\" id=\"import-button\">{}</button></div></form>",
+         <div class=\"buttons\"><button type=\"submit\" name=\"action\" value=\"preview\" \
+         id=\"import-button\">{}</button></div></form>",
         hidden_csrf(page),
         t("import_help"),
         t("csv"),
         esc(csv),
         t("csv_file"),
-        t("import")
+        t("preview")
     ));
     html(lang, Some(page), t("import_title"), "import", &m, status)
 }
@@ -1703,89 +2188,213 @@ pub async fn import_form(page: Page) -> Response {
     import_page(&page, "", "", StatusCode::OK)
 }
 
+/// The CSV's digest: the confirmation carries the CSV back, and this says it is the one
+/// previewed.
+fn csv_digest(csv: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(csv.as_bytes()))
+}
+
+/// What an import did or would do, as the confirmation compares it.
+fn import_counts(r: &p::ImportResult) -> String {
+    format!(
+        "{},{},{},{},{},{}",
+        r.members_created,
+        r.members_updated,
+        r.members_unchanged,
+        r.memberships_added,
+        r.memberships_changed,
+        r.skipped_total
+    )
+}
+
+fn import_summary(lang: Lang, r: &p::ImportResult) -> String {
+    let t = |k| lang.t(k);
+    format!(
+        "{} {} · {} {} · {} {} · {} {} · {} {}",
+        r.members_created,
+        t("created_n"),
+        r.members_updated,
+        t("updated_n"),
+        r.members_unchanged,
+        t("unchanged_n"),
+        r.memberships_added + r.memberships_changed,
+        t("memberships_n"),
+        r.skipped_total,
+        t("skipped_n")
+    )
+}
+
+/// The import in two steps. First a dry run (the API's `dry_run`): what would be added and
+/// changed, the bad rows with their lines, and nothing written, even when every row is
+/// good. Then the confirmation, which carries the CSV back with its digest and the counts
+/// shown: it is checked again (a dry run) and written only if it is the same CSV and would do
+/// the same; otherwise the new preview is shown and nothing is written.
 pub async fn import(State(shared): Shd, page: Page, Form(form): Form<ImportForm>) -> Response {
     let lang = page.lang;
     let t = |k| lang.t(k);
     if !csrf_ok(&page, &form.csrf) {
         return csrf_refused(&page);
     }
-    let skip_bad = form.skip_bad.is_some();
     // Browsers send a textarea's lines ended by CR LF: the importer reads them as one line
     // end (service::import), so bad rows are named by the lines the person sees.
     let csv = form.csv;
-    let done: Result<p::ImportResult, ApiError> = call(
-        &shared,
-        page.caller,
-        Op::MemberImport(p::MemberImport {
-            csv: csv.clone(),
-            skip_bad,
-        }),
-    )
-    .await;
-    match done {
+    let run = |dry_run: bool, skip_bad: bool| {
+        call::<p::ImportResult>(
+            &shared,
+            page.caller,
+            Op::MemberImport(p::MemberImport {
+                csv: csv.clone(),
+                skip_bad,
+                dry_run,
+            }),
+        )
+    };
+    // The preview leaves the bad rows out (to list them beside what the good ones would do).
+    let preview = run(true, true).await;
+    let mut m = String::new();
+    if form.action == "confirm" {
+        let skip_bad = form.skip_bad.is_some();
+        let same = session::same(&form.digest, &csv_digest(&csv))
+            && preview
+                .as_ref()
+                .is_ok_and(|r| import_counts(r) == form.expect)
+            && (skip_bad || preview.as_ref().is_ok_and(|r| r.skipped_total == 0));
+        if same {
+            match run(false, skip_bad).await {
+                Ok(r) => {
+                    let mut m = format!(
+                        "<div class=\"ok\" role=\"status\" id=\"import-done\"><strong>{}</strong>: {}</div>",
+                        t("imported"),
+                        import_summary(lang, &r)
+                    );
+                    if !r.skipped.is_empty() {
+                        m.push_str(&bad_rows(
+                            lang,
+                            r.skipped.iter().map(|s| (s.line, s.reason.as_str())),
+                        ));
+                    }
+                    return import_page(&page, "", &m, StatusCode::OK);
+                }
+                Err(e) => {
+                    m.push_str(&api_error(lang, &e));
+                }
+            }
+        } else {
+            m.push_str(&format!(
+                "<div class=\"alert\" role=\"alert\" id=\"import-changed\">{}</div>",
+                t("import_changed")
+            ));
+        }
+    }
+    match preview {
         Ok(r) => {
-            let mut m = format!(
-                "<div class=\"ok\" role=\"status\" id=\"import-done\"><strong>{}</strong>: \
-                 {} {} · {} {} · {} {} · {} {} · {} {}</div>",
-                t("imported"),
-                r.members_created,
-                t("created_n"),
-                r.members_updated,
-                t("updated_n"),
-                r.members_unchanged,
-                t("unchanged_n"),
-                r.memberships_added,
-                t("memberships_n"),
-                r.skipped_total,
-                t("skipped_n")
-            );
-            if !r.skipped.is_empty() {
+            m.push_str(&format!(
+                "<section class=\"card\" id=\"import-preview\" aria-labelledby=\"h-import-preview\">\
+                 <h2 id=\"h-import-preview\">{}</h2><p role=\"status\" data-counts=\"{}\">{}</p>",
+                t("import_preview"),
+                import_counts(&r),
+                import_summary(lang, &r)
+            ));
+            m.push_str(&import_rows(lang, &r));
+            if r.skipped_total > 0 {
+                m.push_str(&format!(
+                    "<div class=\"alert\" role=\"alert\" id=\"import-refused\"><strong>{} {}</strong></div>",
+                    r.skipped_total,
+                    t("would_skip")
+                ));
                 m.push_str(&bad_rows(
                     lang,
                     r.skipped.iter().map(|s| (s.line, s.reason.as_str())),
                 ));
             }
-            import_page(&page, "", &m, StatusCode::OK)
+            m.push_str(&format!(
+                "<form method=\"post\" action=\"/console/import\" class=\"confirm\" id=\"import-confirm\">{}\
+                 <input type=\"hidden\" name=\"action\" value=\"confirm\">\
+                 <input type=\"hidden\" name=\"csv\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"digest\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"expect\" value=\"{}\">{}\
+                 <button type=\"submit\" id=\"import-confirm-button\" class=\"primary\">{}</button></form></section>",
+                hidden_csrf(&page),
+                esc(&csv),
+                csv_digest(&csv),
+                import_counts(&r),
+                if r.skipped_total > 0 {
+                    "<input type=\"hidden\" name=\"skip_bad\" value=\"1\">"
+                } else {
+                    ""
+                },
+                if r.skipped_total > 0 {
+                    t("import_good")
+                } else {
+                    t("confirm_import")
+                }
+            ));
+            import_page(&page, &csv, &m, StatusCode::OK)
         }
         Err(e) if e.body.code == ErrorCode::PermissionDenied => {
             admins_only(&page, t("import_title"), "import")
         }
         Err(e) => {
-            // Bad rows: nothing was written. List them, and offer to import the good ones.
-            let rows = parse_bad_rows(&e.body.message);
-            let mut m = format!(
+            // The file as a whole is refused (its header, its size): nothing to confirm.
+            m.push_str(&format!(
                 "<div class=\"alert\" role=\"alert\" id=\"import-refused\"><strong>{}</strong></div>",
                 t("import_refused")
-            );
-            if rows.is_empty() {
-                m.push_str(&api_error(lang, &e));
-            } else {
-                m.push_str(&bad_rows(lang, rows.iter().map(|(l, r)| (*l, r.as_str()))));
-                m.push_str(&format!(
-                    "<form method=\"post\" action=\"/console/import\" class=\"confirm\">{}\
-                     <input type=\"hidden\" name=\"csv\" value=\"{}\">\
-                     <input type=\"hidden\" name=\"skip_bad\" value=\"1\">\
-                     <button type=\"submit\" id=\"import-good\">{}</button></form>",
-                    hidden_csrf(&page),
-                    esc(&csv),
-                    t("import_good")
-                ));
-            }
+            ));
+            m.push_str(&api_error(lang, &e));
             import_page(&page, &csv, &m, super::super::status_of(e.body.code))
         }
     }
 }
 
-/// The bad rows of an import refusal's message (`line N: reason` lines).
-fn parse_bad_rows(message: &str) -> Vec<(u64, String)> {
-    message
-        .lines()
-        .filter_map(|l| {
-            let rest = l.trim().strip_prefix("line ")?;
-            let (n, reason) = rest.split_once(':')?;
-            Some((n.trim().parse().ok()?, reason.trim().to_string()))
-        })
-        .collect()
+/// A preview's good rows, each with what it would do to the member and their place.
+fn import_rows(lang: Lang, r: &p::ImportResult) -> String {
+    let t = |k| lang.t(k);
+    if r.rows.is_empty() {
+        return String::new();
+    }
+    let word = |w: &str| match w {
+        "created" => t("ch_created"),
+        "updated" => t("ch_updated"),
+        "added" => t("ch_added"),
+        "changed" => t("ch_changed"),
+        _ => t("ch_unchanged"),
+    };
+    let mut m = table_head(
+        " id=\"import-rows\"",
+        &[
+            t("line"),
+            t("member"),
+            t("to_member"),
+            t("group"),
+            t("to_group"),
+        ],
+    );
+    for row in &r.rows {
+        m.push_str(&format!(
+            "<tr data-line=\"{}\" data-member=\"{}\" data-change=\"{}\"><th scope=\"row\">{}</th>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            row.line,
+            esc(&row.member),
+            esc(&row.change),
+            row.line,
+            esc(&row.member),
+            word(&row.change),
+            esc(row.group.as_deref().unwrap_or("–")),
+            row.membership.as_deref().map_or("–", word)
+        ));
+    }
+    m.push_str("</tbody></table></div>");
+    let good = r.members_created + r.members_updated + r.members_unchanged;
+    let listed = r.rows.len() as u32;
+    if good > listed {
+        m.push_str(&format!(
+            "<p class=\"help\">… {} {}</p>",
+            good - listed,
+            t("rows_more")
+        ));
+    }
+    m
 }
 
 /// The start of a scrolling table, up to its body: `attrs` go on `<table` (` id="x"` or
@@ -1830,14 +2439,5 @@ mod tests {
             highlight("你好代开 发票<b>", &found),
             "你好<mark>代开 发票</mark>&lt;b&gt;"
         );
-    }
-
-    #[test]
-    fn bad_rows_are_read_from_the_refusal() {
-        let rows = parse_bad_rows(
-            "1 bad row, nothing was imported (skip bad rows to import the others):\n  line 3: \
-             phone 'x': not a number",
-        );
-        assert_eq!(rows, vec![(3, "phone 'x': not a number".to_string())]);
     }
 }

@@ -47,6 +47,28 @@
         Math.max(0, q.month_limit - q.month_used) + ' ' + monthWord;
       ['opted_out', 'invalid', 'sms_disabled', 'duplicate'].forEach(function (k) {
         setText(slot(panel, 'dropped-' + k), String(j.dropped[k]));
+        // The names behind the count (the first few; the rest counted), in the <details>
+        // that stays open or closed as the person left it.
+        var list = slot(panel, 'names-' + k);
+        if (!list) { return; }
+        while (list.firstChild) { list.removeChild(list.firstChild); }
+        var named = (j.left_out && j.left_out[k]) || [];
+        named.forEach(function (m) {
+          var li = document.createElement('li');
+          li.setAttribute('data-member', m.handle);
+          li.appendChild(document.createTextNode(m.name + ' '));
+          var h = document.createElement('span');
+          h.className = 'mono';
+          h.textContent = m.handle;
+          li.appendChild(h);
+          list.appendChild(li);
+        });
+        if (j.dropped[k] > named.length) {
+          var more = document.createElement('li');
+          more.className = 'more';
+          more.textContent = '… ' + (j.dropped[k] - named.length) + ' ' + t('and_more');
+          list.appendChild(more);
+        }
       });
       var words = [];
       j.sensitive.forEach(function (m) { if (words.indexOf(m.word) < 0) { words.push(m.word); } });
