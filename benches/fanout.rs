@@ -26,6 +26,9 @@
 //! outbox in the sending transactions, then posted to a local receiver in this process that
 //! answers 200), so the two rates compare what the outbox costs the sending path.
 //!
+//! PostgreSQL: `BENCH_POSTGRES=postgres://ADMIN@HOST/postgres` runs the daemon on a database of
+//! its own in that cluster instead of an SQLite file (`support::bench_database`).
+//!
 //! Carrier-aware routing: `FANOUT_CARRIERS=1` gives the members numbers of the three
 //! mainland carriers in turn (139 China Mobile, 186 China Unicom, 189 China Telecom) and the
 //! modems SIMs of the three in turn (IMSI 46000, 46001, 46003); `FANOUT_ROUTING=0,1` runs

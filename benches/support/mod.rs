@@ -61,7 +61,7 @@ pub fn make_group(path: &Path, members: u64) {
 /// [`make_group`] with member i's number given by `number` (i from 1).
 pub fn make_group_numbered(path: &Path, members: u64, number: impl Fn(u64) -> String) {
     let now = Utc::now();
-    let mut store = Store::open(path).expect("open the database");
+    let mut store = open_bench_store(path);
     store
         .write(|tx| -> Result<(), StoreError> {
             tx.create_group(&NewGroup::new("g", "测试组"), now)?;
@@ -187,11 +187,71 @@ pub struct Daemon {
 /// at its default except `modem_keys` (extra lines of the `[[modem]]` table).
 pub fn config_text(dir: &Path, modem_keys: &str) -> String {
     format!(
-        "[daemon]\nsocket = \"{d}/s.sock\"\ndatabase = \"{d}/db.sqlite\"\n\
+        "[daemon]\nsocket = \"{d}/s.sock\"\ndatabase = \"{db}\"\n\
          [quota]\ndaily = 1000\nmonthly = 1000\n\
          [[modem]]\ndevice = \"{d}/dev/modem*\"\nmax_per_hour = 1000000\nmax_per_day = 1000000\n{modem_keys}\n",
-        d = dir.display()
+        d = dir.display(),
+        db = bench_database(&dir.join("db.sqlite")),
     )
+}
+
+/// What `[daemon] database` says for the bench database at `path`: the SQLite file, or with
+/// `BENCH_POSTGRES` (a PostgreSQL admin URL, e.g. what `.ci/pg-cluster start` prints) a
+/// database of its own in that cluster, named after the bench's directory and created on
+/// first use. The same bench then measures the daemon on either engine.
+pub fn bench_database(path: &Path) -> String {
+    let Ok(admin) = std::env::var("BENCH_POSTGRES") else {
+        return path.display().to_string();
+    };
+    let dir = path
+        .parent()
+        .and_then(|d| d.file_name())
+        .unwrap_or_default();
+    let name: String = format!("gsms_bench_{}", dir.to_string_lossy())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let (admin2, create) = (admin.clone(), format!("CREATE DATABASE {name}"));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin2, tokio_postgres::NoTls)
+                .await
+                .expect("BENCH_POSTGRES reachable");
+            tokio::spawn(connection);
+            if let Err(e) = client.batch_execute(&create).await {
+                // Made by an earlier call for the same directory.
+                assert_eq!(
+                    e.code(),
+                    Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE),
+                    "{e:?}"
+                );
+            }
+        })
+    })
+    .join()
+    .unwrap();
+    let base = admin
+        .rsplit_once('/')
+        .expect("BENCH_POSTGRES ends in /dbname")
+        .0;
+    format!("{base}/{name}")
+}
+
+/// The bench database at `path` (see [`bench_database`]), opened.
+pub fn open_bench_store(path: &Path) -> Store {
+    let db = bench_database(path);
+    let db = groupsms::store::Database::parse(Path::new(&db)).expect("a database");
+    Store::open_database(&db, &Default::default()).expect("open the database")
 }
 
 impl Daemon {
