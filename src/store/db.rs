@@ -114,14 +114,14 @@ impl From<Error> for StoreError {
                 }
                 // The server went away: like a disk that refuses writes, the same write may
                 // succeed once it is back.
-                None if e.is_closed() => StoreError::DiskIo(format!(
-                    "the connection to PostgreSQL is closed ({})",
+                None if e.is_closed() => StoreError::Unreachable(format!(
+                    "the connection to PostgreSQL is closed: {}",
                     pg_text(&e)
                 )),
                 _ => StoreError::Sql(pg_text(&e)),
             },
             // Like a disk that refuses writes: the same write may succeed once it is back.
-            Error::Connect(reason) => StoreError::DiskIo(format!("PostgreSQL: {reason}")),
+            Error::Connect(reason) => StoreError::Unreachable(reason),
             other => StoreError::Sql(other.to_string()),
         }
     }

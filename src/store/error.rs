@@ -34,6 +34,10 @@ pub enum StoreError {
     /// SQLITE_IOERR, SQLITE_READONLY: the file system refused a write.
     #[error("the database cannot be written ({0}); check the disk and its file system")]
     DiskIo(String),
+    /// The PostgreSQL server cannot be reached (down, restarting, a network cut): tried
+    /// again at the next transaction.
+    #[error("the database server cannot be reached ({0}); the daemon connects again by itself")]
+    Unreachable(String),
 
     #[error("there is no group with the handle '{0}'")]
     UnknownGroup(String),
@@ -97,10 +101,14 @@ impl StoreError {
         matches!(self, StoreError::Busy)
     }
 
-    /// True when the file system refused a write (full, I/O error, read-only): the same write
-    /// may well succeed once an operator has made room or fixed the disk.
+    /// True when the file system refused a write (full, I/O error, read-only), or the
+    /// database server cannot be reached: the same write may well succeed once an operator
+    /// has made room or fixed the disk, or the server is back.
     pub fn is_storage(&self) -> bool {
-        matches!(self, StoreError::Full(_) | StoreError::DiskIo(_))
+        matches!(
+            self,
+            StoreError::Full(_) | StoreError::DiskIo(_) | StoreError::Unreachable(_)
+        )
     }
 
     /// True when the database or the store thread failed, as opposed to a request the store
@@ -116,6 +124,7 @@ impl StoreError {
                 | StoreError::Sql(_)
                 | StoreError::Full(_)
                 | StoreError::DiskIo(_)
+                | StoreError::Unreachable(_)
                 | StoreError::InUse { .. }
                 | StoreError::Corrupt { .. }
                 | StoreError::Io { .. }
