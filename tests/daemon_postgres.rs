@@ -18,6 +18,29 @@ fn pg_world(modems: usize) -> Option<World> {
     Some(w)
 }
 
+/// Runs `groupsms daemon` on `config` (written to a file of its own) until it stops by itself
+/// (at most `limit`); its exit status and what it printed on stderr.
+fn daemon_that_stops(config: &str, limit: Duration) -> (std::process::ExitStatus, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("groupsms.toml");
+    std::fs::write(
+        &file,
+        config.replace("{dir}", &dir.path().display().to_string()),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"))
+        .args(["--config", file.to_str().unwrap(), "daemon"])
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut child, limit).expect("it stops by itself");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status, err)
+}
+
 #[test]
 fn a_broadcast_reaches_every_member_and_its_record_survives_a_restart() {
     let Some(mut w) = pg_world(3) else { return };
@@ -85,35 +108,15 @@ fn a_connection_the_server_closed_is_made_again_and_the_daemon_goes_on() {
 fn a_second_daemon_on_the_same_database_is_refused() {
     let Some(w) = pg_world(1) else { return };
     // Another daemon, its own socket and modems, the same database.
-    let other = tempfile::tempdir().unwrap();
-    let url = w.pg.as_ref().unwrap().url.clone();
-    let config = other.path().join("groupsms.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\nsocket = \"{d}/other.sock\"\ndatabase = \"{url}\"\n\
-             [[modem]]\ndevice = \"{d}/none*\"\n",
-            d = other.path().display()
+    let url = &w.pg.as_ref().unwrap().url;
+    let (status, err) = daemon_that_stops(
+        &format!(
+            "[daemon]\nsocket = \"{{dir}}/other.sock\"\ndatabase = \"{url}\"\n\
+             [[modem]]\ndevice = \"{{dir}}/none*\"\n"
         ),
-    )
-    .unwrap();
-    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"))
-        .args(["--config", config.to_str().unwrap(), "daemon"])
-        .env_remove("NOTIFY_SOCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_exit(&mut second, Duration::from_secs(30)).expect("it stops by itself");
+        Duration::from_secs(30),
+    );
     assert!(!status.success());
-    let mut err = String::new();
-    use std::io::Read;
-    second
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
     assert!(
         err.contains("another groupsms daemon serves the database"),
         "{err}"
@@ -124,24 +127,12 @@ fn a_second_daemon_on_the_same_database_is_refused() {
 
 #[test]
 fn a_password_in_the_url_is_refused_and_never_shown() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("groupsms.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\nsocket = \"{d}/g.sock\"\n\
-             database = \"postgres://groupsms:s3cret-word@127.0.0.1:1/groupsms\"\n",
-            d = dir.path().display()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"))
-        .args(["--config", config.to_str().unwrap(), "daemon"])
-        .env_remove("NOTIFY_SOCKET")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (status, err) = daemon_that_stops(
+        "[daemon]\nsocket = \"{dir}/g.sock\"\n\
+         database = \"postgres://groupsms:s3cret-word@127.0.0.1:1/groupsms\"\n",
+        Duration::from_secs(30),
+    );
+    assert!(!status.success());
     assert!(err.contains("line 3"), "{err}");
     assert!(err.contains("database_password_file"), "{err}");
     assert!(!err.contains("s3cret"), "the password is shown: {err}");
@@ -149,37 +140,18 @@ fn a_password_in_the_url_is_refused_and_never_shown() {
 
 #[test]
 fn an_unreachable_server_stops_the_start_with_its_address_and_no_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("groupsms.toml");
-    let secret = dir.path().join("db-password");
-    std::fs::write(&secret, "s3cret-word\n").unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\nsocket = \"{d}/g.sock\"\n\
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "s3cret-word\n").unwrap();
+    let (status, err) = daemon_that_stops(
+        &format!(
+            "[daemon]\nsocket = \"{{dir}}/g.sock\"\n\
              database = \"postgres://groupsms@127.0.0.1:1/groupsms\"\n\
-             database_password_file = \"{s}\"\n",
-            d = dir.path().display(),
-            s = secret.display()
+             database_password_file = \"{}\"\n",
+            secret.path().display()
         ),
-    )
-    .unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_groupsms"));
-    cmd.args(["--config", config.to_str().unwrap(), "daemon"])
-        .env_remove("NOTIFY_SOCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let status = wait_exit(&mut child, Duration::from_secs(60)).expect("it gives up by itself");
+        Duration::from_secs(60),
+    );
     assert!(!status.success());
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
     assert!(
         err.contains("postgres://groupsms@127.0.0.1:1/groupsms"),
         "names the database: {err}"
