@@ -648,6 +648,32 @@ impl DaemonConfig {
         crate::store::Database::parse(&self.database)
     }
 
+    /// [`database`](Self::database) with PostgreSQL's password set: the first line of
+    /// `database_password_file`, else `$PGPASSWORD`, else none (trust or peer
+    /// authentication). Reads the file: call it where the database is opened.
+    pub fn database_with_password(&self) -> Result<crate::store::Database, String> {
+        let crate::store::Database::Postgres(target) = self.database()? else {
+            return self.database();
+        };
+        let password = match &self.database_password_file {
+            Some(file) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| {
+                        format!("[daemon] database_password_file {}: {e}", file.display())
+                    })?
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+        };
+        Ok(crate::store::Database::Postgres(Box::new(match password {
+            Some(p) => target.with_password(&p),
+            None => *target,
+        })))
+    }
+
     /// The socket may not be the database (or one of SQLite's files beside it, or the daemon's
     /// lock file), nor inside it,
     /// nor contain it: the daemon replaces a stale socket at its path, and a socket path that

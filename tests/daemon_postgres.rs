@@ -158,3 +158,76 @@ fn an_unreachable_server_stops_the_start_with_its_address_and_no_password() {
     );
     assert!(!err.contains("s3cret"), "the password is shown: {err}");
 }
+
+/// `groupsms --json doctor`'s check named `check`.
+fn doctor_check(w: &World, check: &str) -> serde_json::Value {
+    let out = w.cli(&["--json", "doctor"]);
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .unwrap_or_else(|| panic!("no check {check} in {all}"))
+        .clone()
+}
+
+#[test]
+fn doctor_reaches_the_database_and_reads_its_schema_without_writing() {
+    let Some(pg) = Scratch::new() else { return };
+    let mut w = World::prepare_on(Some(pg), 1, |c| c, "", "");
+    // Before the first start: reachable, no schema, and doctor creates none.
+    let db = doctor_check(&w, "database");
+    assert_eq!(db["status"], "ok", "{db}");
+    assert!(db["detail"].as_str().unwrap().contains("reachable"), "{db}");
+    let schema = doctor_check(&w, "database schema");
+    assert_eq!(schema["status"], "warn", "{schema}");
+    assert!(
+        schema["detail"].as_str().unwrap().contains("no schema yet"),
+        "{schema}"
+    );
+    let again = doctor_check(&w, "database schema");
+    assert_eq!(again["status"], "warn", "doctor wrote nothing: {again}");
+    // After the daemon made it: the version this binary writes.
+    w.start_daemon();
+    let schema = doctor_check(&w, "database schema");
+    assert_eq!(schema["status"], "ok", "{schema}");
+    assert!(
+        schema["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the one this binary writes"),
+        "{schema}"
+    );
+}
+
+#[test]
+fn doctor_names_an_unreachable_database_and_what_to_check() {
+    let w = World::prepare_on(None, 1, |c| c, "", "");
+    let config = std::fs::read_to_string(w.config()).unwrap();
+    let sqlite = format!("database = \"{}\"", w.database().display());
+    assert!(config.contains(&sqlite));
+    std::fs::write(
+        w.config(),
+        config.replace(
+            &sqlite,
+            "database = \"postgres://groupsms@127.0.0.1:1/groupsms\"",
+        ),
+    )
+    .unwrap();
+    let db = doctor_check(&w, "database");
+    assert_eq!(db["status"], "fail", "{db}");
+    assert!(
+        db["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("PostgreSQL at postgres://groupsms@127.0.0.1:1/groupsms: "),
+        "{db}"
+    );
+    assert!(
+        db["advice"]
+            .as_str()
+            .unwrap()
+            .contains("database_password_file"),
+        "{db}"
+    );
+}

@@ -161,17 +161,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         .clone()
         .unwrap_or_else(|| config.daemon.socket.clone());
     let db = match config.daemon.database() {
-        Ok(groupsms_db @ crate::store::Database::Postgres(_)) => {
-            r.ok(
-                "database",
-                format!(
-                    "PostgreSQL at {}: the daemon checks it when it starts (doctor reads SQLite \
-                     files only)",
-                    groupsms_db.label()
-                ),
-            );
-            None
-        }
+        Ok(crate::store::Database::Postgres(_)) => check_postgres(&mut r, &config),
         _ => check_database(&mut r, &config.daemon.database),
     };
     let daemon_modems = check_socket(&mut r, &socket);
@@ -342,7 +332,12 @@ fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
             let since = crate::clock::now() - chrono::Duration::hours(RECENT_HOURS);
             match inspect::inspect(path, since) {
                 Ok(i) => {
-                    check_schema(r, path, i.schema_version);
+                    check_schema(
+                        r,
+                        &path.display().to_string(),
+                        i.schema_version,
+                        &format!("cp {0} {0}.bak", path.display()),
+                    );
                     Some(i)
                 }
                 Err(e @ StoreError::NotADatabase { .. }) => {
@@ -391,8 +386,51 @@ fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
     inspection
 }
 
-fn check_schema(r: &mut Report, path: &Path, found: u32) {
-    let shown = path.display();
+/// A PostgreSQL database: reachable with the configured user and password, its schema
+/// version, the recent outcomes (read-only).
+fn check_postgres(r: &mut Report, config: &Config) -> Option<Inspection> {
+    let db = match config.daemon.database_with_password() {
+        Ok(db) => db,
+        Err(e) => {
+            r.fail(
+                "database",
+                e,
+                "fix [daemon] database or database_password_file",
+            );
+            return None;
+        }
+    };
+    let crate::store::Database::Postgres(target) = &db else {
+        return None;
+    };
+    let since = chrono::Utc::now() - chrono::Duration::hours(24);
+    match crate::store::inspect::inspect_postgres(target, since) {
+        Ok(i) => {
+            r.ok(
+                "database",
+                format!("PostgreSQL at {}: reachable", target.label()),
+            );
+            check_schema(
+                r,
+                target.label(),
+                i.schema_version,
+                &format!("pg_dump -Fc -f groupsms.dump '{}'", target.label()),
+            );
+            Some(i)
+        }
+        Err(e) => {
+            r.fail(
+                "database",
+                format!("PostgreSQL at {}: {e}", target.label()),
+                "check that the server runs and listens there, the user, the database and \
+                 database_password_file (or $PGPASSWORD)",
+            );
+            None
+        }
+    }
+}
+
+fn check_schema(r: &mut Report, shown: &str, found: u32, backup: &str) {
     if found == SCHEMA_VERSION {
         r.ok(
             "database schema",
@@ -408,7 +446,7 @@ fn check_schema(r: &mut Report, path: &Path, found: u32) {
         r.warn(
             "database schema",
             format!("version {found}, older than this binary's {SCHEMA_VERSION}"),
-            format!("the daemon migrates it at its next start; back it up first: cp {shown} {shown}.bak"),
+            format!("the daemon migrates it at its next start; back it up first: {backup}"),
         );
     } else {
         r.fail(

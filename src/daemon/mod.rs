@@ -539,21 +539,6 @@ fn join_pool(
         .collect()
 }
 
-/// The PostgreSQL password: `database_password_file` (its first line), else `$PGPASSWORD`,
-/// else none (trust or peer authentication).
-fn database_password(daemon: &crate::config::DaemonConfig) -> Result<Option<String>, StartError> {
-    if let Some(file) = &daemon.database_password_file {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            StartError::Config(format!(
-                "[daemon] database_password_file {}: {e}",
-                file.display()
-            ))
-        })?;
-        return Ok(Some(text.lines().next().unwrap_or("").to_string()));
-    }
-    Ok(std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()))
-}
-
 /// Opens and migrates the database (an SQLite file's directory exists), then applies the in-flight
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
@@ -581,16 +566,14 @@ async fn open_store(
             }
             StoreHandle::open(file, &OpenOptions::default()).map_err(named)?
         }
-        Database::Postgres(target) => {
-            let target = match database_password(&config.daemon)? {
-                Some(password) => (**target).clone().with_password(&password),
-                None => (**target).clone(),
-            };
-            let (store, thread) = StoreHandle::open_database(
-                &Database::Postgres(Box::new(target)),
-                &OpenOptions::default(),
-            )
-            .map_err(named)?;
+        Database::Postgres(_) => {
+            let with_password = config
+                .daemon
+                .database_with_password()
+                .map_err(StartError::Config)?;
+            let (store, thread) =
+                StoreHandle::open_database(&with_password, &OpenOptions::default())
+                    .map_err(named)?;
             if !store
                 .call(|s| s.claim_single_daemon())
                 .await

@@ -1,11 +1,12 @@
-//! Looking at a database file without changing it (for `groupsms doctor`): opened read-only,
-//! never created, never migrated.
+//! Looking at a database without changing it (for `groupsms doctor`): an SQLite file opened
+//! read-only, never created; a PostgreSQL database in a read-only session; never migrated.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+use super::db::{params, Conn, OptionalExtension};
 use super::{migrate, StoreError};
 
 /// What [`inspect`] found.
@@ -50,26 +51,58 @@ pub fn inspect(path: &Path, since: DateTime<Utc>) -> Result<Inspection, StoreErr
             _ => StoreError::from(e),
         })?;
     let schema_version = u32::try_from(version).unwrap_or(u32::MAX);
+    read(Conn::Lite(&conn), schema_version, since)
+}
+
+/// [`inspect`] for a PostgreSQL database, in a read-only session (schema version 0: no
+/// `groupsms_schema` table yet, the daemon has never started on it).
+pub fn inspect_postgres(
+    target: &super::postgres::PgTarget,
+    since: DateTime<Utc>,
+) -> Result<Inspection, StoreError> {
+    let pg = target.connect(&Default::default())?;
+    let conn = Conn::Pg(&pg);
+    conn.execute_batch("SET default_transaction_read_only = on")?;
+    let exists: bool = conn.query_row(
+        "SELECT to_regclass('groupsms_schema') IS NOT NULL",
+        params![],
+        |r| r.get(0),
+    )?;
+    let version: i64 = if exists {
+        conn.query_row("SELECT version FROM groupsms_schema", params![], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(0)
+    } else {
+        0
+    };
+    read(conn, u32::try_from(version).unwrap_or(u32::MAX), since)
+}
+
+/// The recent outcomes, when the schema is one this build knows.
+fn read(
+    conn: Conn<'_>,
+    schema_version: u32,
+    since: DateTime<Utc>,
+) -> Result<Inspection, StoreError> {
     let mut recent = Vec::new();
     if (1..=migrate::SCHEMA_VERSION).contains(&schema_version) {
         // A cancelled delivery (its member opted out before it was sent) says nothing about
         // the modem of an earlier try.
-        let mut stmt = conn.prepare(
+        let rows = conn.prepare(
             "SELECT modem, state IN ('sent', 'delivered'), last_error, updated_at FROM deliveries \
              WHERE updated_at >= ?1 AND (last_error IS NOT NULL OR state IN ('sent', 'delivered')) \
              AND state <> 'cancelled' ORDER BY updated_at DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(
-            rusqlite::params![since.timestamp_millis(), RECENT_LIMIT as i64],
-            |r| {
-                Ok(RecentOutcome {
-                    modem: r.get(0)?,
-                    sent: r.get(1)?,
-                    error: r.get(2)?,
-                    updated_at: DateTime::from_timestamp_millis(r.get(3)?).unwrap_or_default(),
-                })
-            },
-        )?;
+        )?
+        .query_map(params![since.timestamp_millis(), RECENT_LIMIT as i64], |r| {
+            Ok(RecentOutcome {
+                modem: r.get(0)?,
+                sent: r.get(1)?,
+                error: r.get(2)?,
+                updated_at: DateTime::from_timestamp_millis(r.get(3)?).unwrap_or_default(),
+            })
+        })?;
         for row in rows {
             recent.push(row?);
         }
