@@ -1,10 +1,13 @@
-//! The state of group SMS in SQLite: groups, members, memberships, broadcasts, deliveries,
-//! quota usage, per-SIM send counters and the audit log. This is the only module that names
-//! rusqlite or holds SQL; the rules that decide what to write live in [`crate::service`].
+//! The state of group SMS in SQLite or PostgreSQL: groups, members, memberships, broadcasts,
+//! deliveries, quota usage, per-SIM send counters and the audit log. This is the only module
+//! that names rusqlite or tokio_postgres or holds SQL; the rules that decide what to write
+//! live in [`crate::service`].
 //!
 //! | file | owns |
 //! | --- | --- |
-//! | `mod.rs` | [`Store`]: opening (WAL, foreign keys, busy timeout, `synchronous=FULL`), transactions |
+//! | `mod.rs` | [`Store`]: opening (WAL, foreign keys, busy timeout, `synchronous=FULL`), transactions, [`Database`] |
+//! | `db.rs` | the query layer every file writes its SQL against, for either engine |
+//! | [`postgres`] | PostgreSQL: the connection target, opening, its migrations |
 //! | [`migrate`] | numbered migrations (`migrations/*.sql`) tracked by `user_version` |
 //! | [`model`] | the rows handed out and taken in, ids, roles, delivery states, value checks |
 //! | `groups.rs` | groups, members, memberships (CRUD) |
