@@ -587,8 +587,7 @@ impl PgConn {
         let client = PgConn::open(self.config.clone())?;
         block_on(client.batch_execute(&self.session))?;
         if let Some(key) = self.held_lock.get() {
-            let row = block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))?;
-            if !row.get::<_, bool>(0) {
+            if !try_advisory_lock(&client, key)? {
                 return Err(Error::Connect(
                     "another groupsms daemon took the database over while the connection was \
                      down"
@@ -605,12 +604,7 @@ impl PgConn {
     /// Takes the session lock `key` (held until the connection closes, and taken again by
     /// [`PgConn::revive`]); `false` when another connection holds it.
     pub(crate) fn try_session_lock(&self, key: i64) -> Result<bool> {
-        let row = block_on(
-            self.client
-                .borrow()
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key]),
-        )?;
-        let held: bool = row.get(0);
+        let held = try_advisory_lock(&self.client.borrow(), key)?;
         if held {
             self.held_lock.set(Some(key));
         }
@@ -679,20 +673,26 @@ impl PgConn {
         st: &tokio_postgres::Statement,
         values: &[Value<'_>],
     ) -> Result<Vec<tokio_postgres::Row>> {
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        Ok(block_on(self.client.borrow().query(st, &refs))?)
+        Ok(block_on(self.client.borrow().query(st, &as_pg(values)))?)
     }
 
     fn run_execute(&self, st: &tokio_postgres::Statement, values: &[Value<'_>]) -> Result<u64> {
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        Ok(block_on(self.client.borrow().execute(st, &refs))?)
+        Ok(block_on(self.client.borrow().execute(st, &as_pg(values)))?)
     }
+}
+
+/// The values as the PostgreSQL client takes them.
+fn as_pg<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn tokio_postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
+/// Takes the session lock `key` on `client`; `false` when another connection holds it.
+fn try_advisory_lock(client: &tokio_postgres::Client, key: i64) -> Result<bool> {
+    let row = block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))?;
+    Ok(row.get(0))
 }
 
 /// Runs a future to its end on this thread, parking between wake-ups. The client's futures
@@ -787,7 +787,7 @@ impl<'a> Conn<'a> {
     /// A statement kept prepared for the next time the same text comes.
     pub fn prepare_cached(&self, sql: &str) -> Result<Stmt<'a>> {
         Ok(match self {
-            Conn::Lite(c) => Stmt::LiteCached(c.prepare_cached(sql)?),
+            Conn::Lite(c) => Stmt::Lite(LiteStmt::Cached(c.prepare_cached(sql)?)),
             Conn::Pg(c) => Stmt::Pg(c, c.prepare(sql, true)?),
         })
     }
@@ -795,7 +795,7 @@ impl<'a> Conn<'a> {
     /// A statement for text built at run time (not kept).
     pub fn prepare(&self, sql: &str) -> Result<Stmt<'a>> {
         Ok(match self {
-            Conn::Lite(c) => Stmt::Lite(c.prepare(sql)?),
+            Conn::Lite(c) => Stmt::Lite(LiteStmt::Plain(c.prepare(sql)?)),
             Conn::Pg(c) => Stmt::Pg(c, c.prepare(sql, false)?),
         })
     }
@@ -904,30 +904,37 @@ fn renumber_row(row: &str, shared: usize, offset: usize) -> String {
 
 /// A prepared statement.
 pub enum Stmt<'a> {
-    LiteCached(rusqlite::CachedStatement<'a>),
-    Lite(rusqlite::Statement<'a>),
+    Lite(LiteStmt<'a>),
     Pg(&'a PgConn, tokio_postgres::Statement),
 }
 
-impl<'a> Stmt<'a> {
-    fn lite(&mut self) -> Option<&mut rusqlite::Statement<'a>> {
+/// An SQLite statement, kept in the connection's cache or not.
+pub enum LiteStmt<'a> {
+    Cached(rusqlite::CachedStatement<'a>),
+    Plain(rusqlite::Statement<'a>),
+}
+
+impl<'a> LiteStmt<'a> {
+    fn get(&mut self) -> &mut rusqlite::Statement<'a> {
         match self {
-            Stmt::LiteCached(s) => Some(s),
-            Stmt::Lite(s) => Some(s),
-            Stmt::Pg(..) => None,
+            LiteStmt::Cached(s) => s,
+            LiteStmt::Plain(s) => s,
         }
     }
+}
 
+impl Stmt<'_> {
     /// Runs it; the number of rows changed.
     pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
         let values = params.values();
-        if let Some(st) = self.lite() {
-            return Ok(st.execute(rusqlite::params_from_iter(values.iter()))?);
+        match self {
+            Stmt::Lite(st) => Ok(st
+                .get()
+                .execute(rusqlite::params_from_iter(values.iter()))?),
+            Stmt::Pg(c, st) => {
+                Ok(usize::try_from(c.run_execute(st, &values)?).unwrap_or(usize::MAX))
+            }
         }
-        let Stmt::Pg(c, st) = self else {
-            unreachable!("the SQLite statements returned above")
-        };
-        Ok(usize::try_from(c.run_execute(st, &values)?).unwrap_or(usize::MAX))
     }
 
     /// The first row, read by `f`; [`Error::NoRows`] when there is none.
@@ -936,19 +943,8 @@ impl<'a> Stmt<'a> {
         params: P,
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
-        let values = params.values();
-        if let Some(st) = self.lite() {
-            let mut rows = st.query(rusqlite::params_from_iter(values.iter()))?;
-            return match rows.next()? {
-                Some(r) => f(&Row::Lite(r)),
-                None => Err(Error::NoRows),
-            };
-        }
-        let Stmt::Pg(c, st) = self else {
-            unreachable!("the SQLite statements returned above")
-        };
-        match c.run(st, &values)?.first() {
-            Some(r) => f(&Row::Pg(r)),
+        match self.query(params)?.next()? {
+            Some(r) => f(&r),
             None => Err(Error::NoRows),
         }
     }
@@ -959,20 +955,10 @@ impl<'a> Stmt<'a> {
         params: P,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
-        let values = params.values();
+        let mut rows = self.query(params)?;
         let mut out = Vec::new();
-        if let Some(st) = self.lite() {
-            let mut rows = st.query(rusqlite::params_from_iter(values.iter()))?;
-            while let Some(r) = rows.next()? {
-                out.push(f(&Row::Lite(r)));
-            }
-            return Ok(out.into_iter());
-        }
-        let Stmt::Pg(c, st) = self else {
-            unreachable!("the SQLite statements returned above")
-        };
-        for r in &c.run(st, &values)? {
-            out.push(f(&Row::Pg(r)));
+        while let Some(r) = rows.next()? {
+            out.push(f(&r));
         }
         Ok(out.into_iter())
     }
@@ -980,11 +966,10 @@ impl<'a> Stmt<'a> {
     /// The rows, to walk with [`Rows::next`] (SQLite's one at a time).
     pub fn query<P: Params>(&mut self, params: P) -> Result<Rows<'_>> {
         let values = params.values();
-        if let Stmt::Pg(c, st) = self {
-            return Ok(Rows::Pg(c.run(st, &values)?.into_iter(), None));
-        }
-        let st = self.lite().expect("PostgreSQL statements returned above");
-        Ok(Rows::Lite(st.query(rusqlite::params_from_iter(values))?))
+        Ok(match self {
+            Stmt::Lite(st) => Rows::Lite(st.get().query(rusqlite::params_from_iter(values))?),
+            Stmt::Pg(c, st) => Rows::Pg(c.run(st, &values)?.into_iter(), None),
+        })
     }
 }
 
