@@ -458,9 +458,6 @@ struct Open<'a> {
 
 impl<'a> Open<'a> {
     fn begin(conn: Conn<'a>, write: bool) -> Result<Open<'a>, StoreError> {
-        if let Conn::Pg(pg) = conn {
-            pg.revive()?;
-        }
         let sql = match (conn.dialect(), write) {
             (Dialect::Sqlite, true) => "BEGIN IMMEDIATE".to_string(),
             (Dialect::Sqlite, false) => "BEGIN DEFERRED".to_string(),
@@ -472,8 +469,8 @@ impl<'a> Open<'a> {
         let mut begun = conn.execute_batch(&sql);
         if let (Err(_), Conn::Pg(pg)) = (&begun, conn) {
             if pg.is_closed() {
-                // The server closed the connection since the last transaction (and the
-                // client learned it only now): connect again, once.
+                // The server closed the connection since the last transaction (the client
+                // may have known it, or learned it only now): connect again, once.
                 pg.revive()?;
                 begun = conn.execute_batch(&sql);
             }
