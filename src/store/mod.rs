@@ -39,7 +39,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-use db::{params, Conn, PgConn};
+use db::{params, Conn, Dialect, PgConn};
 
 mod alerts;
 mod audit;
@@ -64,7 +64,6 @@ mod tokens;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
-pub use db::Dialect;
 pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
@@ -287,11 +286,6 @@ impl Store {
             Database::Sqlite(path) => Store::open_with(path, options),
             Database::Postgres(target) => Store::open_postgres(target, options),
         }
-    }
-
-    /// Which engine this store runs on.
-    pub fn dialect(&self) -> Dialect {
-        self.backend.conn().dialect()
     }
 
     /// Which webhook endpoints (by key) want which event types: from now on each change of

@@ -242,19 +242,4 @@ impl Store {
             Backend::Pg(pg) => Ok(pg.try_session_lock(DAEMON_LOCK)?),
         }
     }
-
-    /// The schema version of the database.
-    pub fn schema_version(&mut self) -> Result<u32, StoreError> {
-        let v: i64 = match &self.backend {
-            Backend::Lite(c) => i64::from(super::migrate::user_version(c)?),
-            Backend::Pg(_) => self.read(|tx| {
-                Ok::<_, StoreError>(tx.conn.query_row(
-                    "SELECT version FROM groupsms_schema",
-                    super::db::params![],
-                    |r| r.get(0),
-                )?)
-            })?,
-        };
-        Ok(u32::try_from(v).unwrap_or(u32::MAX))
-    }
 }

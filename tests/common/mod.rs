@@ -111,14 +111,6 @@ impl TestDb {
         .expect("open store")
     }
 
-    /// What `[daemon] database` says for this database.
-    pub fn database_setting(&self) -> String {
-        match &self.pg {
-            Some(pg) => pg.url.clone(),
-            None => self.dir.path().join("groupsms.db").display().to_string(),
-        }
-    }
-
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }
