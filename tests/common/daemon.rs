@@ -62,10 +62,7 @@ impl World {
         daemon_keys: &str,
         extra: &str,
     ) -> World {
-        let pg = match std::env::var("GROUPSMS_STORE_BACKEND").as_deref() {
-            Ok("postgres") => Some(super::pg::Scratch::new().expect("GROUPSMS_TEST_POSTGRES")),
-            _ => None,
-        };
+        let pg = super::pg::scratch_for_this_run();
         World::prepare_on(pg, modems, tune, daemon_keys, extra)
     }
 

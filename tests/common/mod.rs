@@ -87,14 +87,10 @@ pub struct TestDb {
 impl TestDb {
     pub fn new() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        let pg = match std::env::var("GROUPSMS_STORE_BACKEND").as_deref() {
-            Ok("postgres") => Some(pg::Scratch::new().unwrap_or_else(|| {
-                panic!("GROUPSMS_STORE_BACKEND=postgres needs GROUPSMS_TEST_POSTGRES")
-            })),
-            Ok("sqlite") | Err(_) => None,
-            Ok(other) => panic!("GROUPSMS_STORE_BACKEND={other}: sqlite or postgres"),
-        };
-        TestDb { dir, pg }
+        TestDb {
+            dir,
+            pg: pg::scratch_for_this_run(),
+        }
     }
 
     /// The temporary directory (the SQLite file is `groupsms.db` in it).
@@ -119,7 +115,7 @@ impl TestDb {
 /// True (and says so) when this run is `.ci/run`'s PostgreSQL pass: for a test about the
 /// SQLite file itself (its mode, a full disk under it), which has nothing to do there.
 pub fn sqlite_file_test(what: &str) -> bool {
-    let pg = std::env::var("GROUPSMS_STORE_BACKEND").as_deref() == Ok("postgres");
+    let pg = pg::this_run_is_postgres();
     if pg {
         eprintln!("not run on PostgreSQL: {what} is about the SQLite file");
     }

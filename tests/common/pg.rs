@@ -20,6 +20,23 @@ pub fn admin_url() -> Option<String> {
     }
 }
 
+/// Whether this run puts the store tests on PostgreSQL (`GROUPSMS_STORE_BACKEND=postgres`;
+/// unset or `sqlite`: SQLite files).
+pub fn this_run_is_postgres() -> bool {
+    match std::env::var("GROUPSMS_STORE_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("GROUPSMS_STORE_BACKEND={other}: sqlite or postgres"),
+    }
+}
+
+/// A scratch database when [`this_run_is_postgres`], else `None` (an SQLite file).
+pub fn scratch_for_this_run() -> Option<Scratch> {
+    this_run_is_postgres().then(|| {
+        Scratch::new().expect("GROUPSMS_STORE_BACKEND=postgres needs GROUPSMS_TEST_POSTGRES")
+    })
+}
+
 /// A new, empty database, dropped when this is.
 pub struct Scratch {
     admin: String,
