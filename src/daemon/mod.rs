@@ -322,7 +322,11 @@ pub async fn run_until(
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
-    let board = Arc::new(Board::default());
+    // Other daemons on the same (PostgreSQL) database move deliveries this one follows.
+    let board = Arc::new(match database {
+        Database::Postgres(_) => Board::shared(),
+        Database::Sqlite(_) => Board::default(),
+    });
     // Lines a loop could write once per item, once a minute per kind (shared by all loops).
     let repeats = Arc::new(Repeats::default());
     let deliverer = Deliverer {

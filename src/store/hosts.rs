@@ -48,6 +48,8 @@ pub struct LostHost {
     /// Its heartbeat before it went silent.
     pub heartbeat_at: DateTime<Utc>,
     pub recovery: Recovery,
+    /// Each delivery recovered, from `sending` to where the policy put it.
+    pub moves: Vec<Move>,
 }
 
 /// What a host announces to the others.
@@ -58,8 +60,6 @@ pub enum Announcement {
     /// A delivery changed state on the announcing host: taken (`sending`: the others forget
     /// it), an outcome (their live counts follow), back in the queue (any host may take it).
     Moved(Move),
-    /// Deliveries of several broadcasts came back (a lost host's): load every queued one.
-    Resync,
 }
 
 /// One delivery's change of state, as announced.
@@ -75,14 +75,13 @@ pub struct Move {
 }
 
 impl Announcement {
-    /// The payload: `<host> q <broadcast>`, `<host> m <move as JSON>`, `<host> r`.
+    /// The payload: `<host> q <broadcast>` or `<host> m <move as JSON>`.
     fn payload(&self, host: &str) -> String {
         match self {
             Announcement::Queued(b) => format!("{host} q {b}"),
             Announcement::Moved(m) => {
                 format!("{host} m {}", serde_json::to_string(m).unwrap_or_default())
             }
-            Announcement::Resync => format!("{host} r"),
         }
     }
 
@@ -94,7 +93,6 @@ impl Announcement {
         let what = match (words.next()?, words.next()) {
             ("q", Some(b)) => Announcement::Queued(b.parse().ok()?),
             ("m", Some(json)) => Announcement::Moved(serde_json::from_str(json).ok()?),
-            ("r", None) => Announcement::Resync,
             _ => return None,
         };
         Some((host, what))
@@ -196,14 +194,12 @@ impl Tx<'_> {
                      may not have been sent"
                 ),
             };
-            let recovery = self.recover_sending(policy, Some(&name), false, &why, now)?;
-            if recovery.requeued > 0 {
-                self.announce(Announcement::Resync)?;
-            }
+            let (recovery, moves) = self.recover_sending(policy, Some(&name), false, &why, now)?;
             out.push(LostHost {
                 name,
                 heartbeat_at: from_ms(heartbeat),
                 recovery,
+                moves,
             });
         }
         Ok(out)
@@ -269,18 +265,14 @@ mod tests {
             modem: Some("/dev/ttyUSB0".into()),
             error: Some("CMS ERROR 38: network out of order".into()),
         };
-        for a in [
-            Announcement::Queued(7),
-            Announcement::Moved(moved),
-            Announcement::Resync,
-        ] {
+        for a in [Announcement::Queued(7), Announcement::Moved(moved)] {
             assert_eq!(
                 Announcement::parse(&a.payload("site-a")),
                 Some(("site-a".to_string(), a))
             );
         }
         for junk in [
-            "", " q 1", "a q", "a q x", "a m {}", "a m", "a r 1", "a z 1", "a q 1 2",
+            "", " q 1", "a q", "a q x", "a m {}", "a m", "a r 1", "a z 1", "a q 1 2", "a r",
         ] {
             assert_eq!(Announcement::parse(junk), None, "{junk:?}");
         }
