@@ -12,8 +12,8 @@
 //! or takes one announces it with `NOTIFY` ([`Tx::announce`]), and each daemon listens on its
 //! own connection ([`super::postgres::listen`]). On SQLite (one daemon) nothing is announced.
 //!
-//! Times are the hosts' own clocks (as every time in the store): hosts sharing a database keep
-//! their clocks in step (NTP), well within a lease.
+//! The times that decide whether a lease ran out are the database server's on PostgreSQL (so
+//! hosts whose clocks disagree still agree on that), the daemon's on SQLite (one host).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -127,7 +127,11 @@ impl Tx<'_> {
                  ON CONFLICT (name) DO UPDATE SET state = 'up', started_at = ?2, \
                  heartbeat_at = ?2, lease_ms = ?3, modems = '[]', recovered_by = NULL",
             )?
-            .execute(params![name, ms(now), lease.num_milliseconds().max(1)])?;
+            .execute(params![
+                name,
+                self.lease_clock(now)?,
+                lease.num_milliseconds().max(1)
+            ])?;
         Ok(())
     }
 
@@ -140,7 +144,7 @@ impl Tx<'_> {
             .prepare_cached(
                 "UPDATE hosts SET heartbeat_at = ?, modems = ? WHERE name = ? AND state = 'up'",
             )?
-            .execute(params![ms(now), modems, name])?;
+            .execute(params![self.lease_clock(now)?, modems, name])?;
         Ok(n == 1)
     }
 
@@ -153,7 +157,7 @@ impl Tx<'_> {
                 "UPDATE hosts SET state = 'stopped', heartbeat_at = ?, modems = '[]' \
                  WHERE name = ? AND state = 'up'",
             )?
-            .execute(params![ms(now), name])?;
+            .execute(params![self.lease_clock(now)?, name])?;
         Ok(())
     }
 
@@ -174,7 +178,9 @@ impl Tx<'_> {
                  EXISTS (SELECT 1 FROM deliveries d WHERE d.state = 'sending' \
                  AND d.host = hosts.name))) ORDER BY name",
             )?
-            .query_map(params![me, ms(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![me, self.lease_clock(now)?], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
         for (name, heartbeat) in silent {
@@ -241,6 +247,20 @@ impl Tx<'_> {
             .prepare_cached("SELECT pg_notify(?, ?)")?
             .query_row(params![CHANNEL, what.payload(host)], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// The time leases are judged by, in ms: the server's clock on PostgreSQL (one clock for
+    /// every host), `now` on SQLite.
+    fn lease_clock(&self, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        match self.conn.dialect() {
+            Dialect::Sqlite => Ok(ms(now)),
+            Dialect::Postgres => Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+                )?
+                .query_row(params![], |r| r.get(0))?),
+        }
     }
 
     fn host_name(&self) -> Result<&str, StoreError> {
