@@ -131,6 +131,7 @@ async fn heartbeat(
     repeats: Arc<Repeats>,
 ) {
     let mut shutdown = shared.shutdown_signal();
+    count_peer_modems(&shared, &settings.name).await;
     let mut tick = tokio::time::interval(settings.lease / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is at once: joining renewed the lease just now.
@@ -166,6 +167,7 @@ async fn heartbeat(
                 }
             }
         }
+        count_peer_modems(&shared, &settings.name).await;
         match recover_lost(&shared.store, Some(&shared), settings.policy).await {
             Ok(true) => reload(&shared, None).await,
             Ok(false) => {}
@@ -176,6 +178,24 @@ async fn heartbeat(
             }
         }
     }
+}
+
+/// Counts the modems ready (or busy) on the other hosts that are up, from their heartbeats.
+async fn count_peer_modems(shared: &Shared, me: &str) {
+    let Ok(hosts) = shared.store.call(|s| s.hosts()).await else {
+        return;
+    };
+    let ready = hosts
+        .iter()
+        .filter(|h| h.name != me && h.state == "up")
+        .flat_map(|h| {
+            serde_json::from_str::<Vec<crate::protocol::ModemEntry>>(&h.modems).unwrap_or_default()
+        })
+        .filter(|m| matches!(m.state.as_str(), "ready" | "busy"))
+        .count();
+    shared
+        .peer_modems_ready
+        .store(ready, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Another host declared this one lost (its heartbeat stopped for longer than the lease: the
