@@ -381,14 +381,39 @@ pub async fn run_until(
         shared.shutdown_signal(),
     );
     hosts::load_queued(&shared, None).await?;
-    let listen = match &database {
-        Database::Postgres(_) => match config.daemon.database_with_password() {
-            Ok(Database::Postgres(target)) => Some(*target),
-            _ => None,
-        },
-        Database::Sqlite(_) => None,
+    // On PostgreSQL the heartbeat and the hearing of other hosts have connections of their own.
+    let (lease_store, listen) = match config
+        .daemon
+        .database_with_password()
+        .map_err(StartError::Config)?
+    {
+        Database::Postgres(target) => {
+            let named = |e: StoreError| StartError::Io(format!("database {}: {e}", target.label()));
+            let (lease_store, _thread) = StoreHandle::open_database(
+                &Database::Postgres(target.clone()),
+                &OpenOptions::default(),
+            )
+            .map_err(named)?;
+            let name = host.name.clone();
+            lease_store
+                .call(move |s| {
+                    s.set_host(&name);
+                    Ok::<_, StoreError>(())
+                })
+                .await
+                .map_err(named)?;
+            (lease_store, Some(*target))
+        }
+        Database::Sqlite(_) => (store.clone(), None),
     };
-    let host_tasks = hosts::spawn(shared.clone(), host.clone(), lease, listen, repeats.clone());
+    let host_tasks = hosts::spawn(
+        shared.clone(),
+        host.clone(),
+        lease,
+        lease_store,
+        listen,
+        repeats.clone(),
+    );
     let upkeep_task = tokio::spawn(upkeep::run(
         store.clone(),
         config.tz(),
