@@ -10,14 +10,16 @@
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`reads`] | how many paged reads are answered at once, per user and in all |
 //! | [`handlers`] | one function per request |
+//! | [`hosts`] | this daemon among the hosts sharing its database: joining, the heartbeat, taking over silent hosts' deliveries, following the other hosts' announcements |
 //! | [`metrics`] | `/metrics`: the pool's and the store's state in the Prometheus text format |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //! | [`inbox`] | each modem's incoming messages into the store (`service::inbox`), stored ones deleted after the commit, the memory drained when ready or full |
 //! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
 //!
-//! Start-up: configuration checked, the database's lock taken (one daemon per database, see
-//! [`crate::lockfile`]), socket bound, database opened and migrated, deliveries a crash left
-//! in `sending` recovered by policy, queued deliveries handed to the scheduler, modems probed,
+//! Start-up: configuration checked, the database's lock taken (one daemon per SQLite file, see
+//! [`crate::lockfile`]; one per host name on PostgreSQL), socket bound, database opened and
+//! migrated, the host joined (deliveries its last run left in `sending`, and those of hosts
+//! gone silent, recovered by policy), queued deliveries handed to the scheduler, modems probed,
 //! `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
 //! message it is sending, leave the rest queued for the next start.
 

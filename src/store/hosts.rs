@@ -9,7 +9,7 @@
 //! is recorded only by the host that made it (`Tx::transition`).
 //!
 //! On PostgreSQL the hosts also wake each other: a commit that makes deliveries ready to send
-//! or takes one announces it with `NOTIFY` ([`Tx::announce`]), and each daemon listens on its
+//! or takes one announces it with `NOTIFY` (`Tx::announce`), and each daemon listens on its
 //! own connection ([`super::postgres::listen`]). On SQLite (one daemon) nothing is announced.
 //!
 //! The times that decide whether a lease ran out are the database server's on PostgreSQL (so
