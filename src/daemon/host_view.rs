@@ -209,7 +209,7 @@ mod tests {
         );
         assert_eq!(v.hosts[3].recovered_by.as_deref(), Some("a"));
         assert_eq!(v.hosts[3].heartbeat_age_secs, 90);
-        let modems: Vec<(Option<&str>, &str, Option<u64>, Option<&str>)> = v
+        let modems: Vec<_> = v
             .modems
             .iter()
             .map(|m| {
