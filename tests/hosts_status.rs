@@ -1,7 +1,7 @@
 //! `status` and `modem list` with two daemons ("hosts") on one PostgreSQL database, through
 //! the real binaries, each daemon on its own emulated modems: either daemon shows both hosts
-//! and every modem (its own live, the other's from its last heartbeat), in `--json` and for
-//! people; a daemon killed with SIGKILL shows as silent (no heartbeat), then as lost once its
+//! and every modem (its own live, the other's from its last heartbeat), in `--json`, for
+//! people and over HTTP (`/v1/status`, `/v1/modems`, their OpenAPI schemas); a daemon killed with SIGKILL shows as silent (no heartbeat), then as lost once its
 //! lease has run out, its modems marked so. Needs the cluster `GROUPSMS_TEST_POSTGRES` names
 //! (`.ci/run` starts one and makes its absence a failure; absent locally: skipped, said so).
 
@@ -10,16 +10,18 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::daemon::World;
+use common::http::{answer, token, Http, HTTP_ON};
 use common::pg::Scratch;
 use serde_json::Value;
 
 /// Seconds of each daemon's lease (the shortest the configuration takes).
 const LEASE_SECS: u64 = 2;
 
-/// A daemon named `host` with `modems` emulated modems on the database at `url`.
+/// A daemon named `host` with `modems` emulated modems on the database at `url`, its HTTP API
+/// on.
 fn host_on(url: &str, pg: Option<Scratch>, host: &str, modems: usize) -> World {
     let keys = format!("host = \"{host}\"\nlease_secs = {LEASE_SECS}");
-    let mut w = World::prepare_on(pg, modems, |c| c, &keys, "");
+    let mut w = World::prepare_on(pg, modems, |c| c, &keys, HTTP_ON);
     // The second world points at the first one's database (it owns the scratch database).
     let config = std::fs::read_to_string(w.config()).unwrap();
     let mine = format!("database = \"{}/groupsms.db\"", w.dir.path().display());
@@ -137,6 +139,24 @@ fn both_hosts_and_all_their_modems_show_on_either_and_a_killed_one_goes_silent_t
             }
         }
         assert_eq!(status["modems"], list["modems"]);
+        // The HTTP API answers the same, and documents the new fields.
+        let http = Http::new(w);
+        let admin = token(w, &["--admin"]);
+        let (code, over_http) = answer(http.get("/v1/modems", Some(&admin)).send().unwrap());
+        assert_eq!(code, 200, "{over_http}");
+        let got_http: Vec<(String, String)> = modems_of(&over_http)
+            .into_iter()
+            .map(|(h, d, _, _)| (h, d))
+            .collect();
+        assert_eq!(got_http, want, "{over_http:#}");
+        let (code, over_http) = answer(http.get("/v1/status", Some(&admin)).send().unwrap());
+        assert_eq!(code, 200, "{over_http}");
+        assert_eq!(host(&over_http, me)["this_daemon"], true, "{over_http:#}");
+        assert_eq!(host(&over_http, other)["state"], "up", "{over_http:#}");
+        let (_, doc) = answer(http.get("/v1/openapi.json", None).send().unwrap());
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["HostInfo"]["properties"]["heartbeat_age_secs"].is_object());
+        assert!(schemas["ModemEntry"]["properties"]["host_state"].is_object());
 
         // For people: a hosts table and a host column, every device on it.
         let shown = human(w, &["status"]);
