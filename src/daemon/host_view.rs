@@ -29,8 +29,10 @@ pub struct HostsView {
 
 /// Reads the hosts from the store and puts `own` (this daemon's modems, live) among them.
 pub async fn gather(shared: &Arc<Shared>, own: Vec<ModemEntry>) -> Result<HostsView, StoreError> {
-    let records = shared.store.call(|s| s.hosts()).await?;
-    Ok(view(&shared.host, own, records, clock::now()))
+    // Heartbeats are aged by the clock the hosts judge leases by (the database server's on
+    // PostgreSQL), so every host reads the same age whatever its own clock says.
+    let (records, now) = shared.store.call(|s| s.hosts_as_of(clock::now())).await?;
+    Ok(view(&shared.host, own, records, now))
 }
 
 /// [`gather`]'s rule, on what was read: `me` is this daemon's host name.
