@@ -45,6 +45,7 @@ pub const TIME_FIELDS: &[&str] = &[
     "received_at",
     "scts",
     "at",
+    "heartbeat_at",
 ];
 
 /// A request line: `{"id":N,"op":"...","args":{...}}`.
@@ -1183,9 +1184,22 @@ pub struct ModemListResult {
 /// One modem of the pool: its state, what it said about itself, and its counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModemEntry {
+    /// The daemon ("host") whose modem it is; absent while one daemon is all that ever served
+    /// the database (absent from older daemons too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub device: String,
     /// `ready`, `busy`, `quarantined`, or why it is down (`probing`, `gone`, `no-sim`, ...).
+    /// Another host's modem: as that host's last heartbeat said.
     pub state: String,
+    /// Another host's modem: seconds since that host's last heartbeat, which reported it
+    /// (absent for the answering daemon's own modems, read live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_age_secs: Option<u64>,
+    /// Another host's modem: that host's state as [`HostInfo::state`] says (`up`, `silent`,
+    /// `stopped`, `lost`); anything but `up` means what it says of the modem is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_state: Option<String>,
     pub operator: Option<String>,
     pub signal_dbm: Option<i32>,
     pub imsi: Option<String>,
@@ -1220,14 +1234,46 @@ impl ModemEntry {
     }
 }
 
+/// One daemon ("host") sharing the database, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HostInfo {
+    /// Its `[daemon] host`.
+    pub name: String,
+    /// Whether it is the daemon that answered.
+    pub this_daemon: bool,
+    /// `up` (renewing its lease), `silent` (its row still says up but its heartbeat is more
+    /// than half a lease old: it stopped renewing, and is declared `lost` once its lease has
+    /// run out), `stopped` (a clean stop) or `lost` (another host found its lease run out
+    /// and recovered what it was sending).
+    pub state: String,
+    /// RFC 3339: its last heartbeat (its stop, for a stopped host).
+    pub heartbeat_at: String,
+    /// Seconds since then, by the answering daemon's clock.
+    pub heartbeat_age_secs: u64,
+    /// Its lease: it renews it every third of that; another host declares it lost once its
+    /// heartbeat is older.
+    pub lease_secs: u64,
+    /// Its modems taking messages (none while it is not `up`), and all it reported.
+    pub modems_ready: usize,
+    pub modems_total: usize,
+    /// A lost host: the host that declared it so and recovered its deliveries in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_by: Option<String>,
+}
+
 /// `status`'s result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusResult {
     /// The daemon's version.
     pub version: String,
+    /// The answering daemon's `[daemon] host` (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub uptime_secs: u64,
     /// The database file.
     pub database: String,
+    /// The modems taking messages (on every host that is `up`), and all of them (each
+    /// host's, as [`modems`](Self::modems) lists them).
     pub modems_ready: usize,
     pub modems_total: usize,
     pub broadcasts_sending: usize,
@@ -1241,6 +1287,11 @@ pub struct StatusResult {
     pub outcomes_held: usize,
     /// Status reports that matched no part sent (kept in the database).
     pub unmatched_reports: u64,
+    /// The daemons sharing the database (PostgreSQL), by name; absent while this daemon is
+    /// the only one that ever served it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostInfo>,
+    /// Every host's modems, as `modem list` shows them.
     pub modems: Vec<ModemEntry>,
     /// The configured quiet hours (`22:00-07:30`), `null` when none.
     #[serde(default)]

@@ -54,13 +54,23 @@ fn a_group_pinned_to_another_hosts_sim_is_sent_there_and_does_not_wait_here() {
     a.start_daemon();
     b.start_daemon();
     let numbers = ops_group(&a, 11);
+    // `modem list` shows every host's modems, each with its host: site-b's own here.
+    let own = |modems: Vec<serde_json::Value>, name: &str| -> Vec<serde_json::Value> {
+        modems.into_iter().filter(|m| m["host"] == name).collect()
+    };
     let b_modems = b.wait_modems("both of site-b's modems ready", |m| {
-        m.iter().filter(|m| m["state"] == "ready").count() == 2
+        m.iter()
+            .filter(|m| m["host"] == "site-b" && m["state"] == "ready")
+            .count()
+            == 2
     });
+    let b_modems = own(b_modems, "site-b");
     let pinned = b_modems[1]["imsi"].as_str().expect("an IMSI").to_string();
     let pinned_device = b_modems[1]["device"].as_str().unwrap().to_string();
     assert!(
-        a.modems().iter().all(|m| m["imsi"] != pinned.as_str()),
+        own(a.modems(), "site-a")
+            .iter()
+            .all(|m| m["imsi"] != pinned.as_str()),
         "each host has SIMs of its own"
     );
     a.ok(&[

@@ -252,6 +252,17 @@ fn a_scrape_after_a_broadcast_shows_what_happened_and_promtool_accepts_it() {
     assert_eq!(at(&s, "groupsms_memberships_opted_out"), 1.0);
     assert_eq!(at(&s, "groupsms_status_reports_unmatched"), 0.0);
     assert_eq!(at(&s, "groupsms_store_problem"), 0.0);
+    // One daemon serves the database: one host up, none stopped or lost.
+    assert_eq!(at(&s, "groupsms_hosts{state=\"up\"}"), 1.0);
+    assert_eq!(at(&s, "groupsms_hosts{state=\"stopped\"}"), 0.0);
+    assert_eq!(at(&s, "groupsms_hosts{state=\"lost\"}"), 0.0);
+    // Nothing leaves the process on SQLite; on PostgreSQL the broadcast took statements.
+    let trips = at(&s, "groupsms_database_round_trips_total");
+    if common::pg::this_run_is_postgres() {
+        assert!(trips > 0.0, "{trips} round trips on PostgreSQL");
+    } else {
+        assert_eq!(trips, 0.0);
+    }
     // The broadcast finished once, within the test's time.
     let h = "groupsms_broadcast_time_to_last_part_seconds";
     assert_eq!(at(&s, &format!("{h}_count")), 1.0);

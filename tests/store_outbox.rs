@@ -154,3 +154,66 @@ fn a_failed_try_waits_for_its_next_time_then_dies_with_its_error() {
         .unwrap();
     assert_eq!(pruned, 3);
 }
+
+/// Two daemons sharing the database (two connections here) claim an endpoint's due events at
+/// once: each event is claimed by exactly one, is not due to anyone while claimed, and is due
+/// again once the claim runs out (its sender died mid-post) unless its outcome was recorded.
+#[test]
+fn concurrent_claims_take_each_event_once_until_the_claim_runs_out() {
+    let db = TestDb::new();
+    let mut store = db.open();
+    ops_group(&mut store, 0);
+    store.set_webhooks(Subscriptions::new([(
+        "a".to_string(),
+        &[EventKind::Modem][..],
+    )]));
+    let now = utc(T0);
+    const EVENTS: usize = 120;
+    for n in 0..EVENTS {
+        store
+            .write(|tx| tx.emit_event(EventKind::Modem, &serde_json::json!({"n": n}), now))
+            .unwrap();
+    }
+    let until = now + Duration::seconds(30);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let senders: Vec<_> = (0..2)
+        .map(|_| {
+            let mut s = db.open();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = s.write(|tx| tx.webhook_claim("a", now, 4, until)).unwrap();
+                    // Nothing left, or more than there is (claims that do not hold).
+                    if claimed.is_empty() || mine.len() > EVENTS {
+                        return mine;
+                    }
+                    mine.extend(claimed.into_iter().map(|e| e.id));
+                }
+            })
+        })
+        .collect();
+    let claims: Vec<Vec<i64>> = senders.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut all: Vec<i64> = claims.concat();
+    all.sort_unstable();
+    let mut once = all.clone();
+    once.dedup();
+    assert_eq!(once.len(), all.len(), "an event claimed twice: {claims:?}");
+    assert_eq!(all.len(), EVENTS, "{claims:?}");
+    // Claimed: due to nobody until the claim ends.
+    assert!(due(&mut store, "a", "2024-05-10T02:00:29Z").is_empty());
+    assert_eq!(backlog(&mut store, "a").pending, EVENTS as u64);
+    // One recorded as delivered; the others' sender died: due again at the claim's end.
+    store
+        .write(|tx| tx.webhook_delivered("a", all[0], now))
+        .unwrap();
+    let again: Vec<i64> = store
+        .read(|tx| tx.webhook_due("a", until, 1000))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(again.len(), EVENTS - 1);
+    assert!(!again.contains(&all[0]));
+}

@@ -316,12 +316,21 @@ fn table(items: &[Value], style: &Style) -> String {
     if items.is_empty() {
         return "(none)\n".into();
     }
+    // Every key of every row, in the rows' order: a key only some rows have (another host's
+    // modem's heartbeat age) goes after the key it follows in them, not at the end.
     let mut columns: Vec<&str> = Vec::new();
     for item in items {
+        let mut after: Option<usize> = None;
         for k in item.as_object().into_iter().flat_map(|m| m.keys()) {
-            if !columns.contains(&k.as_str()) {
-                columns.push(k);
-            }
+            let at = match columns.iter().position(|c| *c == k.as_str()) {
+                Some(i) => i,
+                None => {
+                    let i = after.map_or(0, |a| a + 1);
+                    columns.insert(i, k);
+                    i
+                }
+            };
+            after = Some(at);
         }
     }
     let rows: Vec<Vec<String>> = items
@@ -656,6 +665,19 @@ mod tests {
         assert_eq!(
             render(&v, &PEOPLE),
             "id:          7\ngroup:       ops\n\nrecipients (1):\nNUMBER  STATE\n+86138  sent\n"
+        );
+    }
+
+    #[test]
+    fn a_column_only_some_rows_have_keeps_its_place_among_theirs() {
+        let v = json!([
+            {"host": "a", "device": "/dev/a0", "state": "ready", "sent": 1},
+            {"host": "b", "device": "/dev/b0", "state": "ready", "age": 3, "sent": 2},
+        ]);
+        assert_eq!(
+            render(&v, &PEOPLE),
+            "HOST  DEVICE   STATE  AGE  SENT\na     /dev/a0  ready  -    1\n\
+             b     /dev/b0  ready  3    2\n"
         );
     }
 }

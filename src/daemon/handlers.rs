@@ -197,8 +197,9 @@ pub async fn handle(
         Request::ModemList(_) => {
             let reader = reader(shared, caller).await?;
             reader.modems()?;
+            let view = super::host_view::gather(shared, shared.modem_list().await).await?;
             answer(&p::ModemListResult {
-                modems: visible_modems(shared.modem_list().await, &reader),
+                modems: visible_modems(view.modems, &reader),
             })
         }
         Request::ModemRelease(m) => modem_release(shared, caller, m).await,
@@ -1029,10 +1030,14 @@ fn number(reader: &Reader, group: Option<&str>, n: &str) -> String {
 
 async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
     let snapshot = shared.scheduler.snapshot().await;
-    let modems: Vec<p::ModemEntry> = visible_modems(
-        snapshot.modems.iter().map(super::modem_entry).collect(),
-        reader,
-    );
+    let own = snapshot.modems.iter().map(super::modem_entry).collect();
+    let view = super::host_view::gather(shared, own).await?;
+    let modems_ready = if view.hosts.is_empty() {
+        view.modems.iter().filter(|m| m.is_up()).count()
+    } else {
+        view.hosts.iter().map(|h| h.modems_ready).sum()
+    };
+    let modems: Vec<p::ModemEntry> = visible_modems(view.modems, reader);
     let admin = reader.is_admin();
     let (unmatched, recent) = shared
         .store
@@ -1094,6 +1099,7 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
     };
     answer(&p::StatusResult {
         version: env!("CARGO_PKG_VERSION").to_string(),
+        host: Some(shared.host.clone()),
         uptime_secs: shared.started.elapsed().as_secs(),
         database: shared
             .config
@@ -1101,13 +1107,14 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
             .database()
             .map(|d| d.label())
             .unwrap_or_else(|_| shared.config.daemon.database.display().to_string()),
-        modems_ready: modems.iter().filter(|m| m.is_up()).count(),
+        modems_ready,
         modems_total: modems.len(),
         broadcasts_sending: shared.board.active(),
         deliveries_waiting: snapshot.waiting,
         store_problem: shared.store.problem().borrow().clone(),
         outcomes_held: snapshot.held,
         unmatched_reports: unmatched,
+        hosts: view.hosts,
         modems,
         quiet_hours: shared.config.scheduler.quiet_hours.map(|q| q.to_string()),
         waiting,

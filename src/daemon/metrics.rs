@@ -19,7 +19,9 @@
 //! Families (prefix `groupsms_`, labels `device` and `imsi` per modem; `imsi` is empty when
 //! the modem never said it):
 //! - daemon: `up`, `uptime_seconds`, `build_info{version}`, `store_problem` (1 while the
-//!   database cannot commit), `outcomes_held`, `broadcasts_sending`;
+//!   database cannot commit), `outcomes_held`, `broadcasts_sending`,
+//!   `database_round_trips_total` (statements this process sent to the PostgreSQL server,
+//!   each one round trip; 0 on SQLite, where nothing leaves the process);
 //! - per modem: `modem_up` (1 while it takes messages: ready or busy), `modem_state{state}`
 //!   (1 for its current state, as `modem list` names it), `modem_registered` (1 when its
 //!   last check found it registered on a network, 0 when it found it not registered or
@@ -35,7 +37,9 @@
 //!   broadcast's acceptance; 0 when none is queued);
 //! - store: `deliveries{state}` (deliveries in each state: a gauge, since `sent` ones
 //!   become `delivered` or `undelivered` when their status report comes),
-//!   `inbound_messages{handling}`, `memberships_opted_out`, `status_reports_unmatched`;
+//!   `inbound_messages{handling}`, `memberships_opted_out`, `status_reports_unmatched`,
+//!   `hosts{state}` (the daemons that ever served the database, by the state their row says:
+//!   `up`, `stopped`, `lost`; one `up` host on SQLite);
 //! - `broadcast_time_to_last_part_seconds`: a histogram of finished group broadcasts (not
 //!   cancelled) by the time from acceptance to the end of their last delivery. Counted in
 //!   the store rather than in this process: the end time is written in the same
@@ -211,6 +215,7 @@ pub async fn gather(shared: &Arc<Shared>) -> Result<String, crate::protocol::Err
         store_problem: shared.store.problem().borrow().is_some(),
         broadcasts_sending: shared.board.active(),
         webhooks,
+        round_trips: crate::store::round_trips(),
     };
     Ok(render(&daemon, &snapshot, &totals))
 }
@@ -223,6 +228,8 @@ pub struct Daemon {
     pub broadcasts_sending: usize,
     /// Each webhook endpoint's backlog, as `status` shows it.
     pub webhooks: Vec<crate::protocol::WebhookStatus>,
+    /// Statements this process sent to PostgreSQL ([`crate::store::round_trips`]).
+    pub round_trips: u64,
 }
 
 /// The exposition of these readings.
@@ -257,6 +264,11 @@ pub fn render(daemon: &Daemon, snapshot: &Snapshot, totals: &MetricTotals) -> St
         "groupsms_broadcasts_sending",
         "Broadcasts with deliveries still queued or being sent.",
         &[Sample::new(daemon.broadcasts_sending as f64)],
+    );
+    x.counter(
+        "groupsms_database_round_trips_total",
+        "Statements sent to the PostgreSQL server, each one round trip; 0 on SQLite.",
+        &[Sample::new(daemon.round_trips as f64)],
     );
     modems(&mut x, snapshot);
     x.gauge(
@@ -333,6 +345,15 @@ pub fn render(daemon: &Daemon, snapshot: &Snapshot, totals: &MetricTotals) -> St
         "groupsms_status_reports_unmatched",
         "Status reports that matched no part sent.",
         &[Sample::new(totals.unmatched_reports as f64)],
+    );
+    x.gauge(
+        "groupsms_hosts",
+        "Daemons (hosts) that served the database, by state: up, stopped, lost (its lease ran out).",
+        &totals
+            .hosts
+            .iter()
+            .map(|(state, n)| Sample::new(*n as f64).label("state", *state))
+            .collect::<Vec<_>>(),
     );
     let bounds: Vec<f64> = FINISH_BUCKETS_SECS.iter().map(|s| f64::from(*s)).collect();
     x.histogram(

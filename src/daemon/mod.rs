@@ -47,6 +47,7 @@ use crate::store::{Database, OpenOptions, StoreError, StoreHandle};
 pub mod files;
 pub mod follow;
 pub mod handlers;
+pub mod host_view;
 pub mod hosts;
 pub mod http;
 pub mod inbox;
@@ -80,6 +81,8 @@ pub struct Shared {
     /// Modems ready on the other hosts sharing the database, at their last heartbeats (this
     /// host's pool alone cannot say a broadcast waits when those may send it).
     pub peer_modems_ready: std::sync::atomic::AtomicUsize,
+    /// This daemon's host name (`[daemon] host`), for `status` and `modem list`.
+    pub host: String,
     shutdown: watch::Sender<bool>,
 }
 
@@ -120,8 +123,11 @@ pub fn modem_entry(view: &ModemView) -> ModemEntry {
     let ident = status.identity.as_ref();
     let slot = &view.slot;
     ModemEntry {
+        host: None,
         device: view.device.clone(),
         state: modem_state(view).to_string(),
+        heartbeat_age_secs: None,
+        host_state: None,
         operator: ident.and_then(|i| i.operator.clone()),
         signal_dbm: ident.and_then(|i| i.signal.as_ref()).and_then(|s| s.dbm()),
         imsi: slot
@@ -373,6 +379,7 @@ pub async fn run_until(
         inbox_events: tokio::sync::broadcast::channel(1024).0,
         webhooks: webhooks.clone().into(),
         peer_modems_ready: Default::default(),
+        host: host.name.clone(),
         shutdown,
     });
     // Its own tasks, short store calls: the webhooks never hold up sending.

@@ -288,6 +288,16 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Every host (as [`hosts`](Self::hosts)), and the time their heartbeats are judged by
+    /// at this moment (see `lease_clock`; `now` on SQLite): how old each heartbeat is, as the
+    /// hosts judge it, whatever this host's clock says.
+    pub fn hosts_as_of(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<HostRecord>, DateTime<Utc>), StoreError> {
+        Ok((self.hosts()?, from_ms(self.lease_clock(now)?)))
+    }
+
     /// The time leases are judged by, in ms: the server's clock on PostgreSQL (one clock for
     /// every host), `now` on SQLite.
     fn lease_clock(&self, now: DateTime<Utc>) -> Result<i64, StoreError> {

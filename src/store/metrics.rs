@@ -1,6 +1,7 @@
 //! The totals `/metrics` reads from the database at each scrape ([`Tx::metric_totals`]), in
 //! one read transaction: deliveries in each state, the oldest queued delivery, incoming
-//! messages by handling, opted-out memberships, unmatched status reports, and how long
+//! messages by handling, opted-out memberships, unmatched status reports, the hosts sharing
+//! the database by state, and how long
 //! finished broadcasts took from acceptance to their last delivery's end, counted into
 //! histogram buckets by SQLite so no broadcast row leaves the store.
 //!
@@ -38,7 +39,13 @@ pub struct MetricTotals {
     /// Finished group broadcasts (not cancelled) by time from acceptance to the end of their
     /// last delivery.
     pub finish: FinishHistogram,
+    /// The daemons ("hosts") that ever served this database, by state: `up`, `stopped`,
+    /// `lost`, in that order.
+    pub hosts: Vec<(&'static str, u64)>,
 }
+
+/// A host's states, in the order [`MetricTotals::hosts`] lists them.
+pub const HOST_STATES: [&str; 3] = ["up", "stopped", "lost"];
 
 /// Finished broadcasts' times to their last part: cumulative bucket counts for
 /// [`FINISH_BUCKETS_SECS`], the count and the sum.
@@ -92,7 +99,23 @@ impl Tx<'_> {
             .conn
             .prepare_cached("SELECT count(*) FROM unmatched_reports")?
             .query_row(params![], |r| r.get(0))?;
+        let by_host_state = self
+            .conn
+            .prepare_cached("SELECT state, count(*) FROM hosts GROUP BY state")?
+            .query_map(params![], |r| Ok((r.get::<String>(0)?, r.get::<u64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let hosts = HOST_STATES
+            .iter()
+            .map(|st| {
+                let n = by_host_state
+                    .iter()
+                    .find(|(s, _)| s == st)
+                    .map_or(0, |(_, n)| *n);
+                (*st, n)
+            })
+            .collect();
         Ok(MetricTotals {
+            hosts,
             deliveries,
             oldest_queued: opt_from_ms(oldest),
             inbound,

@@ -641,6 +641,7 @@ delegate! { read:
     fn unmatched_report_count() -> u64;
     fn metric_totals() -> metrics::MetricTotals;
     fn hosts() -> Vec<hosts::HostRecord>;
+    fn hosts_as_of(now: DateTime<Utc>) -> (Vec<hosts::HostRecord>, DateTime<Utc>);
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it

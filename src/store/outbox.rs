@@ -7,9 +7,12 @@
 //! (`json_object`) from the rows just changed, in the same statement that stores it, so the
 //! sending path pays one `INSERT ... SELECT` per event and endpoint, nothing in Rust.
 //!
-//! The sender (`crate::webhooks`) reads the due rows of an endpoint
-//! ([`Tx::webhook_due`]), posts them, and records the outcome ([`Tx::webhook_delivered`],
-//! [`Tx::webhook_failed`]) in short transactions of its own.
+//! The sender (`crate::webhooks`) claims the due rows of an endpoint ([`Tx::webhook_claim`]),
+//! posts them, and records the outcome ([`Tx::webhook_delivered`], [`Tx::webhook_failed`]) in
+//! short transactions of its own. A claim moves the rows' next try to the end of the claim, so
+//! the other daemons sharing the database do not see them due while this one posts them: each
+//! event is posted once per endpoint whichever host sends it; one whose sender died mid-post
+//! is due again when the claim ends (at least once, as after a crash).
 
 use super::db::{params, Dialect, OptionalExtension};
 use chrono::{DateTime, Utc};
@@ -300,6 +303,31 @@ impl Tx<'_> {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Claims up to `limit` events due at `endpoint` by `now` (the longest waiting first) for
+    /// this sender until `until`: their next try moves there, so no other sender sees them
+    /// due before then, unless this one records their outcome first. In a write transaction
+    /// (the writers' lock: two senders cannot claim the same row).
+    pub fn webhook_claim(
+        &self,
+        endpoint: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<DueEvent>, StoreError> {
+        let due = self.webhook_due(endpoint, now, limit)?;
+        let mut claim = self.conn.prepare_cached(
+            "UPDATE webhook_deliveries SET next_try_at = ? \
+             WHERE endpoint = ? AND event_id = ? AND next_try_at IS NOT NULL AND next_try_at <= ?",
+        )?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for event in due {
+            if claim.execute(params![ms(until), endpoint, event.id, ms(now)])? == 1 {
+                claimed.push(event);
+            }
+        }
+        Ok(claimed)
     }
 
     /// When the next pending event of `endpoint` is due, if it has any.

@@ -9,12 +9,14 @@
 //!
 //! Events are written by the store in the transaction of the change that causes them
 //! (`store::outbox`), one row per subscribed endpoint. The sender never holds the store for
-//! longer than one short read or write: it reads a few due rows, posts them (at most
-//! [`CONCURRENCY`] at once per endpoint, [`TIMEOUT`] each), then records their outcomes in one
-//! write. A 2xx answer (and, for a robot, its "ok" code) is delivered; anything else is tried
-//! again after [`sign::backoff`] until a day has passed, then the event is dead with its last
-//! error. State lives in the database, so a restart goes on where it stopped; an event whose
-//! answer was lost (the daemon stopped mid-post) is posted again with the same `id`.
+//! longer than one short write: it claims a few due rows (so no other daemon sharing the
+//! database posts them too: each event once per endpoint, whichever host sends it), posts
+//! them (at most [`CONCURRENCY`] at once per endpoint, [`TIMEOUT`] each), then records their
+//! outcomes in one write. A 2xx answer (and, for a robot, its "ok" code) is delivered;
+//! anything else is tried again after [`sign::backoff`] until a day has passed, then the
+//! event is dead with its last error. State lives in the database, so a restart goes on where
+//! it stopped; an event whose answer was lost (the daemon stopped mid-post) is posted again
+//! with the same `id` once its claim ([`CLAIM`]) has run out.
 //! The sender wakes when a commit wrote an event ([`crate::store::Store::outbox_wake`]) and
 //! when the next retry is due, never on a fixed poll.
 //!
@@ -279,6 +281,12 @@ pub fn spawn(
     })
 }
 
+/// How long claimed events stay this sender's (see [`crate::store::Tx::webhook_claim`]):
+/// longer than their posts ([`TIMEOUT`] each, all at once) and the write of their outcomes,
+/// so another daemon sharing the database never posts them meanwhile; after it (this daemon
+/// died mid-post) any sender takes them again.
+const CLAIM: chrono::Duration = chrono::Duration::seconds(3 * TIMEOUT.as_secs() as i64);
+
 /// How long an endpoint sleeps with nothing due and no wake-up: a safety net only.
 const IDLE: Duration = Duration::from_secs(300);
 
@@ -293,13 +301,14 @@ async fn run_endpoint(
         ticks.borrow_and_update();
         let now = clock::now();
         let k = key.clone();
+        let until = now + CLAIM;
         let due = store
-            .call(move |s| s.read(|tx| tx.webhook_due(&k, now, CONCURRENCY as u32)))
+            .call(move |s| s.write(|tx| tx.webhook_claim(&k, now, CONCURRENCY as u32, until)))
             .await;
         let due = match due {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(endpoint = %endpoint.name, error = %e, "cannot read the webhook outbox");
+                tracing::warn!(endpoint = %endpoint.name, error = %e, "cannot claim from the webhook outbox");
                 tokio::time::sleep(sign::FIRST_BACKOFF).await;
                 continue;
             }

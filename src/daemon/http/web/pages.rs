@@ -430,12 +430,29 @@ pub async fn overview(State(shared): Shd, page: Page) -> Response {
                 headings.extend([t("hour"), t("day"), t("problem")]);
                 m.push_str(&table_head(" class=\"modems\"", &headings));
                 for md in &st.modems {
-                    let up = if md.is_up() { "up" } else { "down" };
+                    // Another host's modem (several daemons share the database): its host
+                    // named, and what it says marked stale when that host is not up.
+                    let stale = md.host_state.as_deref().filter(|s| *s != "up");
+                    let up = if md.is_up() && stale.is_none() {
+                        "up"
+                    } else {
+                        "down"
+                    };
+                    let device = match &md.host {
+                        Some(h) => format!("{} · {}", esc(h), esc(&md.device)),
+                        None => esc(&md.device),
+                    };
+                    let state = match (stale, md.heartbeat_age_secs) {
+                        (Some(s), Some(age)) => {
+                            format!("{} ({}, {age} s)", esc(&md.state), esc(s))
+                        }
+                        _ => esc(&md.state),
+                    };
                     m.push_str(&format!(
                         "<tr><th scope=\"row\">{}</th><td><span class=\"st {up}\">{}</span></td>\
                          <td>{}</td><td>{}</td>",
-                        esc(&md.device),
-                        esc(&md.state),
+                        device,
+                        state,
                         esc(md.operator.as_deref().unwrap_or("-")),
                         signal(lang, md.signal_dbm)
                     ));
