@@ -206,17 +206,16 @@ async fn look_out(shared: Arc<Shared>, settings: HostSettings, repeats: Arc<Repe
 
 /// Counts the modems ready (or busy) on the other hosts that are up, from their heartbeats.
 async fn count_peer_modems(shared: &Shared, store: &StoreHandle, me: &str) {
-    let Ok(hosts) = store.call(|s| s.hosts()).await else {
+    let Ok((records, now)) = store.call(|s| s.hosts_as_of(clock::now())).await else {
         return;
     };
-    let ready = hosts
+    // As `status` counts them: a host gone silent has none ready.
+    let ready = super::host_view::view(me, Vec::new(), records, now)
+        .hosts
         .iter()
-        .filter(|h| h.name != me && h.state == "up")
-        .flat_map(|h| {
-            serde_json::from_str::<Vec<crate::protocol::ModemEntry>>(&h.modems).unwrap_or_default()
-        })
-        .filter(|m| matches!(m.state.as_str(), "ready" | "busy"))
-        .count();
+        .filter(|h| !h.this_daemon)
+        .map(|h| h.modems_ready)
+        .sum();
     shared
         .peer_modems_ready
         .store(ready, std::sync::atomic::Ordering::Relaxed);
