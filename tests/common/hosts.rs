@@ -72,10 +72,26 @@ impl Hosts {
         extra: &str,
     ) -> Option<Hosts> {
         let mut hosts = Hosts::prepare(modems, tune, daemon_keys, extra)?;
-        for w in &mut hosts.worlds {
-            w.start_daemon();
-        }
+        hosts.start_all();
         Some(hosts)
+    }
+
+    /// Starts every daemon not yet running, one after the other (each waited for: READY=1).
+    pub fn start_all(&mut self) {
+        for w in &mut self.worlds {
+            if w.daemon_pid().is_none() {
+                w.start_daemon();
+            }
+        }
+    }
+
+    /// Adds `lines` to host `i`'s `[[modem]]` table (before its daemon starts).
+    pub fn modem_keys(&self, i: usize, lines: &str) {
+        let w = &self.worlds[i];
+        let text = std::fs::read_to_string(w.config()).unwrap();
+        assert!(text.contains("[[modem]]\n"), "{text}");
+        let text = text.replacen("[[modem]]\n", &format!("[[modem]]\n{lines}\n"), 1);
+        std::fs::write(w.config(), text).unwrap();
     }
 
     pub fn len(&self) -> usize {
