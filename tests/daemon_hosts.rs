@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::daemon::{ops_group, World};
-use common::hosts::Hosts;
+use common::hosts::{host_seed, Hosts};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -315,24 +315,14 @@ fn a_paused_host_past_its_lease_sends_nothing_taken_over_and_rejoins() {
         !taken.is_empty(),
         "the victim had nothing in flight when paused: the test proves nothing"
     );
-    // The others recover what it had in flight and send it themselves.
-    let ids = taken
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    // Another host declares it lost and recovers what it had in flight (queued again,
+    // flagged): none of it is the paused host's `sending` any more.
     hosts.wait(
-        "the paused host's deliveries sent again by the others",
+        "the paused host's deliveries recovered",
         BROADCAST_LIMIT,
-        || {
-            let left = hosts.count(&format!(
-                "SELECT count(*) FROM deliveries WHERE id IN ({ids}) \
-                 AND NOT (state = 'sent' AND host <> '{victim}')"
-            ));
-            (left == 0).then_some(())
-        },
+        || in_flight(&hosts, id, &victim).is_empty().then_some(()),
     );
-    let taken_over_after = paused.elapsed();
+    let recovered_after = paused.elapsed();
     assert!(
         hosts.states(id).get("queued").copied().unwrap_or(0) > 50,
         "the broadcast must still have work for the resumed host: {:?}",
@@ -360,23 +350,29 @@ fn a_paused_host_past_its_lease_sends_nothing_taken_over_and_rejoins() {
 
     let rows = deliveries(&hosts, id);
     let by_number: HashMap<&str, &Row> = rows.iter().map(|r| (r.number.as_str(), r)).collect();
-    // Fenced: nothing the victim's modems took after the resume was a delivery another host
-    // had taken over; each was the victim's own (deliveries.host) and nobody else sent it.
     let got = hosts.received(want);
-    let after: Vec<String> = hosts
-        .parts_of(2)
-        .into_iter()
-        .filter(|r| r.text == want && time(r) > resumed_at)
-        .map(|r| r.to)
-        .collect();
-    for n in &after {
+    // What the resumed host's modems sent after the resume, per number.
+    let mut after: HashMap<String, usize> = HashMap::new();
+    for r in hosts.parts_of(2) {
+        if r.text == want && time(&r) > resumed_at {
+            *after.entry(r.to).or_insert(0) += 1;
+        }
+    }
+    // Fenced: each part the resumed host sent is of a delivery it holds (deliveries.host),
+    // sent once by it and by nobody else. A part of a delivery it had lost (taken over by
+    // another host, or taken again by itself after it rejoined) would show as a second copy
+    // or as another host's delivery.
+    for (n, k) in &after {
         let r = by_number[n.as_str()];
-        assert!(
-            !taken.contains(&r.id),
-            "{n}: sent by the resumed host after another host took it over"
+        assert_eq!(
+            (r.host.as_deref(), *k, got[n]),
+            (Some(victim.as_str()), 1, 1),
+            "{n} (delivery {}, in flight at the pause: {}): sent by the resumed host after \
+             its lease ran out; (its host, copies by it after the resume, copies in all)\n{}",
+            r.id,
+            taken.contains(&r.id),
+            hosts.logs()
         );
-        assert_eq!(r.host.as_deref(), Some(victim.as_str()), "{n}");
-        assert_eq!(got[n], 1, "{n}: sent by the resumed host and by another");
     }
     // Across the whole broadcast: nothing lost; two copies only for a flagged delivery, and
     // only those recovery moved are flagged.
@@ -396,11 +392,11 @@ fn a_paused_host_past_its_lease_sends_nothing_taken_over_and_rejoins() {
         "flagged: what the paused host had in flight"
     );
     eprintln!(
-        "HOSTS SIGSTOP: {} in flight at the pause, sent again by the others {:.2} s after it; \
-         resumed host sent {} after the resume; numbers with two copies {}; shares {:?}",
+        "HOSTS SIGSTOP: {} in flight at the pause, recovered {:.2} s after it; the resumed \
+         host sent {} after the resume; numbers with two copies {}; shares {:?}",
         taken.len(),
-        taken_over_after.as_secs_f64(),
-        after.len(),
+        recovered_after.as_secs_f64(),
+        after.values().sum::<usize>(),
         got.values().filter(|k| **k > 1).count(),
         hosts.shares(id)
     );
@@ -476,13 +472,24 @@ fn wait_inbox(hosts: &Hosts, w: &World, n: usize) -> Vec<Value> {
     )
 }
 
-/// e. Inbox across hosts: a member's reply arriving on host B's modem to a broadcast host A
-/// sent is linked to that broadcast; her `退订` through B opts her out, and A's next
-/// broadcast leaves her out.
+/// e. Inbox across hosts. A reply goes back to the SIM that sent the message, so it arrives on
+/// host B when that SIM is in one of B's modems: A sends a broadcast through its one SIM, the
+/// SIM then moves to B (A's stick is pulled out; B's emulated modem carries the same SIM), and
+/// the member's reply arriving on B is linked to A's broadcast; the SIM's count of sends
+/// follows it to B; her `退订` through B opts her out, and A's next broadcast leaves her out.
 #[test]
 fn a_reply_on_host_b_is_linked_to_host_as_broadcast_and_an_opt_out_through_b_holds_on_a() {
     let _one = one_at_a_time();
-    let Some(mut hosts) = Hosts::prepare(&[1, 1], |_, c| c, LEASE, "") else {
+    // B's emulator has A's seed: its modem carries the SIM (IMSI) of A's.
+    let Some(mut hosts) = Hosts::prepare(
+        &[1, 1],
+        |i, c| match i {
+            1 => c.seed(host_seed(0)),
+            _ => c,
+        },
+        LEASE,
+        "",
+    ) else {
         return;
     };
     // A alone sends the first broadcast, so each of its deliveries is A's.
@@ -496,14 +503,37 @@ fn a_reply_on_host_b_is_linked_to_host_as_broadcast_and_an_opt_out_through_b_hol
         [(Some(hosts.names[0].clone()), 4)].into_iter().collect(),
         "A sent every delivery"
     );
-    // The SIMs that sent it: A's (B's modem has a SIM of its own, from its emulator's seed).
-    let a_sims: Vec<String> = hosts
+    let sims: Vec<String> = hosts
         .rows("SELECT DISTINCT sim FROM sim_sends")
         .into_iter()
         .filter_map(|r| r[0].clone())
         .collect();
-    assert!(!a_sims.is_empty());
+    let [sim] = sims.as_slice() else {
+        panic!("one SIM sent the broadcast: {sims:?}")
+    };
+
+    // The SIM moves: out of A's modem, into B's.
+    hosts[0].block_on(hosts[0].emulator().unplug(0)).unwrap();
+    hosts[0].wait_modems("A's modem gone", |ms| {
+        ms.iter()
+            .all(|m| m["state"] != "ready" && m["state"] != "busy")
+    });
     hosts[1].start_daemon();
+    let b_dir = hosts[1].dir.path().display().to_string();
+    let b_modem = hosts[1].wait_modems("B's modem ready", |ms| {
+        ms.iter().any(|m| {
+            m["state"] == "ready" && m["device"].as_str().is_some_and(|d| d.starts_with(&b_dir))
+        })
+    });
+    let b_modem = b_modem
+        .iter()
+        .find(|m| m["device"].as_str().is_some_and(|d| d.starts_with(&b_dir)))
+        .unwrap();
+    assert_eq!(b_modem["imsi"], sim.as_str(), "the same SIM: {b_modem:#}");
+    assert_eq!(
+        b_modem["sent_today"], 4,
+        "the SIM's sends through A count on B: {b_modem:#}"
+    );
 
     // A reply through B's modem.
     hosts[1].block_on(async {
@@ -518,11 +548,11 @@ fn a_reply_on_host_b_is_linked_to_host_as_broadcast_and_an_opt_out_through_b_hol
     assert_eq!(reply["handling"], "reply", "{reply:#}");
     assert_eq!(reply["broadcast"], first, "{reply:#}");
     assert_eq!(reply["number"], m1.as_str(), "{reply:#}");
-    let one = hosts[0].json(&["inbox", "show", &reply["id"].to_string()]);
-    let sim = one["sim"].as_str().unwrap_or_default();
     assert!(
-        !sim.is_empty() && !a_sims.iter().any(|a| a == sim),
-        "it came through B's SIM, not A's {a_sims:?}: {one:#}"
+        reply["modem"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&b_dir)),
+        "it came through B's modem: {reply:#}"
     );
     let shown = hosts[0].show(first);
     assert_eq!(
@@ -543,7 +573,7 @@ fn a_reply_on_host_b_is_linked_to_host_as_broadcast_and_an_opt_out_through_b_hol
     assert_eq!(list[0]["handling"], "opt_out", "{:#}", list[0]);
     assert_eq!(list[0]["broadcast"], first, "{:#}", list[0]);
 
-    // A's next broadcast leaves her out, whichever host's modems send it.
+    // A's next broadcast (sent by B's modem, the only one now) leaves her out.
     let accepted = hosts[0].json(&["send", "--group", "ops", "--as", "alice", "第二条通知"]);
     assert_eq!(accepted["dropped"]["opted_out"], 1, "{accepted:#}");
     assert_eq!(accepted["recipients"], 3, "{accepted:#}");
@@ -554,21 +584,15 @@ fn a_reply_on_host_b_is_linked_to_host_as_broadcast_and_an_opt_out_through_b_hol
     for n in numbers.iter().filter(|n| **n != m1) {
         assert_eq!(got.get(n), Some(&1), "{n}");
     }
-    // One confirmation of the opt-out, by whichever host.
-    let confirmations: Vec<usize> = (0..2)
-        .map(|i| {
-            hosts
-                .parts_of(i)
-                .iter()
-                .filter(|r| r.to == m1 && r.text.contains("您已退订"))
-                .count()
-        })
-        .collect();
-    assert_eq!(confirmations.iter().sum::<usize>(), 1, "{confirmations:?}");
-    eprintln!(
-        "HOSTS opt-out through B: confirmation sent by A {}, by B {}",
-        confirmations[0], confirmations[1]
-    );
+    // One confirmation of the opt-out, through the SIM she wrote to (now B's).
+    let confirmations = |i: usize| {
+        hosts
+            .parts_of(i)
+            .iter()
+            .filter(|r| r.to == m1 && r.text.contains("您已退订"))
+            .count()
+    };
+    assert_eq!((confirmations(0), confirmations(1)), (0, 1));
 }
 
 /// f. Wake-up across hosts: a broadcast accepted on a host with no modem reaches host B's

@@ -25,6 +25,12 @@ pub fn host_name(i: usize) -> String {
     format!("site-{}", char::from(b'a' + i as u8))
 }
 
+/// The seed of host `i`'s emulator: SIMs of its own (a test that moves a SIM from one host to
+/// another gives the second host the first one's seed).
+pub fn host_seed(i: usize) -> u64 {
+    7 + 1000 * i as u64
+}
+
 impl Hosts {
     /// One world per entry of `modems` (that many emulated modems; 0: none), all on one new
     /// scratch database, daemons not started. World `i` is host [`host_name`]`(i)`; its
@@ -51,7 +57,7 @@ impl Hosts {
                 Some(shares.remove(0))
             };
             let keys = format!("host = \"{name}\"\n{daemon_keys}");
-            let seed = 7 + 1000 * i as u64;
+            let seed = host_seed(i);
             worlds.push(World::prepare_on(
                 db,
                 n,
