@@ -369,8 +369,15 @@ pub struct DaemonConfig {
     pub default_country: String,
     /// Besides root, the Unix users who may manage groups and members.
     pub admin_uids: Vec<u32>,
-    /// What to do at start with deliveries a crash left in `sending`.
+    /// What to do with deliveries left in `sending` by a crash (at start) or by another host
+    /// that went silent (after its lease).
     pub in_flight_policy: InFlightPolicy,
+    /// This daemon's name among the daemons sharing a PostgreSQL database (`None`: the
+    /// machine's host name). Each daemon on one database needs its own.
+    pub host: Option<String>,
+    /// Seconds after its last heartbeat (one every third of this) that a silent daemon's
+    /// deliveries in flight are recovered by another daemon on the same database.
+    pub lease_secs: u64,
     /// Start even when the socket or a modem glob is in a world-writable directory (warns).
     pub allow_world_writable: bool,
     /// Socket connections one Unix user who is not an administrator may have open at once.
@@ -593,6 +600,8 @@ impl Default for DaemonConfig {
             default_country: Country::default().iso().into(),
             admin_uids: Vec::new(),
             in_flight_policy: InFlightPolicy::default(),
+            host: None,
+            lease_secs: 30,
             allow_world_writable: false,
             max_connections_per_uid: 64,
             max_connections: None,
@@ -672,6 +681,32 @@ impl DaemonConfig {
             Some(p) => target.with_password(&p),
             None => *target,
         })))
+    }
+
+    /// This daemon's host name: `host`, else the machine's (a name that cannot be one, such
+    /// as one with spaces, is an error naming the setting to use).
+    pub fn host_name(&self) -> Result<String, String> {
+        let name = match &self.host {
+            Some(h) => h.clone(),
+            None => nix::unistd::gethostname()
+                .map_err(|e| {
+                    format!("cannot read the machine's host name ({e}); set [daemon] host")
+                })?
+                .to_string_lossy()
+                .into_owned(),
+        };
+        crate::store::hosts::check_host_name(&name).map_err(|e| match &self.host {
+            Some(_) => format!("[daemon] host {name:?}: {e}"),
+            None => format!(
+                "the machine's host name {name:?} cannot name this daemon ({e}); set [daemon] host"
+            ),
+        })?;
+        Ok(name)
+    }
+
+    /// The lease as a duration.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs)
     }
 
     /// The socket may not be the database (or one of SQLite's files beside it, or the daemon's
@@ -849,6 +884,14 @@ impl Config {
                 "{}default_country {country:?} is not an ISO 3166 two-letter code",
                 at("daemon", 0, "default_country")
             ));
+        }
+        if let Some(host) = &self.daemon.host {
+            if let Err(e) = crate::store::hosts::check_host_name(host) {
+                return Err(format!(
+                    "{}[daemon] host {host:?}: {e}",
+                    at("daemon", 0, "host")
+                ));
+            }
         }
         if self.daemon.admin_uids.contains(&u32::MAX) {
             return Err(format!(
@@ -1065,6 +1108,7 @@ impl Config {
                 .range(1, 86_400, " seconds"),
             Bound::new("daemon", "request_timeout_secs", d.request_timeout_secs)
                 .range(1, 3_600, " seconds"),
+            Bound::new("daemon", "lease_secs", d.lease_secs).range(2, 3_600, " seconds"),
             Bound::new("http", "max_body_bytes", self.http.max_body_bytes).range(
                 1024,
                 64 << 20,

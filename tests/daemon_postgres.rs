@@ -105,9 +105,10 @@ fn a_connection_the_server_closed_is_made_again_and_the_daemon_goes_on() {
 }
 
 #[test]
-fn a_second_daemon_on_the_same_database_is_refused() {
+fn a_second_daemon_with_the_same_host_name_is_refused() {
     let Some(w) = pg_world(1) else { return };
-    // Another daemon, its own socket and modems, the same database.
+    // Another daemon, its own socket and modems, the same database and (both unset: the
+    // machine's) host name: it would take the first one's deliveries for its own leftovers.
     let url = &w.pg.as_ref().unwrap().url;
     let (status, err) = daemon_that_stops(
         &format!(
@@ -118,7 +119,7 @@ fn a_second_daemon_on_the_same_database_is_refused() {
     );
     assert!(!status.success());
     assert!(
-        err.contains("another groupsms daemon serves the database"),
+        err.contains("another groupsms daemon with the host name") && err.contains("[daemon] host"),
         "{err}"
     );
     // The first one carries on.

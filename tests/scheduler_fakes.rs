@@ -244,6 +244,7 @@ async fn rig_with(
         held: Default::default(),
         repeats: Default::default(),
         quarantine: chrono::Duration::hours(24),
+        lease: None,
     };
     let (scheduler, _task) = Scheduler::spawn(Pool::new(chrono_tz::Asia::Shanghai), deliverer);
     let asked = Arc::new(Mutex::new(Asked::default()));

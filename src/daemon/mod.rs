@@ -21,7 +21,6 @@
 //! `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
 //! message it is sending, leave the rest queued for the next start.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,11 +40,12 @@ use crate::scheduler::pool::{Pool, SlotState};
 use crate::scheduler::progress::Board;
 use crate::scheduler::{upkeep, Caps, ModemView, Scheduler};
 use crate::service::{Country, SensitiveFilter, Settings};
-use crate::store::{Database, GroupId, OpenOptions, StoreError, StoreHandle};
+use crate::store::{Database, OpenOptions, StoreError, StoreHandle};
 
 pub mod files;
 pub mod follow;
 pub mod handlers;
+pub mod hosts;
 pub mod http;
 pub mod inbox;
 pub mod listener;
@@ -268,6 +268,15 @@ pub async fn run_until(
     // touches the socket path (its socket file may have been deleted).
     // (PostgreSQL: the same guard is a session lock, taken when the store opens.)
     let database = config.daemon.database().map_err(StartError::Config)?;
+    let host = hosts::HostSettings {
+        name: config.daemon.host_name().map_err(StartError::Config)?,
+        lease: config.daemon.lease(),
+        policy: config.daemon.in_flight_policy,
+    };
+    // Other daemons may share a PostgreSQL database and take over what this one was sending
+    // once its lease runs out: it fences its sends by the lease.
+    let lease = matches!(database, Database::Postgres(_))
+        .then(|| crate::scheduler::lease::Lease::new(host.lease));
     let lock = match &database {
         Database::Sqlite(path) => {
             let database_dir = path.parent().unwrap_or(Path::new(""));
@@ -295,7 +304,7 @@ pub async fn run_until(
     };
     http::adapters::check(&config).map_err(StartError::Config)?;
     let opened = match http::bind(&config.http).await {
-        Ok(listeners) => open_store(&config, &database, hooks)
+        Ok(listeners) => open_store(&config, &database, &host, lease.as_ref(), hooks)
             .await
             .map(|s| (s, listeners)),
         Err(e) => Err(e),
@@ -329,6 +338,7 @@ pub async fn run_until(
         held: Default::default(),
         repeats: repeats.clone(),
         quarantine: chrono::Duration::hours(config.scheduler.quarantine_hours as i64),
+        lease: lease.clone(),
     };
     // The table was checked when the configuration was read.
     let routing = config
@@ -362,7 +372,15 @@ pub async fn run_until(
         outbox_wake,
         shared.shutdown_signal(),
     );
-    requeue_waiting(&shared).await?;
+    hosts::load_queued(&shared, None).await?;
+    let listen = match &database {
+        Database::Postgres(_) => match config.daemon.database_with_password() {
+            Ok(Database::Postgres(target)) => Some(*target),
+            _ => None,
+        },
+        Database::Sqlite(_) => None,
+    };
+    let host_tasks = hosts::spawn(shared.clone(), host.clone(), lease, listen, repeats.clone());
     let upkeep_task = tokio::spawn(upkeep::run(
         store.clone(),
         config.tz(),
@@ -460,6 +478,12 @@ pub async fn run_until(
     let _ = shared.shutdown.send(true);
     // No new work; each modem finishes the message it is sending.
     scheduler.stop().await;
+    for task in host_tasks {
+        let _ = task.await;
+    }
+    if let Err(e) = store.call(|s| s.host_stopped(clock::now())).await {
+        tracing::warn!(error = %e, "cannot record that this host stopped");
+    }
     let _ = listener_task.await;
     // Graceful: requests being answered finish; an event stream is cut after a few seconds.
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
@@ -544,6 +568,8 @@ fn join_pool(
 async fn open_store(
     config: &Config,
     database: &Database,
+    host: &hosts::HostSettings,
+    lease: Option<&crate::scheduler::lease::Lease>,
     hooks: crate::store::Subscriptions,
 ) -> Result<
     (
@@ -574,19 +600,29 @@ async fn open_store(
             let (store, thread) =
                 StoreHandle::open_database(&with_password, &OpenOptions::default())
                     .map_err(named)?;
+            let name = host.name.clone();
             if !store
-                .call(|s| s.claim_single_daemon())
+                .call(move |s| s.claim_host(&name))
                 .await
                 .map_err(named)?
             {
                 return Err(StartError::Config(format!(
-                    "another groupsms daemon serves the database {path}; one daemon per \
-                     database (stop the other one first)"
+                    "another groupsms daemon with the host name {:?} serves the database \
+                     {path}; each daemon sharing a database needs its own name ([daemon] host)",
+                    host.name
                 )));
             }
             (store, thread)
         }
     };
+    let name = host.name.clone();
+    store
+        .call(move |s| {
+            s.set_host(&name);
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .map_err(named)?;
     let pragmas = store.call(|s| s.pragmas()).await.map_err(named)?;
     // Before anything is written: the recovery below may finish broadcasts, and their events
     // belong in the outbox.
@@ -606,46 +642,6 @@ async fn open_store(
         ),
         None => tracing::info!(database = %path, "database opened"),
     }
-    let policy = config.daemon.in_flight_policy;
-    let recovered = store
-        .call(move |s| s.recover_on_start(policy, clock::now()))
-        .await
-        .map_err(named)?;
-    if recovered.requeued + recovered.uncertain > 0 {
-        tracing::warn!(
-            requeued = recovered.requeued,
-            uncertain = recovered.uncertain,
-            "recovered deliveries left in flight by the last run"
-        );
-    }
+    hosts::join(&store, host, lease).await.map_err(named)?;
     Ok((store, store_thread, outbox_wake))
-}
-
-/// Queued deliveries of earlier runs go back to the scheduler, with their group's pinning.
-async fn requeue_waiting(shared: &Arc<Shared>) -> Result<(), StoreError> {
-    let queued = shared.store.call(|s| s.load_queued()).await?;
-    if queued.is_empty() {
-        return Ok(());
-    }
-    let mut by_group: BTreeMap<Option<GroupId>, Vec<_>> = BTreeMap::new();
-    let mut broadcasts = std::collections::BTreeSet::new();
-    for q in queued {
-        broadcasts.insert(q.broadcast_id);
-        by_group.entry(q.group_id).or_default().push(q);
-    }
-    for b in broadcasts {
-        let p = shared.store.call(move |s| s.broadcast_progress(b)).await?;
-        shared.board.track(b, p);
-    }
-    for (group, list) in by_group {
-        let g = match group {
-            Some(id) => shared.store.call(move |s| s.group_by_id(id)).await?,
-            None => None,
-        };
-        tracing::info!(count = list.len(), "resuming queued deliveries");
-        shared
-            .scheduler
-            .enqueue(crate::scheduler::pool::jobs(list, g.as_ref()));
-    }
-    Ok(())
 }

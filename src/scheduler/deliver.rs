@@ -57,12 +57,17 @@ pub struct Deliverer {
     pub repeats: Arc<Repeats>,
     /// How long a SIM showing signs of a carrier block is kept from sending.
     pub quarantine: chrono::Duration,
+    /// This host's lease, when other hosts share the database and may take its deliveries
+    /// over once it runs out; `None`: one daemon, nothing to fence.
+    pub lease: Option<super::lease::Lease>,
 }
 
 /// How a try ended, for the pool.
 #[derive(Debug)]
 pub struct Finished {
     pub modem: ModemId,
+    /// The delivery tried.
+    pub delivery: crate::store::DeliveryId,
     /// Parts reserved against the SIM's caps when the job was handed out.
     pub reserved_parts: u32,
     /// Parts that left the modem.
@@ -83,10 +88,15 @@ pub const CANCELLED: &str = "cancelled before it was sent";
 /// pool hears of the modem leaving at about the same time; this keeps the two from racing).
 const UNAVAILABLE_PAUSE: chrono::Duration = chrono::Duration::milliseconds(100);
 
+/// How long a delivery a fenced host put back waits before this host tries it again (its
+/// heartbeat renews the lease, or finds it was declared lost and joins again, meanwhile).
+const FENCED_PAUSE: chrono::Duration = chrono::Duration::seconds(1);
+
 /// Tries `job` once on `modem` (slot `id` of the pool).
 pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) -> Finished {
     let finished = |sent_parts: u32, retry: Option<Job>| Finished {
         modem: id,
+        delivery: job.delivery,
         reserved_parts: job.parts,
         sent_parts,
         retry,
@@ -137,6 +147,17 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             });
             return finished(0, None);
         }
+        Err(e @ (StoreError::BadTransition { .. } | StoreError::TakenOver { .. })) => {
+            // Another host's modem took it first (or it was settled meanwhile): not ours.
+            tracing::debug!(error = %e, "the delivery is no longer queued; not sent here");
+            return finished(0, None);
+        }
+        Err(StoreError::HostLost) => {
+            // This host was declared lost; its heartbeat joins again, then it may send.
+            let mut j = job.clone();
+            j.not_before = Some(clock::now() + FENCED_PAUSE);
+            return finished(0, Some(j));
+        }
         Err(e) => {
             if let Some(repeated) = d
                 .repeats
@@ -185,14 +206,31 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             parts_sent: 0,
         },
         Ok(pdus) => {
-            match modem.send(pdus).await {
+            // Fencing: a host whose lease ran out (paused, or cut off from the database) may
+            // have been declared lost, and the delivery recovered and taken by another host;
+            // it sends nothing until its lease is renewed.
+            let fenced = d.lease.as_ref().is_some_and(|l| !l.holds(Instant::now()));
+            let tried = match fenced {
+                true => Err(None),
+                false => modem.send(pdus).await.map_err(Some),
+            };
+            match tried {
                 Ok(outcomes) => {
                     sign = TrySign::from_outcomes(&outcomes);
                     TryResult::from_outcomes(&outcomes)
                 }
                 Err(unavailable) => {
                     // Nothing was written: the try did not happen.
-                    tracing::info!(reason = %unavailable, "modem not ready; delivery goes back to the queue");
+                    match &unavailable {
+                        Some(reason) => {
+                            tracing::info!(%reason, "modem not ready; delivery goes back to the queue")
+                        }
+                        None => tracing::warn!(
+                            "this host's lease has run out (the daemon was paused, or cut off \
+                             from the database): not sent; the delivery goes back to the queue \
+                             unless another host has taken it over"
+                        ),
+                    }
                     let released = d
                         .held
                         .commit(
@@ -207,6 +245,14 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                         )
                         .await;
                     match released {
+                        Err(
+                            e @ (StoreError::TakenOver { .. } | StoreError::BadTransition { .. }),
+                        ) => {
+                            // Recovered by another host meanwhile: it is that host's now.
+                            tracing::info!(error = %e, "another host took the delivery over");
+                            transition(DeliveryState::Sending, DeliveryState::Queued, None);
+                            return finished(0, None);
+                        }
                         Err(e) => {
                             // It stays `sending`; the next start applies the in-flight policy.
                             tracing::error!(error = %e, "cannot put the delivery back in the queue");
@@ -225,8 +271,13 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
                     }
                     transition(DeliveryState::Sending, DeliveryState::Queued, None);
                     let mut j = job.clone();
-                    j.avoid = avoiding(&job.avoid, id);
-                    j.not_before = Some(clock::now() + UNAVAILABLE_PAUSE);
+                    match unavailable {
+                        Some(_) => {
+                            j.avoid = avoiding(&job.avoid, id);
+                            j.not_before = Some(clock::now() + UNAVAILABLE_PAUSE);
+                        }
+                        None => j.not_before = Some(clock::now() + FENCED_PAUSE),
+                    }
                     return finished(0, Some(j));
                 }
             }

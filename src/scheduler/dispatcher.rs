@@ -24,7 +24,9 @@ use super::waiting::Waiting;
 use crate::clock;
 use crate::logging::Repeats;
 use crate::modem::{Health, ModemHandle, ModemStatus};
-use crate::store::{BroadcastId, DeliveryState, EventKind, GroupId, SimQuarantine, StoreHandle};
+use crate::store::{
+    BroadcastId, DeliveryId, DeliveryState, EventKind, GroupId, SimQuarantine, StoreHandle,
+};
 use chrono_tz::Tz;
 
 /// A modem's caps, in SMS parts, its optional pace and carrier.
@@ -104,7 +106,7 @@ enum Command {
         quarantine: bool,
     },
     /// A try ended.
-    Done(Finished),
+    Done(Box<Finished>),
     /// A group's pinning changed; its waiting jobs take the new one.
     Repin {
         group: GroupId,
@@ -115,6 +117,11 @@ enum Command {
     Cancel {
         broadcast: BroadcastId,
         reason: String,
+    },
+    /// Another host took this delivery: it leaves the pool if it waits here.
+    Forget {
+        broadcast: BroadcastId,
+        delivery: DeliveryId,
     },
     /// Give out no more work; answer once no try is running.
     Stop(oneshot::Sender<()>),
@@ -198,6 +205,14 @@ impl Scheduler {
         self.send(Command::Block {
             sim: sim.to_string(),
             reason,
+        });
+    }
+
+    /// Another host's modem took `delivery`: this pool no longer offers it to its modems.
+    pub fn forget(&self, broadcast: BroadcastId, delivery: DeliveryId) {
+        self.send(Command::Forget {
+            broadcast,
+            delivery,
         });
     }
 
@@ -315,7 +330,7 @@ impl Dispatcher {
                 tokio::spawn(
                     async move {
                         let finished = deliver(&deliverer, &modem, id, job).await;
-                        me.send(Command::Done(finished));
+                        me.send(Command::Done(Box::new(finished)));
                     }
                     .instrument(span),
                 );
@@ -527,6 +542,7 @@ impl Dispatcher {
             Command::Down { id, quarantine } => self.pool.modem_down(id, quarantine),
             Command::Done(f) => {
                 self.pool.finished(f.modem, f.reserved_parts, f.sent_parts);
+                self.pool.done_with(f.delivery);
                 if let Some(class) = f.error {
                     self.pool.count_error(f.modem, class);
                 }
@@ -573,6 +589,12 @@ impl Dispatcher {
                         error: Some(&reason),
                     });
                 }
+            }
+            Command::Forget {
+                broadcast,
+                delivery,
+            } => {
+                self.pool.forget(broadcast, delivery);
             }
             Command::Stop(reply) => {
                 // A commit held for the disk gives up after one more try: the stop must end.

@@ -23,6 +23,7 @@
 pub mod deliver;
 pub mod dispatcher;
 pub mod held;
+pub mod lease;
 pub mod policy;
 pub mod pool;
 pub mod progress;

@@ -28,7 +28,7 @@
 //!   administrator releases it.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -214,6 +214,9 @@ pub struct Pool {
     routing: Option<Arc<CarrierTable>>,
     /// Devices whose quarantine ran out, for the caller to say so ([`take_ended`](Self::take_ended)).
     ended: Vec<String>,
+    /// The deliveries in the pool, waiting or handed out and not finished: one announced
+    /// again (by another host, or a reload of the queue) is not added twice.
+    present: HashSet<DeliveryId>,
 }
 
 impl Pool {
@@ -231,6 +234,7 @@ impl Pool {
             held_back: None,
             routing: None,
             ended: Vec::new(),
+            present: HashSet::new(),
         }
     }
 
@@ -337,9 +341,13 @@ impl Pool {
         };
     }
 
-    /// Adds jobs (their broadcast keeps its place in the rotation).
+    /// Adds jobs (their broadcast keeps its place in the rotation); one whose delivery is in
+    /// the pool already is left out.
     pub fn enqueue(&mut self, jobs: impl IntoIterator<Item = Job>, now: DateTime<Utc>) {
         for job in jobs {
+            if !self.present.insert(job.delivery) {
+                continue;
+            }
             match job.not_before {
                 Some(t) if t > now => {
                     self.delayed.push(Reverse((t, job.delivery)));
@@ -592,6 +600,31 @@ impl Pool {
         None
     }
 
+    /// The try of `delivery` ended: it leaves the pool (a retry comes back through
+    /// [`enqueue`](Self::enqueue)).
+    pub fn done_with(&mut self, delivery: DeliveryId) {
+        self.present.remove(&delivery);
+    }
+
+    /// Another host took `delivery` of `broadcast`: it leaves the pool if it waits here.
+    /// True when it did.
+    pub fn forget(&mut self, broadcast: BroadcastId, delivery: DeliveryId) -> bool {
+        let mut gone = self.delayed_jobs.remove(&delivery).is_some();
+        if let Some(queue) = self.queues.get_mut(&broadcast) {
+            if let Some(pos) = queue.iter().position(|j| j.delivery == delivery) {
+                queue.remove(pos);
+                gone = true;
+            }
+            if queue.is_empty() {
+                self.queues.remove(&broadcast);
+            }
+        }
+        if gone {
+            self.present.remove(&delivery);
+        }
+        gone
+    }
+
     /// The modem finished its job (whatever the outcome) and may take another. `sent_parts`:
     /// parts that left the modem (the reservation made at assignment is corrected to it).
     pub fn finished(&mut self, id: ModemId, reserved_parts: u32, sent_parts: u32) {
@@ -661,6 +694,9 @@ impl Pool {
             .collect();
         // Their heap entries stay behind and are skipped when due.
         out.extend(delayed.iter().filter_map(|id| self.delayed_jobs.remove(id)));
+        for job in &out {
+            self.present.remove(&job.delivery);
+        }
         out
     }
 

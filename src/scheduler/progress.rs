@@ -171,6 +171,14 @@ impl Board {
         }
     }
 
+    /// Whether `broadcast` is on the board (being sent, or watched).
+    pub fn tracks(&self, broadcast: BroadcastId) -> bool {
+        self.live
+            .lock()
+            .expect("board lock")
+            .contains_key(&broadcast)
+    }
+
     /// Broadcasts being sent (not those only watched for their reports).
     pub fn active(&self) -> usize {
         self.live

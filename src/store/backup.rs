@@ -153,6 +153,7 @@ impl Store {
             commit_faults: Default::default(),
             hooks: Default::default(),
             outbox_wake: Default::default(),
+            host: None,
         })
     }
 

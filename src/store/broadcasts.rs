@@ -1,6 +1,7 @@
 //! Broadcasts: writing one with all its deliveries, quota usage, listing and progress.
 
 use super::db::{params, OptionalExtension, Row, Value};
+use super::hosts::Announcement;
 use chrono::{DateTime, Utc};
 
 use super::model::{check_e164, check_not_empty, encoding_name, parse_encoding};
@@ -113,6 +114,7 @@ impl Tx<'_> {
                 ]
             }),
         )?;
+        self.announce(Announcement::Queued(id.0))?;
         Ok(id)
     }
 
@@ -155,6 +157,7 @@ impl Tx<'_> {
                  state) VALUES (?1, ?2, ?2, ?3, ?4, 'queued')",
             )?
             .execute(params![id, now, n.member_id, n.number])?;
+        self.announce(Announcement::Queued(id.0))?;
         Ok(id)
     }
 

@@ -652,6 +652,7 @@ impl PgConn {
             return Ok(st.clone());
         }
         let text = pg_placeholders(sql);
+        trip();
         let st = block_on(self.client.borrow().prepare(&text))
             .map_err(|source| Error::Prepare { sql: text, source })?;
         if cache {
@@ -665,6 +666,7 @@ impl PgConn {
     }
 
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
+        trip();
         Ok(block_on(self.client.borrow().batch_execute(sql))?)
     }
 
@@ -673,12 +675,28 @@ impl PgConn {
         st: &tokio_postgres::Statement,
         values: &[Value<'_>],
     ) -> Result<Vec<tokio_postgres::Row>> {
+        trip();
         Ok(block_on(self.client.borrow().query(st, &as_pg(values)))?)
     }
 
     fn run_execute(&self, st: &tokio_postgres::Statement, values: &[Value<'_>]) -> Result<u64> {
+        trip();
         Ok(block_on(self.client.borrow().execute(st, &as_pg(values)))?)
     }
+}
+
+/// Statements this process sent to PostgreSQL (each a round trip), for `/metrics`.
+static ROUND_TRIPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Statements this process has sent to PostgreSQL so far (each a round trip to the server:
+/// preparing one, running one, a batch of them).
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts one round trip (see [`round_trips`]).
+fn trip() {
+    ROUND_TRIPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The values as the PostgreSQL client takes them.
@@ -691,6 +709,7 @@ fn as_pg<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn tokio_postgres::types::ToS
 
 /// Takes the session lock `key` on `client`; `false` when another connection holds it.
 fn try_advisory_lock(client: &tokio_postgres::Client, key: i64) -> Result<bool> {
+    trip();
     let row = block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))?;
     Ok(row.get(0))
 }

@@ -8,6 +8,7 @@ use super::db::{params, OptionalExtension};
 use chrono::{DateTime, Utc};
 
 use super::audit::cut;
+use super::hosts::{Announcement, Move};
 use super::{
     ms, opt_from_ms, BroadcastId, Cancellation, DeliveryId, DeliveryState, DeliveryUpdate, GroupId,
     InFlightPolicy, MemberId, QueuedDelivery, Recovery, SharedText, StoreError, Tx,
@@ -18,6 +19,11 @@ struct Current {
     broadcast: BroadcastId,
     state: DeliveryState,
     attempts: u32,
+    /// The host whose modem took it last.
+    host: Option<String>,
+    number: String,
+    modem: Option<String>,
+    last_error: Option<String>,
 }
 
 /// Longest error kept with a delivery, in bytes (then `…`): what a modem said may be long.
@@ -40,12 +46,19 @@ pub const RECOVERED_UNCERTAIN: &str =
 impl Tx<'_> {
     fn current(&self, id: DeliveryId) -> Result<Current, StoreError> {
         self.conn
-            .prepare_cached("SELECT broadcast_id, state, attempts FROM deliveries WHERE id = ?")?
+            .prepare_cached(
+                "SELECT broadcast_id, state, attempts, host, number, modem, last_error \
+                 FROM deliveries WHERE id = ?",
+            )?
             .query_row([id], |r| {
                 Ok(Current {
                     broadcast: r.get(0)?,
                     state: r.get(1)?,
                     attempts: r.get(2)?,
+                    host: r.get(3)?,
+                    number: r.get(4)?,
+                    modem: r.get(5)?,
+                    last_error: r.get(6)?,
                 })
             })
             .optional()?
@@ -70,8 +83,34 @@ impl Tx<'_> {
                 to: to.as_str(),
             });
         }
+        // A try's outcome is recorded by the host that made it, never by one whose lease ran
+        // out while another host recovered the delivery and took it again.
+        if let (Sending, Some(me)) = (cur.state, self.host) {
+            match cur.host.as_deref() {
+                Some(h) if h != me => {
+                    return Err(StoreError::TakenOver {
+                        delivery: id.0,
+                        host: h.to_string(),
+                    })
+                }
+                _ => {}
+            }
+        }
         update(&cur)?;
         let after = self.current(id)?;
+        if self.announcing() {
+            // The other hosts forget a delivery taken here, follow its outcome in their live
+            // counts, and may take it when it is back in the queue.
+            self.announce(Announcement::Moved(Move {
+                delivery: id.0,
+                broadcast: cur.broadcast.0,
+                from: cur.state,
+                to: after.state,
+                number: after.number.clone(),
+                modem: after.modem.clone(),
+                error: after.last_error.clone(),
+            }))?;
+        }
         // An outcome (not a step on the way) is announced to the webhooks subscribed to it,
         // in this transaction.
         if matches!(
@@ -131,12 +170,19 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<DeliveryUpdate, StoreError> {
         self.transition(id, &[Queued], Sending, now, |_| {
-            self.conn
+            // A host declared lost takes nothing until it has joined again.
+            let n = self
+                .conn
                 .prepare_cached(
-                    "UPDATE deliveries SET state = 'sending', modem = ?, \
-                     attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                    "UPDATE deliveries SET state = 'sending', modem = ?1, host = ?2, \
+                     attempts = attempts + 1, updated_at = ?3 WHERE id = ?4 AND \
+                     (CAST(?2 AS TEXT) IS NULL OR EXISTS \
+                      (SELECT 1 FROM hosts WHERE name = ?2 AND state = 'up'))",
                 )?
-                .execute(params![cut(modem, MAX_DEVICE_LEN), ms(now), id])?;
+                .execute(params![cut(modem, MAX_DEVICE_LEN), self.host, ms(now), id])?;
+            if n == 0 {
+                return Err(StoreError::HostLost);
+            }
             Ok(())
         })
     }
@@ -293,36 +339,58 @@ impl Tx<'_> {
     }
 
     /// At daemon start: deliveries left in `sending` by a stop or crash are queued again as
-    /// possible duplicates ([`InFlightPolicy::Resend`]) or marked `uncertain`.
+    /// possible duplicates ([`InFlightPolicy::Resend`]) or marked `uncertain`. With a host
+    /// name set ([`super::Store::set_host`]) only this host's and those no host claimed (an
+    /// earlier version's): other hosts' are theirs until their lease runs out
+    /// ([`Tx::recover_lost_hosts`]).
     pub fn recover_on_start(
         &self,
         policy: InFlightPolicy,
         now: DateTime<Utc>,
     ) -> Result<Recovery, StoreError> {
+        let why = match policy {
+            InFlightPolicy::Resend => RECOVERED_RESEND,
+            InFlightPolicy::Uncertain => RECOVERED_UNCERTAIN,
+        };
+        self.recover_sending(policy, self.host, true, why, now)
+    }
+
+    /// Applies `policy` to the deliveries in `sending`: all of them when `host` is `None`,
+    /// else `host`'s (and those no host claimed when `unnamed`), with `why` as their error.
+    pub(super) fn recover_sending(
+        &self,
+        policy: InFlightPolicy,
+        host: Option<&str>,
+        unnamed: bool,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Recovery, StoreError> {
+        const WHOSE: &str = "(CAST(?3 AS TEXT) IS NULL OR host = ?3 OR (host IS NULL AND ?4 = 1))";
         let broadcasts: Vec<BroadcastId> = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT DISTINCT broadcast_id FROM deliveries WHERE state = 'sending' \
-                 ORDER BY broadcast_id",
-            )?
-            .query_map(params![], |r| r.get(0))?
+                 AND {} ORDER BY broadcast_id",
+                WHOSE.replace("?3", "?1").replace("?4", "?2")
+            ))?
+            .query_map(params![host, unnamed as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let moved = match policy {
-            InFlightPolicy::Resend => self.conn.prepare_cached(
+            InFlightPolicy::Resend => self.conn.prepare_cached(&format!(
                 "UPDATE deliveries SET state = 'queued', possible_duplicate = 1, \
-                 not_before = NULL, last_error = ?, updated_at = ? WHERE state = 'sending'",
-            )?,
-            InFlightPolicy::Uncertain => self.conn.prepare_cached(
-                "UPDATE deliveries SET state = 'uncertain', last_error = ?, updated_at = ? \
-                 WHERE state = 'sending'",
-            )?,
+                 not_before = NULL, last_error = ?1, updated_at = ?2 WHERE state = 'sending' \
+                 AND {WHOSE}"
+            ))?,
+            InFlightPolicy::Uncertain => self.conn.prepare_cached(&format!(
+                "UPDATE deliveries SET state = 'uncertain', last_error = ?1, updated_at = ?2 \
+                 WHERE state = 'sending' AND {WHOSE}"
+            ))?,
         }
         .execute(params![
-            match policy {
-                InFlightPolicy::Resend => RECOVERED_RESEND,
-                InFlightPolicy::Uncertain => RECOVERED_UNCERTAIN,
-            },
-            ms(now)
+            cut(why, MAX_DELIVERY_ERROR),
+            ms(now),
+            host,
+            unnamed as i64
         ])? as u32;
         // Those of cancelled broadcasts are not sent again.
         let cancelled = match policy {

@@ -75,6 +75,14 @@ pub enum StoreError {
         to: &'static str,
     },
 
+    #[error("delivery {delivery} was taken over by host {host}; this host does not record it")]
+    TakenOver { delivery: i64, host: String },
+    #[error(
+        "this host was declared lost by another (its lease ran out); it takes no delivery \
+         until it has joined again"
+    )]
+    HostLost,
+
     #[error(
         "the database {path} is in use by another process; stop the daemon first \
          (systemctl stop groupsms.socket groupsms.service)"

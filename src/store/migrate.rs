@@ -62,6 +62,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 12,
         sql: include_str!("migrations/0012_alert_sends.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("migrations/0013_hosts.sql"),
+    },
 ];
 
 /// The schema version this build writes.

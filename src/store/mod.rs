@@ -50,6 +50,7 @@ mod deliveries;
 mod error;
 mod groups;
 pub mod handle;
+pub mod hosts;
 mod idempotency;
 mod inbox;
 pub mod inspect;
@@ -64,6 +65,7 @@ mod tokens;
 
 pub use audit::{cut, MAX_AUDIT_TEXT};
 pub use backup::{BackupReport, RestoreReport};
+pub use db::round_trips;
 pub use deliveries::{CANCELLED_IN_FLIGHT, MAX_DELIVERY_ERROR, MAX_DEVICE_LEN};
 pub use error::StoreError;
 pub use handle::StoreHandle;
@@ -169,6 +171,8 @@ pub struct Store {
     hooks: Subscriptions,
     /// Woken after a commit that wrote a webhook event ([`Store::outbox_wake`]).
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// The daemon this connection works for ([`Store::set_host`]).
+    host: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -180,6 +184,8 @@ impl std::fmt::Debug for Store {
 /// One transaction. Obtain it from [`Store::write`] or [`Store::read`].
 pub struct Tx<'a> {
     conn: Conn<'a>,
+    /// The daemon whose modems take the deliveries this transaction marks `sending`.
+    host: Option<&'a str>,
     hooks: &'a Subscriptions,
     /// Set when a webhook event was written: the sender is woken once this commits.
     emitted: &'a std::cell::Cell<bool>,
@@ -246,6 +252,7 @@ impl Store {
             commit_faults: Arc::default(),
             hooks: Subscriptions::default(),
             outbox_wake: Arc::default(),
+            host: None,
         })
     }
 
@@ -292,6 +299,14 @@ impl Store {
     /// such a type writes its event in its own transaction. None by default.
     pub fn set_webhooks(&mut self, hooks: Subscriptions) {
         self.hooks = hooks;
+    }
+
+    /// Names the daemon this connection works for: the deliveries it marks `sending` carry
+    /// the name, only this host may record their outcome, and [`Tx::recover_on_start`]
+    /// recovers only this host's (and unnamed) leftovers. Unset: one daemon, every delivery
+    /// its own.
+    pub fn set_host(&mut self, name: &str) {
+        self.host = Some(name.to_string());
     }
 
     /// Whether a webhook wants events of `kind`.
@@ -365,6 +380,7 @@ impl Store {
             }
             let (own, finish) = job(Some(&Tx {
                 conn,
+                host: self.host.as_deref(),
                 hooks: &self.hooks,
                 emitted: &emitted,
             }));
@@ -428,6 +444,7 @@ impl Store {
         let emitted = std::cell::Cell::new(false);
         let out = f(&Tx {
             conn,
+            host: self.host.as_deref(),
             hooks: &self.hooks,
             emitted: &emitted,
         })?;
@@ -581,6 +598,10 @@ delegate! { write:
     fn prune_sim_sends(before: DateTime<Utc>) -> u64;
     fn prune_idempotency_keys(before: DateTime<Utc>) -> u64;
     fn audit(entry: &NewAudit, at: DateTime<Utc>) -> ();
+    fn host_up(lease: chrono::Duration, now: DateTime<Utc>) -> ();
+    fn host_heartbeat(modems: &str, now: DateTime<Utc>) -> bool;
+    fn host_stopped(now: DateTime<Utc>) -> ();
+    fn recover_lost_hosts(policy: InFlightPolicy, now: DateTime<Utc>) -> Vec<hosts::LostHost>;
 }
 
 delegate! { read:
@@ -618,6 +639,7 @@ delegate! { read:
     fn unmatched_reports(limit: u32) -> Vec<UnmatchedReport>;
     fn unmatched_report_count() -> u64;
     fn metric_totals() -> metrics::MetricTotals;
+    fn hosts() -> Vec<hosts::HostRecord>;
 }
 
 /// One job of a group commit ([`Store::run_batch`]): given the transaction (`None` when it

@@ -78,7 +78,8 @@ impl FromCol for Role {
 /// queued ──cancel_queued──▶ cancelled (the member opted out by SMS)
 /// queued ──cancel_broadcast──▶ cancelled (the broadcast was cancelled)
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     Queued,
     Sending,

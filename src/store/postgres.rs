@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::db::{params, Conn, OptionalExtension, PgConn};
+use super::hosts::{self, Announcement};
 use super::migrate::Migration;
 use super::{Backend, OpenOptions, Store, StoreError, PG_WRITER_LOCK};
 
@@ -80,16 +81,116 @@ impl PgTarget {
             path: PathBuf::from(&self.label),
             reason,
         };
-        let mut config = self.config.clone();
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        config.application_name("groupsms");
+        let config = self.client_config();
         // A lock held longer than the busy timeout is Busy, as SQLite's busy timeout is.
         let ms = options.busy_timeout.as_millis().max(1);
         let session = format!("SET lock_timeout = {ms}; SET TIME ZONE 'UTC'");
         let conn = PgConn::connect(config, &session).map_err(|e| open_err(e.to_string()))?;
         Ok(conn)
+    }
+}
+
+impl PgTarget {
+    /// The client's settings: the configured ones, a connect timeout, our application name.
+    fn client_config(&self) -> tokio_postgres::Config {
+        let mut config = self.config.clone();
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("groupsms");
+        config
+    }
+}
+
+/// Listens for the hosts' announcements ([`Announcement`]) on a connection of its own and
+/// hands each to `out` with the announcing host, until `out` is closed. After every
+/// connection (the first, and each made again after the server closed it or could not be
+/// reached: tried again after 1 s, then up to 30 s apart) it hands `None` first: what was
+/// announced meanwhile was missed, so the receiver loads what is queued.
+pub async fn listen(
+    target: PgTarget,
+    out: tokio::sync::mpsc::UnboundedSender<Option<(String, Announcement)>>,
+) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match listen_once(&target, &out).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(database = %target.label(), error = %e,
+                    "the connection that hears the other hosts is down; connecting again");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = out.closed() => return,
+        }
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One connection's life: `Ok` when `out` closed, `Err` when the connection failed.
+async fn listen_once(
+    target: &PgTarget,
+    out: &tokio::sync::mpsc::UnboundedSender<Option<(String, Announcement)>>,
+) -> Result<(), String> {
+    use tokio_postgres::AsyncMessage;
+    let (client, mut connection) = target
+        .client_config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| super::db::pg_text(&e))?;
+    // The connection's messages (the notifications among them) come through its own
+    // polling; the client's LISTEN is answered through it too.
+    let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if n.channel() == hosts::CHANNEL {
+                        let _ = heard.send(n.payload().to_string());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return super::db::pg_text(&e),
+                None => return "the server closed the connection".to_string(),
+            }
+        }
+    });
+    let listening = client
+        .batch_execute(&format!("LISTEN {}", hosts::CHANNEL))
+        .await
+        .map_err(|e| super::db::pg_text(&e));
+    if let Err(e) = listening {
+        driver.abort();
+        return Err(e);
+    }
+    if out.send(None).is_err() {
+        driver.abort();
+        return Ok(());
+    }
+    loop {
+        tokio::select! {
+            payload = hearing.recv() => match payload {
+                Some(p) => {
+                    if let Some(a) = Announcement::parse(&p) {
+                        if out.send(Some(a)).is_err() {
+                            driver.abort();
+                            return Ok(());
+                        }
+                    }
+                }
+                None => {
+                    // The driver ended: the connection is gone.
+                    let why = driver.await.unwrap_or_else(|e| e.to_string());
+                    drop(client);
+                    return Err(why);
+                }
+            },
+            _ = out.closed() => {
+                driver.abort();
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -107,8 +208,16 @@ fn label_of(config: &tokio_postgres::Config) -> String {
     )
 }
 
-/// The key of the session lock a daemon holds on its database ([`Store::claim_single_daemon`]).
-const DAEMON_LOCK: i64 = 0x6753_4d44; // "gSMD"
+/// The key of the session lock the daemon named `host` holds on its database
+/// ([`Store::claim_host`]): 64-bit FNV-1a of the name, after a prefix of ours.
+fn host_lock_key(host: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "groupsms host ".bytes().chain(host.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
 
 /// Every PostgreSQL migration, numbered as the SQLite ones ([`super::migrate::MIGRATIONS`]).
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -159,6 +268,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 12,
         sql: include_str!("migrations/postgres/0012_alert_sends.sql"),
+    },
+    Migration {
+        version: 13,
+        sql: include_str!("migrations/postgres/0013_hosts.sql"),
     },
 ];
 
@@ -229,17 +342,18 @@ impl Store {
             commit_faults: Default::default(),
             hooks: Default::default(),
             outbox_wake: Default::default(),
+            host: None,
         })
     }
 
-    /// Takes the lock that says one daemon serves this database, held by this connection
-    /// until it closes; `false` when another connection holds it. (Several daemons on one
-    /// database need leases on the deliveries they send, which are not built yet: until
-    /// then a second daemon must not start.)
-    pub fn claim_single_daemon(&mut self) -> Result<bool, StoreError> {
+    /// Takes the lock that says a daemon named `host` serves this database, held by this
+    /// connection until it closes (a crash releases it at once); `false` when another
+    /// connection holds it: two daemons with one name would each take the other's
+    /// deliveries for its own leftovers. Daemons with different names share the database.
+    pub fn claim_host(&mut self, host: &str) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Lite(_) => Ok(true),
-            Backend::Pg(pg) => Ok(pg.try_session_lock(DAEMON_LOCK)?),
+            Backend::Pg(pg) => Ok(pg.try_session_lock(host_lock_key(host))?),
         }
     }
 }

@@ -1,0 +1,295 @@
+//! This daemon among the daemons ("hosts") sharing its database: joining at start (its own
+//! leftovers recovered, and those of hosts that went silent), the heartbeat that renews its
+//! lease every third of it (with its modems, so `status` and `modem list` on any host show
+//! every host's), the recovery of hosts whose lease ran out, and what the other hosts
+//! announce (PostgreSQL): a new broadcast or a delivery back in the queue is loaded into the
+//! pool, a delivery another host took leaves it, and other hosts' outcomes move this host's
+//! live counts. Nothing here polls the queue: the heartbeat's timer is the lease's.
+//!
+//! The rules (who may take what, what recovery does) are the store's ([`crate::store::hosts`]);
+//! the fencing of a send after the lease ran out, the scheduler's ([`crate::scheduler::lease`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock;
+use crate::domain::InFlightPolicy;
+use crate::logging::Repeats;
+use crate::scheduler::lease::Lease;
+use crate::scheduler::progress::Transition;
+use crate::store::hosts::Announcement;
+use crate::store::postgres::PgTarget;
+use crate::store::{BroadcastId, DeliveryId, DeliveryState, GroupId, StoreError, StoreHandle};
+
+use super::Shared;
+
+/// Who this daemon is among the hosts.
+#[derive(Debug, Clone)]
+pub struct HostSettings {
+    pub name: String,
+    pub lease: Duration,
+    pub policy: InFlightPolicy,
+}
+
+/// Joins the hosts at start: this host is `up` (its lease renewed), deliveries its last run
+/// left `sending` are recovered by the in-flight policy, and so are those of hosts whose lease
+/// ran out.
+pub async fn join(
+    store: &StoreHandle,
+    settings: &HostSettings,
+    lease: Option<&Lease>,
+) -> Result<(), StoreError> {
+    let (length, policy) = (settings.lease, settings.policy);
+    let sent = Instant::now();
+    let recovered = store
+        .call(move |s| {
+            s.write(|tx| {
+                tx.host_up(chrono_of(length), clock::now())?;
+                tx.recover_on_start(policy, clock::now())
+            })
+        })
+        .await?;
+    if let Some(lease) = lease {
+        lease.renewed(sent);
+    }
+    if recovered.requeued + recovered.uncertain > 0 {
+        tracing::warn!(
+            requeued = recovered.requeued,
+            uncertain = recovered.uncertain,
+            "recovered deliveries left in flight by the last run"
+        );
+    }
+    recover_lost(store, policy).await?;
+    Ok(())
+}
+
+/// Declares lost the hosts whose lease ran out and recovers their deliveries in flight; true
+/// when some came back to the queue.
+async fn recover_lost(store: &StoreHandle, policy: InFlightPolicy) -> Result<bool, StoreError> {
+    let lost = store
+        .call(move |s| s.recover_lost_hosts(policy, clock::now()))
+        .await?;
+    let mut requeued = false;
+    for host in &lost {
+        tracing::warn!(
+            host = %host.name,
+            last_heartbeat = %host.heartbeat_at.to_rfc3339(),
+            requeued = host.recovery.requeued,
+            uncertain = host.recovery.uncertain,
+            "a host sharing the database went silent (its lease ran out): its deliveries in \
+             flight are recovered here by in_flight_policy"
+        );
+        requeued |= host.recovery.requeued > 0;
+    }
+    Ok(requeued)
+}
+
+/// Starts the heartbeat (and, on PostgreSQL, the hearing of the other hosts); both end when
+/// the daemon shuts down.
+pub fn spawn(
+    shared: Arc<Shared>,
+    settings: HostSettings,
+    lease: Option<Lease>,
+    listen: Option<PgTarget>,
+    repeats: Arc<Repeats>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(heartbeat(
+        shared.clone(),
+        settings.clone(),
+        lease,
+        repeats,
+    ))];
+    if let Some(target) = listen {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut shutdown = shared.shutdown_signal();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = crate::store::postgres::listen(target, tx) => {}
+                _ = shutdown.wait_for(|s| *s) => {}
+            }
+        }));
+        tasks.push(tokio::spawn(hear(shared, settings.name, rx)));
+    }
+    tasks
+}
+
+/// Renews the lease every third of it, then looks for hosts whose lease ran out.
+async fn heartbeat(
+    shared: Arc<Shared>,
+    settings: HostSettings,
+    lease: Option<Lease>,
+    repeats: Arc<Repeats>,
+) {
+    let mut shutdown = shared.shutdown_signal();
+    let mut tick = tokio::time::interval(settings.lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: joining renewed the lease just now.
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let sent = Instant::now();
+        let modems =
+            serde_json::to_string(&shared.modem_list().await).unwrap_or_else(|_| "[]".into());
+        let renewed = shared
+            .store
+            .call(move |s| s.host_heartbeat(&modems, clock::now()))
+            .await;
+        match renewed {
+            Ok(true) => {
+                if let Some(lease) = &lease {
+                    lease.renewed(sent);
+                }
+            }
+            Ok(false) => {
+                if let Some(lease) = &lease {
+                    lease.lost();
+                }
+                rejoin(&shared, &settings, lease.as_ref()).await;
+            }
+            Err(e) => {
+                if let Some(repeated) = repeats.note("host heartbeat", Instant::now()) {
+                    tracing::warn!(error = %e, "cannot renew this host's lease; if it runs out \
+                        this host stops sending, and another host recovers what it was sending{repeated}");
+                }
+            }
+        }
+        match recover_lost(&shared.store, settings.policy).await {
+            Ok(true) => reload(&shared, None).await,
+            Ok(false) => {}
+            Err(e) => {
+                if let Some(repeated) = repeats.note("recover lost hosts", Instant::now()) {
+                    tracing::warn!(error = %e, "cannot look for hosts that went silent{repeated}");
+                }
+            }
+        }
+    }
+}
+
+/// Another host declared this one lost (its heartbeat stopped for longer than the lease: the
+/// daemon was paused, or cut off from the database) and recovered what it was sending. It
+/// joins again and loads the queue as it now stands.
+async fn rejoin(shared: &Arc<Shared>, settings: &HostSettings, lease: Option<&Lease>) {
+    let by = shared
+        .store
+        .call(|s| s.hosts())
+        .await
+        .ok()
+        .and_then(|hosts| hosts.into_iter().find(|h| h.name == settings.name))
+        .and_then(|h| h.recovered_by);
+    tracing::warn!(
+        host = %settings.name,
+        recovered_by = by.as_deref().unwrap_or("another host"),
+        "this host was declared lost (its lease ran out while it was paused or cut off from \
+         the database); what it was sending was recovered by another host: joining again"
+    );
+    let length = settings.lease;
+    let sent = Instant::now();
+    let joined = shared
+        .store
+        .call(move |s| s.host_up(chrono_of(length), clock::now()))
+        .await;
+    match joined {
+        Ok(()) => {
+            if let Some(lease) = lease {
+                lease.renewed(sent);
+            }
+            reload(shared, None).await;
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot join again; tried at the next heartbeat"),
+    }
+}
+
+/// What the other hosts announce, as the listening connection hears it (`None`: it connected,
+/// announcements may have been missed).
+async fn hear(
+    shared: Arc<Shared>,
+    me: String,
+    mut heard: tokio::sync::mpsc::UnboundedReceiver<Option<(String, Announcement)>>,
+) {
+    while let Some(said) = heard.recv().await {
+        match said {
+            None => reload(&shared, None).await,
+            Some((host, _)) if host == me => {}
+            Some((_, Announcement::Queued(b))) => reload(&shared, Some(BroadcastId(b))).await,
+            Some((_, Announcement::Resync)) => reload(&shared, None).await,
+            Some((_, Announcement::Moved(m))) => {
+                let (broadcast, delivery) = (BroadcastId(m.broadcast), DeliveryId(m.delivery));
+                if m.to == DeliveryState::Sending {
+                    shared.scheduler.forget(broadcast, delivery);
+                }
+                shared.board.transition(Transition {
+                    broadcast,
+                    delivery,
+                    number: &m.number,
+                    from: m.from,
+                    to: m.to,
+                    modem: m.modem.as_deref(),
+                    error: m.error.as_deref(),
+                });
+                if m.to == DeliveryState::Queued {
+                    reload(&shared, Some(broadcast)).await;
+                }
+            }
+        }
+    }
+}
+
+/// [`load_queued`], its failure logged (the next announcement or heartbeat tries again).
+async fn reload(shared: &Arc<Shared>, only: Option<BroadcastId>) {
+    if let Err(e) = load_queued(shared, only).await {
+        tracing::warn!(error = %e, "cannot load the queued deliveries");
+    }
+}
+
+/// Hands the queued deliveries (of broadcast `only`, or all) to the scheduler with their
+/// group's pinning; the pool leaves out those it holds already. A broadcast not on the board
+/// yet starts there with its counts from the store.
+pub async fn load_queued(
+    shared: &Arc<Shared>,
+    only: Option<BroadcastId>,
+) -> Result<(), StoreError> {
+    let queued = shared
+        .store
+        .call(move |s| match only {
+            None => s.load_queued(),
+            Some(b) => s.queued_for_broadcast(b),
+        })
+        .await?;
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let mut by_group: BTreeMap<Option<GroupId>, Vec<_>> = BTreeMap::new();
+    let mut broadcasts = BTreeSet::new();
+    for q in queued {
+        broadcasts.insert(q.broadcast_id);
+        by_group.entry(q.group_id).or_default().push(q);
+    }
+    for b in broadcasts {
+        if !shared.board.tracks(b) {
+            let p = shared.store.call(move |s| s.broadcast_progress(b)).await?;
+            shared.board.track(b, p);
+        }
+    }
+    for (group, list) in by_group {
+        let g = match group {
+            Some(id) => shared.store.call(move |s| s.group_by_id(id)).await?,
+            None => None,
+        };
+        tracing::debug!(
+            count = list.len(),
+            "queued deliveries handed to the scheduler"
+        );
+        shared
+            .scheduler
+            .enqueue(crate::scheduler::pool::jobs(list, g.as_ref()));
+    }
+    Ok(())
+}
+
+fn chrono_of(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(30))
+}

@@ -1,0 +1,23 @@
+-- 0013 (PostgreSQL): mirrors ../0013_hosts.sql. The daemons ("hosts") serving this
+-- database, and which host took each delivery.
+-- One daemon per SQLite file, several on one PostgreSQL database: each keeps its row here
+-- up to date (a heartbeat every third of its lease, with its modems as `modem list` shows
+-- them). A host whose heartbeat is older than its lease is `lost`: another host recovers the
+-- deliveries it left `sending` (by in_flight_policy) and names itself in `recovered_by`.
+-- A clean stop leaves `stopped`.
+-- The schema version is kept in groupsms_schema by the migration runner, not here.
+
+CREATE TABLE hosts (
+    name         TEXT    NOT NULL PRIMARY KEY CHECK (name <> ''),
+    state        TEXT    NOT NULL CHECK (state IN ('up', 'stopped', 'lost')),
+    started_at   BIGINT  NOT NULL,
+    heartbeat_at BIGINT  NOT NULL,
+    lease_ms     BIGINT  NOT NULL CHECK (lease_ms > 0),
+    modems       TEXT    NOT NULL DEFAULT '[]',
+    recovered_by TEXT
+);
+
+-- The host whose modem took the delivery (set when it goes `sending`; kept after, for
+-- `show`). NULL for deliveries no host has taken yet, and those of earlier versions.
+ALTER TABLE deliveries ADD COLUMN host TEXT;
+CREATE INDEX deliveries_sending_by_host ON deliveries(host) WHERE state = 'sending';
