@@ -816,14 +816,21 @@ async fn broadcast_cancel(shared: &Arc<Shared>, caller: Caller, id: BroadcastId)
     })
 }
 
-/// Why broadcast `id` waits, from the pool's `snapshot`: how many deliveries, and why.
+/// Why broadcast `id` waits, from the pool's `snapshot`: how many deliveries, and why. While
+/// other hosts sharing the database have modems ready, only the quiet hours (the same for
+/// every host) say it waits: this host's modems being absent, capped or quarantined does not.
 fn waiting_of(
     shared: &Shared,
     snapshot: &Snapshot,
     id: BroadcastId,
 ) -> Option<(usize, p::WaitingInfo)> {
+    let elsewhere = shared
+        .peer_modems_ready
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0;
     snapshot
         .blocked(id)
+        .filter(|(_, why)| !elsewhere || matches!(why, Waiting::QuietHours { .. }))
         .map(|(n, why)| (n, waiting_info(shared, why)))
 }
 
@@ -1039,7 +1046,12 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
         })
         .await?;
     // The waiting broadcasts with their groups, those the reader may see.
-    let ids: Vec<BroadcastId> = snapshot.blocked.iter().map(|(b, _, _)| *b).collect();
+    let blocked: Vec<&(BroadcastId, usize, Waiting)> = snapshot
+        .blocked
+        .iter()
+        .filter(|(b, _, _)| waiting_of(shared, &snapshot, *b).is_some())
+        .collect();
+    let ids: Vec<BroadcastId> = blocked.iter().map(|(b, _, _)| *b).collect();
     let groups = shared
         .store
         .call(move |s| {
@@ -1050,9 +1062,8 @@ async fn status(shared: &Arc<Shared>, reader: &Reader) -> Answer {
             })
         })
         .await?;
-    let waiting = snapshot
-        .blocked
-        .iter()
+    let waiting = blocked
+        .into_iter()
         .zip(groups)
         .filter_map(|((b, n, why), group)| {
             let (id, handle) = group?;

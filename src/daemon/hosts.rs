@@ -18,7 +18,7 @@ use crate::domain::InFlightPolicy;
 use crate::logging::Repeats;
 use crate::scheduler::lease::Lease;
 use crate::scheduler::progress::Transition;
-use crate::store::hosts::Announcement;
+use crate::store::hosts::{Announcement, Move};
 use crate::store::postgres::PgTarget;
 use crate::store::{BroadcastId, DeliveryId, DeliveryState, GroupId, StoreError, StoreHandle};
 
@@ -60,13 +60,17 @@ pub async fn join(
             "recovered deliveries left in flight by the last run"
         );
     }
-    recover_lost(store, policy).await?;
+    recover_lost(store, None, policy).await?;
     Ok(())
 }
 
-/// Declares lost the hosts whose lease ran out and recovers their deliveries in flight; true
-/// when some came back to the queue.
-async fn recover_lost(store: &StoreHandle, policy: InFlightPolicy) -> Result<bool, StoreError> {
+/// Declares lost the hosts whose lease ran out and recovers their deliveries in flight (the
+/// live counts follow when `shared` is given); true when some came back to the queue.
+async fn recover_lost(
+    store: &StoreHandle,
+    shared: Option<&Shared>,
+    policy: InFlightPolicy,
+) -> Result<bool, StoreError> {
     let lost = store
         .call(move |s| s.recover_lost_hosts(policy, clock::now()))
         .await?;
@@ -80,7 +84,12 @@ async fn recover_lost(store: &StoreHandle, policy: InFlightPolicy) -> Result<boo
             "a host sharing the database went silent (its lease ran out): its deliveries in \
              flight are recovered here by in_flight_policy"
         );
-        requeued |= host.recovery.requeued > 0;
+        for m in &host.moves {
+            requeued |= match shared {
+                Some(shared) => moved_elsewhere(shared, m),
+                None => m.to == DeliveryState::Queued,
+            };
+        }
     }
     Ok(requeued)
 }
@@ -122,6 +131,7 @@ async fn heartbeat(
     repeats: Arc<Repeats>,
 ) {
     let mut shutdown = shared.shutdown_signal();
+    count_peer_modems(&shared, &settings.name).await;
     let mut tick = tokio::time::interval(settings.lease / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is at once: joining renewed the lease just now.
@@ -157,7 +167,8 @@ async fn heartbeat(
                 }
             }
         }
-        match recover_lost(&shared.store, settings.policy).await {
+        count_peer_modems(&shared, &settings.name).await;
+        match recover_lost(&shared.store, Some(&shared), settings.policy).await {
             Ok(true) => reload(&shared, None).await,
             Ok(false) => {}
             Err(e) => {
@@ -167,6 +178,24 @@ async fn heartbeat(
             }
         }
     }
+}
+
+/// Counts the modems ready (or busy) on the other hosts that are up, from their heartbeats.
+async fn count_peer_modems(shared: &Shared, me: &str) {
+    let Ok(hosts) = shared.store.call(|s| s.hosts()).await else {
+        return;
+    };
+    let ready = hosts
+        .iter()
+        .filter(|h| h.name != me && h.state == "up")
+        .flat_map(|h| {
+            serde_json::from_str::<Vec<crate::protocol::ModemEntry>>(&h.modems).unwrap_or_default()
+        })
+        .filter(|m| matches!(m.state.as_str(), "ready" | "busy"))
+        .count();
+    shared
+        .peer_modems_ready
+        .store(ready, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Another host declared this one lost (its heartbeat stopped for longer than the lease: the
@@ -215,27 +244,33 @@ async fn hear(
             None => reload(&shared, None).await,
             Some((host, _)) if host == me => {}
             Some((_, Announcement::Queued(b))) => reload(&shared, Some(BroadcastId(b))).await,
-            Some((_, Announcement::Resync)) => reload(&shared, None).await,
             Some((_, Announcement::Moved(m))) => {
-                let (broadcast, delivery) = (BroadcastId(m.broadcast), DeliveryId(m.delivery));
-                if m.to == DeliveryState::Sending {
-                    shared.scheduler.forget(broadcast, delivery);
-                }
-                shared.board.transition(Transition {
-                    broadcast,
-                    delivery,
-                    number: &m.number,
-                    from: m.from,
-                    to: m.to,
-                    modem: m.modem.as_deref(),
-                    error: m.error.as_deref(),
-                });
-                if m.to == DeliveryState::Queued {
-                    reload(&shared, Some(broadcast)).await;
+                if moved_elsewhere(&shared, &m) {
+                    reload(&shared, Some(BroadcastId(m.broadcast))).await;
                 }
             }
         }
     }
+}
+
+/// Follows a delivery another host moved (or one this host recovered from a lost host): the
+/// pool forgets it when it was taken, the live counts follow. True when it is back in the
+/// queue (to be loaded).
+fn moved_elsewhere(shared: &Shared, m: &Move) -> bool {
+    let (broadcast, delivery) = (BroadcastId(m.broadcast), DeliveryId(m.delivery));
+    if m.to == DeliveryState::Sending {
+        shared.scheduler.forget(broadcast, delivery);
+    }
+    shared.board.moved_elsewhere(Transition {
+        broadcast,
+        delivery,
+        number: &m.number,
+        from: m.from,
+        to: m.to,
+        modem: m.modem.as_deref(),
+        error: m.error.as_deref(),
+    });
+    m.to == DeliveryState::Queued
 }
 
 /// [`load_queued`], its failure logged (the next announcement or heartbeat tries again).
@@ -270,8 +305,15 @@ pub async fn load_queued(
     }
     for b in broadcasts {
         if !shared.board.tracks(b) {
-            let p = shared.store.call(move |s| s.broadcast_progress(b)).await?;
-            shared.board.track(b, p);
+            let (p, moved) = shared
+                .store
+                .call(move |s| {
+                    s.read(|tx| {
+                        Ok::<_, StoreError>((tx.broadcast_progress(b)?, tx.moved_deliveries(b)?))
+                    })
+                })
+                .await?;
+            shared.board.track_known(b, p, moved);
         }
     }
     for (group, list) in by_group {

@@ -75,6 +75,9 @@ pub struct Shared {
     pub inbox_events: tokio::sync::broadcast::Sender<crate::service::inbox::Committed>,
     /// The configured webhooks, for `status`.
     pub webhooks: Arc<[crate::webhooks::Endpoint]>,
+    /// Modems ready on the other hosts sharing the database, at their last heartbeats (this
+    /// host's pool alone cannot say a broadcast waits when those may send it).
+    pub peer_modems_ready: std::sync::atomic::AtomicUsize,
     shutdown: watch::Sender<bool>,
 }
 
@@ -322,7 +325,11 @@ pub async fn run_until(
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
-    let board = Arc::new(Board::default());
+    // Other daemons on the same (PostgreSQL) database move deliveries this one follows.
+    let board = Arc::new(match database {
+        Database::Postgres(_) => Board::shared(),
+        Database::Sqlite(_) => Board::default(),
+    });
     // Lines a loop could write once per item, once a minute per kind (shared by all loops).
     let repeats = Arc::new(Repeats::default());
     let deliverer = Deliverer {
@@ -363,6 +370,7 @@ pub async fn run_until(
         http_guard: http::limits::Guard::new(&config.http),
         inbox_events: tokio::sync::broadcast::channel(1024).0,
         webhooks: webhooks.clone().into(),
+        peer_modems_ready: Default::default(),
         shutdown,
     });
     // Its own tasks, short store calls: the webhooks never hold up sending.

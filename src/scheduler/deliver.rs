@@ -343,6 +343,21 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         .await;
     let committed = match committed {
         Ok(state) => state,
+        Err(e @ (StoreError::TakenOver { .. } | StoreError::BadTransition { .. }))
+            if d.lease.is_some() =>
+        {
+            // This host was paused (or cut off) mid-send past its lease: another host
+            // recovered the delivery by the in-flight policy (queued again and flagged as a
+            // possible duplicate, or marked uncertain) and owns it now.
+            tracing::warn!(error = %e, parts_sent,
+                "a message went out after this host's lease ran out; another host had \
+                 recovered it meanwhile (by in_flight_policy), so this outcome is not recorded");
+            return Finished {
+                sign,
+                error: error_class,
+                ..finished(parts_sent, None)
+            };
+        }
         Err(e) => {
             // Not a full disk (that is held until it commits), or the daemon stopped while it
             // was held: the delivery stays `sending` in the database; the next start applies

@@ -50,13 +50,19 @@ pub struct Transition<'a> {
 pub struct Board {
     live: Mutex<HashMap<BroadcastId, Entry>>,
     events: broadcast::Sender<ProgressEvent>,
+    /// Other hosts send deliveries too ([`Board::shared`]): each entry keeps the state of
+    /// every delivery that left `queued`, so that another host's move is counted once.
+    shared: bool,
 }
 
 /// One broadcast on the board: its counts, and how many [`Watch`]es hold it there.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
     totals: Progress,
     watchers: usize,
+    /// On a shared board: the state of each delivery that left `queued` as far as the board
+    /// knows (one absent is `queued`).
+    states: HashMap<DeliveryId, DeliveryState>,
 }
 
 impl Entry {
@@ -93,19 +99,67 @@ impl Default for Board {
         Board {
             live: Mutex::new(HashMap::new()),
             events: broadcast::channel(8192).0,
+            shared: false,
         }
     }
 }
 
 impl Board {
-    /// Starts (or restarts) tracking a broadcast with its current counts.
+    /// A board for a daemon that shares its database with other hosts: their moves
+    /// ([`Board::moved_elsewhere`]) reach it as well as its own, possibly after the counts it
+    /// started from had them already.
+    pub fn shared() -> Board {
+        Board {
+            shared: true,
+            ..Board::default()
+        }
+    }
+
+    /// Starts (or restarts) tracking a broadcast with its current counts (all of it queued,
+    /// or read with the states of its deliveries that left the queue: [`Board::track_known`]).
     pub fn track(&self, broadcast: BroadcastId, progress: Progress) {
+        self.track_known(broadcast, progress, Vec::new());
+    }
+
+    /// [`track`](Self::track) with the state of every delivery that is not `queued`, read in
+    /// the same transaction as `progress`: another host's move that these already show is
+    /// not counted again.
+    pub fn track_known(
+        &self,
+        broadcast: BroadcastId,
+        progress: Progress,
+        moved: Vec<(DeliveryId, DeliveryState)>,
+    ) {
         let mut live = self.live.lock().expect("board lock");
         let entry = live.entry(broadcast).or_insert(Entry {
             totals: progress,
             watchers: 0,
+            states: HashMap::new(),
         });
         entry.totals = progress;
+        if self.shared {
+            entry.states = moved.into_iter().collect();
+        }
+    }
+
+    /// Another host moved a delivery: counted when the board knew it in the state it left
+    /// (else the counts had it already, or it is not being followed here).
+    pub fn moved_elsewhere(&self, t: Transition<'_>) {
+        {
+            let live = self.live.lock().expect("board lock");
+            let Some(entry) = live.get(&t.broadcast) else {
+                return;
+            };
+            let known = entry
+                .states
+                .get(&t.delivery)
+                .copied()
+                .unwrap_or(DeliveryState::Queued);
+            if known != t.from {
+                return;
+            }
+        }
+        self.transition(t);
     }
 
     /// Records a delivery moving from one state to another and tells subscribers.
@@ -126,6 +180,9 @@ impl Board {
         if from != to {
             sub(&mut entry.totals, from);
             entry.totals.add(to, 1);
+        }
+        if self.shared {
+            entry.states.insert(delivery, to);
         }
         let totals = entry.totals;
         if !entry.wanted() {
@@ -161,6 +218,7 @@ impl Board {
         let entry = live.entry(broadcast).or_insert(Entry {
             totals: stored,
             watchers: 0,
+            states: HashMap::new(),
         });
         entry.watchers += 1;
         Watch {
@@ -317,5 +375,48 @@ mod tests {
             board.live.lock().unwrap().is_empty(),
             "gone with the last watch"
         );
+    }
+
+    #[test]
+    fn another_hosts_move_counts_once_whether_or_not_the_counts_read_had_it() {
+        let board = Board::shared();
+        let (b, d1, d2) = (BroadcastId(1), DeliveryId(1), DeliveryId(2));
+        let mv = |d, from, to| Transition {
+            broadcast: b,
+            delivery: d,
+            number: "+8613800000000",
+            from,
+            to,
+            modem: None,
+            error: None,
+        };
+        // Read from the store after d1 was taken elsewhere: 1 sending, 1 queued.
+        board.track_known(
+            b,
+            Progress {
+                queued: 1,
+                sending: 1,
+                ..Progress::default()
+            },
+            vec![(d1, DeliveryState::Sending)],
+        );
+        let mut events = board.subscribe(b).unwrap().1;
+        // d1's taking reaches the board after the read that had it: not counted again.
+        board.moved_elsewhere(mv(d1, DeliveryState::Queued, DeliveryState::Sending));
+        assert!(events.try_recv().is_err());
+        board.moved_elsewhere(mv(d1, DeliveryState::Sending, DeliveryState::Sent));
+        board.moved_elsewhere(mv(d2, DeliveryState::Queued, DeliveryState::Sending));
+        // The same move twice counts once.
+        board.moved_elsewhere(mv(d2, DeliveryState::Queued, DeliveryState::Sending));
+        board.moved_elsewhere(mv(d2, DeliveryState::Sending, DeliveryState::Sent));
+        let mut last = None;
+        while let Ok(e) = events.try_recv() {
+            last = Some(e.totals);
+        }
+        let totals = last.unwrap();
+        assert_eq!((totals.queued, totals.sending, totals.sent), (0, 0, 2));
+        assert!(totals.is_finished());
+        // Finished: it left the board.
+        assert!(!board.tracks(b));
     }
 }

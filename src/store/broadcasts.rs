@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::model::{check_e164, check_not_empty, encoding_name, parse_encoding};
 use super::{
-    from_ms, ms, opt_from_ms, BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryRow,
-    DeliveryState, Dropped, GroupId, NewBroadcast, NewNotice, Progress, QuotaPeriod, Recipient,
-    StoreError, Tx,
+    from_ms, ms, opt_from_ms, BroadcastDetail, BroadcastId, BroadcastSummary, DeliveryId,
+    DeliveryRow, DeliveryState, Dropped, GroupId, NewBroadcast, NewNotice, Progress, QuotaPeriod,
+    Recipient, StoreError, Tx,
 };
 
 const SUMMARY_COLS: &str = "id, group_id, group_handle, sender_handle, body, text, encoding, \
@@ -212,6 +212,20 @@ impl Tx<'_> {
             p.add(state, r.get(1)?);
         }
         Ok(p)
+    }
+
+    /// The deliveries of broadcast `id` that are not `queued`, with their state (what a live
+    /// count that other hosts' moves reach must know: [`Tx::broadcast_progress`] in the same
+    /// transaction).
+    pub fn moved_deliveries(
+        &self,
+        id: BroadcastId,
+    ) -> Result<Vec<(DeliveryId, DeliveryState)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, state FROM deliveries WHERE broadcast_id = ? AND state <> 'queued'",
+        )?;
+        let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The latest `limit` broadcasts, newest first, of one group or of all.

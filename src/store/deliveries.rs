@@ -352,11 +352,12 @@ impl Tx<'_> {
             InFlightPolicy::Resend => RECOVERED_RESEND,
             InFlightPolicy::Uncertain => RECOVERED_UNCERTAIN,
         };
-        self.recover_sending(policy, self.host, true, why, now)
+        Ok(self.recover_sending(policy, self.host, true, why, now)?.0)
     }
 
     /// Applies `policy` to the deliveries in `sending`: all of them when `host` is `None`,
     /// else `host`'s (and those no host claimed when `unnamed`), with `why` as their error.
+    /// Also each delivery's move (announced to the other hosts).
     pub(super) fn recover_sending(
         &self,
         policy: InFlightPolicy,
@@ -364,8 +365,16 @@ impl Tx<'_> {
         unnamed: bool,
         why: &str,
         now: DateTime<Utc>,
-    ) -> Result<Recovery, StoreError> {
+    ) -> Result<(Recovery, Vec<Move>), StoreError> {
         const WHOSE: &str = "(CAST(?3 AS TEXT) IS NULL OR host = ?3 OR (host IS NULL AND ?4 = 1))";
+        let ids: Vec<DeliveryId> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id FROM deliveries WHERE state = 'sending' AND {} ORDER BY id",
+                WHOSE.replace("?3", "?1").replace("?4", "?2")
+            ))?
+            .query_map(params![host, unnamed as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         let broadcasts: Vec<BroadcastId> = self
             .conn
             .prepare_cached(&format!(
@@ -410,12 +419,29 @@ impl Tx<'_> {
             InFlightPolicy::Resend => out.requeued = moved,
             InFlightPolicy::Uncertain => out.uncertain = moved,
         }
+        let mut moves = Vec::with_capacity(ids.len());
+        for id in ids {
+            let after = self.current(id)?;
+            let moved = Move {
+                delivery: id.0,
+                broadcast: after.broadcast.0,
+                from: Sending,
+                to: after.state,
+                number: after.number,
+                modem: after.modem,
+                error: after.last_error,
+            };
+            if self.announcing() {
+                self.announce(Announcement::Moved(moved.clone()))?;
+            }
+            moves.push(moved);
+        }
         for b in broadcasts {
             if self.settle_broadcast(b, now)? {
                 out.broadcasts_finished += 1;
             }
         }
-        Ok(out)
+        Ok((out, moves))
     }
 
     /// Every queued delivery, oldest broadcast first, for the scheduler at start.

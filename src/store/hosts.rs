@@ -12,8 +12,8 @@
 //! or takes one announces it with `NOTIFY` ([`Tx::announce`]), and each daemon listens on its
 //! own connection ([`super::postgres::listen`]). On SQLite (one daemon) nothing is announced.
 //!
-//! Times are the hosts' own clocks (as every time in the store): hosts sharing a database keep
-//! their clocks in step (NTP), well within a lease.
+//! The times that decide whether a lease ran out are the database server's on PostgreSQL (so
+//! hosts whose clocks disagree still agree on that), the daemon's on SQLite (one host).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -48,6 +48,8 @@ pub struct LostHost {
     /// Its heartbeat before it went silent.
     pub heartbeat_at: DateTime<Utc>,
     pub recovery: Recovery,
+    /// Each delivery recovered, from `sending` to where the policy put it.
+    pub moves: Vec<Move>,
 }
 
 /// What a host announces to the others.
@@ -58,8 +60,6 @@ pub enum Announcement {
     /// A delivery changed state on the announcing host: taken (`sending`: the others forget
     /// it), an outcome (their live counts follow), back in the queue (any host may take it).
     Moved(Move),
-    /// Deliveries of several broadcasts came back (a lost host's): load every queued one.
-    Resync,
 }
 
 /// One delivery's change of state, as announced.
@@ -75,14 +75,13 @@ pub struct Move {
 }
 
 impl Announcement {
-    /// The payload: `<host> q <broadcast>`, `<host> m <move as JSON>`, `<host> r`.
+    /// The payload: `<host> q <broadcast>` or `<host> m <move as JSON>`.
     fn payload(&self, host: &str) -> String {
         match self {
             Announcement::Queued(b) => format!("{host} q {b}"),
             Announcement::Moved(m) => {
                 format!("{host} m {}", serde_json::to_string(m).unwrap_or_default())
             }
-            Announcement::Resync => format!("{host} r"),
         }
     }
 
@@ -94,7 +93,6 @@ impl Announcement {
         let what = match (words.next()?, words.next()) {
             ("q", Some(b)) => Announcement::Queued(b.parse().ok()?),
             ("m", Some(json)) => Announcement::Moved(serde_json::from_str(json).ok()?),
-            ("r", None) => Announcement::Resync,
             _ => return None,
         };
         Some((host, what))
@@ -129,7 +127,11 @@ impl Tx<'_> {
                  ON CONFLICT (name) DO UPDATE SET state = 'up', started_at = ?2, \
                  heartbeat_at = ?2, lease_ms = ?3, modems = '[]', recovered_by = NULL",
             )?
-            .execute(params![name, ms(now), lease.num_milliseconds().max(1)])?;
+            .execute(params![
+                name,
+                self.lease_clock(now)?,
+                lease.num_milliseconds().max(1)
+            ])?;
         Ok(())
     }
 
@@ -142,7 +144,7 @@ impl Tx<'_> {
             .prepare_cached(
                 "UPDATE hosts SET heartbeat_at = ?, modems = ? WHERE name = ? AND state = 'up'",
             )?
-            .execute(params![ms(now), modems, name])?;
+            .execute(params![self.lease_clock(now)?, modems, name])?;
         Ok(n == 1)
     }
 
@@ -155,7 +157,7 @@ impl Tx<'_> {
                 "UPDATE hosts SET state = 'stopped', heartbeat_at = ?, modems = '[]' \
                  WHERE name = ? AND state = 'up'",
             )?
-            .execute(params![ms(now), name])?;
+            .execute(params![self.lease_clock(now)?, name])?;
         Ok(())
     }
 
@@ -176,7 +178,9 @@ impl Tx<'_> {
                  EXISTS (SELECT 1 FROM deliveries d WHERE d.state = 'sending' \
                  AND d.host = hosts.name))) ORDER BY name",
             )?
-            .query_map(params![me, ms(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![me, self.lease_clock(now)?], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
         for (name, heartbeat) in silent {
@@ -196,14 +200,12 @@ impl Tx<'_> {
                      may not have been sent"
                 ),
             };
-            let recovery = self.recover_sending(policy, Some(&name), false, &why, now)?;
-            if recovery.requeued > 0 {
-                self.announce(Announcement::Resync)?;
-            }
+            let (recovery, moves) = self.recover_sending(policy, Some(&name), false, &why, now)?;
             out.push(LostHost {
                 name,
                 heartbeat_at: from_ms(heartbeat),
                 recovery,
+                moves,
             });
         }
         Ok(out)
@@ -247,6 +249,20 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The time leases are judged by, in ms: the server's clock on PostgreSQL (one clock for
+    /// every host), `now` on SQLite.
+    fn lease_clock(&self, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        match self.conn.dialect() {
+            Dialect::Sqlite => Ok(ms(now)),
+            Dialect::Postgres => Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+                )?
+                .query_row(params![], |r| r.get(0))?),
+        }
+    }
+
     fn host_name(&self) -> Result<&str, StoreError> {
         self.host.ok_or(StoreError::Empty {
             what: "the host name (Store::set_host)",
@@ -269,18 +285,14 @@ mod tests {
             modem: Some("/dev/ttyUSB0".into()),
             error: Some("CMS ERROR 38: network out of order".into()),
         };
-        for a in [
-            Announcement::Queued(7),
-            Announcement::Moved(moved),
-            Announcement::Resync,
-        ] {
+        for a in [Announcement::Queued(7), Announcement::Moved(moved)] {
             assert_eq!(
                 Announcement::parse(&a.payload("site-a")),
                 Some(("site-a".to_string(), a))
             );
         }
         for junk in [
-            "", " q 1", "a q", "a q x", "a m {}", "a m", "a r 1", "a z 1", "a q 1 2",
+            "", " q 1", "a q", "a q x", "a m {}", "a m", "a r 1", "a z 1", "a q 1 2", "a r",
         ] {
             assert_eq!(Announcement::parse(junk), None, "{junk:?}");
         }

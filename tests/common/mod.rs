@@ -111,6 +111,11 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }
+
+    /// The PostgreSQL database, when this run uses one.
+    pub fn pg_target(&self) -> Option<groupsms::store::postgres::PgTarget> {
+        self.pg.as_ref().map(|pg| pg.target.clone())
+    }
 }
 
 /// True (and says so) when this run is `.ci/run`'s PostgreSQL pass: for a test about the
