@@ -362,6 +362,9 @@ pub struct DaemonConfig {
     pub database: PathBuf,
     /// The PostgreSQL password, in a file of its own (else `$PGPASSWORD`, else none).
     pub database_password_file: Option<PathBuf>,
+    /// With `sslmode=require`: the certificate authorities (PEM) the PostgreSQL server's
+    /// certificate is checked against (else the system's).
+    pub database_ca_file: Option<PathBuf>,
     /// IANA zone in which quota days and months are counted (checked when the file is read).
     #[serde(deserialize_with = "zone")]
     pub timezone: Tz,
@@ -596,6 +599,7 @@ impl Default for DaemonConfig {
             socket: PathBuf::from("/run/groupsms/groupsms.sock"),
             database: PathBuf::from("/var/lib/groupsms/groupsms.db"),
             database_password_file: None,
+            database_ca_file: None,
             timezone: DEFAULT_TIMEZONE,
             default_country: Country::default().iso().into(),
             admin_uids: Vec::new(),
@@ -659,7 +663,8 @@ impl DaemonConfig {
 
     /// [`database`](Self::database) with PostgreSQL's password set: the first line of
     /// `database_password_file`, else `$PGPASSWORD`, else none (trust or peer
-    /// authentication). Reads the file: call it where the database is opened.
+    /// authentication); and `database_ca_file` for TLS. Reads the password file: call it where
+    /// the database is opened.
     pub fn database_with_password(&self) -> Result<crate::store::Database, String> {
         let crate::store::Database::Postgres(target) = self.database()? else {
             return self.database();
@@ -677,10 +682,16 @@ impl DaemonConfig {
             ),
             None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
         };
-        Ok(crate::store::Database::Postgres(Box::new(match password {
+        let target = match password {
             Some(p) => target.with_password(&p),
             None => *target,
-        })))
+        };
+        Ok(crate::store::Database::Postgres(Box::new(
+            match &self.database_ca_file {
+                Some(file) => target.with_ca_file(file.clone()),
+                None => target,
+            },
+        )))
     }
 
     /// This daemon's host name: `host`, else the machine's (a name that cannot be one, such

@@ -232,3 +232,89 @@ fn doctor_names_an_unreachable_database_and_what_to_check() {
         "{db}"
     );
 }
+
+/// The throwaway cluster's CA certificate (`.ci/pg-cluster` prints it), else `None` (said).
+fn test_ca() -> Option<String> {
+    match std::env::var("GROUPSMS_TEST_POSTGRES_CA") {
+        Ok(ca) if !ca.is_empty() => Some(ca),
+        _ => {
+            common::absent(
+                "the test cluster's CA certificate (GROUPSMS_TEST_POSTGRES_CA, printed by \
+                 `.ci/pg-cluster start`)",
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn over_tls_the_daemon_checks_the_servers_certificate_and_sends() {
+    let Some(pg) = Scratch::new() else { return };
+    let Some(ca) = test_ca() else { return };
+    let (url, name) = (pg.url.clone(), pg.name.clone());
+    let admin = std::env::var("GROUPSMS_TEST_POSTGRES").unwrap();
+    let mut w = World::prepare_on(
+        Some(pg),
+        2,
+        |c| c,
+        &format!("database_ca_file = \"{ca}\""),
+        "",
+    );
+    let config = std::fs::read_to_string(w.config())
+        .unwrap()
+        .replace(&url, &format!("{url}?sslmode=require"));
+    std::fs::write(w.config(), config).unwrap();
+    w.start_daemon();
+    let status = w.json(&["status"]);
+    assert!(
+        status["database"]
+            .as_str()
+            .unwrap()
+            .ends_with("?sslmode=require"),
+        "{status}"
+    );
+    let numbers = ops_group(&w, 4);
+    let id = w.send("ops", "alice", "over TLS");
+    let done = w.wait_show(id, "sent", |b| b["finished"] == true);
+    assert_eq!(done["sent"].as_u64(), Some(numbers.len() as u64), "{done}");
+    // Every connection of the daemon (its store, its heartbeat, its listening) is encrypted.
+    let count = |ssl: bool| {
+        common::pg::query_i64(
+            &admin,
+            &format!(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.datname = '{name}' AND a.application_name = 'groupsms' AND s.ssl = {ssl}"
+            ),
+        )
+    };
+    assert!(count(true) >= 3, "{} encrypted connections", count(true));
+    assert_eq!(count(false), 0, "no connection in the clear");
+}
+
+#[test]
+fn over_tls_a_server_whose_certificate_the_daemon_cannot_check_is_refused() {
+    let Some(pg) = Scratch::new() else { return };
+    if test_ca().is_none() {
+        return;
+    }
+    // The system's authorities do not know the throwaway CA.
+    let (status, err) = daemon_that_stops(
+        &format!(
+            "[daemon]\nsocket = \"{{dir}}/g.sock\"\ndatabase = \"{}?sslmode=require\"\n",
+            pg.url
+        ),
+        Duration::from_secs(60),
+    );
+    assert!(!status.success());
+    assert!(err.contains("certificate"), "{err}");
+    // And sslmode=prefer, which could fall back to the clear without a word, is refused.
+    let (status, err) = daemon_that_stops(
+        &format!(
+            "[daemon]\nsocket = \"{{dir}}/g.sock\"\ndatabase = \"{}?sslmode=prefer\"\n",
+            pg.url
+        ),
+        Duration::from_secs(60),
+    );
+    assert!(!status.success());
+    assert!(err.contains("sslmode=require"), "{err}");
+}

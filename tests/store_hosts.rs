@@ -239,3 +239,29 @@ fn on_postgresql_a_hosts_work_is_announced_to_the_others() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn on_postgresql_a_long_write_elsewhere_does_not_hold_up_a_heartbeat() {
+    let (db, mut a, _b, _, _) = two_hosts(Duration::seconds(60));
+    if !db.is_postgres() {
+        eprintln!("not run on SQLite: one host per file, its heartbeat is an ordinary write");
+        return;
+    }
+    let mut writer = db.open();
+    let (holding_tx, holding) = std::sync::mpsc::channel();
+    let (renewed_tx, renewed) = std::sync::mpsc::channel::<bool>();
+    let long_write = std::thread::spawn(move || {
+        writer.write(|_tx| {
+            // The writers' lock is held from here until this transaction ends.
+            holding_tx.send(()).unwrap();
+            let heard = renewed
+                .recv_timeout(StdDuration::from_secs(20))
+                .expect("the heartbeat went through while the lock was held");
+            Ok::<_, StoreError>(heard)
+        })
+    });
+    holding.recv().unwrap();
+    assert!(a.renew_lease("[]", Utc::now()).unwrap());
+    renewed_tx.send(true).unwrap();
+    assert!(long_write.join().unwrap().unwrap());
+}

@@ -94,21 +94,28 @@ async fn recover_lost(
     Ok(requeued)
 }
 
-/// Starts the heartbeat (and, on PostgreSQL, the hearing of the other hosts); both end when
-/// the daemon shuts down.
+/// Starts the heartbeat on `lease_store` (on PostgreSQL a connection of its own, so that
+/// neither this daemon's busy store nor a long write elsewhere delays it), the look-out for
+/// silent hosts (and, on PostgreSQL, the hearing of the other hosts); all end when the daemon
+/// shuts down.
 pub fn spawn(
     shared: Arc<Shared>,
     settings: HostSettings,
     lease: Option<Lease>,
+    lease_store: StoreHandle,
     listen: Option<PgTarget>,
     repeats: Arc<Repeats>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = vec![tokio::spawn(heartbeat(
-        shared.clone(),
-        settings.clone(),
-        lease,
-        repeats,
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(heartbeat(
+            shared.clone(),
+            settings.clone(),
+            lease,
+            lease_store,
+            repeats.clone(),
+        )),
+        tokio::spawn(look_out(shared.clone(), settings.clone(), repeats)),
+    ];
     if let Some(target) = listen {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut shutdown = shared.shutdown_signal();
@@ -123,15 +130,17 @@ pub fn spawn(
     tasks
 }
 
-/// Renews the lease every third of it, then looks for hosts whose lease ran out.
+/// Renews the lease every third of it (with this host's modems), and counts the other
+/// hosts' modems.
 async fn heartbeat(
     shared: Arc<Shared>,
     settings: HostSettings,
     lease: Option<Lease>,
+    lease_store: StoreHandle,
     repeats: Arc<Repeats>,
 ) {
     let mut shutdown = shared.shutdown_signal();
-    count_peer_modems(&shared, &settings.name).await;
+    count_peer_modems(&shared, &lease_store, &settings.name).await;
     let mut tick = tokio::time::interval(settings.lease / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is at once: joining renewed the lease just now.
@@ -144,9 +153,8 @@ async fn heartbeat(
         let sent = Instant::now();
         let modems =
             serde_json::to_string(&shared.modem_list().await).unwrap_or_else(|_| "[]".into());
-        let renewed = shared
-            .store
-            .call(move |s| s.host_heartbeat(&modems, clock::now()))
+        let renewed = lease_store
+            .call(move |s| s.renew_lease(&modems, clock::now()))
             .await;
         match renewed {
             Ok(true) => {
@@ -167,7 +175,23 @@ async fn heartbeat(
                 }
             }
         }
-        count_peer_modems(&shared, &settings.name).await;
+        count_peer_modems(&shared, &lease_store, &settings.name).await;
+    }
+}
+
+/// Every third of the lease, declares lost the hosts whose lease ran out and takes over
+/// what they were sending (on the daemon's store: it takes the writers' lock).
+async fn look_out(shared: Arc<Shared>, settings: HostSettings, repeats: Arc<Repeats>) {
+    let mut shutdown = shared.shutdown_signal();
+    let mut tick = tokio::time::interval(settings.lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Joining looked just now.
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
         match recover_lost(&shared.store, Some(&shared), settings.policy).await {
             Ok(true) => reload(&shared, None).await,
             Ok(false) => {}
@@ -181,8 +205,8 @@ async fn heartbeat(
 }
 
 /// Counts the modems ready (or busy) on the other hosts that are up, from their heartbeats.
-async fn count_peer_modems(shared: &Shared, me: &str) {
-    let Ok(hosts) = shared.store.call(|s| s.hosts()).await else {
+async fn count_peer_modems(shared: &Shared, store: &StoreHandle, me: &str) {
+    let Ok(hosts) = store.call(|s| s.hosts()).await else {
         return;
     };
     let ready = hosts

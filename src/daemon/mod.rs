@@ -10,14 +10,16 @@
 //! | [`listener`] | connections: line framing, hello, peer uid, subscribe streams, limits, timeouts |
 //! | [`reads`] | how many paged reads are answered at once, per user and in all |
 //! | [`handlers`] | one function per request |
+//! | [`hosts`] | this daemon among the hosts sharing its database: joining, the heartbeat, taking over silent hosts' deliveries, following the other hosts' announcements |
 //! | [`metrics`] | `/metrics`: the pool's and the store's state in the Prometheus text format |
 //! | [`notify`] | systemd `READY=1`, `STATUS=`, watchdog |
 //! | [`inbox`] | each modem's incoming messages into the store (`service::inbox`), stored ones deleted after the commit, the memory drained when ready or full |
 //! | [`reports`] | each modem's status reports into the store (`service::reports`), stored ones deleted after the commit |
 //!
-//! Start-up: configuration checked, the database's lock taken (one daemon per database, see
-//! [`crate::lockfile`]), socket bound, database opened and migrated, deliveries a crash left
-//! in `sending` recovered by policy, queued deliveries handed to the scheduler, modems probed,
+//! Start-up: configuration checked, the database's lock taken (one daemon per SQLite file, see
+//! [`crate::lockfile`]; one per host name on PostgreSQL), socket bound, database opened and
+//! migrated, the host joined (deliveries its last run left in `sending`, and those of hosts
+//! gone silent, recovered by policy), queued deliveries handed to the scheduler, modems probed,
 //! `READY=1`. SIGTERM/SIGINT: stop taking requests, let each modem finish the
 //! message it is sending, leave the rest queued for the next start.
 
@@ -381,14 +383,39 @@ pub async fn run_until(
         shared.shutdown_signal(),
     );
     hosts::load_queued(&shared, None).await?;
-    let listen = match &database {
-        Database::Postgres(_) => match config.daemon.database_with_password() {
-            Ok(Database::Postgres(target)) => Some(*target),
-            _ => None,
-        },
-        Database::Sqlite(_) => None,
+    // On PostgreSQL the heartbeat and the hearing of other hosts have connections of their own.
+    let (lease_store, listen) = match config
+        .daemon
+        .database_with_password()
+        .map_err(StartError::Config)?
+    {
+        Database::Postgres(target) => {
+            let named = |e: StoreError| StartError::Io(format!("database {}: {e}", target.label()));
+            let (lease_store, _thread) = StoreHandle::open_database(
+                &Database::Postgres(target.clone()),
+                &OpenOptions::default(),
+            )
+            .map_err(named)?;
+            let name = host.name.clone();
+            lease_store
+                .call(move |s| {
+                    s.set_host(&name);
+                    Ok::<_, StoreError>(())
+                })
+                .await
+                .map_err(named)?;
+            (lease_store, Some(*target))
+        }
+        Database::Sqlite(_) => (store.clone(), None),
     };
-    let host_tasks = hosts::spawn(shared.clone(), host.clone(), lease, listen, repeats.clone());
+    let host_tasks = hosts::spawn(
+        shared.clone(),
+        host.clone(),
+        lease,
+        lease_store,
+        listen,
+        repeats.clone(),
+    );
     let upkeep_task = tokio::spawn(upkeep::run(
         store.clone(),
         config.tz(),

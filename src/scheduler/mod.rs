@@ -5,6 +5,7 @@
 //! | [`pool`] | pure bookkeeping: queues per broadcast, fair choice of the next job for an idle modem (its own carrier's recipients first), per-SIM caps, pinning, pacing, quarantined SIMs |
 //! | [`dispatcher`] | [`Scheduler`]: the task that owns the pool and the modems' handles, follows each modem's status, hands idle modems their jobs |
 //! | [`deliver`] | one try of one delivery through a [`crate::modem::ModemHandle`]: mark sending, encode, send, decide, commit |
+//! | [`lease`] | this host's lease as it sees it: no send once it may have run out (fencing) |
 //! | [`held`] | state commits refused by a full or failing disk, held and retried in order until they commit |
 //! | [`policy`] | pure decisions after one try: sent, failed, retry (at once on another SIM, or after the back-off), uncertain; whether the SIM shows signs of a carrier block |
 //! | [`progress`] | live counts per broadcast and per-delivery events for subscribers |

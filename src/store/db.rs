@@ -553,6 +553,8 @@ pub struct PgConn {
     client: RefCell<tokio_postgres::Client>,
     statements: RefCell<HashMap<String, tokio_postgres::Statement>>,
     config: tokio_postgres::Config,
+    /// TLS to the server (`sslmode=require`), or none.
+    tls: Option<PgTls>,
     /// Run after every (re)connection: the session's settings.
     session: String,
     /// The session lock this connection holds, to take again after a reconnection.
@@ -561,13 +563,18 @@ pub struct PgConn {
 
 impl PgConn {
     /// Connects and applies `session` (statements separated by `;`).
-    pub(crate) fn connect(config: tokio_postgres::Config, session: &str) -> Result<PgConn> {
-        let client = PgConn::open(config.clone())?;
+    pub(crate) fn connect(
+        config: tokio_postgres::Config,
+        tls: Option<PgTls>,
+        session: &str,
+    ) -> Result<PgConn> {
+        let client = PgConn::open(config.clone(), tls.clone())?;
         block_on(client.batch_execute(session))?;
         Ok(PgConn {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
             config,
+            tls,
             session: session.to_string(),
             held_lock: std::cell::Cell::new(None),
         })
@@ -584,7 +591,7 @@ impl PgConn {
         if !self.client.borrow().is_closed() {
             return Ok(());
         }
-        let client = PgConn::open(self.config.clone())?;
+        let client = PgConn::open(self.config.clone(), self.tls.clone())?;
         block_on(client.batch_execute(&self.session))?;
         if let Some(key) = self.held_lock.get() {
             if !try_advisory_lock(&client, key)? {
@@ -613,7 +620,7 @@ impl PgConn {
 
     /// A new client, its I/O on a thread of its own (waiting at most the configuration's
     /// connect timeout).
-    fn open(config: tokio_postgres::Config) -> Result<tokio_postgres::Client> {
+    fn open(config: tokio_postgres::Config, tls: Option<PgTls>) -> Result<tokio_postgres::Client> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("groupsms-pg".into())
@@ -629,7 +636,7 @@ impl PgConn {
                     }
                 };
                 runtime.block_on(async move {
-                    match config.connect(tokio_postgres::NoTls).await {
+                    match pg_connect(&config, tls).await {
                         Ok((client, connection)) => {
                             let _ = tx.send(Ok(client));
                             // Until the client is dropped or the server goes away.
@@ -697,6 +704,32 @@ pub fn round_trips() -> u64 {
 /// Counts one round trip (see [`round_trips`]).
 fn trip() {
     ROUND_TRIPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// TLS to a PostgreSQL server, the server's certificate checked against the configured roots.
+pub(crate) type PgTls = tokio_postgres_rustls::MakeRustlsConnect;
+
+/// A connection's I/O until the server or the client closes it.
+pub(crate) type PgConnection = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>,
+>;
+
+/// Connects with `tls` when given (else in the clear); the client and the connection's I/O,
+/// for the caller to run.
+pub(crate) async fn pg_connect(
+    config: &tokio_postgres::Config,
+    tls: Option<PgTls>,
+) -> std::result::Result<(tokio_postgres::Client, PgConnection), tokio_postgres::Error> {
+    Ok(match tls {
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await?;
+            (client, Box::pin(connection))
+        }
+        None => {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            (client, Box::pin(connection))
+        }
+    })
 }
 
 /// The values as the PostgreSQL client takes them.

@@ -119,7 +119,14 @@ impl Tx<'_> {
         ) {
             self.emit_delivery(id, now)?;
         }
-        let broadcast_finished = self.settle_broadcast(cur.broadcast, now)?;
+        // A move between `queued` and `sending` leaves the broadcast open as it was (it had
+        // an open delivery before and has one after): nothing to settle.
+        let open = |st: DeliveryState| matches!(st, Queued | Sending);
+        let broadcast_finished = if open(cur.state) && open(after.state) {
+            false
+        } else {
+            self.settle_broadcast(cur.broadcast, now)?
+        };
         Ok(DeliveryUpdate {
             delivery: id,
             broadcast: cur.broadcast,

@@ -9,7 +9,7 @@
 //! is recorded only by the host that made it (`Tx::transition`).
 //!
 //! On PostgreSQL the hosts also wake each other: a commit that makes deliveries ready to send
-//! or takes one announces it with `NOTIFY` ([`Tx::announce`]), and each daemon listens on its
+//! or takes one announces it with `NOTIFY` (`Tx::announce`), and each daemon listens on its
 //! own connection ([`super::postgres::listen`]). On SQLite (one daemon) nothing is announced.
 //!
 //! The times that decide whether a lease ran out are the database server's on PostgreSQL (so
@@ -18,7 +18,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::db::{params, Dialect};
-use super::{from_ms, ms, DeliveryState, InFlightPolicy, Recovery, StoreError, Tx};
+use super::{from_ms, ms, Backend, DeliveryState, InFlightPolicy, Recovery, Store, StoreError, Tx};
 
 /// Longest host name, in bytes.
 pub const MAX_HOST_NAME: usize = 64;
@@ -115,6 +115,34 @@ pub fn check_host_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+impl Store {
+    /// [`Tx::host_heartbeat`] as one statement of its own, outside the writers' lock on
+    /// PostgreSQL: a long write on any host (a large import) holds that lock, and must not
+    /// make a live host miss its heartbeats and look silent to the others. (It changes this
+    /// host's row only; [`Tx::recover_lost_hosts`] checks the lease again as it declares a
+    /// host lost.) On SQLite, one host: an ordinary write.
+    pub fn renew_lease(&mut self, modems: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(name) = self.host.clone() else {
+            return Err(StoreError::Empty {
+                what: "the host name (Store::set_host)",
+            });
+        };
+        match &self.backend {
+            Backend::Lite(_) => self.write(|tx| tx.host_heartbeat(modems, now)),
+            Backend::Pg(pg) => {
+                pg.revive()?;
+                let n = self.backend.conn().execute(
+                    "UPDATE hosts SET heartbeat_at = \
+                     CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT), modems = ? \
+                     WHERE name = ? AND state = 'up'",
+                    params![modems, name],
+                )?;
+                Ok(n == 1)
+            }
+        }
+    }
+}
+
 impl Tx<'_> {
     /// This host (the store's [`super::Store::set_host`]) is up from `now`, with a lease of
     /// `lease`: a start, or joining again after it was declared lost.
@@ -136,7 +164,8 @@ impl Tx<'_> {
     }
 
     /// Renews this host's lease, with its modems (JSON); `false` when another host declared it
-    /// lost meanwhile (it must join again before it sends).
+    /// lost meanwhile (it must join again before it sends). See also
+    /// [`Store::renew_lease`](super::Store::renew_lease).
     pub fn host_heartbeat(&self, modems: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let name = self.host_name()?;
         let n = self
@@ -170,26 +199,36 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<LostHost>, StoreError> {
         let me = self.host_name()?;
-        let silent: Vec<(String, i64)> = self
+        let clock = self.lease_clock(now)?;
+        let silent: Vec<(String, String, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT name, heartbeat_at FROM hosts WHERE name <> ?1 AND ( \
+                "SELECT name, state, heartbeat_at FROM hosts WHERE name <> ?1 AND ( \
                  (state = 'up' AND heartbeat_at + lease_ms < ?2) OR (state <> 'up' AND \
                  EXISTS (SELECT 1 FROM deliveries d WHERE d.state = 'sending' \
                  AND d.host = hosts.name))) ORDER BY name",
             )?
-            .query_map(params![me, self.lease_clock(now)?], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+            .query_map(params![me, clock], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
-        for (name, heartbeat) in silent {
-            self.conn
-                .prepare_cached(
-                    "UPDATE hosts SET state = 'lost', recovered_by = ? \
-                     WHERE name = ? AND state = 'up'",
-                )?
-                .execute(params![me, name])?;
+        for (name, state, heartbeat) in silent {
+            // Heartbeats do not take the writers' lock (a long write elsewhere must not make
+            // a live host look silent), so one may have landed since the read above: the
+            // lease is checked again as the row is changed.
+            if state == "up"
+                && self
+                    .conn
+                    .prepare_cached(
+                        "UPDATE hosts SET state = 'lost', recovered_by = ? \
+                         WHERE name = ? AND state = 'up' AND heartbeat_at + lease_ms < ?",
+                    )?
+                    .execute(params![me, name, clock])?
+                    == 0
+            {
+                continue;
+            }
             let why = match policy {
                 InFlightPolicy::Resend => format!(
                     "host {name} went silent while sending this (its lease ran out); queued \

@@ -7,12 +7,13 @@
 //! | --- | --- |
 //! | `mod.rs` | [`Store`]: opening (WAL, foreign keys, busy timeout, `synchronous=FULL`), transactions, [`Database`] |
 //! | `db.rs` | the query layer every file writes its SQL against, for either engine |
-//! | [`postgres`] | PostgreSQL: the connection target, opening, its migrations |
+//! | [`postgres`] | PostgreSQL: the connection target, opening, its migrations, hearing the other hosts (`LISTEN`) |
+//! | [`hosts`] | the daemons sharing the database: their rows and leases, declaring a silent one lost and recovering its deliveries, what each announces to the others |
 //! | [`migrate`] | numbered migrations (`migrations/*.sql`) tracked by `user_version` |
 //! | [`model`] | the rows handed out and taken in, ids, roles, delivery states, value checks |
 //! | `groups.rs` | groups, members, memberships (CRUD) |
 //! | `broadcasts.rs` | writing a broadcast with all its deliveries, quota usage, listing, progress |
-//! | `deliveries.rs` | the delivery state machine, queue loading, recovery at start, cancelling |
+//! | `deliveries.rs` | the delivery state machine (taken by one host, recorded by that host), queue loading, recovery at start, cancelling |
 //! | `sims.rs` | per-SIM send counters that survive a restart |
 //! | `reports.rs` | parts sent (SIM, TP-MR, time) and their report status, unmatched reports |
 //! | `audit.rs` | the audit log |

@@ -15,6 +15,11 @@ use super::{Backend, OpenOptions, Store, StoreError, PG_WRITER_LOCK};
 pub struct PgTarget {
     config: tokio_postgres::Config,
     label: String,
+    /// `sslmode=require`: TLS, the server's certificate checked.
+    tls: bool,
+    /// The certificate authorities the server's certificate is checked against (PEM); `None`:
+    /// the system's.
+    ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -46,8 +51,77 @@ impl PgTarget {
         if config.get_user().is_none() {
             return Err("the PostgreSQL URL names no user (postgres://user@host/dbname)".into());
         }
-        let label = label_of(&config);
-        Ok(PgTarget { config, label })
+        // tokio-postgres's default, `prefer`, would fall back to an unencrypted connection
+        // without a word: TLS is asked for (`require`) or not at all.
+        let tls = match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Require => true,
+            _ if url.contains("sslmode=prefer") => {
+                return Err(
+                    "sslmode=prefer may fall back to an unencrypted connection without \
+                     saying so: write sslmode=require (encrypted, the server's certificate \
+                     checked) or leave it out (unencrypted: a LAN or a Unix socket)"
+                        .into(),
+                )
+            }
+            _ => false,
+        };
+        let label = label_of(&config, tls);
+        Ok(PgTarget {
+            config,
+            label,
+            tls,
+            ca_file: None,
+        })
+    }
+
+    /// Checks the server's certificate against the certificate authorities in `file` (PEM)
+    /// instead of the system's.
+    pub fn with_ca_file(mut self, file: PathBuf) -> PgTarget {
+        self.ca_file = Some(file);
+        self
+    }
+
+    /// TLS as configured: `None` without `sslmode=require`. The roots are read now (a CA file
+    /// that cannot be read, or holds no certificate, is an error naming it).
+    pub(crate) fn tls(&self) -> Result<Option<super::db::PgTls>, String> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_file {
+            Some(file) => {
+                use rustls::pki_types::pem::PemObject;
+                let named = |e: String| format!("database_ca_file {}: {e}", file.display());
+                let pem = std::fs::read(file).map_err(|e| named(e.to_string()))?;
+                for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                    let cert = cert.map_err(|e| named(format!("not a PEM certificate: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| named(format!("a certificate is unusable: {e}")))?;
+                }
+                if roots.is_empty() {
+                    return Err(named("no certificate in it".into()));
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(found.certs);
+                if roots.is_empty() {
+                    return Err(
+                        "no certificate authorities found on this system to check the \
+                         PostgreSQL server's certificate; set [daemon] database_ca_file"
+                            .into(),
+                    );
+                }
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
     }
 
     /// Sets the password (from a file or the environment: never put it in the URL of a
@@ -71,8 +145,13 @@ impl PgTarget {
     pub fn with_dbname(&self, dbname: &str) -> PgTarget {
         let mut config = self.config.clone();
         config.dbname(dbname);
-        let label = label_of(&config);
-        PgTarget { config, label }
+        let label = label_of(&config, self.tls);
+        PgTarget {
+            config,
+            label,
+            tls: self.tls,
+            ca_file: self.ca_file.clone(),
+        }
     }
 
     /// A connection with the store's session settings.
@@ -85,7 +164,17 @@ impl PgTarget {
         // A lock held longer than the busy timeout is Busy, as SQLite's busy timeout is.
         let ms = options.busy_timeout.as_millis().max(1);
         let session = format!("SET lock_timeout = {ms}; SET TIME ZONE 'UTC'");
-        let conn = PgConn::connect(config, &session).map_err(|e| open_err(e.to_string()))?;
+        let tls = self.tls().map_err(open_err)?;
+        let conn = PgConn::connect(config, tls, &session).map_err(|e| {
+            let e = e.to_string();
+            match e.contains("invalid peer certificate") {
+                true => open_err(format!(
+                    "{e} (the server's certificate is checked against [daemon] \
+                     database_ca_file, else the system's certificate authorities)"
+                )),
+                false => open_err(e),
+            }
+        })?;
         Ok(conn)
     }
 }
@@ -133,29 +222,24 @@ async fn listen_once(
     target: &PgTarget,
     out: &tokio::sync::mpsc::UnboundedSender<Option<(String, Announcement)>>,
 ) -> Result<(), String> {
-    use tokio_postgres::AsyncMessage;
-    let (client, mut connection) = target
-        .client_config()
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| super::db::pg_text(&e))?;
+    let config = target.client_config();
+    let pg_err = |e: tokio_postgres::Error| super::db::pg_text(&e);
     // The connection's messages (the notifications among them) come through its own
     // polling; the client's LISTEN is answered through it too.
     let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
-    let driver = tokio::spawn(async move {
-        loop {
-            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(n))) => {
-                    if n.channel() == hosts::CHANNEL {
-                        let _ = heard.send(n.payload().to_string());
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return super::db::pg_text(&e),
-                None => return "the server closed the connection".to_string(),
-            }
+    let (client, driver) = match target.tls()? {
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await.map_err(pg_err)?;
+            (client, tokio::spawn(hear_on(connection, heard)))
         }
-    });
+        None => {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(pg_err)?;
+            (client, tokio::spawn(hear_on(connection, heard)))
+        }
+    };
     let listening = client
         .batch_execute(&format!("LISTEN {}", hosts::CHANNEL))
         .await
@@ -194,7 +278,32 @@ async fn listen_once(
     }
 }
 
-fn label_of(config: &tokio_postgres::Config) -> String {
+/// Runs a listening connection's I/O, handing each notification on our channel to `heard`;
+/// why it ended.
+async fn hear_on<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    heard: tokio::sync::mpsc::UnboundedSender<String>,
+) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio_postgres::AsyncMessage;
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(AsyncMessage::Notification(n))) => {
+                if n.channel() == hosts::CHANNEL {
+                    let _ = heard.send(n.payload().to_string());
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return super::db::pg_text(&e),
+            None => return "the server closed the connection".to_string(),
+        }
+    }
+}
+
+fn label_of(config: &tokio_postgres::Config, tls: bool) -> String {
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
@@ -202,9 +311,10 @@ fn label_of(config: &tokio_postgres::Config) -> String {
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     format!(
-        "postgres://{}@{host}:{port}/{}",
+        "postgres://{}@{host}:{port}/{}{}",
         config.get_user().unwrap_or(""),
-        config.get_dbname().unwrap_or("")
+        config.get_dbname().unwrap_or(""),
+        if tls { "?sslmode=require" } else { "" }
     )
 }
 

@@ -1,6 +1,7 @@
-//! Several daemons on one PostgreSQL database: a group pinned to a SIM is sent by whichever
-//! host holds that SIM, and the host that accepted it (without the SIM) does not say the
-//! broadcast waits for it. PostgreSQL only (skips, saying so, without a cluster; `.ci/run`
+//! Several daemons on one PostgreSQL database and their SIMs: a group pinned to a SIM is sent
+//! by whichever host holds that SIM, and the host that accepted it (without the SIM) does not
+//! say the broadcast waits for it; a SIM's caps follow it (its IMSI) to another host. PostgreSQL
+//! only (skips, saying so, without a cluster; `.ci/run`
 //! makes that skip a failure).
 
 mod common;
@@ -13,13 +14,25 @@ use groupsms::emulator::EmulatorConfig;
 /// A daemon named `host` with `modems` emulated modems (seeded `seed`: each host its own SIMs)
 /// on the database `pg` (or the first one's, `url`).
 fn host(pg: Option<common::pg::Scratch>, url: &str, name: &str, modems: usize, seed: u64) -> World {
+    host_with(pg, url, name, modems, seed, "")
+}
+
+/// [`host`] with `extra` after the `[[modem]]` table (its caps).
+fn host_with(
+    pg: Option<common::pg::Scratch>,
+    url: &str,
+    name: &str,
+    modems: usize,
+    seed: u64,
+    extra: &str,
+) -> World {
     let tune = move |c: EmulatorConfig| {
         c.seed(seed)
             .all(|m| m.knobs.send_latency = Duration::from_millis(150))
     };
     let keys = format!("host = \"{name}\"\nlease_secs = 2");
     let owned = pg.is_some();
-    let w = World::prepare_on(pg, modems, tune, &keys, "");
+    let w = World::prepare_on(pg, modems, tune, &keys, extra);
     if !owned {
         let sqlite = format!("{}/groupsms.db", w.dir.path().display());
         let config = std::fs::read_to_string(w.config())
@@ -84,4 +97,34 @@ fn a_group_pinned_to_another_hosts_sim_is_sent_there_and_does_not_wait_here() {
     // site-a's live counts followed site-b's sends: nothing left "being sent" there.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(a.json(&["status"])["broadcasts_sending"], 0);
+}
+
+#[test]
+fn a_sims_hourly_cap_follows_it_to_another_host() {
+    let Some(pg) = common::pg::Scratch::new() else {
+        return;
+    };
+    let url = pg.url.clone();
+    // The same seed: site-b's stick holds the SIM (the IMSI) site-a had.
+    let cap = "max_per_hour = 3\n";
+    let mut a = host_with(Some(pg), &url, "site-a", 1, 11, cap);
+    a.start_daemon();
+    let numbers = ops_group(&a, 2);
+    let first = a.send("ops", "alice", "first");
+    let done = a.wait_show(first, "sent", |s| s["finished"] == true);
+    assert_eq!(done["sent"].as_u64(), Some(numbers.len() as u64));
+    let imsi = a.modems()[0]["imsi"].as_str().unwrap().to_string();
+    a.stop_daemon();
+
+    let mut b = host_with(None, &url, "site-b", 1, 11, cap);
+    b.start_daemon();
+    let modems = b.wait_modems("the moved SIM ready", |m| m[0]["state"] == "ready");
+    assert_eq!(modems[0]["imsi"], imsi.as_str(), "the same SIM");
+    // What it sent on site-a this hour counts on site-b.
+    assert_eq!(modems[0]["sent_this_hour"], 3, "{modems:?}");
+    let second = b.send("ops", "alice", "second");
+    let shown = b.show(second);
+    assert_eq!(shown["waiting_reason"]["reason"], "capped", "{shown}");
+    assert_eq!(shown["sent"], 0);
+    assert!(b.sent_parts().is_empty(), "nothing past the SIM's cap");
 }
