@@ -318,3 +318,37 @@ fn over_tls_a_server_whose_certificate_the_daemon_cannot_check_is_refused() {
     assert!(!status.success());
     assert!(err.contains("sslmode=require"), "{err}");
 }
+
+#[test]
+fn doctor_lists_the_hosts_and_warns_of_one_silent_past_its_lease() {
+    let Some(pg) = Scratch::new() else { return };
+    let mut w = World::prepare_on(Some(pg), 1, |c| c, "host = \"site-a\"\nlease_secs = 2", "");
+    w.start_daemon();
+    let hosts = doctor_check(&w, "hosts");
+    assert_eq!(hosts["status"], "ok", "{hosts}");
+    assert!(
+        hosts["detail"]
+            .as_str()
+            .unwrap()
+            .contains("site-a (this one) up, last heartbeat"),
+        "{hosts}"
+    );
+    // Killed, and no other daemon to take over: doctor says so once the lease has run out.
+    w.kill_daemon();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let silent = loop {
+        let hosts = doctor_check(&w, "hosts");
+        if hosts["status"] == "warn" || std::time::Instant::now() > deadline {
+            break hosts;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(silent["status"], "warn", "{silent}");
+    assert!(
+        silent["detail"]
+            .as_str()
+            .unwrap()
+            .contains("silent past its lease: site-a"),
+        "{silent}"
+    );
+}

@@ -577,7 +577,7 @@ fn doctor_does_not_read_a_cancelled_delivery_as_a_modem_failure() {
         .requeue(d, "+CMS ERROR: 38", utc(T0), utc(T0))
         .unwrap();
     let seen = || {
-        groupsms::store::inspect::inspect(&dir.path().join("groupsms.db"), utc(T0))
+        groupsms::store::inspect::inspect(&dir.path().join("groupsms.db"), utc(T0), None)
             .unwrap()
             .recent
             .len()

@@ -160,9 +160,18 @@ pub fn run(cli: &Cli) -> ExitCode {
         .socket
         .clone()
         .unwrap_or_else(|| config.daemon.socket.clone());
+    // This daemon's name: the carrier check reads its own modems' outcomes (another host's
+    // device may have the same name).
+    let host = config.daemon.host_name().ok();
     let db = match config.daemon.database() {
-        Ok(crate::store::Database::Postgres(_)) => check_postgres(&mut r, &config),
-        _ => check_database(&mut r, &config.daemon.database),
+        Ok(crate::store::Database::Postgres(_)) => {
+            let db = check_postgres(&mut r, &config, host.as_deref());
+            if let Some(db) = &db {
+                check_hosts(&mut r, db, host.as_deref());
+            }
+            db
+        }
+        _ => check_database(&mut r, &config.daemon.database, host.as_deref()),
     };
     let daemon_modems = check_socket(&mut r, &socket);
     let clocks = device::check_devices(&mut r, &config, daemon_modems.as_deref());
@@ -265,7 +274,7 @@ pub(crate) fn may(path: &Path, mode: nix::unistd::AccessFlags) -> bool {
     nix::unistd::access(path, mode).is_ok()
 }
 
-fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
+fn check_database(r: &mut Report, path: &Path, host: Option<&str>) -> Option<Inspection> {
     use nix::unistd::AccessFlags as A;
     let shown = path.display();
     let dir = match path.parent() {
@@ -330,7 +339,7 @@ fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
                 );
             }
             let since = crate::clock::now() - chrono::Duration::hours(RECENT_HOURS);
-            match inspect::inspect(path, since) {
+            match inspect::inspect(path, since, host) {
                 Ok(i) => {
                     check_schema(
                         r,
@@ -388,7 +397,7 @@ fn check_database(r: &mut Report, path: &Path) -> Option<Inspection> {
 
 /// A PostgreSQL database: reachable with the configured user and password, its schema
 /// version, the recent outcomes (read-only).
-fn check_postgres(r: &mut Report, config: &Config) -> Option<Inspection> {
+fn check_postgres(r: &mut Report, config: &Config, host: Option<&str>) -> Option<Inspection> {
     let db = match config.daemon.database_with_password() {
         Ok(db) => db,
         Err(e) => {
@@ -404,7 +413,7 @@ fn check_postgres(r: &mut Report, config: &Config) -> Option<Inspection> {
         return None;
     };
     let since = chrono::Utc::now() - chrono::Duration::hours(24);
-    match crate::store::inspect::inspect_postgres(target, since) {
+    match crate::store::inspect::inspect_postgres(target, since, host) {
         Ok(i) => {
             r.ok(
                 "database",
@@ -427,6 +436,57 @@ fn check_postgres(r: &mut Report, config: &Config) -> Option<Inspection> {
             );
             None
         }
+    }
+}
+
+/// The daemons sharing a PostgreSQL database, from their rows: each with its state and last
+/// heartbeat; a warning for one still `up` whose heartbeat is older than its lease (it went
+/// silent and no other daemon runs to take its deliveries over).
+fn check_hosts(r: &mut Report, db: &Inspection, me: Option<&str>) {
+    if db.hosts.is_empty() {
+        return;
+    }
+    let now = chrono::Utc::now();
+    let age = |h: &crate::store::hosts::HostRecord| (now - h.heartbeat_at).num_seconds().max(0);
+    let listed: Vec<String> = db
+        .hosts
+        .iter()
+        .map(|h| {
+            let this = if Some(h.name.as_str()) == me {
+                " (this one)"
+            } else {
+                ""
+            };
+            match h.state.as_str() {
+                "lost" => format!(
+                    "{}{this} lost {} s ago, its deliveries taken over by {}",
+                    h.name,
+                    age(h),
+                    h.recovered_by.as_deref().unwrap_or("another host")
+                ),
+                state => format!("{}{this} {state}, last heartbeat {} s ago", h.name, age(h)),
+            }
+        })
+        .collect();
+    let silent: Vec<&str> = db
+        .hosts
+        .iter()
+        .filter(|h| h.state == "up" && now - h.heartbeat_at > h.lease)
+        .map(|h| h.name.as_str())
+        .collect();
+    if silent.is_empty() {
+        r.ok("hosts", listed.join("; "));
+    } else {
+        r.warn(
+            "hosts",
+            format!(
+                "{}; silent past its lease: {}",
+                listed.join("; "),
+                silent.join(", ")
+            ),
+            "start that daemon again, or any daemon on this database: it takes over what the \
+             silent one was sending",
+        );
     }
 }
 
@@ -742,6 +802,7 @@ mod tests {
                 outcome("/dev/b", false, e38),
                 outcome("/dev/b", true, None),
             ],
+            hosts: Vec::new(),
         };
         let daemon = vec![
             serde_json::json!({"device": "/dev/c", "problem": "+CMS ERROR: 10 (Call barred)"}),
