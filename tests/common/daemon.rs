@@ -67,6 +67,7 @@ impl World {
     }
 
     /// [`prepare`](Self::prepare) on the given PostgreSQL database (`None`: an SQLite file).
+    /// With `modems` 0 no emulator runs (the daemon finds no modem; [`World::emulator`] panics).
     pub fn prepare_on(
         pg: Option<super::pg::Scratch>,
         modems: usize,
@@ -85,10 +86,11 @@ impl World {
                 .log(dir.path().join("sms.jsonl"))
                 .seed(7),
         );
-        let emulator = {
+        // No modems: a daemon with none of its own (one host of several), no emulator.
+        let emulator = (modems > 0).then(|| {
             let _guard = rt.enter();
             Emulator::start(cfg).expect("emulator starts")
-        };
+        });
         let words = dir.path().join("words.txt");
         std::fs::write(&words, "# sensitive words\n赌博\nforbidden\n").unwrap();
         let database = match &pg {
@@ -108,7 +110,7 @@ impl World {
         World {
             dir,
             rt,
-            emulator: Some(emulator),
+            emulator,
             daemon: None,
             notify,
             clock_start: None,
@@ -479,6 +481,13 @@ impl World {
         .unwrap();
         wait_exit(&mut child, Duration::from_secs(20))
             .unwrap_or_else(|| panic!("the daemon ignored SIGTERM for 20 s\n{}", self.daemon_log()))
+    }
+
+    /// Sends `signal` to the running daemon: SIGSTOP and SIGCONT pause and resume it, as a
+    /// stalled machine or a network partition does (the process keeps its connections).
+    pub fn signal_daemon(&self, signal: nix::sys::signal::Signal) {
+        let pid = self.daemon_pid().expect("a daemon runs");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
     }
 
     /// SIGTERM, and insists on exit status 0.

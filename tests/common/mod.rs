@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests (one place for all of them): where the shared
 //! corpus and the oracles are; a real database file in a temp dir and a small populated group;
 //! a scripted modem on a duplex stream; and, in submodules, the end-to-end world ([`daemon`]),
-//! the master side of a PTY ([`pty`]), a serial client for the emulator ([`serial`]) and
-//! the `== step` lines of a transcript run against an engine ([`steps`]).
+//! several such worlds, one daemon each, on one PostgreSQL database ([`hosts`]), the master
+//! side of a PTY ([`pty`]), a serial client for the emulator ([`serial`]) and the `== step`
+//! lines of a transcript run against an engine ([`steps`]).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -197,6 +198,7 @@ pub fn ops_group(store: &mut Store, n: u32) {
 // answers with whatever the test's closure returns.
 
 pub mod daemon;
+pub mod hosts;
 pub mod http;
 pub mod pg;
 pub mod pty;

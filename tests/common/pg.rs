@@ -37,12 +37,14 @@ pub fn scratch_for_this_run() -> Option<Scratch> {
     })
 }
 
-/// A new, empty database, dropped when this is.
+/// A new, empty database, dropped when this is (when it made it: see [`Scratch::shared`]).
 pub struct Scratch {
     admin: String,
     pub name: String,
     pub url: String,
     pub target: PgTarget,
+    /// Made by this handle (dropped with it), or [`shared`](Scratch::shared) from another.
+    owner: bool,
 }
 
 impl Scratch {
@@ -72,12 +74,28 @@ impl Scratch {
             name,
             url,
             target,
+            owner: true,
         })
+    }
+
+    /// Another handle on the same database, for one more daemon on it (several hosts, one
+    /// database): it does not drop the database, the one from [`new`](Scratch::new) does.
+    pub fn shared(&self) -> Scratch {
+        Scratch {
+            admin: self.admin.clone(),
+            name: self.name.clone(),
+            url: self.url.clone(),
+            target: self.target.clone(),
+            owner: false,
+        }
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
         let _ = admin_sql(
             &self.admin,
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
@@ -120,6 +138,40 @@ pub fn query_i64(url: &str, sql: &str) -> i64 {
                 .unwrap();
             tokio::spawn(connection);
             client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0)
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// Every row of `sql` (a simple query: values as PostgreSQL writes them as text, NULL as
+/// `None`), on a thread of its own like [`admin_sql`].
+pub fn query_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+            tokio::spawn(connection);
+            client
+                .simple_query(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_string))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
         })
     })
     .join()
