@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::Instrument;
 
-use super::{Engine, Health, Identity, ModemConfig, ModemError, PartOutcome, SimProblem};
+use super::{Engine, Health, Identity, ModemConfig, ModemError, PartOutcome, SendGate, SimProblem};
 use crate::at::parse::{MessageEntry, StorageUse, StoredAt};
 use crate::at::{ErrorClass, Urc};
 use crate::sms::SubmitPdu;
@@ -88,6 +88,8 @@ pub enum ModemRequest {
     /// Send the parts of one message back to back and answer with each part's outcome.
     Send {
         pdus: Vec<SubmitPdu>,
+        /// Asked before each part is written (`None`: always sent).
+        gate: Option<SendGate>,
         reply: oneshot::Sender<Result<Vec<PartOutcome>, Unavailable>>,
         /// The sender's span (a delivery's): the actor logs the sending inside it.
         span: tracing::Span,
@@ -207,6 +209,16 @@ impl ModemHandle {
     /// Sends the parts of one message through this modem, back to back, and returns each
     /// part's outcome; [`Unavailable`] when the modem is not ready (nothing was written).
     pub async fn send(&self, pdus: Vec<SubmitPdu>) -> Result<Vec<PartOutcome>, Unavailable> {
+        self.send_gated(pdus, None).await
+    }
+
+    /// [`send`](Self::send), asking `gate` right before each part's `AT+CMGS`: when it says
+    /// no, that part and the rest are not written ([`NotSentReason::Fenced`]).
+    pub async fn send_gated(
+        &self,
+        pdus: Vec<SubmitPdu>,
+        gate: Option<SendGate>,
+    ) -> Result<Vec<PartOutcome>, Unavailable> {
         let unavailable = || Unavailable {
             device: self.device.to_string(),
             health: self.status.borrow().health,
@@ -216,6 +228,7 @@ impl ModemHandle {
             .requests
             .send(ModemRequest::Send {
                 pdus,
+                gate,
                 reply,
                 span: tracing::Span::current(),
             })
@@ -522,8 +535,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             request = end.requests.recv() => match request {
                 None => return Leave::Shutdown,
                 Some(ModemRequest::Probe) => {}
-                Some(ModemRequest::Send { pdus, reply, span }) => {
+                Some(ModemRequest::Send { pdus, gate, reply, span }) => {
+                    engine.gate = gate;
                     let outcomes = engine.send_message(&pdus).instrument(span).await;
+                    engine.gate = None;
                     let all_sent = outcomes.iter().all(PartOutcome::is_sent);
                     // Modems that block sending while the memory is full say so here.
                     let memory_full = engine.take_memory_full() | outcomes.iter().any(|o| {

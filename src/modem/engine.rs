@@ -71,6 +71,8 @@ pub struct Engine<S> {
     /// A `+CMS ERROR: 322` (memory full) came since [`Engine::take_memory_full`] was last
     /// asked: the receive memory must be drained, as the network holds new messages meanwhile.
     pub(crate) memory_full: bool,
+    /// While a message is being sent: asked before each part's `AT+CMGS` ([`SendGate`]).
+    pub(crate) gate: Option<super::types::SendGate>,
 }
 
 enum Outcome {
@@ -97,6 +99,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
             last_heard: None,
             cnma_expected: true,
             memory_full: false,
+            gate: None,
         }
     }
 

@@ -75,4 +75,5 @@ pub use engine::{Engine, Response};
 pub use error::{ModemError, SimProblem};
 pub use types::{
     AmbiguousReason, Health, Identity, ModemConfig, NotSentReason, PartOutcome, ReportRoute,
+    SendGate,
 };

@@ -46,6 +46,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Engine<S> {
         if let Err(error) = self.prepare().await {
             return PartOutcome::Failed { error };
         }
+        // The last moment before anything of this part is written: the wait above (the gap
+        // between commands) may have outlasted the sender's right to send it.
+        if self.gate.as_ref().is_some_and(|gate| !gate.open()) {
+            return PartOutcome::NotSent {
+                reason: NotSentReason::Fenced,
+            };
+        }
         let cmd = command::cmgs(part.tpdu_len);
         if let Err(error) = self.write_all(&command::line(&cmd)).await {
             return PartOutcome::Failed { error };

@@ -171,6 +171,32 @@ pub enum NotSentReason {
     /// The modem announced a reset (`RDY`, `^BOOT`...) while we waited for the prompt: the
     /// command was lost with it and the PDU was never written.
     ModemReset,
+    /// The sender's gate ([`SendGate`]) closed before `AT+CMGS` was written: its host may no
+    /// longer send this (its lease ran out).
+    Fenced,
+}
+
+/// Asked right before each part's `AT+CMGS` is written: `false` stops the message there
+/// (nothing more is written). The scheduler's lease check, passed down so that the time a
+/// modem spends before it writes (the gap between commands, a busy port) is covered too.
+#[derive(Clone)]
+pub struct SendGate(std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl SendGate {
+    pub fn new(may_send: impl Fn() -> bool + Send + Sync + 'static) -> SendGate {
+        SendGate(std::sync::Arc::new(may_send))
+    }
+
+    /// Whether the part about to be written may go.
+    pub fn open(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for SendGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendGate")
+    }
 }
 
 /// Why a submitted part's fate is unknown.
@@ -236,6 +262,9 @@ impl PartOutcome {
             PartOutcome::NotSent {
                 reason: NotSentReason::ModemReset,
             } => "not-sent modem-reset".into(),
+            PartOutcome::NotSent {
+                reason: NotSentReason::Fenced,
+            } => "not-sent fenced".into(),
             PartOutcome::Ambiguous {
                 reason: AmbiguousReason::NoAnswer(_),
             } => "ambiguous no-answer".into(),

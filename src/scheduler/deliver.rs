@@ -39,7 +39,7 @@ use super::pool::{Job, ModemId};
 use super::progress::{Board, Transition};
 use crate::clock;
 use crate::logging::Repeats;
-use crate::modem::ModemHandle;
+use crate::modem::{ModemHandle, NotSentReason, PartOutcome, SendGate};
 use crate::sms::{self, Address, SubmitOptions};
 use crate::store::{DeliveryState, StoreError, StoreHandle, CANCELLED_IN_FLIGHT};
 
@@ -208,11 +208,24 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
         Ok(pdus) => {
             // Fencing: a host whose lease ran out (paused, or cut off from the database) may
             // have been declared lost, and the delivery recovered and taken by another host;
-            // it sends nothing until its lease is renewed.
-            let fenced = d.lease.as_ref().is_some_and(|l| !l.holds(Instant::now()));
-            let tried = match fenced {
-                true => Err(None),
-                false => modem.send(pdus).await.map_err(Some),
+            // it sends nothing until its lease is renewed. The modem asks right before it
+            // writes each part, after whatever it waited for first.
+            let gate = d
+                .lease
+                .clone()
+                .map(|lease| SendGate::new(move || lease.holds(Instant::now())));
+            let tried = match modem.send_gated(pdus, gate).await {
+                Ok(outcomes)
+                    if matches!(
+                        outcomes.first(),
+                        Some(PartOutcome::NotSent {
+                            reason: NotSentReason::Fenced
+                        })
+                    ) =>
+                {
+                    Err(None)
+                }
+                other => other.map_err(Some),
             };
             match tried {
                 Ok(outcomes) => {

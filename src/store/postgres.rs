@@ -163,7 +163,16 @@ impl PgTarget {
         let config = self.client_config();
         // A lock held longer than the busy timeout is Busy, as SQLite's busy timeout is.
         let ms = options.busy_timeout.as_millis().max(1);
-        let session = format!("SET lock_timeout = {ms}; SET TIME ZONE 'UTC'");
+        // The store sends a transaction's statements back to back: a session idle inside one
+        // is a daemon that stopped mid-transaction (paused, its machine frozen) while holding
+        // the writers' lock every host needs. The server ends such a session (rolling it back,
+        // releasing the lock) well within the busy timeout the others wait for it; the paused
+        // daemon connects again when it resumes.
+        let idle = (ms / 2).clamp(1, IDLE_IN_TRANSACTION.as_millis());
+        let session = format!(
+            "SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = {idle}; \
+             SET TIME ZONE 'UTC'"
+        );
         let tls = self.tls().map_err(open_err)?;
         let conn = PgConn::connect(config, tls, &session).map_err(|e| {
             let e = e.to_string();
@@ -302,6 +311,9 @@ where
         }
     }
 }
+
+/// Longest a session may stay idle inside a transaction (see [`PgTarget::connect`]).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 
 fn label_of(config: &tokio_postgres::Config, tls: bool) -> String {
     let host = match config.get_hosts().first() {
