@@ -141,10 +141,7 @@ async fn heartbeat(
 ) {
     let mut shutdown = shared.shutdown_signal();
     count_peer_modems(&shared, &lease_store, &settings.name).await;
-    let mut tick = tokio::time::interval(settings.lease / 3);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick is at once: joining renewed the lease just now.
-    tick.tick().await;
+    let mut tick = every_third_of(settings.lease).await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -179,14 +176,20 @@ async fn heartbeat(
     }
 }
 
+/// A timer every third of `lease`, its first tick (at once) taken: joining renewed the lease
+/// and looked for silent hosts just now.
+async fn every_third_of(lease: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    tick
+}
+
 /// Every third of the lease, declares lost the hosts whose lease ran out and takes over
 /// what they were sending (on the daemon's store: it takes the writers' lock).
 async fn look_out(shared: Arc<Shared>, settings: HostSettings, repeats: Arc<Repeats>) {
     let mut shutdown = shared.shutdown_signal();
-    let mut tick = tokio::time::interval(settings.lease / 3);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Joining looked just now.
-    tick.tick().await;
+    let mut tick = every_third_of(settings.lease).await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}

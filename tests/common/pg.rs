@@ -126,22 +126,12 @@ pub fn admin_sql(admin: &str, sql: &str) -> Result<(), String> {
 
 /// The first column of the first row of `sql`, as an integer.
 pub fn query_i64(url: &str, sql: &str) -> i64 {
-    let (url, sql) = (url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0)
-        })
-    })
-    .join()
-    .unwrap()
+    let rows = query_rows(url, sql);
+    let value = rows.first().and_then(|r| r.first()).cloned().flatten();
+    value
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{sql}: not an integer: {rows:?}"))
 }
 
 /// Every row of `sql` (a simple query: values as PostgreSQL writes them as text, NULL as
