@@ -45,6 +45,7 @@ fn migrates_an_empty_file_and_sets_the_connection_up() {
             "deliveries",
             "group_modems",
             "groups",
+            "hosts",
             "idempotency_keys",
             "inbox_messages",
             "inbox_parts",
@@ -298,7 +299,8 @@ fn a_version_1_database_keeps_its_deliveries_through_migration_2() {
             "deliveries_by_broadcast",
             "deliveries_by_number",
             "deliveries_queued",
-            "deliveries_sending"
+            "deliveries_sending",
+            "deliveries_sending_by_host"
         ]
     );
 }
