@@ -382,15 +382,6 @@ impl Tx<'_> {
             ))?
             .query_map(params![host, unnamed as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let broadcasts: Vec<BroadcastId> = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT DISTINCT broadcast_id FROM deliveries WHERE state = 'sending' \
-                 AND {} ORDER BY broadcast_id",
-                WHOSE.replace("?3", "?1").replace("?4", "?2")
-            ))?
-            .query_map(params![host, unnamed as i64], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
         let moved = match policy {
             InFlightPolicy::Resend => self.conn.prepare_cached(&format!(
                 "UPDATE deliveries SET state = 'queued', possible_duplicate = 1, \
@@ -443,6 +434,9 @@ impl Tx<'_> {
             }
             moves.push(moved);
         }
+        // Each broadcast of a recovered delivery, once.
+        let broadcasts: std::collections::BTreeSet<BroadcastId> =
+            moves.iter().map(|m| BroadcastId(m.broadcast)).collect();
         for b in broadcasts {
             if self.settle_broadcast(b, now)? {
                 out.broadcasts_finished += 1;

@@ -23,6 +23,9 @@ use super::{from_ms, ms, Backend, DeliveryState, InFlightPolicy, Recovery, Store
 /// Longest host name, in bytes.
 pub const MAX_HOST_NAME: usize = 64;
 
+/// The database server's clock in ms (PostgreSQL), the one leases are judged by.
+const PG_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
 /// The `NOTIFY` channel of the hosts' announcements.
 pub const CHANNEL: &str = "groupsms";
 
@@ -132,9 +135,10 @@ impl Store {
             Backend::Pg(pg) => {
                 pg.revive()?;
                 let n = self.backend.conn().execute(
-                    "UPDATE hosts SET heartbeat_at = \
-                     CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT), modems = ? \
-                     WHERE name = ? AND state = 'up'",
+                    &format!(
+                        "UPDATE hosts SET heartbeat_at = {PG_NOW_MS}, modems = ? \
+                         WHERE name = ? AND state = 'up'"
+                    ),
                     params![modems, name],
                 )?;
                 Ok(n == 1)
@@ -305,9 +309,7 @@ impl Tx<'_> {
             Dialect::Sqlite => Ok(ms(now)),
             Dialect::Postgres => Ok(self
                 .conn
-                .prepare_cached(
-                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-                )?
+                .prepare_cached(&format!("SELECT {PG_NOW_MS}"))?
                 .query_row(params![], |r| r.get(0))?),
         }
     }
