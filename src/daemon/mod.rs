@@ -278,7 +278,12 @@ pub async fn run_until(
     // deliveries for a crash's leftovers (requeued, flagged, sent twice), and before it
     // touches the socket path (its socket file may have been deleted).
     // (PostgreSQL: the same guard is a session lock, taken when the store opens.)
-    let database = config.daemon.database().map_err(StartError::Config)?;
+    // With its password (read once, here): the store, the heartbeat and the hearing of the
+    // other hosts each connect with it.
+    let database = config
+        .daemon
+        .database_with_password()
+        .map_err(StartError::Config)?;
     let host = hosts::HostSettings {
         name: config.daemon.host_name().map_err(StartError::Config)?,
         lease: config.daemon.lease(),
@@ -315,7 +320,7 @@ pub async fn run_until(
     };
     http::adapters::check(&config).map_err(StartError::Config)?;
     let opened = match http::bind(&config.http).await {
-        Ok(listeners) => open_store(&config, &database, &host, lease.as_ref(), hooks)
+        Ok(listeners) => open_store(&database, &host, lease.as_ref(), hooks)
             .await
             .map(|s| (s, listeners)),
         Err(e) => Err(e),
@@ -391,18 +396,11 @@ pub async fn run_until(
     );
     hosts::load_queued(&shared, None).await?;
     // On PostgreSQL the heartbeat and the hearing of other hosts have connections of their own.
-    let (lease_store, listen) = match config
-        .daemon
-        .database_with_password()
-        .map_err(StartError::Config)?
-    {
+    let (lease_store, listen) = match &database {
         Database::Postgres(target) => {
             let named = |e: StoreError| StartError::Io(format!("database {}: {e}", target.label()));
-            let (lease_store, _thread) = StoreHandle::open_database(
-                &Database::Postgres(target.clone()),
-                &OpenOptions::default(),
-            )
-            .map_err(named)?;
+            let (lease_store, _thread) =
+                StoreHandle::open_database(&database, &OpenOptions::default()).map_err(named)?;
             let name = host.name.clone();
             lease_store
                 .call(move |s| {
@@ -411,7 +409,7 @@ pub async fn run_until(
                 })
                 .await
                 .map_err(named)?;
-            (lease_store, Some(*target))
+            (lease_store, Some((**target).clone()))
         }
         Database::Sqlite(_) => (store.clone(), None),
     };
@@ -608,7 +606,6 @@ fn join_pool(
 /// Opens and migrates the database (an SQLite file's directory exists), then applies the in-flight
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
-    config: &Config,
     database: &Database,
     host: &hosts::HostSettings,
     lease: Option<&crate::scheduler::lease::Lease>,
@@ -635,13 +632,8 @@ async fn open_store(
             StoreHandle::open(file, &OpenOptions::default()).map_err(named)?
         }
         Database::Postgres(_) => {
-            let with_password = config
-                .daemon
-                .database_with_password()
-                .map_err(StartError::Config)?;
             let (store, thread) =
-                StoreHandle::open_database(&with_password, &OpenOptions::default())
-                    .map_err(named)?;
+                StoreHandle::open_database(database, &OpenOptions::default()).map_err(named)?;
             let name = host.name.clone();
             if !store
                 .call(move |s| s.claim_host(&name))
