@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::daemon::{connect_as, open_to_others, ops_group, wait_exit, Seen, World};
-use groupsms::store::{BroadcastId, DeliveryState};
+use groupsms::store::{BroadcastId, DeliveryState, StoreError};
 use serde_json::{json, Value};
 
 fn deliveries(show: &Value) -> &Vec<Value> {
@@ -494,6 +494,75 @@ fn sigterm_mid_broadcast_finishes_in_flight_parts_and_the_next_start_completes()
     assert!(deliveries(&show)
         .iter()
         .all(|d| d["attempts"] == 1 && d["possible_duplicate"] == false));
+}
+
+/// Something outside the daemon holds the database's write lock past the daemon's busy
+/// timeout (10 s) in the middle of a broadcast: on SQLite an operator's `sqlite3` shell left in
+/// a write transaction, on PostgreSQL another host's long transaction (a large import). The
+/// outcomes of the messages the modems sent meanwhile are kept and written once the lock is
+/// free: nothing stays `sending`, nobody gets a second copy, everyone gets the message.
+#[test]
+fn a_write_lock_held_past_the_busy_timeout_mid_broadcast_loses_no_outcome() {
+    let w = World::start(
+        2,
+        |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(300)),
+        "",
+    );
+    let numbers = ops_group(&w, 15);
+    let id = w.send("ops", "alice", "锁住数据库");
+    w.follow(id, |t| t["sent"].as_u64() >= Some(3));
+    // Two busy timeouts and a bit: the store serves one write at a time, so the write that
+    // waits first (whichever it is) and the one queued behind it both see the timeout; the
+    // outcome of a part in flight when the lock was taken is one of them.
+    let hold = Duration::from_secs(22);
+    let holder = match &w.pg {
+        // Busy inside the transaction (not idle in it: the server ends an idle one sooner).
+        Some(pg) => {
+            let url = pg.url.clone();
+            std::thread::spawn(move || {
+                common::pg::query_rows(
+                    &url,
+                    &format!(
+                        "BEGIN; SELECT pg_advisory_xact_lock({}); SELECT pg_sleep({}); COMMIT",
+                        groupsms::store::PG_WRITER_LOCK,
+                        hold.as_secs()
+                    ),
+                );
+            })
+        }
+        None => {
+            let mut store = w.open_store();
+            std::thread::spawn(move || {
+                store
+                    .write(|_| {
+                        std::thread::sleep(hold);
+                        Ok::<_, StoreError>(())
+                    })
+                    .unwrap();
+            })
+        }
+    };
+    holder.join().unwrap();
+    let totals = w.follow(id, |_| false);
+    assert_eq!(totals["sent"], 16, "{totals}\n{}", w.daemon_log());
+    let log = w.daemon_log();
+    assert!(
+        log.contains("held and tried again until it commits"),
+        "no write waited past the busy timeout: the test proves nothing\n{log}"
+    );
+    let detail = w.open_store().show_broadcast(BroadcastId(id)).unwrap();
+    assert!(
+        detail
+            .deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Sent && !d.possible_duplicate),
+        "{:#?}",
+        detail.deliveries
+    );
+    let phones = w.phones();
+    for n in &numbers {
+        assert_eq!(phones.phone(n).texts(), vec!["【运维组】锁住数据库"], "{n}");
+    }
 }
 
 /// One request line on a raw connection, and its answer.

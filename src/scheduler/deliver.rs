@@ -3,9 +3,10 @@
 //! [`policy::decide`], commit the outcome and the SIM's use, tell the progress board. The
 //! dispatcher runs one such try per busy modem and takes back what [`Finished`] says.
 //!
-//! A state commit after the message reached the modem is not lost to a full disk: it is
-//! [`Held`] and tried again until it commits; the try (and its modem) waits for it. Errors a
-//! try can repeat once per delivery are logged through [`Repeats`].
+//! A state commit after the message reached the modem is not lost to a full disk or a database
+//! locked past the busy timeout: it is [`Held`] and tried again until it commits; the try (and
+//! its modem) waits for it. Errors a try can repeat once per delivery are logged through
+//! [`Repeats`].
 //!
 //! # Concatenation references
 //!
@@ -372,8 +373,8 @@ pub async fn deliver(d: &Deliverer, modem: &ModemHandle, id: ModemId, job: Job) 
             };
         }
         Err(e) => {
-            // Not a full disk (that is held until it commits), or the daemon stopped while it
-            // was held: the delivery stays `sending` in the database; the next start applies
+            // Not a full disk, a server out of reach or a lock (those are held until the
+            // commit gets through), or the daemon stopped while it was held: the delivery stays `sending` in the database; the next start applies
             // the in-flight policy to it. Keep it out of this run's queue to avoid a second
             // send now.
             tracing::error!(error = %e, "cannot record the outcome of a send");

@@ -1,6 +1,8 @@
 //! State commits a try cannot lose: the outcome of a message that went out (or the release of
-//! one that did not), refused by a disk that is full or failing. [`Held`] keeps such a commit
-//! and tries it again, with back-off, until the disk takes it, in the order the commits were
+//! one that did not), refused by a disk that is full or failing, a database server out of
+//! reach, or a database locked past the busy timeout (an operator's `sqlite3` shell, a large
+//! import on another host, a host paused inside a transaction). [`Held`] keeps such a commit
+//! and tries it again, with back-off, until the database takes it, in the order the commits were
 //! first refused; while any is held, later ones queue behind it. The try that made it waits
 //! meanwhile, so its modem takes nothing new and the delivery is never handed out twice.
 //! Only when the daemon stops does a held commit give up (after one last try): the delivery
@@ -63,7 +65,8 @@ impl Held {
     }
 
     /// Commits what `make` builds (called again for each try) as a group commit. Refusals of
-    /// the disk ([`StoreError::is_storage`]) are held and retried; any other answer, success or
+    /// the disk or the server, and a lock held past the busy timeout
+    /// ([`StoreError::may_pass_later`]), are held and retried; any other answer, success or
     /// refusal, is returned at once. `what` names the commit in the log, where `repeats` keeps
     /// one line per kind and minute.
     pub async fn commit<T, W>(
@@ -80,7 +83,7 @@ impl Held {
         // Straight to the disk unless earlier commits are held: this one must not pass them.
         if self.count() == 0 {
             match store.write_batched(make()).await {
-                Err(e) if e.is_storage() => {}
+                Err(e) if e.may_pass_later() => refused(repeats, what, &e),
                 other => return other,
             }
         }
@@ -107,7 +110,7 @@ impl Held {
         let mut wait = FIRST_BACKOFF;
         loop {
             let e = match store.write_batched(make()).await {
-                Err(e) if e.is_storage() => e,
+                Err(e) if e.may_pass_later() => e,
                 other => return other,
             };
             if *stopping.borrow_and_update() {
@@ -118,13 +121,7 @@ impl Held {
                 );
                 return Err(e);
             }
-            if let Some(repeated) = repeats.note(&format!("held {what}: {e}"), Instant::now()) {
-                tracing::error!(
-                    error = %e,
-                    "{what}: the database refused it; held and tried again until it commits, \
-                     nothing new is sent meanwhile{repeated}"
-                );
-            }
+            refused(repeats, what, &e);
             // Again after the wait, or as soon as another commit got through.
             let got_through = async {
                 loop {
@@ -143,6 +140,17 @@ impl Held {
             }
             wait = backoff(wait);
         }
+    }
+}
+
+/// Says (once a minute per kind) that `what` was refused and is held.
+fn refused(repeats: &Repeats, what: &str, e: &StoreError) {
+    if let Some(repeated) = repeats.note(&format!("held {what}: {e}"), Instant::now()) {
+        tracing::error!(
+            error = %e,
+            "{what}: the database refused it; held and tried again until it commits, \
+             nothing new is sent meanwhile{repeated}"
+        );
     }
 }
 

@@ -119,6 +119,14 @@ impl StoreError {
         )
     }
 
+    /// True when the same write may commit if tried again later, as it is: the disk or the
+    /// server refused it ([`StoreError::is_storage`]), or the database stayed locked past the
+    /// busy timeout ([`StoreError::is_transient`]: an operator's `sqlite3` shell, a large
+    /// import, another host paused inside a transaction).
+    pub fn may_pass_later(&self) -> bool {
+        self.is_storage() || self.is_transient()
+    }
+
     /// True when the database or the store thread failed, as opposed to a request the store
     /// refused (an unknown handle, a duplicate, a bad value, a forbidden transition).
     pub fn is_internal(&self) -> bool {

@@ -459,7 +459,7 @@ impl Store {
 
 /// The key of the advisory lock every PostgreSQL write transaction takes first: one writer
 /// at a time, as SQLite has, so the store's read-then-write rules hold across hosts.
-pub(crate) const PG_WRITER_LOCK: i64 = 0x6753_4d53; // "gSMS"
+pub const PG_WRITER_LOCK: i64 = 0x6753_4d53; // "gSMS"
 
 /// An open transaction, rolled back when dropped without [`Open::commit`] (an error, a
 /// panic unwinding).
