@@ -261,13 +261,13 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn check_row(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    cols: &Columns,
-    rec: &csv::StringRecord,
-    known_groups: &mut HashMap<String, bool>,
-) -> Result<(NewMember, Option<Place>), String> {
+/// A row as read: the member and where it goes, or why the row is refused.
+type Parsed = Result<(NewMember, Option<Place>), String>;
+
+/// What a row says, checked on its own (no database): the work of reading a file, done before
+/// its transaction so that the transaction runs its statements back to back (on PostgreSQL a
+/// session idle inside a transaction for long is taken for a paused daemon and ended).
+fn parse_row(settings: &Settings, cols: &Columns, rec: &csv::StringRecord) -> Parsed {
     let handle = cols.get(rec, 0);
     check_handle(handle).map_err(|e| e.to_string())?;
     let name = cols.get(rec, 1);
@@ -301,17 +301,6 @@ fn check_row(
         }
         None
     } else {
-        let exists = match known_groups.get(group) {
-            Some(exists) => *exists,
-            None => {
-                let exists = tx.group_id(group).map_err(|e| e.to_string())?.is_some();
-                known_groups.insert(group.to_string(), exists);
-                exists
-            }
-        };
-        if !exists {
-            return Err(format!("there is no group with the handle '{group}'"));
-        }
         Some(Place {
             group: group.to_string(),
             role,
@@ -325,9 +314,35 @@ fn check_row(
                 .map_err(|_| format!("uid '{v}' is not a Unix user id (a number)"))?,
         ),
     };
-    if let Some(uid) = uid {
+    let mut member = NewMember::new(handle, name, phone);
+    member.unix_uid = uid;
+    Ok((member, place))
+}
+
+/// What a parsed row asks of the database: its group exists, its uid is not another member's.
+fn check_row(
+    tx: &Tx<'_>,
+    member: &NewMember,
+    place: Option<&Place>,
+    known_groups: &mut HashMap<String, bool>,
+) -> Result<(), String> {
+    if let Some(place) = place {
+        let group = place.group.as_str();
+        let exists = match known_groups.get(group) {
+            Some(exists) => *exists,
+            None => {
+                let exists = tx.group_id(group).map_err(|e| e.to_string())?.is_some();
+                known_groups.insert(group.to_string(), exists);
+                exists
+            }
+        };
+        if !exists {
+            return Err(format!("there is no group with the handle '{group}'"));
+        }
+    }
+    if let Some(uid) = member.unix_uid {
         if let Some(owner) = tx.member_by_uid(uid).map_err(|e| e.to_string())? {
-            if owner.handle != handle {
+            if owner.handle != member.handle {
                 return Err(format!(
                     "uid {uid} is already bound to member '{}'",
                     owner.handle
@@ -335,9 +350,7 @@ fn check_row(
             }
         }
     }
-    let mut member = NewMember::new(handle, name, phone);
-    member.unix_uid = uid;
-    Ok((member, place))
+    Ok(())
 }
 
 /// Imports members (and memberships) from CSV in one transaction, on behalf of `actor`.
@@ -437,6 +450,31 @@ pub fn import_members_csv(
     }
     let cols = Columns::parse(&header)?;
 
+    // Every row read and checked on its own first, in the file's order: the transaction below
+    // then runs its statements back to back.
+    let mut parsed: Vec<(u64, Parsed)> = Vec::new();
+    for (n, rec) in reader.records().enumerate() {
+        if n as u64 >= fields::MAX_IMPORT_ROWS {
+            return Err(ImportError::TooManyRows {
+                max: fields::MAX_IMPORT_ROWS,
+            }
+            .into());
+        }
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let b = csv_bad_row(&e);
+                parsed.push((b.line, Err(b.reason)));
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue; // a blank line
+        }
+        parsed.push((line, parse_row(settings, &cols, &rec)));
+    }
+
     // A dry run writes as the import would, in the same transaction, and rolls it back: its
     // counts are the import's own, not a second reckoning that could drift from it.
     let done = store.write(|tx| -> Result<ImportReport, Rollback> {
@@ -446,26 +484,11 @@ pub fn import_members_csv(
         // Which handle each uid of the file goes to, and on which line first.
         let mut uids: HashMap<u32, (u64, String)> = HashMap::new();
         let mut known_groups: HashMap<String, bool> = HashMap::new();
-        // Read as checked, not kept: only the good rows are.
-        for (n, rec) in reader.records().enumerate() {
-            if n as u64 >= fields::MAX_IMPORT_ROWS {
-                return Err(ImportError::TooManyRows {
-                    max: fields::MAX_IMPORT_ROWS,
-                }
-                .into());
-            }
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) => {
-                    bad.push(csv_bad_row(&e));
-                    continue;
-                }
-            };
-            let line = rec.position().map_or(0, |p| p.line());
-            if rec.iter().all(|f| f.trim().is_empty()) {
-                continue; // a blank line
-            }
-            match check_row(tx, settings, &cols, &rec, &mut known_groups) {
+        for (line, row) in parsed {
+            let row = row.and_then(|(member, place)| {
+                check_row(tx, &member, place.as_ref(), &mut known_groups).map(|()| (member, place))
+            });
+            match row {
                 Ok((member, place)) => {
                     if let Some(uid) = member.unix_uid {
                         match uids.get(&uid) {

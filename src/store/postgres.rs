@@ -163,12 +163,13 @@ impl PgTarget {
         let config = self.client_config();
         // A lock held longer than the busy timeout is Busy, as SQLite's busy timeout is.
         let ms = options.busy_timeout.as_millis().max(1);
-        // A session idle inside a transaction for long is a daemon that stopped mid-transaction
-        // (paused, its machine frozen) while holding the writers' lock every host needs. The
-        // server ends such a session (rolling it back, releasing the lock); the paused daemon
-        // connects again when it resumes. Not sooner: a CSV import reads its client's rows
-        // inside its transaction, and a loaded machine made that take over 5 s.
-        let idle = IDLE_IN_TRANSACTION.as_millis();
+        // The store sends a transaction's statements back to back (a CSV import reads and
+        // checks its file before its transaction): a session idle inside one is a daemon that
+        // stopped mid-transaction (paused, its machine frozen) while holding the writers' lock
+        // every host needs. The server ends such a session (rolling it back, releasing the
+        // lock) within the busy timeout the others wait for it; the paused daemon connects
+        // again when it resumes.
+        let idle = (ms * 3 / 4).max(1);
         let session = format!(
             "SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = {idle}; \
              SET TIME ZONE 'UTC'"
@@ -311,9 +312,6 @@ where
         }
     }
 }
-
-/// Longest a session may stay idle inside a transaction (see [`PgTarget::connect`]).
-const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
 
 fn label_of(config: &tokio_postgres::Config, tls: bool) -> String {
     let host = match config.get_hosts().first() {
