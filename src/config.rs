@@ -381,6 +381,10 @@ pub struct DaemonConfig {
     /// Seconds after its last heartbeat (one every third of this) that a silent daemon's
     /// deliveries in flight are recovered by another daemon on the same database.
     pub lease_secs: u64,
+    /// Seconds a write waits for the database's lock (another writer: an operator's `sqlite3`
+    /// shell, another host's large import) before it is refused as busy. The outcome of a
+    /// message that went out is kept and written again; a request is answered `busy`.
+    pub lock_wait_secs: u64,
     /// Start even when the socket or a modem glob is in a world-writable directory (warns).
     pub allow_world_writable: bool,
     /// Socket connections one Unix user who is not an administrator may have open at once.
@@ -606,6 +610,7 @@ impl Default for DaemonConfig {
             in_flight_policy: InFlightPolicy::default(),
             host: None,
             lease_secs: 30,
+            lock_wait_secs: crate::store::DEFAULT_BUSY_TIMEOUT.as_secs(),
             allow_world_writable: false,
             max_connections_per_uid: 64,
             max_connections: None,
@@ -718,6 +723,13 @@ impl DaemonConfig {
     /// The lease as a duration.
     pub fn lease(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.lease_secs)
+    }
+
+    /// How the daemon opens its database: writes wait `lock_wait_secs` for the lock.
+    pub fn store_options(&self) -> crate::store::OpenOptions {
+        crate::store::OpenOptions {
+            busy_timeout: std::time::Duration::from_secs(self.lock_wait_secs),
+        }
     }
 
     /// The socket may not be the database (or one of SQLite's files beside it, or the daemon's
@@ -1120,6 +1132,7 @@ impl Config {
             Bound::new("daemon", "request_timeout_secs", d.request_timeout_secs)
                 .range(1, 3_600, " seconds"),
             Bound::new("daemon", "lease_secs", d.lease_secs).range(2, 3_600, " seconds"),
+            Bound::new("daemon", "lock_wait_secs", d.lock_wait_secs).range(1, 300, " seconds"),
             Bound::new("http", "max_body_bytes", self.http.max_body_bytes).range(
                 1024,
                 64 << 20,

@@ -65,6 +65,14 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
             "line 4: [daemon] request_timeout_secs must be 1 to 3600 seconds, not 0",
         ),
         (
+            "lock_wait_secs = 0\n".into(),
+            "line 4: [daemon] lock_wait_secs must be 1 to 300 seconds, not 0",
+        ),
+        (
+            "lock_wait_secs = 301\n".into(),
+            "line 4: [daemon] lock_wait_secs must be 1 to 300 seconds, not 301",
+        ),
+        (
             "admin_uids = [1000, 4294967295]\n".into(),
             "line 4: [daemon] admin_uids: 4294967295 is not a user id (it stands for \"no user\")",
         ),
@@ -200,7 +208,7 @@ fn out_of_bounds_numbers_stop_the_daemon_with_the_key_and_the_line() {
     }
     // At the bounds, the same keys are taken.
     let edge = "max_connections_per_uid = 65536\nidle_timeout_secs = 86400\n\
-                request_timeout_secs = 3600\n\
+                request_timeout_secs = 3600\nlock_wait_secs = 300\n\
                 [quota]\ndaily = 1000000\nmonthly = 1000000\n\
                 [message]\nmax_parts = 255\n\
                 [scheduler]\nmax_attempts = 100\nretry_backoff_secs = 300\nretry_elsewhere = 64\n\

@@ -496,25 +496,34 @@ fn sigterm_mid_broadcast_finishes_in_flight_parts_and_the_next_start_completes()
         .all(|d| d["attempts"] == 1 && d["possible_duplicate"] == false));
 }
 
-/// Something outside the daemon holds the database's write lock past the daemon's busy
-/// timeout (10 s) in the middle of a broadcast: on SQLite an operator's `sqlite3` shell left in
-/// a write transaction, on PostgreSQL another host's long transaction (a large import). The
-/// outcomes of the messages the modems sent meanwhile are kept and written once the lock is
-/// free: nothing stays `sending`, nobody gets a second copy, everyone gets the message.
+/// Something outside the daemon holds the database's write lock past the daemon's wait for
+/// it (`lock_wait_secs`, 1 s here) in the middle of a broadcast: on SQLite an operator's `sqlite3` shell left in
+/// a write transaction, on PostgreSQL another host's long transaction (a large import). What
+/// came meanwhile is kept and written once the lock is free: the outcomes of the messages the
+/// modems sent (nothing stays `sending`, nobody gets a second copy, everyone gets the
+/// message), the routed status reports (`+CDS`) and routed replies (`+CMT`) the modems
+/// acknowledged, which nothing else keeps.
 #[test]
-fn a_write_lock_held_past_the_busy_timeout_mid_broadcast_loses_no_outcome() {
-    let w = World::start(
+fn a_write_lock_held_past_the_busy_timeout_mid_broadcast_loses_nothing() {
+    let mut w = World::prepare(
         2,
-        |c| c.all(|m| m.knobs.send_latency = Duration::from_millis(300)),
+        |c| {
+            c.all(|m| {
+                m.knobs.send_latency = Duration::from_millis(300);
+                m.knobs.report_delay = Some(Duration::from_millis(300));
+                m.knobs.routed_messages_only = true;
+            })
+        },
+        "lock_wait_secs = 1",
         "",
     );
+    w.start_daemon();
     let numbers = ops_group(&w, 15);
     let id = w.send("ops", "alice", "锁住数据库");
     w.follow(id, |t| t["sent"].as_u64() >= Some(3));
-    // Two busy timeouts and a bit: the store serves one write at a time, so the write that
-    // waits first (whichever it is) and the one queued behind it both see the timeout; the
-    // outcome of a part in flight when the lock was taken is one of them.
-    let hold = Duration::from_secs(22);
+    // Ten waits for the lock: the store serves one write at a time, and each of those queued
+    // meanwhile (outcomes, reports, replies, the next deliveries' starts) sees its wait run out.
+    let hold = Duration::from_secs(10);
     let holder = match &w.pg {
         // Busy inside the transaction (not idle in it: the server ends an idle one sooner).
         Some(pg) => {
@@ -542,23 +551,77 @@ fn a_write_lock_held_past_the_busy_timeout_mid_broadcast_loses_no_outcome() {
             })
         }
     };
+    // Three members who got the message answer while the lock is held, each to the SIM that
+    // sent it (routed, never stored).
+    let answering: Vec<(String, usize)> = log_modems(&w).into_iter().take(3).collect();
+    assert_eq!(answering.len(), 3);
+    std::thread::sleep(Duration::from_secs(1));
+    for (n, modem) in &answering {
+        w.block_on(w.emulator().deliver_sms(*modem, n, "收到"))
+            .unwrap();
+    }
     holder.join().unwrap();
-    let totals = w.follow(id, |_| false);
-    assert_eq!(totals["sent"], 16, "{totals}\n{}", w.daemon_log());
-    let log = w.daemon_log();
-    assert!(
-        log.contains("held and tried again until it commits"),
-        "no write waited past the busy timeout: the test proves nothing\n{log}"
-    );
+    let shown = w.wait_show(id, "every delivery delivered", |s| {
+        s["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["state"] == "delivered")
+            .count()
+            == 16
+    });
+    assert_eq!(shown["delivered"], 16, "{shown}");
     let detail = w.open_store().show_broadcast(BroadcastId(id)).unwrap();
     assert!(
         detail
             .deliveries
             .iter()
-            .all(|d| d.state == DeliveryState::Sent && !d.possible_duplicate),
+            .all(|d| d.state == DeliveryState::Delivered && !d.possible_duplicate),
         "{:#?}",
         detail.deliveries
     );
+    // Each reply recorded once, linked to the broadcast it answers (those kept waiting are
+    // tried again with back-off: up to 8 s after the lock is free; each modem keeps its own,
+    // so the order holds per modem only).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let replies = loop {
+        let replies = w.json(&["inbox", "list"])["messages"].clone();
+        if replies.as_array().unwrap().len() >= 3 || Instant::now() > deadline {
+            break replies;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut got: Vec<(&str, &Value, &str)> = replies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["number"].as_str().unwrap(),
+                &m["broadcast"],
+                m["handling"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let linked = json!(id);
+    let mut want: Vec<(&str, &Value, &str)> = answering
+        .iter()
+        .map(|(n, _)| (n.as_str(), &linked, "reply"))
+        .collect();
+    got.sort_by_key(|r| r.0);
+    want.sort_by_key(|r| r.0);
+    assert_eq!(got, want, "{replies:#}");
+    let log = w.daemon_log();
+    for (what, line) in [
+        ("an outcome", "held and tried again until it commits"),
+        ("a report", "a routed status report is kept in memory"),
+        ("a reply", "a routed message is kept in memory"),
+    ] {
+        assert!(
+            log.contains(line),
+            "{what} never waited past the busy timeout: the test proves nothing\n{log}"
+        );
+    }
     let phones = w.phones();
     for n in &numbers {
         assert_eq!(phones.phone(n).texts(), vec!["【运维组】锁住数据库"], "{n}");

@@ -4,7 +4,9 @@
 //! recognises it (no duplicate). The receive memory is listed (`AT+CMGL=4`) and drained each
 //! time the modem becomes ready, when it says its memory is full (`+CMS ERROR: 322`), and
 //! every [`SWEEP_EVERY`] (messages a modem stored without telling). A routed one (`+CMT`) is
-//! committed as it comes (the actor already acknowledged it with `AT+CNMA` where required).
+//! committed as it comes (the actor already acknowledged it with `AT+CNMA` where required),
+//! or kept in memory and committed again while the database refuses it for now (see
+//! [`Unrecorded`]).
 //! What a message means is decided in [`crate::service::inbox`]; this is the plumbing.
 
 use std::sync::Arc;
@@ -21,6 +23,8 @@ use crate::scheduler::Scheduler;
 use crate::service::inbox::{ingest, Committed, InboxSettings, IncomingPdu, Ingested};
 use crate::service::{carrier, optout};
 use crate::store::{BroadcastId, Handling, StoreError, StoreHandle};
+
+use super::unrecorded::{Routed, Unrecorded};
 
 /// How often the receive memory is listed even without a notice.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(120);
@@ -47,8 +51,9 @@ enum Fate {
     Kept,
     /// Not an incoming message: leave it where it is.
     NotOurs,
-    /// The commit failed: keep it on the modem, try again at the next listing.
-    Failed,
+    /// The commit failed: keep it on the modem, try again at the next listing (a routed one
+    /// is kept in memory when `again`: the database refused it for now).
+    Failed { again: bool },
 }
 
 impl Inbox {
@@ -64,6 +69,7 @@ impl Inbox {
         tokio::spawn(async move {
             let mut drained_probe = 0;
             let mut full_seen = 0;
+            let mut unrecorded = Unrecorded::default();
             let mut sweep = tokio::time::interval(SWEEP_EVERY);
             sweep.tick().await;
             loop {
@@ -83,13 +89,14 @@ impl Inbox {
                 tokio::select! {
                     _ = shutdown.changed() => break,
                     changed = status.changed() => if changed.is_err() { break },
+                    _ = unrecorded.due() => this.again(&mut unrecorded).await,
                     _ = sweep.tick() => {
                         if modem.status().health == Health::Ready {
                             this.drain(&modem, "periodic sweep").await;
                         }
                     }
                     event = events.recv() => match event {
-                        Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e)).await,
+                        Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e), &mut unrecorded).await,
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             tracing::warn!(device = modem.device(), missed = n,
                                 "unsolicited codes came faster than they were handled; listing the memory");
@@ -99,14 +106,35 @@ impl Inbox {
                     },
                 }
             }
+            if !unrecorded.is_empty() {
+                tracing::error!(
+                    device = modem.device(),
+                    messages = unrecorded.len(),
+                    "stopping with routed messages the database has not taken: they are lost"
+                );
+            }
         })
     }
 
-    async fn on_event(&self, modem: &ModemHandle, event: ModemEvent) {
+    async fn on_event(
+        &self,
+        modem: &ModemHandle,
+        event: ModemEvent,
+        unrecorded: &mut Unrecorded<Routed>,
+    ) {
         let sim = event.imsi.unwrap_or_else(|| event.device.to_string());
         match event.urc {
             Urc::Message { length, pdu } => {
-                self.commit(&sim, &event.device, &pdu, Some(length)).await;
+                let message = Routed {
+                    sim,
+                    device: event.device.to_string(),
+                    pdu,
+                    length,
+                };
+                // Behind those already waiting, so the order holds.
+                if !unrecorded.is_empty() || !self.commit_routed(&message).await {
+                    unrecorded.keep(message, "message");
+                }
             }
             Urc::NewMessage(at) => match modem.read_stored(at.clone()).await {
                 Ok(Some(entry)) => {
@@ -127,6 +155,24 @@ impl Inbox {
             },
             _ => {}
         }
+    }
+
+    /// Commits a routed message; false when the database refused it for now.
+    async fn commit_routed(&self, m: &Routed) -> bool {
+        let fate = self.commit(&m.sim, &m.device, &m.pdu, Some(m.length)).await;
+        !matches!(fate, Fate::Failed { again: true })
+    }
+
+    /// The routed messages kept waiting, oldest first, until one is refused again.
+    async fn again(&self, unrecorded: &mut Unrecorded<Routed>) {
+        while let Some(m) = unrecorded.front() {
+            if !self.commit_routed(m).await {
+                unrecorded.refused();
+                return;
+            }
+            unrecorded.done();
+        }
+        tracing::info!("the routed messages kept waiting are recorded");
     }
 
     /// Lists the receive memory and takes every received message out of it.
@@ -178,8 +224,17 @@ impl Inbox {
 
     /// Deletes a stored message once it is committed.
     async fn after(&self, modem: &ModemHandle, at: &StoredAt, fate: Fate) {
-        if !matches!(fate, Fate::Kept) {
-            return;
+        match fate {
+            Fate::Kept => {}
+            Fate::NotOurs => return,
+            Fate::Failed { .. } => {
+                tracing::warn!(
+                    storage = at.storage.name(),
+                    index = at.index,
+                    "the message stays on the modem; it is read again at the next listing"
+                );
+                return;
+            }
         }
         match modem.delete_stored(at.clone()).await {
             Ok(()) => tracing::info!(
@@ -267,8 +322,10 @@ impl Inbox {
         };
         match outcome {
             Err(e) => {
-                tracing::error!(error = %e, "cannot record an incoming message; it stays on the modem");
-                Fate::Failed
+                tracing::error!(error = %e, "cannot record an incoming message");
+                Fate::Failed {
+                    again: e.may_pass_later(),
+                }
             }
             Ok(Ingested::NotADeliver { kind }) => {
                 tracing::warn!(

@@ -57,6 +57,7 @@ pub mod notify;
 pub mod reads;
 pub mod reports;
 pub mod socket;
+pub mod unrecorded;
 
 /// What every connection and handler shares.
 pub struct Shared {
@@ -284,6 +285,7 @@ pub async fn run_until(
         .daemon
         .database_with_password()
         .map_err(StartError::Config)?;
+    let store_options = config.daemon.store_options();
     let host = hosts::HostSettings {
         name: config.daemon.host_name().map_err(StartError::Config)?,
         lease: config.daemon.lease(),
@@ -320,7 +322,7 @@ pub async fn run_until(
     };
     http::adapters::check(&config).map_err(StartError::Config)?;
     let opened = match http::bind(&config.http).await {
-        Ok(listeners) => open_store(&database, &host, lease.as_ref(), hooks)
+        Ok(listeners) => open_store(&database, &store_options, &host, lease.as_ref(), hooks)
             .await
             .map(|s| (s, listeners)),
         Err(e) => Err(e),
@@ -400,7 +402,7 @@ pub async fn run_until(
         Database::Postgres(target) => {
             let named = |e: StoreError| StartError::Io(format!("database {}: {e}", target.label()));
             let (lease_store, _thread) =
-                StoreHandle::open_database(&database, &OpenOptions::default()).map_err(named)?;
+                StoreHandle::open_database(&database, &store_options).map_err(named)?;
             let name = host.name.clone();
             lease_store
                 .call(move |s| {
@@ -607,6 +609,7 @@ fn join_pool(
 /// policy to deliveries the last run left in `sending`.
 async fn open_store(
     database: &Database,
+    options: &OpenOptions,
     host: &hosts::HostSettings,
     lease: Option<&crate::scheduler::lease::Lease>,
     hooks: crate::store::Subscriptions,
@@ -629,11 +632,10 @@ async fn open_store(
             if let Some(warning) = files::readable_by_others(file) {
                 tracing::warn!("{warning}");
             }
-            StoreHandle::open(file, &OpenOptions::default()).map_err(named)?
+            StoreHandle::open(file, options).map_err(named)?
         }
         Database::Postgres(_) => {
-            let (store, thread) =
-                StoreHandle::open_database(database, &OpenOptions::default()).map_err(named)?;
+            let (store, thread) = StoreHandle::open_database(database, options).map_err(named)?;
             let name = host.name.clone();
             if !store
                 .call(move |s| s.claim_host(&name))

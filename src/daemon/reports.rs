@@ -1,7 +1,8 @@
 //! Status reports, from each modem's events into the store: a routed `+CDS` is applied at
-//! once; a stored one (`+CDSI`) is read from the modem, applied, and deleted from the modem
-//! only after the commit, so a crash in between leaves it on the SIM rather than lost. What a
-//! report means is decided in [`crate::service::reports`]; this is the plumbing.
+//! once (kept in memory and applied again while the database refuses it for now: see
+//! [`Unrecorded`]); a stored one (`+CDSI`) is read from the modem, applied, and deleted from
+//! the modem only after the commit, so a crash in between leaves it on the SIM rather than
+//! lost. What a report means is decided in [`crate::service::reports`]; this is the plumbing.
 
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use crate::modem::{ModemEvent, ModemHandle};
 use crate::scheduler::progress::{Board, Transition};
 use crate::service::reports::{apply_report, IncomingReport, ReportOutcome, ReportSettings};
 use crate::store::{StoreError, StoreHandle};
+
+use super::unrecorded::{Routed, Unrecorded};
 
 /// What the report consumers share.
 #[derive(Clone)]
@@ -35,11 +38,13 @@ impl Reports {
         let this = self.clone();
         let mut events = modem.events();
         tokio::spawn(async move {
+            let mut unrecorded = Unrecorded::default();
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => break,
+                    _ = unrecorded.due() => this.again(&mut unrecorded).await,
                     event = events.recv() => match event {
-                        Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e)).await,
+                        Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e), &mut unrecorded).await,
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             tracing::warn!(device = modem.device(), missed = n,
                                 "unsolicited codes came faster than they were handled; some were missed");
@@ -48,14 +53,35 @@ impl Reports {
                     },
                 }
             }
+            if !unrecorded.is_empty() {
+                tracing::error!(
+                    device = modem.device(),
+                    reports = unrecorded.len(),
+                    "stopping with routed status reports the database has not taken: they are lost"
+                );
+            }
         })
     }
 
-    async fn on_event(&self, modem: &ModemHandle, event: ModemEvent) {
+    async fn on_event(
+        &self,
+        modem: &ModemHandle,
+        event: ModemEvent,
+        unrecorded: &mut Unrecorded<Routed>,
+    ) {
         let sim = event.imsi.unwrap_or_else(|| event.device.to_string());
         match event.urc {
             Urc::StatusReport { length, pdu } => {
-                let _ = self.apply(&sim, &event.device, pdu, Some(length)).await;
+                let report = Routed {
+                    sim,
+                    device: event.device.to_string(),
+                    pdu,
+                    length,
+                };
+                // Behind those already waiting, so the order holds.
+                if !unrecorded.is_empty() || !self.apply_routed(&report).await {
+                    unrecorded.keep(report, "status report");
+                }
             }
             Urc::StatusReportStored(at) => match modem.read_stored(at.clone()).await {
                 Ok(Some(entry)) => {
@@ -84,6 +110,26 @@ impl Reports {
             },
             _ => {}
         }
+    }
+
+    /// Applies a routed report; false when the database refused it for now.
+    async fn apply_routed(&self, r: &Routed) -> bool {
+        let applied = self
+            .apply(&r.sim, &r.device, r.pdu.clone(), Some(r.length))
+            .await;
+        !matches!(applied, Err(e) if e.may_pass_later())
+    }
+
+    /// The routed reports kept waiting, oldest first, until one is refused again.
+    async fn again(&self, unrecorded: &mut Unrecorded<Routed>) {
+        while let Some(r) = unrecorded.front() {
+            if !self.apply_routed(r).await {
+                unrecorded.refused();
+                return;
+            }
+            unrecorded.done();
+        }
+        tracing::info!("the routed status reports kept waiting are recorded");
     }
 
     async fn apply(

@@ -167,9 +167,10 @@ impl PgTarget {
         // checks its file before its transaction): a session idle inside one is a daemon that
         // stopped mid-transaction (paused, its machine frozen) while holding the writers' lock
         // every host needs. The server ends such a session (rolling it back, releasing the
-        // lock) within the busy timeout the others wait for it; the paused daemon connects
-        // again when it resumes.
-        let idle = (ms * 3 / 4).max(1);
+        // lock) within the busy timeout the others wait for it (3/4 of it; never under 5 s,
+        // a loaded machine's pause between two statements; never over 30 s, all hosts' writes
+        // wait meanwhile); the paused daemon connects again when it resumes.
+        let idle = (ms * 3 / 4).clamp(5_000, 30_000);
         let session = format!(
             "SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = {idle}; \
              SET TIME ZONE 'UTC'"
