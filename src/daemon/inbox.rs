@@ -89,7 +89,9 @@ impl Inbox {
                 tokio::select! {
                     _ = shutdown.changed() => break,
                     changed = status.changed() => if changed.is_err() { break },
-                    _ = unrecorded.due() => this.again(&mut unrecorded).await,
+                    _ = unrecorded.due() => {
+                        unrecorded.again("message", |m| this.commit_routed(m)).await
+                    }
                     _ = sweep.tick() => {
                         if modem.status().health == Health::Ready {
                             this.drain(&modem, "periodic sweep").await;
@@ -106,13 +108,7 @@ impl Inbox {
                     },
                 }
             }
-            if !unrecorded.is_empty() {
-                tracing::error!(
-                    device = modem.device(),
-                    messages = unrecorded.len(),
-                    "stopping with routed messages the database has not taken: they are lost"
-                );
-            }
+            unrecorded.stop(modem.device(), "message");
         })
     }
 
@@ -131,10 +127,9 @@ impl Inbox {
                     pdu,
                     length,
                 };
-                // Behind those already waiting, so the order holds.
-                if !unrecorded.is_empty() || !self.commit_routed(&message).await {
-                    unrecorded.keep(message, "message");
-                }
+                unrecorded
+                    .offer(message, "message", |m| self.commit_routed(m))
+                    .await;
             }
             Urc::NewMessage(at) => match modem.read_stored(at.clone()).await {
                 Ok(Some(entry)) => {
@@ -158,21 +153,9 @@ impl Inbox {
     }
 
     /// Commits a routed message; false when the database refused it for now.
-    async fn commit_routed(&self, m: &Routed) -> bool {
+    async fn commit_routed(&self, m: Routed) -> bool {
         let fate = self.commit(&m.sim, &m.device, &m.pdu, Some(m.length)).await;
         !matches!(fate, Fate::Failed { again: true })
-    }
-
-    /// The routed messages kept waiting, oldest first, until one is refused again.
-    async fn again(&self, unrecorded: &mut Unrecorded<Routed>) {
-        while let Some(m) = unrecorded.front() {
-            if !self.commit_routed(m).await {
-                unrecorded.refused();
-                return;
-            }
-            unrecorded.done();
-        }
-        tracing::info!("the routed messages kept waiting are recorded");
     }
 
     /// Lists the receive memory and takes every received message out of it.

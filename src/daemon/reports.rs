@@ -42,7 +42,9 @@ impl Reports {
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => break,
-                    _ = unrecorded.due() => this.again(&mut unrecorded).await,
+                    _ = unrecorded.due() => {
+                        unrecorded.again("status report", |r| this.apply_routed(r)).await
+                    }
                     event = events.recv() => match event {
                         Ok(e) => this.on_event(&modem, Arc::unwrap_or_clone(e), &mut unrecorded).await,
                         Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -53,13 +55,7 @@ impl Reports {
                     },
                 }
             }
-            if !unrecorded.is_empty() {
-                tracing::error!(
-                    device = modem.device(),
-                    reports = unrecorded.len(),
-                    "stopping with routed status reports the database has not taken: they are lost"
-                );
-            }
+            unrecorded.stop(modem.device(), "status report");
         })
     }
 
@@ -78,10 +74,9 @@ impl Reports {
                     pdu,
                     length,
                 };
-                // Behind those already waiting, so the order holds.
-                if !unrecorded.is_empty() || !self.apply_routed(&report).await {
-                    unrecorded.keep(report, "status report");
-                }
+                unrecorded
+                    .offer(report, "status report", |r| self.apply_routed(r))
+                    .await;
             }
             Urc::StatusReportStored(at) => match modem.read_stored(at.clone()).await {
                 Ok(Some(entry)) => {
@@ -113,23 +108,9 @@ impl Reports {
     }
 
     /// Applies a routed report; false when the database refused it for now.
-    async fn apply_routed(&self, r: &Routed) -> bool {
-        let applied = self
-            .apply(&r.sim, &r.device, r.pdu.clone(), Some(r.length))
-            .await;
+    async fn apply_routed(&self, r: Routed) -> bool {
+        let applied = self.apply(&r.sim, &r.device, r.pdu, Some(r.length)).await;
         !matches!(applied, Err(e) if e.may_pass_later())
-    }
-
-    /// The routed reports kept waiting, oldest first, until one is refused again.
-    async fn again(&self, unrecorded: &mut Unrecorded<Routed>) {
-        while let Some(r) = unrecorded.front() {
-            if !self.apply_routed(r).await {
-                unrecorded.refused();
-                return;
-            }
-            unrecorded.done();
-        }
-        tracing::info!("the routed status reports kept waiting are recorded");
     }
 
     async fn apply(

@@ -12,6 +12,7 @@
 //! [`StoreError::may_pass_later`]: crate::store::StoreError::may_pass_later
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -104,8 +105,49 @@ pub struct Routed {
 }
 
 impl Unrecorded<Routed> {
-    /// Keeps `r`, a routed `what` ("status report", "message") the database refused for now.
-    pub fn keep(&mut self, r: Routed, what: &str) {
+    /// A routed `what` ("status report", "message") as it comes: committed by `commit` (false:
+    /// the database refused it for now), or kept, when it was refused or others wait (it goes
+    /// behind them, so the order holds).
+    pub async fn offer<F: Future<Output = bool>>(
+        &mut self,
+        r: Routed,
+        what: &str,
+        commit: impl FnOnce(Routed) -> F,
+    ) {
+        if self.is_empty() && commit(r.clone()).await {
+            return;
+        }
+        self.keep(r, what);
+    }
+
+    /// Those kept, oldest first, committed again until one is refused again.
+    pub async fn again<F: Future<Output = bool>>(
+        &mut self,
+        what: &str,
+        mut commit: impl FnMut(Routed) -> F,
+    ) {
+        while let Some(r) = self.front() {
+            if !commit(r.clone()).await {
+                self.refused();
+                return;
+            }
+            self.done();
+        }
+        tracing::info!("the routed {what}s kept waiting are recorded");
+    }
+
+    /// The daemon stops: what is still kept is lost, and said so.
+    pub fn stop(&self, device: &str, what: &str) {
+        if !self.is_empty() {
+            tracing::error!(
+                device,
+                kept = self.len(),
+                "stopping with routed {what}s the database has not taken: they are lost"
+            );
+        }
+    }
+
+    fn keep(&mut self, r: Routed, what: &str) {
         if self.is_empty() {
             tracing::warn!(
                 device = r.device,
