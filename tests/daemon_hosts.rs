@@ -183,7 +183,9 @@ fn a_host_killed_mid_broadcast(policy: &str) {
     );
     hosts[2].kill_daemon();
     let killed = Instant::now();
-    // What it had in flight is frozen from now on, until another host recovers it.
+    // What it had in flight is frozen once the server has done what the victim sent it before
+    // it died (a commit may still land), until another host recovers it.
+    std::thread::sleep(Duration::from_millis(300));
     let taken = in_flight(&hosts, id, &victim);
     let sent_by_victim = hosts.received_by(2, &want).len();
     assert!(
