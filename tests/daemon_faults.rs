@@ -583,14 +583,12 @@ fn a_write_lock_held_past_the_busy_timeout_mid_broadcast_loses_nothing() {
     // Each reply recorded once, linked to the broadcast it answers (those kept waiting are
     // tried again with back-off: up to 8 s after the lock is free; each modem keeps its own,
     // so the order holds per modem only).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let replies = loop {
-        let replies = w.json(&["inbox", "list"])["messages"].clone();
-        if replies.as_array().unwrap().len() >= 3 || Instant::now() > deadline {
-            break replies;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let replies = w.poll(
+        "the three replies",
+        Duration::from_secs(30),
+        || w.json(&["inbox", "list"])["messages"].clone(),
+        |r| r.as_array().unwrap().len() >= 3,
+    );
     let mut got: Vec<(&str, &Value, &str)> = replies
         .as_array()
         .unwrap()

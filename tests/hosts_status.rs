@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::daemon::World;
 use common::http::{answer, token, Http, HTTP_ON};
@@ -47,20 +47,8 @@ fn human(w: &World, args: &[&str]) -> String {
 }
 
 /// Polls `w`'s `status --json` until `done` holds (at most 30 s).
-fn wait_status(w: &World, what: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = w.json(&["status"]);
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within 30 s\n{status:#}\n--- daemon log ---\n{}",
-            w.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_status(w: &World, what: &str, done: impl FnMut(&Value) -> bool) -> Value {
+    w.poll(what, Duration::from_secs(30), || w.json(&["status"]), done)
 }
 
 fn host<'a>(status: &'a Value, name: &str) -> &'a Value {

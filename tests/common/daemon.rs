@@ -333,22 +333,34 @@ impl World {
             .clone()
     }
 
-    /// Asks `modem list` until `done` holds (bounded: 20 s). For changes the daemon has no
-    /// event for (a modem joining or leaving the pool). Returns the last answer.
-    pub fn wait_modems(&self, what: &str, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Reads with `read` every 50 ms until `done` holds of what it read, and returns that;
+    /// fails the test with the last reading and the daemon's log after `limit`.
+    pub fn poll<T: std::fmt::Debug>(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut read: impl FnMut() -> T,
+        mut done: impl FnMut(&T) -> bool,
+    ) -> T {
+        let deadline = Instant::now() + limit;
         loop {
-            let modems = self.modems();
-            if done(&modems) {
-                return modems;
+            let got = read();
+            if done(&got) {
+                return got;
             }
             assert!(
                 Instant::now() < deadline,
-                "{what}: not after 20 s; modem list: {modems:#?}\n{}",
+                "{what}: not after {limit:?}; last read: {got:#?}\n{}",
                 self.daemon_log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Asks `modem list` until `done` holds (bounded: 20 s). For changes the daemon has no
+    /// event for (a modem joining or leaving the pool). Returns the last answer.
+    pub fn wait_modems(&self, what: &str, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
+        self.poll(what, Duration::from_secs(20), || self.modems(), |m| done(m))
     }
 
     /// Follows a broadcast over the socket until it is finished (or until `until` says stop).
@@ -434,20 +446,8 @@ impl World {
 
     /// Asks `broadcast show` until `done` holds (bounded: 30 s): for changes that come from
     /// the network (status reports), which nobody can wait on. Returns the last answer.
-    pub fn wait_show(&self, id: i64, what: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let shown = self.show(id);
-            if done(&shown) {
-                return shown;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not after 30 s; broadcast: {shown:#}\n{}",
-                self.daemon_log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    pub fn wait_show(&self, id: i64, what: &str, done: impl FnMut(&Value) -> bool) -> Value {
+        self.poll(what, Duration::from_secs(30), || self.show(id), done)
     }
 
     pub fn emulator(&self) -> &EmulatorHandle {
